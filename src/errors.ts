@@ -1,0 +1,79 @@
+// Typed errors of offheap. See heap/heap.ts for an overview.
+//
+// Every failure the heap detects has its own class with a stable `code`, and
+// all of them extend OffheapError. Bad arguments (a size that is not a
+// non-negative safe integer, a wrong type) throw the standard RangeError and
+// TypeError, subclassed only to carry a `code` as Node's own errors do.
+// Messages name the API, the value and the rule.
+
+/** Base class of every error offheap throws for a heap condition; `code` is stable across versions. */
+export class OffheapError extends Error {
+  /** Stable machine-readable code, e.g. `"ERR_OFFHEAP_DOUBLE_FREE"`. */
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The heap cannot grow to serve a request: `maxSize` or the backing memory's limit is reached. The heap stays usable. */
+export class OutOfMemoryError extends OffheapError {
+  constructor(message: string) {
+    super("ERR_OFFHEAP_OUT_OF_MEMORY", message);
+  }
+}
+
+/** `free`/`realloc` of the start of a block that is not allocated (freed already, or never handed out). */
+export class DoubleFreeError extends OffheapError {
+  constructor(message: string) {
+    super("ERR_OFFHEAP_DOUBLE_FREE", message);
+  }
+}
+
+/** An address that is not the start of a live block: outside the heap, misaligned, inside a block, or in free pages. */
+export class InvalidAddressError extends OffheapError {
+  constructor(message: string) {
+    super("ERR_OFFHEAP_INVALID_ADDRESS", message);
+  }
+}
+
+/** `check()` (or an operation) found damaged heap metadata; the message names the broken invariant and the address. */
+export class HeapCorruptionError extends OffheapError {
+  /** The ID of the broken invariant, as listed in heap/layout.ts (e.g. `"S1"`). */
+  readonly invariant: string;
+  constructor(invariant: string, message: string) {
+    super("ERR_OFFHEAP_HEAP_CORRUPTION", `${message} [invariant ${invariant}]`);
+    this.invariant = invariant;
+  }
+}
+
+/** `Heap.attach` was given memory that does not hold a heap image this version can open. Nothing was changed. */
+export class InvalidImageError extends OffheapError {
+  constructor(message: string) {
+    super("ERR_OFFHEAP_INVALID_IMAGE", message);
+  }
+}
+
+/** A RangeError with a stable `code`: a numeric argument outside its allowed range. */
+export class OffheapRangeError extends RangeError {
+  readonly code = "ERR_OFFHEAP_OUT_OF_RANGE";
+  constructor(message: string) {
+    super(message);
+    this.name = "RangeError";
+  }
+}
+
+/** A TypeError with a stable `code`: an argument of the wrong type. */
+export class OffheapTypeError extends TypeError {
+  readonly code = "ERR_OFFHEAP_INVALID_ARG_TYPE";
+  constructor(message: string) {
+    super(message);
+    this.name = "TypeError";
+  }
+}
+
+/** Formats an address as the messages print it: `0x3f08`. */
+export function hex(addr: number): string {
+  return "0x" + addr.toString(16);
+}

@@ -1,0 +1,188 @@
+// Validators of the heap image: one pass that checks every invariant listed
+// in layout.ts and throws HeapCorruptionError naming the first one broken.
+// See heap.ts for an overview. Tests run it after every step.
+
+import { HeapCorruptionError, hex } from "../errors.js";
+import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
+import {
+  binOf, BITMAP_W, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED, DESC_SHIFT, HDR_ALLOC_HEAD,
+  HDR_BIN_NONEMPTY, HDR_CUR_SPAN, HDR_EMPTY, HDR_FREE_BIN, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES,
+  HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_FREE, KIND_LARGE, KIND_SMALL, N_BINS, PAGE_SIZE,
+} from "./layout.js";
+import type { Core } from "./core.js";
+
+const WORDS_PER_PAGE = PAGE_SIZE >>> 8; // bitmap words per page
+
+// What the tiling walk found at each start page, compared with the lists.
+const ST_FREE = 1;
+const ST_PARTIAL = 2;
+const ST_EMPTY = 3;
+const ST_FULL = 4;
+const ST_CURRENT = 5;
+const ST_LARGE = 6;
+
+function fail(id: string, msg: string): never {
+  throw new HeapCorruptionError(id, `Heap.check: ${msg}`);
+}
+
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+}
+
+function bitsInPages(h: Core, p: number, n: number): number {
+  let bits = 0;
+  for (let w = BITMAP_W + p * WORDS_PER_PAGE, end = w + n * WORDS_PER_PAGE; w < end; w++) bits += popcount(h.u32[w]!);
+  return bits;
+}
+
+function isLive(h: Core, addr: number): boolean {
+  return ((h.u32[BITMAP_W + (addr >>> 8)]! >>> ((addr >>> 3) & 31)) & 1) !== 0;
+}
+
+/** Checks every invariant of the image; throws HeapCorruptionError on the first one broken. */
+export function checkHeap(h: Core): void {
+  const u32 = h.u32;
+  const state = new Uint8Array(h.endPage);
+  if (bitsInPages(h, 0, h.firstDataPage) !== 0) fail("B1", "a bitmap bit is set for a metadata page");
+  let prevFree = false;
+  let freePages = 0;
+  let largeBlocks = 0;
+  let largePages = 0;
+  let nEmpty = 0;
+  for (let p = h.firstDataPage; p < h.endPage; ) {
+    const dw = h.descW + (p << DESC_SHIFT);
+    const kind = u32[dw + D_KIND]!;
+    const n = u32[dw + D_NPAGES]!;
+    if (n < 1 || p + n > h.endPage) fail("P1", `span at page ${p} has ${n} pages; the committed end is page ${h.endPage}`);
+    if (kind === KIND_FREE) {
+      if (prevFree) fail("P3", `free run at page ${p} follows another free run (not coalesced)`);
+      if (u32[dw + D_OWNER] !== p || u32[h.descW + ((p + n - 1) << DESC_SHIFT) + D_OWNER] !== p) {
+        fail("P2", `free run at page ${p}: a boundary page's owner is not ${p}`);
+      }
+      if (bitsInPages(h, p, n) !== 0) fail("B1", `free run at page ${p} has an allocation bit set`);
+      state[p] = ST_FREE;
+      freePages += n;
+    } else if (kind === KIND_SMALL || kind === KIND_LARGE) {
+      for (let q = p; q < p + n; q++) {
+        if (u32[h.descW + (q << DESC_SHIFT) + D_OWNER] !== p) fail("P2", `page ${q} of the span at page ${p} names owner ${u32[h.descW + (q << DESC_SHIFT) + D_OWNER]}`);
+      }
+      if (kind === KIND_SMALL) {
+        state[p] = checkSmallSpan(h, p, n);
+        if (state[p] === ST_EMPTY) nEmpty++;
+      } else {
+        checkLarge(h, p, n);
+        state[p] = ST_LARGE;
+        largeBlocks++;
+        largePages += n;
+      }
+    } else {
+      fail("P1", `page ${p} should start a span or free run but its kind is ${kind}`);
+    }
+    prevFree = kind === KIND_FREE;
+    p += n;
+  }
+  checkBins(h, state);
+  for (let cls = 1; cls <= N_CLASSES; cls++) {
+    const cur = u32[HDR_CUR_SPAN + cls]!;
+    if (cur === 0 ? u32[HDR_ALLOC_HEAD + cls] !== 0 : state[cur] !== ST_CURRENT) {
+      fail("S2", `class ${cls}: current span ${cur} and allocation list ${hex(u32[HDR_ALLOC_HEAD + cls]!)} disagree`);
+    }
+    checkList(h, state, HDR_PARTIAL + cls, ST_PARTIAL, cls, "partial");
+    checkList(h, state, HDR_EMPTY + cls, ST_EMPTY, cls, "empty");
+  }
+  for (let p = h.firstDataPage; p < h.endPage; p++) {
+    if (state[p] === ST_PARTIAL || state[p] === ST_EMPTY) fail("S4", `span at page ${p} is missing from its class's ${state[p] === ST_EMPTY ? "empty" : "partial"} list`);
+  }
+  if (u32[HDR_N_EMPTY_SPANS] !== nEmpty) fail("S4", `header counts ${u32[HDR_N_EMPTY_SPANS]} empty spans, found ${nEmpty}`);
+  if (u32[HDR_FREE_PAGES] !== freePages) fail("P4", `header counts ${u32[HDR_FREE_PAGES]} free pages, found ${freePages}`);
+  if (u32[HDR_LARGE_BLOCKS] !== largeBlocks || u32[HDR_LARGE_PAGES] !== largePages) {
+    fail("C1", `header counts ${u32[HDR_LARGE_BLOCKS]} large blocks in ${u32[HDR_LARGE_PAGES]} pages, found ${largeBlocks} in ${largePages}`);
+  }
+}
+
+// Walks an object list (a free list or an allocation list) of the span at
+// page p, marking objects in `seen`; returns its length.
+function walkObjects(h: Core, p: number, cls: number, head: number, seen: Uint8Array, id: string, what: string): number {
+  const size = CLASS_SIZE[cls]!;
+  const base = p * PAGE_SIZE;
+  let k = 0;
+  for (let a = head; a !== 0; a = h.u32[a >>> 2]!) {
+    const i = (a - base) / size;
+    if (!Number.isInteger(i) || i < 0 || i >= seen.length) fail(id, `${what} of the span at page ${p} (class ${cls}, ${size} B) links to ${hex(a)}, not an object of the span`);
+    if (seen[i] !== 0) fail(id, `${what} of the span at page ${p} reaches ${hex(a)} twice`);
+    if (isLive(h, a)) fail(id, `${what} of the span at page ${p} holds ${hex(a)}, whose allocation bit is set`);
+    seen[i] = 1;
+    k++;
+  }
+  return k;
+}
+
+function checkSmallSpan(h: Core, p: number, n: number): number {
+  const u32 = h.u32;
+  const dw = h.descW + (p << DESC_SHIFT);
+  const cls = u32[dw + D_CLASS]!;
+  if (cls < 1 || cls > N_CLASSES || CLASS_PAGES[cls] !== n) fail("S1", `span at page ${p}: class ${cls} with ${n} pages`);
+  const objects = CLASS_OBJECTS[cls]!;
+  const seen = new Uint8Array(objects);
+  const f = walkObjects(h, p, cls, u32[dw + D_FREE]!, seen, "S1", "free list");
+  const current = u32[HDR_CUR_SPAN + cls] === p;
+  const k = current ? walkObjects(h, p, cls, u32[HDR_ALLOC_HEAD + cls]!, seen, "S2", "allocation list") : 0;
+  const used = u32[dw + D_USED]!;
+  if (used !== objects - f) fail("S3", `span at page ${p}: used ${used}, but ${objects} objects with ${f} on its free list`);
+  const size = CLASS_SIZE[cls]!;
+  for (let i = 0; i < objects; i++) {
+    const a = p * PAGE_SIZE + i * size;
+    if (seen[i] === 0 && !isLive(h, a)) fail("S3", `object ${hex(a)} is on no list but its allocation bit is clear (lost)`);
+  }
+  if (bitsInPages(h, p, n) !== used - k) fail("S3", `span at page ${p}: ${bitsInPages(h, p, n)} allocation bits for ${used - k} live objects`);
+  if (current) return ST_CURRENT;
+  return used === 0 ? ST_EMPTY : f === 0 ? ST_FULL : ST_PARTIAL;
+}
+
+function checkLarge(h: Core, p: number, n: number): void {
+  const size = h.u32[h.descW + (p << DESC_SHIFT) + D_USED]!;
+  if (size <= MAX_SMALL_SIZE || Math.ceil(size / PAGE_SIZE) !== n) fail("L1", `large block at page ${p}: ${size} bytes in ${n} pages`);
+  if (!isLive(h, p * PAGE_SIZE) || bitsInPages(h, p, n) !== 1) fail("L1", `large block at page ${p} must have exactly one allocation bit, at its start`);
+}
+
+function checkBins(h: Core, state: Uint8Array): void {
+  const u32 = h.u32;
+  let runs = 0;
+  for (let bin = 0; bin < N_BINS; bin++) {
+    const nonEmpty = ((u32[HDR_BIN_NONEMPTY + (bin >>> 5)]! >>> (bin & 31)) & 1) === 1;
+    if (nonEmpty !== (u32[HDR_FREE_BIN + bin] !== 0)) fail("P4", `bin ${bin}: non-empty mask says ${nonEmpty}`);
+    runs += walkList(h, HDR_FREE_BIN + bin, (s) => {
+      const n = u32[h.descW + (s << DESC_SHIFT) + D_NPAGES]!;
+      if (state[s] !== ST_FREE || binOf(n) !== bin) fail("P4", `bin ${bin} links page ${s}, not a free run of that bin`);
+    }, "P4");
+  }
+  let found = 0;
+  for (let p = h.firstDataPage; p < h.endPage; p++) if (state[p] === ST_FREE) found++;
+  if (runs !== found) fail("P4", `bins link ${runs} free runs, the pages hold ${found}`);
+}
+
+function checkList(h: Core, state: Uint8Array, headW: number, want: number, cls: number, name: string): void {
+  walkList(h, headW, (s) => {
+    if (state[s] !== want || h.u32[h.descW + (s << DESC_SHIFT) + D_CLASS] !== cls) {
+      fail("S4", `class ${cls}'s ${name} list links page ${s}, which is not a ${name} span of that class`);
+    }
+    state[s] = 0; // seen: a second visit (or a later "missing" check) now fails
+  }, "S4");
+}
+
+// Walks a descriptor list checking its back links; returns its length.
+function walkList(h: Core, headW: number, visit: (s: number) => void, id: string): number {
+  const u32 = h.u32;
+  let prev = 0;
+  let k = 0;
+  for (let s = u32[headW]!; s !== 0; s = u32[h.descW + (s << DESC_SHIFT) + D_NEXT]!) {
+    if (s < h.firstDataPage || s >= h.endPage) fail(id, `list at header word ${headW} links page ${s}, outside the committed pages`);
+    if (u32[h.descW + (s << DESC_SHIFT) + D_PREV] !== prev) fail(id, `list at header word ${headW}: page ${s} has a wrong back link`);
+    visit(s);
+    prev = s;
+    if (++k > h.endPage) fail(id, `list at header word ${headW} has a cycle`);
+  }
+  return k;
+}

@@ -1,0 +1,32 @@
+// Request size -> size class, derived from the generated table at load.
+// See heap.ts for an overview.
+
+import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
+import { ALIGN_SHIFT } from "./layout.js";
+
+/** Class of each 8-byte granule count: the class of `size` is CLASS_OF_GRANULE[(size + 7) >>> 3]; size 0 maps to class 1. */
+export const CLASS_OF_GRANULE: Uint8Array = (() => {
+  const table = new Uint8Array((MAX_SMALL_SIZE >>> ALIGN_SHIFT) + 1);
+  let cls = 1;
+  for (let g = 0; g < table.length; g++) {
+    while (CLASS_SIZE[cls]! < g << ALIGN_SHIFT) cls++;
+    table[g] = cls;
+  }
+  return table;
+})();
+
+/** Size class of a request of `sizeBytes` <= MAX_SMALL_SIZE. */
+export function sizeClassOf(sizeBytes: number): number {
+  return CLASS_OF_GRANULE[(sizeBytes + 7) >>> ALIGN_SHIFT]!;
+}
+
+/** FNV-1a hash of the class table, stored in the image so an image made with another table is refused. */
+export function classHash(): number {
+  let h = 0x811c9dc5;
+  for (let c = 1; c <= N_CLASSES; c++) {
+    for (const v of [CLASS_SIZE[c]!, CLASS_PAGES[c]!, CLASS_OBJECTS[c]!]) {
+      h = Math.imul(h ^ v, 0x01000193) >>> 0;
+    }
+  }
+  return h;
+}

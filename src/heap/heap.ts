@@ -1,0 +1,549 @@
+// Heap: the core allocator of offheap.
+//
+// Overview
+//
+// A heap serves alloc/free by address inside one backing memory (a
+// WebAssembly.Memory by default; see memory/backing.ts). Every piece of its
+// state lives in that memory (layout.ts draws the image), so a copy of the
+// bytes is the same heap and Heap.attach opens it again.
+//
+// Glossary (as DESIGN.md): a page is 8 KiB; a span is a run of pages with
+// one owner (a size class, one large block, or the free pool); a size class
+// is one of 71 object sizes from 8 B to 32 KiB (size-classes.ts, generated);
+// the page heap (page-heap.ts) finds, splits and coalesces runs of pages;
+// the central lists (central.ts) hold each class's spans; the allocation
+// list of a class is its local cache, the objects the fast path hands out.
+//
+// Allocating `size` bytes:
+//  1. size <= 32 KiB: class = CLASS_OF_GRANULE[(size + 7) >>> 3]. Pop the
+//     class's allocation list (a header word; the link is stored in the
+//     free object), set the object's bit in the allocation bitmap, return.
+//     About ten machine operations, no JS object, no search.
+//  2. The list is empty: refill it (central.ts) from the current span's
+//     returned objects, a partial span, an empty span, or a new span from
+//     the page heap.
+//  3. size > 32 KiB: a large block of whole pages, best fit from the page
+//     heap; grow the backing memory when no free run fits.
+//
+// Freeing `addr`:
+//  1. Check that addr is in the committed pages, 8-byte aligned, and that
+//     its bitmap bit is set: the bit is set exactly at the first byte of a
+//     live block, so this one test rejects double frees and interior or
+//     foreign addresses in O(1).
+//  2. Clear the bit; find the span from the page descriptor's D_OWNER; push
+//     the object on the span's free list and decrement its used count.
+//  3. Only if the span was full or is now empty, move it between the central
+//     lists (central.ts: spanFreed). Large blocks go back to the page heap,
+//     coalescing with both neighbours.
+//  Anything the check rejects goes to a slow path that names the error.
+
+import {
+  DoubleFreeError, hex, HeapCorruptionError, InvalidAddressError, InvalidImageError, OffheapRangeError,
+  OffheapTypeError, OutOfMemoryError,
+} from "../errors.js";
+import { type Backing, type MemoryOption, openBacking, WASM_PAGE_SIZE } from "../memory/backing.js";
+import { createViews } from "../memory/views.js";
+import { CLASS_OF_GRANULE, classHash, sizeClassOf } from "./class-of.js";
+import { CLASS_OBJECTS, CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
+import {
+  ALIGN_MASK, BITMAP_W, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, geometry, HDR_ALLOC_HEAD,
+  HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_LARGE_PAGES, HDR_MAGIC,
+  HDR_N_CLASSES, HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, KIND_FREE, KIND_LARGE, KIND_SMALL,
+  MAGIC, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, VERSION,
+} from "./layout.js";
+import type { Core } from "./core.js";
+import { allocLarge, flushCaches, freeLarge, refill, releaseEmptySpans, spanFreed } from "./central.js";
+import { cutTail, extend, freeRun, growFor, insertRun, removeRun } from "./page-heap.js";
+import { checkHeap } from "./check.js";
+import { heapStats, type HeapStats } from "./stats.js";
+import { utf8Length } from "./utf8.js";
+
+/** Options of `new Heap()`. Sizes are in bytes. */
+export interface HeapOptions {
+  /** Bytes of pages committed at creation, beyond the metadata. Default 1 MiB. */
+  initialSize?: number;
+  /**
+   * Address range of the heap: the backing memory never grows past it, and
+   * its metadata (2%) is sized for it. Default 2 GiB, at most 4 GiB. Up to
+   * 2 GiB every address is a small integer to V8; above it, addresses past
+   * 2 GiB are heap numbers and may cost an allocation when returned.
+   */
+  maxSize?: number;
+  /**
+   * Backing memory: `"wasm"` (default: a WebAssembly.Memory, grows in place,
+   * full-speed views, usable by wasm code), `"resizable"` (a resizable
+   * ArrayBuffer: trim() returns memory to the OS, views about 2x slower), or
+   * an existing ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory, which
+   * the heap formats from offset 0 and grows only as far as the object can.
+   */
+  memory?: MemoryOption;
+  /** Bytes added beyond the need when the heap grows. Default: half the committed pages, at least 1 MiB. */
+  growBy?: number;
+  /** Grow ahead of need once pages in use exceed this share of committed pages, in (0, 1]. Default 1 (grow on need). */
+  growAt?: number;
+}
+
+/** Options of `Heap.attach`. */
+export type AttachOptions = Pick<HeapOptions, "growBy" | "growAt">;
+
+const MIB = 1 << 20;
+const DEFAULT_MAX_SIZE = 2 ** 31;
+
+// Set by Heap.attach around its `new Heap` so the constructor opens an image
+// instead of formatting one; keeps one constructor and one object shape.
+let attaching: Backing | null = null;
+
+/**
+ * A heap inside one backing memory. `alloc` returns an address (a byte
+ * offset, 8-byte aligned, never 0); read and write the block through the
+ * typed views (`heap.u32[p >>> 2]`), which are replaced when the heap grows:
+ * read `heap.u32` afresh after any call that can allocate.
+ *
+ * @example
+ * const heap = new Heap({ initialSize: 1 << 20, maxSize: 1 << 30 });
+ * const p = heap.alloc(24);
+ * heap.u32[p >>> 2] = 9527;
+ * heap.free(p);
+ */
+export class Heap implements Core {
+  /** Byte view of the whole backing memory. */
+  u8!: Uint8Array;
+  i8!: Int8Array;
+  u16!: Uint16Array;
+  i16!: Int16Array;
+  /** Word view: the word of address p is `u32[p >>> 2]`. */
+  u32!: Uint32Array;
+  i32!: Int32Array;
+  f32!: Float32Array;
+  /** Float64 view: the float at address p (8-aligned) is `f64[p >>> 3]`. */
+  f64!: Float64Array;
+  dataView!: DataView;
+  /** @internal */ readonly descW: number;
+  /** @internal */ readonly firstDataPage: number;
+  /** @internal */ readonly totalPages: number;
+  /** @internal */ endPage: number;
+  /** @internal */ readonly growAt: number;
+  private readonly growByBytes: number;
+  private readonly backing: Backing;
+
+  /**
+   * Makes a new, empty heap. Throws RangeError for option values out of
+   * range and OutOfMemoryError if the engine refuses the memory.
+   */
+  constructor(options: HeapOptions = {}) {
+    const attached = attaching;
+    attaching = null;
+    this.growByBytes = checkOption("growBy", options.growBy, 0, MAX_RANGE_BYTES, -1);
+    this.growAt = checkOption("growAt", options.growAt, Number.MIN_VALUE, 1, 1);
+    if (attached !== null) {
+      this.backing = attached;
+      const u32 = new Uint32Array(attached.buffer, 0, HEADER_BYTES >>> 2);
+      this.totalPages = u32[HDR_TOTAL_PAGES]!;
+      this.descW = u32[HDR_DESC_OFF]! >>> 2;
+      this.firstDataPage = u32[HDR_FIRST_DATA_PAGE]!;
+      this.endPage = u32[HDR_END_PAGE]!;
+      this.refreshViews();
+      return;
+    }
+    const memory = options.memory ?? "wasm";
+    const fixed = memory instanceof ArrayBuffer && !memory.resizable;
+    let maxBytes = checkOption("maxSize", options.maxSize, 0, MAX_RANGE_BYTES, DEFAULT_MAX_SIZE);
+    if (typeof memory === "object" && !(memory instanceof WebAssembly.Memory)) {
+      maxBytes = Math.min(maxBytes, (memory as { maxByteLength?: number }).maxByteLength ?? memory.byteLength);
+    }
+    if (memory === "wasm" || memory instanceof WebAssembly.Memory) maxBytes -= maxBytes % WASM_PAGE_SIZE;
+    this.totalPages = Math.floor(maxBytes / PAGE_SIZE);
+    const { descOff, firstDataPage } = geometry(this.totalPages);
+    if (this.totalPages < firstDataPage + 1) {
+      throw new OffheapRangeError(`Heap: maxSize ${maxBytes} leaves no room for pages after ${firstDataPage * PAGE_SIZE} bytes of metadata`);
+    }
+    const dataPages = this.totalPages - firstDataPage;
+    const initialPages = fixed ? dataPages
+      : Math.min(dataPages, Math.max(1, Math.ceil(checkOption("initialSize", options.initialSize, 0, MAX_RANGE_BYTES, MIB) / PAGE_SIZE)));
+    this.backing = openBacking(memory, (firstDataPage + initialPages) * PAGE_SIZE, this.totalPages * PAGE_SIZE);
+    this.descW = descOff >>> 2;
+    this.firstDataPage = firstDataPage;
+    this.endPage = firstDataPage;
+    this.refreshViews();
+    this.format();
+    extend(this, initialPages);
+  }
+
+  /**
+   * Opens the heap image held by `memory` (made by `new Heap`, or a copy of
+   * one) without changing it; the returned Heap sees every live block. A
+   * plain ArrayBuffer cannot grow, so a heap attached to one is limited to
+   * its length. Throws InvalidImageError if `memory` holds no image this
+   * version can open.
+   */
+  static attach(memory: ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory, options: AttachOptions = {}): Heap {
+    const buffer = memory instanceof WebAssembly.Memory ? memory.buffer : memory;
+    if (buffer.byteLength < HEADER_BYTES) throw new InvalidImageError(`Heap.attach: ${buffer.byteLength} bytes is too short for a heap image`);
+    const u32 = new Uint32Array(buffer, 0, HEADER_BYTES >>> 2);
+    const problem = imageProblem(u32, buffer.byteLength);
+    if (problem !== "") throw new InvalidImageError(`Heap.attach: ${problem}`);
+    const totalBytes = u32[HDR_TOTAL_PAGES]! * PAGE_SIZE;
+    attaching = openBacking(memory, u32[HDR_END_PAGE]! * PAGE_SIZE, totalBytes);
+    return new Heap(options);
+  }
+
+  /** The backing memory object: a WebAssembly.Memory, ArrayBuffer or SharedArrayBuffer. */
+  get memory(): ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory {
+    return this.backing.memory;
+  }
+
+  /** The current buffer (replaced when a WebAssembly.Memory grows). */
+  get buffer(): ArrayBuffer | SharedArrayBuffer {
+    return this.backing.buffer;
+  }
+
+  /**
+   * Allocates `sizeBytes` and returns the block's address: an integer > 0,
+   * 8-byte aligned. `alloc(0)` returns a unique 8-byte block, as malloc does.
+   * Contents are not cleared (see calloc). Throws TypeError/RangeError for a
+   * size that is not a non-negative safe integer or exceeds maxSize, and
+   * OutOfMemoryError when the heap cannot grow; the heap is unchanged then.
+   * Cost: O(1); no JS allocation.
+   */
+  alloc(sizeBytes: number): number {
+    if ((sizeBytes >>> 0) === sizeBytes && sizeBytes <= MAX_SMALL_SIZE) {
+      const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
+      const u32 = this.u32;
+      const addr = u32[HDR_ALLOC_HEAD + cls]!;
+      if (addr !== 0) {
+        const bitW = BITMAP_W + (addr >>> 8);
+        u32[HDR_ALLOC_HEAD + cls] = u32[addr >>> 2]!;
+        u32[bitW] = u32[bitW]! | (1 << ((addr >>> 3) & 31));
+        this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
+        return addr;
+      }
+    }
+    return this.allocSlow(sizeBytes);
+  }
+
+  private allocSlow(sizeBytes: number): number {
+    checkSize("Heap.alloc", sizeBytes, this.totalPages * PAGE_SIZE);
+    let addr: number;
+    if (sizeBytes <= MAX_SMALL_SIZE) {
+      const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
+      addr = refill(this, cls);
+      if (addr !== 0) {
+        const u32 = this.u32;
+        const bitW = BITMAP_W + (addr >>> 8);
+        u32[HDR_ALLOC_HEAD + cls] = u32[addr >>> 2]!;
+        u32[bitW] = u32[bitW]! | (1 << ((addr >>> 3) & 31));
+      }
+    } else {
+      addr = allocLarge(this, sizeBytes);
+    }
+    if (addr === 0) {
+      throw new OutOfMemoryError(`Heap.alloc: cannot allocate ${sizeBytes} bytes: the heap has ${this.endPage * PAGE_SIZE} bytes committed and may not grow past ${this.totalPages * PAGE_SIZE}`);
+    }
+    this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
+    return addr;
+  }
+
+  /**
+   * Frees the block at `addr`; `free(0)` does nothing. Throws
+   * DoubleFreeError for a block freed already, InvalidAddressError for an
+   * address that is not the start of a live block; the heap is unchanged
+   * then. Cost: O(1); no JS allocation.
+   */
+  free(addr: number): void {
+    const u32 = this.u32;
+    if ((addr >>> 0) === addr && addr < this.endPage * PAGE_SIZE) {
+      const bitW = BITMAP_W + (addr >>> 8);
+      const bit = 1 << ((addr >>> 3) & 31);
+      const word = u32[bitW]!;
+      if ((word & bit) !== 0) {
+        const s = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_OWNER]!;
+        const dw = this.descW + (s << DESC_SHIFT);
+        const cls = u32[dw + D_CLASS]!;
+        u32[bitW] = word ^ bit;
+        if (cls !== 0) {
+          const head = u32[dw + D_FREE]!;
+          const used = u32[dw + D_USED]! - 1;
+          u32[addr >>> 2] = head;
+          u32[dw + D_FREE] = addr;
+          u32[dw + D_USED] = used;
+          if (head === 0 || used === 0) spanFreed(this, s, cls, head === 0, used);
+        } else {
+          freeLarge(this, s);
+        }
+        return;
+      }
+    }
+    if (addr !== 0) this.liveSpan(addr, "Heap.free", true);
+  }
+
+  /** Allocates `sizeBytes` and zeroes the whole usable block. Errors as alloc. */
+  calloc(sizeBytes: number): number {
+    const addr = this.alloc(sizeBytes);
+    this.u8.fill(0, addr, addr + this.usable(addr));
+    return addr;
+  }
+
+  /**
+   * Resizes the block at `addr` to `sizeBytes` and returns its address:
+   * the same one when the block's class still fits or a large block can
+   * grow or shrink in place, else a new block holding the old contents (the
+   * old one is freed). `realloc(0, n)` is `alloc(n)`. On any error
+   * (bad size, bad address, OutOfMemoryError) the old block is untouched.
+   */
+  realloc(addr: number, sizeBytes: number): number {
+    if (addr === 0) return this.alloc(sizeBytes);
+    checkSize("Heap.realloc", sizeBytes, this.totalPages * PAGE_SIZE);
+    const dw = this.liveSpan(addr, "Heap.realloc", true);
+    const u32 = this.u32;
+    const cls = u32[dw + D_CLASS]!;
+    if (cls !== 0) {
+      if (sizeBytes <= MAX_SMALL_SIZE && sizeClassOf(sizeBytes) === cls) {
+        this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
+        return addr;
+      }
+    } else if (sizeBytes > MAX_SMALL_SIZE && this.resizeLarge(addr >>> PAGE_SHIFT, Math.ceil(sizeBytes / PAGE_SIZE))) {
+      this.u32[dw + D_USED] = sizeBytes;
+      this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
+      return addr;
+    }
+    const oldUsable = this.usable(addr);
+    const moved = this.alloc(sizeBytes);
+    this.u8.copyWithin(moved, addr, addr + Math.min(oldUsable, sizeBytes));
+    this.free(addr);
+    return moved;
+  }
+
+  // Resizes the large block at page s to `want` pages in place; false if the
+  // pages after it are not free (and cannot be committed).
+  private resizeLarge(s: number, want: number): boolean {
+    let u32 = this.u32;
+    const dw = this.descW + (s << DESC_SHIFT);
+    const n = u32[dw + D_NPAGES]!;
+    const after = s + n;
+    if (want < n) {
+      u32[dw + D_NPAGES] = want;
+      u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! - (n - want);
+      freeRun(this, s + want, n - want);
+      return true;
+    }
+    const need = want - n;
+    if (need === 0) return true;
+    if (after === this.endPage && !growFor(this, need)) return false;
+    u32 = this.u32;
+    const aw = this.descW + (after << DESC_SHIFT);
+    if (after >= this.endPage || u32[aw + D_KIND] !== KIND_FREE || u32[aw + D_NPAGES]! < need) return false;
+    const have = u32[aw + D_NPAGES]!;
+    removeRun(this, after);
+    if (have > need) insertRun(this, after + need, have - need);
+    for (let p = after; p < after + need; p++) u32[this.descW + (p << DESC_SHIFT) + D_OWNER] = s;
+    u32[dw + D_NPAGES] = want;
+    u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! + need;
+    return true;
+  }
+
+  /** Usable size of the live block at `addr`: its class size, or its whole pages. Throws InvalidAddressError otherwise. */
+  sizeOf(addr: number): number {
+    this.liveSpan(addr, "Heap.sizeOf", false);
+    return this.usable(addr);
+  }
+
+  private usable(addr: number): number {
+    const dw = this.descW + (this.u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_OWNER]! << DESC_SHIFT);
+    const cls = this.u32[dw + D_CLASS]!;
+    return cls !== 0 ? CLASS_SIZE[cls]! : this.u32[dw + D_NPAGES]! * PAGE_SIZE;
+  }
+
+  /**
+   * A Uint8Array over the live block at `addr`: `length` bytes (default its
+   * usable size). The view is a JS object over the current buffer; like the
+   * heap's views, it goes stale when the heap grows.
+   */
+  bytes(addr: number, length?: number): Uint8Array {
+    this.liveSpan(addr, "Heap.bytes", false);
+    const usable = this.usable(addr);
+    const n = length ?? usable;
+    if (!Number.isSafeInteger(n) || n < 0 || n > usable) {
+      throw new OffheapRangeError(`Heap.bytes: length ${String(n)} is not an integer in [0, ${usable}] (the block's usable size)`);
+    }
+    return new Uint8Array(this.backing.buffer, addr, n);
+  }
+
+  /** Stores `str` as UTF-8 with a u32 byte-length prefix in a new block and returns its address. Errors as alloc. */
+  fromString(str: string): number {
+    if (typeof str !== "string") throw new OffheapTypeError(`Heap.fromString: expected a string, got ${typeof str}`);
+    const n = utf8Length(str);
+    const addr = this.alloc(4 + n);
+    this.u32[addr >>> 2] = n;
+    const u8 = this.u8;
+    if (n === str.length) {
+      for (let i = 0; i < n; i++) u8[addr + 4 + i] = str.charCodeAt(i);
+    } else {
+      encoder.encodeInto(str, u8.subarray(addr + 4, addr + 4 + n));
+    }
+    return addr;
+  }
+
+  /** Decodes a string stored by fromString. Throws InvalidAddressError if `addr` is not a live block holding one. */
+  readString(addr: number): string {
+    this.liveSpan(addr, "Heap.readString", false);
+    const n = this.u32[addr >>> 2]!;
+    if (4 + n > this.usable(addr)) {
+      throw new InvalidAddressError(`Heap.readString: the block at ${hex(addr)} does not hold a string from fromString (length prefix ${n} exceeds the block)`);
+    }
+    const bytes = this.u8.subarray(addr + 4, addr + 4 + n);
+    return decoder.decode(this.backing.buffer instanceof ArrayBuffer ? bytes : bytes.slice());
+  }
+
+  /** Frees a string made by fromString; same as free. */
+  freeString(addr: number): void {
+    this.free(addr);
+  }
+
+  /**
+   * Returns empty spans and trailing free pages: the committed end moves
+   * down to the last page in use, and a backing memory that can shrink
+   * ("resizable") shrinks so the OS gets the memory back. A WebAssembly
+   * memory cannot shrink; its pages stay reserved for the heap's next
+   * growth. Returns the bytes removed from the committed range.
+   */
+  trim(): number {
+    flushCaches(this);
+    releaseEmptySpans(this);
+    const pages = cutTail(this);
+    if (pages > 0 && this.backing.shrink(this.endPage * PAGE_SIZE)) this.refreshViews();
+    return pages * PAGE_SIZE;
+  }
+
+  /** Statistics computed from the image. Cost: O(spans + cached objects). */
+  stats(): HeapStats {
+    return heapStats(this);
+  }
+
+  /**
+   * Validates every invariant of the image (layout.ts lists them) and
+   * throws HeapCorruptionError naming the first one broken. Cost: O(committed
+   * bytes / 64); for tests and debugging, not for hot paths.
+   */
+  check(): void {
+    const problem = imageProblem(this.u32, this.backing.buffer.byteLength);
+    if (problem !== "") throw new HeapCorruptionError("H1", `Heap.check: ${problem}`);
+    checkHeap(this);
+  }
+
+  /** @internal Commits pages [0, endPage) in the backing memory. */
+  commit(endPage: number): boolean {
+    const bytes = endPage * PAGE_SIZE;
+    if (bytes <= this.u8.length) return true;
+    if (!this.backing.grow(bytes)) return false;
+    this.refreshViews();
+    return true;
+  }
+
+  /** @internal Growth policy: pages to add beyond the need when the heap grows. */
+  growStepPages(): number {
+    const committed = (this.endPage - this.firstDataPage) * PAGE_SIZE;
+    return Math.ceil((this.growByBytes >= 0 ? this.growByBytes : Math.max(MIB, committed / 2)) / PAGE_SIZE);
+  }
+
+  private refreshViews(): void {
+    const buffer = this.backing.buffer;
+    const v = createViews(buffer, buffer.byteLength - (buffer.byteLength & ALIGN_MASK));
+    this.u8 = v.u8;
+    this.i8 = v.i8;
+    this.u16 = v.u16;
+    this.i16 = v.i16;
+    this.u32 = v.u32;
+    this.i32 = v.i32;
+    this.f32 = v.f32;
+    this.f64 = v.f64;
+    this.dataView = v.dataView;
+  }
+
+  private format(): void {
+    const u32 = this.u32;
+    u32.fill(0, 0, this.firstDataPage * (PAGE_SIZE >>> 2));
+    u32[HDR_MAGIC] = MAGIC;
+    u32[HDR_VERSION] = VERSION;
+    u32[HDR_PAGE_SHIFT] = PAGE_SHIFT;
+    u32[HDR_N_CLASSES] = N_CLASSES;
+    u32[HDR_CLASS_HASH] = classHash();
+    u32[HDR_TOTAL_PAGES] = this.totalPages;
+    u32[HDR_FIRST_DATA_PAGE] = this.firstDataPage;
+    u32[HDR_END_PAGE] = this.firstDataPage;
+    u32[HDR_DESC_OFF] = this.descW << 2;
+  }
+
+  // Checks that `addr` is the start of a live block and returns its span's
+  // descriptor word index; otherwise throws the error that names why.
+  // `freeing` selects DoubleFreeError for a free object's start.
+  private liveSpan(addr: unknown, api: string, freeing: boolean): number {
+    if (typeof addr !== "number") throw new OffheapTypeError(`${api}: address must be a number, got ${typeof addr}`);
+    const lo = this.firstDataPage * PAGE_SIZE;
+    const hi = this.endPage * PAGE_SIZE;
+    if (!Number.isInteger(addr) || addr < lo || addr >= hi) {
+      throw new InvalidAddressError(`${api}: ${Number.isInteger(addr) && addr >= 0 ? hex(addr) : String(addr)} is outside the heap's pages [${hex(lo)}, ${hex(hi)})`);
+    }
+    if ((addr & ALIGN_MASK) !== 0) throw new InvalidAddressError(`${api}: ${hex(addr)} is misaligned (blocks start at multiples of 8)`);
+    const u32 = this.u32;
+    const page = addr >>> PAGE_SHIFT;
+    const s = u32[this.descW + (page << DESC_SHIFT) + D_OWNER]!;
+    const dw = this.descW + (s << DESC_SHIFT);
+    const kind = u32[dw + D_KIND]!;
+    const inSpan = (kind === KIND_SMALL || kind === KIND_LARGE) && s <= page && page < s + u32[dw + D_NPAGES]!;
+    const live = (u32[BITMAP_W + (addr >>> 8)]! >>> ((addr >>> 3) & 31)) & 1;
+    if (live !== 0) {
+      if (!inSpan) throw new HeapCorruptionError("B1", `${api}: ${hex(addr)} has its allocation bit set but lies in no span`);
+      return dw;
+    }
+    if (!inSpan) {
+      throw new InvalidAddressError(`${api}: ${hex(addr)} is in free pages, not in a live block (a large block freed earlier, or never allocated)`);
+    }
+    const base = s * PAGE_SIZE;
+    if (kind === KIND_LARGE) {
+      throw new InvalidAddressError(`${api}: ${hex(addr)} is not the start of a live block (inside a ${u32[dw + D_USED]}-byte block at ${hex(base)})`);
+    }
+    const cls = u32[dw + D_CLASS]!;
+    const size = CLASS_SIZE[cls]!;
+    const off = (addr - base) % size;
+    if (addr - base >= CLASS_OBJECTS[cls]! * size) {
+      throw new InvalidAddressError(`${api}: ${hex(addr)} is not the start of a live block (in the unused tail of a span of ${size}-byte objects)`);
+    }
+    if (off !== 0) {
+      throw new InvalidAddressError(`${api}: ${hex(addr)} is not the start of a live block (inside a ${size}-byte object at ${hex(addr - off)})`);
+    }
+    const what = `${hex(addr)} is not allocated: the ${size}-byte object there was freed already or never handed out`;
+    throw freeing ? new DoubleFreeError(`${api}: ${what} (double free)`) : new InvalidAddressError(`${api}: ${what}`);
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+// Why the header in u32 is not an image this build can open ("" if it is).
+function imageProblem(u32: Uint32Array, byteLength: number): string {
+  if (u32[HDR_MAGIC] !== MAGIC) return "the memory does not hold an offheap heap image (bad magic number)";
+  if (u32[HDR_VERSION] !== VERSION) return `image format version ${u32[HDR_VERSION]} is not supported (this build reads version ${VERSION})`;
+  if (u32[HDR_PAGE_SHIFT] !== PAGE_SHIFT) return `image page size ${2 ** u32[HDR_PAGE_SHIFT]!} differs from ${PAGE_SIZE}`;
+  if (u32[HDR_N_CLASSES] !== N_CLASSES || u32[HDR_CLASS_HASH] !== classHash()) return "image was made with a different size-class table";
+  const total = u32[HDR_TOTAL_PAGES]!;
+  const { descOff, firstDataPage } = geometry(total);
+  if (u32[HDR_DESC_OFF] !== descOff || u32[HDR_FIRST_DATA_PAGE] !== firstDataPage) return "image geometry does not match its page count";
+  const end = u32[HDR_END_PAGE]!;
+  if (end < firstDataPage || end > total) return `committed end page ${end} is outside [${firstDataPage}, ${total}]`;
+  if (end * PAGE_SIZE > byteLength) return `image needs ${end * PAGE_SIZE} bytes but the memory holds ${byteLength}`;
+  return "";
+}
+
+function checkSize(api: string, size: unknown, maxBytes: number): asserts size is number {
+  if (typeof size !== "number") throw new OffheapTypeError(`${api}: size must be a number, got ${typeof size}`);
+  if (!Number.isSafeInteger(size) || size < 0) throw new OffheapRangeError(`${api}: size ${size} is not a non-negative safe integer`);
+  if (size > maxBytes) throw new OffheapRangeError(`${api}: size ${size} exceeds the heap's maxSize ${maxBytes}`);
+}
+
+function checkOption(name: string, value: unknown, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value) || value < min || value > max) {
+    throw new OffheapRangeError(`Heap: option ${name} must be a number in [${min}, ${max}], got ${String(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,148 @@
+// Binary layout of the heap image. See heap.ts for an overview.
+//
+// Every byte of allocator state lives in the backing memory, at the offsets
+// below, so that a second Heap attached to the same memory, or a copy of it,
+// is the same heap. The image is laid out as:
+//
+//   0            8 KiB                      descOff             firstDataPage*8K        endPage*8K   maxSize
+//   +------------+--------------------------+-------------------+----------------------+- - - - - - -+
+//   | header     | allocation bitmap        | page descriptors  | pages: spans of size | (reserved,  |
+//   | (page 0)   | 1 bit per 8-byte granule | 32 B per page     | classes, large blocks| not yet     |
+//   |            | of the whole range       | of the whole range| and free runs        | committed)  |
+//   +------------+--------------------------+-------------------+----------------------+- - - - - - -+
+//
+// The bitmap and the descriptors are sized for `maxSize` when the heap is
+// made and never move, so their offsets are fixed for the heap's life (a
+// worker holding an old, shorter view of a growing shared memory can still
+// reach all metadata). Their parts for uncommitted pages are never written,
+// and on every backing memory offheap uses they are untouched zero pages
+// that the OS does not back with RAM. Metadata costs 160 B per 8 KiB page
+// (2%): 128 B of bitmap (1 bit per 8 B) and a 32 B descriptor.
+//
+// Header words (u32 index; f64 index where noted):
+//
+//   +0  HDR_MAGIC "OFHP"      +1  HDR_VERSION         +2  HDR_PAGE_SHIFT
+//   +3  HDR_N_CLASSES         +4  HDR_CLASS_HASH      +5  HDR_TOTAL_PAGES
+//   +6  HDR_FIRST_DATA_PAGE   +7  HDR_END_PAGE        +8  HDR_DESC_OFF
+//   +9  HDR_N_EMPTY_SPANS     +10 HDR_LARGE_BLOCKS    +11 HDR_LARGE_PAGES
+//   +12..+15 HDR_BIN_NONEMPTY (bit b set <=> free-run bin b is non-empty)
+//   +20 HDR_FREE_PAGES (pages in free runs)
+//   f64 +8 HDR_F64_ALLOCS (objects handed to allocation lists, see central.ts)
+//   f64 +9 HDR_F64_REQUESTED (bytes requested by alloc/calloc/realloc calls)
+//   +256 + c  HDR_ALLOC_HEAD  head of class c's allocation list (local cache)
+//   +512 + c  HDR_CUR_SPAN    start page of class c's current span, 0 if none
+//   +768 + c  HDR_PARTIAL     first span of class c with some free objects
+//   +1024 + c HDR_EMPTY       first span of class c with no live objects
+//   +1280 + b HDR_FREE_BIN    first free run of bin b (page heap)
+//
+// Page descriptor (8 u32 words at descOff + 32 * page):
+//
+//   +0 D_OWNER   start page of the span or free run holding this page
+//   +1 D_CLASS   size class of a small span; 0 for anything else
+//   +2 D_KIND    KIND_FREE, KIND_SMALL or KIND_LARGE (valid at a start page)
+//   +3 D_NPAGES  pages in the span or run (at a start page)
+//   +4 D_FREE    small span: head of its free list (0 = empty)
+//   +5 D_USED    small span: objects not on its free list (see central.ts);
+//                large block: the requested size in bytes
+//   +6 D_NEXT    next span/run in its list (start page, 0 = end)
+//   +7 D_PREV    previous span/run in its list (start page, 0 = none)
+//
+// Invariants (checked by check.ts; IDs appear in HeapCorruptionError):
+//
+//   H1  header: magic, version, page shift, class table and geometry match.
+//   P1  spans and free runs tile [firstDataPage, endPage) exactly.
+//   P2  every page of a small or large span has D_OWNER == its start;
+//       a free run's first and last page have D_OWNER == its start.
+//   P3  no two free runs are adjacent (coalescing is complete).
+//   P4  each free run is linked once, in bin binOf(nPages); bins are
+//       well-formed doubly linked lists; HDR_BIN_NONEMPTY matches.
+//   S1  a small span's free list stays inside the span, on object starts,
+//       without repeats, and its objects have clear bitmap bits.
+//   S2  class c's allocation list holds objects of its current span only,
+//       on object starts, without repeats, with clear bitmap bits.
+//   S3  used == objects - |free list|; live objects of a span ==
+//       used - |allocation list| == set bitmap bits of the span, all on
+//       object starts.
+//   S4  partial list of c == non-current spans of c with 0 < used < objects;
+//       empty list of c == non-current spans of c with used == 0; full spans
+//       are in no list; HDR_N_EMPTY_SPANS == number of empty spans.
+//   L1  a large block has exactly one bitmap bit, at its first byte.
+//   B1  pages of free runs and metadata have no bitmap bit set.
+//   C1  HDR_LARGE_BLOCKS and HDR_LARGE_PAGES match the large blocks.
+
+export const PAGE_SHIFT = 13;
+export const PAGE_SIZE = 1 << PAGE_SHIFT; // 8 KiB
+export const PAGE_MASK = PAGE_SIZE - 1;
+
+/** Alignment of every block; also the bitmap's granule. */
+export const ALIGN_SHIFT = 3;
+export const ALIGN = 1 << ALIGN_SHIFT;
+export const ALIGN_MASK = ALIGN - 1;
+
+export const MAGIC = 0x5048464f; // "OFHP" little-endian
+export const VERSION = 1;
+
+export const HEADER_BYTES = PAGE_SIZE;
+export const BITMAP_OFF = HEADER_BYTES;
+export const BITMAP_W = BITMAP_OFF >>> 2;
+/** Bitmap bytes per page: one bit per 8-byte granule. */
+export const BITMAP_BYTES_PER_PAGE = PAGE_SIZE >>> (ALIGN_SHIFT + 3);
+
+export const HDR_MAGIC = 0;
+export const HDR_VERSION = 1;
+export const HDR_PAGE_SHIFT = 2;
+export const HDR_N_CLASSES = 3;
+export const HDR_CLASS_HASH = 4;
+export const HDR_TOTAL_PAGES = 5;
+export const HDR_FIRST_DATA_PAGE = 6;
+export const HDR_END_PAGE = 7;
+export const HDR_DESC_OFF = 8;
+export const HDR_N_EMPTY_SPANS = 9;
+export const HDR_LARGE_BLOCKS = 10;
+export const HDR_LARGE_PAGES = 11;
+export const HDR_BIN_NONEMPTY = 12;
+export const HDR_FREE_PAGES = 20;
+export const HDR_F64_ALLOCS = 8;
+export const HDR_F64_REQUESTED = 9;
+export const HDR_ALLOC_HEAD = 256;
+export const HDR_CUR_SPAN = 512;
+export const HDR_PARTIAL = 768;
+export const HDR_EMPTY = 1024;
+export const HDR_FREE_BIN = 1280;
+
+/** Free runs of 1..N_BINS-1 pages have an exact bin; bin 0 holds all longer runs. */
+export const N_BINS = 128;
+
+export const DESC_SHIFT = 3; // 8 words
+export const DESC_WORDS = 1 << DESC_SHIFT;
+export const DESC_BYTES = DESC_WORDS * 4;
+export const D_OWNER = 0;
+export const D_CLASS = 1;
+export const D_KIND = 2;
+export const D_NPAGES = 3;
+export const D_FREE = 4;
+export const D_USED = 5;
+export const D_NEXT = 6;
+export const D_PREV = 7;
+
+export const KIND_FREE = 1;
+export const KIND_SMALL = 2;
+export const KIND_LARGE = 3;
+
+/** Metadata bytes per page of address range: bitmap plus descriptor. */
+export const META_BYTES_PER_PAGE = BITMAP_BYTES_PER_PAGE + DESC_BYTES;
+
+/** Largest address range a heap may span: 4 GiB (addresses are u32). */
+export const MAX_RANGE_BYTES = 2 ** 32;
+
+/** Geometry of a heap whose address range is `totalPages` pages. */
+export function geometry(totalPages: number): { descOff: number; firstDataPage: number } {
+  const descOff = BITMAP_OFF + totalPages * BITMAP_BYTES_PER_PAGE;
+  const firstDataPage = Math.ceil((descOff + totalPages * DESC_BYTES) / PAGE_SIZE);
+  return { descOff, firstDataPage };
+}
+
+/** Bin of a free run of `nPages` pages. */
+export function binOf(nPages: number): number {
+  return nPages < N_BINS ? nPages : 0;
+}

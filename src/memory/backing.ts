@@ -1,0 +1,131 @@
+// Backing memory: the only code that creates, grows or shrinks the buffers a
+// heap lives in. See heap/heap.ts for an overview.
+//
+// Measured on the project's machine (DESIGN.md, "Growth"): typed-array access
+// runs at about 2 ns through views of a plain ArrayBuffer, a
+// SharedArrayBuffer or a WebAssembly.Memory, and through fixed-length views
+// of a growable SharedArrayBuffer; at about 4 ns through any view of a
+// resizable ArrayBuffer. Growing a WebAssembly.Memory by 512 MiB takes
+// 0.3-2 ms in place, while growing a plain ArrayBuffer by copying took 1.5 s.
+// Hence the default, "wasm": a WebAssembly.Memory whose maximum is reserved
+// up front by the engine and committed as it grows, with full-speed views.
+// Its one limit is that WebAssembly cannot shrink a memory, so trim() on it
+// returns pages to the heap's reserve but not to the OS; "resizable" trades
+// access speed for a buffer that shrinks in place.
+
+import { OutOfMemoryError } from "../errors.js";
+
+/** What `HeapOptions.memory` accepts. */
+export type MemoryOption = "wasm" | "resizable" | ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory;
+
+/** Granule of WebAssembly.Memory sizes. */
+export const WASM_PAGE_SIZE = 65536;
+
+/**
+ * A heap's backing memory. `buffer` is replaced when the memory grows (a
+ * WebAssembly.Memory detaches its old buffer; a grown SharedArrayBuffer
+ * keeps old views at their old length), so callers re-read it after `grow`.
+ */
+export interface Backing {
+  /** The current buffer. */
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  /** The object the user sees as `heap.memory`. */
+  readonly memory: ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory;
+  /** Largest byte length this backing can ever reach. */
+  readonly maxByteLength: number;
+  /** Makes the buffer at least `byteLength` long; returns false if it cannot. */
+  grow(byteLength: number): boolean;
+  /** Makes the buffer `byteLength` long if this kind can shrink; returns whether it did. */
+  shrink(byteLength: number): boolean;
+}
+
+class WasmBacking implements Backing {
+  buffer: ArrayBuffer;
+  constructor(readonly memory: WebAssembly.Memory, readonly maxByteLength: number) {
+    this.buffer = memory.buffer as ArrayBuffer;
+  }
+  grow(byteLength: number): boolean {
+    const have = this.memory.buffer.byteLength;
+    if (byteLength <= have) return true;
+    if (byteLength > this.maxByteLength) return false;
+    try {
+      this.memory.grow(Math.ceil((byteLength - have) / WASM_PAGE_SIZE));
+    } catch {
+      return false; // beyond the memory's own maximum, or the engine refused
+    }
+    this.buffer = this.memory.buffer as ArrayBuffer;
+    return true;
+  }
+  shrink(): boolean {
+    return false;
+  }
+}
+
+class BufferBacking implements Backing {
+  readonly maxByteLength: number;
+  constructor(readonly buffer: ArrayBuffer | SharedArrayBuffer, maxByteLength: number) {
+    const growable = isGrowable(buffer) ? buffer.maxByteLength : buffer.byteLength;
+    this.maxByteLength = Math.min(growable, maxByteLength);
+  }
+  get memory(): ArrayBuffer | SharedArrayBuffer {
+    return this.buffer;
+  }
+  grow(byteLength: number): boolean {
+    const b = this.buffer;
+    if (byteLength <= b.byteLength) return true;
+    if (byteLength > this.maxByteLength || !isGrowable(b)) return false;
+    try {
+      if (b instanceof ArrayBuffer) b.resize(byteLength);
+      else (b as SharedArrayBuffer & { grow(n: number): void }).grow(byteLength);
+    } catch {
+      return false;
+    }
+    return true;
+  }
+  shrink(byteLength: number): boolean {
+    const b = this.buffer;
+    if (!(b instanceof ArrayBuffer) || !b.resizable || byteLength >= b.byteLength) return false;
+    b.resize(byteLength);
+    return true;
+  }
+}
+
+function isGrowable(b: ArrayBuffer | SharedArrayBuffer): b is (ArrayBuffer | SharedArrayBuffer) & { maxByteLength: number } {
+  return (b as { resizable?: boolean }).resizable === true || (b as { growable?: boolean }).growable === true;
+}
+
+/**
+ * Creates or adopts backing memory of at least `initialBytes`, growable up
+ * to `maxBytes` where its kind allows. Throws OutOfMemoryError if the engine
+ * refuses the reservation or a given buffer is shorter than `initialBytes`.
+ */
+export function openBacking(option: MemoryOption, initialBytes: number, maxBytes: number): Backing {
+  let backing: Backing;
+  if (option === "wasm") {
+    const maximum = Math.ceil(maxBytes / WASM_PAGE_SIZE);
+    const initial = Math.ceil(initialBytes / WASM_PAGE_SIZE);
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial, maximum });
+    } catch (e) {
+      throw new OutOfMemoryError(`Heap: the engine refused a WebAssembly.Memory of ${initialBytes} bytes (maximum ${maxBytes}): ${(e as Error).message}`);
+    }
+    backing = new WasmBacking(memory, maximum * WASM_PAGE_SIZE);
+  } else if (option === "resizable") {
+    let buffer: ArrayBuffer;
+    try {
+      buffer = new ArrayBuffer(initialBytes, { maxByteLength: maxBytes });
+    } catch (e) {
+      throw new OutOfMemoryError(`Heap: the engine refused a resizable ArrayBuffer of ${initialBytes} bytes (maximum ${maxBytes}): ${(e as Error).message}`);
+    }
+    backing = new BufferBacking(buffer, maxBytes);
+  } else if (option instanceof WebAssembly.Memory) {
+    backing = new WasmBacking(option, maxBytes);
+  } else {
+    backing = new BufferBacking(option, maxBytes);
+  }
+  if (!backing.grow(initialBytes)) {
+    throw new OutOfMemoryError(`Heap: the backing memory cannot hold ${initialBytes} bytes (it has ${backing.buffer.byteLength}, at most ${backing.maxByteLength})`);
+  }
+  return backing;
+}
