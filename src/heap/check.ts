@@ -5,11 +5,13 @@
 import { HeapCorruptionError, hex } from "../errors.js";
 import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  binOf, BITMAP_W, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED, DESC_SHIFT, HDR_ALLOC_HEAD,
-  HDR_BIN_NONEMPTY, HDR_CUR_SPAN, HDR_EMPTY, HDR_FREE_BIN, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES,
+  binOf, BITMAP_W, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED, DESC_SHIFT, CC_HEAD, CC_SHIFT, HDR_CACHE,
+  HDR_BIN_NONEMPTY, HDR_EMPTY, HDR_FREE_BIN, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES,
   HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_FREE, KIND_LARGE, KIND_SMALL, N_BINS, PAGE_SIZE,
 } from "./layout.js";
 import type { Core } from "./core.js";
+import { cacheLength } from "./central.js";
+import { heapStats } from "./stats.js";
 
 const WORDS_PER_PAGE = PAGE_SIZE >>> 8; // bitmap words per page
 
@@ -18,8 +20,7 @@ const ST_FREE = 1;
 const ST_PARTIAL = 2;
 const ST_EMPTY = 3;
 const ST_FULL = 4;
-const ST_CURRENT = 5;
-const ST_LARGE = 6;
+const ST_LARGE = 5;
 
 function fail(id: string, msg: string): never {
   throw new HeapCorruptionError(id, `Heap.check: ${msg}`);
@@ -45,6 +46,11 @@ function isLive(h: Core, addr: number): boolean {
 export function checkHeap(h: Core): void {
   const u32 = h.u32;
   const state = new Uint8Array(h.endPage);
+  // Objects seen on a list so far, 1 bit per 8-byte granule; and per span,
+  // how many of its objects are on a cache list.
+  const seen = new Uint32Array(Math.ceil(h.endPage * PAGE_SIZE / 256));
+  const cachedIn = new Float64Array(h.endPage);
+  for (let cls = 1; cls <= N_CLASSES; cls++) checkCache(h, cls, seen, cachedIn);
   if (bitsInPages(h, 0, h.firstDataPage) !== 0) fail("B1", "a bitmap bit is set for a metadata page");
   let prevFree = false;
   let freePages = 0;
@@ -69,7 +75,7 @@ export function checkHeap(h: Core): void {
         if (u32[h.descW + (q << DESC_SHIFT) + D_OWNER] !== p) fail("P2", `page ${q} of the span at page ${p} names owner ${u32[h.descW + (q << DESC_SHIFT) + D_OWNER]}`);
       }
       if (kind === KIND_SMALL) {
-        state[p] = checkSmallSpan(h, p, n);
+        state[p] = checkSmallSpan(h, p, n, seen, cachedIn[p]!);
         if (state[p] === ST_EMPTY) nEmpty++;
       } else {
         checkLarge(h, p, n);
@@ -85,10 +91,6 @@ export function checkHeap(h: Core): void {
   }
   checkBins(h, state);
   for (let cls = 1; cls <= N_CLASSES; cls++) {
-    const cur = u32[HDR_CUR_SPAN + cls]!;
-    if (cur === 0 ? u32[HDR_ALLOC_HEAD + cls] !== 0 : state[cur] !== ST_CURRENT) {
-      fail("S2", `class ${cls}: current span ${cur} and allocation list ${hex(u32[HDR_ALLOC_HEAD + cls]!)} disagree`);
-    }
     checkList(h, state, HDR_PARTIAL + cls, ST_PARTIAL, cls, "partial");
     checkList(h, state, HDR_EMPTY + cls, ST_EMPTY, cls, "empty");
   }
@@ -100,44 +102,72 @@ export function checkHeap(h: Core): void {
   if (u32[HDR_LARGE_BLOCKS] !== largeBlocks || u32[HDR_LARGE_PAGES] !== largePages) {
     fail("C1", `header counts ${u32[HDR_LARGE_BLOCKS]} large blocks in ${u32[HDR_LARGE_PAGES]} pages, found ${largeBlocks} in ${largePages}`);
   }
+  const stats = heapStats(h);
+  if (stats.allocs - stats.frees !== stats.liveBlocks) {
+    fail("C1", `${stats.allocs} blocks allocated and ${stats.frees} freed, but ${stats.liveBlocks} live`);
+  }
 }
 
-// Walks an object list (a free list or an allocation list) of the span at
-// page p, marking objects in `seen`; returns its length.
-function walkObjects(h: Core, p: number, cls: number, head: number, seen: Uint8Array, id: string, what: string): number {
+// Marks object `a` as seen on a list, failing invariant `id` if it was
+// seen already or is live.
+function markSeen(h: Core, seen: Uint32Array, a: number, id: string, what: string): void {
+  const w = a >>> 8;
+  const bit = 1 << ((a >>> 3) & 31);
+  if ((seen[w]! & bit) !== 0) fail(id, `${what} reaches ${hex(a)}, which is already on a list`);
+  if (isLive(h, a)) fail(id, `${what} holds ${hex(a)}, whose allocation bit is set`);
+  seen[w] = seen[w]! | bit;
+}
+
+// Checks class cls's cache list (S2) and counts its objects per span.
+function checkCache(h: Core, cls: number, seen: Uint32Array, cachedIn: Float64Array): void {
+  const u32 = h.u32;
   const size = CLASS_SIZE[cls]!;
-  const base = p * PAGE_SIZE;
+  const what = `class ${cls}'s cache list`;
   let k = 0;
-  for (let a = head; a !== 0; a = h.u32[a >>> 2]!) {
-    const i = (a - base) / size;
-    if (!Number.isInteger(i) || i < 0 || i >= seen.length) fail(id, `${what} of the span at page ${p} (class ${cls}, ${size} B) links to ${hex(a)}, not an object of the span`);
-    if (seen[i] !== 0) fail(id, `${what} of the span at page ${p} reaches ${hex(a)} twice`);
-    if (isLive(h, a)) fail(id, `${what} of the span at page ${p} holds ${hex(a)}, whose allocation bit is set`);
-    seen[i] = 1;
+  for (let a = u32[HDR_CACHE + (cls << CC_SHIFT) + CC_HEAD]!; a !== 0; a = u32[a >>> 2]!) {
+    const page = Math.floor(a / PAGE_SIZE);
+    if (a % 8 !== 0 || page < h.firstDataPage || page >= h.endPage) fail("S2", `${what} links to ${hex(a)}, outside the heap's pages`);
+    const s = u32[h.descW + (page << DESC_SHIFT) + D_OWNER]!;
+    const dw = h.descW + (s << DESC_SHIFT);
+    if (u32[dw + D_KIND] !== KIND_SMALL || u32[dw + D_CLASS] !== cls || s > page || page >= s + u32[dw + D_NPAGES]!) {
+      fail("S2", `${what} links to ${hex(a)}, which is not in a span of class ${cls}`);
+    }
+    if ((a - s * PAGE_SIZE) % size !== 0 || a - s * PAGE_SIZE >= CLASS_OBJECTS[cls]! * size) fail("S2", `${what} links to ${hex(a)}, not an object start`);
+    markSeen(h, seen, a, "S2", what);
+    cachedIn[s] = cachedIn[s]! + 1;
     k++;
   }
-  return k;
+  if (k !== cacheLength(u32, cls)) fail("S2", `${what} holds ${k} objects but its counts say ${cacheLength(u32, cls)}`);
 }
 
-function checkSmallSpan(h: Core, p: number, n: number): number {
+function checkSmallSpan(h: Core, p: number, n: number, seen: Uint32Array, cached: number): number {
   const u32 = h.u32;
   const dw = h.descW + (p << DESC_SHIFT);
   const cls = u32[dw + D_CLASS]!;
   if (cls < 1 || cls > N_CLASSES || CLASS_PAGES[cls] !== n) fail("S1", `span at page ${p}: class ${cls} with ${n} pages`);
+  for (let q = p + 1; q < p + n; q++) {
+    if (u32[h.descW + (q << DESC_SHIFT) + D_CLASS] !== cls) fail("P2", `page ${q} of the span at page ${p} names class ${u32[h.descW + (q << DESC_SHIFT) + D_CLASS]}, not ${cls}`);
+  }
   const objects = CLASS_OBJECTS[cls]!;
-  const seen = new Uint8Array(objects);
-  const f = walkObjects(h, p, cls, u32[dw + D_FREE]!, seen, "S1", "free list");
-  const current = u32[HDR_CUR_SPAN + cls] === p;
-  const k = current ? walkObjects(h, p, cls, u32[HDR_ALLOC_HEAD + cls]!, seen, "S2", "allocation list") : 0;
+  const size = CLASS_SIZE[cls]!;
+  const base = p * PAGE_SIZE;
+  const what = `free list of the span at page ${p} (class ${cls}, ${size} B)`;
+  let f = 0;
+  for (let a = u32[dw + D_FREE]!; a !== 0; a = u32[a >>> 2]!) {
+    if (a < base || (a - base) % size !== 0 || a - base >= objects * size) fail("S1", `${what} links to ${hex(a)}, not an object of the span`);
+    markSeen(h, seen, a, "S1", what);
+    f++;
+  }
   const used = u32[dw + D_USED]!;
   if (used !== objects - f) fail("S3", `span at page ${p}: used ${used}, but ${objects} objects with ${f} on its free list`);
-  const size = CLASS_SIZE[cls]!;
-  for (let i = 0; i < objects; i++) {
-    const a = p * PAGE_SIZE + i * size;
-    if (seen[i] === 0 && !isLive(h, a)) fail("S3", `object ${hex(a)} is on no list but its allocation bit is clear (lost)`);
+  let live = 0;
+  for (let a = base, end = base + objects * size; a < end; a += size) {
+    const onList = ((seen[a >>> 8]! >>> ((a >>> 3) & 31)) & 1) !== 0;
+    if (isLive(h, a)) live++;
+    else if (!onList) fail("S3", `object ${hex(a)} is on no list but its allocation bit is clear (lost)`);
   }
-  if (bitsInPages(h, p, n) !== used - k) fail("S3", `span at page ${p}: ${bitsInPages(h, p, n)} allocation bits for ${used - k} live objects`);
-  if (current) return ST_CURRENT;
+  if (live !== used - cached) fail("S3", `span at page ${p}: ${live} live objects, but used ${used} minus ${cached} cached`);
+  if (bitsInPages(h, p, n) !== live) fail("S3", `span at page ${p}: allocation bits set off object starts`);
   return used === 0 ? ST_EMPTY : f === 0 ? ST_FULL : ST_PARTIAL;
 }
 

@@ -12,16 +12,15 @@
 // is one of 71 object sizes from 8 B to 32 KiB (size-classes.ts, generated);
 // the page heap (page-heap.ts) finds, splits and coalesces runs of pages;
 // the central lists (central.ts) hold each class's spans; the allocation
-// list of a class is its local cache, the objects the fast path hands out.
+// list of a class is its local cache, the objects the fast paths pop and push.
 //
 // Allocating `size` bytes:
 //  1. size <= 32 KiB: class = CLASS_OF_GRANULE[(size + 7) >>> 3]. Pop the
-//     class's allocation list (a header word; the link is stored in the
-//     free object), set the object's bit in the allocation bitmap, return.
-//     About ten machine operations, no JS object, no search.
-//  2. The list is empty: refill it (central.ts) from the current span's
-//     returned objects, a partial span, an empty span, or a new span from
-//     the page heap.
+//     class's cache list (its head is a header word; the link is stored in
+//     the free object), set the object's bit in the allocation bitmap,
+//     count the pop, return. About a dozen machine operations, no JS object.
+//  2. The list is empty: refill it (central.ts) with the free lists of
+//     partial spans, an empty span, or a new span from the page heap.
 //  3. size > 32 KiB: a large block of whole pages, best fit from the page
 //     heap; grow the backing memory when no free run fits.
 //
@@ -30,10 +29,10 @@
 //     its bitmap bit is set: the bit is set exactly at the first byte of a
 //     live block, so this one test rejects double frees and interior or
 //     foreign addresses in O(1).
-//  2. Clear the bit; find the span from the page descriptor's D_OWNER; push
-//     the object on the span's free list and decrement its used count.
-//  3. Only if the span was full or is now empty, move it between the central
-//     lists (central.ts: spanFreed). Large blocks go back to the page heap,
+//  2. Clear the bit; read the class from the page's descriptor; push the
+//     object on the class's cache list.
+//  3. Only if the list passed its bound, flush half of it to the spans
+//     (central.ts: flushCache). Large blocks go back to the page heap,
 //     coalescing with both neighbours.
 //  Anything the check rejects goes to a slow path that names the error.
 
@@ -46,13 +45,15 @@ import { createViews } from "../memory/views.js";
 import { CLASS_OF_GRANULE, classHash, sizeClassOf } from "./class-of.js";
 import { CLASS_OBJECTS, CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  ALIGN_MASK, BITMAP_W, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, geometry, HDR_ALLOC_HEAD,
+  ALIGN_MASK, BITMAP_W, CC_HEAD, CC_LIMIT, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, geometry, HDR_CACHE,
   HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_LARGE_PAGES, HDR_MAGIC,
   HDR_N_CLASSES, HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, KIND_FREE, KIND_LARGE, KIND_SMALL,
   MAGIC, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, VERSION,
 } from "./layout.js";
 import type { Core } from "./core.js";
-import { allocLarge, flushCaches, freeLarge, refill, releaseEmptySpans, spanFreed } from "./central.js";
+import {
+  allocLarge, cacheOverflow, flushCaches, freeLarge, initCaches, refill, releaseEmptySpans,
+} from "./central.js";
 import { cutTail, extend, freeRun, growFor, insertRun, removeRun } from "./page-heap.js";
 import { checkHeap } from "./check.js";
 import { heapStats, type HeapStats } from "./stats.js";
@@ -121,6 +122,7 @@ export class Heap implements Core {
   /** @internal */ readonly descW: number;
   /** @internal */ readonly firstDataPage: number;
   /** @internal */ readonly totalPages: number;
+  private readonly rangeBytes: number;
   /** @internal */ endPage: number;
   /** @internal */ readonly growAt: number;
   private readonly growByBytes: number;
@@ -139,6 +141,7 @@ export class Heap implements Core {
       this.backing = attached;
       const u32 = new Uint32Array(attached.buffer, 0, HEADER_BYTES >>> 2);
       this.totalPages = u32[HDR_TOTAL_PAGES]!;
+      this.rangeBytes = this.totalPages * PAGE_SIZE;
       this.descW = u32[HDR_DESC_OFF]! >>> 2;
       this.firstDataPage = u32[HDR_FIRST_DATA_PAGE]!;
       this.endPage = u32[HDR_END_PAGE]!;
@@ -153,6 +156,7 @@ export class Heap implements Core {
     }
     if (memory === "wasm" || memory instanceof WebAssembly.Memory) maxBytes -= maxBytes % WASM_PAGE_SIZE;
     this.totalPages = Math.floor(maxBytes / PAGE_SIZE);
+    this.rangeBytes = this.totalPages * PAGE_SIZE;
     const { descOff, firstDataPage } = geometry(this.totalPages);
     if (this.totalPages < firstDataPage + 1) {
       throw new OffheapRangeError(`Heap: maxSize ${maxBytes} leaves no room for pages after ${firstDataPage * PAGE_SIZE} bytes of metadata`);
@@ -165,6 +169,8 @@ export class Heap implements Core {
     this.firstDataPage = firstDataPage;
     this.endPage = firstDataPage;
     this.refreshViews();
+    // Memory the heap created is zero; a user's buffer may hold anything.
+    if (typeof memory === "object") this.u32.fill(0, 0, firstDataPage * (PAGE_SIZE >>> 2));
     this.format();
     extend(this, initialPages);
   }
@@ -207,14 +213,16 @@ export class Heap implements Core {
    */
   alloc(sizeBytes: number): number {
     if ((sizeBytes >>> 0) === sizeBytes && sizeBytes <= MAX_SMALL_SIZE) {
-      const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
+      const cw = HDR_CACHE + (CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]! << CC_SHIFT);
       const u32 = this.u32;
-      const addr = u32[HDR_ALLOC_HEAD + cls]!;
+      const addr = u32[cw + CC_HEAD]!;
       if (addr !== 0) {
         const bitW = BITMAP_W + (addr >>> 8);
-        u32[HDR_ALLOC_HEAD + cls] = u32[addr >>> 2]!;
+        u32[cw + CC_HEAD] = u32[addr >>> 2]!;
+        // | 0: int32 math; the counts stay far below 2^31 (layout.ts)
+        u32[cw + CC_POPS] = (u32[cw + CC_POPS]! + 1) | 0;
+        u32[cw + CC_REQUESTED] = (u32[cw + CC_REQUESTED]! + sizeBytes) | 0;
         u32[bitW] = u32[bitW]! | (1 << ((addr >>> 3) & 31));
-        this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
         return addr;
       }
     }
@@ -229,17 +237,20 @@ export class Heap implements Core {
       addr = refill(this, cls);
       if (addr !== 0) {
         const u32 = this.u32;
+        const cw = HDR_CACHE + (cls << CC_SHIFT);
         const bitW = BITMAP_W + (addr >>> 8);
-        u32[HDR_ALLOC_HEAD + cls] = u32[addr >>> 2]!;
+        u32[cw + CC_HEAD] = u32[addr >>> 2]!;
+        u32[cw + CC_POPS] = u32[cw + CC_POPS]! + 1;
+        u32[cw + CC_REQUESTED] = u32[cw + CC_REQUESTED]! + sizeBytes;
         u32[bitW] = u32[bitW]! | (1 << ((addr >>> 3) & 31));
       }
     } else {
       addr = allocLarge(this, sizeBytes);
+      if (addr !== 0) this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
     }
     if (addr === 0) {
       throw new OutOfMemoryError(`Heap.alloc: cannot allocate ${sizeBytes} bytes: the heap has ${this.endPage * PAGE_SIZE} bytes committed and may not grow past ${this.totalPages * PAGE_SIZE}`);
     }
-    this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
     return addr;
   }
 
@@ -251,24 +262,24 @@ export class Heap implements Core {
    */
   free(addr: number): void {
     const u32 = this.u32;
-    if ((addr >>> 0) === addr && addr < this.endPage * PAGE_SIZE) {
+    // No bit is set past the committed end, so the bound is the fixed range
+    // the bitmap covers rather than the moving end.
+    if ((addr >>> 0) === addr && addr < this.rangeBytes) {
       const bitW = BITMAP_W + (addr >>> 8);
       const bit = 1 << ((addr >>> 3) & 31);
       const word = u32[bitW]!;
       if ((word & bit) !== 0) {
-        const s = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_OWNER]!;
-        const dw = this.descW + (s << DESC_SHIFT);
-        const cls = u32[dw + D_CLASS]!;
         u32[bitW] = word ^ bit;
+        const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
         if (cls !== 0) {
-          const head = u32[dw + D_FREE]!;
-          const used = u32[dw + D_USED]! - 1;
-          u32[addr >>> 2] = head;
-          u32[dw + D_FREE] = addr;
-          u32[dw + D_USED] = used;
-          if (head === 0 || used === 0) spanFreed(this, s, cls, head === 0, used);
+          const cw = HDR_CACHE + (cls << CC_SHIFT);
+          const pushes = (u32[cw + CC_PUSHES]! + 1) | 0;
+          u32[addr >>> 2] = u32[cw + CC_HEAD]!;
+          u32[cw + CC_HEAD] = addr;
+          u32[cw + CC_PUSHES] = pushes;
+          if (pushes > (u32[cw + CC_LIMIT]! | 0)) cacheOverflow(this, cls);
         } else {
-          freeLarge(this, s);
+          freeLarge(this, addr >>> PAGE_SHIFT);
         }
         return;
       }
@@ -335,7 +346,7 @@ export class Heap implements Core {
     const have = u32[aw + D_NPAGES]!;
     removeRun(this, after);
     if (have > need) insertRun(this, after + need, have - need);
-    for (let p = after; p < after + need; p++) u32[this.descW + (p << DESC_SHIFT) + D_OWNER] = s;
+    for (let p = after; p < after + need; p++) u32[this.descW + (p << DESC_SHIFT) + D_OWNER] = s; // D_CLASS of free pages is 0
     u32[dw + D_NPAGES] = want;
     u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! + need;
     return true;
@@ -461,7 +472,6 @@ export class Heap implements Core {
 
   private format(): void {
     const u32 = this.u32;
-    u32.fill(0, 0, this.firstDataPage * (PAGE_SIZE >>> 2));
     u32[HDR_MAGIC] = MAGIC;
     u32[HDR_VERSION] = VERSION;
     u32[HDR_PAGE_SHIFT] = PAGE_SHIFT;
@@ -471,6 +481,7 @@ export class Heap implements Core {
     u32[HDR_FIRST_DATA_PAGE] = this.firstDataPage;
     u32[HDR_END_PAGE] = this.firstDataPage;
     u32[HDR_DESC_OFF] = this.descW << 2;
+    initCaches(u32);
   }
 
   // Checks that `addr` is the start of a live block and returns its span's

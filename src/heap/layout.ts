@@ -27,18 +27,34 @@
 //   +9  HDR_N_EMPTY_SPANS     +10 HDR_LARGE_BLOCKS    +11 HDR_LARGE_PAGES
 //   +12..+15 HDR_BIN_NONEMPTY (bit b set <=> free-run bin b is non-empty)
 //   +20 HDR_FREE_PAGES (pages in free runs)
-//   f64 +8 HDR_F64_ALLOCS (objects handed to allocation lists, see central.ts)
-//   f64 +9 HDR_F64_REQUESTED (bytes requested by alloc/calloc/realloc calls)
-//   +256 + c  HDR_ALLOC_HEAD  head of class c's allocation list (local cache)
-//   +512 + c  HDR_CUR_SPAN    start page of class c's current span, 0 if none
-//   +768 + c  HDR_PARTIAL     first span of class c with some free objects
+//   f64 +8 HDR_F64_LARGE_ALLOCS (large blocks allocated so far)
+//   f64 +9 HDR_F64_REQUESTED (bytes requested by large blocks and realloc)
+//   +256 + 8c HDR_CACHE  class c's cache list (the local cache), 32 bytes:
+//            +0 CC_HEAD    first object (the link is stored in the object)
+//            +1 CC_POPS    objects alloc() took from it since the last fold
+//            +2 CC_PUSHES  objects free() put on it since the last fold
+//            +3 CC_BASE    objects on it at the last fold
+//            +4 CC_MAX     most objects it may hold before free() flushes
+//            +5 CC_LIMIT   CC_MAX - CC_BASE: free() takes its slow path when
+//                          CC_PUSHES passes it (a bound that ignores pops,
+//                          so one compare with a word alloc() never writes)
+//            +6 CC_REQUESTED bytes requested by the pops since the last fold
+//            so it holds CC_BASE + CC_PUSHES - CC_POPS objects. The slow
+//            path folds the counts into HDR_F64_CLASS_* and sets BASE to the
+//            length. Between folds pops <= base + pushes <= 2 * CC_MAX, and
+//            CC_MAX objects are at most about 1 MiB, so no u32 count wraps.
+//   f64 +720 + c HDR_F64_CLASS_ALLOCS, +800 + c HDR_F64_CLASS_FREES,
+//       +880 + c HDR_F64_CLASS_REQUESTED: class c's blocks allocated and
+//            freed and bytes requested, as of the last fold
+//   +896 + c  HDR_PARTIAL     first span of class c with some free objects
 //   +1024 + c HDR_EMPTY       first span of class c with no live objects
-//   +1280 + b HDR_FREE_BIN    first free run of bin b (page heap)
+//   +1152 + b HDR_FREE_BIN    first free run of bin b (page heap)
 //
 // Page descriptor (8 u32 words at descOff + 32 * page):
 //
 //   +0 D_OWNER   start page of the span or free run holding this page
-//   +1 D_CLASS   size class of a small span; 0 for anything else
+//   +1 D_CLASS   size class of the small span holding this page (set on
+//                every page, so free() needs one load); 0 for anything else
 //   +2 D_KIND    KIND_FREE, KIND_SMALL or KIND_LARGE (valid at a start page)
 //   +3 D_NPAGES  pages in the span or run (at a start page)
 //   +4 D_FREE    small span: head of its free list (0 = empty)
@@ -58,17 +74,19 @@
 //       well-formed doubly linked lists; HDR_BIN_NONEMPTY matches.
 //   S1  a small span's free list stays inside the span, on object starts,
 //       without repeats, and its objects have clear bitmap bits.
-//   S2  class c's allocation list holds objects of its current span only,
-//       on object starts, without repeats, with clear bitmap bits.
+//   S2  class c's cache list holds objects of spans of class c, on object
+//       starts, without repeats, with clear bitmap bits, and its length
+//       is CC_BASE + CC_PUSHES - CC_POPS.
 //   S3  used == objects - |free list|; live objects of a span ==
-//       used - |allocation list| == set bitmap bits of the span, all on
-//       object starts.
-//   S4  partial list of c == non-current spans of c with 0 < used < objects;
-//       empty list of c == non-current spans of c with used == 0; full spans
-//       are in no list; HDR_N_EMPTY_SPANS == number of empty spans.
+//       used - (its objects on the cache list) == set bitmap bits of the
+//       span, all on object starts; no object is on two lists or lost.
+//   S4  partial list of c == spans of c with 0 < used < objects; empty
+//       list of c == spans of c with used == 0; full spans are in no
+//       list; HDR_N_EMPTY_SPANS == number of empty spans.
 //   L1  a large block has exactly one bitmap bit, at its first byte.
 //   B1  pages of free runs and metadata have no bitmap bit set.
-//   C1  HDR_LARGE_BLOCKS and HDR_LARGE_PAGES match the large blocks.
+//   C1  HDR_LARGE_BLOCKS and HDR_LARGE_PAGES match the large blocks;
+//       blocks allocated minus blocks freed == live blocks.
 
 export const PAGE_SHIFT = 13;
 export const PAGE_SIZE = 1 << PAGE_SHIFT; // 8 KiB
@@ -102,13 +120,23 @@ export const HDR_LARGE_BLOCKS = 10;
 export const HDR_LARGE_PAGES = 11;
 export const HDR_BIN_NONEMPTY = 12;
 export const HDR_FREE_PAGES = 20;
-export const HDR_F64_ALLOCS = 8;
+export const HDR_F64_LARGE_ALLOCS = 8;
 export const HDR_F64_REQUESTED = 9;
-export const HDR_ALLOC_HEAD = 256;
-export const HDR_CUR_SPAN = 512;
-export const HDR_PARTIAL = 768;
+export const HDR_CACHE = 256;
+export const CC_SHIFT = 3; // 8 words per class
+export const CC_HEAD = 0;
+export const CC_POPS = 1;
+export const CC_PUSHES = 2;
+export const CC_BASE = 3;
+export const CC_MAX = 4;
+export const CC_LIMIT = 5;
+export const CC_REQUESTED = 6;
+export const HDR_PARTIAL = 896;
 export const HDR_EMPTY = 1024;
-export const HDR_FREE_BIN = 1280;
+export const HDR_FREE_BIN = 1152;
+export const HDR_F64_CLASS_ALLOCS = 720; // words 1440..1583
+export const HDR_F64_CLASS_FREES = 800; // words 1600..1743
+export const HDR_F64_CLASS_REQUESTED = 880; // words 1760..1903
 
 /** Free runs of 1..N_BINS-1 pages have an exact bin; bin 0 holds all longer runs. */
 export const N_BINS = 128;

@@ -1,16 +1,18 @@
 // Heap statistics, computed from the image. See heap.ts for an overview.
 //
-// The fast paths keep no counters: allocation counts are added when a span's
-// objects move to an allocation list (central.ts), and everything else is
+// The fast paths keep integer counts in the cache list's own words (pops,
+// pushes and requested bytes since the last fold; see layout.ts); the rest is
 // derived here from span descriptors, as Go derives MemStats from mcache
 // and mcentral state.
 
 import { CLASS_OBJECTS, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  D_CLASS, D_KIND, D_NPAGES, D_USED, DESC_SHIFT, HDR_ALLOC_HEAD, HDR_F64_ALLOCS, HDR_F64_REQUESTED, HDR_FREE_PAGES,
+  D_CLASS, D_KIND, D_NPAGES, D_USED, DESC_SHIFT, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, HDR_CACHE, HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES,
+  HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_F64_REQUESTED, HDR_FREE_PAGES,
   HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, KIND_SMALL, META_BYTES_PER_PAGE, PAGE_SIZE,
 } from "./layout.js";
 import type { Core } from "./core.js";
+import { cacheLength } from "./central.js";
 
 /** One size class's row in HeapStats. */
 export interface ClassStats {
@@ -22,7 +24,7 @@ export interface ClassStats {
   spans: number;
   /** Objects in live blocks. */
   liveObjects: number;
-  /** Objects free in the class's spans, including its allocation list. */
+  /** Objects free in the class's spans, including those on its cache list. */
   freeObjects: number;
 }
 
@@ -46,7 +48,7 @@ export interface HeapStats {
   frees: number;
   /** Bytes in free page runs (the page heap's pool). */
   freePageBytes: number;
-  /** Bytes of free objects in spans of size classes. */
+  /** Bytes of free objects in spans of size classes (cached ones included). */
   freeObjectBytes: number;
   /** Live large blocks (over 32 KiB) and their bytes in whole pages. */
   largeBlocks: number;
@@ -55,7 +57,7 @@ export interface HeapStats {
   classes: ClassStats[];
 }
 
-/** Computes HeapStats by walking the spans. Cost: O(spans + objects on allocation lists). */
+/** Computes HeapStats by walking the spans. Cost: O(spans). */
 export function heapStats(h: Core): HeapStats {
   const u32 = h.u32;
   const spans = new Float64Array(N_CLASSES + 1);
@@ -73,24 +75,26 @@ export function heapStats(h: Core): HeapStats {
   let liveBytes = 0;
   let liveBlocks = 0;
   let freeObjectBytes = 0;
-  let cached = 0;
+  const largeBlocks = u32[HDR_LARGE_BLOCKS]!;
+  let allocs = h.f64[HDR_F64_LARGE_ALLOCS]!;
+  let frees = allocs - largeBlocks;
+  let requestedBytes = h.f64[HDR_F64_REQUESTED]!;
   for (let cls = 1; cls <= N_CLASSES; cls++) {
-    let k = 0;
-    for (let a = u32[HDR_ALLOC_HEAD + cls]!; a !== 0; a = u32[a >>> 2]!) k++;
-    cached += k;
+    const cw = HDR_CACHE + (cls << CC_SHIFT);
+    allocs += h.f64[HDR_F64_CLASS_ALLOCS + cls]! + u32[cw + CC_POPS]!;
+    frees += h.f64[HDR_F64_CLASS_FREES + cls]! + u32[cw + CC_PUSHES]!;
+    requestedBytes += h.f64[HDR_F64_CLASS_REQUESTED + cls]! + u32[cw + CC_REQUESTED]!;
     if (spans[cls] === 0) continue;
-    const live = used[cls]! - k;
+    const live = used[cls]! - cacheLength(u32, cls);
     const free = spans[cls]! * CLASS_OBJECTS[cls]! - live;
     liveBlocks += live;
     liveBytes += live * CLASS_SIZE[cls]!;
     freeObjectBytes += free * CLASS_SIZE[cls]!;
     classes.push({ classIndex: cls, size: CLASS_SIZE[cls]!, spans: spans[cls]!, liveObjects: live, freeObjects: free });
   }
-  const largeBlocks = u32[HDR_LARGE_BLOCKS]!;
   const largeBytes = u32[HDR_LARGE_PAGES]! * PAGE_SIZE;
   liveBlocks += largeBlocks;
   liveBytes += largeBytes;
-  const allocs = h.f64[HDR_F64_ALLOCS]! - cached;
   // Metadata for pages past the committed end is reserved but never touched.
   const metadataBytes = h.firstDataPage * PAGE_SIZE - (h.totalPages - h.endPage) * META_BYTES_PER_PAGE;
   return {
@@ -98,10 +102,10 @@ export function heapStats(h: Core): HeapStats {
     reservedBytes: h.totalPages * PAGE_SIZE,
     metadataBytes,
     liveBytes,
-    requestedBytes: h.f64[HDR_F64_REQUESTED]!,
+    requestedBytes,
     liveBlocks,
     allocs,
-    frees: allocs - liveBlocks,
+    frees,
     freePageBytes: u32[HDR_FREE_PAGES]! * PAGE_SIZE,
     freeObjectBytes,
     largeBlocks,
