@@ -207,8 +207,11 @@ export class Heap implements Core {
    * Allocates `sizeBytes` and returns the block's address: an integer > 0,
    * 8-byte aligned. `alloc(0)` returns a unique 8-byte block, as malloc does.
    * Contents are not cleared (see calloc). Throws TypeError/RangeError for a
-   * size that is not a non-negative safe integer or exceeds maxSize, and
-   * OutOfMemoryError when the heap cannot grow; the heap is unchanged then.
+   * size that is not a non-negative safe integer or exceeds maxSize (the
+   * heap is unchanged then), and OutOfMemoryError when no free pages fit and
+   * the heap cannot grow (live blocks, contents and counts are unchanged;
+   * free objects cached by size classes may have been returned to the page
+   * pool while trying).
    * Cost: O(1); no JS allocation.
    */
   alloc(sizeBytes: number): number {
