@@ -114,6 +114,7 @@ function initSpan(h: Core, s: number, cls: number): void {
  * object, still on the list; 0 if the heap is out of memory.
  */
 export function refill(h: Core & GrowAhead, cls: number): number {
+  foldCounts(h, cls); // the list is empty: its counts must add up to 0 again
   const want = CLASS_OBJECTS[cls]!;
   let head = 0;
   let got = 0;

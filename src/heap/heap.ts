@@ -75,7 +75,9 @@ export interface HeapOptions {
    * full-speed views, usable by wasm code), `"resizable"` (a resizable
    * ArrayBuffer: trim() returns memory to the OS, views about 2x slower), or
    * an existing ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory, which
-   * the heap formats from offset 0 and grows only as far as the object can.
+   * the heap formats from offset 0 and grows only as far as the object can
+   * (for a WebAssembly.Memory, pass maxSize unless the engine can report the
+   * memory's maximum; the default is then its current size).
    */
   memory?: MemoryOption;
   /** Bytes added beyond the need when the heap grows. Default: half the committed pages, at least 1 MiB. */
@@ -150,7 +152,7 @@ export class Heap implements Core {
     }
     const memory = options.memory ?? "wasm";
     const fixed = memory instanceof ArrayBuffer && !memory.resizable;
-    let maxBytes = checkOption("maxSize", options.maxSize, 0, MAX_RANGE_BYTES, DEFAULT_MAX_SIZE);
+    let maxBytes = checkOption("maxSize", options.maxSize, 0, MAX_RANGE_BYTES, defaultMaxSize(memory));
     if (typeof memory === "object" && !(memory instanceof WebAssembly.Memory)) {
       maxBytes = Math.min(maxBytes, (memory as { maxByteLength?: number }).maxByteLength ?? memory.byteLength);
     }
@@ -219,7 +221,10 @@ export class Heap implements Core {
       const cw = HDR_CACHE + (CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]! << CC_SHIFT);
       const u32 = this.u32;
       const addr = u32[cw + CC_HEAD]!;
-      if (addr !== 0) {
+      // > 0 rejects undefined, read through a view that another Heap on the
+      // same memory detached by growing it; the length test, a view that a
+      // growth left short (resizable and shared buffers). allocSlow re-syncs.
+      if (addr > 0 && addr >>> 2 < u32.length) {
         const bitW = BITMAP_W + (addr >>> 8);
         u32[cw + CC_HEAD] = u32[addr >>> 2]!;
         // | 0: int32 math; the counts stay far below 2^31 (layout.ts)
@@ -232,8 +237,9 @@ export class Heap implements Core {
     return this.allocSlow(sizeBytes);
   }
 
-  private allocSlow(sizeBytes: number): number {
-    checkSize("Heap.alloc", sizeBytes, this.totalPages * PAGE_SIZE);
+  private allocSlow(sizeBytes: number, api = "Heap.alloc"): number {
+    checkSize(api, sizeBytes, this.totalPages * PAGE_SIZE);
+    this.sync();
     let addr: number;
     if (sizeBytes <= MAX_SMALL_SIZE) {
       const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
@@ -252,7 +258,7 @@ export class Heap implements Core {
       if (addr !== 0) this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
     }
     if (addr === 0) {
-      throw new OutOfMemoryError(`Heap.alloc: cannot allocate ${sizeBytes} bytes: the heap has ${this.endPage * PAGE_SIZE} bytes committed and may not grow past ${this.totalPages * PAGE_SIZE}`);
+      throw new OutOfMemoryError(`${api}: cannot allocate ${sizeBytes} bytes: the heap has ${this.endPage * PAGE_SIZE} bytes committed and may not grow past ${this.totalPages * PAGE_SIZE}`);
     }
     return addr;
   }
@@ -265,9 +271,9 @@ export class Heap implements Core {
    */
   free(addr: number): void {
     const u32 = this.u32;
-    // No bit is set past the committed end, so the bound is the fixed range
-    // the bitmap covers rather than the moving end.
-    if ((addr >>> 0) === addr && addr < this.rangeBytes) {
+    // No bit is set past the committed end, so the bound is the views' end
+    // (never past the range the bitmap covers); a stale view fails it.
+    if ((addr >>> 0) === addr && (addr & ALIGN_MASK) === 0 && addr >>> 2 < u32.length) {
       const bitW = BITMAP_W + (addr >>> 8);
       const bit = 1 << ((addr >>> 3) & 31);
       const word = u32[bitW]!;
@@ -287,11 +293,21 @@ export class Heap implements Core {
         return;
       }
     }
-    if (addr !== 0) this.liveSpan(addr, "Heap.free", true);
+    if (addr !== 0) this.freeSlow(addr);
+  }
+
+  // Frees through the checks of liveSpan: reached for misuse (which throws),
+  // and for a live block whose bit the fast path could not see because this
+  // Heap's views went stale (another Heap on the memory grew it).
+  private freeSlow(addr: number): void {
+    this.sync();
+    this.liveSpan(addr, "Heap.free", true);
+    this.free(addr);
   }
 
   /** Allocates `sizeBytes` and zeroes the whole usable block. Errors as alloc. */
   calloc(sizeBytes: number): number {
+    checkSize("Heap.calloc", sizeBytes, this.totalPages * PAGE_SIZE);
     const addr = this.alloc(sizeBytes);
     this.u8.fill(0, addr, addr + this.usable(addr));
     return addr;
@@ -305,8 +321,8 @@ export class Heap implements Core {
    * (bad size, bad address, OutOfMemoryError) the old block is untouched.
    */
   realloc(addr: number, sizeBytes: number): number {
-    if (addr === 0) return this.alloc(sizeBytes);
     checkSize("Heap.realloc", sizeBytes, this.totalPages * PAGE_SIZE);
+    if (addr === 0) return this.alloc(sizeBytes);
     const dw = this.liveSpan(addr, "Heap.realloc", true);
     const u32 = this.u32;
     const cls = u32[dw + D_CLASS]!;
@@ -421,6 +437,7 @@ export class Heap implements Core {
    * growth. Returns the bytes removed from the committed range.
    */
   trim(): number {
+    this.sync();
     flushCaches(this);
     releaseEmptySpans(this);
     const pages = cutTail(this);
@@ -430,6 +447,7 @@ export class Heap implements Core {
 
   /** Statistics computed from the image. Cost: O(spans + cached objects). */
   stats(): HeapStats {
+    this.sync();
     return heapStats(this);
   }
 
@@ -439,6 +457,7 @@ export class Heap implements Core {
    * bytes / 64); for tests and debugging, not for hot paths.
    */
   check(): void {
+    this.sync();
     const problem = imageProblem(this.u32, this.backing.buffer.byteLength);
     if (problem !== "") throw new HeapCorruptionError("H1", `Heap.check: ${problem}`);
     checkHeap(this);
@@ -459,9 +478,24 @@ export class Heap implements Core {
     return Math.ceil((this.growByBytes >= 0 ? this.growByBytes : Math.max(MIB, committed / 2)) / PAGE_SIZE);
   }
 
+  // Re-reads what this object caches of the image: views (another Heap on
+  // the same memory may have grown or shrunk it) and the committed end.
+  // Every slow path calls it first; the fast paths stay correct without it
+  // because a stale view reads undefined or 0 and sends them here.
+  private sync(): void {
+    if (this.u8.buffer !== this.backing.buffer || this.u8.length !== this.viewBytes()) this.refreshViews();
+    this.endPage = this.u32[HDR_END_PAGE]!;
+  }
+
+  // Views cover the buffer up to the heap's range: never past what the
+  // bitmap describes, even when a user's memory is bigger.
+  private viewBytes(): number {
+    const n = Math.min(this.backing.buffer.byteLength, this.rangeBytes);
+    return n - (n & ALIGN_MASK);
+  }
+
   private refreshViews(): void {
-    const buffer = this.backing.buffer;
-    const v = createViews(buffer, buffer.byteLength - (buffer.byteLength & ALIGN_MASK));
+    const v = createViews(this.backing.buffer, this.viewBytes());
     this.u8 = v.u8;
     this.i8 = v.i8;
     this.u16 = v.u16;
@@ -492,6 +526,7 @@ export class Heap implements Core {
   // `freeing` selects DoubleFreeError for a free object's start.
   private liveSpan(addr: unknown, api: string, freeing: boolean): number {
     if (typeof addr !== "number") throw new OffheapTypeError(`${api}: address must be a number, got ${typeof addr}`);
+    this.sync();
     const lo = this.firstDataPage * PAGE_SIZE;
     const hi = this.endPage * PAGE_SIZE;
     if (!Number.isInteger(addr) || addr < lo || addr >= hi) {
@@ -546,6 +581,15 @@ function imageProblem(u32: Uint32Array, byteLength: number): string {
   if (end < firstDataPage || end > total) return `committed end page ${end} is outside [${firstDataPage}, ${total}]`;
   if (end * PAGE_SIZE > byteLength) return `image needs ${end * PAGE_SIZE} bytes but the memory holds ${byteLength}`;
   return "";
+}
+
+// A WebAssembly.Memory's maximum is readable only where the engine has the
+// type-reflection API; elsewhere the memory's current size is the default,
+// and a heap that should grow into it needs an explicit maxSize.
+function defaultMaxSize(memory: MemoryOption): number {
+  if (!(memory instanceof WebAssembly.Memory)) return DEFAULT_MAX_SIZE;
+  const type = (memory as { type?: () => { maximum?: number } }).type?.();
+  return Math.min(MAX_RANGE_BYTES, (type?.maximum ?? memory.buffer.byteLength / WASM_PAGE_SIZE) * WASM_PAGE_SIZE);
 }
 
 function checkSize(api: string, size: unknown, maxBytes: number): asserts size is number {

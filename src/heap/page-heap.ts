@@ -86,6 +86,9 @@ function bestLongRun(h: Core, n: number): number {
 /** Returns pages [s, s+n) to the free pool, coalescing with free neighbours on both sides. */
 export function freeRun(h: Core, s: number, n: number): void {
   const u32 = h.u32;
+  // s may be absorbed by a run before it: leave no stale span kind behind,
+  // so a lookup through an old D_OWNER never mistakes these pages for a span.
+  u32[h.descW + (s << DESC_SHIFT) + D_KIND] = 0;
   const after = s + n;
   if (after < h.endPage && u32[h.descW + (after << DESC_SHIFT) + D_KIND] === KIND_FREE) {
     n += u32[h.descW + (after << DESC_SHIFT) + D_NPAGES]!;

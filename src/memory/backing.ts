@@ -40,9 +40,9 @@ export interface Backing {
 }
 
 class WasmBacking implements Backing {
-  buffer: ArrayBuffer;
-  constructor(readonly memory: WebAssembly.Memory, readonly maxByteLength: number) {
-    this.buffer = memory.buffer as ArrayBuffer;
+  constructor(readonly memory: WebAssembly.Memory, readonly maxByteLength: number) {}
+  get buffer(): ArrayBuffer {
+    return this.memory.buffer as ArrayBuffer; // a new object after any grow, by anyone
   }
   grow(byteLength: number): boolean {
     const have = this.memory.buffer.byteLength;
@@ -53,7 +53,6 @@ class WasmBacking implements Backing {
     } catch {
       return false; // beyond the memory's own maximum, or the engine refused
     }
-    this.buffer = this.memory.buffer as ArrayBuffer;
     return true;
   }
   shrink(): boolean {

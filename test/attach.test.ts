@@ -1,0 +1,240 @@
+// Heap.attach: all allocator state lives in the image (DESIGN.md principle
+// 1), so a second Heap on the same memory sees the same heap, and a copy of
+// the image attached elsewhere behaves exactly like the original.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { DoubleFreeError, Heap, InvalidAddressError, InvalidImageError, PAGE_SIZE } from "../src/index.js";
+import { HDR_CLASS_HASH, HDR_END_PAGE, HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION } from "../src/heap/layout.js";
+import {
+  assertBlockFilled, assertSameBytes, committedEnd, expectError, expectRejected, fillBlock, KIB, MIB, randInt, rng,
+} from "./helpers.js";
+
+const WASM_PAGE = 65536;
+
+describe("attach to the same memory", () => {
+  test("sees the same live blocks, strings and stats; frees made by one are seen by the other", () => {
+    const a = new Heap({ maxSize: 16 * MIB, initialSize: 256 * KIB });
+    const p = a.fromString("héllo wörld");
+    const q = a.alloc(50_000);
+    fillBlock(a, q, 0x3c);
+    const r = a.alloc(24);
+    a.check();
+    const b = Heap.attach(a.memory);
+    b.check();
+    assert.equal(b.memory, a.memory);
+    for (const addr of [p, q, r]) assert.equal(b.sizeOf(addr), a.sizeOf(addr));
+    assert.equal(b.readString(p), "héllo wörld");
+    assertBlockFilled(b, q, 0x3c);
+    assert.deepEqual(b.stats(), a.stats());
+    b.free(r);
+    b.check();
+    a.check();
+    expectRejected(a, () => a.sizeOf(r), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS");
+    expectRejected(a, () => a.free(r), DoubleFreeError, "ERR_OFFHEAP_DOUBLE_FREE");
+    const x = a.alloc(24);
+    const y = b.alloc(24);
+    assert.notEqual(x, y);
+    a.check();
+    assert.equal(b.sizeOf(x), 24);
+    assert.equal(a.sizeOf(y), 24);
+    assert.deepEqual(b.stats(), a.stats());
+  });
+
+  for (const memory of ["wasm", "resizable"] as const) {
+    test(`(${memory}) a second heap sees blocks allocated after the first one grew the memory`, () => {
+      const a = new Heap({ memory, maxSize: 16 * MIB, initialSize: 64 * KIB });
+      const p = a.fromString("before growth");
+      const b = Heap.attach(a.memory);
+      const big = a.alloc(2 * MIB); // grows the memory
+      fillBlock(a, big, 0x5e);
+      const s = a.fromString("after growth");
+      a.check();
+      assert.equal(b.readString(p), "before growth");
+      assert.equal(b.sizeOf(big), a.sizeOf(big));
+      assertBlockFilled(b, big, 0x5e);
+      assert.equal(b.readString(s), "after growth");
+      assert.deepEqual(b.stats(), a.stats());
+      b.check();
+    });
+
+    test(`(${memory}) a second heap can allocate and free after the first one grew the memory`, () => {
+      const a = new Heap({ memory, maxSize: 16 * MIB, initialSize: 64 * KIB });
+      a.alloc(16);
+      const b = Heap.attach(a.memory);
+      const big = a.alloc(2 * MIB);
+      const small = b.alloc(16);
+      assert.equal(typeof small, "number");
+      assert.ok(small > 0, `b.alloc(16) returned ${small}`);
+      const large = b.alloc(100_000);
+      assert.ok(large > 0 && large !== big, `b.alloc(100000) returned ${large}`);
+      b.check();
+      a.check();
+      assert.equal(a.sizeOf(small), 16);
+      assert.equal(a.sizeOf(large), 13 * PAGE_SIZE);
+      b.free(big);
+      a.free(large);
+      a.check();
+      b.check();
+    });
+  }
+});
+
+// One operation of a replayable random workload. Every heap given the same
+// list of operations keeps its own list of live addresses, which stays equal
+// to the others' exactly when the heaps behave identically.
+type Op = { kind: "alloc" | "calloc" | "string" | "free" | "realloc"; size: number; pick: number };
+
+function makeOps(seed: number, n: number): Op[] {
+  const next = rng(seed);
+  const ops: Op[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = next();
+    const size = next() < 0.9 ? randInt(next, 0, 3000) : randInt(next, 32_769, 300_000);
+    const kind = r < 0.4 ? "alloc" : r < 0.45 ? "calloc" : r < 0.5 ? "string" : r < 0.6 ? "realloc" : "free";
+    ops.push({ kind, size, pick: next() });
+  }
+  return ops;
+}
+
+/** Applies op i to heap; returns the address it produced (0 for a free). */
+function apply(heap: Heap, live: number[], op: Op, i: number): number {
+  const pick = () => live.splice(Math.floor(op.pick * live.length), 1)[0]!;
+  if ((op.kind === "free" || op.kind === "realloc") && live.length === 0) return -1;
+  let p = 0;
+  switch (op.kind) {
+    case "alloc": p = heap.alloc(op.size); break;
+    case "calloc": p = heap.calloc(op.size); break;
+    case "string": p = heap.fromString(`op ${i}: ${"é".repeat(op.size % 100)}`); break;
+    case "realloc": p = heap.realloc(pick(), op.size); break;
+    case "free": heap.free(pick()); return 0;
+  }
+  if (op.kind !== "string") heap.u8.fill(i & 255, p, p + Math.min(op.size, 64));
+  live.push(p);
+  return p;
+}
+
+describe("attach to a copy of the image", () => {
+  const SEED = 0xc0ffee;
+  test(`copies in an ArrayBuffer, a SharedArrayBuffer and a WebAssembly.Memory behave exactly like the original (seed ${SEED})`, () => {
+    const ops = makeOps(SEED, 3000);
+    const maxSize = 32 * MIB;
+    const original = new Heap({ maxSize, initialSize: 64 * KIB });
+    const live: number[] = [];
+    for (let i = 0; i < 1000; i++) apply(original, live, ops[i]!, i);
+    original.check();
+
+    // Copies sized for the whole reserved range, so that each can commit
+    // as far as the original may grow.
+    const image = new Uint8Array(original.buffer);
+    const ab = new ArrayBuffer(maxSize);
+    new Uint8Array(ab).set(image);
+    const sab = new SharedArrayBuffer(maxSize);
+    new Uint8Array(sab).set(image);
+    const wasm = new WebAssembly.Memory({ initial: image.length / WASM_PAGE, maximum: maxSize / WASM_PAGE });
+    new Uint8Array(wasm.buffer).set(image);
+    const copies = [Heap.attach(ab), Heap.attach(sab), Heap.attach(wasm)];
+    const heaps = [original, ...copies];
+    const lives = heaps.map(() => [...live]);
+    for (const h of copies) {
+      h.check();
+      assert.deepEqual(h.stats(), original.stats());
+      for (const p of live) assert.equal(h.sizeOf(p), original.sizeOf(p));
+    }
+    for (let i = 1000; i < ops.length; i++) {
+      const got = heaps.map((h, k) => apply(h, lives[k]!, ops[i]!, i));
+      assert.deepEqual(got, new Array(heaps.length).fill(got[0]), `op ${i} (${ops[i]!.kind} ${ops[i]!.size}) gave different addresses`);
+      if (i % 250 === 0 || i === ops.length - 1) {
+        const stats = original.stats();
+        for (const h of heaps) {
+          h.check();
+          assert.deepEqual(h.stats(), stats, `stats after op ${i}`);
+        }
+      }
+    }
+    assert.ok(original.stats().committedBytes > 1 * MIB, "the workload made the heaps grow");
+    const end = committedEnd(original);
+    const want = new Uint8Array(original.buffer, 0, end);
+    for (const h of copies) {
+      assert.equal(committedEnd(h), end);
+      assertSameBytes(want, new Uint8Array(h.buffer, 0, end), "image of a copy");
+    }
+  });
+
+  test("a snapshot from heap.buffer.slice(0) attaches with the same blocks and stats", () => {
+    const heap = new Heap({ maxSize: 16 * MIB, initialSize: 64 * KIB });
+    const live: number[] = [];
+    const ops = makeOps(99, 600);
+    ops.forEach((op, i) => apply(heap, live, op, i));
+    heap.check();
+    const s = heap.fromString("snapshot");
+    const copy = Heap.attach(heap.buffer.slice(0));
+    copy.check();
+    assert.deepEqual(copy.stats(), heap.stats());
+    assert.equal(copy.readString(s), "snapshot");
+    for (const p of live) {
+      assert.equal(copy.sizeOf(p), heap.sizeOf(p));
+      assert.deepEqual(copy.bytes(p), heap.bytes(p));
+    }
+    // The copy is independent of the original.
+    copy.free(s);
+    copy.check();
+    assert.equal(heap.readString(s), "snapshot");
+  });
+});
+
+describe("attach rejects memory that holds no image", () => {
+  const original = () => {
+    const heap = new Heap({ maxSize: 4 * MIB, initialSize: 64 * KIB });
+    heap.alloc(100);
+    heap.alloc(50_000);
+    return heap;
+  };
+  const randomBytes = (n: number, seed: number) => {
+    const next = rng(seed);
+    const b = new Uint8Array(n);
+    for (let i = 0; i < n; i++) b[i] = Math.floor(next() * 256);
+    return b.buffer;
+  };
+  const patched = (word: number, value: (old: number) => number) => {
+    const copy = original().buffer.slice(0);
+    const u32 = new Uint32Array(copy);
+    u32[word] = value(u32[word]!);
+    return copy;
+  };
+  const cases: [string, () => ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory, RegExp][] = [
+    ["zeros", () => new ArrayBuffer(MIB), /bad magic/],
+    ["zeros in a SharedArrayBuffer", () => new SharedArrayBuffer(MIB), /bad magic/],
+    ["a fresh WebAssembly.Memory", () => new WebAssembly.Memory({ initial: 2, maximum: 64 }), /bad magic/],
+    ["random bytes", () => randomBytes(MIB, 1), /bad magic/],
+    ["a buffer shorter than the header", () => new ArrayBuffer(100), /too short/],
+    ["an empty buffer", () => new ArrayBuffer(0), /too short/],
+    ["a truncated image", () => { const h = original(); return h.buffer.slice(0, committedEnd(h) - PAGE_SIZE); }, /needs \d+ bytes/],
+    ["an image truncated to its header", () => original().buffer.slice(0, PAGE_SIZE), /needs \d+ bytes|geometry/],
+    ["another format version", () => patched(HDR_VERSION, (v) => v + 1), /version 2 is not supported/],
+    ["another page size", () => patched(HDR_PAGE_SHIFT, () => 12), /page size/],
+    ["another size-class table", () => patched(HDR_CLASS_HASH, (v) => v ^ 1), /size-class table/],
+    ["a page count that does not match the geometry", () => patched(HDR_TOTAL_PAGES, (v) => v * 2), /geometry/],
+    ["a committed end past the range", () => patched(HDR_END_PAGE, (v) => v + 100_000), /committed end page/],
+  ];
+  for (const [label, make, why] of cases) {
+    test(`${label}: InvalidImageError, memory unchanged`, () => {
+      const memory = make();
+      const buffer = () => (memory instanceof WebAssembly.Memory ? memory.buffer : memory);
+      const before = new Uint8Array(buffer()).slice();
+      expectError(() => Heap.attach(memory), InvalidImageError, "ERR_OFFHEAP_INVALID_IMAGE", /^Heap\.attach: /, why);
+      assertSameBytes(before, new Uint8Array(buffer()), "memory after a refused attach");
+    });
+  }
+
+  test("attach with a bad option is a RangeError and changes nothing", () => {
+    const heap = original();
+    const before = new Uint8Array(heap.buffer).slice();
+    expectError(() => Heap.attach(heap.memory, { growAt: 0 }), RangeError, "ERR_OFFHEAP_OUT_OF_RANGE");
+    assertSameBytes(before, new Uint8Array(heap.buffer), "memory after a refused attach");
+    heap.check();
+    // The failed attach left no state behind: the next new Heap formats a fresh image.
+    const fresh = new Heap({ maxSize: 4 * MIB, initialSize: 64 * KIB });
+    assert.equal(fresh.stats().liveBlocks, 0);
+    fresh.check();
+  });
+});

@@ -1,0 +1,69 @@
+// The size-class table: generated, checked in, and obeying its rules
+// (scripts/gen-size-classes.mjs lists them as R1-R5).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, Heap, MAX_SMALL_SIZE, N_CLASSES, PAGE_SIZE } from "../src/index.js";
+import { KIB, MIB } from "./helpers.js";
+
+// build/test/ -> repository root
+const ROOT = new URL("../../", import.meta.url);
+
+test("src/heap/size-classes.ts is exactly what scripts/gen-size-classes.mjs generates", async () => {
+  const gen = (await import(new URL("scripts/gen-size-classes.mjs", ROOT).href)) as { generate(): string };
+  const checkedIn = readFileSync(new URL("src/heap/size-classes.ts", ROOT), "utf8");
+  assert.equal(checkedIn, gen.generate(), "run `npm run gen` and commit the result");
+});
+
+test("classes are multiples of 8, increasing, from 8 B to 32 KiB", () => {
+  assert.equal(CLASS_SIZE.length, N_CLASSES + 1);
+  assert.equal(CLASS_PAGES.length, N_CLASSES + 1);
+  assert.equal(CLASS_OBJECTS.length, N_CLASSES + 1);
+  assert.ok(N_CLASSES <= 254);
+  assert.equal(CLASS_SIZE[1], 8);
+  assert.equal(CLASS_SIZE[N_CLASSES], 32 * KIB);
+  assert.equal(MAX_SMALL_SIZE, 32 * KIB);
+  for (let c = 1; c <= N_CLASSES; c++) {
+    assert.equal(CLASS_SIZE[c]! % 8, 0, `class ${c}`);
+    if (c > 1) assert.ok(CLASS_SIZE[c]! > CLASS_SIZE[c - 1]!, `class ${c} is larger than class ${c - 1}`);
+  }
+});
+
+test("rounding a request up to its class wastes at most 12.5% for classes above 64 B", () => {
+  for (let c = 2; c <= N_CLASSES; c++) {
+    const size = CLASS_SIZE[c]!;
+    const smallest = CLASS_SIZE[c - 1]! + 1; // the smallest request this class serves
+    if (size > 64) assert.ok((size - smallest) / size <= 0.125, `class ${size}: a ${smallest}-byte request wastes ${size - smallest}`);
+    else assert.ok(size - smallest <= 7, `class ${size}: alignment bounds the waste`);
+  }
+});
+
+test("span tail waste is at most 12.5% and objects fill each span", () => {
+  for (let c = 1; c <= N_CLASSES; c++) {
+    const spanBytes = CLASS_PAGES[c]! * PAGE_SIZE;
+    assert.equal(CLASS_OBJECTS[c], Math.floor(spanBytes / CLASS_SIZE[c]!), `class ${c} objects`);
+    const tail = spanBytes - CLASS_OBJECTS[c]! * CLASS_SIZE[c]!;
+    assert.ok(tail / spanBytes <= 0.125, `class ${CLASS_SIZE[c]}: tail ${tail} of ${spanBytes}`);
+    assert.ok(CLASS_OBJECTS[c]! >= 8 || spanBytes >= 64 * KIB, `class ${CLASS_SIZE[c]}: ${CLASS_OBJECTS[c]} objects per span`);
+  }
+});
+
+test("every size 0..32768 gets the smallest class that holds it; larger sizes get whole pages", () => {
+  const heap = new Heap({ maxSize: 4 * MIB, initialSize: 256 * KIB });
+  let c = 1;
+  for (let n = 0; n <= MAX_SMALL_SIZE; n++) {
+    while (CLASS_SIZE[c]! < n) c++;
+    const p = heap.alloc(n);
+    const got = heap.sizeOf(p);
+    if (got !== CLASS_SIZE[c]) assert.fail(`sizeOf(alloc(${n})) is ${got}, expected class ${c} of ${CLASS_SIZE[c]} bytes`);
+    heap.free(p);
+    if (n % 4096 === 0) heap.check();
+  }
+  heap.check();
+  for (const n of [MAX_SMALL_SIZE + 1, 5 * PAGE_SIZE, 5 * PAGE_SIZE + 1, MIB]) {
+    const p = heap.alloc(n);
+    assert.equal(heap.sizeOf(p), Math.ceil(n / PAGE_SIZE) * PAGE_SIZE, `sizeOf(alloc(${n}))`);
+    heap.free(p);
+    heap.check();
+  }
+});
