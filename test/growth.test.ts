@@ -57,10 +57,19 @@ function growHeap(options: HeapOptions): Grown {
 }
 
 describe("growth", () => {
-  test('"wasm" (default): grows, the old views are detached, new views cover the new pages', () => {
+  test('"wasm" (default): a shared memory grows without detaching; new views cover the new pages', () => {
     const { heap, oldU32, oldBuffer } = growHeap({ initialSize: 64 * KIB, maxSize: 16 * MIB });
     assert.ok(heap.memory instanceof WebAssembly.Memory);
+    assert.ok(heap.buffer instanceof SharedArrayBuffer, "Node allows shared memory: growth never detaches");
     assert.equal(heap.buffer, heap.memory.buffer);
+    const oldLength = (oldBuffer as ArrayBufferLike).byteLength;
+    assert.ok(oldLength > 0 && oldLength < heap.u8.length, "the old buffer keeps its old length");
+    assert.ok(oldU32.length > 0 && oldU32.length < heap.u32.length, "a view read before growth is short: re-read heap.u32");
+  });
+
+  test("an unshared WebAssembly.Memory grows by detaching its old buffer; re-read views are fresh", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 256 });
+    const { heap, oldU32, oldBuffer } = growHeap({ memory, initialSize: 64 * KIB, maxSize: 16 * MIB });
     assert.equal(oldBuffer.byteLength, 0, "WebAssembly.Memory.grow detached the old buffer");
     assert.equal(oldU32.length, 0, "a view read before growth is detached: re-read heap.u32");
     assert.notEqual(heap.u32, oldU32);

@@ -9,9 +9,14 @@
 // 0.3-2 ms in place, while growing a plain ArrayBuffer by copying took 1.5 s.
 // Hence the default, "wasm": a WebAssembly.Memory whose maximum is reserved
 // up front by the engine and committed as it grows, with full-speed views.
-// Its one limit is that WebAssembly cannot shrink a memory, so trim() on it
-// returns pages to the heap's reserve but not to the OS; "resizable" trades
-// access speed for a buffer that shrinks in place.
+// It is a shared memory (backed by a SharedArrayBuffer) wherever the platform
+// allows one (Node; browsers when cross-origin isolated): growing an
+// unshared memory detaches its old buffer, and the first detach anywhere in
+// the process makes V8 check every typed-array access from then on, which
+// measured 8.7 ns/op against 6.5 on pair64 after one growth. A shared memory
+// grows without detaching. Its one limit, like every WebAssembly memory, is
+// that it cannot shrink: trim() returns pages to the heap's reserve but not
+// to the OS; "resizable" trades access speed for a buffer that shrinks.
 
 import { OutOfMemoryError } from "../errors.js";
 
@@ -89,6 +94,12 @@ class BufferBacking implements Backing {
   }
 }
 
+// SharedArrayBuffer exists and may be used: always in Node, in a browser
+// only on a cross-origin isolated page.
+function sharedMemoryAllowed(): boolean {
+  return typeof SharedArrayBuffer === "function" && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
+}
+
 function isGrowable(b: ArrayBuffer | SharedArrayBuffer): b is (ArrayBuffer | SharedArrayBuffer) & { maxByteLength: number } {
   return (b as { resizable?: boolean }).resizable === true || (b as { growable?: boolean }).growable === true;
 }
@@ -105,7 +116,7 @@ export function openBacking(option: MemoryOption, initialBytes: number, maxBytes
     const initial = Math.ceil(initialBytes / WASM_PAGE_SIZE);
     let memory: WebAssembly.Memory;
     try {
-      memory = new WebAssembly.Memory({ initial, maximum });
+      memory = new WebAssembly.Memory({ initial, maximum, shared: sharedMemoryAllowed() });
     } catch (e) {
       throw new OutOfMemoryError(`Heap: the engine refused a WebAssembly.Memory of ${initialBytes} bytes (maximum ${maxBytes}): ${(e as Error).message}`);
     }
