@@ -26,13 +26,13 @@
 // every empty span released before the heap grows (so caching never makes
 // the heap bigger), or until trim() does the same.
 
-import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
-import {
-  BITMAP_W, CC_BASE, CC_HEAD, CC_LIMIT, CC_MAX, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, HDR_CACHE,
-  HDR_EMPTY, HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS,
-  HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_LARGE, KIND_SMALL, PAGE_SHIFT,
-  PAGE_SIZE,
-} from "./layout.js";
+import * as sizeclasses from "./size-classes.js";
+const { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } = sizeclasses;
+import * as layout from "./layout.js";
+const { BITMAP_W, CC_BASE, CC_HEAD, CC_LIMIT, CC_MAX, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_CLASS,
+  D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, HDR_CACHE, HDR_EMPTY, HDR_F64_CLASS_ALLOCS,
+  HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_FREE_PAGES, HDR_LARGE_BLOCKS,
+  HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_LARGE, KIND_SMALL, PAGE_SHIFT, PAGE_SIZE } = layout;
 import type { Core } from "./core.js";
 import { linkFront, popFront, unlink } from "./lists.js";
 import { extend, freeRun, growFor, takeRun } from "./page-heap.js";

@@ -42,14 +42,16 @@ import {
 } from "../errors.js";
 import { type Backing, type MemoryOption, openBacking, WASM_PAGE_SIZE } from "../memory/backing.js";
 import { createViews } from "../memory/views.js";
-import { CLASS_OF_GRANULE, classHash, sizeClassOf } from "./class-of.js";
-import { CLASS_OBJECTS, CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
-import {
-  ALIGN_MASK, BITMAP_W, CC_HEAD, CC_LIMIT, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, geometry, HDR_CACHE,
-  HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_LARGE_PAGES, HDR_MAGIC,
-  HDR_N_CLASSES, HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, KIND_FREE, KIND_LARGE, KIND_SMALL,
-  MAGIC, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, VERSION,
-} from "./layout.js";
+import * as classof from "./class-of.js";
+const { CLASS_OF_GRANULE, classHash, sizeClassOf } = classof;
+import * as sizeclasses from "./size-classes.js";
+const { CLASS_OBJECTS, CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
+import * as layout from "./layout.js";
+const { ALIGN_MASK, BITMAP_W, CC_HEAD, CC_LIMIT, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_CLASS, D_FREE,
+  D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF,
+  HDR_END_PAGE, HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_LARGE_PAGES, HDR_MAGIC, HDR_N_CLASSES,
+  HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, KIND_FREE, KIND_LARGE, KIND_SMALL, MAGIC,
+  MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, VERSION } = layout;
 import type { Core } from "./core.js";
 import {
   allocLarge, cacheOverflow, flushCaches, freeLarge, initCaches, refill, releaseEmptySpans,

@@ -2,7 +2,8 @@
 // descriptors' D_NEXT/D_PREV words, with their head in a header word.
 // See heap.ts for an overview.
 
-import { D_NEXT, D_PREV, DESC_SHIFT } from "./layout.js";
+import * as layout from "./layout.js";
+const { D_NEXT, D_PREV, DESC_SHIFT } = layout;
 import type { Core } from "./core.js";
 
 /** Pushes the span or run starting at page s onto the front of the list whose head is header word `headW`. */

@@ -9,10 +9,9 @@
 // Math.clz32 in O(1). Longer runs share bin 0, searched for the best fit
 // (fewest pages, then lowest address); there are few of them.
 
-import {
-  binOf, D_KIND, D_NEXT, D_NPAGES, D_OWNER, DESC_SHIFT, HDR_BIN_NONEMPTY, HDR_END_PAGE,
-  HDR_FREE_BIN, HDR_FREE_PAGES, KIND_FREE, N_BINS,
-} from "./layout.js";
+import * as layout from "./layout.js";
+const { binOf, D_KIND, D_NEXT, D_NPAGES, D_OWNER, DESC_SHIFT, HDR_BIN_NONEMPTY, HDR_END_PAGE, HDR_FREE_BIN,
+  HDR_FREE_PAGES, KIND_FREE, N_BINS } = layout;
 import type { Core } from "./core.js";
 import { linkFront, unlink } from "./lists.js";
 
