@@ -3,11 +3,11 @@
 //   node bench/gc-trace.mjs [iterations]   prints "gc during address-API loop: N collections"
 //   import { gcTrace } from "./gc-trace.mjs" to get { collections, gcLines, nsPerOp, ... }
 //
-// The child warms pair64 up at 1/10 size, prints BEGIN_MARKER, runs pair64 on a
-// fresh heap, prints END_MARKER; --trace-gc writes one line per collection to
-// the same stdout, in order, so the lines between the markers are the
-// collections during the loop. An allocator whose fast path allocates no JS
-// objects should show 0.
+// The child warms pair64 up at 1/10 size, makes a fresh heap, runs a full GC,
+// prints BEGIN_MARKER, runs pair64, prints END_MARKER. --trace-gc writes one
+// line per collection to the same stdout, in order, so the lines between the
+// markers are the collections during the loop. An allocator whose fast path
+// allocates no JS objects shows 0.
 import { spawn } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -27,7 +27,7 @@ const SCRIPT = fileURLToPath(import.meta.url);
  */
 export function gcTrace({ iterations = 2_000_000, timeoutMs = 120_000 } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--trace-gc", SCRIPT, "--child", String(iterations)], {
+    const child = spawn(process.execPath, ["--trace-gc", "--expose-gc", SCRIPT, "--child", String(iterations)], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -43,7 +43,8 @@ export function gcTrace({ iterations = 2_000_000, timeoutMs = 120_000 } = {}) {
       const end = lines.findIndex((line) => line.startsWith(END_MARKER));
       if (code !== 0 || begin < 0 || end < begin) {
         const why = signal ? `killed by ${signal} after ${timeoutMs / 1000} s` : `exit code ${code}`;
-        reject(new Error(`gc-trace child failed (${why}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`));
+        const errLines = stderr.trim().split("\n");
+        reject(new Error(`gc-trace child failed (${why}): ${errLines.find((l) => /Error/.test(l)) ?? errLines.pop()}`));
         return;
       }
       const gcLines = lines.slice(begin + 1, end).filter((line) => GC_LINE.test(line));
@@ -60,6 +61,9 @@ async function child(iterations) {
   const makeAllocator = await loadAllocator("offheap");
   pair64(await makeAllocator(), Math.max(1, Math.round(iterations / 10)));
   const heap = await makeAllocator();
+  // Finish any collection that the warm-up or the heap's creation started,
+  // so that what follows the marker is caused by the loop.
+  globalThis.gc();
   console.log(BEGIN_MARKER);
   const start = process.hrtime.bigint();
   pair64(heap, iterations);
@@ -72,8 +76,13 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   if (args[0] === "--child") {
     await child(Number(args[1]));
   } else {
-    const result = await gcTrace(args[0] ? { iterations: Number(args[0]) } : {});
-    for (const line of result.gcLines) console.log(`  ${line.trim()}`);
-    console.log(`gc during address-API loop: ${result.collections} collections`);
+    try {
+      const result = await gcTrace(args[0] ? { iterations: Number(args[0]) } : {});
+      for (const line of result.gcLines) console.log(`  ${line.trim()}`);
+      console.log(`gc during address-API loop: ${result.collections} collections`);
+    } catch (err) {
+      console.error(err.message);
+      process.exitCode = 1;
+    }
   }
 }

@@ -138,6 +138,8 @@ async function main() {
     cores: cpus.length,
     memGiB: os.totalmem() / 2 ** 30,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
+    // Other busy processes skew every cell; the load average makes that visible.
+    loadAvg: os.loadavg()[0].toFixed(2),
   };
   const results = [];
   const runStart = performance.now();
@@ -163,7 +165,7 @@ async function main() {
   const out = [];
   out.push("## offheap benchmark");
   out.push("");
-  out.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB.toFixed(1)} GiB RAM, ${machine.os}; Node ${process.version}.`);
+  out.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB.toFixed(1)} GiB RAM, ${machine.os}; Node ${process.version}; load average ${machine.loadAvg} at start.`);
   out.push(`offheap: ${process.env.OFFHEAP_DIST ? `$OFFHEAP_DIST = ${distPath}` : "dist/index.js"}. Each cell: a fresh \`node ${CELL_NODE_FLAGS.join(" ")}\` process, warm-up at 1/10 size, timeout ${opts.timeoutS} s.`);
   out.push("");
   out.push("ns per op (one op = one alloc or one free; workloads as in WORKLOADS.md; lower is better):");
@@ -171,6 +173,7 @@ async function main() {
   out.push(markdownTable(["workload", ...allocators], workloads.map((w) => [w, ...allocators.map((a) => fmtCell(get(a, w)))])));
   const failed = results.filter((r) => r.status === "error");
   if (failed.length) {
+    process.exitCode = 1;
     out.push("");
     for (const r of failed) out.push(`† ${r.workload} / ${r.allocator}: ${r.error}`);
   }
