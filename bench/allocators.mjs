@@ -43,7 +43,7 @@ class OffheapAdapter {
     this.heap.free(addr);
   }
   slots(n) {
-    return new Float64Array(n);
+    return new Uint32Array(n); // addresses are u32
   }
 }
 
@@ -110,7 +110,7 @@ class ThingAdapter {
     this.pool.free(addr);
   }
   slots(n) {
-    return new Float64Array(n);
+    return new Uint32Array(n); // addresses are u32
   }
 }
 
@@ -146,7 +146,7 @@ class TlsfAdapter {
     this.wasmFree(addr);
   }
   slots(n) {
-    return new Float64Array(n);
+    return new Uint32Array(n); // addresses are u32
   }
 }
 

@@ -5,7 +5,7 @@
 //   touch(handle)                  writes the byte 1 at the block's first address
 //   put24(handle, i, x)            writes int32 i at +0 and float64 x at +8
 //   free(handle)
-//   slots(n) -> array of n handles (Float64Array of addresses, or a JS Array)
+//   slots(n) -> array of n handles (Uint32Array of addresses, or a JS Array)
 // Every process uses exactly one adapter class, so the calls below stay monomorphic.
 // Dropping a slot's handle (`s[i] = 0`) is the v8 peer's "free"; for address
 // allocators it is one extra store, which a C program would make too.
