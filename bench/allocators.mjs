@@ -83,11 +83,27 @@ class V8Adapter {
   }
 }
 
+// Peers that hand out addresses into views they own (this.u8/i32/f64). A
+// process uses one subclass only, so the calls stay monomorphic.
+class ViewAdapter {
+  touch(addr) {
+    this.u8[addr] = 1;
+  }
+  put24(addr, i, x) {
+    this.i32[addr >>> 2] = i;
+    this.f64[(addr + 8) >>> 3] = x;
+  }
+  slots(n) {
+    return new Uint32Array(n); // addresses are u32
+  }
+}
+
 // thi.ng: @thi.ng/malloc MemPool over one fixed ArrayBuffer. compact: false
 // skips the pass over the whole free list that compaction adds to every free
 // (its free already walks the used list); split: true reuses big free blocks.
-class ThingAdapter {
+class ThingAdapter extends ViewAdapter {
   constructor(MemPool) {
+    super();
     this.pool = new MemPool({ size: THING_POOL_BYTES, align: 8, compact: false, split: true });
     const buf = this.pool.buf;
     this.u8 = new Uint8Array(buf);
@@ -99,26 +115,17 @@ class ThingAdapter {
     if (addr === 0) throw new RangeError(`thi.ng MemPool.malloc(${sizeBytes}) failed: pool of ${THING_POOL_BYTES} bytes is full`);
     return addr;
   }
-  touch(addr) {
-    this.u8[addr] = 1;
-  }
-  put24(addr, i, x) {
-    this.i32[addr >>> 2] = i;
-    this.f64[(addr + 8) >>> 3] = x;
-  }
   free(addr) {
     this.pool.free(addr);
-  }
-  slots(n) {
-    return new Uint32Array(n); // addresses are u32
   }
 }
 
 // as-tlsf: AssemblyScript's TLSF in wasm, called through its exports. Only
 // alloc can grow the memory, and a grow detaches the old buffer (its views read
 // length 0), so the views are checked and rebuilt right after alloc.
-class TlsfAdapter {
+class TlsfAdapter extends ViewAdapter {
   constructor(exports) {
+    super();
     this.wasmAlloc = exports.alloc;
     this.wasmFree = exports.free;
     this.memory = exports.memory;
@@ -135,18 +142,8 @@ class TlsfAdapter {
     if (this.u8.length === 0) this.refreshViews();
     return addr;
   }
-  touch(addr) {
-    this.u8[addr] = 1;
-  }
-  put24(addr, i, x) {
-    this.i32[addr >>> 2] = i;
-    this.f64[(addr + 8) >>> 3] = x;
-  }
   free(addr) {
     this.wasmFree(addr);
-  }
-  slots(n) {
-    return new Uint32Array(n); // addresses are u32
   }
 }
 

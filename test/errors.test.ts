@@ -308,7 +308,7 @@ describe("out of memory", () => {
     heap.free(big.pop()!);
     const objs: number[] = [];
     for (let i = 0; i < 200; i++) objs.push(heap.alloc(100)); // three spans of the 104-byte class
-    for (const p of objs) heap.free(p); // two of them are now empty (the third is current)
+    for (const p of objs) heap.free(p); // all 200 now sit on the class's cache list
     heap.check();
     expectOutOfMemory(heap, () => heap.alloc(3 * MIB));
   });
