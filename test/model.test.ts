@@ -4,7 +4,8 @@
 //
 // OFFHEAP_MODEL_OPS sets how many commands to run in all (default 1,000,000,
 // what CI runs); OFFHEAP_SEED replays a run: each round prints its seed, and
-// a failure prints fast-check's seed and path.
+// a failure prints fast-check's seed and path. OFFHEAP_MODEL_TRACE=1 writes
+// every command to stderr as it runs (to find a hang or a crash).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -74,8 +74,9 @@ export interface HeapOptions {
   maxSize?: number;
   /**
    * Backing memory: `"wasm"` (default: a WebAssembly.Memory, shared where the
-   * platform allows, grows in place, full-speed views, usable by wasm code), `"resizable"` (a resizable
-   * ArrayBuffer: trim() returns memory to the OS, views about 2x slower), or
+   * platform allows, grows in place, full-speed views, usable by wasm code),
+   * `"resizable"` (a resizable ArrayBuffer: trim() returns memory to the OS,
+   * views about 2x slower), or
    * an existing ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory, which
    * the heap formats from offset 0 and grows only as far as the object can
    * (for a WebAssembly.Memory, pass maxSize unless the engine can report the
