@@ -245,17 +245,11 @@ export class Heap implements Core {
     this.sync();
     let addr: number;
     if (sizeBytes <= MAX_SMALL_SIZE) {
+      // A refilled cache (or one this Heap's stale views could not see
+      // before sync) serves the fast path, which pops and counts the block.
       const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
-      addr = refill(this, cls);
-      if (addr !== 0) {
-        const u32 = this.u32;
-        const cw = HDR_CACHE + (cls << CC_SHIFT);
-        const bitW = BITMAP_W + (addr >>> 8);
-        u32[cw + CC_HEAD] = u32[addr >>> 2]!;
-        u32[cw + CC_POPS] = u32[cw + CC_POPS]! + 1;
-        u32[cw + CC_REQUESTED] = u32[cw + CC_REQUESTED]! + sizeBytes;
-        u32[bitW] = u32[bitW]! | (1 << ((addr >>> 3) & 31));
-      }
+      if (this.u32[HDR_CACHE + (cls << CC_SHIFT) + CC_HEAD] !== 0 || refill(this, cls) !== 0) return this.alloc(sizeBytes);
+      addr = 0;
     } else {
       addr = allocLarge(this, sizeBytes);
       if (addr !== 0) this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;

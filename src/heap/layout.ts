@@ -42,7 +42,7 @@
 //            so it holds CC_BASE + CC_PUSHES - CC_POPS objects. The slow
 //            path folds the counts into HDR_F64_CLASS_* and sets BASE to the
 //            length. Between folds pops <= base + pushes <= 2 * CC_MAX, and
-//            CC_MAX objects are at most about 1 MiB, so no u32 count wraps.
+//            CC_MAX objects are at most about 2 MiB, so no u32 count wraps.
 //   f64 +720 + c HDR_F64_CLASS_ALLOCS, +800 + c HDR_F64_CLASS_FREES,
 //       +880 + c HDR_F64_CLASS_REQUESTED: class c's blocks allocated and
 //            freed and bytes requested, as of the last fold
