@@ -55,6 +55,16 @@ export class InvalidImageError extends OffheapError {
   }
 }
 
+/**
+ * A read past the end of the data: `BufferReader` throws it and leaves its
+ * position unchanged, so a caller can wait for more bytes and read again.
+ */
+export class EndOfDataError extends OffheapError {
+  constructor(message: string) {
+    super("ERR_OFFHEAP_END_OF_DATA", message);
+  }
+}
+
 /** A RangeError with a stable `code`: a numeric argument outside its allowed range. */
 export class OffheapRangeError extends RangeError {
   readonly code = "ERR_OFFHEAP_OUT_OF_RANGE";

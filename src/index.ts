@@ -1,11 +1,11 @@
 // offheap: a TCMalloc/Go-style memory manager inside an ArrayBuffer or
 // WebAssembly.Memory. Re-exports only; see heap/heap.ts for an overview.
 
-export { Heap, type HeapOptions, type AttachOptions } from "./heap/heap.js";
+export { Heap, type HeapOptions, type AttachOptions, type LoadOptions } from "./heap/heap.js";
 export type { HeapStats, ClassStats } from "./heap/stats.js";
 export type { MemoryOption } from "./memory/backing.js";
 export {
-  OffheapError, OutOfMemoryError, DoubleFreeError, InvalidAddressError, HeapCorruptionError, InvalidImageError,
+  OffheapError, OutOfMemoryError, DoubleFreeError, InvalidAddressError, HeapCorruptionError, InvalidImageError, EndOfDataError,
   OffheapRangeError, OffheapTypeError,
 } from "./errors.js";
 export { CLASS_SIZE, CLASS_PAGES, CLASS_OBJECTS, N_CLASSES, MAX_SMALL_SIZE } from "./heap/size-classes.js";

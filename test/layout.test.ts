@@ -12,6 +12,7 @@ import * as layout from "../src/heap/layout.js";
 // caught here: bump VERSION for that too.)
 const KNOWN_LAYOUTS: Record<number, string> = {
   1: "0x3eb1d912", // the first released format: per-class cache lists (HDR_CACHE)
+  2: "0xd9db9917", // HDR_ROOTS: the root directory (roots.ts)
 };
 
 const LAYOUT_NAME = /^(HDR_|CC_|D_|KIND_|DESC_|BITMAP_|HEADER_BYTES$|N_BINS$|PAGE_SHIFT$|ALIGN_SHIFT$|MAGIC$)/;

@@ -58,6 +58,8 @@ import {
 } from "./central.js";
 import { cutTail, extend, freeRun, growFor, insertRun, removeRun } from "./page-heap.js";
 import { checkHeap } from "./check.js";
+import { loadImage, saveImage } from "./image-file.js";
+import { checkRoots, getRoot, rootNames, setRoot } from "./roots.js";
 import { heapStats, type HeapStats } from "./stats.js";
 import { utf8Length } from "./utf8.js";
 
@@ -91,6 +93,12 @@ export interface HeapOptions {
 
 /** Options of `Heap.attach`. */
 export type AttachOptions = Pick<HeapOptions, "growBy" | "growAt">;
+
+/** Options of `Heap.load`: the kind of backing memory to load into, and the growth policy. */
+export interface LoadOptions extends AttachOptions {
+  /** `"wasm"` (default) or `"resizable"`, as in HeapOptions.memory. */
+  memory?: "wasm" | "resizable";
+}
 
 const MIB = 1 << 20;
 const DEFAULT_MAX_SIZE = 2 ** 31;
@@ -458,6 +466,61 @@ export class Heap implements Core {
     const problem = imageProblem(this.u32, this.backing.buffer.byteLength);
     if (problem !== "") throw new HeapCorruptionError("H1", `Heap.check: ${problem}`);
     checkHeap(this);
+    checkRoots(this);
+  }
+
+  /**
+   * Stores `addr` (the start of a live block, or 0 to remove) in the image
+   * under `name` (1 to 256 characters), so it can be found again after save
+   * and load or attach: the way back to a collection built in the heap.
+   * Throws InvalidAddressError for an address that is not a live block
+   * start; OutOfMemoryError if the root directory cannot grow (roots are
+   * unchanged then). Cost: O(roots).
+   */
+  setRoot(name: string, addr: number): void {
+    this.sync();
+    setRoot(this, name, addr);
+  }
+
+  /** The address stored under `name` by setRoot, or 0 if there is none. Cost: O(roots). */
+  getRoot(name: string): number {
+    this.sync();
+    return getRoot(this, name);
+  }
+
+  /** Names of all roots. */
+  rootNames(): string[] {
+    this.sync();
+    return rootNames(this);
+  }
+
+  /**
+   * Writes the heap image (its committed bytes, behind a header with the
+   * format version, page size and a checksum) to the file `path`, replacing
+   * it atomically; resolves to the bytes written. Node only (node:fs).
+   * Do not change the heap until the promise settles. Cost: one write of the
+   * committed bytes plus a checksum pass.
+   *
+   * @example
+   * heap.setRoot("users", users.address);
+   * await heap.save("users.heap");
+   * const again = await Heap.load("users.heap");
+   */
+  save(path: string): Promise<number> {
+    this.sync();
+    return saveImage(this.backing.buffer, this.endPage * PAGE_SIZE, this.rangeBytes, path);
+  }
+
+  /**
+   * Opens a heap image file written by save() in a new backing memory
+   * (`memory`: "wasm", the default, or "resizable"). Throws InvalidImageError
+   * for a damaged, truncated or foreign file, or one of another format
+   * version; nothing is opened then. Node only (node:fs). Cost: one read of
+   * the file plus a checksum pass.
+   */
+  static async load(path: string, options: LoadOptions = {}): Promise<Heap> {
+    const memory = await loadImage(path, options.memory ?? "wasm");
+    return Heap.attach(memory, options);
   }
 
   /** @internal Commits pages [0, endPage) in the backing memory. */

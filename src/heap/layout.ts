@@ -27,6 +27,7 @@
 //   +9  HDR_N_EMPTY_SPANS     +10 HDR_LARGE_BLOCKS    +11 HDR_LARGE_PAGES
 //   +12..+15 HDR_BIN_NONEMPTY (bit b set <=> free-run bin b is non-empty)
 //   +20 HDR_FREE_PAGES (pages in free runs)
+//   +21 HDR_ROOTS      address of the root directory block (roots.ts), 0 = none
 //   f64 +8 HDR_F64_LARGE_ALLOCS (large blocks allocated so far)
 //   f64 +9 HDR_F64_REQUESTED (bytes requested by large blocks and realloc)
 //   +256 + 8c HDR_CACHE  class c's cache list (the local cache), 32 bytes:
@@ -87,6 +88,8 @@
 //   B1  pages of free runs and metadata have no bitmap bit set.
 //   C1  HDR_LARGE_BLOCKS and HDR_LARGE_PAGES match the large blocks;
 //       blocks allocated minus blocks freed == live blocks.
+//   N1  the root directory is 0 or a live block that holds its entries
+//       (roots.ts).
 
 // Modules that use these constants on hot paths destructure them from the
 // namespace (`import * as layout ...; const { PAGE_SHIFT } = layout;`)
@@ -104,7 +107,7 @@ export const ALIGN = 1 << ALIGN_SHIFT;
 export const ALIGN_MASK = ALIGN - 1;
 
 export const MAGIC = 0x5048464f; // "OFHP" little-endian
-export const VERSION = 1;
+export const VERSION = 2;
 
 export const HEADER_BYTES = PAGE_SIZE;
 export const BITMAP_OFF = HEADER_BYTES;
@@ -126,6 +129,7 @@ export const HDR_LARGE_BLOCKS = 10;
 export const HDR_LARGE_PAGES = 11;
 export const HDR_BIN_NONEMPTY = 12;
 export const HDR_FREE_PAGES = 20;
+export const HDR_ROOTS = 21;
 export const HDR_F64_LARGE_ALLOCS = 8;
 export const HDR_F64_REQUESTED = 9;
 export const HDR_CACHE = 256;

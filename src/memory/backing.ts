@@ -105,34 +105,38 @@ function isGrowable(b: ArrayBuffer | SharedArrayBuffer): b is (ArrayBuffer | Sha
 }
 
 /**
+ * Creates a new, zeroed memory of kind `"wasm"` or `"resizable"` holding
+ * `initialBytes` and able to grow to `maxBytes`. Throws OutOfMemoryError if
+ * the engine refuses the reservation.
+ */
+export function createMemory(kind: "wasm" | "resizable", initialBytes: number, maxBytes: number): WebAssembly.Memory | ArrayBuffer {
+  try {
+    if (kind === "wasm") {
+      const maximum = Math.ceil(maxBytes / WASM_PAGE_SIZE);
+      const initial = Math.ceil(initialBytes / WASM_PAGE_SIZE);
+      return new WebAssembly.Memory({ initial, maximum, shared: sharedMemoryAllowed() });
+    }
+    return new ArrayBuffer(initialBytes, { maxByteLength: maxBytes });
+  } catch (e) {
+    const what = kind === "wasm" ? "a WebAssembly.Memory" : "a resizable ArrayBuffer";
+    throw new OutOfMemoryError(`Heap: the engine refused ${what} of ${initialBytes} bytes (maximum ${maxBytes}): ${(e as Error).message}`);
+  }
+}
+
+/**
  * Creates or adopts backing memory of at least `initialBytes`, growable up
  * to `maxBytes` where its kind allows. Throws OutOfMemoryError if the engine
  * refuses the reservation or a given buffer is shorter than `initialBytes`.
  */
 export function openBacking(option: MemoryOption, initialBytes: number, maxBytes: number): Backing {
+  const memory = option === "wasm" || option === "resizable" ? createMemory(option, initialBytes, maxBytes) : option;
   let backing: Backing;
-  if (option === "wasm") {
-    const maximum = Math.ceil(maxBytes / WASM_PAGE_SIZE);
-    const initial = Math.ceil(initialBytes / WASM_PAGE_SIZE);
-    let memory: WebAssembly.Memory;
-    try {
-      memory = new WebAssembly.Memory({ initial, maximum, shared: sharedMemoryAllowed() });
-    } catch (e) {
-      throw new OutOfMemoryError(`Heap: the engine refused a WebAssembly.Memory of ${initialBytes} bytes (maximum ${maxBytes}): ${(e as Error).message}`);
-    }
-    backing = new WasmBacking(memory, maximum * WASM_PAGE_SIZE);
-  } else if (option === "resizable") {
-    let buffer: ArrayBuffer;
-    try {
-      buffer = new ArrayBuffer(initialBytes, { maxByteLength: maxBytes });
-    } catch (e) {
-      throw new OutOfMemoryError(`Heap: the engine refused a resizable ArrayBuffer of ${initialBytes} bytes (maximum ${maxBytes}): ${(e as Error).message}`);
-    }
-    backing = new BufferBacking(buffer, maxBytes);
-  } else if (option instanceof WebAssembly.Memory) {
-    backing = new WasmBacking(option, maxBytes);
+  if (memory instanceof WebAssembly.Memory) {
+    // A memory made here may reserve up to the next WebAssembly page.
+    const max = option === "wasm" ? Math.ceil(maxBytes / WASM_PAGE_SIZE) * WASM_PAGE_SIZE : maxBytes;
+    backing = new WasmBacking(memory, max);
   } else {
-    backing = new BufferBacking(option, maxBytes);
+    backing = new BufferBacking(memory, maxBytes);
   }
   if (!backing.grow(initialBytes)) {
     throw new OutOfMemoryError(`Heap: the backing memory cannot hold ${initialBytes} bytes (it has ${backing.buffer.byteLength}, at most ${backing.maxByteLength})`);

@@ -1,0 +1,183 @@
+// Heap image files: Heap.save writes the image to a file and Heap.load opens
+// it again. See heap.ts for an overview.
+//
+// A file is a 64-byte header followed by the image's committed bytes,
+// [0, endPage * PAGE_SIZE), exactly as they are in memory, so loading is one
+// read into a new backing memory plus a checksum pass, and then Heap.attach.
+//
+//   0   magic "OFHPIMG\n" (8 bytes)     8  FILE_VERSION      12  layout VERSION
+//   16  PAGE_SIZE                        20  flags (0)
+//   24  image bytes (f64)               32  address range, maxSize (f64)
+//   40  image checksum (u32)            44  header checksum of bytes 0..43
+//   48..63 zero
+//
+// All fields are little-endian. The checksum is four interleaved
+// multiply-rotate lanes over the image's 32-bit words (the shape of xxHash32),
+// which runs at memory speed in V8; it catches damage and truncation, and is
+// no defence against a deliberately forged file.
+//
+// save() writes to a temporary file next to the target and renames it over
+// the target, so a crash never leaves a half-written image under the name.
+// load() checks the header against the file's length, reads the image into
+// a new memory and checks the checksum before Heap.attach sees it: a damaged
+// or foreign file is refused with InvalidImageError and nothing is opened.
+// These functions use node:fs, imported on first use, so the rest of the
+// package still runs in browsers.
+
+import { InvalidImageError, OffheapTypeError } from "../errors.js";
+import { createMemory } from "../memory/backing.js";
+import { PAGE_SIZE, VERSION } from "./layout.js";
+
+/** Version of the file format (the header above); the image inside has its own layout VERSION. */
+export const FILE_VERSION = 1;
+export const FILE_HEADER_BYTES = 64;
+const FILE_MAGIC = [0x5048464f, 0x0a474d49] as const; // "OFHP" "IMG\n" as little-endian words
+const CHUNK_BYTES = 64 << 20; // fs reads and writes move at most this many bytes per call
+
+// The slice of node:fs/promises used here, typed locally: src/ is compiled
+// without Node's types so that nothing else in it can depend on Node.
+interface FileHandle {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  stat(): Promise<{ size: number }>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+interface Fs {
+  open(path: string, flags: string): Promise<FileHandle>;
+  rename(from: string, to: string): Promise<void>;
+  rm(path: string, options: { force: boolean }): Promise<void>;
+}
+
+async function nodeFs(api: string): Promise<Fs> {
+  const specifier = "node:fs/promises"; // a variable, so bundlers for browsers leave it alone
+  try {
+    return (await import(specifier)) as Fs;
+  } catch {
+    throw new OffheapTypeError(`${api}: this platform has no node:fs; use Heap.attach with the image bytes instead`);
+  }
+}
+
+/**
+ * Checksum of `bytes` (a multiple of 16 bytes long, 4-aligned): four
+ * xxHash32-style lanes over its words, folded. Cost: about one pass over
+ * memory.
+ */
+export function imageChecksum(bytes: Uint8Array): number {
+  const w = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+  const P1 = -1640531535; // 2654435761
+  const P2 = -2048144777; // 2246822519
+  let a = 0x24234428;
+  let b = -2048144777;
+  let c = 0;
+  let d = 1640531535;
+  const n = w.length;
+  for (let i = 0; i < n; i += 4) {
+    a = a + Math.imul(w[i]!, P2);
+    a = Math.imul((a << 13) | (a >>> 19), P1);
+    b = b + Math.imul(w[i + 1]!, P2);
+    b = Math.imul((b << 13) | (b >>> 19), P1);
+    c = c + Math.imul(w[i + 2]!, P2);
+    c = Math.imul((c << 13) | (c >>> 19), P1);
+    d = d + Math.imul(w[i + 3]!, P2);
+    d = Math.imul((d << 13) | (d >>> 19), P1);
+  }
+  let h = ((a << 1) | (a >>> 31)) + ((b << 7) | (b >>> 25)) + ((c << 12) | (c >>> 20)) + ((d << 18) | (d >>> 14));
+  h = Math.imul(h ^ (h >>> 15), P2);
+  h = Math.imul(h ^ (h >>> 13), -1028477379);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function headerChecksum(header: Uint32Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < 11; i++) h = Math.imul(h ^ header[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** Writes the image, the first `imageBytes` of `buffer`, to `path` (atomically, by rename); returns the file's length in bytes. */
+export async function saveImage(buffer: ArrayBuffer | SharedArrayBuffer, imageBytes: number, rangeBytes: number, path: string): Promise<number> {
+  if (typeof path !== "string") throw new OffheapTypeError(`Heap.save: path must be a string, got ${typeof path}`);
+  const fs = await nodeFs("Heap.save");
+  const image = new Uint8Array(buffer, 0, imageBytes);
+  const header = new Uint32Array(FILE_HEADER_BYTES >>> 2);
+  const f64 = new Float64Array(header.buffer);
+  header[0] = FILE_MAGIC[0];
+  header[1] = FILE_MAGIC[1];
+  header[2] = FILE_VERSION;
+  header[3] = VERSION;
+  header[4] = PAGE_SIZE;
+  header[5] = 0;
+  f64[3] = imageBytes;
+  f64[4] = rangeBytes;
+  header[10] = imageChecksum(image);
+  header[11] = headerChecksum(header);
+  const tmp = `${path}.${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}.tmp`;
+  const file = await fs.open(tmp, "w");
+  try {
+    await writeAll(file, new Uint8Array(header.buffer), 0);
+    await writeAll(file, image, FILE_HEADER_BYTES);
+    await file.sync();
+  } catch (err) {
+    await file.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  await file.close();
+  await fs.rename(tmp, path);
+  return FILE_HEADER_BYTES + imageBytes;
+}
+
+async function writeAll(file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const n = Math.min(CHUNK_BYTES, bytes.length - done);
+    const { bytesWritten } = await file.write(bytes, done, n, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Reads and checks the image file at `path` into a new memory of `kind`; returns that memory. */
+export async function loadImage(path: string, kind: "wasm" | "resizable"): Promise<WebAssembly.Memory | ArrayBuffer> {
+  if (typeof path !== "string") throw new OffheapTypeError(`Heap.load: path must be a string, got ${typeof path}`);
+  const fs = await nodeFs("Heap.load");
+  const file = await fs.open(path, "r");
+  try {
+    const { size } = await file.stat();
+    const refuse = (why: string): never => {
+      throw new InvalidImageError(`Heap.load: ${path} is not a heap image this version can open: ${why}`);
+    };
+    if (size < FILE_HEADER_BYTES) refuse(`${size} bytes is shorter than the ${FILE_HEADER_BYTES}-byte header`);
+    const header = new Uint32Array(FILE_HEADER_BYTES >>> 2);
+    await readAll(file, new Uint8Array(header.buffer), 0);
+    const f64 = new Float64Array(header.buffer);
+    if (header[0] !== FILE_MAGIC[0] || header[1] !== FILE_MAGIC[1]) refuse("no heap image magic at its start");
+    if (header[11] !== headerChecksum(header)) refuse("its header is damaged (header checksum mismatch)");
+    if (header[2] !== FILE_VERSION) refuse(`file format version ${header[2]} (this build reads ${FILE_VERSION})`);
+    if (header[3] !== VERSION) refuse(`image layout version ${header[3]} (this build reads ${VERSION})`);
+    if (header[4] !== PAGE_SIZE) refuse(`page size ${header[4]} (this build uses ${PAGE_SIZE})`);
+    const imageBytes = f64[3]!;
+    const rangeBytes = f64[4]!;
+    if (!Number.isSafeInteger(imageBytes) || imageBytes % PAGE_SIZE !== 0 || imageBytes <= 0 || !(imageBytes <= rangeBytes) || rangeBytes > 2 ** 32) {
+      refuse(`its header gives an image of ${imageBytes} bytes in a range of ${rangeBytes}`);
+    }
+    if (size !== FILE_HEADER_BYTES + imageBytes) {
+      refuse(`the header promises ${imageBytes} image bytes but the file holds ${size - FILE_HEADER_BYTES} (${size < FILE_HEADER_BYTES + imageBytes ? "truncated" : "trailing bytes"})`);
+    }
+    const memory = createMemory(kind, imageBytes, rangeBytes);
+    const buffer = memory instanceof WebAssembly.Memory ? memory.buffer : memory;
+    const image = new Uint8Array(buffer, 0, imageBytes);
+    await readAll(file, image, FILE_HEADER_BYTES);
+    if (imageChecksum(image) !== header[10]) refuse("its image is damaged (checksum mismatch)");
+    return memory;
+  } finally {
+    await file.close();
+  }
+}
+
+async function readAll(file: FileHandle, into: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < into.length; ) {
+    const n = Math.min(CHUNK_BYTES, into.length - done);
+    const { bytesRead } = await file.read(into, done, n, position + done);
+    if (bytesRead === 0) throw new InvalidImageError(`Heap.load: the file ended ${into.length - done} bytes early (it changed while being read)`);
+    done += bytesRead;
+  }
+}

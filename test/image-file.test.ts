@@ -1,0 +1,161 @@
+// Named roots and heap image files: setRoot/getRoot, save/load round trips
+// after random work, and damaged or foreign files refused with
+// InvalidImageError.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Heap, InvalidAddressError, InvalidImageError, OffheapRangeError, OffheapTypeError } from "../src/index.js";
+import { FILE_HEADER_BYTES } from "../src/heap/image-file.js";
+import { KIB, MIB, expectError, expectRejected, randInt, rng } from "./helpers.js";
+
+const dir = mkdtempSync(join(tmpdir(), "offheap-image-"));
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+
+describe("roots", () => {
+  test("setRoot / getRoot / rootNames: add, replace, remove, grow the directory", () => {
+    const heap = new Heap({ maxSize: 8 * MIB });
+    assert.equal(heap.getRoot("missing"), 0);
+    const blocks = Array.from({ length: 40 }, (_, i) => heap.alloc(16 + i));
+    blocks.forEach((p, i) => heap.setRoot(`root-${i}`, p));
+    heap.check();
+    blocks.forEach((p, i) => assert.equal(heap.getRoot(`root-${i}`), p));
+    assert.equal(heap.rootNames().length, 40);
+    heap.setRoot("root-3", blocks[7]!);
+    assert.equal(heap.getRoot("root-3"), blocks[7]);
+    heap.setRoot("root-0", 0);
+    assert.equal(heap.getRoot("root-0"), 0);
+    assert.equal(heap.rootNames().length, 39);
+    assert.equal(heap.getRoot("root-39"), blocks[39], "the entry moved into the hole is still found");
+    heap.setRoot("never-set", 0);
+    heap.check();
+  });
+
+  test("bad names and addresses are refused and change nothing", () => {
+    const heap = new Heap({ maxSize: 8 * MIB });
+    const p = heap.alloc(64);
+    heap.setRoot("a", p);
+    expectRejected(heap, () => heap.setRoot("b", p + 8), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS");
+    expectRejected(heap, () => heap.setRoot("", p), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "1 to 256 characters");
+    expectRejected(heap, () => heap.setRoot(7 as unknown as string, p), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE");
+    expectError(() => heap.getRoot("x".repeat(300)), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE");
+    assert.equal(heap.getRoot("a"), p);
+  });
+
+  test("roots are part of the image: a Heap attached to a copy finds them", () => {
+    const heap = new Heap({ memory: new ArrayBuffer(4 * MIB) });
+    const p = heap.fromString("kept");
+    heap.setRoot("greeting", p);
+    const copy = Heap.attach(heap.buffer.slice(0));
+    assert.equal(copy.readString(copy.getRoot("greeting")), "kept");
+    copy.check();
+  });
+});
+
+/** Random work: live blocks filled with a pattern, a directory block listing them under the root "dir". */
+function build(heap: Heap, seed: number, steps: number): Map<number, number> {
+  const next = rng(seed);
+  const live = new Map<number, number>(); // address -> size
+  for (let i = 0; i < steps; i++) {
+    if (live.size > 0 && next() < 0.4) {
+      const keys = [...live.keys()];
+      const p = keys[randInt(next, 0, keys.length - 1)]!;
+      heap.free(p);
+      live.delete(p);
+    } else {
+      const size = next() < 0.05 ? randInt(next, 33 * KIB, 200 * KIB) : randInt(next, 1, 2000);
+      const p = heap.alloc(size);
+      const u8 = heap.u8;
+      for (let j = 0; j < size; j++) u8[p + j] = (p + j * 7) & 255;
+      live.set(p, size);
+    }
+  }
+  const d = heap.alloc(16 * live.size + 8);
+  const f64 = heap.f64;
+  f64[d >>> 3] = live.size;
+  let k = 1;
+  for (const [p, size] of live) {
+    f64[(d >>> 3) + k++] = p;
+    f64[(d >>> 3) + k++] = size;
+  }
+  heap.setRoot("dir", d);
+  return live;
+}
+
+/** Follows the root "dir" and verifies every listed block's bytes. */
+function verify(heap: Heap, live: Map<number, number>): void {
+  heap.check();
+  const d = heap.getRoot("dir");
+  assert.notEqual(d, 0);
+  const f64 = heap.f64;
+  assert.equal(f64[d >>> 3], live.size);
+  const u8 = heap.u8;
+  for (let k = 0; k < live.size; k++) {
+    const p = f64[(d >>> 3) + 1 + 2 * k]!;
+    const size = f64[(d >>> 3) + 2 + 2 * k]!;
+    assert.equal(live.get(p), size);
+    assert.ok(heap.sizeOf(p) >= size);
+    for (let j = 0; j < size; j++) if (u8[p + j] !== ((p + j * 7) & 255)) assert.fail(`byte ${j} of block 0x${p.toString(16)} changed`);
+  }
+}
+
+describe("save and load", () => {
+  for (const memory of ["wasm", "resizable"] as const) {
+    const SEED = 777 + memory.length;
+    test(`a round trip after random work keeps every block, root and statistic (${memory}, seed ${SEED})`, async () => {
+      const heap = new Heap({ maxSize: 64 * MIB, initialSize: 256 * KIB });
+      const live = build(heap, SEED, 3000);
+      const path = join(dir, `round-${memory}.heap`);
+      const written = await heap.save(path);
+      assert.equal(written, readFileSync(path).length);
+      const loaded = await Heap.load(path, { memory });
+      verify(loaded, live);
+      assert.deepEqual(loaded.stats(), heap.stats());
+      assert.equal(loaded.buffer instanceof ArrayBuffer && loaded.buffer.resizable, memory === "resizable");
+      // the loaded heap keeps working, and a second round trip holds too
+      const more = build(loaded, SEED + 1, 1000);
+      await loaded.save(path);
+      verify(await Heap.load(path), more);
+      assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith(".tmp")), [], "no temporary file is left behind");
+    });
+  }
+
+  test("damaged, truncated, foreign and other-version files are refused with InvalidImageError", async () => {
+    const heap = new Heap({ maxSize: 16 * MIB, initialSize: 64 * KIB });
+    build(heap, 99, 300);
+    const good = join(dir, "good.heap");
+    await heap.save(good);
+    const bytes = readFileSync(good);
+    const cases: [string, Uint8Array, RegExp][] = [];
+    const flipped = Uint8Array.from(bytes);
+    flipped[FILE_HEADER_BYTES + 12345] = flipped[FILE_HEADER_BYTES + 12345]! ^ 0x10;
+    cases.push(["a flipped image byte", flipped, /image is damaged/]);
+    const header = Uint8Array.from(bytes);
+    header[24] = header[24]! ^ 1;
+    cases.push(["a flipped header byte", header, /header is damaged/]);
+    cases.push(["a truncated file", bytes.subarray(0, bytes.length - 8192), /truncated/]);
+    cases.push(["trailing bytes", Buffer.concat([bytes, Buffer.alloc(8192)]), /trailing bytes/]);
+    cases.push(["a JSON file", Buffer.from(JSON.stringify({ hello: "world" }).repeat(10)), /magic/]);
+    cases.push(["an empty file", new Uint8Array(0), /shorter than the 64-byte header/]);
+    const other = Uint8Array.from(bytes);
+    const w = new Uint32Array(other.buffer, 0, 16);
+    w[3] = 999; // layout version
+    let h = 0x811c9dc5;
+    for (let i = 0; i < 11; i++) h = Math.imul(h ^ w[i]!, 0x01000193);
+    w[11] = h >>> 0;
+    cases.push(["another layout version", other, /layout version 999/]);
+    for (const [what, data, pattern] of cases) {
+      const path = join(dir, "bad.heap");
+      writeFileSync(path, data);
+      await assert.rejects(Heap.load(path), (e: unknown) => {
+        assert.ok(e instanceof InvalidImageError, `${what}: ${String(e)}`);
+        assert.equal(e.code, "ERR_OFFHEAP_INVALID_IMAGE");
+        assert.match(e.message, pattern, what);
+        return true;
+      });
+    }
+    await assert.rejects(Heap.load(join(dir, "does-not-exist.heap")), /ENOENT/);
+    verify(await Heap.load(good), build(new Heap({ maxSize: 16 * MIB, initialSize: 64 * KIB }), 99, 300));
+  });
+});
