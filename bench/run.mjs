@@ -6,11 +6,11 @@
 // cell, one for everything else), each as `node --expose-gc bench/cell.mjs
 // <allocator> <workload>`, killed after --timeout seconds (then "DNF"). Cells
 // are ns per op, one op = one alloc or one free as WORKLOADS.md counts them.
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
+import { fmtNs, runCell } from "./common.mjs";
 import { ALLOCATORS, offheapDistUrl } from "./allocators.mjs";
 import { buildTlsf } from "./as-tlsf/build.mjs";
 import { gcTrace } from "./gc-trace.mjs";
@@ -47,37 +47,7 @@ function parseArgs(argv) {
 
 /** Runs one cell in a child process; resolves to { status: "ok" | "dnf" | "error", ... }. */
 function runCellProcess(allocator, workload, timeoutS) {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, [...CELL_NODE_FLAGS, CELL_SCRIPT, allocator, workload], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout.setEncoding("utf8").on("data", (s) => (stdout += s));
-    child.stderr.setEncoding("utf8").on("data", (s) => (stderr += s));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutS * 1000);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const wallS = (performance.now() - started) / 1000;
-      const base = { allocator, workload, wallS };
-      if (timedOut) return resolve({ ...base, status: "dnf", timeoutS });
-      const line = stdout.trim().split("\n").findLast((l) => l.startsWith("{"));
-      if (code === 0 && line) return resolve({ ...base, status: "ok", ...JSON.parse(line) });
-      const why = stderr.trim().split("\n").find((l) => /Error|error:|abort/.test(l)) ?? stderr.trim().split("\n").pop();
-      resolve({ ...base, status: "error", error: `${signal ?? `exit ${code}`}: ${why ?? "no output"}` });
-    });
-  });
-}
-
-function fmtNs(ns) {
-  if (ns < 1) return ns.toFixed(2);
-  if (ns < 100) return ns.toFixed(1);
-  return Math.round(ns).toLocaleString("en-US");
+  return runCell([...CELL_NODE_FLAGS, CELL_SCRIPT, allocator, workload], timeoutS, { allocator, workload });
 }
 
 function fmtCell(r) {

@@ -65,6 +65,24 @@ export class EndOfDataError extends OffheapError {
   }
 }
 
+/** A collection was used after `dispose()`: its blocks are freed and the object is unusable. */
+export class DisposedError extends OffheapError {
+  constructor(message: string) {
+    super("ERR_OFFHEAP_DISPOSED", message);
+  }
+}
+
+/**
+ * An iterator over a collection went on after the collection gained or lost
+ * entries (which may move entries between slots); the iterator is finished.
+ * Updating the value of an existing key does not count.
+ */
+export class ConcurrentModificationError extends OffheapError {
+  constructor(message: string) {
+    super("ERR_OFFHEAP_CONCURRENT_MODIFICATION", message);
+  }
+}
+
 /** A RangeError with a stable `code`: a numeric argument outside its allowed range. */
 export class OffheapRangeError extends RangeError {
   readonly code = "ERR_OFFHEAP_OUT_OF_RANGE";

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url)); // build/test/ -> repository root
@@ -52,7 +52,56 @@ test('import("offheap") works from an ES module', () => {
   assert.deepEqual(JSON.parse(out.trim().split("\n").at(-1)!), EXPECTED);
 });
 
-test("the package exports only its entry point and package.json", () => {
+// Uses each subpath by name: the buffers layer (and its Node stream part) and the collections.
+const USE_LAYERS = `
+  const heap = new m.Heap({ maxSize: 8 << 20 });
+  const alloc = new b.ScalableAllocator(heap);
+  const view = alloc.malloc(8);
+  view.set([0, 0, 0, 3, 1, 2, 3, 4]);
+  const list = new b.BufferList();
+  list.push(view.subarray(0, 5), view.subarray(5));
+  const reader = new b.BufferReader(list);
+  const n = reader.readUint32BE();
+  let code = "";
+  try { reader.readBytes(9); } catch (e) { code = e instanceof b.EndOfDataError ? e.code : "wrong class"; }
+  const Point = c.defineStruct({ x: "f64", y: "f64" });
+  const map = new c.OffHeapMap(heap, { key: "string", value: "u32" });
+  map.set("a", n);
+  console.log(JSON.stringify({ n, code, got: map.get("a"), size: Point.size, transform: typeof s.FrameSplitter, range: new b.RangeAllocator(64).allocate(8) }));
+`;
+const EXPECTED_LAYERS = { n: 3, code: "ERR_OFFHEAP_END_OF_DATA", got: 3, size: 16, transform: "function", range: 0 };
+
+test('the subpaths "offheap/buffers", "offheap/buffers/node" and "offheap/collections" load from ESM and CommonJS', () => {
+  const names = ["", "/buffers", "/collections", "/buffers/node"].map((sub) => JSON.stringify(pkg.name + sub));
+  const esm = run(["--input-type=module", "-e", `const [m, b, c, s] = await Promise.all([${names.map((n) => `import(${n})`).join(", ")}]); ${USE_LAYERS}`]);
+  assert.deepEqual(JSON.parse(esm.trim().split("\n").at(-1)!), EXPECTED_LAYERS);
+  const cjs = run(["-e", `const [m, b, c, s] = [${names.map((n) => `require(${n})`).join(", ")}]; ${USE_LAYERS}`]);
+  assert.deepEqual(JSON.parse(cjs.trim().split("\n").at(-1)!), EXPECTED_LAYERS);
+});
+
+test("the browser entry points import no Node built-in", () => {
+  // Everything but dist/buffers/node.js (the Node stream Transform) must be free of static node:
+  // imports; save/load reach node:fs through a dynamic import by variable, on first use.
+  const bad: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory()) walk(path);
+      else if (path.endsWith(".js") && !path.endsWith("buffers/node.js") && /from\s*["']node:|import\(\s*["']node:|require\(\s*["']node:/.test(readFileSync(path, "utf8"))) bad.push(path);
+    }
+  };
+  walk(`${ROOT}dist`);
+  assert.deepEqual(bad, []);
+});
+
+test("the package exports only its entry points and package.json", () => {
+  assert.deepEqual(Object.keys(pkg.exports), [".", "./buffers", "./buffers/node", "./collections", "./package.json"]);
+  for (const [sub, target] of Object.entries(pkg.exports)) {
+    if (typeof target === "object") {
+      assert.equal(Object.keys(target)[0], "types", `${sub}: "types" must be the first condition`);
+      assert.ok(existsSync(`${ROOT}${target.types}`) && existsSync(`${ROOT}${target.default}`), `${sub}: its files exist in dist/`);
+    }
+  }
   assert.throws(() => run(["--input-type=module", "-e", `await import("${pkg.name}/dist/heap/heap.js")`]), /ERR_PACKAGE_PATH_NOT_EXPORTED/);
   const out = run(["-e", `console.log(require("${pkg.name}/package.json").name)`]);
   assert.equal(out.trim(), pkg.name);

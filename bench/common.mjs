@@ -1,0 +1,43 @@
+// Shared by the benchmark entry points (run.mjs, buffers.mjs): running one
+// cell in its own process, and number formatting.
+import { spawn } from "node:child_process";
+
+/**
+ * Runs `node <args>` as one benchmark cell with a time limit. Resolves to
+ * `{ ...base, wallS, status: "ok", ...the last JSON line of its stdout }`,
+ * `{ status: "dnf", timeoutS }` if it ran out of time, or
+ * `{ status: "error", error }` naming the thrown error's line.
+ */
+export function runCell(args, timeoutS, base) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    child.stdout.setEncoding("utf8").on("data", (s) => (stdout += s));
+    child.stderr.setEncoding("utf8").on("data", (s) => (stderr += s));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutS * 1000);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const done = { ...base, wallS: (performance.now() - started) / 1000 };
+      if (timedOut) return resolve({ ...done, status: "dnf", timeoutS });
+      const line = stdout.trim().split("\n").findLast((l) => l.startsWith("{"));
+      if (code === 0 && line) return resolve({ ...done, status: "ok", ...JSON.parse(line) });
+      const lines = stderr.trim().split("\n");
+      // The thrown error's own line ("RangeError: ..."), not the source line Node prints above it.
+      const why = lines.find((l) => /^\w*Error\b.*: /.test(l)) ?? lines.find((l) => /Error|error:|abort/.test(l)) ?? lines.pop();
+      resolve({ ...done, status: "error", error: `${signal ?? `exit ${code}`}: ${why || "no output"}` });
+    });
+  });
+}
+
+/** ns/op as the tables print it: 2 decimals below 1, 1 below 100, then grouped integers. */
+export function fmtNs(ns) {
+  if (ns < 1) return ns.toFixed(2);
+  if (ns < 100) return ns.toFixed(1);
+  return Math.round(ns).toLocaleString("en-US");
+}

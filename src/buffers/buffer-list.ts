@@ -1,0 +1,383 @@
+// BufferList: an ordered list of Uint8Array views that stands for one byte
+// sequence without copying it (GoMem's Memory). Pushing a buffer stores the
+// reference and adds its length to a running total, so `size` and `count`
+// are O(1); bytes are copied only when asked for (`toBytes`, `copyTo`).
+// BufferReader (buffer-reader.ts) reads across the buffers; writeTo hands
+// them to a Node stream as one vectored write.
+//
+// The list never copies or owns the bytes: a buffer pushed here is shared
+// with whoever else holds it. Changing the list while a BufferReader reads it
+// (other than through that reader's clipFront) leaves the reader reading the
+// buffers as they were when it last looked; build a new reader instead.
+//
+// Differences from GoMem, on purpose: `updateBuffer` keeps `size` right
+// (GoMem overwrites it with the length difference), `equals` compares bytes
+// however they are split between buffers (GoMem compares buffer by buffer),
+// and every argument is validated before anything changes.
+
+import { HeapCorruptionError, OffheapError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+
+// Copies of fewer bytes than this run as a byte loop: below it, creating the
+// subarray view that TypedArray#set needs costs more than the loop.
+const SMALL_COPY_BYTES = 32;
+
+/**
+ * The part of a Node.js Writable (a `node:stream` Writable, a `net.Socket`,
+ * an `fs.WriteStream`, ...) that {@link BufferList.writeTo} uses. Declared
+ * structurally so this file imports nothing from Node.
+ */
+export interface WritableLike {
+  /** Queues `chunk`; returns false when the stream's buffer is full (wait for "drain"). */
+  write(chunk: Uint8Array, callback?: (error?: Error | null) => void): boolean;
+  /** Holds writes in memory until uncork(), so that several become one writev. */
+  cork?(): void;
+  /** Flushes corked writes, as one `_writev` call when the stream has one. */
+  uncork?(): void;
+  /** Adds a one-time listener ("drain", "error", "close"). */
+  once(event: string, listener: (error?: Error) => void): unknown;
+  /** Removes a listener added by once(). */
+  removeListener(event: string, listener: (error?: Error) => void): unknown;
+}
+
+// Invariants (checked by BufferList.check):
+//   BL1  every element of bufs is a Uint8Array
+//   BL2  sizeBytes == sum of bufs[i].length
+
+/**
+ * An ordered list of `Uint8Array` views treated as one byte sequence, with
+ * no copies on push (GoMem's `Memory`).
+ *
+ * Costs: `push`/`pushOne` O(1) per buffer, `count`/`size` O(1),
+ * `toBytes`/`copyTo`/`equals` O(bytes), `append` O(buffers of the other list).
+ *
+ * @example
+ * const list = new BufferList([header, payload]);
+ * list.size;            // header.length + payload.length
+ * await list.writeTo(socket); // one writev
+ */
+export class BufferList implements Iterable<Uint8Array> {
+  private bufs: Uint8Array[] = [];
+  private sizeBytes = 0;
+
+  /**
+   * A list holding `buffers` (references, not copies), in order, or the one
+   * buffer given. Throws OffheapTypeError, and builds nothing, if one is not
+   * a Uint8Array.
+   * @example new BufferList(chunk); new BufferList([header, body]);
+   */
+  constructor(buffers?: Iterable<Uint8Array> | Uint8Array) {
+    if (buffers instanceof Uint8Array) {
+      this.bufs = [buffers]; // sized to fit; pushOne on [] would reserve 17 slots
+      this.sizeBytes = buffers.length;
+    } else if (buffers !== undefined) {
+      this.push(...buffers);
+    }
+  }
+
+  /** Number of buffers (empty ones included). O(1). */
+  get count(): number {
+    return this.bufs.length;
+  }
+
+  /** Total bytes in all buffers. O(1). */
+  get size(): number {
+    return this.sizeBytes;
+  }
+
+  /**
+   * The buffers, in order: the list's own array, read-only. It changes as the
+   * list changes; copy it (`[...list.buffers]`) to keep a snapshot.
+   */
+  get buffers(): readonly Uint8Array[] {
+    return this.bufs;
+  }
+
+  /** The buffer at `index` (negative counts from the end, as Array#at); undefined outside the list. O(1). */
+  at(index: number): Uint8Array | undefined {
+    return this.bufs.at(index);
+  }
+
+  /**
+   * Appends one buffer (a reference, not a copy). O(1).
+   * Throws OffheapTypeError if `buf` is not a Uint8Array; the list is unchanged.
+   * @example list.pushOne(chunk);
+   */
+  pushOne(buf: Uint8Array): this {
+    if (!(buf instanceof Uint8Array)) throw notBytes("BufferList.pushOne", buf);
+    this.bufs.push(buf);
+    this.sizeBytes += buf.length;
+    return this;
+  }
+
+  /**
+   * Appends buffers in order (references, not copies). O(buffers).
+   * Throws OffheapTypeError if one is not a Uint8Array; then none is added.
+   * @example list.push(header, body);
+   */
+  push(...bufs: Uint8Array[]): this {
+    let addBytes = 0;
+    for (let i = 0; i < bufs.length; i++) {
+      const buf = bufs[i];
+      if (!(buf instanceof Uint8Array)) throw notBytes(`BufferList.push: argument ${i}`, buf);
+      addBytes += buf.length;
+    }
+    const own = this.bufs;
+    for (let i = 0; i < bufs.length; i++) own.push(bufs[i]!);
+    this.sizeBytes += addBytes;
+    return this;
+  }
+
+  /**
+   * Appends the buffers of `other` (references, not copies); `other` is not
+   * changed. O(buffers of other). `list.append(list)` doubles the list.
+   * Throws OffheapTypeError if `other` is not a BufferList.
+   */
+  append(other: BufferList): this {
+    if (!(other instanceof BufferList)) throw new OffheapTypeError(`BufferList.append: expected a BufferList, got ${describe(other)}`);
+    const own = this.bufs;
+    const theirs = other.bufs;
+    const n = theirs.length; // read once: other may be this list
+    for (let i = 0; i < n; i++) own.push(theirs[i]!);
+    this.sizeBytes += other.sizeBytes;
+    return this;
+  }
+
+  /**
+   * Replaces the buffer at `index` (negative counts from the end) and keeps
+   * `size` right. O(1). Throws OffheapRangeError for an index that is not an
+   * integer inside the list, OffheapTypeError for a `buf` that is not a
+   * Uint8Array; either way the list is unchanged.
+   * @example list.updateBuffer(-1, last.subarray(0, 10)); // trim the last buffer
+   */
+  updateBuffer(index: number, buf: Uint8Array): this {
+    const bufs = this.bufs;
+    const n = bufs.length;
+    if (!Number.isInteger(index) || index < -n || index >= n) {
+      throw new OffheapRangeError(`BufferList.updateBuffer: index ${String(index)} is not an integer in [${-n}, ${n}) for a list of ${n} buffers`);
+    }
+    if (!(buf instanceof Uint8Array)) throw notBytes("BufferList.updateBuffer", buf);
+    const i = index < 0 ? n + index : index;
+    this.sizeBytes += buf.length - bufs[i]!.length;
+    bufs[i] = buf;
+    return this;
+  }
+
+  /**
+   * Removes the first `nBytes` bytes: every buffer lying entirely inside them
+   * is removed (empty buffers at that point included), and a buffer they end
+   * inside is replaced by a view of its remaining bytes (no copy). Calls
+   * `onDropped` with each removed buffer, e.g. to recycle it. O(buffers).
+   * Throws OffheapRangeError, changing nothing, unless 0 <= nBytes <= size.
+   * @example list.dropFront(reader.offset);
+   */
+  dropFront(nBytes: number, onDropped?: (buf: Uint8Array) => void): this {
+    if (!Number.isSafeInteger(nBytes) || nBytes < 0 || nBytes > this.sizeBytes) {
+      throw new OffheapRangeError(`BufferList.dropFront: ${String(nBytes)} bytes is not an integer in [0, ${this.sizeBytes}] (the list's size)`);
+    }
+    const bufs = this.bufs;
+    let left = nBytes;
+    let nDropped = 0;
+    while (nDropped < bufs.length && bufs[nDropped]!.length <= left) left -= bufs[nDropped++]!.length;
+    const dropped = bufs.splice(0, nDropped);
+    if (left > 0) {
+      const head = bufs[0]!;
+      bufs[0] = new Uint8Array(head.buffer, head.byteOffset + left, head.length - left);
+    }
+    this.sizeBytes -= nBytes;
+    if (onDropped !== undefined) for (const buf of dropped) onDropped(buf);
+    return this;
+  }
+
+  /** Empties the list (the buffers themselves are not touched). O(1). */
+  reset(): this {
+    this.bufs = [];
+    this.sizeBytes = 0;
+    return this;
+  }
+
+  /**
+   * Copies all bytes into one new Uint8Array of length `size`. O(bytes).
+   * @example const bytes = list.toBytes();
+   */
+  toBytes(): Uint8Array {
+    const out = new Uint8Array(this.sizeBytes);
+    this.copyInto(out);
+    return out;
+  }
+
+  /**
+   * Copies all bytes to the start of `target`; returns the number copied
+   * (`size`). O(bytes). Throws OffheapRangeError, writing nothing, if
+   * `target` is shorter than `size`; OffheapTypeError if it is not a Uint8Array.
+   * @example const n = list.copyTo(scratch);
+   */
+  copyTo(target: Uint8Array): number {
+    if (!(target instanceof Uint8Array)) throw notBytes("BufferList.copyTo", target);
+    if (target.length < this.sizeBytes) {
+      throw new OffheapRangeError(`BufferList.copyTo: target of ${target.length} bytes is shorter than the list's ${this.sizeBytes} bytes`);
+    }
+    this.copyInto(target);
+    return this.sizeBytes;
+  }
+
+  private copyInto(out: Uint8Array): void {
+    const bufs = this.bufs;
+    let at = 0;
+    for (let i = 0; i < bufs.length; i++) {
+      const buf = bufs[i]!;
+      copyBytes(buf, 0, buf.length, out, at);
+      at += buf.length;
+    }
+  }
+
+  /** Iterates over the buffers in order (for...of). */
+  [Symbol.iterator](): IterableIterator<Uint8Array> {
+    return this.bufs.values();
+  }
+
+  /**
+   * Calls `callback(buf, index)` for each buffer in order. Allocates nothing.
+   * @example list.range((buf) => hash.update(buf));
+   */
+  range(callback: (buf: Uint8Array, index: number) => void): void {
+    const bufs = this.bufs;
+    for (let i = 0; i < bufs.length; i++) callback(bufs[i]!, i);
+  }
+
+  /**
+   * Whether `other` holds the same bytes, however they are split between
+   * buffers. O(bytes); allocates nothing.
+   * @example new BufferList([a, b]).equals(concatenated) // true
+   */
+  equals(other: BufferList | Uint8Array): boolean {
+    let theirs: readonly Uint8Array[];
+    if (other instanceof BufferList) {
+      if (other === this) return true;
+      theirs = other.bufs;
+    } else if (other instanceof Uint8Array) {
+      theirs = [other];
+    } else {
+      throw new OffheapTypeError(`BufferList.equals: expected a BufferList or a Uint8Array, got ${describe(other)}`);
+    }
+    const otherSize = other instanceof BufferList ? other.sizeBytes : other.length;
+    if (otherSize !== this.sizeBytes) return false;
+    const mine = this.bufs;
+    let i = 0, iPos = 0, j = 0, jPos = 0;
+    let left = this.sizeBytes;
+    while (left > 0) {
+      let a = mine[i]!;
+      while (iPos === a.length) { a = mine[++i]!; iPos = 0; }
+      let b = theirs[j]!;
+      while (jPos === b.length) { b = theirs[++j]!; jPos = 0; }
+      const n = Math.min(a.length - iPos, b.length - jPos);
+      for (let k = 0; k < n; k++) if (a[iPos + k] !== b[jPos + k]) return false;
+      iPos += n;
+      jPos += n;
+      left -= n;
+    }
+    return true;
+  }
+
+  /**
+   * Writes all buffers to a Node stream as one vectored write: `cork()`, one
+   * `write()` per non-empty buffer, `uncork()` — which a Writable with
+   * `_writev` (sockets, most file streams) turns into a single writev call.
+   *
+   * Resolves once the stream has accepted the data: at once if the last
+   * write() returned true, else on the next "drain" (backpressure). It does
+   * not wait for the bytes to reach the underlying resource; a later failure
+   * is the stream's "error" event, as for write(). Rejects with the stream's
+   * error if a write reports one or "error" is emitted before "drain", and
+   * with an OffheapError coded `ERR_STREAM_PREMATURE_CLOSE` if the stream
+   * closes first. An empty list resolves without writing.
+   *
+   * The buffers are handed to the stream, not copied: do not change their
+   * bytes until the stream has written them.
+   * @example await frame.writeTo(socket);
+   */
+  writeTo(stream: WritableLike): Promise<void> {
+    const bufs = this.bufs;
+    let last = bufs.length - 1;
+    while (last >= 0 && bufs[last]!.length === 0) last--;
+    if (last < 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (error: Error | null | undefined): void => {
+        if (settled) return;
+        settled = true;
+        stream.removeListener("drain", onDrain);
+        stream.removeListener("error", onError);
+        stream.removeListener("close", onClose);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onDrain = (): void => settle(null);
+      const onError = (error?: Error): void => settle(error ?? new OffheapError("ERR_STREAM_PREMATURE_CLOSE", "BufferList.writeTo: the stream emitted \"error\" with no error"));
+      const onClose = (): void => settle(new OffheapError("ERR_STREAM_PREMATURE_CLOSE", "BufferList.writeTo: the stream closed before it accepted the data"));
+      const onWritten = (error?: Error | null): void => {
+        if (error) settle(error);
+      };
+      let accepted: boolean;
+      stream.cork?.();
+      try {
+        for (let i = 0; i < last; i++) if (bufs[i]!.length > 0) stream.write(bufs[i]!);
+        accepted = stream.write(bufs[last]!, onWritten);
+      } finally {
+        stream.uncork?.();
+      }
+      if (accepted) {
+        settle(null);
+      } else if (!settled) {
+        stream.once("drain", onDrain);
+        stream.once("error", onError);
+        stream.once("close", onClose);
+      }
+    });
+  }
+
+  /**
+   * Validates the list's invariants (BL1, BL2 above); throws
+   * HeapCorruptionError naming the broken one. O(buffers). For tests.
+   */
+  check(): void {
+    let total = 0;
+    const bufs = this.bufs;
+    for (let i = 0; i < bufs.length; i++) {
+      const buf = bufs[i];
+      if (!(buf instanceof Uint8Array)) throw new HeapCorruptionError("BL1", `BufferList: element ${i} is ${describe(buf)}, not a Uint8Array`);
+      total += buf.length;
+    }
+    if (total !== this.sizeBytes) throw new HeapCorruptionError("BL2", `BufferList: size is ${this.sizeBytes} but the buffers hold ${total} bytes`);
+  }
+}
+
+/**
+ * Copies `nBytes` bytes from `src` at `srcPos` to `dst` at `dstPos` (both
+ * ranges in bounds: the caller checks). Short copies run as a byte loop,
+ * longer ones as TypedArray#set. Shared with buffer-reader.ts.
+ * @internal
+ */
+export function copyBytes(src: Uint8Array, srcPos: number, nBytes: number, dst: Uint8Array, dstPos: number): void {
+  if (nBytes < SMALL_COPY_BYTES) {
+    for (let i = 0; i < nBytes; i++) dst[dstPos + i] = src[srcPos + i]!;
+  } else if (srcPos === 0 && nBytes === src.length) {
+    dst.set(src, dstPos);
+  } else {
+    dst.set(new Uint8Array(src.buffer, src.byteOffset + srcPos, nBytes), dstPos);
+  }
+}
+
+/**
+ * A short description of a value for error messages: its type or class name.
+ * @internal
+ */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value === "string" ? "a string" : String(value);
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === "string" ? `${/^[AEIO]/.test(name) ? "an" : "a"} ${name}` : "an object";
+}
+
+function notBytes(api: string, value: unknown): OffheapTypeError {
+  return new OffheapTypeError(`${api}: expected a Uint8Array, got ${describe(value)}`);
+}

@@ -1,0 +1,650 @@
+// BufferReader: reads numbers and bytes across the buffers of a BufferList
+// (or an array of Uint8Arrays) as if they were one contiguous buffer, without
+// concatenating them (GoMem's ReadableBuffers, with its bugs fixed).
+//
+// The position is three numbers: the index of the current buffer, the
+// absolute offset where that buffer starts, and the offset inside it. Every
+// read has a fast path for the common case, the bytes lying in the current
+// buffer: one comparison, the loads, one store. Crossing into the next
+// buffer, running out of data and bad arguments are slow paths in separate
+// methods. A position at the very end of a buffer is valid (the next read
+// moves on), so skip/unread never have to look for the next non-empty buffer.
+//
+// Failure rule: a read that would run past the end throws EndOfDataError and
+// leaves the position where it was, including a LEB128 number that runs off
+// the end after some bytes. A parser can therefore try to read a header,
+// catch EndOfDataError, wait for more bytes and try again (frame-splitter.ts
+// does). Bad arguments throw OffheapRangeError / OffheapTypeError, also
+// without moving.
+//
+// Fixed GoMem bugs: Skip assumed every buffer had the current buffer's length
+// (wrong across uneven buffers); Unread walked into empty buffers' negative
+// offsets and never checked the start; ReadBE/ReadBytes/LEB128 consumed bytes
+// before failing at the end; LEB128 had no overflow check.
+
+import { EndOfDataError, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { BufferList, copyBytes, describe } from "./buffer-list.js";
+
+const EMPTY = new Uint8Array(0);
+const NO_BUFFERS: readonly Uint8Array[] = [];
+const SCRATCH = new DataView(new ArrayBuffer(8)); // float bit casts
+// A number LEB128 holds 7 bits a byte: 8 bytes carry 56 bits, enough for
+// 2^53 - 1 with the 8th byte's digit at most 15 (signed: -16 ... 15).
+const MAX_LEB128_BYTES = 8;
+const LAST_LEB128_MAX_DIGIT = 15;
+
+/** What a BufferReader reads: a BufferList, one Uint8Array, or an array of them (in order). */
+export type ReaderSource = BufferList | Uint8Array | readonly Uint8Array[];
+
+// Invariants (checked by BufferReader.check):
+//   RD1  bufs is empty and bufIndex == 0 and cur == EMPTY, or
+//       bufIndex < bufs.length and cur === bufs[bufIndex]
+//   RD2  curLength == cur.length and 0 <= pos <= curLength
+//   RD3  bufStart == sum of bufs[i].length for i < bufIndex
+//   RD4  bufStart + pos <= sizeBytes <= sum of all bufs[i].length
+//   RD5  plain is null, or cur viewed as a plain Uint8Array (same memory)
+
+/**
+ * A reader over many buffers as one byte sequence: integers of every width
+ * and endianness, floats, LEB128, byte copies and zero-copy views, with skip
+ * and unread.
+ *
+ * A read past the end throws EndOfDataError and leaves the position
+ * unchanged. Reads allocate nothing beyond what they return.
+ *
+ * The reader holds the source's buffers, not copies; changing a BufferList
+ * while a reader reads it (other than by {@link BufferReader.clipFront})
+ * leaves the reader seeing the list as it was, or worse after
+ * `updateBuffer`: make a new reader instead (it costs about one object).
+ *
+ * @example
+ * const r = new BufferReader(list);
+ * const type = r.readByte();
+ * const length = r.readUint32BE();
+ * const payload = r.readView(length); // zero-copy if inside one buffer
+ */
+export class BufferReader {
+  // Every field starts with a value of its final kind: a class field declared
+  // without one starts as undefined, and V8 then stores numbers boxed (tagged)
+  // instead of as small integers, costing a check on every read (measured
+  // 1.9 vs 1.3 ns per readByte).
+  private list: BufferList | null = null;
+  private bufs: readonly Uint8Array[] = NO_BUFFERS;
+  private sizeBytes = 0;
+  private bufIndex = 0;
+  private bufStart = 0;
+  private cur: Uint8Array = EMPTY;
+  private curLength = 0;
+  private pos = 0;
+  // cur as a plain Uint8Array for readBytes' slice: cur itself, or, for a
+  // subclass (a Node Buffer), a view made on first use. Null after a move.
+  private plain: Uint8Array | null = null;
+
+  /**
+   * A reader at offset 0 of `source`. O(1) for a BufferList or a Uint8Array,
+   * O(buffers) for an array (it sums their lengths). Throws OffheapTypeError
+   * for anything else, or an array holding something that is not a Uint8Array.
+   */
+  constructor(source: ReaderSource) {
+    if (source instanceof BufferList) {
+      this.list = source;
+      this.bufs = source.buffers;
+      this.sizeBytes = source.size;
+    } else if (source instanceof Uint8Array) {
+      this.bufs = [source];
+      this.sizeBytes = source.length;
+    } else {
+      if (!Array.isArray(source)) {
+        throw new OffheapTypeError(`BufferReader: expected a BufferList, a Uint8Array or an array of them, got ${describe(source)}`);
+      }
+      let sizeBytes = 0;
+      for (let i = 0; i < source.length; i++) {
+        const buf: unknown = source[i];
+        if (!(buf instanceof Uint8Array)) throw new OffheapTypeError(`BufferReader: element ${i} of the array is ${describe(buf)}, not a Uint8Array`);
+        sizeBytes += buf.length;
+      }
+      this.bufs = source;
+      this.sizeBytes = sizeBytes;
+    }
+    const cur = this.bufs[0] ?? EMPTY;
+    this.cur = cur;
+    this.curLength = cur.length;
+  }
+
+  /** Bytes consumed since the start (or since the last clipFront). O(1). */
+  get offset(): number {
+    return this.bufStart + this.pos;
+  }
+
+  /** Bytes left to read. O(1). */
+  get remaining(): number {
+    return this.sizeBytes - this.bufStart - this.pos;
+  }
+
+  /** Total bytes the reader covers: offset + remaining. O(1). */
+  get size(): number {
+    return this.sizeBytes;
+  }
+
+  // ---- single bytes and integers ------------------------------------------
+
+  /**
+   * The next byte (0 … 255). About 1.3 ns inside a buffer.
+   * Throws EndOfDataError at the end (position unchanged).
+   */
+  readByte(): number {
+    // The fast paths of readByte and readLEB128 store the new position first
+    // and undo it if the byte is missing (a load past the end of the current
+    // buffer gives undefined): the next call's load of pos waits less on the
+    // store, and there is no separate bounds test. Measured 1.3 ns per call,
+    // against 1.45 (readByte) and 1.6 (readLEB128) ns for test-then-store.
+    const pos = this.pos;
+    this.pos = pos + 1;
+    const b = this.cur[pos];
+    if (b !== undefined) return b;
+    this.pos = pos;
+    return this.readByteSlow();
+  }
+
+  private readByteSlow(): number {
+    if (this.remaining === 0) throw this.end("readByte", 1);
+    this.nextBuffer();
+    return this.cur[this.pos++]!;
+  }
+
+  /** The next 2 bytes as an unsigned big-endian integer. Throws EndOfDataError (position unchanged) if fewer remain. */
+  readUint16BE(): number {
+    const pos = this.pos;
+    if (pos + 2 <= this.curLength) {
+      const cur = this.cur;
+      this.pos = pos + 2;
+      return (cur[pos]! << 8) | cur[pos + 1]!;
+    }
+    return this.readUintSlow("readUint16BE", 2, false);
+  }
+
+  /** The next 2 bytes as an unsigned little-endian integer. Throws EndOfDataError (position unchanged) if fewer remain. */
+  readUint16LE(): number {
+    const pos = this.pos;
+    if (pos + 2 <= this.curLength) {
+      const cur = this.cur;
+      this.pos = pos + 2;
+      return cur[pos]! | (cur[pos + 1]! << 8);
+    }
+    return this.readUintSlow("readUint16LE", 2, true);
+  }
+
+  /** The next 4 bytes as an unsigned big-endian integer. Throws EndOfDataError (position unchanged) if fewer remain. */
+  readUint32BE(): number {
+    const pos = this.pos;
+    if (pos + 4 <= this.curLength) {
+      const cur = this.cur;
+      this.pos = pos + 4;
+      return ((cur[pos]! << 24) | (cur[pos + 1]! << 16) | (cur[pos + 2]! << 8) | cur[pos + 3]!) >>> 0;
+    }
+    return this.readUintSlow("readUint32BE", 4, false);
+  }
+
+  /** The next 4 bytes as an unsigned little-endian integer. Throws EndOfDataError (position unchanged) if fewer remain. */
+  readUint32LE(): number {
+    const pos = this.pos;
+    if (pos + 4 <= this.curLength) {
+      const cur = this.cur;
+      this.pos = pos + 4;
+      return (cur[pos]! | (cur[pos + 1]! << 8) | (cur[pos + 2]! << 16) | (cur[pos + 3]! << 24)) >>> 0;
+    }
+    return this.readUintSlow("readUint32LE", 4, true);
+  }
+
+  /**
+   * The next `nBytes` (1 … 6) bytes as an unsigned big-endian integer (GoMem's
+   * ReadBE, widened to 48 bits). Throws OffheapRangeError for another width,
+   * EndOfDataError if fewer bytes remain; the position is unchanged either way.
+   * @example r.readUintBE(3) // a 24-bit length
+   */
+  readUintBE(nBytes: number): number {
+    const pos = this.pos;
+    if (!(nBytes >= 1 && nBytes <= 6 && (nBytes | 0) === nBytes)) throw badWidth("readUintBE", nBytes);
+    if (pos + nBytes <= this.curLength) {
+      const cur = this.cur;
+      let value = 0;
+      for (let i = 0; i < nBytes; i++) value = value * 256 + cur[pos + i]!;
+      this.pos = pos + nBytes;
+      return value;
+    }
+    return this.readUintSlow("readUintBE", nBytes, false);
+  }
+
+  /** As {@link BufferReader.readUintBE}, little-endian. */
+  readUintLE(nBytes: number): number {
+    const pos = this.pos;
+    if (!(nBytes >= 1 && nBytes <= 6 && (nBytes | 0) === nBytes)) throw badWidth("readUintLE", nBytes);
+    if (pos + nBytes <= this.curLength) {
+      const cur = this.cur;
+      let value = 0;
+      for (let i = nBytes - 1; i >= 0; i--) value = value * 256 + cur[pos + i]!;
+      this.pos = pos + nBytes;
+      return value;
+    }
+    return this.readUintSlow("readUintLE", nBytes, true);
+  }
+
+  // The bytes span buffers, or are missing: check, then read byte by byte.
+  private readUintSlow(api: string, nBytes: number, littleEndian: boolean): number {
+    if (this.remaining < nBytes) throw this.end(api, nBytes);
+    let value = 0;
+    if (littleEndian) {
+      let weight = 1;
+      for (let i = 0; i < nBytes; i++, weight *= 256) value += this.nextByte() * weight;
+    } else {
+      for (let i = 0; i < nBytes; i++) value = value * 256 + this.nextByte();
+    }
+    return value;
+  }
+
+  /** The next 8 bytes as an unsigned big-endian BigInt. Throws EndOfDataError (position unchanged) if fewer remain. */
+  readBigUint64BE(): bigint {
+    if (this.remaining < 8) throw this.end("readBigUint64BE", 8);
+    const hi = this.readUint32BE();
+    return (BigInt(hi) << 32n) | BigInt(this.readUint32BE());
+  }
+
+  /** The next 8 bytes as an unsigned little-endian BigInt. Throws EndOfDataError (position unchanged) if fewer remain. */
+  readBigUint64LE(): bigint {
+    if (this.remaining < 8) throw this.end("readBigUint64LE", 8);
+    const lo = this.readUint32LE();
+    return (BigInt(this.readUint32LE()) << 32n) | BigInt(lo);
+  }
+
+  /** The next 4 bytes as a big-endian IEEE 754 single. Throws EndOfDataError (position unchanged) if fewer remain. */
+  readFloat32BE(): number {
+    if (this.remaining < 4) throw this.end("readFloat32BE", 4);
+    SCRATCH.setUint32(0, this.readUint32BE());
+    return SCRATCH.getFloat32(0);
+  }
+
+  /** The next 4 bytes as a little-endian IEEE 754 single. Throws EndOfDataError (position unchanged) if fewer remain. */
+  readFloat32LE(): number {
+    if (this.remaining < 4) throw this.end("readFloat32LE", 4);
+    SCRATCH.setUint32(0, this.readUint32LE());
+    return SCRATCH.getFloat32(0);
+  }
+
+  /** The next 8 bytes as a big-endian IEEE 754 double. Throws EndOfDataError (position unchanged) if fewer remain. */
+  readFloat64BE(): number {
+    if (this.remaining < 8) throw this.end("readFloat64BE", 8);
+    SCRATCH.setUint32(0, this.readUint32BE());
+    SCRATCH.setUint32(4, this.readUint32BE());
+    return SCRATCH.getFloat64(0);
+  }
+
+  /** The next 8 bytes as a little-endian IEEE 754 double. Throws EndOfDataError (position unchanged) if fewer remain. */
+  readFloat64LE(): number {
+    if (this.remaining < 8) throw this.end("readFloat64LE", 8);
+    SCRATCH.setUint32(4, this.readUint32LE());
+    SCRATCH.setUint32(0, this.readUint32LE());
+    return SCRATCH.getFloat64(0);
+  }
+
+  // ---- LEB128 --------------------------------------------------------------
+
+  /**
+   * An unsigned LEB128 number of at most 8 bytes, up to 2^53 - 1. Throws
+   * EndOfDataError if the number runs off the end, OffheapRangeError if it is
+   * longer than 8 bytes or above 2^53 - 1 (use readBigLEB128); the position is
+   * unchanged either way. One byte: about 1.3 ns.
+   * @example r.readLEB128() // [0xe5, 0x8e, 0x26] -> 624485
+   */
+  readLEB128(): number {
+    const pos = this.pos;
+    this.pos = pos + 1; // as in readByte; undefined < 0x80 is false
+    const b = this.cur[pos]!;
+    if (b < 0x80) return b;
+    this.pos = pos;
+    return this.readVarint("readLEB128", false);
+  }
+
+  /**
+   * A signed (two's complement) LEB128 number of at most 8 bytes, in
+   * [-(2^53 - 1), 2^53 - 1]. Throws as {@link BufferReader.readLEB128}.
+   * @example r.readSignedLEB128() // [0xc0, 0xbb, 0x78] -> -123456
+   */
+  readSignedLEB128(): number {
+    const pos = this.pos;
+    this.pos = pos + 1; // as in readByte; undefined < 0x80 is false
+    const b = this.cur[pos]!;
+    if (b < 0x80) return b < 0x40 ? b : b - 0x80;
+    this.pos = pos;
+    return this.readVarint("readSignedLEB128", true);
+  }
+
+  // The number is first measured with a private cursor, so running off the
+  // end moves nothing; a too large value is unread before the throw.
+  private readVarint(api: string, signed: boolean): number {
+    const at = this.offset;
+    const nBytes = this.varintLength(api, MAX_LEB128_BYTES);
+    const big = signed ? "readBigSignedLEB128" : "readBigLEB128";
+    if (nBytes < 0) throw new OffheapRangeError(`BufferReader.${api}: the LEB128 number at offset ${at} is longer than ${MAX_LEB128_BYTES} bytes (over 53 bits); read it with ${big}`);
+    let value = 0, weight = 1;
+    for (let k = 1; k < nBytes; k++, weight *= 128) value += (this.nextByte() & 0x7f) * weight;
+    const b = this.nextByte();
+    const digit = signed && b >= 0x40 ? b - 0x80 : b;
+    if (nBytes === MAX_LEB128_BYTES && (digit > LAST_LEB128_MAX_DIGIT || digit < -LAST_LEB128_MAX_DIGIT - 1 || (digit === -LAST_LEB128_MAX_DIGIT - 1 && value === 0))) {
+      this.unread(nBytes);
+      throw new OffheapRangeError(`BufferReader.${api}: the LEB128 number at offset ${at} is beyond ±(2^53 - 1); read it with ${big}`);
+    }
+    return value + digit * weight;
+  }
+
+  /**
+   * An unsigned LEB128 number of any length, as a BigInt. Throws
+   * EndOfDataError (position unchanged) if it runs off the end.
+   * @example r.readBigLEB128() // [0x80 x 9, 0x02] -> 2n ** 64n
+   */
+  readBigLEB128(): bigint {
+    return this.readBigVarint("readBigLEB128", false);
+  }
+
+  /** A signed (two's complement) LEB128 number of any length, as a BigInt. Throws as {@link BufferReader.readBigLEB128}. */
+  readBigSignedLEB128(): bigint {
+    return this.readBigVarint("readBigSignedLEB128", true);
+  }
+
+  private readBigVarint(api: string, signed: boolean): bigint {
+    const nBytes = this.varintLength(api, Infinity);
+    // Decode 7 bytes (49 bits) at a time in a number: few BigInt operations.
+    let result = 0n, shiftBits = 0, last = 0;
+    for (let done = 0; done < nBytes; ) {
+      const group = Math.min(7, nBytes - done);
+      let chunk = 0, weight = 1;
+      for (let g = 0; g < group; g++, weight *= 128) {
+        last = this.nextByte();
+        chunk += (last & 0x7f) * weight;
+      }
+      result |= BigInt(chunk) << BigInt(shiftBits);
+      shiftBits += 7 * group;
+      done += group;
+    }
+    if (signed && (last & 0x40) !== 0) result -= 1n << BigInt(shiftBits);
+    return result;
+  }
+
+  // Bytes in the LEB128 number at the position, found without moving; -1 if
+  // its first maxBytes bytes all continue. Throws EndOfDataError if it runs
+  // off the end first.
+  private varintLength(api: string, maxBytes: number): number {
+    const bufs = this.bufs;
+    let i = this.bufIndex, cur = this.cur, pos = this.pos;
+    let left = this.remaining;
+    for (let nBytes = 1; nBytes <= maxBytes; nBytes++) {
+      if (left === 0) throw this.end(api, nBytes, `the LEB128 number runs off the end after ${nBytes - 1} bytes`);
+      while (pos === cur.length) {
+        cur = bufs[++i]!;
+        pos = 0;
+      }
+      left--;
+      if (cur[pos++]! < 0x80) return nBytes;
+    }
+    return -1;
+  }
+
+  // ---- byte ranges -----------------------------------------------------------
+
+  /**
+   * Copies min(target.length, remaining) bytes into the start of `target`
+   * and returns that count, 0 at the end (as Go's io.Reader; it never throws
+   * EndOfDataError). Throws OffheapTypeError if `target` is not a Uint8Array.
+   * @example while ((n = r.read(chunk)) > 0) sink(chunk.subarray(0, n));
+   */
+  read(target: Uint8Array): number {
+    if (!(target instanceof Uint8Array)) throw new OffheapTypeError(`BufferReader.read: expected a Uint8Array, got ${describe(target)}`);
+    const nBytes = Math.min(target.length, this.remaining);
+    this.copyOut(target, nBytes);
+    return nBytes;
+  }
+
+  /**
+   * A copy of the next `nBytes` bytes in a new Uint8Array. Throws
+   * OffheapRangeError for a count that is not a non-negative safe integer,
+   * EndOfDataError if fewer remain; the position is unchanged either way.
+   */
+  readBytes(nBytes: number): Uint8Array {
+    this.need("readBytes", nBytes);
+    const pos = this.pos;
+    // Inside one buffer, the builtin slice allocates and copies in one step
+    // (about half the cost of new + set), but on a plain Uint8Array only: on a
+    // subclass (a Node Buffer) it would call the species constructor.
+    if (pos + nBytes <= this.curLength) {
+      let plain = this.plain;
+      if (plain === null) {
+        const cur = this.cur;
+        plain = this.plain = cur.constructor === Uint8Array ? cur : new Uint8Array(cur.buffer, cur.byteOffset, cur.length);
+      }
+      this.pos = pos + nBytes;
+      return plain.slice(pos, pos + nBytes);
+    }
+    const out = new Uint8Array(nBytes);
+    this.copyOut(out, nBytes);
+    return out;
+  }
+
+  /**
+   * The next `nBytes` bytes: a zero-copy view when they lie inside one buffer
+   * (it shares memory with the source), else a copy. Throws as
+   * {@link BufferReader.readBytes}.
+   * @example const payload = r.readView(length);
+   */
+  readView(nBytes: number): Uint8Array {
+    this.need("readView", nBytes);
+    let pos = this.pos;
+    if (pos === this.curLength && nBytes > 0) {
+      this.nextBuffer();
+      pos = 0;
+    }
+    if (pos + nBytes <= this.curLength) {
+      const cur = this.cur;
+      this.pos = pos + nBytes;
+      return pos === 0 && nBytes === cur.length ? cur : new Uint8Array(cur.buffer, cur.byteOffset + pos, nBytes);
+    }
+    const out = new Uint8Array(nBytes);
+    this.copyOut(out, nBytes);
+    return out;
+  }
+
+  /**
+   * Moves forward `nBytes` bytes, across any buffers. O(buffers crossed).
+   * Throws as {@link BufferReader.readBytes} (position unchanged).
+   */
+  skip(nBytes: number): void {
+    this.need("skip", nBytes);
+    const pos = this.pos;
+    if (pos + nBytes <= this.curLength) {
+      this.pos = pos + nBytes;
+      return;
+    }
+    let left = nBytes - (this.curLength - pos);
+    this.pos = this.curLength;
+    while (left > 0) {
+      this.nextBuffer();
+      const take = Math.min(left, this.curLength);
+      this.pos = take;
+      left -= take;
+    }
+  }
+
+  /**
+   * Moves back `nBytes` bytes, across any buffers (empty ones included).
+   * O(buffers crossed). Throws OffheapRangeError, not moving, unless
+   * 0 <= nBytes <= offset.
+   * @example const tag = r.readByte(); if (tag !== 1) r.unread(1);
+   */
+  unread(nBytes: number): void {
+    const pos = this.pos;
+    if (!(Number.isSafeInteger(nBytes) && nBytes >= 0 && nBytes <= this.bufStart + pos)) {
+      throw new OffheapRangeError(`BufferReader.unread: ${String(nBytes)} is not a byte count in [0, ${this.bufStart + pos}] (the bytes consumed)`);
+    }
+    if (nBytes <= pos) {
+      this.pos = pos - nBytes;
+      return;
+    }
+    const bufs = this.bufs;
+    let left = nBytes - pos;
+    let i = this.bufIndex, start = this.bufStart;
+    let cur: Uint8Array;
+    for (;;) {
+      cur = bufs[--i]!;
+      start -= cur.length;
+      if (left <= cur.length) break;
+      left -= cur.length;
+    }
+    this.enter(i, start, cur, cur.length - left);
+  }
+
+  /**
+   * Calls `callback` with each remaining piece of data, in order, as a
+   * zero-copy view (a whole buffer is passed as is), consuming it: each piece
+   * counts as read when the callback gets it. Empty buffers are skipped. The
+   * callback must not read from this reader.
+   * @example r.range((view) => socket.write(view));
+   */
+  range(callback: (view: Uint8Array) => void): void {
+    while (this.remaining > 0) {
+      if (this.pos === this.curLength) this.nextBuffer();
+      const cur = this.cur, pos = this.pos;
+      this.pos = this.curLength;
+      callback(pos === 0 ? cur : new Uint8Array(cur.buffer, cur.byteOffset + pos, this.curLength - pos));
+    }
+  }
+
+  /**
+   * As {@link BufferReader.range}, for the next `nBytes` bytes only. Throws as
+   * {@link BufferReader.readBytes} before calling the callback at all.
+   * @example r.rangeN(length, (view) => hash.update(view));
+   */
+  rangeN(nBytes: number, callback: (view: Uint8Array) => void): void {
+    this.need("rangeN", nBytes);
+    let left = nBytes;
+    while (left > 0) {
+      if (this.pos === this.curLength) this.nextBuffer();
+      const cur = this.cur, pos = this.pos;
+      const take = Math.min(this.curLength - pos, left);
+      this.pos = pos + take;
+      left -= take;
+      callback(pos === 0 && take === cur.length ? cur : new Uint8Array(cur.buffer, cur.byteOffset + pos, take));
+    }
+  }
+
+  /**
+   * Drops the consumed bytes from the source: buffers read to their end are
+   * removed, and the buffer the reader is inside is replaced by a zero-copy
+   * view of its unread bytes. Afterwards `offset` is 0 (unread() cannot go
+   * back past this point) and the source holds exactly the unread bytes.
+   * Returns the number of bytes dropped. O(buffers).
+   *
+   * With a BufferList source, the list itself changes (`list.dropFront`), and
+   * the reader then covers the list's current contents, including buffers
+   * pushed to it after the reader was made. With an array source, the
+   * caller's array is left alone: the reader trims a private copy.
+   * `onDropped` gets each removed buffer, e.g. to recycle it.
+   * @example r.clipFront(); list.push(nextChunk); r.readUint32BE();
+   */
+  clipFront(onDropped?: (buf: Uint8Array) => void): number {
+    const nBytes = this.offset;
+    let list = this.list;
+    if (list === null) list = this.list = new BufferList(this.bufs);
+    list.dropFront(nBytes, onDropped);
+    this.bufs = list.buffers;
+    this.sizeBytes = list.size;
+    this.enter(0, 0, this.bufs[0] ?? EMPTY, 0);
+    return nBytes;
+  }
+
+  // ---- internals ---------------------------------------------------------------
+
+  // Moves to the next non-empty buffer. Precondition: pos == curLength and
+  // remaining > 0, so such a buffer exists.
+  private nextBuffer(): void {
+    const bufs = this.bufs;
+    let i = this.bufIndex;
+    let cur: Uint8Array;
+    do cur = bufs[++i]!;
+    while (cur.length === 0);
+    this.enter(i, this.bufStart + this.curLength, cur, 0);
+  }
+
+  // Makes bufs[bufIndex] (which starts at bufStart) the current buffer, at pos.
+  private enter(bufIndex: number, bufStart: number, cur: Uint8Array, pos: number): void {
+    this.bufIndex = bufIndex;
+    this.bufStart = bufStart;
+    this.cur = cur;
+    this.curLength = cur.length;
+    this.pos = pos;
+    this.plain = null;
+  }
+
+  // The next byte; the caller has checked that it exists.
+  private nextByte(): number {
+    if (this.pos === this.curLength) this.nextBuffer();
+    return this.cur[this.pos++]!;
+  }
+
+  // Copies the next nBytes (<= remaining) to the start of target.
+  private copyOut(target: Uint8Array, nBytes: number): void {
+    let at = 0;
+    for (;;) {
+      const pos = this.pos;
+      const take = Math.min(this.curLength - pos, nBytes - at);
+      copyBytes(this.cur, pos, take, target, at);
+      this.pos = pos + take;
+      at += take;
+      if (at === nBytes) return;
+      this.nextBuffer();
+    }
+  }
+
+  // Validates a byte count for api and checks that it is available.
+  private need(api: string, nBytes: number): void {
+    if (!(Number.isSafeInteger(nBytes) && nBytes >= 0)) {
+      throw new OffheapRangeError(`BufferReader.${api}: ${String(nBytes)} is not a byte count (a non-negative safe integer)`);
+    }
+    if (nBytes > this.remaining) throw this.end(api, nBytes);
+  }
+
+  private end(api: string, nBytes: number, why?: string): EndOfDataError {
+    return new EndOfDataError(
+      `BufferReader.${api}: ${why ?? `${nBytes} bytes needed`} at offset ${this.offset}, ${this.remaining} of ${this.sizeBytes} bytes left`,
+    );
+  }
+
+  /**
+   * Validates the reader's invariants (RD1-RD5 above); throws
+   * HeapCorruptionError naming the broken one. O(buffers). For tests.
+   */
+  check(): void {
+    const bufs = this.bufs;
+    const i = this.bufIndex;
+    if (bufs.length === 0 ? i !== 0 || this.cur !== EMPTY : i >= bufs.length || this.cur !== bufs[i]) {
+      throw new HeapCorruptionError("RD1", `BufferReader: buffer index ${i} of ${bufs.length} does not match the current buffer`);
+    }
+    if (this.curLength !== this.cur.length || this.pos < 0 || this.pos > this.curLength) {
+      throw new HeapCorruptionError("RD2", `BufferReader: offset ${this.pos} in a buffer of ${this.cur.length} bytes (cached length ${this.curLength})`);
+    }
+    let before = 0, total = 0;
+    for (let k = 0; k < bufs.length; k++) {
+      if (k === i) before = total;
+      total += bufs[k]!.length;
+    }
+    if (before !== this.bufStart) throw new HeapCorruptionError("RD3", `BufferReader: buffer ${i} starts at ${before}, not at ${this.bufStart}`);
+    if (this.bufStart + this.pos > this.sizeBytes || this.sizeBytes > total) {
+      throw new HeapCorruptionError("RD4", `BufferReader: offset ${this.offset}, size ${this.sizeBytes}, buffers hold ${total} bytes`);
+    }
+    const plain = this.plain;
+    if (plain !== null && (plain.constructor !== Uint8Array || plain.buffer !== this.cur.buffer || plain.byteOffset !== this.cur.byteOffset || plain.length !== this.curLength)) {
+      throw new HeapCorruptionError("RD5", `BufferReader: the plain view of buffer ${i} covers other memory`);
+    }
+  }
+}
+
+function badWidth(api: string, nBytes: number): OffheapRangeError {
+  return new OffheapRangeError(`BufferReader.${api}: width ${String(nBytes)} is not an integer from 1 to 6 bytes`);
+}

@@ -1,0 +1,15 @@
+// offheap/collections: maps, arrays and records whose storage lives in a
+// Heap. Re-exports only; see map.ts, array.ts and struct.ts.
+
+export {
+  defineStruct, isStructType, StructBase, type FieldInfo, type FieldType, type FieldValue, type StructCursor, type StructFields,
+  type StructInit, type StructOptions, type StructRecord, type StructType, type StructValues,
+} from "./struct.js";
+export type { BigIntType, NumberType, ScalarType, ScalarValue } from "./scalar.js";
+export {
+  OffHeapArray, type ElementInit, type ElementPlain, type ElementType, type ElementValue, type OffHeapArrayOptions,
+} from "./array.js";
+export {
+  OffHeapMap, type MapKey, type MapKeyArg, type MapKeyType, type MapValue, type MapValueInit, type MapValueType, type OffHeapMapOptions,
+} from "./map.js";
+export { ConcurrentModificationError, DisposedError } from "../errors.js";

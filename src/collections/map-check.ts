@@ -1,0 +1,142 @@
+// The validator of OffHeapMap: checks invariants M1-M7 (map-layout.ts) of
+// one map image. See map.ts for an overview. For tests and debugging: it
+// walks every slot and allocates JS objects.
+
+import type { Heap } from "../heap/heap.js";
+import { HeapCorruptionError, hex } from "../errors.js";
+import { hashBytes, hashWord } from "./hash.js";
+import { hashF64 } from "./map-keys.js";
+import type { MapShape } from "./map.js";
+import {
+  H_CAP, H_CURSOR, H_MAGIC, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE, H_OLD_TABLE, H_SEED, H_SIZE, H_TABLE, H_TYPE, H_ZEROED, K_BYTES, K_F64, MAGIC,
+  MAX_SCALAR_KIND, maxLoad, MIN_CAPACITY, recordOffset, SIZEOF_HEADER, V_STRUCT,
+} from "./map-layout.js";
+import { DELETED, distance, isFull, queryF64, queryWord, queryWords } from "./table.js";
+
+/** What checkMap needs of a map: its shape and its lookup. */
+interface CheckedMap {
+  shape(): MapShape;
+  find(w: number, h: number): number;
+}
+
+/** Throws HeapCorruptionError naming the first broken invariant of the map whose header is at `hdr`. */
+export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerprint: number): void {
+  const { slotBytes, valueOff, keyKind, valueKind, struct } = map.shape();
+  const w = hdr >>> 2;
+  const u32 = heap.u32;
+  const fail = (id: string, what: string): never => {
+    throw new HeapCorruptionError(id, `OffHeapMap.check: the map at ${hex(hdr)}: ${what}`);
+  };
+  if (blockSize(heap, hdr) < SIZEOF_HEADER || u32[w + H_MAGIC] !== MAGIC) fail("M1", "no live header block with the map magic");
+  if (u32[w + H_TYPE] !== typeFingerprint) fail("M1", "the header holds another type fingerprint");
+  const seed = u32[w + H_SEED]!;
+  const cap = u32[w + H_CAP]!, table = u32[w + H_TABLE]!;
+  const oldCap = u32[w + H_OLD_CAP]!, oldTable = u32[w + H_OLD_TABLE]!, cursor = u32[w + H_CURSOR]!, oldLive = u32[w + H_OLD_LIVE]!;
+
+  if ((cap === 0) !== (table === 0)) fail("M2", `capacity ${cap} with table ${hex(table)}`);
+  if (cap !== 0 && (cap < MIN_CAPACITY || (cap & (cap - 1)) !== 0)) fail("M2", `capacity ${cap} is not a power of two >= ${MIN_CAPACITY}`);
+  if (cap !== 0 && blockSize(heap, table) < cap * slotBytes) fail("M2", `table ${hex(table)} is not a live block of ${cap} slots`);
+  let live = 0;
+  for (let i = 0; i < cap; i++) {
+    const slot = table + i * slotBytes;
+    const h = u32[slot >>> 2]!;
+    if (h === DELETED) fail("M2", `slot ${i} of the current table is marked deleted`);
+    if (!isFull(h)) continue;
+    live++;
+    const d = distance(h, i, cap);
+    if (d > 0) {
+      const prev = u32[(table + ((i - 1) & (cap - 1)) * slotBytes) >>> 2]!;
+      if (!isFull(prev) || distance(prev, (i - 1) & (cap - 1), cap) < d - 1) fail("M4", `the entry in slot ${i} (distance ${d}) breaks Robin Hood order`);
+    }
+  }
+  if (live > maxLoad(cap)) fail("M2", `the current table holds ${live} entries, more than ${maxLoad(cap)}`);
+
+  if (oldCap === 0) {
+    if (oldTable !== 0 || cursor !== 0 || oldLive !== 0) fail("M3", "no old table, but its fields are not 0");
+  } else {
+    if (blockSize(heap, oldTable) < oldCap * slotBytes) fail("M3", `old table ${hex(oldTable)} is not a live block of ${oldCap} slots`);
+    if (cursor > oldCap) fail("M3", `cursor ${cursor} is past the old table's ${oldCap} slots`);
+    let full = 0;
+    for (let i = 0; i < oldCap; i++) {
+      const h = u32[(oldTable + i * slotBytes) >>> 2]!;
+      if (!isFull(h)) continue;
+      if (i < cursor) fail("M3", `old slot ${i} before the cursor ${cursor} still holds an entry`);
+      full++;
+    }
+    if (full !== oldLive || oldLive === 0) fail("M3", `the old table holds ${full} entries, the header says ${oldLive}`);
+  }
+  if (u32[w + H_SIZE] !== live + oldLive) fail("M5", `size ${u32[w + H_SIZE]} is not ${live} + ${oldLive}`);
+
+  const owned = new Set<number>([hdr, table, oldTable]);
+  const own = (block: number, what: string): void => {
+    if (owned.has(block)) fail("M7", `${what} ${hex(block)} belongs to two entries or to the map`);
+    owned.add(block);
+  };
+  const lengthBlock = (block: number, extra: number, what: string): number => {
+    const size = blockSize(heap, block);
+    const n = size >= 4 ? heap.u32[block >>> 2]! : 0;
+    if (size < 4 || 4 + n + extra > size) fail("M7", `${what} ${hex(block)} is not a live block holding its length prefix and bytes`);
+    return n;
+  };
+  for (const [t, n] of [[table, cap], [oldTable, oldCap]] as const) {
+    for (let i = 0; i < n; i++) {
+      const slot = t + i * slotBytes;
+      const h = heap.u32[slot >>> 2]!;
+      if (!isFull(h)) continue;
+      const keyWord = heap.u32[(slot >>> 2) + 1]!;
+      let want: number;
+      let keyBlockLength = -1;
+      if (keyKind <= K_BYTES) {
+        own(keyWord, "key block");
+        const extra = valueKind === V_STRUCT ? recordOffset(heap.u32[keyWord >>> 2]!) - 4 - heap.u32[keyWord >>> 2]! + struct!.size : 0;
+        keyBlockLength = lengthBlock(keyWord, extra, "key block");
+        for (let b = keyWord + 4 + keyBlockLength; b < keyWord + 4 + ((keyBlockLength + 3) & ~3); b++) {
+          if (heap.u8[b] !== 0) fail("M7", `key block ${hex(keyWord)}: the padding after the key bytes is not zero`);
+        }
+        want = hashBytes(heap.u8, keyWord + 4, keyBlockLength, seed);
+        queryWords(keyBlockLength);
+      } else if (keyKind === K_F64) {
+        const k = heap.f64[(slot + 8) >>> 3]!;
+        want = hashF64(k, seed);
+        queryF64(k);
+      } else {
+        want = hashWord(keyWord, seed);
+        queryWord(keyWord);
+      }
+      if (h !== want) fail("M6", `slot ${i} of table ${hex(t)} stores hash ${h}, its key hashes to ${want}`);
+      if (map.find(w, h) !== slot) fail("M6", `a lookup of the key in slot ${i} of table ${hex(t)} does not find it there`);
+      const value = heap.u32[(slot + valueOff) >>> 2]!;
+      if (valueKind === V_STRUCT) {
+        if (keyKind <= K_BYTES) {
+          if (value !== keyWord + recordOffset(keyBlockLength)) fail("M7", `the record of slot ${i} is not in its key block`);
+        } else {
+          own(value, "record block");
+          if (blockSize(heap, value) < struct!.size) fail("M7", `record block ${hex(value)} is not a live block of ${struct!.size} bytes`);
+        }
+        struct!.check(heap, value);
+      } else if (valueKind > MAX_SCALAR_KIND) {
+        own(value, "value block");
+        lengthBlock(value, 0, "value block");
+      }
+    }
+  }
+  if (cap === 0 && oldCap !== 0) fail("M2", "an old table without a current one");
+
+  const next = u32[w + H_NEXT_TABLE]!, zeroed = u32[w + H_ZEROED]!;
+  if (next === 0) {
+    if (zeroed !== 0) fail("M8", `no next table, but ${zeroed} bytes of it are zeroed`);
+  } else {
+    if (oldCap !== 0) fail("M8", "a next table while the old one is still migrating");
+    if (blockSize(heap, next) < 2 * cap * slotBytes || zeroed > 2 * cap * slotBytes) fail("M8", `next table ${hex(next)} is not a live block of ${2 * cap} slots with ${zeroed} bytes zeroed`);
+    if (owned.has(next)) fail("M8", `next table ${hex(next)} is used by the map already`);
+    for (let i = next; i < next + zeroed; i++) if (heap.u8[i] !== 0) fail("M8", `byte ${i - next} of the next table is not zero`);
+  }
+}
+
+function blockSize(heap: Heap, addr: number): number {
+  try {
+    return heap.sizeOf(addr);
+  } catch {
+    return -1;
+  }
+}

@@ -1,0 +1,617 @@
+// OffHeapMap: a hash map whose header, tables, keys and values all live in
+// heap blocks. map-layout.ts draws the header and lists the invariants;
+// table.ts has the Robin Hood table; map-check.ts validates.
+//
+// Incremental resizing. When an insert would fill the current table past
+// 13/16, a table twice as large becomes current and the full one becomes
+// the old table; every later insert and delete moves the entries of the
+// next MIGRATE_SLOTS old slots into the current table, marking the slots
+// deleted, and the old table is freed when its last entry has moved. So no
+// call rehashes the whole map: a call moves at most 16 entries. Lookups
+// probe the current table, then the old one. Inserts go to the current
+// table only; a deleted old entry is marked deleted in place. Migration
+// always ends in time: the grown table reaches its own limit only after
+// 13/16 * cap more inserts, and migration needs cap / 16 operations.
+//
+// The grown table must start zeroed, and zeroing 128 MiB at once took
+// about 100 ms here (first-touch page faults). So it is allocated early,
+// when the current table is 10/16 full (PREPARE_AT_SIXTEENTHS), and every
+// insert and delete zeroes the next ZERO_SLOTS of its slots: done after
+// 2 * cap / 16 operations, before the 3/16 * cap inserts that fill the
+// current table to 13/16. A map does not shrink when entries are deleted
+// (as a JS Map's table does); clear() frees its tables.
+
+import type { Heap } from "../heap/heap.js";
+import {
+  ConcurrentModificationError, DisposedError, hex, InvalidAddressError, OffheapRangeError, OffheapTypeError, OutOfMemoryError,
+} from "../errors.js";
+import { checkMap } from "./map-check.js";
+import { makeKeyBlock, queryKey, readKey } from "./map-keys.js";
+import {
+  H_CAP, H_CURSOR, H_MAGIC, H_MODS, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE, H_OLD_TABLE, H_SEED, H_SIZE, H_TABLE, H_TYPE, H_ZEROED,
+  K_BYTES, K_F64, K_I32, K_STRING, K_U32, MAGIC, MAX_CAPACITY, MAX_SCALAR_KIND, maxLoad, MIN_CAPACITY, recordOffset, SIZEOF_HEADER, typeFingerprint,
+  typeName, V_BYTES, V_STRING, V_STRUCT,
+} from "./map-layout.js";
+import {
+  type BigIntType, checkScalar, describe, isScalarType, readScalar, type ScalarType, scalarCode, T_F64, T_I64, T_U64, writeScalar,
+} from "./scalar.js";
+import { checkValues, isStructType, type StructFields, type StructInit, type StructRecord, type StructType } from "./struct.js";
+import { carryWords, DELETED, isFull, place, probe, queryNumber, queryWordValue, remove } from "./table.js";
+
+/** Key types: strings (UTF-8), byte arrays, or numbers stored as u32, i32 or f64. */
+export type MapKeyType = "string" | "bytes" | "u32" | "i32" | "f64";
+/** Value types: scalars, strings, byte arrays, or records of a struct type. */
+export type MapValueType = ScalarType | "string" | "bytes" | StructType<any>;
+/** The JS type of keys that keys() returns. */
+export type MapKey<K extends MapKeyType> = K extends "string" ? string : K extends "bytes" ? Uint8Array : number;
+/** What lookups take: for a string map also the key's UTF-8 bytes. */
+export type MapKeyArg<K extends MapKeyType> = K extends "string" ? string | Uint8Array : MapKey<K>;
+/** What get() returns: a number, bigint, string, a copy of the bytes, or an accessor object. */
+export type MapValue<V extends MapValueType> =
+  V extends StructType<infer F extends StructFields> ? StructRecord<F> : V extends "string" ? string : V extends "bytes" ? Uint8Array
+    : V extends BigIntType ? bigint : number;
+/** What set() takes: as MapValue, or for records their values (or undefined for a zeroed record). */
+export type MapValueInit<V extends MapValueType> =
+  V extends StructType<infer F extends StructFields> ? StructInit<F> | undefined : V extends "string" ? string : V extends "bytes" ? Uint8Array
+    : V extends BigIntType ? bigint : number;
+
+/** @internal The layout facts checkMap needs. */
+export interface MapShape {
+  slotBytes: number;
+  valueOff: number;
+  keyKind: number;
+  valueKind: number;
+  struct: StructType | null;
+}
+
+/** Options of `new OffHeapMap` (key and value) and OffHeapMap.open (the same key and value). */
+export interface OffHeapMapOptions<K extends MapKeyType, V extends MapValueType> {
+  key: K;
+  value: V;
+  /** Entries to make room for at once. Default 0 (the first table is made by the first insert). */
+  capacity?: number;
+  /** Hash seed (u32). Default: random per map, stored in the header. */
+  hashSeed?: number;
+}
+
+const MIGRATE_SLOTS = 16;
+const ZERO_SLOTS = 16;
+const PREPARE_AT_SIXTEENTHS = 10;
+const KEY_CODES: Readonly<Record<MapKeyType, number>> = { string: K_STRING, bytes: K_BYTES, u32: K_U32, i32: K_I32, f64: K_F64 };
+
+let opening = 0;
+
+/**
+ * A hash map in a heap. Keys and values are copied into heap blocks; the
+ * JS object holds only the header's address and the types.
+ *
+ * @example
+ * const Player = defineStruct({ id: "u32", score: "f64", name: "string" });
+ * const players = new OffHeapMap(heap, { key: "string", value: Player });
+ * players.set("ada", { id: 1, name: "Ada" });
+ * const cur = Player.at(heap, 0);
+ * cur.addr = players.getRef("ada");   // no object per lookup
+ * cur.score += 10;
+ */
+export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
+  /** The heap the map lives in. */
+  readonly heap: Heap;
+  readonly keyType: K;
+  readonly valueType: V;
+  private hdr: number;
+  private readonly keyKind: number;
+  private readonly valueKind: number;
+  private readonly struct: StructType | null;
+  private readonly slotBytes: number;
+  private readonly valueOff: number;
+
+  /**
+   * Makes an empty map. Throws OffheapTypeError for unknown key or value
+   * types, RangeError for a bad capacity or seed, OutOfMemoryError (the
+   * heap is unchanged then).
+   */
+  constructor(heap: Heap, options: OffHeapMapOptions<K, V>) {
+    const adopt = opening;
+    opening = 0;
+    const { key, value } = options;
+    if (!Object.prototype.hasOwnProperty.call(KEY_CODES, key)) {
+      throw new OffheapTypeError(`OffHeapMap: key type ${describe(key)} is not one of ${Object.keys(KEY_CODES).join(", ")}`);
+    }
+    this.heap = heap;
+    this.keyType = key;
+    this.valueType = value;
+    this.keyKind = KEY_CODES[key];
+    this.struct = isStructType(value) ? value : null;
+    this.valueKind = this.struct !== null ? V_STRUCT : value === "string" ? V_STRING : value === "bytes" ? V_BYTES
+      : isScalarType(value) ? scalarCode("OffHeapMap", value)
+      : badValueType(value);
+    // Slots: 12 bytes for a 4-byte value (an address, or a scalar of at most
+    // 4 bytes), 16 for an 8-byte one; f64 keys make them 24 (the key at +8).
+    const wide = this.valueKind === T_F64 || this.valueKind === T_U64 || this.valueKind === T_I64;
+    this.valueOff = this.keyKind === K_F64 ? 16 : 8;
+    this.slotBytes = this.keyKind === K_F64 ? 24 : wide ? 16 : 12;
+    if (adopt !== 0) {
+      this.hdr = adopt;
+      return;
+    }
+    const capacity = options.capacity ?? 0;
+    const seed = options.hashSeed ?? Math.floor(Math.random() * 2 ** 32);
+    if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity > maxLoad(MAX_CAPACITY)) {
+      throw new OffheapRangeError(`OffHeapMap: capacity ${String(capacity)} is not an integer in [0, ${maxLoad(MAX_CAPACITY)}]`);
+    }
+    if ((seed >>> 0) !== seed) throw new OffheapRangeError(`OffHeapMap: hashSeed ${String(seed)} is not a u32`);
+    let cap = 0;
+    if (capacity > 0) for (cap = MIN_CAPACITY; maxLoad(cap) < capacity;) cap *= 2;
+    const hdr = heap.alloc(SIZEOF_HEADER);
+    let table = 0;
+    try {
+      if (cap > 0) table = heap.calloc(cap * this.slotBytes);
+    } catch (e) {
+      heap.free(hdr);
+      throw e;
+    }
+    const u32 = heap.u32;
+    u32.fill(0, hdr >>> 2, (hdr >>> 2) + (SIZEOF_HEADER >>> 2));
+    u32[(hdr >>> 2) + H_MAGIC] = MAGIC;
+    u32[(hdr >>> 2) + H_TYPE] = typeFingerprint(key, value);
+    u32[(hdr >>> 2) + H_SEED] = seed;
+    u32[(hdr >>> 2) + H_CAP] = cap;
+    u32[(hdr >>> 2) + H_TABLE] = table;
+    this.hdr = hdr;
+  }
+
+  /**
+   * Opens the map whose header is at `address` with the same key and value
+   * types it was made with. Throws InvalidAddressError if no map header is
+   * there, OffheapTypeError for other types. Cost: O(1).
+   *
+   * @example
+   * heap.setRoot("players", players.address);
+   * // later, on a heap loaded from an image:
+   * const again = OffHeapMap.open(heap, heap.getRoot("players"), { key: "string", value: Player });
+   */
+  static open<K extends MapKeyType, V extends MapValueType>(heap: Heap, address: number, options: OffHeapMapOptions<K, V>): OffHeapMap<K, V> {
+    let usable = 0;
+    try {
+      usable = heap.sizeOf(address);
+    } catch {
+      // reported below
+    }
+    if (usable < SIZEOF_HEADER || heap.u32[(address >>> 2) + H_MAGIC] !== MAGIC) {
+      throw new InvalidAddressError(`OffHeapMap.open: ${typeof address === "number" ? hex(address) : describe(address)} is not the header of an OffHeapMap`);
+    }
+    if (heap.u32[(address >>> 2) + H_TYPE] !== typeFingerprint(options.key, options.value)) {
+      throw new OffheapTypeError(`OffHeapMap.open: the map at ${hex(address)} was made with other types than ${typeName(options.key, options.value)}`);
+    }
+    opening = address;
+    return new OffHeapMap(heap, options);
+  }
+
+  /** Address of the header block: what open() takes. 0 after dispose(). */
+  get address(): number {
+    return this.hdr;
+  }
+
+  /** Number of entries. */
+  get size(): number {
+    return this.heap.u32[(this.live("size") >>> 2) + H_SIZE]!;
+  }
+
+  /**
+   * The value of `key`, or undefined. A record comes as a new accessor
+   * object (getRef avoids it); a string or bytes value is decoded/copied.
+   * Cost: O(1) expected; for number keys and ASCII string keys no
+   * allocation besides the returned value.
+   */
+  get(key: MapKeyArg<K>): MapValue<V> | undefined {
+    const w = this.live("get") >>> 2;
+    const slot = this.find(w, this.query("get", key));
+    return slot === 0 ? undefined : this.readValue(slot) as MapValue<V>;
+  }
+
+  /** Whether `key` is in the map. Cost: as get, with no allocation. */
+  has(key: MapKeyArg<K>): boolean {
+    const w = this.live("has") >>> 2;
+    return this.find(w, this.query("has", key)) !== 0;
+  }
+
+  /**
+   * Address of the value block of `key` (a record, or a string or bytes
+   * block), or 0 if absent. A record's address stays valid until its key is
+   * deleted; use it with a cursor (`T.at(heap, addr)`). Throws
+   * OffheapTypeError for a map of scalar values (they live in the table,
+   * where entries move). Cost: as has.
+   */
+  getRef(key: MapKeyArg<K>): number {
+    const w = this.live("getRef") >>> 2;
+    this.needBlocks("getRef");
+    const slot = this.find(w, this.query("getRef", key));
+    return slot === 0 ? 0 : this.heap.u32[(slot + this.valueOff) >>> 2]!;
+  }
+
+  /**
+   * Address of the record of `key`, inserting a zeroed record first if the
+   * key is absent. Throws OffheapTypeError unless the values are records;
+   * OutOfMemoryError (nothing changes then). Cost: as set.
+   */
+  getOrInsertRef(key: MapKeyArg<K>): number {
+    const w = this.live("getOrInsertRef") >>> 2;
+    if (this.struct === null) throw new OffheapTypeError(`OffHeapMap.getOrInsertRef: the values are ${typeName(this.keyType, this.valueType)}, not records`);
+    const h = this.query("getOrInsertRef", key);
+    const slot = this.find(w, h);
+    if (slot === 0) this.insert(w, h, undefined);
+    // inserting moves entries along their runs: find the new one's slot
+    return this.heap.u32[(this.find(w, h) + this.valueOff) >>> 2]!;
+  }
+
+  /**
+   * Sets the value of `key` and returns the map. An existing string or
+   * bytes value is replaced by a new block; an existing record is reset
+   * (its strings freed, fields zeroed) and given `value`'s fields. Throws
+   * OffheapTypeError/RangeError for a bad key or value, OutOfMemoryError;
+   * nothing changes then. Cost: O(1) expected, including at most
+   * MIGRATE_SLOTS entries moved by an incremental resize and ZERO_SLOTS
+   * slots of the next table zeroed.
+   */
+  set(key: MapKeyArg<K>, value: MapValueInit<V>): this {
+    const w = this.live("set") >>> 2;
+    const h = this.query("set", key);
+    this.checkValue("set", value);
+    const slot = this.find(w, h);
+    if (slot !== 0) this.replaceValue(slot, value);
+    else this.insert(w, h, value);
+    return this;
+  }
+
+  /**
+   * Removes `key` and frees its blocks; returns whether it was there.
+   * Cost: O(1) expected, plus a resize step as set.
+   */
+  delete(key: MapKeyArg<K>): boolean {
+    const w = this.live("delete") >>> 2;
+    const slot = this.find(w, this.query("delete", key));
+    if (slot === 0) return false;
+    this.release(slot);
+    const heap = this.heap;
+    const oldTable = heap.u32[w + H_OLD_TABLE]!;
+    if (oldTable !== 0 && slot >= oldTable && slot < oldTable + heap.u32[w + H_OLD_CAP]! * this.slotBytes) {
+      heap.u32[slot >>> 2] = DELETED;
+      heap.u32[w + H_OLD_LIVE] = heap.u32[w + H_OLD_LIVE]! - 1;
+    } else {
+      remove(heap, heap.u32[w + H_TABLE]!, heap.u32[w + H_CAP]!, this.slotBytes, slot);
+    }
+    heap.u32[w + H_SIZE] = heap.u32[w + H_SIZE]! - 1;
+    heap.u32[w + H_MODS] = heap.u32[w + H_MODS]! + 1;
+    this.migrate(w);
+    this.prepare(w);
+    return true;
+  }
+
+  /** Removes every entry, frees every block but the header. Cost: O(capacity). */
+  clear(): void {
+    const w = this.live("clear") >>> 2;
+    const heap = this.heap;
+    for (let t = 0; t < 2; t++) {
+      const table = heap.u32[w + (t === 0 ? H_OLD_TABLE : H_TABLE)]!;
+      const cap = heap.u32[w + (t === 0 ? H_OLD_CAP : H_CAP)]!;
+      for (let i = 0; i < cap; i++) {
+        const slot = table + i * this.slotBytes;
+        if (isFull(heap.u32[slot >>> 2]!)) this.release(slot);
+      }
+      heap.free(table);
+    }
+    heap.free(heap.u32[w + H_NEXT_TABLE]!);
+    const mods = heap.u32[w + H_MODS]!;
+    heap.u32.fill(0, w + H_SIZE, w + (SIZEOF_HEADER >>> 2));
+    heap.u32[w + H_MODS] = mods + 1;
+  }
+
+  /** Frees every block of the map; afterwards every method throws DisposedError. Cost: as clear. */
+  dispose(): void {
+    this.clear();
+    this.heap.free(this.hdr);
+    this.hdr = 0;
+  }
+
+  /** Same as dispose(), for `using`. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** The keys (string keys decoded, bytes copied), in table order, not insertion order. */
+  *keys(): IterableIterator<MapKey<K>> {
+    for (const slot of this.slots("keys")) yield this.readKey(slot) as MapKey<K>;
+  }
+
+  /** The values, as get returns them, in the order of keys(). */
+  *values(): IterableIterator<MapValue<V>> {
+    for (const slot of this.slots("values")) yield this.readValue(slot) as MapValue<V>;
+  }
+
+  /** [key, value] pairs in the order of keys(). */
+  *entries(): IterableIterator<[MapKey<K>, MapValue<V>]> {
+    for (const slot of this.slots("entries")) yield [this.readKey(slot) as MapKey<K>, this.readValue(slot) as MapValue<V>];
+  }
+
+  /** Same as entries(). Inserting or deleting during iteration makes the next step throw ConcurrentModificationError. */
+  [Symbol.iterator](): IterableIterator<[MapKey<K>, MapValue<V>]> {
+    return this.entries();
+  }
+
+  /** Calls `fn(value, key, map)` for each entry, in the order of keys(). */
+  forEach(fn: (value: MapValue<V>, key: MapKey<K>, map: this) => void): void {
+    for (const slot of this.slots("forEach")) fn(this.readValue(slot) as MapValue<V>, this.readKey(slot) as MapKey<K>, this);
+  }
+
+  /** Validates invariants M1-M7; throws HeapCorruptionError naming the broken one. Cost: O(capacity), with JS allocation. */
+  check(): void {
+    checkMap(this, this.heap, this.live("check"), typeFingerprint(this.keyType, this.valueType));
+  }
+
+  /** @internal What checkMap needs of the map's shape. */
+  shape(): MapShape {
+    return { slotBytes: this.slotBytes, valueOff: this.valueOff, keyKind: this.keyKind, valueKind: this.valueKind, struct: this.struct };
+  }
+
+  /** @internal Slot of the query's key (hash `h`) in the current or the old table, or 0. */
+  find(w: number, h: number): number {
+    const u32 = this.heap.u32;
+    const cap = u32[w + H_CAP]!;
+    if (cap !== 0) {
+      const slot = probe(this.heap, u32[w + H_TABLE]!, cap, this.slotBytes, h);
+      if (slot !== 0) return slot;
+    }
+    const oldCap = u32[w + H_OLD_CAP]!;
+    return oldCap === 0 ? 0 : probe(this.heap, u32[w + H_OLD_TABLE]!, oldCap, this.slotBytes, h);
+  }
+
+  // Validates `key`, makes it the probes' query and returns its hash.
+  private query(api: string, key: unknown): number {
+    return queryKey(this.heap.u32[(this.hdr >>> 2) + H_SEED]!, this.keyKind, `OffHeapMap.${api}`, key);
+  }
+
+  // Throws unless `value` fits the value type (before anything changes).
+  private checkValue(api: string, value: unknown): void {
+    const kind = this.valueKind;
+    if (kind === V_STRUCT) checkValues(this.struct!, `OffHeapMap.${api}`, value);
+    else if (kind === V_STRING) {
+      if (typeof value !== "string") throw new OffheapTypeError(`OffHeapMap.${api}: a value of this map must be a string, got ${describe(value)}`);
+    } else if (kind === V_BYTES) {
+      if (!(value instanceof Uint8Array)) throw new OffheapTypeError(`OffHeapMap.${api}: a value of this map must be a Uint8Array, got ${describe(value)}`);
+    } else checkScalar(`OffHeapMap.${api}`, kind, value);
+  }
+
+  private needBlocks(api: string): void {
+    if (this.valueKind <= MAX_SCALAR_KIND) throw new OffheapTypeError(`OffHeapMap.${api}: ${String(this.valueType)} values live in the table, which moves entries; use get`);
+  }
+
+  // Inserts the query's key (absent, hash h) with `value`.
+  private insert(w: number, h: number, value: unknown): void {
+    const heap = this.heap;
+    const cap = heap.u32[w + H_CAP]!;
+    const live = heap.u32[w + H_SIZE]! - heap.u32[w + H_OLD_LIVE]!;
+    const newCap = cap === 0 ? MIN_CAPACITY : live + 1 > maxLoad(cap) ? 2 * cap : 0;
+    if (newCap > MAX_CAPACITY) throw new OutOfMemoryError(`OffHeapMap.set: the map holds ${live} entries, the most a table of ${MAX_CAPACITY} slots takes`);
+    // Everything that can fail comes first: nothing changes on failure.
+    const prepared = newCap === 0 ? 0 : heap.u32[w + H_NEXT_TABLE]!;
+    const newTable = newCap === 0 ? 0 : prepared !== 0 ? prepared : heap.calloc(newCap * this.slotBytes);
+    let keyBlock = 0;
+    let valueAddr = 0;
+    try {
+      keyBlock = this.makeKey();
+      valueAddr = this.makeValue(keyBlock, value);
+    } catch (e) {
+      if (keyBlock !== 0) heap.free(keyBlock);
+      if (newTable !== prepared) heap.free(newTable);
+      throw e;
+    }
+    if (newTable !== 0) {
+      if (prepared !== 0) this.zero(w, newCap * this.slotBytes); // the rest, if inserts outran zeroing
+      heap.u32[w + H_NEXT_TABLE] = 0;
+      heap.u32[w + H_ZEROED] = 0;
+      this.install(w, newTable, newCap);
+    }
+    const carry = carryWords();
+    carry.fill(0);
+    carry[0] = h;
+    carry[1] = this.keyKind <= K_BYTES ? keyBlock : this.keyKind === K_F64 ? 0 : queryWordValue();
+    const slot = place(heap, heap.u32[w + H_TABLE]!, heap.u32[w + H_CAP]!, this.slotBytes);
+    if (this.keyKind === K_F64) heap.f64[(slot + 8) >>> 3] = queryNumber();
+    if (this.valueKind <= MAX_SCALAR_KIND) writeScalar(heap, this.valueKind, slot + this.valueOff, value as number | bigint);
+    else heap.u32[(slot + this.valueOff) >>> 2] = valueAddr;
+    heap.u32[w + H_SIZE] = heap.u32[w + H_SIZE]! + 1;
+    heap.u32[w + H_MODS] = heap.u32[w + H_MODS]! + 1;
+    this.migrate(w);
+    this.prepare(w);
+  }
+
+  // Allocates the next (twice as large) table once the current one is
+  // PREPARE_AT_SIXTEENTHS full, and zeroes ZERO_SLOTS more of its slots.
+  private prepare(w: number): void {
+    const heap = this.heap;
+    const cap = heap.u32[w + H_CAP]!;
+    if (heap.u32[w + H_NEXT_TABLE] === 0) {
+      if (heap.u32[w + H_OLD_CAP] !== 0 || heap.u32[w + H_SIZE]! < ((cap * PREPARE_AT_SIXTEENTHS) >>> 4) || cap < MIN_CAPACITY * 4 || 2 * cap > MAX_CAPACITY) return;
+      let next: number;
+      try {
+        next = heap.alloc(2 * cap * this.slotBytes);
+      } catch (e) {
+        if (e instanceof OutOfMemoryError) return; // the insert that needs it will calloc, or throw
+        throw e;
+      }
+      heap.u32[w + H_NEXT_TABLE] = next;
+      heap.u32[w + H_ZEROED] = 0;
+    }
+    this.zero(w, Math.min(2 * cap * this.slotBytes, heap.u32[w + H_ZEROED]! + ZERO_SLOTS * this.slotBytes));
+  }
+
+  // Zeroes the next table up to byte `end`.
+  private zero(w: number, end: number): void {
+    const heap = this.heap;
+    const next = heap.u32[w + H_NEXT_TABLE]!;
+    const from = heap.u32[w + H_ZEROED]!;
+    if (end <= from) return;
+    heap.u8.fill(0, next + from, next + end);
+    heap.u32[w + H_ZEROED] = end;
+  }
+
+  // Makes `table` (newCap zeroed slots) current; a full current table becomes the old one.
+  private install(w: number, table: number, newCap: number): void {
+    const u32 = this.heap.u32;
+    const cap = u32[w + H_CAP]!;
+    if (cap !== 0) {
+      while (u32[w + H_OLD_CAP] !== 0) this.migrate(w); // unreachable by the bound above; kept for safety
+      u32[w + H_OLD_CAP] = cap;
+      u32[w + H_OLD_TABLE] = u32[w + H_TABLE]!;
+      u32[w + H_CURSOR] = 0;
+      u32[w + H_OLD_LIVE] = u32[w + H_SIZE]!;
+    }
+    u32[w + H_CAP] = newCap;
+    u32[w + H_TABLE] = table;
+    if (u32[w + H_OLD_LIVE] === 0 && u32[w + H_OLD_CAP] !== 0) this.endMigration(w); // a table emptied by deletes
+  }
+
+  // Moves the entries of the next MIGRATE_SLOTS old slots into the current table.
+  private migrate(w: number): void {
+    const heap = this.heap;
+    const oldCap = heap.u32[w + H_OLD_CAP]!;
+    if (oldCap === 0) return;
+    const oldTable = heap.u32[w + H_OLD_TABLE]!;
+    const table = heap.u32[w + H_TABLE]!;
+    const cap = heap.u32[w + H_CAP]!;
+    const words = this.slotBytes >>> 2;
+    const carry = carryWords();
+    let cursor = heap.u32[w + H_CURSOR]!;
+    let left = heap.u32[w + H_OLD_LIVE]!;
+    for (const end = Math.min(oldCap, cursor + MIGRATE_SLOTS); cursor < end && left > 0; cursor++) {
+      const s = (oldTable >>> 2) + cursor * words;
+      if (!isFull(heap.u32[s]!)) continue;
+      for (let k = 0; k < words; k++) carry[k] = heap.u32[s + k]!;
+      place(heap, table, cap, this.slotBytes);
+      heap.u32[s] = DELETED;
+      left--;
+    }
+    heap.u32[w + H_CURSOR] = cursor;
+    heap.u32[w + H_OLD_LIVE] = left;
+    if (left === 0) this.endMigration(w);
+  }
+
+  private endMigration(w: number): void {
+    const u32 = this.heap.u32;
+    const old = u32[w + H_OLD_TABLE]!;
+    u32[w + H_OLD_CAP] = 0;
+    u32[w + H_OLD_TABLE] = 0;
+    u32[w + H_CURSOR] = 0;
+    u32[w + H_OLD_LIVE] = 0;
+    this.heap.free(old);
+  }
+
+  // The key block of the query's key (with room for a record when the
+  // values are records), or 0 for number keys.
+  private makeKey(): number {
+    return this.keyKind > K_BYTES ? 0 : makeKeyBlock(this.heap, this.struct === null ? 0 : this.struct.size);
+  }
+
+  // Makes the value's block for a new entry (0 for scalars); records go
+  // into the key block when there is one.
+  private makeValue(keyBlock: number, value: unknown): number {
+    const heap = this.heap;
+    switch (this.valueKind) {
+      case V_STRING: return heap.fromString(value as string);
+      case V_BYTES: return bytesBlock(heap, value as Uint8Array);
+      case V_STRUCT: {
+        const T = this.struct!;
+        if (keyBlock === 0) return T.alloc(heap, value as StructInit<StructFields>);
+        const rec = keyBlock + recordOffset(heap.u32[keyBlock >>> 2]!);
+        heap.u8.fill(0, rec, rec + T.size);
+        T.write(heap, rec, value as StructInit<StructFields>);
+        return rec;
+      }
+      default: return 0;
+    }
+  }
+
+  private replaceValue(slot: number, value: unknown): void {
+    const heap = this.heap;
+    const a = slot + this.valueOff;
+    switch (this.valueKind) {
+      case V_STRING:
+      case V_BYTES: {
+        const block = this.valueKind === V_STRING ? heap.fromString(value as string) : bytesBlock(heap, value as Uint8Array);
+        const old = heap.u32[a >>> 2]!;
+        heap.u32[a >>> 2] = block;
+        heap.free(old);
+        return;
+      }
+      case V_STRUCT:
+        this.struct!.reset(heap, heap.u32[a >>> 2]!, value as StructInit<StructFields>);
+        return;
+      default:
+        writeScalar(heap, this.valueKind, a, value as number | bigint);
+    }
+  }
+
+  // Frees the blocks of the entry at `slot` (the slot itself stays).
+  private release(slot: number): void {
+    const heap = this.heap;
+    const value = heap.u32[(slot + this.valueOff) >>> 2]!;
+    if (this.valueKind === V_STRUCT) {
+      this.struct!.freeOwned(heap, value);
+      if (this.keyKind > K_BYTES) heap.free(value);
+    } else if (this.valueKind > MAX_SCALAR_KIND) {
+      heap.free(value);
+    }
+    if (this.keyKind <= K_BYTES) heap.free(heap.u32[(slot >>> 2) + 1]!);
+  }
+
+  /** @internal The key stored at `slot` as keys() returns it. */
+  readKey(slot: number): unknown {
+    return readKey(this.heap, this.keyKind, slot);
+  }
+
+  private readValue(slot: number): unknown {
+    const heap = this.heap;
+    const a = slot + this.valueOff;
+    switch (this.valueKind) {
+      case V_STRING: return heap.readString(heap.u32[a >>> 2]!);
+      case V_BYTES: {
+        const b = heap.u32[a >>> 2]!;
+        return heap.u8.slice(b + 4, b + 4 + heap.u32[b >>> 2]!);
+      }
+      case V_STRUCT: return new this.struct!(heap, heap.u32[a >>> 2]!);
+      default: return readScalar(heap, this.valueKind, a);
+    }
+  }
+
+  // Slots with entries: the old table from the cursor, then the current one.
+  private *slots(api: string): Generator<number> {
+    const w = this.live(api) >>> 2;
+    const mods = this.heap.u32[w + H_MODS]!;
+    for (let t = 0; t < 2; t++) {
+      for (let i = t === 0 ? this.heap.u32[w + H_CURSOR]! : 0; ; i++) {
+        const u32 = this.heap.u32;
+        if (this.hdr === 0) throw new DisposedError(`OffHeapMap.${api}: the map was disposed during iteration`);
+        if (u32[w + H_MODS] !== mods) throw new ConcurrentModificationError(`OffHeapMap.${api}: the map gained or lost entries during iteration`);
+        if (i >= u32[w + (t === 0 ? H_OLD_CAP : H_CAP)]!) break;
+        const slot = u32[w + (t === 0 ? H_OLD_TABLE : H_TABLE)]! + i * this.slotBytes;
+        if (isFull(u32[slot >>> 2]!)) yield slot;
+      }
+    }
+  }
+
+  private live(api: string): number {
+    if (this.hdr === 0) throw new DisposedError(`OffHeapMap.${api}: the map was disposed`);
+    return this.hdr;
+  }
+}
+
+function badValueType(value: unknown): never {
+  throw new OffheapTypeError(`OffHeapMap: value type ${describe(value)} is not a scalar type, "string", "bytes" or a struct type`);
+}
+
+function bytesBlock(heap: Heap, bytes: Uint8Array): number {
+  const block = heap.alloc(4 + bytes.length);
+  heap.u32[block >>> 2] = bytes.length;
+  heap.u8.set(bytes, block + 4);
+  return block;
+}
