@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Heap, InvalidAddressError, InvalidImageError, OffheapRangeError, OffheapTypeError } from "../src/index.js";
 import { FILE_HEADER_BYTES } from "../src/heap/image-file.js";
+import { defineStruct, OffHeapArray, OffHeapMap } from "../src/collections/index.js";
 import { KIB, MIB, expectError, expectRejected, randInt, rng } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "offheap-image-"));
@@ -158,4 +159,42 @@ describe("save and load", () => {
     await assert.rejects(Heap.load(join(dir, "does-not-exist.heap")), /ENOENT/);
     verify(await Heap.load(good), build(new Heap({ maxSize: 16 * MIB, initialSize: 64 * KIB }), 99, 300));
   });
+});
+
+test("collections survive save and load: re-opened from their roots with every entry", async () => {
+  const Rec = defineStruct({ id: "u32", name: "string", score: "f64" });
+  const heap = new Heap({ maxSize: 64 * MIB });
+  const map = new OffHeapMap(heap, { key: "string", value: Rec });
+  const arr = new OffHeapArray(heap, "f64");
+  const cur = Rec.at(heap, 0);
+  for (let i = 0; i < 20_000; i++) {
+    cur.addr = map.getOrInsertRef(`user:${i}`);
+    cur.id = i;
+    cur.name = `name ${i}`;
+    cur.score = i / 3;
+    arr.push(i * 1.5);
+  }
+  for (let i = 0; i < 20_000; i += 3) map.delete(`user:${i}`);
+  heap.setRoot("users", map.address);
+  heap.setRoot("scores", arr.address);
+  const path = join(dir, "collections.heap");
+  await heap.save(path);
+  const loaded = await Heap.load(path);
+  loaded.check();
+  const map2 = OffHeapMap.open(loaded, loaded.getRoot("users"), { key: "string", value: Rec });
+  const arr2 = OffHeapArray.open(loaded, loaded.getRoot("scores"), "f64");
+  map2.check();
+  assert.equal(map2.size, map.size);
+  assert.equal(arr2.length, 20_000);
+  const c2 = Rec.at(loaded, 0);
+  for (let i = 0; i < 20_000; i++) {
+    const ref = map2.getRef(`user:${i}`);
+    if (i % 3 === 0) {
+      assert.equal(ref, 0);
+      continue;
+    }
+    c2.addr = ref;
+    assert.deepEqual([c2.id, c2.name, c2.score], [i, `name ${i}`, i / 3]);
+    assert.equal(arr2.get(i), i * 1.5);
+  }
 });
