@@ -60,6 +60,7 @@ import { cutTail, extend, freeRun, growFor, insertRun, removeRun } from "./page-
 import { checkHeap } from "./check.js";
 import { loadImage, saveImage } from "./image-file.js";
 import { checkRoots, getRoot, rootNames, setRoot } from "./roots.js";
+import { type DebugHeap, type DebugOptions, debugDefaults, installDebug, type LeakSite, liveBlocks } from "./debug.js";
 import { heapStats, type HeapStats } from "./stats.js";
 import { utf8Length } from "./utf8.js";
 
@@ -89,10 +90,17 @@ export interface HeapOptions {
   growBy?: number;
   /** Grow ahead of need once pages in use exceed this share of committed pages, in (0, 1]. Default 1 (grow on need). */
   growAt?: number;
+  /**
+   * Debug mode (debug.ts): overflow canaries, use-after-free poisoning with
+   * a quarantine, junk-filled new blocks and allocation sites for
+   * `leaks()`. `true` or options; default off, or on under the package's
+   * "development" export condition. Off, it costs nothing.
+   */
+  debug?: boolean | DebugOptions;
 }
 
 /** Options of `Heap.attach`. */
-export type AttachOptions = Pick<HeapOptions, "growBy" | "growAt">;
+export type AttachOptions = Pick<HeapOptions, "growBy" | "growAt" | "debug">;
 
 /** Options of `Heap.load`: the kind of backing memory to load into, and the growth policy. */
 export interface LoadOptions extends AttachOptions {
@@ -140,6 +148,7 @@ export class Heap implements Core {
   /** @internal */ readonly growAt: number;
   private readonly growByBytes: number;
   private readonly backing: Backing;
+  private debugHeap: DebugHeap | null = null;
 
   /**
    * Makes a new, empty heap. Throws RangeError for option values out of
@@ -159,6 +168,7 @@ export class Heap implements Core {
       this.firstDataPage = u32[HDR_FIRST_DATA_PAGE]!;
       this.endPage = u32[HDR_END_PAGE]!;
       this.refreshViews();
+      this.installTools(options);
       return;
     }
     const memory = options.memory ?? "wasm";
@@ -186,6 +196,29 @@ export class Heap implements Core {
     if (typeof memory === "object") this.u32.fill(0, 0, firstDataPage * (PAGE_SIZE >>> 2));
     this.format();
     extend(this, initialPages);
+    this.installTools(options);
+  }
+
+  // Debug mode replaces alloc, free and the other block calls with own
+  // properties of this object; a heap without it keeps the plain methods.
+  private installTools(options: HeapOptions): void {
+    const debug = options.debug ?? debugDefaults.debug;
+    if (debug === false) return;
+    const heap = this;
+    const proto = Heap.prototype;
+    this.debugHeap = installDebug(this, {
+      get u8() { return heap.u8; },
+      get u32() { return heap.u32; },
+      alloc: (n) => proto.alloc.call(heap, n),
+      free: (addr) => proto.free.call(heap, addr),
+      liveUsable: (addr, api, freeing) => {
+        heap.liveSpan(addr, api, freeing);
+        return heap.usable(addr);
+      },
+      checkSize: (api, n) => checkSize(api, n, heap.totalPages * PAGE_SIZE),
+      liveBlocks: () => liveBlocks(heap),
+      view: (addr, n) => new Uint8Array(heap.backing.buffer, addr, n),
+    }, debug === true ? {} : debug);
   }
 
   /**
@@ -256,7 +289,7 @@ export class Heap implements Core {
       // A refilled cache (or one this Heap's stale views could not see
       // before sync) serves the fast path, which pops and counts the block.
       const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
-      if (this.u32[HDR_CACHE + (cls << CC_SHIFT) + CC_HEAD] !== 0 || refill(this, cls) !== 0) return this.alloc(sizeBytes);
+      if (this.u32[HDR_CACHE + (cls << CC_SHIFT) + CC_HEAD] !== 0 || refill(this, cls) !== 0) return proto.alloc.call(this, sizeBytes);
       addr = 0;
     } else {
       addr = allocLarge(this, sizeBytes);
@@ -307,7 +340,7 @@ export class Heap implements Core {
   private freeSlow(addr: number): void {
     this.sync();
     this.liveSpan(addr, "Heap.free", true);
-    this.free(addr);
+    proto.free.call(this, addr);
   }
 
   /** Allocates `sizeBytes` and zeroes the whole usable block. Errors as alloc. */
@@ -467,6 +500,21 @@ export class Heap implements Core {
     if (problem !== "") throw new HeapCorruptionError("H1", `Heap.check: ${problem}`);
     checkHeap(this);
     checkRoots(this);
+    this.debugHeap?.check();
+  }
+
+  /**
+   * Debug mode only: the live blocks grouped by the stack that allocated
+   * them, largest total first (blocks whose site was not sampled are one
+   * group). Throws OffheapTypeError if debug mode is off. Cost: O(live blocks).
+   *
+   * @example
+   * for (const { site, blocks, bytes } of heap.leaks()) console.log(`${bytes} B in ${blocks} blocks\n${site}`);
+   */
+  leaks(): LeakSite[] {
+    if (this.debugHeap === null) throw new OffheapTypeError("Heap.leaks: debug mode is off; make the heap with { debug: true }");
+    this.sync();
+    return this.debugHeap.leaks();
   }
 
   /**
@@ -625,6 +673,7 @@ export class Heap implements Core {
   }
 }
 
+const proto = Heap.prototype;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 

@@ -1,0 +1,162 @@
+// Debug mode: overflow canaries, use-after-free poisoning and the
+// quarantine, junk-filled new blocks, allocation sites and leaks(), the
+// "development" export condition, and a seeded random run that must never
+// report a false positive.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { DoubleFreeError, Heap, HeapCorruptionError, InvalidAddressError, OffheapTypeError } from "../src/index.js";
+import { CANARY, JUNK_ALLOC, POISON } from "../src/heap/debug.js";
+import { expectError, MIB, randInt, rng } from "./helpers.js";
+
+const debugHeap = (quarantineBytes?: number) => new Heap({ maxSize: 16 * MIB, initialSize: 256 * 1024, debug: quarantineBytes === undefined ? true : { quarantineBytes } });
+
+describe("debug mode", () => {
+  test("off by default: the heap keeps the plain methods (no own properties, nothing to test on the hot path)", () => {
+    const heap = new Heap({ maxSize: 4 * MIB });
+    for (const m of ["alloc", "free", "calloc", "realloc", "sizeOf", "bytes"]) assert.equal(Object.hasOwn(heap, m), false, m);
+    expectError(() => heap.leaks(), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "debug mode is off");
+    const dbg = debugHeap();
+    for (const m of ["alloc", "free", "calloc", "realloc", "sizeOf", "bytes"]) assert.equal(Object.hasOwn(dbg, m), true, m);
+  });
+
+  test("a write past the requested size is reported by free, realloc and check", () => {
+    const heap = debugHeap();
+    const p = heap.alloc(24);
+    heap.u8[p + 27] = 1;
+    const e = expectError(() => heap.check(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", /write past the end of block 0x[0-9a-f]+ \(24 bytes requested, byte 27 changed\)/, "allocated at:", "debug.test");
+    assert.equal((e as HeapCorruptionError).invariant, "D1");
+    expectError(() => heap.realloc(p, 100), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "Heap.realloc: write past the end");
+    expectError(() => heap.free(p), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "Heap.free: write past the end");
+    heap.u8[p + 27] = CANARY; // repaired: free goes through
+    heap.free(p);
+    heap.check();
+  });
+
+  test("at least 8 canary bytes even when the request fills its size class", () => {
+    const heap = debugHeap();
+    for (const n of [1, 8, 16, 48, 1000, 32 * 1024, 100_000]) {
+      const p = heap.alloc(n);
+      heap.u8[p + n + 7] = heap.u8[p + n + 7]! ^ 0xff;
+      expectError(() => heap.free(p), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", `(${n} bytes requested, byte ${n + 7} changed)`);
+      heap.u8[p + n + 7] = heap.u8[p + n + 7]! ^ 0xff;
+      heap.free(p);
+    }
+  });
+
+  test("new blocks are junk-filled (0xa5), calloc zeroes, freed blocks are poisoned (0x5a)", () => {
+    const heap = debugHeap();
+    const p = heap.alloc(100);
+    assert.ok(heap.bytes(p).every((b) => b === JUNK_ALLOC));
+    assert.equal(heap.sizeOf(p), 100, "sizeOf is the requested size in debug mode");
+    assert.equal(heap.bytes(p).length, 100);
+    const z = heap.calloc(64);
+    assert.ok(heap.bytes(z).every((b) => b === 0));
+    heap.free(p);
+    assert.ok(heap.u8.subarray(p, p + 100).every((b) => b === POISON));
+  });
+
+  test("a write after free is caught when the block leaves the quarantine, and by check(), naming when it was freed", () => {
+    const heap = debugHeap(64 * 1024);
+    const p = heap.alloc(40);
+    heap.free(p);
+    heap.u8[p + 3] = 7;
+    const e = expectError(() => heap.check(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", /use after free: block 0x[0-9a-f]+ \(40 bytes\) was written after it was freed \(freed by debug free #1/, "byte 3 changed");
+    assert.equal((e as HeapCorruptionError).invariant, "D2");
+    // freeing more than the quarantine holds pushes p out: verified just before it can be reused
+    let caught: unknown = null;
+    for (let i = 0; i < 100 && caught === null; i++) {
+      try {
+        heap.free(heap.alloc(1024));
+      } catch (err) {
+        caught = err;
+      }
+    }
+    assert.ok(caught instanceof HeapCorruptionError && /byte 3 changed/.test(caught.message), String(caught));
+    heap.check(); // p was released; the heap is consistent again
+  });
+
+  test("a double free of a quarantined block is a DoubleFreeError; other bad addresses keep their errors", () => {
+    const heap = debugHeap();
+    const p = heap.alloc(32);
+    heap.free(p);
+    expectError(() => heap.free(p), DoubleFreeError, "ERR_OFFHEAP_DOUBLE_FREE", "freed already", "debug free #1");
+    expectError(() => heap.sizeOf(p), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "use after free");
+    expectError(() => heap.free(p + 8), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS");
+    heap.check();
+  });
+
+  test("realloc always moves the block and keeps the contents", () => {
+    const heap = debugHeap();
+    const p = heap.alloc(10);
+    heap.bytes(p).set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const q = heap.realloc(p, 20);
+    assert.notEqual(q, p);
+    assert.deepEqual([...heap.bytes(q).subarray(0, 10)], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.ok(heap.bytes(q).subarray(10).every((b) => b === JUNK_ALLOC));
+    heap.check();
+  });
+
+  test("leaks() groups live blocks by allocation site; sampled stacks leave the rest unrecorded", () => {
+    const heap = debugHeap();
+    function makeSmall() {
+      return heap.alloc(16);
+    }
+    function makeBig() {
+      return heap.alloc(5000);
+    }
+    for (let i = 0; i < 10; i++) makeSmall();
+    for (let i = 0; i < 3; i++) makeBig();
+    heap.free(makeSmall());
+    const leaks = heap.leaks();
+    assert.equal(leaks.length, 2);
+    assert.match(leaks[0]!.site, /makeBig/);
+    assert.deepEqual([leaks[0]!.blocks, leaks[0]!.bytes], [3, 15000]);
+    assert.match(leaks[1]!.site, /makeSmall/);
+    assert.deepEqual([leaks[1]!.blocks, leaks[1]!.bytes], [10, 160]);
+    const sampled = new Heap({ maxSize: 4 * MIB, debug: { stacks: 4 } });
+    for (let i = 0; i < 8; i++) sampled.alloc(8);
+    const groups = sampled.leaks();
+    assert.equal(groups.reduce((n, g) => n + g.blocks, 0), 8);
+    assert.equal(groups.find((g) => g.site === "(not recorded)")?.blocks, 6);
+  });
+
+  const SEED = Number(process.env.OFFHEAP_SEED ?? (Date.now() >>> 0));
+  test(`random alloc/calloc/realloc/free with correct writes never reports damage (seed ${SEED})`, () => {
+    const next = rng(SEED);
+    const heap = new Heap({ maxSize: 32 * MIB, debug: { quarantineBytes: 256 * 1024, stacks: 16 } });
+    const live = new Map<number, number>();
+    for (let step = 0; step < 20_000; step++) {
+      const r = next();
+      if (r < 0.45 || live.size === 0) {
+        const n = next() < 0.05 ? randInt(next, 33_000, 100_000) : randInt(next, 0, 3000);
+        const p = next() < 0.2 ? heap.calloc(n) : heap.alloc(n);
+        heap.bytes(p).fill(step & 255);
+        live.set(p, n);
+      } else if (r < 0.55) {
+        const [p] = [...live.keys()].slice(randInt(next, 0, live.size - 1));
+        const n = randInt(next, 0, 5000);
+        const q = heap.realloc(p!, n);
+        live.delete(p!);
+        heap.bytes(q).fill(step & 255);
+        live.set(q, n);
+      } else {
+        const [p] = [...live.keys()].slice(randInt(next, 0, live.size - 1));
+        heap.free(p!);
+        live.delete(p!);
+      }
+      if (step % 500 === 0) heap.check();
+    }
+    heap.check();
+    assert.equal(heap.leaks().reduce((n, g) => n + g.blocks, 0), live.size);
+  });
+
+  test('the "development" export condition turns debug mode on for every heap', () => {
+    const root = fileURLToPath(new URL("../../", import.meta.url));
+    const code = `const { Heap } = await import("offheap"); console.log(Object.hasOwn(new Heap({ maxSize: 4 << 20 }), "alloc"));`;
+    const run = (args: string[]) => execFileSync(process.execPath, [...args, "--input-type=module", "-e", code], { cwd: root, encoding: "utf8" }).trim();
+    assert.equal(run(["--conditions=development"]), "true");
+    assert.equal(run([]), "false");
+  });
+});
