@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
 /** Column order of the results table. */
-export const ALLOCATORS = ["offheap", "v8", "thi.ng", "as-tlsf"];
+export const ALLOCATORS = ["offheap", "offheap-profiled", "v8", "thi.ng", "as-tlsf"];
 
 /** Options every offheap heap in the benchmark is created with. */
 export const OFFHEAP_OPTIONS = { initialSize: 1 << 20, maxSize: 2 ** 31 };
@@ -24,9 +24,11 @@ export function offheapDistUrl() {
 
 // offheap: addresses into heap.u8 & co. The views are replaced when the heap
 // grows, so they are read from the heap on every access, never cached.
+// offheap-profiled: the same heap with the sampling heap profiler on
+// (default interval, 512 KiB), to measure what profiling costs.
 class OffheapAdapter {
-  constructor(Heap) {
-    this.heap = new Heap(OFFHEAP_OPTIONS);
+  constructor(Heap, extraOptions) {
+    this.heap = new Heap({ ...OFFHEAP_OPTIONS, ...extraOptions });
   }
   alloc(sizeBytes) {
     return this.heap.alloc(sizeBytes);
@@ -155,7 +157,11 @@ export async function loadAllocator(name) {
   switch (name) {
     case "offheap": {
       const { Heap } = await import(offheapDistUrl());
-      return async () => new OffheapAdapter(Heap);
+      return async () => new OffheapAdapter(Heap, {});
+    }
+    case "offheap-profiled": {
+      const { Heap } = await import(offheapDistUrl());
+      return async () => new OffheapAdapter(Heap, { profile: true });
     }
     case "v8":
       return async () => new V8Adapter();

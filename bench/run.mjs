@@ -86,6 +86,12 @@ function targetLines(get, workloads) {
     else if (off && thing?.status === "dnf") faster = offOk;
     lines.push(`${mark(faster)} ${w}: offheap faster than thi.ng (${offText} vs ${thing ? fmtCell(thing) : "not measured"})`);
   }
+  const off = get("offheap", "churn");
+  const profiled = get("offheap-profiled", "churn");
+  if (off?.status === "ok" && profiled?.status === "ok") {
+    const cost = profiled.nsPerOp / off.nsPerOp - 1;
+    lines.push(`${mark(cost <= 0.1)} churn: the heap profiler costs ≤ 10% (measured ${fmtCell(profiled)} vs ${fmtCell(off)}, ${(cost * 100).toFixed(1)}%)`);
+  }
   return lines;
 }
 

@@ -2,7 +2,17 @@
 // WebAssembly.Memory. Re-exports only; see heap/heap.ts for an overview.
 
 export { Heap, type HeapOptions, type AttachOptions, type LoadOptions } from "./heap/heap.js";
+export { type DebugOptions, type LeakSite, JUNK_ALLOC, POISON, CANARY } from "./heap/debug.js";
+export type { ProfileOptions, HeapProfile, ProfileSample, ProfileFrame } from "./heap/profile.js";
+export { encodeHeapProfile, gzipHeapProfile } from "./heap/pprof.js";
+export {
+  heapSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type HeapSnapshot, type SpanSnapshot, type SmallSpanSnapshot,
+  type LargeSpanSnapshot, type FreeRunSnapshot, type ClassSnapshot,
+} from "./debug/snapshot.js";
+export { heapMapHtml, type HeapMapOptions } from "./debug/heap-map.js";
+export { writeHeapMap } from "./debug/write-heap-map.js";
 export type { HeapStats, ClassStats } from "./heap/stats.js";
+export { formatStats } from "./heap/format-stats.js";
 export type { MemoryOption } from "./memory/backing.js";
 export {
   OffheapError, OutOfMemoryError, DoubleFreeError, InvalidAddressError, HeapCorruptionError, InvalidImageError, EndOfDataError,

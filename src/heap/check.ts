@@ -1,6 +1,13 @@
-// Validators of the heap image: one pass that checks every invariant listed
-// in layout.ts and throws HeapCorruptionError naming the first one broken.
-// See heap.ts for an overview. Tests run it after every step.
+// Validators of the heap image: check every invariant listed in layout.ts
+// and throw HeapCorruptionError naming the first one broken. See heap.ts for
+// an overview. Tests run it after every step.
+//
+// The descriptors are checked first (P1, P2, P3, a small span's class), so
+// a damaged descriptor is reported as such rather than as a list that
+// seems to stray from its span; then the cache lists (S2), the spans'
+// contents (S1, S3, L1, B1), the lists (P4, S4) and the counters. Every
+// walk is bounded: tiling by the committed pages, lists by the bitmap of
+// objects seen (a repeat fails) or by the number of pages.
 
 import { HeapCorruptionError, hex } from "../errors.js";
 import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
@@ -21,6 +28,7 @@ const ST_PARTIAL = 2;
 const ST_EMPTY = 3;
 const ST_FULL = 4;
 const ST_LARGE = 5;
+const ST_SMALL = 6; // a small span, before checkSmallSpan finds its state
 
 function fail(id: string, msg: string): never {
   throw new HeapCorruptionError(id, `Heap.check: ${msg}`);
@@ -46,48 +54,30 @@ function isLive(h: Core, addr: number): boolean {
 export function checkHeap(h: Core): void {
   const u32 = h.u32;
   const state = new Uint8Array(h.endPage);
+  checkTiling(h, state);
   // Objects seen on a list so far, 1 bit per 8-byte granule; and per span,
   // how many of its objects are on a cache list.
   const seen = new Uint32Array(Math.ceil(h.endPage * PAGE_SIZE / 256));
   const cachedIn = new Float64Array(h.endPage);
   for (let cls = 1; cls <= N_CLASSES; cls++) checkCache(h, cls, seen, cachedIn);
   if (bitsInPages(h, 0, h.firstDataPage) !== 0) fail("B1", "a bitmap bit is set for a metadata page");
-  let prevFree = false;
   let freePages = 0;
   let largeBlocks = 0;
   let largePages = 0;
   let nEmpty = 0;
-  for (let p = h.firstDataPage; p < h.endPage; ) {
-    const dw = h.descW + (p << DESC_SHIFT);
-    const kind = u32[dw + D_KIND]!;
-    const n = u32[dw + D_NPAGES]!;
-    if (n < 1 || p + n > h.endPage) fail("P1", `span at page ${p} has ${n} pages; the committed end is page ${h.endPage}`);
-    if (kind === KIND_FREE) {
-      if (prevFree) fail("P3", `free run at page ${p} follows another free run (not coalesced)`);
-      if (u32[dw + D_OWNER] !== p || u32[h.descW + ((p + n - 1) << DESC_SHIFT) + D_OWNER] !== p) {
-        fail("P2", `free run at page ${p}: a boundary page's owner is not ${p}`);
-      }
+  for (let p = h.firstDataPage; p < h.endPage; p += u32[h.descW + (p << DESC_SHIFT) + D_NPAGES]!) {
+    const n = u32[h.descW + (p << DESC_SHIFT) + D_NPAGES]!;
+    if (state[p] === ST_FREE) {
       if (bitsInPages(h, p, n) !== 0) fail("B1", `free run at page ${p} has an allocation bit set`);
-      state[p] = ST_FREE;
       freePages += n;
-    } else if (kind === KIND_SMALL || kind === KIND_LARGE) {
-      for (let q = p; q < p + n; q++) {
-        if (u32[h.descW + (q << DESC_SHIFT) + D_OWNER] !== p) fail("P2", `page ${q} of the span at page ${p} names owner ${u32[h.descW + (q << DESC_SHIFT) + D_OWNER]}`);
-      }
-      if (kind === KIND_SMALL) {
-        state[p] = checkSmallSpan(h, p, n, seen, cachedIn[p]!);
-        if (state[p] === ST_EMPTY) nEmpty++;
-      } else {
-        checkLarge(h, p, n);
-        state[p] = ST_LARGE;
-        largeBlocks++;
-        largePages += n;
-      }
+    } else if (state[p] === ST_SMALL) {
+      state[p] = checkSmallSpan(h, p, n, seen, cachedIn[p]!);
+      if (state[p] === ST_EMPTY) nEmpty++;
     } else {
-      fail("P1", `page ${p} should start a span or free run but its kind is ${kind}`);
+      checkLarge(h, p, n);
+      largeBlocks++;
+      largePages += n;
     }
-    prevFree = kind === KIND_FREE;
-    p += n;
   }
   checkBins(h, state);
   for (let cls = 1; cls <= N_CLASSES; cls++) {
@@ -105,6 +95,46 @@ export function checkHeap(h: Core): void {
   const stats = heapStats(h);
   if (stats.allocs - stats.frees !== stats.liveBlocks) {
     fail("C1", `${stats.allocs} blocks allocated and ${stats.frees} freed, but ${stats.liveBlocks} live`);
+  }
+}
+
+// Checks that the descriptors tile the committed pages (P1) with owners on
+// every page (P2), coalesced free runs (P3) and small spans of a size class
+// with its page count (S1), and marks each start page in `state` as
+// ST_FREE, ST_SMALL or ST_LARGE.
+function checkTiling(h: Core, state: Uint8Array): void {
+  const u32 = h.u32;
+  let prevFree = false;
+  for (let p = h.firstDataPage; p < h.endPage; ) {
+    const dw = h.descW + (p << DESC_SHIFT);
+    const kind = u32[dw + D_KIND]!;
+    const n = u32[dw + D_NPAGES]!;
+    if (n < 1 || p + n > h.endPage) fail("P1", `span at page ${p} has ${n} pages; the committed end is page ${h.endPage}`);
+    if (kind === KIND_FREE) {
+      if (prevFree) fail("P3", `free run at page ${p} follows another free run (not coalesced)`);
+      if (u32[dw + D_OWNER] !== p || u32[h.descW + ((p + n - 1) << DESC_SHIFT) + D_OWNER] !== p) {
+        fail("P2", `free run at page ${p}: a boundary page's owner is not ${p}`);
+      }
+      state[p] = ST_FREE;
+    } else if (kind === KIND_SMALL || kind === KIND_LARGE) {
+      for (let q = p; q < p + n; q++) {
+        if (u32[h.descW + (q << DESC_SHIFT) + D_OWNER] !== p) fail("P2", `page ${q} of the span at page ${p} names owner ${u32[h.descW + (q << DESC_SHIFT) + D_OWNER]}`);
+      }
+      if (kind === KIND_SMALL) {
+        const cls = u32[dw + D_CLASS]!;
+        if (cls < 1 || cls > N_CLASSES || CLASS_PAGES[cls] !== n) fail("S1", `span at page ${p}: class ${cls} with ${n} pages`);
+        for (let q = p + 1; q < p + n; q++) {
+          if (u32[h.descW + (q << DESC_SHIFT) + D_CLASS] !== cls) fail("P2", `page ${q} of the span at page ${p} names class ${u32[h.descW + (q << DESC_SHIFT) + D_CLASS]}, not ${cls}`);
+        }
+        state[p] = ST_SMALL;
+      } else {
+        state[p] = ST_LARGE;
+      }
+    } else {
+      fail("P1", `page ${p} should start a span or free run but its kind is ${kind}`);
+    }
+    prevFree = kind === KIND_FREE;
+    p += n;
   }
 }
 
@@ -143,11 +173,7 @@ function checkCache(h: Core, cls: number, seen: Uint32Array, cachedIn: Float64Ar
 function checkSmallSpan(h: Core, p: number, n: number, seen: Uint32Array, cached: number): number {
   const u32 = h.u32;
   const dw = h.descW + (p << DESC_SHIFT);
-  const cls = u32[dw + D_CLASS]!;
-  if (cls < 1 || cls > N_CLASSES || CLASS_PAGES[cls] !== n) fail("S1", `span at page ${p}: class ${cls} with ${n} pages`);
-  for (let q = p + 1; q < p + n; q++) {
-    if (u32[h.descW + (q << DESC_SHIFT) + D_CLASS] !== cls) fail("P2", `page ${q} of the span at page ${p} names class ${u32[h.descW + (q << DESC_SHIFT) + D_CLASS]}, not ${cls}`);
-  }
+  const cls = u32[dw + D_CLASS]!; // checked by checkTiling
   const objects = CLASS_OBJECTS[cls]!;
   const size = CLASS_SIZE[cls]!;
   const base = p * PAGE_SIZE;

@@ -37,7 +37,7 @@
 //  Anything the check rejects goes to a slow path that names the error.
 
 import {
-  DoubleFreeError, hex, HeapCorruptionError, InvalidAddressError, InvalidImageError, OffheapRangeError,
+  hex, HeapCorruptionError, InvalidAddressError, InvalidImageError, OffheapRangeError,
   OffheapTypeError, OutOfMemoryError,
 } from "../errors.js";
 import { type Backing, type MemoryOption, openBacking, WASM_PAGE_SIZE } from "../memory/backing.js";
@@ -45,23 +45,30 @@ import { createViews } from "../memory/views.js";
 import * as classof from "./class-of.js";
 const { CLASS_OF_GRANULE, classHash, sizeClassOf } = classof;
 import * as sizeclasses from "./size-classes.js";
-const { CLASS_OBJECTS, CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
+const { CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
-const { ALIGN_MASK, BITMAP_W, CC_HEAD, CC_LIMIT, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_CLASS, D_FREE,
+const { ALIGN_MASK, BITMAP_W, CC_HEAD, CC_LIMIT, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_CLASS,
   D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF,
   HDR_END_PAGE, HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_LARGE_PAGES, HDR_MAGIC, HDR_N_CLASSES,
-  HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, KIND_FREE, KIND_LARGE, KIND_SMALL, MAGIC,
+  HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, KIND_FREE, MAGIC,
   MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, VERSION } = layout;
 import type { Core } from "./core.js";
 import {
-  allocLarge, cacheOverflow, flushCaches, freeLarge, initCaches, refill, releaseEmptySpans,
+  allocLarge, cachedSpan, cacheOverflow, flushCaches, freeLarge, initCaches, notePeakLive, refill, releaseEmptySpans,
 } from "./central.js";
 import { cutTail, extend, freeRun, growFor, insertRun, removeRun } from "./page-heap.js";
 import { checkHeap } from "./check.js";
-import { loadImage, saveImage } from "./image-file.js";
+import { checkOption, checkSize, defaultMaxSize, imageProblem, liveSpan } from "./validate.js";
+import { loadImage, saveImage, writeFileBytes } from "./image-file.js";
+import { type HeapProfile, installProfiler, profiledCalls, type Profiler, type ProfileOptions } from "./profile.js";
+import { gzipHeapProfile } from "./pprof.js";
 import { checkRoots, getRoot, rootNames, setRoot } from "./roots.js";
 import { type DebugHeap, type DebugOptions, debugDefaults, installDebug, type LeakSite, liveBlocks } from "./debug.js";
 import { heapStats, type HeapStats } from "./stats.js";
+import { formatStats } from "./format-stats.js";
+import { heapSnapshot, type HeapSnapshot } from "../debug/snapshot.js";
+import { writeHeapMap } from "../debug/write-heap-map.js";
+import type { HeapMapOptions } from "../debug/heap-map.js";
 import { utf8Length } from "./utf8.js";
 
 /** Options of `new Heap()`. Sizes are in bytes. */
@@ -97,10 +104,16 @@ export interface HeapOptions {
    * "development" export condition. Off, it costs nothing.
    */
   debug?: boolean | DebugOptions;
+  /**
+   * Sampling heap profiler (profile.ts): one sample on average every
+   * `sampleInterval` bytes (default 512 KiB), read by `profile()` and
+   * `writeHeapProfile()`. `true` or options; default off (no cost).
+   */
+  profile?: boolean | ProfileOptions;
 }
 
 /** Options of `Heap.attach`. */
-export type AttachOptions = Pick<HeapOptions, "growBy" | "growAt" | "debug">;
+export type AttachOptions = Pick<HeapOptions, "growBy" | "growAt" | "debug" | "profile">;
 
 /** Options of `Heap.load`: the kind of backing memory to load into, and the growth policy. */
 export interface LoadOptions extends AttachOptions {
@@ -109,7 +122,6 @@ export interface LoadOptions extends AttachOptions {
 }
 
 const MIB = 1 << 20;
-const DEFAULT_MAX_SIZE = 2 ** 31;
 
 // Set by Heap.attach around its `new Heap` so the constructor opens an image
 // instead of formatting one; keeps one constructor and one object shape.
@@ -149,6 +161,8 @@ export class Heap implements Core {
   private readonly growByBytes: number;
   private readonly backing: Backing;
   private debugHeap: DebugHeap | null = null;
+  /** @internal The sampling profiler, when on (profile.ts). */
+  profiler: Profiler | null = null;
 
   /**
    * Makes a new, empty heap. Throws RangeError for option values out of
@@ -199,13 +213,18 @@ export class Heap implements Core {
     this.installTools(options);
   }
 
-  // Debug mode replaces alloc, free and the other block calls with own
-  // properties of this object; a heap without it keeps the plain methods.
+  // Debug mode and the profiler replace alloc, free and the other block
+  // calls with own properties of this object (the profiler wrapping debug
+  // mode's); a heap without them keeps the plain methods.
   private installTools(options: HeapOptions): void {
-    const debug = options.debug ?? debugDefaults.debug;
+    this.installDebug(options.debug ?? debugDefaults.debug);
+    const profile = options.profile ?? false;
+    if (profile !== false) installProfiler(this, profile === true ? {} : profile, this.debugHeap === null ? PROFILED : null);
+  }
+
+  private installDebug(debug: boolean | DebugOptions): void {
     if (debug === false) return;
     const heap = this;
-    const proto = Heap.prototype;
     this.debugHeap = installDebug(this, {
       get u8() { return heap.u8; },
       get u32() { return heap.u32; },
@@ -265,17 +284,26 @@ export class Heap implements Core {
       const cw = HDR_CACHE + (CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]! << CC_SHIFT);
       const u32 = this.u32;
       const addr = u32[cw + CC_HEAD]!;
-      // > 0 rejects undefined, read through a view that another Heap on the
-      // same memory detached by growing it; the length test, a view that a
-      // growth left short (resizable and shared buffers). allocSlow re-syncs.
-      if (addr > 0 && addr >>> 2 < u32.length) {
+      // The first test rejects 0 (an empty list), undefined (read through
+      // a view that another Heap on the same memory detached by growing it)
+      // and a damaged link into the header page (a small number written
+      // after free); the length test, a view that a growth left short
+      // (resizable and shared buffers) and a link past the memory; the bit
+      // test, a link to a live block (a cycle, or a write after free).
+      // allocSlow re-syncs, or names the damage. What these tests cost, and
+      // why the bound is the header and not every metadata page: central.ts.
+      if (addr >= HEADER_BYTES && addr >>> 2 < u32.length) {
         const bitW = BITMAP_W + (addr >>> 8);
-        u32[cw + CC_HEAD] = u32[addr >>> 2]!;
-        // | 0: int32 math; the counts stay far below 2^31 (layout.ts)
-        u32[cw + CC_POPS] = (u32[cw + CC_POPS]! + 1) | 0;
-        u32[cw + CC_REQUESTED] = (u32[cw + CC_REQUESTED]! + sizeBytes) | 0;
-        u32[bitW] = u32[bitW]! | (1 << ((addr >>> 3) & 31));
-        return addr;
+        const word = u32[bitW]!;
+        const bit = 1 << ((addr >>> 3) & 31);
+        if ((word & bit) === 0) {
+          u32[cw + CC_HEAD] = u32[addr >>> 2]!;
+          // | 0: int32 math; the counts stay far below 2^31 (layout.ts)
+          u32[cw + CC_POPS] = (u32[cw + CC_POPS]! + 1) | 0;
+          u32[cw + CC_REQUESTED] = (u32[cw + CC_REQUESTED]! + sizeBytes) | 0;
+          u32[bitW] = word | bit;
+          return addr;
+        }
       }
     }
     return this.allocSlow(sizeBytes);
@@ -288,8 +316,12 @@ export class Heap implements Core {
     if (sizeBytes <= MAX_SMALL_SIZE) {
       // A refilled cache (or one this Heap's stale views could not see
       // before sync) serves the fast path, which pops and counts the block.
+      // After the sync, a head the fast path refused is damage (in the
+      // header, past the memory, a live block): cachedSpan names it.
       const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
-      if (this.u32[HDR_CACHE + (cls << CC_SHIFT) + CC_HEAD] !== 0 || refill(this, cls) !== 0) return proto.alloc.call(this, sizeBytes);
+      const head = this.u32[HDR_CACHE + (cls << CC_SHIFT) + CC_HEAD]!;
+      if (head !== 0) cachedSpan(this, head, cls);
+      if (head !== 0 || refill(this, cls) !== 0) return proto.alloc.call(this, sizeBytes);
       addr = 0;
     } else {
       addr = allocLarge(this, sizeBytes);
@@ -318,7 +350,7 @@ export class Heap implements Core {
       if ((word & bit) !== 0) {
         u32[bitW] = word ^ bit;
         const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
-        if (cls !== 0) {
+        if (cls !== 0 && cls <= N_CLASSES) {
           const cw = HDR_CACHE + (cls << CC_SHIFT);
           const pushes = (u32[cw + CC_PUSHES]! + 1) | 0;
           u32[addr >>> 2] = u32[cw + CC_HEAD]!;
@@ -326,7 +358,7 @@ export class Heap implements Core {
           u32[cw + CC_PUSHES] = pushes;
           if (pushes > (u32[cw + CC_LIMIT]! | 0)) cacheOverflow(this, cls);
         } else {
-          freeLarge(this, addr >>> PAGE_SHIFT);
+          freeLarge(this, addr, cls); // class 0; a class outside the table is damage, which it reports
         }
         return;
       }
@@ -483,11 +515,40 @@ export class Heap implements Core {
     return pages * PAGE_SIZE;
   }
 
-  /** Statistics computed from the image. Cost: O(spans + cached objects). */
+  /**
+   * Statistics computed from the image (stats.ts documents every field);
+   * also a sample of the live-bytes peak. Cost: O(spans + size classes).
+   */
   stats(): HeapStats {
     this.sync();
+    notePeakLive(this);
     return heapStats(this);
   }
+  /**
+   * Every span of the heap (class, objects, live and free counts, or large
+   * block, or free run) with the per-class rows and stats(), as one
+   * JSON-serializable object: what the heap map draws. Cost: O(committed pages).
+   */
+  snapshot(): HeapSnapshot {
+    this.sync();
+    return heapSnapshot(this);
+  }
+
+  /**
+   * Writes the heap map (a self-contained HTML page: every page a cell,
+   * coloured by owner and shaded by occupancy) to `path`; resolves to the
+   * bytes written. Node only (node:fs); elsewhere use
+   * `heapMapHtml(heap.snapshot())`.
+   */
+  writeHeapMap(path: string, options: HeapMapOptions = {}): Promise<number> {
+    return writeHeapMap(path, this.snapshot(), options);
+  }
+
+  /** `stats()` as an aligned text table, like jemalloc's malloc_stats_print (format-stats.ts). Cost: O(spans). */
+  formatStats(): string {
+    return formatStats(this.stats());
+  }
+
 
   /**
    * Validates every invariant of the image (layout.ts lists them) and
@@ -501,6 +562,25 @@ export class Heap implements Core {
     checkHeap(this);
     checkRoots(this);
     this.debugHeap?.check();
+  }
+
+  /**
+   * The live sampled heap: every sampled block still allocated, with its
+   * size, the allocations and bytes it stands for, and its stack. Throws
+   * OffheapTypeError if the profiler is off. Cost: O(samples).
+   */
+  profile(): HeapProfile {
+    if (this.profiler === null) throw new OffheapTypeError("Heap.profile: the heap profiler is off; make the heap with { profile: true }");
+    return this.profiler.profile();
+  }
+
+  /**
+   * Writes `profile()` to `path` as a gzipped pprof protobuf (`go tool pprof
+   * path`, Speedscope). Node only (node:fs); elsewhere use
+   * `encodeHeapProfile(heap.profile())`. Errors as profile().
+   */
+  async writeHeapProfile(path: string): Promise<void> {
+    await writeFileBytes(path, await gzipHeapProfile(this.profile()), "Heap.writeHeapProfile");
   }
 
   /**
@@ -592,7 +672,12 @@ export class Heap implements Core {
   // because a stale view reads undefined or 0 and sends them here.
   private sync(): void {
     if (this.u8.buffer !== this.backing.buffer || this.u8.length !== this.viewBytes()) this.refreshViews();
-    this.endPage = this.u32[HDR_END_PAGE]!;
+    const end = this.u32[HDR_END_PAGE]!;
+    // Every slow path trusts the committed end: damage must not move it past the memory.
+    if (!(end >= this.firstDataPage && end <= this.totalPages && end * PAGE_SIZE <= this.u8.length)) {
+      throw new HeapCorruptionError("H1", `Heap: damaged metadata: committed end page ${end} is outside [${this.firstDataPage}, ${Math.min(this.totalPages, Math.floor(this.u8.length / PAGE_SIZE))}]`);
+    }
+    this.endPage = end;
   }
 
   // Views cover the buffer up to the heap's range: never past what the
@@ -630,87 +715,17 @@ export class Heap implements Core {
   }
 
   // Checks that `addr` is the start of a live block and returns its span's
-  // descriptor word index; otherwise throws the error that names why.
-  // `freeing` selects DoubleFreeError for a free object's start.
+  // descriptor word index; otherwise throws the error that names why
+  // (validate.ts). `freeing` selects DoubleFreeError for a free object's start.
   private liveSpan(addr: unknown, api: string, freeing: boolean): number {
     if (typeof addr !== "number") throw new OffheapTypeError(`${api}: address must be a number, got ${typeof addr}`);
     this.sync();
-    const lo = this.firstDataPage * PAGE_SIZE;
-    const hi = this.endPage * PAGE_SIZE;
-    if (!Number.isInteger(addr) || addr < lo || addr >= hi) {
-      throw new InvalidAddressError(`${api}: ${Number.isInteger(addr) && addr >= 0 ? hex(addr) : String(addr)} is outside the heap's pages [${hex(lo)}, ${hex(hi)})`);
-    }
-    if ((addr & ALIGN_MASK) !== 0) throw new InvalidAddressError(`${api}: ${hex(addr)} is misaligned (blocks start at multiples of 8)`);
-    const u32 = this.u32;
-    const page = addr >>> PAGE_SHIFT;
-    const s = u32[this.descW + (page << DESC_SHIFT) + D_OWNER]!;
-    const dw = this.descW + (s << DESC_SHIFT);
-    const kind = u32[dw + D_KIND]!;
-    const inSpan = (kind === KIND_SMALL || kind === KIND_LARGE) && s <= page && page < s + u32[dw + D_NPAGES]!;
-    const live = (u32[BITMAP_W + (addr >>> 8)]! >>> ((addr >>> 3) & 31)) & 1;
-    if (live !== 0) {
-      if (!inSpan) throw new HeapCorruptionError("B1", `${api}: ${hex(addr)} has its allocation bit set but lies in no span`);
-      return dw;
-    }
-    if (!inSpan) {
-      throw new InvalidAddressError(`${api}: ${hex(addr)} is in free pages, not in a live block (a large block freed earlier, or never allocated)`);
-    }
-    const base = s * PAGE_SIZE;
-    if (kind === KIND_LARGE) {
-      throw new InvalidAddressError(`${api}: ${hex(addr)} is not the start of a live block (inside a ${u32[dw + D_USED]}-byte block at ${hex(base)})`);
-    }
-    const cls = u32[dw + D_CLASS]!;
-    const size = CLASS_SIZE[cls]!;
-    const off = (addr - base) % size;
-    if (addr - base >= CLASS_OBJECTS[cls]! * size) {
-      throw new InvalidAddressError(`${api}: ${hex(addr)} is not the start of a live block (in the unused tail of a span of ${size}-byte objects)`);
-    }
-    if (off !== 0) {
-      throw new InvalidAddressError(`${api}: ${hex(addr)} is not the start of a live block (inside a ${size}-byte object at ${hex(addr - off)})`);
-    }
-    const what = `${hex(addr)} is not allocated: the ${size}-byte object there was freed already or never handed out`;
-    throw freeing ? new DoubleFreeError(`${api}: ${what} (double free)`) : new InvalidAddressError(`${api}: ${what}`);
+    return liveSpan(this, addr, api, freeing);
   }
 }
 
 const proto = Heap.prototype;
+// The profiler's calls around the plain methods, shared by every profiled heap without debug mode.
+const PROFILED = profiledCalls(proto);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-// Why the header in u32 is not an image this build can open ("" if it is).
-function imageProblem(u32: Uint32Array, byteLength: number): string {
-  if (u32[HDR_MAGIC] !== MAGIC) return "the memory does not hold an offheap heap image (bad magic number)";
-  if (u32[HDR_VERSION] !== VERSION) return `image format version ${u32[HDR_VERSION]} is not supported (this build reads version ${VERSION})`;
-  if (u32[HDR_PAGE_SHIFT] !== PAGE_SHIFT) return `image page size ${2 ** u32[HDR_PAGE_SHIFT]!} differs from ${PAGE_SIZE}`;
-  if (u32[HDR_N_CLASSES] !== N_CLASSES || u32[HDR_CLASS_HASH] !== classHash()) return "image was made with a different size-class table";
-  const total = u32[HDR_TOTAL_PAGES]!;
-  const { descOff, firstDataPage } = geometry(total);
-  if (u32[HDR_DESC_OFF] !== descOff || u32[HDR_FIRST_DATA_PAGE] !== firstDataPage) return "image geometry does not match its page count";
-  const end = u32[HDR_END_PAGE]!;
-  if (end < firstDataPage || end > total) return `committed end page ${end} is outside [${firstDataPage}, ${total}]`;
-  if (end * PAGE_SIZE > byteLength) return `image needs ${end * PAGE_SIZE} bytes but the memory holds ${byteLength}`;
-  return "";
-}
-
-// A WebAssembly.Memory's maximum is readable only where the engine has the
-// type-reflection API; elsewhere the memory's current size is the default,
-// and a heap that should grow into it needs an explicit maxSize.
-function defaultMaxSize(memory: MemoryOption): number {
-  if (!(memory instanceof WebAssembly.Memory)) return DEFAULT_MAX_SIZE;
-  const type = (memory as { type?: () => { maximum?: number } }).type?.();
-  return Math.min(MAX_RANGE_BYTES, (type?.maximum ?? memory.buffer.byteLength / WASM_PAGE_SIZE) * WASM_PAGE_SIZE);
-}
-
-function checkSize(api: string, size: unknown, maxBytes: number): asserts size is number {
-  if (typeof size !== "number") throw new OffheapTypeError(`${api}: size must be a number, got ${typeof size}`);
-  if (!Number.isSafeInteger(size) || size < 0) throw new OffheapRangeError(`${api}: size ${size} is not a non-negative safe integer`);
-  if (size > maxBytes) throw new OffheapRangeError(`${api}: size ${size} exceeds the heap's maxSize ${maxBytes}`);
-}
-
-function checkOption(name: string, value: unknown, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || Number.isNaN(value) || value < min || value > max) {
-    throw new OffheapRangeError(`Heap: option ${name} must be a number in [${min}, ${max}], got ${String(value)}`);
-  }
-  return value;
-}

@@ -127,6 +127,18 @@ export async function saveImage(buffer: ArrayBuffer | SharedArrayBuffer, imageBy
   return FILE_HEADER_BYTES + imageBytes;
 }
 
+/** Writes `bytes` to the file `path` (Node only); `api` names the caller in errors. */
+export async function writeFileBytes(path: string, bytes: Uint8Array, api: string): Promise<void> {
+  if (typeof path !== "string") throw new OffheapTypeError(`${api}: path must be a string, got ${typeof path}`);
+  const fs = await nodeFs(api);
+  const file = await fs.open(path, "w");
+  try {
+    await writeAll(file, bytes, 0);
+  } finally {
+    await file.close();
+  }
+}
+
 async function writeAll(file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
   for (let done = 0; done < bytes.length; ) {
     const n = Math.min(CHUNK_BYTES, bytes.length - done);

@@ -28,8 +28,15 @@
 //   +12..+15 HDR_BIN_NONEMPTY (bit b set <=> free-run bin b is non-empty)
 //   +20 HDR_FREE_PAGES (pages in free runs)
 //   +21 HDR_ROOTS      address of the root directory block (roots.ts), 0 = none
+//   +22 HDR_PEAK_END_PAGE  highest HDR_END_PAGE so far (set by the page
+//                          heap's extend: the peak committed size, exact)
 //   f64 +8 HDR_F64_LARGE_ALLOCS (large blocks allocated so far)
 //   f64 +9 HDR_F64_REQUESTED (bytes requested by large blocks and realloc)
+//   f64 +12 HDR_F64_PEAK_LIVE  highest live bytes seen at a sampling point
+//                          (central.ts: notePeakLive; a lower bound of the
+//                          true peak, see stats.ts)
+//   +26..+28 HDR_CLASS_USED  bit c set <=> class c's cache was ever refilled
+//                          (so classes with a clear bit have zero counts)
 //   +256 + 8c HDR_CACHE  class c's cache list (the local cache), 32 bytes:
 //            +0 CC_HEAD    first object (the link is stored in the object)
 //            +1 CC_POPS    objects alloc() took from it since the last fold
@@ -107,7 +114,7 @@ export const ALIGN = 1 << ALIGN_SHIFT;
 export const ALIGN_MASK = ALIGN - 1;
 
 export const MAGIC = 0x5048464f; // "OFHP" little-endian
-export const VERSION = 2;
+export const VERSION = 3;
 
 export const HEADER_BYTES = PAGE_SIZE;
 export const BITMAP_OFF = HEADER_BYTES;
@@ -130,8 +137,11 @@ export const HDR_LARGE_PAGES = 11;
 export const HDR_BIN_NONEMPTY = 12;
 export const HDR_FREE_PAGES = 20;
 export const HDR_ROOTS = 21;
+export const HDR_PEAK_END_PAGE = 22;
 export const HDR_F64_LARGE_ALLOCS = 8;
 export const HDR_F64_REQUESTED = 9;
+export const HDR_F64_PEAK_LIVE = 12; // words 24..25
+export const HDR_CLASS_USED = 26; // words 26..28: one bit per class index 0..95
 export const HDR_CACHE = 256;
 export const CC_SHIFT = 3; // 8 words per class
 export const CC_HEAD = 0;

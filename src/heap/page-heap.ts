@@ -8,15 +8,48 @@
 // set is a 128-bit mask in the header, so the best-fit bin is found with
 // Math.clz32 in O(1). Longer runs share bin 0, searched for the best fit
 // (fewest pages, then lowest address); there are few of them.
+//
+// Descriptors and links are read from the image, so every run this file
+// takes from a bin or a neighbour is checked first (runPages) and every
+// range it frees must lie in the committed pages: damage throws
+// HeapCorruptionError instead of writing into another page's descriptor.
 
 import * as layout from "./layout.js";
 const { binOf, D_KIND, D_NEXT, D_NPAGES, D_OWNER, DESC_SHIFT, HDR_BIN_NONEMPTY, HDR_END_PAGE, HDR_FREE_BIN,
-  HDR_FREE_PAGES, KIND_FREE, N_BINS } = layout;
+  HDR_FREE_PAGES, HDR_PEAK_END_PAGE, KIND_FREE, N_BINS } = layout;
 import type { Core } from "./core.js";
-import { linkFront, unlink } from "./lists.js";
+import { damaged, linkFront, unlink } from "./lists.js";
+
+/**
+ * Pages of the free run starting at page s, after checking its descriptor:
+ * a committed page of kind KIND_FREE (P4: bins and neighbours only reach
+ * free runs) whose run ends inside the committed pages (P1), with both
+ * boundary pages owned by s (P2). Throws HeapCorruptionError otherwise.
+ */
+function runPages(h: Core, s: number): number {
+  const u32 = h.u32;
+  const dw = h.descW + (s << DESC_SHIFT);
+  if (!(s >= h.firstDataPage && s < h.endPage) || u32[dw + D_KIND] !== KIND_FREE) {
+    damaged("P4", `page ${s} is linked as a free run but is not one`);
+  }
+  const n = u32[dw + D_NPAGES]!;
+  if (!(n >= 1 && s + n <= h.endPage)) damaged("P1", `free run at page ${s} has ${n} pages; the committed end is page ${h.endPage}`);
+  if (u32[dw + D_OWNER] !== s || u32[h.descW + ((s + n - 1) << DESC_SHIFT) + D_OWNER] !== s) {
+    damaged("P2", `free run at page ${s}: a boundary page's owner is not ${s}`);
+  }
+  return n;
+}
+
+// Fails unless pages [s, s+n) are committed data pages.
+function checkRange(h: Core, s: number, n: number): void {
+  if (!(s >= h.firstDataPage && n >= 1 && s + n <= h.endPage)) {
+    damaged("P1", `pages [${s}, ${s + n}) are not inside the committed pages [${h.firstDataPage}, ${h.endPage})`);
+  }
+}
 
 /** Links the free run [s, s+n) into its bin and marks its boundary pages. */
 export function insertRun(h: Core, s: number, n: number): void {
+  checkRange(h, s, n);
   const u32 = h.u32;
   const dw = h.descW + (s << DESC_SHIFT);
   const bin = binOf(n);
@@ -33,7 +66,7 @@ export function insertRun(h: Core, s: number, n: number): void {
 export function removeRun(h: Core, s: number): void {
   const u32 = h.u32;
   const dw = h.descW + (s << DESC_SHIFT);
-  const n = u32[dw + D_NPAGES]!;
+  const n = runPages(h, s);
   const bin = binOf(n);
   unlink(h, HDR_FREE_BIN + bin, s);
   if (u32[HDR_FREE_BIN + bin] === 0) u32[HDR_BIN_NONEMPTY + (bin >>> 5)] = u32[HDR_BIN_NONEMPTY + (bin >>> 5)]! & ~(1 << (bin & 31));
@@ -50,19 +83,25 @@ export function removeRun(h: Core, s: number): void {
 export function takeRun(h: Core, n: number): number {
   const u32 = h.u32;
   let s = 0;
+  let bin = 0;
   if (n < N_BINS) {
     // Lowest non-empty bin >= n: mask off bins below n in the first word.
     for (let w = n >>> 5, mask = -1 << (n & 31); w < N_BINS >>> 5; w++, mask = -1) {
       const bits = u32[HDR_BIN_NONEMPTY + w]! & mask;
       if (bits !== 0) {
-        s = u32[HDR_FREE_BIN + (w << 5) + 31 - Math.clz32(bits & -bits)]!;
+        bin = (w << 5) + 31 - Math.clz32(bits & -bits);
+        s = u32[HDR_FREE_BIN + bin]!;
         break;
       }
     }
   }
-  if (s === 0) s = bestLongRun(h, n);
+  if (s === 0) {
+    bin = 0;
+    s = bestLongRun(h, n);
+  }
   if (s === 0) return 0;
-  const have = u32[h.descW + (s << DESC_SHIFT) + D_NPAGES]!;
+  const have = runPages(h, s);
+  if (have < n || binOf(have) !== bin) damaged("P4", `bin ${bin} holds the free run at page ${s} of ${have} pages (taking ${n})`);
   removeRun(h, s);
   if (have > n) insertRun(h, s + n, have - n);
   return s;
@@ -72,8 +111,11 @@ function bestLongRun(h: Core, n: number): number {
   const u32 = h.u32;
   let best = 0;
   let bestPages = 0;
+  // Runs in bin 0 have N_BINS pages or more, so the committed pages bound the list's length.
+  let left = (h.endPage - h.firstDataPage) / N_BINS;
   for (let s = u32[HDR_FREE_BIN]!; s !== 0; s = u32[h.descW + (s << DESC_SHIFT) + D_NEXT]!) {
-    const pages = u32[h.descW + (s << DESC_SHIFT) + D_NPAGES]!;
+    const pages = runPages(h, s);
+    if (pages < N_BINS || --left < 0) damaged("P4", `bin 0 links the free run at page ${s} of ${pages} pages${pages < N_BINS ? "" : ", past the most runs that fit (a cycle?)"}`);
     if (pages >= n && (best === 0 || pages < bestPages || (pages === bestPages && s < best))) {
       best = s;
       bestPages = pages;
@@ -84,6 +126,7 @@ function bestLongRun(h: Core, n: number): number {
 
 /** Returns pages [s, s+n) to the free pool, coalescing with free neighbours on both sides. */
 export function freeRun(h: Core, s: number, n: number): void {
+  checkRange(h, s, n);
   const u32 = h.u32;
   // s may be absorbed by a run before it: leave no stale span kind behind,
   // so a lookup through an old D_OWNER never mistakes these pages for a span.
@@ -126,12 +169,16 @@ export function growFor(h: Core, n: number): boolean {
   return true;
 }
 
-/** Commits `nPages` more pages at the end and frees them into the pool. */
+/**
+ * Commits `nPages` more pages at the end and frees them into the pool. The
+ * only place the committed end grows, so it keeps the peak (HDR_PEAK_END_PAGE).
+ */
 export function extend(h: Core, nPages: number): boolean {
   const end = h.endPage;
   if (!h.commit(end + nPages)) return false;
   h.endPage = end + nPages;
   h.u32[HDR_END_PAGE] = end + nPages;
+  if (end + nPages > h.u32[HDR_PEAK_END_PAGE]!) h.u32[HDR_PEAK_END_PAGE] = end + nPages;
   freeRun(h, end, nPages);
   return true;
 }

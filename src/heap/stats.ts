@@ -4,17 +4,44 @@
 // pushes and requested bytes since the last fold; see layout.ts); the rest is
 // derived here from span descriptors, as Go derives MemStats from mcache
 // and mcentral state.
+//
+// Where the committed bytes go (every term exact, and they add up):
+//
+//   committedBytes = metadataBytes              header, bitmap, descriptors
+//                  + liveBytes                  live blocks (class size or whole pages)
+//                  + freeObjectBytes            free objects in class spans
+//                                               (cachedBytes of them on cache lists)
+//                  + spanTailBytes              the tail of class spans no object fits
+//                  + freePageBytes              free runs of the page heap
+//
+// TCMalloc's GetStats says "in use by application", "central cache
+// freelist" + "thread cache freelists", "page heap freelist" and "malloc
+// metadata" for these; jemalloc's "allocated", "active" - "allocated",
+// "metadata" and "mapped" (committed here) come closest.
+//
+// Peaks. peakCommittedBytes is exact: the committed end only grows in the
+// page heap's extend(), which records it. Live bytes change on the fast
+// paths, which only count; the peak of them (peakLiveBytes) is sampled, by
+// an exact sum of the counts (central.ts: countedLiveBytes), at every cache
+// refill, every cache overflow, every large allocation and every
+// Heap.stats() call. So it is a lower bound of the true peak, and equal to
+// it unless live bytes rose and fell again between two samples: that can
+// only happen through objects popped from a cache list (at most its length
+// at the last sample, plus the objects freed to it since) or a large block
+// grown in place by realloc. The true peak is at most peakCommittedBytes -
+// metadataBytes.
 
-import { CLASS_OBJECTS, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
+import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  D_CLASS, D_KIND, D_NPAGES, D_USED, DESC_SHIFT, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, HDR_CACHE, HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES,
-  HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_F64_REQUESTED, HDR_FREE_PAGES,
-  HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, KIND_SMALL, META_BYTES_PER_PAGE, PAGE_SIZE,
+  CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_CLASS, D_KIND, D_NPAGES, D_USED, DESC_SHIFT, HDR_CACHE,
+  HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_F64_PEAK_LIVE,
+  HDR_F64_REQUESTED, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_PEAK_END_PAGE, KIND_LARGE, KIND_SMALL,
+  META_BYTES_PER_PAGE, PAGE_SIZE,
 } from "./layout.js";
 import type { Core } from "./core.js";
 import { cacheLength } from "./central.js";
 
-/** One size class's row in HeapStats. */
+/** One size class's row in HeapStats (jemalloc's "bins" rows). */
 export interface ClassStats {
   /** Class index, 1-based. */
   classIndex: number;
@@ -22,13 +49,33 @@ export interface ClassStats {
   size: number;
   /** Spans owned by the class (current, partial, full and empty). */
   spans: number;
+  /** Pages of those spans. */
+  pages: number;
+  /** Objects per span. */
+  objectsPerSpan: number;
   /** Objects in live blocks. */
   liveObjects: number;
+  /** liveObjects × size. */
+  liveBytes: number;
   /** Objects free in the class's spans, including those on its cache list. */
   freeObjects: number;
+  /** freeObjects × size. */
+  freeBytes: number;
+  /** Free objects on the class's cache list (part of freeObjects). */
+  cachedObjects: number;
+  /** Blocks of this class allocated so far (cumulative). */
+  allocs: number;
+  /** Blocks of this class freed so far (cumulative). */
+  frees: number;
+  /** Bytes requested by those allocations (cumulative; a realloc that keeps its block counts only in HeapStats.requestedBytes). */
+  requestedBytes: number;
 }
 
-/** What `heap.stats()` returns; every field is a plain number, so the object is JSON-serializable. */
+/**
+ * What `heap.stats()` returns; every field is a plain number (or the array
+ * of rows), so the object is JSON-serializable. The byte fields from
+ * metadataBytes to freePageBytes add up to committedBytes.
+ */
 export interface HeapStats {
   /** Bytes of backing memory the heap uses: metadata for the committed pages plus the committed pages. */
   committedBytes: number;
@@ -50,55 +97,113 @@ export interface HeapStats {
   freePageBytes: number;
   /** Bytes of free objects in spans of size classes (cached ones included). */
   freeObjectBytes: number;
-  /** Live large blocks (over 32 KiB) and their bytes in whole pages. */
+  /** Bytes of the free objects on the classes' cache lists (part of freeObjectBytes). */
+  cachedBytes: number;
+  /** Bytes at the end of class spans too short for one more object. */
+  spanTailBytes: number;
+  /** Live large blocks (over 32 KiB). */
   largeBlocks: number;
+  /** Bytes of the live large blocks, in whole pages (part of liveBytes). */
   largeBytes: number;
+  /** Bytes requested for the live large blocks (exact; largeBytes minus this is their rounding). */
+  largeRequestedBytes: number;
+  /** Large blocks allocated so far (cumulative; part of allocs). */
+  largeAllocs: number;
+  /**
+   * Share of the committed pages not in live blocks: 1 - liveBytes /
+   * (committedBytes - metadataBytes), in [0, 1] (0 with no committed pages).
+   * Free objects, span tails and free pages all count.
+   */
+  fragmentation: number;
+  /**
+   * Share of liveBytes beyond what was requested, in [0, 1] (0 with no live
+   * blocks). Exact for large blocks; for small ones the heap keeps no
+   * per-block request, so each class's live objects count at the class's
+   * average request so far (requestedBytes / allocs of its row).
+   */
+  internalFragmentation: number;
+  /** Highest committedBytes so far (exact; trim() lowers committedBytes, never this). */
+  peakCommittedBytes: number;
+  /**
+   * Highest liveBytes seen at a sample: a cache refill, a cache overflow, a
+   * large allocation or a stats() call. A lower bound of the true peak, equal
+   * to it unless blocks popped from a cache list (or a large block grown in
+   * place) were freed again before the next sample.
+   */
+  peakLiveBytes: number;
   /** One row per size class that owns at least one span. */
   classes: ClassStats[];
 }
 
-/** Computes HeapStats by walking the spans. Cost: O(spans). */
+/**
+ * Computes HeapStats from the image without changing it (check() uses it
+ * too; Heap.stats() samples the live peak first). Cost: O(spans + classes).
+ */
 export function heapStats(h: Core): HeapStats {
   const u32 = h.u32;
+  const f64 = h.f64;
   const spans = new Float64Array(N_CLASSES + 1);
   const used = new Float64Array(N_CLASSES + 1);
+  let largeRequestedBytes = 0;
   for (let p = h.firstDataPage; p < h.endPage; ) {
     const dw = h.descW + (p << DESC_SHIFT);
-    if (u32[dw + D_KIND] === KIND_SMALL) {
+    const kind = u32[dw + D_KIND];
+    if (kind === KIND_SMALL) {
       const cls = u32[dw + D_CLASS]!;
       spans[cls] = spans[cls]! + 1;
       used[cls] = used[cls]! + u32[dw + D_USED]!;
+    } else if (kind === KIND_LARGE) {
+      largeRequestedBytes += u32[dw + D_USED]!;
     }
-    p += u32[dw + D_NPAGES]!;
+    p += Math.max(1, u32[dw + D_NPAGES]!); // a damaged count of 0 must not stop the walk (check() names it)
   }
   const classes: ClassStats[] = [];
   let liveBytes = 0;
   let liveBlocks = 0;
   let freeObjectBytes = 0;
+  let cachedBytes = 0;
+  let spanTailBytes = 0;
+  let liveRequestedEstimate = 0;
   const largeBlocks = u32[HDR_LARGE_BLOCKS]!;
-  let allocs = h.f64[HDR_F64_LARGE_ALLOCS]!;
-  let frees = allocs - largeBlocks;
-  let requestedBytes = h.f64[HDR_F64_REQUESTED]!;
+  const largeAllocs = f64[HDR_F64_LARGE_ALLOCS]!;
+  let allocs = largeAllocs;
+  let frees = largeAllocs - largeBlocks;
+  let requestedBytes = f64[HDR_F64_REQUESTED]!;
   for (let cls = 1; cls <= N_CLASSES; cls++) {
     const cw = HDR_CACHE + (cls << CC_SHIFT);
-    allocs += h.f64[HDR_F64_CLASS_ALLOCS + cls]! + u32[cw + CC_POPS]!;
-    frees += h.f64[HDR_F64_CLASS_FREES + cls]! + u32[cw + CC_PUSHES]!;
-    requestedBytes += h.f64[HDR_F64_CLASS_REQUESTED + cls]! + u32[cw + CC_REQUESTED]!;
-    if (spans[cls] === 0) continue;
-    const live = used[cls]! - cacheLength(u32, cls);
-    const free = spans[cls]! * CLASS_OBJECTS[cls]! - live;
+    const classAllocs = f64[HDR_F64_CLASS_ALLOCS + cls]! + u32[cw + CC_POPS]!;
+    const classFrees = f64[HDR_F64_CLASS_FREES + cls]! + u32[cw + CC_PUSHES]!;
+    const classRequested = f64[HDR_F64_CLASS_REQUESTED + cls]! + u32[cw + CC_REQUESTED]!;
+    allocs += classAllocs;
+    frees += classFrees;
+    requestedBytes += classRequested;
+    const nSpans = spans[cls]!;
+    if (nSpans === 0) continue;
+    const size = CLASS_SIZE[cls]!;
+    const perSpan = CLASS_OBJECTS[cls]!;
+    const cached = cacheLength(u32, cls);
+    const live = used[cls]! - cached;
+    const free = nSpans * perSpan - live;
     liveBlocks += live;
-    liveBytes += live * CLASS_SIZE[cls]!;
-    freeObjectBytes += free * CLASS_SIZE[cls]!;
-    classes.push({ classIndex: cls, size: CLASS_SIZE[cls]!, spans: spans[cls]!, liveObjects: live, freeObjects: free });
+    liveBytes += live * size;
+    freeObjectBytes += free * size;
+    cachedBytes += cached * size;
+    spanTailBytes += nSpans * (CLASS_PAGES[cls]! * PAGE_SIZE - perSpan * size);
+    if (classAllocs > 0) liveRequestedEstimate += live * (classRequested / classAllocs);
+    classes.push({
+      classIndex: cls, size, spans: nSpans, pages: nSpans * CLASS_PAGES[cls]!, objectsPerSpan: perSpan,
+      liveObjects: live, liveBytes: live * size, freeObjects: free, freeBytes: free * size, cachedObjects: cached,
+      allocs: classAllocs, frees: classFrees, requestedBytes: classRequested,
+    });
   }
   const largeBytes = u32[HDR_LARGE_PAGES]! * PAGE_SIZE;
   liveBlocks += largeBlocks;
   liveBytes += largeBytes;
-  // Metadata for pages past the committed end is reserved but never touched.
-  const metadataBytes = h.firstDataPage * PAGE_SIZE - (h.totalPages - h.endPage) * META_BYTES_PER_PAGE;
+  liveRequestedEstimate += largeRequestedBytes;
+  const metadataBytes = metadataFor(h, h.endPage);
+  const dataBytes = (h.endPage - h.firstDataPage) * PAGE_SIZE;
   return {
-    committedBytes: metadataBytes + (h.endPage - h.firstDataPage) * PAGE_SIZE,
+    committedBytes: metadataBytes + dataBytes,
     reservedBytes: h.totalPages * PAGE_SIZE,
     metadataBytes,
     liveBytes,
@@ -108,8 +213,25 @@ export function heapStats(h: Core): HeapStats {
     frees,
     freePageBytes: u32[HDR_FREE_PAGES]! * PAGE_SIZE,
     freeObjectBytes,
+    cachedBytes,
+    spanTailBytes,
     largeBlocks,
     largeBytes,
+    largeRequestedBytes,
+    largeAllocs,
+    fragmentation: dataBytes > 0 ? 1 - liveBytes / dataBytes : 0,
+    internalFragmentation: liveBytes > 0 ? Math.max(0, 1 - liveRequestedEstimate / liveBytes) : 0,
+    peakCommittedBytes: committedFor(h, u32[HDR_PEAK_END_PAGE]!),
+    peakLiveBytes: Math.max(f64[HDR_F64_PEAK_LIVE]!, liveBytes),
     classes,
   };
+}
+
+// Metadata for pages past the committed end is reserved but never touched.
+function metadataFor(h: Core, endPage: number): number {
+  return h.firstDataPage * PAGE_SIZE - (h.totalPages - endPage) * META_BYTES_PER_PAGE;
+}
+
+function committedFor(h: Core, endPage: number): number {
+  return metadataFor(h, endPage) + (endPage - h.firstDataPage) * PAGE_SIZE;
 }

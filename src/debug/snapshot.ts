@@ -1,0 +1,212 @@
+// Heap snapshots: every span of a heap's image as plain data, for the heap
+// map (heap-map.ts) and for tools. See heap/heap.ts for an overview.
+//
+// A snapshot is read from the image alone, the way check.ts reads it: the
+// page descriptors give the spans in page order, the allocation bitmap gives
+// each small span's live objects, and invariant S3 (layout.ts) gives the
+// rest without walking any list:
+//
+//   objects = live + |span free list| + |its objects on the cache list|
+//   |span free list| = objects - D_USED,  so  cached = D_USED - live
+//
+// Cost: O(spans + committed bytes / 256) (one popcount per bitmap word of
+// the small spans), plus heap.stats(). It allocates one object per span.
+
+import { HeapCorruptionError } from "../errors.js";
+import type { Heap } from "../heap/heap.js";
+import {
+  BITMAP_W, D_CLASS, D_KIND, D_NPAGES, D_USED, DESC_SHIFT, HDR_END_PAGE, KIND_FREE, KIND_LARGE, KIND_SMALL, PAGE_SIZE,
+} from "../heap/layout.js";
+import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } from "../heap/size-classes.js";
+import type { HeapStats } from "../heap/stats.js";
+
+/** The `format` tag of a HeapSnapshot. */
+export const SNAPSHOT_FORMAT = "offheap-heap-snapshot";
+/** Version of the HeapSnapshot shape; grows when a field changes meaning. */
+export const SNAPSHOT_VERSION = 1;
+
+const WORDS_PER_PAGE = PAGE_SIZE >>> 8; // bitmap words per page (1 bit per 8 bytes)
+
+/** A span of a size class: `pages` pages cut into `objects` objects of `objectSize` bytes. */
+export interface SmallSpanSnapshot {
+  kind: "small";
+  /** First page; the span's address is `startPage * pageSize`. */
+  startPage: number;
+  pages: number;
+  /** Size class, 1-based. */
+  classIndex: number;
+  /** Bytes per object. */
+  objectSize: number;
+  /** Objects the span holds (free and live). */
+  objects: number;
+  /** Objects in live blocks (allocation bits set). */
+  liveObjects: number;
+  /** Free objects on the span's own free list. */
+  freeListObjects: number;
+  /** Free objects of this span on its class's cache list (the local cache). */
+  cachedObjects: number;
+}
+
+/** One large block: a request over 32 KiB rounded up to whole pages. */
+export interface LargeSpanSnapshot {
+  kind: "large";
+  startPage: number;
+  pages: number;
+  /** Bytes requested by the alloc or realloc that made the block (D_USED). */
+  requestedBytes: number;
+}
+
+/** A run of free pages in the page heap's pool. */
+export interface FreeRunSnapshot {
+  kind: "free";
+  startPage: number;
+  pages: number;
+}
+
+/** A span or free run; `kind` tells which. */
+export type SpanSnapshot = SmallSpanSnapshot | LargeSpanSnapshot | FreeRunSnapshot;
+
+/** One size class that owns at least one span. */
+export interface ClassSnapshot {
+  classIndex: number;
+  objectSize: number;
+  spans: number;
+  pages: number;
+  /** Objects in the class's spans. */
+  objects: number;
+  liveObjects: number;
+  /** Free objects, on span free lists and on the cache list. */
+  freeObjects: number;
+  /** The part of freeObjects on the class's cache list. */
+  cachedObjects: number;
+  /** liveObjects and freeObjects times objectSize. */
+  liveBytes: number;
+  freeBytes: number;
+}
+
+/**
+ * A heap's layout at one moment: plain numbers, strings and arrays, so
+ * `JSON.stringify` keeps all of it. Pages are counted from address 0; the
+ * pages before `firstDataPage` hold metadata (header, bitmap, descriptors)
+ * and `spans` tile `[firstDataPage, endPage)` in page order.
+ */
+export interface HeapSnapshot {
+  format: typeof SNAPSHOT_FORMAT;
+  version: typeof SNAPSHOT_VERSION;
+  /** Bytes per page (8 KiB). */
+  pageSize: number;
+  firstDataPage: number;
+  /** Committed end (exclusive). */
+  endPage: number;
+  /** Pages of the heap's address range (maxSize); pages from endPage on are reserved, not committed. */
+  reservedPages: number;
+  spans: SpanSnapshot[];
+  /** One row per size class with spans, in class order. */
+  classes: ClassSnapshot[];
+  /** `heap.stats()` at the same moment. */
+  stats: HeapStats;
+}
+
+/**
+ * Takes a snapshot of `heap`: every span and free run in page order with
+ * its objects and live counts, per-class totals, and `heap.stats()`. The
+ * heap is not changed. Throws HeapCorruptionError (invariant H1, P1, S1 or
+ * S3) if the header's committed end, the descriptors' tiling of the pages or
+ * a span's counts are impossible, so damage never makes it loop; run
+ * `heap.check()` first for a full validation. In debug mode, blocks waiting
+ * in the quarantine count as live (they keep their allocation bits).
+ * Cost: O(spans + committed bytes / 256); one object per span.
+ *
+ * @example
+ * const snap = heapSnapshot(heap);
+ * const large = snap.spans.filter((s) => s.kind === "large");
+ * await writeFile("heap.json", JSON.stringify(snap));
+ */
+export function heapSnapshot(heap: Heap): HeapSnapshot {
+  // A view of its own over the current buffer, and the committed end read
+  // from the header: the heap's views may be stale (another Heap on the same
+  // memory grew it), and stats(), which would refresh them, walks the spans
+  // without the bounds checks below, so it runs only once they passed.
+  const buffer = heap.buffer;
+  const u32 = new Uint32Array(buffer, 0, Math.min(buffer.byteLength, heap.totalPages * PAGE_SIZE) >>> 2);
+  const endPage = u32[HDR_END_PAGE]!;
+  if (endPage < heap.firstDataPage || endPage * PAGE_SIZE > u32.byteLength) {
+    throw new HeapCorruptionError("H1", `heapSnapshot: committed end page ${endPage} is outside [${heap.firstDataPage}, ${u32.byteLength / PAGE_SIZE}]`);
+  }
+  const spans: SpanSnapshot[] = [];
+  const rows: (ClassSnapshot | undefined)[] = new Array<ClassSnapshot | undefined>(N_CLASSES + 1);
+  for (let p = heap.firstDataPage; p < endPage; ) {
+    const dw = heap.descW + (p << DESC_SHIFT);
+    const kind = u32[dw + D_KIND]!;
+    const pages = u32[dw + D_NPAGES]!;
+    if (pages < 1 || p + pages > endPage) {
+      throw new HeapCorruptionError("P1", `heapSnapshot: span at page ${p} has ${pages} pages; the committed end is page ${endPage}`);
+    }
+    if (kind === KIND_SMALL) {
+      const cls = u32[dw + D_CLASS]!;
+      if (cls < 1 || cls > N_CLASSES || CLASS_PAGES[cls] !== pages) {
+        throw new HeapCorruptionError("S1", `heapSnapshot: span at page ${p}: class ${cls} with ${pages} pages`);
+      }
+      const span = smallSpan(u32, p, pages, cls, u32[dw + D_USED]!);
+      spans.push(span);
+      addToRow(rows, span);
+    } else if (kind === KIND_LARGE) {
+      spans.push({ kind: "large", startPage: p, pages, requestedBytes: u32[dw + D_USED]! });
+    } else if (kind === KIND_FREE) {
+      spans.push({ kind: "free", startPage: p, pages });
+    } else {
+      throw new HeapCorruptionError("P1", `heapSnapshot: page ${p} should start a span or free run but its kind is ${kind}`);
+    }
+    p += pages;
+  }
+  const stats = heap.stats();
+  return {
+    format: SNAPSHOT_FORMAT,
+    version: SNAPSHOT_VERSION,
+    pageSize: PAGE_SIZE,
+    firstDataPage: heap.firstDataPage,
+    endPage,
+    reservedPages: heap.totalPages,
+    spans,
+    classes: rows.filter((r): r is ClassSnapshot => r !== undefined),
+    stats,
+  };
+}
+
+function smallSpan(u32: Uint32Array, p: number, pages: number, cls: number, used: number): SmallSpanSnapshot {
+  let live = 0;
+  for (let w = BITMAP_W + p * WORDS_PER_PAGE, end = w + pages * WORDS_PER_PAGE; w < end; w++) {
+    const x = u32[w]!;
+    if (x !== 0) live += popcount(x);
+  }
+  const objects = CLASS_OBJECTS[cls]!;
+  if (used > objects || live > used) {
+    throw new HeapCorruptionError("S3", `heapSnapshot: span at page ${p}: ${live} live objects and ${used} used of ${objects}`);
+  }
+  return {
+    kind: "small", startPage: p, pages, classIndex: cls, objectSize: CLASS_SIZE[cls]!, objects,
+    liveObjects: live, freeListObjects: objects - used, cachedObjects: used - live,
+  };
+}
+
+function addToRow(rows: (ClassSnapshot | undefined)[], s: SmallSpanSnapshot): void {
+  const row = rows[s.classIndex] ??= {
+    classIndex: s.classIndex, objectSize: s.objectSize, spans: 0, pages: 0, objects: 0,
+    liveObjects: 0, freeObjects: 0, cachedObjects: 0, liveBytes: 0, freeBytes: 0,
+  };
+  const free = s.freeListObjects + s.cachedObjects;
+  row.spans++;
+  row.pages += s.pages;
+  row.objects += s.objects;
+  row.liveObjects += s.liveObjects;
+  row.freeObjects += free;
+  row.cachedObjects += s.cachedObjects;
+  row.liveBytes += s.liveObjects * s.objectSize;
+  row.freeBytes += free * s.objectSize;
+}
+
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+}

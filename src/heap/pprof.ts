@@ -1,0 +1,65 @@
+// Heap profiles in pprof's format (profile.proto), the format `go tool
+// pprof`, Speedscope and most profile viewers read. See heap.ts for an overview.
+//
+// The encoding is platform-neutral: pprof-format writes the protobuf, and
+// the standard CompressionStream gzips it (Node 18+, every current
+// browser). Writing the file is Heap.writeHeapProfile's job (Node only).
+
+import { Profile, StringTable } from "pprof-format";
+import type { HeapProfile } from "./profile.js";
+
+/**
+ * The profile as pprof protobuf bytes (not compressed), with the sample
+ * types Go's heap profiles use for live memory: `inuse_objects` (count) and
+ * `inuse_space` (bytes), period type `space`/`bytes` = the sample interval.
+ * Locations are one per distinct frame (function, file, line, column).
+ */
+export function encodeHeapProfile(profile: HeapProfile): Uint8Array {
+  const strings = new StringTable();
+  const functions = new Map<string, number>(); // "name\0file" -> function id
+  const locations = new Map<string, number>(); // frame key -> location id
+  const fnList: { id: number; name: number; systemName: number; filename: number }[] = [];
+  const locList: { id: number; line: { functionId: number; line: number; column: number }[] }[] = [];
+  const samples = profile.samples.map((s) => {
+    const locationId: number[] = [];
+    for (const f of s.stack) {
+      const fnKey = `${f.functionName}\0${f.file}`;
+      let fnId = functions.get(fnKey);
+      if (fnId === undefined) {
+        fnId = fnList.length + 1;
+        functions.set(fnKey, fnId);
+        const name = strings.dedup(f.functionName);
+        fnList.push({ id: fnId, name, systemName: name, filename: strings.dedup(f.file) });
+      }
+      const locKey = `${fnKey}\0${f.line}\0${f.column}`;
+      let locId = locations.get(locKey);
+      if (locId === undefined) {
+        locId = locList.length + 1;
+        locations.set(locKey, locId);
+        locList.push({ id: locId, line: [{ functionId: fnId, line: f.line, column: f.column }] });
+      }
+      locationId.push(locId);
+    }
+    return { locationId, value: [Math.round(s.count), Math.round(s.bytes)] };
+  });
+  const encoded = new Profile({
+    sampleType: [
+      { type: strings.dedup("inuse_objects"), unit: strings.dedup("count") },
+      { type: strings.dedup("inuse_space"), unit: strings.dedup("bytes") },
+    ],
+    periodType: { type: strings.dedup("space"), unit: strings.dedup("bytes") },
+    period: profile.sampleInterval,
+    timeNanos: BigInt(profile.timeMs) * 1_000_000n,
+    sample: samples,
+    location: locList,
+    function: fnList,
+    stringTable: strings,
+  });
+  return encoded.encode();
+}
+
+/** `encodeHeapProfile` gzipped, as pprof files usually are. */
+export async function gzipHeapProfile(profile: HeapProfile): Promise<Uint8Array> {
+  const stream = new Blob([encodeHeapProfile(profile) as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}

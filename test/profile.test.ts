@@ -1,0 +1,96 @@
+// The sampling heap profiler: unbiased estimates by allocation site, samples
+// removed by free and realloc, pprof output that decodes, and zero cost
+// when off (no wrappers installed).
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { Profile } from "pprof-format";
+import { encodeHeapProfile, gzipHeapProfile, Heap, OffheapRangeError, OffheapTypeError, type HeapProfile } from "../src/index.js";
+import { expectError, MIB } from "./helpers.js";
+
+const INTERVAL = 4096;
+
+function allocSmallThings(heap: Heap, out: number[]): void {
+  for (let i = 0; i < 20_000; i++) out.push(heap.alloc(100));
+}
+function allocBigThings(heap: Heap, out: number[]): void {
+  for (let i = 0; i < 2_000; i++) out.push(heap.alloc(1000));
+}
+const bytesAt = (p: HeapProfile, fn: string) =>
+  p.samples.filter((s) => s.stack.some((f) => f.functionName.includes(fn))).reduce((n, s) => n + s.bytes, 0);
+
+describe("heap profile", () => {
+  test("off by default: nothing is wrapped and profile() says how to turn it on", () => {
+    const heap = new Heap({ maxSize: 4 * MIB });
+    assert.equal(Object.hasOwn(heap, "alloc"), false);
+    expectError(() => heap.profile(), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "{ profile: true }");
+    expectError(() => new Heap({ maxSize: 4 * MIB, profile: { sampleInterval: 0 } }), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "sampleInterval");
+  });
+
+  test("estimates live bytes by allocation site without bias, and frees remove samples", () => {
+    const heap = new Heap({ maxSize: 64 * MIB, profile: { sampleInterval: INTERVAL } });
+    const small: number[] = [];
+    const big: number[] = [];
+    allocSmallThings(heap, small);
+    allocBigThings(heap, big);
+    const p = heap.profile();
+    assert.equal(p.sampleInterval, INTERVAL);
+    // 4 MB allocated at a mean of one sample per 4 KiB: about 1000 samples, so a few % of error.
+    for (const [fn, want] of [["allocSmallThings", 2_000_000], ["allocBigThings", 2_000_000]] as const) {
+      const got = bytesAt(p, fn);
+      assert.ok(Math.abs(got - want) / want < 0.2, `${fn}: estimated ${Math.round(got)} bytes, allocated ${want}`);
+    }
+    assert.ok(Math.abs(p.estimatedBytes - 4_000_000) / 4_000_000 < 0.15, `total estimate ${p.estimatedBytes}`);
+    for (const s of p.samples) {
+      assert.ok(s.count >= 1 && Math.abs(s.bytes - s.size * s.count) < 1e-6);
+      assert.equal(heap.sizeOf(s.address) >= s.size, true, "a sample is a live block");
+    }
+    for (const a of small) heap.free(a);
+    for (let i = 0; i < big.length; i += 2) big[i] = heap.realloc(big[i]!, 3000);
+    const after = heap.profile();
+    assert.equal(bytesAt(after, "allocSmallThings"), 0, "freed blocks leave the profile");
+    assert.ok(bytesAt(after, "allocBigThings") < bytesAt(p, "allocBigThings"), "reallocated blocks are no longer samples of their first site");
+    heap.check();
+  });
+
+  test("works on top of debug mode", () => {
+    const heap = new Heap({ maxSize: 16 * MIB, debug: true, profile: { sampleInterval: 256 } });
+    const blocks: number[] = [];
+    for (let i = 0; i < 1000; i++) blocks.push(heap.alloc(64));
+    assert.ok(heap.profile().samples.length > 50);
+    for (const b of blocks) heap.free(b);
+    assert.equal(heap.profile().samples.length, 0);
+    heap.check();
+  });
+
+  test("pprof output: gzipped protobuf that decodes to inuse_objects/inuse_space samples with the stacks", async () => {
+    const heap = new Heap({ maxSize: 64 * MIB, profile: { sampleInterval: INTERVAL } });
+    allocBigThings(heap, []);
+    const profile = heap.profile();
+    const decoded = Profile.decode(encodeHeapProfile(profile));
+    const str = (i: number | bigint) => decoded.stringTable.strings[Number(i)]!;
+    assert.deepEqual(decoded.sampleType.map((t) => [str(t.type), str(t.unit)]), [["inuse_objects", "count"], ["inuse_space", "bytes"]]);
+    assert.equal(Number(decoded.period), INTERVAL);
+    assert.equal(decoded.sample.length, profile.samples.length);
+    const total = decoded.sample.reduce((n, s) => n + Number(s.value[1]), 0);
+    assert.ok(Math.abs(total - profile.estimatedBytes) < decoded.sample.length, "inuse_space sums to the estimate");
+    const names = new Set(decoded.function.map((f) => str(f.name)));
+    assert.ok(names.has("allocBigThings"), [...names].join(", "));
+    const leaf = decoded.location.find((l) => l.id === decoded.sample[0]!.locationId[0])!;
+    assert.ok(leaf.line.length === 1 && Number(leaf.line[0]!.line) > 0);
+
+    const gz = await gzipHeapProfile(profile);
+    assert.deepEqual([gz[0], gz[1]], [0x1f, 0x8b]);
+    const dir = mkdtempSync(join(tmpdir(), "offheap-pprof-"));
+    try {
+      const path = join(dir, "heap.pb.gz");
+      await heap.writeHeapProfile(path);
+      assert.equal(Profile.decode(gunzipSync(readFileSync(path))).sample.length, profile.samples.length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
