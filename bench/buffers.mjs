@@ -10,9 +10,8 @@
 // SUBSTRING (case-insensitive; commas separate alternatives). --json prints
 // the results as JSON instead of Markdown, or writes them to FILE.
 import { writeFile } from "node:fs/promises";
-import os from "node:os";
 import { fileURLToPath } from "node:url";
-import { fmtNs, runCell } from "./common.mjs";
+import { fmtNs, machineInfo, machineLine, runCell } from "./common.mjs";
 import { buffersDistDir, missingFiles } from "./buffers/lib.mjs";
 import { GOMEM_MACHINE, GROUPS } from "./buffers/suites.mjs";
 
@@ -138,14 +137,7 @@ async function main() {
   const missing = missingFiles();
   if (missing.length) log(`${buffersDistDir()}: missing ${missing.join(", ")} (run \`npx tsc -p tsconfig.json\`); those cells will fail`);
 
-  const cpus = os.cpus();
-  const machine = {
-    cpu: cpus[0]?.model ?? "unknown CPU",
-    cores: cpus.length,
-    memGiB: os.totalmem() / 2 ** 30,
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    loadAvg: os.loadavg()[0].toFixed(2),
-  };
+  const machine = machineInfo();
   const results = [];
   const runStart = performance.now();
   for (const { group, suite } of selected) {
@@ -173,7 +165,7 @@ async function main() {
   const out = [];
   out.push("## offheap buffers benchmark (GoMem suites)");
   out.push("");
-  out.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB.toFixed(1)} GiB RAM, ${machine.os}; Node ${process.version}; load average ${machine.loadAvg} at start.`);
+  out.push(machineLine(machine));
   out.push(`Each cell: a fresh \`node ${CELL_NODE_FLAGS.join(" ")}\` process; ${timing.warmMs} ms warm-up, then the best of ${timing.reps} runs of about ${timing.repMs} ms${opts.short ? " (--short)" : ""}.`);
   out.push(`ns/op is Go's: ns per iteration of the suite's body (lower is better). GoMem columns: GoMem's published figures, **measured on a different machine** (${GOMEM_MACHINE}): compare shapes; compare ratios only against the JS baseline, measured here in the same run.`);
   for (const group of GROUPS) {

@@ -1,6 +1,7 @@
 // Shared by the benchmark entry points (run.mjs, buffers.mjs): running one
 // cell in its own process, and number formatting.
 import { spawn } from "node:child_process";
+import os from "node:os";
 
 /**
  * Runs `node <args>` as one benchmark cell with a time limit. Resolves to
@@ -40,4 +41,21 @@ export function fmtNs(ns) {
   if (ns < 1) return ns.toFixed(2);
   if (ns < 100) return ns.toFixed(1);
   return Math.round(ns).toLocaleString("en-US");
+}
+
+/** The machine a run measures on; taken at start, since other busy processes skew every cell and the load average makes that visible. */
+export function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? "unknown CPU",
+    cores: cpus.length,
+    memGiB: os.totalmem() / 2 ** 30,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadAvg: os.loadavg()[0].toFixed(2),
+  };
+}
+
+/** The "Machine: ..." line both reports print. */
+export function machineLine(machine) {
+  return `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB.toFixed(1)} GiB RAM, ${machine.os}; Node ${process.version}; load average ${machine.loadAvg} at start.`;
 }

@@ -8,9 +8,8 @@
 // are ns per op, one op = one alloc or one free as WORKLOADS.md counts them.
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import os from "node:os";
 import { fileURLToPath } from "node:url";
-import { fmtNs, runCell } from "./common.mjs";
+import { fmtNs, machineInfo, machineLine, runCell } from "./common.mjs";
 import { ALLOCATORS, offheapDistUrl } from "./allocators.mjs";
 import { buildTlsf } from "./as-tlsf/build.mjs";
 import { gcTrace } from "./gc-trace.mjs";
@@ -108,15 +107,7 @@ async function main() {
   }
   if (allocators.includes("as-tlsf")) await buildTlsf({ log });
 
-  const cpus = os.cpus();
-  const machine = {
-    cpu: cpus[0]?.model ?? "unknown CPU",
-    cores: cpus.length,
-    memGiB: os.totalmem() / 2 ** 30,
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    // Other busy processes skew every cell; the load average makes that visible.
-    loadAvg: os.loadavg()[0].toFixed(2),
-  };
+  const machine = machineInfo();
   const results = [];
   const runStart = performance.now();
   for (const w of workloads) {
@@ -141,7 +132,7 @@ async function main() {
   const out = [];
   out.push("## offheap benchmark");
   out.push("");
-  out.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB.toFixed(1)} GiB RAM, ${machine.os}; Node ${process.version}; load average ${machine.loadAvg} at start.`);
+  out.push(machineLine(machine));
   out.push(`offheap: ${process.env.OFFHEAP_DIST ? `$OFFHEAP_DIST = ${distPath}` : "dist/index.js"}. Each cell: a fresh \`node ${CELL_NODE_FLAGS.join(" ")}\` process, warm-up at 1/10 size, timeout ${opts.timeoutS} s.`);
   out.push("");
   out.push("ns per op (one op = one alloc or one free; workloads as in WORKLOADS.md; lower is better):");
