@@ -181,9 +181,7 @@ export class ScalableAllocator {
     if (!(view instanceof Uint8Array)) throw new OffheapTypeError(`ScalableAllocator.free: expected a Uint8Array, got ${describe(view)}`);
     const n = view.byteLength;
     if (n === 0) return;
-    if (view.buffer !== this.buffer && !this.buffers.includes(view.buffer)) {
-      throw new InvalidAddressError(`ScalableAllocator.free: the view is over other memory than this allocator's heap`);
-    }
+    this.checkOwnMemory(view, "ScalableAllocator.free");
     this.freeRange(view.byteOffset, n, "ScalableAllocator.free");
   }
 
@@ -199,12 +197,17 @@ export class ScalableAllocator {
       throw new OffheapRangeError(`ScalableAllocator.freeRest: keepBytes ${String(keepBytes)} is not an integer in [0, ${n}] (the view's length)`);
     }
     if (keepBytes < n) {
-      if (view.buffer !== this.buffer && !this.buffers.includes(view.buffer)) {
-        throw new InvalidAddressError(`ScalableAllocator.freeRest: the view is over other memory than this allocator's heap`);
-      }
+      this.checkOwnMemory(view, "ScalableAllocator.freeRest");
       this.freeRange(view.byteOffset + keepBytes, n - keepBytes, "ScalableAllocator.freeRest");
     }
     return view.subarray(0, keepBytes);
+  }
+
+  // Throws InvalidAddressError unless `view` is over a buffer of this heap's memory (one from before a growth included).
+  private checkOwnMemory(view: Uint8Array, api: string): void {
+    if (view.buffer !== this.buffer && !this.buffers.includes(view.buffer)) {
+      throw new InvalidAddressError(`${api}: the view is over other memory than this allocator's heap`);
+    }
   }
 
   /**
