@@ -247,9 +247,10 @@ function buffersHeap(p) {
 export function scalableProgram(p, steps, { recyclable }) {
   const { heap, kind, maxSize } = buffersHeap(p);
   const initialSize = p.pick([256, 4096, 65536]);
-  const sa = new ScalableAllocator(heap, { initialSize, maxRegionSize: p.pick([initialSize, 65536, MIB, 4 * MIB]) });
+  const debug = p.chance(0.3) ? { quarantineBytes: p.pick([0, 4096, 65536]), stacks: p.pick([false, 8]) } : false;
+  const sa = new ScalableAllocator(heap, { initialSize, maxRegionSize: p.pick([initialSize, 65536, MIB, 4 * MIB]), debug });
   const mem = recyclable ? new RecyclableMemory(sa) : null;
-  p.note = `${kind} memory, maxSize ${maxSize >> 20} MiB, initialSize ${initialSize}`;
+  p.note = `${kind} memory, maxSize ${maxSize >> 20} MiB, initialSize ${initialSize}${debug ? `, debug ${JSON.stringify(debug)}` : ""}`;
   let pieces = []; // live ranges: { view, id, at } (at: pattern index of view[0])
   let remembered = []; // pieces owned by `mem` (freed by recycle)
   let nRemembered = 0;

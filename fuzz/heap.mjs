@@ -21,9 +21,10 @@ export function heapProgram(p, steps, { debug }) {
   const memory = kind === "arraybuffer" ? new ArrayBuffer(maxSize) : kind === "sab" ? new SharedArrayBuffer(maxSize) : kind;
   const quarantineBytes = p.pick([64 * 1024, 1 * MIB, 4 * MIB]);
   const debugOption = debug ? p.pick([true, { stacks: 16, quarantineBytes }, { stacks: false, quarantineBytes }]) : false;
-  const heap = new Heap({ maxSize, initialSize: p.int(0, 512) * 1024, memory, debug: debugOption, growAt: p.chance(0.3) ? p.pick([0.5, 0.8]) : undefined });
+  const profile = p.chance(0.3) ? { sampleInterval: p.pick([64, 4096, 65536]) } : false;
+  const heap = new Heap({ maxSize, initialSize: p.int(0, 512) * 1024, memory, debug: debugOption, profile, growAt: p.chance(0.3) ? p.pick([0.5, 0.8]) : undefined });
   const quarantine = debugOption === true ? 4 * MIB : debug ? quarantineBytes : 0;
-  p.note = `${kind} memory, maxSize ${maxSize >> 20} MiB${debug ? `, debug ${JSON.stringify(debugOption)}` : ""}`;
+  p.note = `${kind} memory, maxSize ${maxSize >> 20} MiB${debug ? `, debug ${JSON.stringify(debugOption)}` : ""}${profile ? `, profile ${JSON.stringify(profile)}` : ""}`;
 
   const blocks = new Map(); // addr -> { id, size, str } (str: a string block's text, else null)
   let starts = []; // live block addresses, sorted
@@ -164,6 +165,7 @@ export function heapProgram(p, steps, { debug }) {
       verifyAll();
     }],
     [debug ? 0 : 1, "attach a copy", () => attachCopy()],
+    [profile ? 2 : 0, "profile", () => checkProfile()],
     [2, "stats", () => {
       const s = heap.stats();
       if (!debug) ensure(s.liveBlocks === blocks.size, () => `stats().liveBlocks is ${s.liveBlocks}, the program holds ${blocks.size}`);
@@ -171,6 +173,15 @@ export function heapProgram(p, steps, { debug }) {
     [12, "misuse", () => misuseStep()],
     [debug ? 6 : 0, "debug fault", () => debugFault()],
   ];
+
+  // Every sample is a block the program holds, with the size it asked for.
+  const checkProfile = () => {
+    for (const s of heap.profile().samples) {
+      const b = blocks.get(s.address);
+      ensure(b !== undefined, () => `the profile has a sample at ${hex(s.address)}, which is not a live block`);
+      ensure(b.str !== null || s.size === b.size, () => `the sample at ${hex(s.address)} says ${s.size} bytes; the block has ${b.size}`);
+    }
+  };
 
   // A copy of the image attached as a second heap holds every block; changing it leaves the original alone.
   const attachCopy = () => {
@@ -209,7 +220,9 @@ export function heapProgram(p, steps, { debug }) {
       // A freed small object stays in its span: DoubleFreeError; a large block's pages are free
       // pages: InvalidAddressError. Debug mode holds a freed block in its quarantine (DoubleFreeError)
       // unless the block alone is larger than the quarantine, and adds 16 bytes to every block.
-      if (size <= MAX_SMALL_SIZE - (debug ? 16 : 0)) misuse("heap: double free", () => heap.free(raw), DoubleFreeError, DOUBLE);
+      // The profiler gives a sampled small block pages of its own: then it is a large block.
+      if (profile && !debug) misuse("heap: double free", () => heap.free(raw), DoubleFreeError, DOUBLE, [[InvalidAddressError, INVALID]]);
+      else if (size <= MAX_SMALL_SIZE - (debug ? 16 : 0)) misuse("heap: double free", () => heap.free(raw), DoubleFreeError, DOUBLE);
       else if (debug) misuse("heap: double free", () => heap.free(raw), DoubleFreeError, DOUBLE, [[InvalidAddressError, INVALID]]);
       else misuse("heap: double free", () => heap.free(raw), InvalidAddressError, INVALID);
     } else if (choice === 1 && raw !== 0 && heap.sizeOf(raw) >= 16) {

@@ -14,6 +14,7 @@ const KNOWN_LAYOUTS: Record<number, string> = {
   1: "0x3eb1d912", // the first released format: per-class cache lists (HDR_CACHE)
   2: "0xd9db9917", // HDR_ROOTS: the root directory (roots.ts)
   3: "0xbb48d7e3", // peaks (HDR_PEAK_END_PAGE, HDR_F64_PEAK_LIVE) and HDR_CLASS_USED (stats.ts)
+  4: "0x052ee6e3", // CC_SAMPLE_AT: the heap profiler's countdown in each class's cache line (profile.ts)
 };
 
 const LAYOUT_NAME = /^(HDR_|CC_|D_|KIND_|DESC_|BITMAP_|HEADER_BYTES$|N_BINS$|PAGE_SHIFT$|ALIGN_SHIFT$|MAGIC$)/;

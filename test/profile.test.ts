@@ -1,6 +1,6 @@
 // The sampling heap profiler: unbiased estimates by allocation site, samples
-// removed by free and realloc, pprof output that decodes, and zero cost
-// when off (no wrappers installed).
+// removed by free and realloc, samples on pages of their own, the countdown
+// kept in the image, and pprof output that decodes.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { Profile } from "pprof-format";
-import { encodeHeapProfile, gzipHeapProfile, Heap, OffheapRangeError, OffheapTypeError, type HeapProfile } from "../src/index.js";
+import { encodeHeapProfile, gzipHeapProfile, Heap, OffheapRangeError, OffheapTypeError, PAGE_SIZE, type HeapProfile } from "../src/index.js";
 import { expectError, MIB } from "./helpers.js";
 
 const INTERVAL = 4096;
@@ -26,8 +26,69 @@ describe("heap profile", () => {
   test("off by default: nothing is wrapped and profile() says how to turn it on", () => {
     const heap = new Heap({ maxSize: 4 * MIB });
     assert.equal(Object.hasOwn(heap, "alloc"), false);
+    assert.equal(Object.hasOwn(new Heap({ maxSize: 4 * MIB, profile: true }), "alloc"), false, "the profiler lives in the plain methods");
     expectError(() => heap.profile(), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "{ profile: true }");
     expectError(() => new Heap({ maxSize: 4 * MIB, profile: { sampleInterval: 0 } }), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "sampleInterval");
+    expectError(() => new Heap({ maxSize: 4 * MIB, profile: { sampleInterval: 64 * MIB + 1 } }), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "sampleInterval");
+  });
+
+  test("a sampled small block gets pages of its own; free, realloc and stats see a large block", () => {
+    const heap = new Heap({ maxSize: 64 * MIB, profile: { sampleInterval: INTERVAL } });
+    const blocks: number[] = [];
+    allocSmallThings(heap, blocks);
+    const samples = heap.profile().samples;
+    assert.ok(samples.length > 200, `${samples.length} samples`);
+    for (const s of samples) {
+      assert.equal(s.size, 100);
+      assert.equal(s.address % PAGE_SIZE, 0);
+      assert.equal(heap.sizeOf(s.address), PAGE_SIZE);
+    }
+    assert.equal(heap.stats().largeBlocks, samples.length);
+    // Contents survive a realloc of a sample, which ends the sample.
+    const first = samples[0]!.address;
+    heap.u8.fill(7, first, first + 100);
+    const moved = heap.realloc(first, 200);
+    assert.deepEqual([...heap.u8.subarray(moved, moved + 100)], new Array(100).fill(7));
+    assert.equal(heap.profile().samples.some((s) => s.address === first), false);
+    blocks[blocks.indexOf(first)] = moved;
+    heap.check();
+    for (const b of blocks) heap.free(b);
+    assert.equal(heap.profile().samples.length, 0);
+    assert.equal(heap.stats().largeBlocks, 0);
+    heap.check();
+  });
+
+  test("large blocks are sampled too, and an in-place realloc keeps the sample with its new size", () => {
+    const heap = new Heap({ maxSize: 256 * MIB, profile: { sampleInterval: 64 * 1024 } });
+    const blocks: number[] = [];
+    for (let i = 0; i < 500; i++) blocks.push(heap.alloc(100_000));
+    const p = heap.profile();
+    // p = 1 - exp(-100000 / 65536) = 0.78 per block
+    assert.ok(p.samples.length > 330 && p.samples.length < 450, `${p.samples.length} samples`);
+    assert.ok(Math.abs(p.estimatedBytes - 50_000_000) / 50_000_000 < 0.1, `estimate ${p.estimatedBytes}`);
+    const last = blocks[blocks.length - 1]!;
+    if (p.samples.some((s) => s.address === last)) {
+      assert.equal(heap.realloc(last, 120_000), last, "the last block grows in place");
+      assert.equal(heap.profile().samples.find((s) => s.address === last)!.size, 120_000);
+    }
+    heap.check();
+  });
+
+  test("the countdown is in the image: a heap without the profiler attached to a profiled heap's image turns it off", () => {
+    const memory = new ArrayBuffer(32 * MIB);
+    const profiled = new Heap({ memory, profile: { sampleInterval: 256 } });
+    const kept: number[] = [];
+    for (let i = 0; i < 100; i++) kept.push(profiled.alloc(64));
+    const sampled = profiled.stats().largeBlocks;
+    assert.ok(sampled > 5);
+    const plain = Heap.attach(memory);
+    for (let i = 0; i < 10_000; i++) plain.free(plain.alloc(64));
+    assert.equal(plain.stats().largeBlocks, sampled, "no small block became a large one");
+    plain.check();
+    const again = Heap.attach(memory, { profile: { sampleInterval: 256 } });
+    for (let i = 0; i < 1000; i++) kept.push(again.alloc(64));
+    assert.ok(again.profile().samples.length > 50, "a profiled heap attached later samples again");
+    again.check();
   });
 
   test("estimates live bytes by allocation site without bias, and frees remove samples", () => {

@@ -23,6 +23,8 @@
 
 import { DoubleFreeError, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError, hex } from "../errors.js";
 import type { Heap } from "../heap/heap.js";
+import type { DebugOptions, LeakSite } from "../heap/debug.js";
+import { createScalableDebug, type ScalableDebug } from "./scalable-debug.js";
 import { RangeAllocator } from "./range-allocator.js";
 
 /** Options of `new ScalableAllocator()`. Sizes in bytes. */
@@ -31,6 +33,12 @@ export interface ScalableAllocatorOptions {
   initialSize?: number;
   /** Regions stop doubling at this size; a request larger than it gets a region of its own. Default 4 MiB. */
   maxRegionSize?: number;
+  /**
+   * Debug mode for buffers (scalable-debug.ts): canaries after each buffer,
+   * poisoned and quarantined freed bytes, allocation sites and `leaks()`,
+   * with the heap's debug options. Default: on if the heap is in debug mode.
+   */
+  debug?: boolean | DebugOptions;
 }
 
 /** One region: a heap block at `base` managed by `range` over offsets [0, size). */
@@ -51,7 +59,8 @@ const MAX_REQUEST = 2 ** 32 - 1;
 //   SA1 regions are sorted by base and pairwise disjoint, each inside one live
 //       heap block of at least `size` bytes
 //   SA2 every region's RangeAllocator passes its own check()
-//   SA3 totalMalloc - totalFree == sum over regions of (size - freeSize)
+//   SA3 totalMalloc - totalFree (+ the canaries and quarantine of debug
+//       mode) == sum over regions of (size - freeSize)
 //   SA4 at most one region is entirely free (the spare)
 
 /**
@@ -84,6 +93,7 @@ export class ScalableAllocator {
   private readonly buffers: (ArrayBuffer | SharedArrayBuffer)[] = []; // every buffer object views were made over
   private scratch = 0; // heap block behind borrow()
   private scratchSize = 0;
+  private readonly debugMode: ScalableDebug | null = null;
 
   /**
    * Throws OffheapRangeError for options out of range and OffheapTypeError if
@@ -111,6 +121,39 @@ export class ScalableAllocator {
     this.maxRegionSize = maxRegionSize;
     this.buffer = heap.buffer;
     this.buffers.push(this.buffer);
+    const debug = options.debug ?? heap.debugOptions ?? false;
+    if (debug !== false) this.debugMode = this.installDebug(debug === true ? {} : debug);
+  }
+
+  // Debug mode's malloc and freeRange become own properties (free and freeRest call freeRange).
+  private installDebug(options: DebugOptions): ScalableDebug {
+    const heap = this.heap;
+    const d = createScalableDebug({
+      get u8() { return heap.u8; },
+      take: (size) => this.takeRange(size),
+      release: (address, size) => this.releaseRange(address, size, "ScalableAllocator.free"),
+      inRegion: (address, size) => {
+        const r = this.regionAt(address);
+        return r !== null && address + size <= r.base + r.size;
+      },
+      view: (address, size) => new Uint8Array(this.buffer, address, size),
+      count: (mallocBytes, freeBytes) => {
+        this.totalMalloc += mallocBytes;
+        this.totalFree += freeBytes;
+      },
+    }, options, badSize);
+    this.malloc = d.malloc;
+    this.freeRange = d.freeRange;
+    return d;
+  }
+
+  /**
+   * Live buffers grouped by allocation site, most bytes first (debug mode).
+   * Throws OffheapTypeError if debug mode is off.
+   */
+  leaks(): LeakSite[] {
+    if (this.debugMode === null) throw new OffheapTypeError("ScalableAllocator.leaks: debug mode is off; make the allocator with { debug: true } or over a debug heap");
+    return this.debugMode.leaks();
   }
 
   /** Number of regions held from the heap. */
@@ -152,22 +195,31 @@ export class ScalableAllocator {
   private mallocSlow(sizeBytes: number): Uint8Array {
     if (sizeBytes >>> 0 !== sizeBytes) throw badSize("ScalableAllocator.malloc", sizeBytes);
     if (sizeBytes === 0) return new Uint8Array(this.buffer, 0, 0);
+    const address = this.takeRange(sizeBytes);
+    this.totalMalloc += sizeBytes;
+    return new Uint8Array(this.buffer, address, sizeBytes);
+  }
+
+  // Takes sizeBytes from the region that served last, else any other (newest first), else a new one; returns the address.
+  private takeRange(sizeBytes: number): number {
+    const cur = this.current;
+    if (cur !== null) {
+      const offset = cur.range.allocate(sizeBytes);
+      if (offset >= 0) return cur.base + offset;
+    }
     const list = this.regionList;
     for (let i = list.length - 1; i >= 0; i--) {
       const r = list[i]!;
-      if (r === this.current) continue;
+      if (r === cur) continue;
       const offset = r.range.allocate(sizeBytes);
       if (offset >= 0) {
         this.current = r;
-        this.totalMalloc += sizeBytes;
-        return new Uint8Array(this.buffer, r.base + offset, sizeBytes);
+        return r.base + offset;
       }
     }
     const r = this.addRegion(sizeBytes);
-    const offset = r.range.allocate(sizeBytes);
     this.current = r;
-    this.totalMalloc += sizeBytes;
-    return new Uint8Array(this.buffer, r.base + offset, sizeBytes);
+    return r.base + r.range.allocate(sizeBytes);
   }
 
   /**
@@ -217,6 +269,12 @@ export class ScalableAllocator {
    * @internal
    */
   freeRange(address: number, sizeBytes: number, api = "ScalableAllocator.free"): void {
+    this.releaseRange(address, sizeBytes, api);
+    this.totalFree += sizeBytes;
+  }
+
+  // Gives [address, address + sizeBytes) back to its region; the totals are the caller's.
+  private releaseRange(address: number, sizeBytes: number, api: string): void {
     const r = this.regionAt(address);
     if (r === null || address + sizeBytes > r.base + r.size) {
       throw new InvalidAddressError(`${api}: [${hex(address)}, ${hex(address + sizeBytes)}) is not inside one region of this allocator`);
@@ -229,7 +287,6 @@ export class ScalableAllocator {
       }
       throw err;
     }
-    this.totalFree += sizeBytes;
     if (r.range.freeSize === r.size) this.keepOneSpare(r);
   }
 
@@ -257,6 +314,14 @@ export class ScalableAllocator {
    * and returns every region but the largest to the heap. O(regions).
    */
   recycle(): void {
+    try {
+      this.debugMode?.reset(); // verifies canaries and the quarantine first
+    } finally {
+      this.resetRegions();
+    }
+  }
+
+  private resetRegions(): void {
     const list = this.regionList;
     let keep: Region | null = null;
     for (const r of list) if (keep === null || r.size > keep.size) keep = r;
@@ -273,6 +338,7 @@ export class ScalableAllocator {
 
   /** Returns every entirely free region (the spare included) and the scratch space to the heap; returns the bytes released. */
   trim(): number {
+    this.debugMode?.flush();
     let released = 0;
     const list = this.regionList;
     for (let i = list.length - 1; i >= 0; i--) {
@@ -319,12 +385,14 @@ export class ScalableAllocator {
       inUse += r.size - r.range.freeSize;
       if (r.range.freeSize === r.size) empty++;
     }
-    if (inUse !== this.totalMalloc - this.totalFree) {
-      throw new HeapCorruptionError("SA3", `ScalableAllocator: regions hold ${inUse} bytes in use, totals say ${this.totalMalloc - this.totalFree}`);
+    const held = this.debugMode?.heldBytes ?? 0;
+    if (inUse !== this.totalMalloc - this.totalFree + held) {
+      throw new HeapCorruptionError("SA3", `ScalableAllocator: regions hold ${inUse} bytes in use, totals say ${this.totalMalloc - this.totalFree}${held === 0 ? "" : ` plus ${held} held by debug mode`}`);
     }
     if (empty > 1) {
       throw new HeapCorruptionError("SA4", `ScalableAllocator: ${empty} regions are entirely free; at most one is kept`);
     }
+    this.debugMode?.check();
   }
 
   /** Draws a region able to hold `sizeBytes` from the heap and inserts it in address order. */

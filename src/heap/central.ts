@@ -53,11 +53,11 @@
 import * as sizeclasses from "./size-classes.js";
 const { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
-const { BITMAP_W, CC_BASE, CC_HEAD, CC_LIMIT, CC_MAX, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_CLASS,
+const { BITMAP_W, CC_BASE, CC_HEAD, CC_LIMIT, CC_MAX, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
   D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, HDR_CACHE, HDR_CLASS_USED, HDR_EMPTY, HDR_F64_CLASS_ALLOCS,
   HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_F64_PEAK_LIVE, HDR_FREE_PAGES,
   HDR_END_PAGE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_LARGE, KIND_SMALL,
-  PAGE_SHIFT, PAGE_SIZE } = layout;
+  PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
 import { hex } from "../errors.js";
 import type { Core } from "./core.js";
 import { damaged, linkFront, popFront, unlink } from "./lists.js";
@@ -79,6 +79,7 @@ export const CACHE_MAX_BYTES = 2 << 20;
 export function initCaches(u32: Uint32Array): void {
   for (let cls = 1; cls <= N_CLASSES; cls++) {
     u32[HDR_CACHE + (cls << CC_SHIFT) + CC_MAX] = Math.max(2 * CLASS_OBJECTS[cls]!, Math.floor(CACHE_MAX_BYTES / CLASS_SIZE[cls]!));
+    u32[HDR_CACHE + (cls << CC_SHIFT) + CC_SAMPLE_AT] = SAMPLE_NEVER;
     setLength(u32, cls, 0);
   }
 }
@@ -271,7 +272,10 @@ export function foldCounts(h: Core, cls: number): number {
   const n = cacheLength(u32, cls);
   f64[HDR_F64_CLASS_ALLOCS + cls] = f64[HDR_F64_CLASS_ALLOCS + cls]! + u32[cw + CC_POPS]!;
   f64[HDR_F64_CLASS_FREES + cls] = f64[HDR_F64_CLASS_FREES + cls]! + u32[cw + CC_PUSHES]!;
-  f64[HDR_F64_CLASS_REQUESTED + cls] = f64[HDR_F64_CLASS_REQUESTED + cls]! + u32[cw + CC_REQUESTED]!;
+  const requested = u32[cw + CC_REQUESTED]!;
+  f64[HDR_F64_CLASS_REQUESTED + cls] = f64[HDR_F64_CLASS_REQUESTED + cls]! + requested;
+  // The fast path keeps CC_REQUESTED <= CC_SAMPLE_AT, so this stays >= 0.
+  if (u32[cw + CC_SAMPLE_AT] !== SAMPLE_NEVER) u32[cw + CC_SAMPLE_AT] = Math.max(0, u32[cw + CC_SAMPLE_AT]! - requested);
   u32[cw + CC_POPS] = 0;
   u32[cw + CC_PUSHES] = 0;
   u32[cw + CC_REQUESTED] = 0;
@@ -401,7 +405,7 @@ function checkEmptySpan(h: Core, s: number, cls: number): void {
   }
 }
 
-/** Allocates a large block of `sizeBytes` (> MAX_SMALL_SIZE) as its own page run; returns its address or 0. */
+/** Allocates a block of `sizeBytes` (> MAX_SMALL_SIZE, or a profiler sample) as its own page run; returns its address or 0. */
 export function allocLarge(h: Core & GrowAhead, sizeBytes: number): number {
   const n = Math.ceil(sizeBytes / PAGE_SIZE);
   const s = acquirePages(h, n);

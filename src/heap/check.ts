@@ -10,7 +10,7 @@
 // objects seen (a repeat fails) or by the number of pages.
 
 import { HeapCorruptionError, hex } from "../errors.js";
-import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
+import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
   binOf, BITMAP_W, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED, DESC_SHIFT, CC_HEAD, CC_SHIFT, HDR_CACHE,
   HDR_BIN_NONEMPTY, HDR_EMPTY, HDR_FREE_BIN, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES,
@@ -199,7 +199,7 @@ function checkSmallSpan(h: Core, p: number, n: number, seen: Uint32Array, cached
 
 function checkLarge(h: Core, p: number, n: number): void {
   const size = h.u32[h.descW + (p << DESC_SHIFT) + D_USED]!;
-  if (size <= MAX_SMALL_SIZE || Math.ceil(size / PAGE_SIZE) !== n) fail("L1", `large block at page ${p}: ${size} bytes in ${n} pages`);
+  if (size === 0 || Math.ceil(size / PAGE_SIZE) !== n) fail("L1", `large block at page ${p}: ${size} bytes in ${n} pages`);
   if (!isLive(h, p * PAGE_SIZE) || bitsInPages(h, p, n) !== 1) fail("L1", `large block at page ${p} must have exactly one allocation bit, at its start`);
 }
 

@@ -28,6 +28,7 @@
 
 import { DoubleFreeError, HeapCorruptionError, hex, OffheapRangeError } from "../errors.js";
 import type { Core } from "./core.js";
+import type { Profiler } from "./profile.js";
 import { BITMAP_W, D_CLASS, D_KIND, D_NPAGES, DESC_SHIFT, KIND_LARGE, KIND_SMALL, PAGE_SIZE } from "./layout.js";
 import { CLASS_OBJECTS, CLASS_SIZE } from "./size-classes.js";
 
@@ -88,6 +89,8 @@ export interface RawHeap {
   liveBlocks(): number[];
   /** A Uint8Array over [addr, addr + n) of the current buffer. */
   view(addr: number, n: number): Uint8Array;
+  /** The heap profiler, if on: samples record the size the user asked for, and leave at the user's free. */
+  readonly profiler: Pick<Profiler, "resized" | "unsample"> | null;
 }
 
 /** The block calls debug mode replaces on a heap object. */
@@ -137,15 +140,7 @@ export interface DebugHeap {
 
 /** Builds debug mode over `raw`. Throws RangeError for bad options. */
 function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
-  const stacks = options.stacks ?? true;
-  const sampleEvery = stacks === true ? 1 : stacks === false ? 0 : stacks;
-  if (!Number.isSafeInteger(sampleEvery) || sampleEvery < 0) {
-    throw new OffheapRangeError(`Heap: option debug.stacks must be a boolean or a non-negative integer, got ${String(stacks)}`);
-  }
-  const quarantineLimit = options.quarantineBytes ?? DEFAULT_QUARANTINE_BYTES;
-  if (!Number.isSafeInteger(quarantineLimit) || quarantineLimit < 0) {
-    throw new OffheapRangeError(`Heap: option debug.quarantineBytes must be a non-negative integer, got ${String(quarantineLimit)}`);
-  }
+  const { sampleEvery, quarantineLimit } = debugSettings("Heap", options);
   const sites = new Map<number, Error>(); // live block -> where it was allocated
   const freedBy = new Map<number, { seq: number; stack: Error | null }>(); // quarantined block -> its free
   const quarantine: number[] = []; // FIFO of quarantined addresses
@@ -224,6 +219,7 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
   const alloc = (sizeBytes: number): number => {
     raw.checkSize("Heap.alloc", sizeBytes);
     const addr = raw.alloc(sizeBytes + DEBUG_OVERHEAD);
+    raw.profiler?.resized(addr, sizeBytes);
     const usable = raw.liveUsable(addr, "Heap.alloc", false);
     const u8 = raw.u8;
     u8.fill(JUNK_ALLOC, addr, addr + sizeBytes);
@@ -247,6 +243,7 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
     freedBy.set(addr, { seq: ++freeSeq, stack: sampleEvery !== 0 ? new Error("free site") : null });
     quarantine.push(addr);
     quarantined += usable;
+    raw.profiler?.unsample(addr);
     evict(quarantineLimit);
   };
 
@@ -291,25 +288,52 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
       }
     },
     leaks(): LeakSite[] {
-      const groups = new Map<string, LeakSite>();
+      const groups = new LeakGroups();
       for (const addr of raw.liveBlocks()) {
         if (freedBy.has(addr)) continue;
         const usable = raw.liveUsable(addr, "Heap.leaks", false);
-        const e = sites.get(addr);
-        const site = e === undefined ? "(not recorded)" : formatStack(e);
-        let g = groups.get(site);
-        if (g === undefined) groups.set(site, (g = { site, blocks: 0, bytes: 0, addresses: [] }));
-        g.blocks++;
-        g.bytes += Math.max(0, requested(addr, usable, LIVE_KEY));
-        if (g.addresses.length < 8) g.addresses.push(addr);
+        groups.add(addr, Math.max(0, requested(addr, usable, LIVE_KEY)), sites.get(addr));
       }
-      return [...groups.values()].sort((a, b) => b.bytes - a.bytes || b.blocks - a.blocks);
+      return groups.sites();
     },
   };
 }
 
-// The frames of a captured stack below offheap's own heap code.
-function formatStack(e: Error): string {
+/** Validated debug options: capture every Nth allocation's stack (0 = none), quarantine bound in bytes. Throws RangeError. */
+export function debugSettings(api: string, options: DebugOptions): { sampleEvery: number; quarantineLimit: number } {
+  const stacks = options.stacks ?? true;
+  const sampleEvery = stacks === true ? 1 : stacks === false ? 0 : stacks;
+  if (!Number.isSafeInteger(sampleEvery) || sampleEvery < 0) {
+    throw new OffheapRangeError(`${api}: option debug.stacks must be a boolean or a non-negative integer, got ${String(stacks)}`);
+  }
+  const quarantineLimit = options.quarantineBytes ?? DEFAULT_QUARANTINE_BYTES;
+  if (!Number.isSafeInteger(quarantineLimit) || quarantineLimit < 0) {
+    throw new OffheapRangeError(`${api}: option debug.quarantineBytes must be a non-negative integer, got ${String(quarantineLimit)}`);
+  }
+  return { sampleEvery, quarantineLimit };
+}
+
+/** Live blocks grouped by allocation site, for leaks(). */
+export class LeakGroups {
+  private readonly groups = new Map<string, LeakSite>();
+
+  add(addr: number, bytes: number, stack: Error | undefined): void {
+    const site = stack === undefined ? "(not recorded)" : formatStack(stack);
+    let g = this.groups.get(site);
+    if (g === undefined) this.groups.set(site, (g = { site, blocks: 0, bytes: 0, addresses: [] }));
+    g.blocks++;
+    g.bytes += bytes;
+    if (g.addresses.length < 8) g.addresses.push(addr);
+  }
+
+  /** The groups, most bytes first. */
+  sites(): LeakSite[] {
+    return [...this.groups.values()].sort((a, b) => b.bytes - a.bytes || b.blocks - a.blocks);
+  }
+}
+
+/** The frames of a captured stack below offheap's own code. */
+export function formatStack(e: Error): string {
   const lines = (e.stack ?? "").split("\n").slice(1).map((l) => l.trim());
   const own = /[\\/](heap|buffers|collections)[\\/][\w-]+\.[jt]s:\d+/;
   let first = 0;

@@ -47,11 +47,11 @@ const { CLASS_OF_GRANULE, classHash, sizeClassOf } = classof;
 import * as sizeclasses from "./size-classes.js";
 const { CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
-const { ALIGN_MASK, BITMAP_W, CC_HEAD, CC_LIMIT, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_CLASS,
+const { ALIGN_MASK, BITMAP_W, CC_HEAD, CC_LIMIT, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
   D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF,
   HDR_END_PAGE, HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_LARGE_PAGES, HDR_MAGIC, HDR_N_CLASSES,
   HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, KIND_FREE, MAGIC,
-  MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, VERSION } = layout;
+  MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER, VERSION } = layout;
 import type { Core } from "./core.js";
 import {
   allocLarge, cachedSpan, cacheOverflow, flushCaches, freeLarge, initCaches, notePeakLive, refill, releaseEmptySpans,
@@ -60,7 +60,7 @@ import { cutTail, extend, freeRun, growFor, insertRun, removeRun } from "./page-
 import { checkHeap } from "./check.js";
 import { checkOption, checkSize, defaultMaxSize, imageProblem, liveSpan } from "./validate.js";
 import { loadImage, saveImage, writeFileBytes } from "./image-file.js";
-import { type HeapProfile, installProfiler, profiledCalls, type Profiler, type ProfileOptions } from "./profile.js";
+import { type HeapProfile, makeProfiler, type Profiler, type ProfileOptions } from "./profile.js";
 import { gzipHeapProfile } from "./pprof.js";
 import { checkRoots, getRoot, rootNames, setRoot } from "./roots.js";
 import { type DebugHeap, type DebugOptions, debugDefaults, installDebug, type LeakSite, liveBlocks } from "./debug.js";
@@ -161,6 +161,8 @@ export class Heap implements Core {
   private readonly growByBytes: number;
   private readonly backing: Backing;
   private debugHeap: DebugHeap | null = null;
+  /** @internal Debug mode's options, when on; allocators over this heap follow them. */
+  debugOptions: DebugOptions | null = null;
   /** @internal The sampling profiler, when on (profile.ts). */
   profiler: Profiler | null = null;
 
@@ -213,17 +215,26 @@ export class Heap implements Core {
     this.installTools(options);
   }
 
-  // Debug mode and the profiler replace alloc, free and the other block
-  // calls with own properties of this object (the profiler wrapping debug
-  // mode's); a heap without them keeps the plain methods.
+  // Debug mode replaces alloc, free and the other block calls with own
+  // properties of this object; a heap without it keeps the plain methods.
+  // The profiler lives in the plain methods (a countdown the fast path
+  // tests, profile.ts), so it needs no calls of its own.
   private installTools(options: HeapOptions): void {
     this.installDebug(options.debug ?? debugDefaults.debug);
     const profile = options.profile ?? false;
-    if (profile !== false) installProfiler(this, profile === true ? {} : profile, this.debugHeap === null ? PROFILED : null);
+    if (profile !== false) {
+      // Arms every class's countdown (layout.ts CC_SAMPLE_AT); the plain alloc does the rest.
+      const p = this.profiler = makeProfiler(profile === true ? {} : profile, proto.alloc);
+      for (let cls = 1; cls <= N_CLASSES; cls++) {
+        const cw = HDR_CACHE + (cls << CC_SHIFT);
+        this.u32[cw + CC_SAMPLE_AT] = this.u32[cw + CC_REQUESTED]! + p.nextDistance();
+      }
+    }
   }
 
   private installDebug(debug: boolean | DebugOptions): void {
     if (debug === false) return;
+    this.debugOptions = debug === true ? {} : debug;
     const heap = this;
     this.debugHeap = installDebug(this, {
       get u8() { return heap.u8; },
@@ -237,6 +248,7 @@ export class Heap implements Core {
       checkSize: (api, n) => checkSize(api, n, heap.totalPages * PAGE_SIZE),
       liveBlocks: () => liveBlocks(heap),
       view: (addr, n) => new Uint8Array(heap.backing.buffer, addr, n),
+      get profiler() { return heap.profiler; },
     }, debug === true ? {} : debug);
   }
 
@@ -296,11 +308,13 @@ export class Heap implements Core {
         const bitW = BITMAP_W + (addr >>> 8);
         const word = u32[bitW]!;
         const bit = 1 << ((addr >>> 3) & 31);
-        if ((word & bit) === 0) {
+        // | 0: int32 math; the counts stay far below 2^31 (layout.ts)
+        const requested = (u32[cw + CC_REQUESTED]! + sizeBytes) | 0;
+        // The last test is the heap profiler's countdown (profile.ts).
+        if ((word & bit) === 0 && requested <= (u32[cw + CC_SAMPLE_AT]! | 0)) {
           u32[cw + CC_HEAD] = u32[addr >>> 2]!;
-          // | 0: int32 math; the counts stay far below 2^31 (layout.ts)
           u32[cw + CC_POPS] = (u32[cw + CC_POPS]! + 1) | 0;
-          u32[cw + CC_REQUESTED] = (u32[cw + CC_REQUESTED]! + sizeBytes) | 0;
+          u32[cw + CC_REQUESTED] = requested;
           u32[bitW] = word | bit;
           return addr;
         }
@@ -319,17 +333,49 @@ export class Heap implements Core {
       // After the sync, a head the fast path refused is damage (in the
       // header, past the memory, a live block): cachedSpan names it.
       const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
-      const head = this.u32[HDR_CACHE + (cls << CC_SHIFT) + CC_HEAD]!;
+      const cw = HDR_CACHE + (cls << CC_SHIFT);
+      const u32 = this.u32;
+      if (((u32[cw + CC_REQUESTED]! + sizeBytes) | 0) > (u32[cw + CC_SAMPLE_AT]! | 0)) return this.allocSampled(sizeBytes, cw, api);
+      const head = u32[cw + CC_HEAD]!;
       if (head !== 0) cachedSpan(this, head, cls);
       if (head !== 0 || refill(this, cls) !== 0) return proto.alloc.call(this, sizeBytes);
       addr = 0;
     } else {
-      addr = allocLarge(this, sizeBytes);
-      if (addr !== 0) this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
+      addr = this.allocPages(sizeBytes);
+      if (addr !== 0 && this.profiler !== null && this.profiler.countLarge(sizeBytes)) this.profiler.sample(addr, sizeBytes);
     }
-    if (addr === 0) {
-      throw new OutOfMemoryError(`${api}: cannot allocate ${sizeBytes} bytes: the heap has ${this.endPage * PAGE_SIZE} bytes committed and may not grow past ${this.totalPages * PAGE_SIZE}`);
+    if (addr === 0) this.outOfMemory(api, sizeBytes);
+    return addr;
+  }
+
+  private outOfMemory(api: string, sizeBytes: number): never {
+    throw new OutOfMemoryError(`${api}: cannot allocate ${sizeBytes} bytes: the heap has ${this.endPage * PAGE_SIZE} bytes committed and may not grow past ${this.totalPages * PAGE_SIZE}`);
+  }
+
+  // A block of its own pages (a large block): for a large request, or a small one the profiler samples.
+  private allocPages(sizeBytes: number): number {
+    const addr = allocLarge(this, sizeBytes);
+    if (addr !== 0) this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
+    return addr;
+  }
+
+  // The fast path found that this small allocation passes its class's
+  // profiler threshold (CC_SAMPLE_AT at word cw). A profiled heap samples
+  // it and gives it pages of its own, as TCMalloc does: free then finds it
+  // on its large-block path, so small frees pay nothing for the profiler.
+  // A heap without the profiler (the threshold was set by a profiled Heap on
+  // the same memory, or damaged) turns the countdown off.
+  private allocSampled(sizeBytes: number, cw: number, api: string): number {
+    const p = this.profiler;
+    if (p === null || sizeBytes === 0) {
+      this.u32[cw + CC_SAMPLE_AT] = p === null ? SAMPLE_NEVER : this.u32[cw + CC_REQUESTED]! + p.nextDistance();
+      return proto.alloc.call(this, sizeBytes);
     }
+    const addr = this.allocPages(sizeBytes);
+    if (addr === 0) this.outOfMemory(api, sizeBytes);
+    // After allocPages: growing may have folded the class's counts.
+    this.u32[cw + CC_SAMPLE_AT] = this.u32[cw + CC_REQUESTED]! + p.nextDistance();
+    p.sample(addr, sizeBytes);
     return addr;
   }
 
@@ -359,6 +405,7 @@ export class Heap implements Core {
           if (pushes > (u32[cw + CC_LIMIT]! | 0)) cacheOverflow(this, cls);
         } else {
           freeLarge(this, addr, cls); // class 0; a class outside the table is damage, which it reports
+          if (this.profiler !== null) this.profiler.unsample(addr);
         }
         return;
       }
@@ -404,6 +451,7 @@ export class Heap implements Core {
     } else if (sizeBytes > MAX_SMALL_SIZE && this.resizeLarge(addr >>> PAGE_SHIFT, Math.ceil(sizeBytes / PAGE_SIZE))) {
       this.u32[dw + D_USED] = sizeBytes;
       this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
+      this.profiler?.resized(addr, sizeBytes);
       return addr;
     }
     const oldUsable = this.usable(addr);
@@ -725,7 +773,5 @@ export class Heap implements Core {
 }
 
 const proto = Heap.prototype;
-// The profiler's calls around the plain methods, shared by every profiled heap without debug mode.
-const PROFILED = profiledCalls(proto);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

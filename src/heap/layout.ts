@@ -47,6 +47,11 @@
 //                          CC_PUSHES passes it (a bound that ignores pops,
 //                          so one compare with a word alloc() never writes)
 //            +6 CC_REQUESTED bytes requested by the pops since the last fold
+//            +7 CC_SAMPLE_AT the heap profiler's threshold (profile.ts): a pop
+//                          is served on the fast path while CC_REQUESTED
+//                          stays <= it; the slow path samples the one that
+//                          would pass it. 2^31 - 1 = never (no profiler);
+//                          a fold subtracts CC_REQUESTED from it.
 //            so it holds CC_BASE + CC_PUSHES - CC_POPS objects. The slow
 //            path folds the counts into HDR_F64_CLASS_* and sets BASE to the
 //            length. Between folds pops <= base + pushes <= 2 * CC_MAX, and
@@ -114,7 +119,7 @@ export const ALIGN = 1 << ALIGN_SHIFT;
 export const ALIGN_MASK = ALIGN - 1;
 
 export const MAGIC = 0x5048464f; // "OFHP" little-endian
-export const VERSION = 3;
+export const VERSION = 4;
 
 export const HEADER_BYTES = PAGE_SIZE;
 export const BITMAP_OFF = HEADER_BYTES;
@@ -151,6 +156,9 @@ export const CC_BASE = 3;
 export const CC_MAX = 4;
 export const CC_LIMIT = 5;
 export const CC_REQUESTED = 6;
+export const CC_SAMPLE_AT = 7;
+/** CC_SAMPLE_AT of a class that is never sampled. */
+export const SAMPLE_NEVER = 0x7fffffff;
 export const HDR_PARTIAL = 896;
 export const HDR_EMPTY = 1024;
 export const HDR_FREE_BIN = 1152;

@@ -13,17 +13,21 @@
 // 1/p allocations and s/p bytes; summing those estimates the live heap by
 // site without bias.
 //
-// Cost. The profiler installs wrappers as own properties of the heap (like
-// debug mode), so a heap without it pays nothing. With it, alloc subtracts
-// the size from a countdown, and free reads a per-page count of sampled
-// blocks (2 bytes per 8 KiB page: small enough to stay in cache, where a
-// bit per block measured 10+ ns per free in cache misses on churn) and
-// looks the address up only on a page that holds a sample. A sample
-// captures a stack (an Error whose text is formatted lazily, when a profile
-// is taken): 2-6 µs here, the main cost of profiling.
+// Cost. The countdown sits in the plain alloc fast path, as TCMalloc's
+// does: each size class's cache line holds a threshold (CC_SAMPLE_AT,
+// layout.ts) that the bytes requested from it may reach before the slow
+// path runs; a heap without the profiler keeps it at 2^31 - 1, so the test
+// never fails and costs one compare. The allocation that passes it is
+// sampled and gets pages of its own (a large block), so free finds samples
+// on its large-block path and small frees pay nothing. One countdown per
+// class is still one Poisson process over all bytes: every byte allocated
+// has the same chance to be sampled. Large blocks use a countdown here.
+//
+// A sample captures a stack (Error.captureStackTrace, text formatted only
+// when a profile is taken): V8 spends about 0.4 us per frame on it here,
+// the main cost of profiling.
 
 import { OffheapRangeError } from "../errors.js";
-import { PAGE_SHIFT } from "./layout.js";
 
 /** Options of the heap profiler (`HeapOptions.profile`). */
 export interface ProfileOptions {
@@ -64,147 +68,97 @@ export interface HeapProfile {
   estimatedBytes: number;
 }
 
-/** The block calls the profiler wraps, and where a heap keeps its profiler. */
-interface ProfiledHeap {
-  alloc(sizeBytes: number): number;
-  calloc(sizeBytes: number): number;
-  realloc(addr: number, sizeBytes: number): number;
-  free(addr: number): void;
-  profiler: Profiler | null;
-}
-
-/** The block calls the profiler wraps. */
-export type Calls = Pick<ProfiledHeap, "alloc" | "calloc" | "realloc" | "free">;
-
 export const DEFAULT_SAMPLE_INTERVAL = 512 * 1024;
+/** Largest sampleInterval: thresholds are int32 byte counts (layout.ts CC_SAMPLE_AT). */
+export const MAX_SAMPLE_INTERVAL = 64 * 1024 * 1024;
+const MAX_DISTANCE = 2 ** 30;
 /** Deepest stack a sample records (Go records 32). */
 const MAX_FRAMES = 32;
 
 /** A heap's sampling state: the countdown and the live samples. */
 export class Profiler {
-  /** Bytes left until the next sample, in a typed array so that updating it allocates nothing. */
-  readonly left = new Float64Array(1);
   private readonly interval: number;
-  private readonly samples = new Map<number, { size: number; stack: Error }>();
-  private pages = new Uint16Array(0); // sampled live blocks per page (a page holds at most 1024 blocks)
+  // Where stacks start: frames up to and including the innermost call of this function are left out.
+  private readonly entry: Function;
+  private readonly samples = new Map<number, { size: number; site: { stack?: string } }>();
+  private largeLeft: number; // large bytes left until the next large sample
   private rng = 0x9e3779b9;
 
-  constructor(interval: number) {
+  constructor(interval: number, entry: Function) {
     this.interval = interval;
-    this.left[0] = this.nextDistance();
+    this.entry = entry;
+    this.largeLeft = this.nextDistance();
   }
 
-  // An exponentially distributed distance with mean `interval` (xorshift32).
-  private nextDistance(): number {
+  /** An exponentially distributed distance in bytes with mean `interval` (xorshift32), at most 2^30. */
+  nextDistance(): number {
     let x = this.rng;
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
     this.rng = x;
-    return -Math.log(((x >>> 0) + 1) / 4294967297) * this.interval;
+    return Math.min(MAX_DISTANCE, Math.ceil(-Math.log(((x >>> 0) + 1) / 4294967297) * this.interval));
   }
 
-  /** Records the block at addr as a sample and draws the next distance. */
+  /** Counts down a large allocation of `size` bytes; true if it is to be sampled. */
+  countLarge(size: number): boolean {
+    if ((this.largeLeft -= size) >= 0) return false;
+    this.largeLeft = this.nextDistance();
+    return true;
+  }
+
+  /** Records the block at addr as a sample of `size` bytes, with the caller's stack. */
   sample(addr: number, size: number): void {
-    this.left[0] = this.nextDistance();
-    const page = addr >>> PAGE_SHIFT;
-    if (page >= this.pages.length) {
-      const grown = new Uint16Array(Math.max(page + 1, this.pages.length * 2, 1024));
-      grown.set(this.pages);
-      this.pages = grown;
-    }
-    this.pages[page] = this.pages[page]! + 1;
     const limits = Error as { stackTraceLimit?: number };
     const limit = limits.stackTraceLimit;
     limits.stackTraceLimit = MAX_FRAMES;
-    this.samples.set(addr, { size, stack: new Error("heap profile sample") });
+    const site: { stack?: string } = {};
+    Error.captureStackTrace(site, this.entry);
     limits.stackTraceLimit = limit;
+    this.samples.set(addr, { size, site });
   }
 
-  /** Forgets the sample at addr, if there is one: a per-page count first, the map only on a page that holds a sample. */
+  /** Forgets the sample at addr, if there is one. */
   unsample(addr: number): void {
-    const page = addr >>> PAGE_SHIFT;
-    const n = this.pages[page];
-    if (n !== undefined && n !== 0 && this.samples.delete(addr)) this.pages[page] = n - 1;
+    this.samples.delete(addr);
+  }
+
+  /** A sampled block at addr was resized in place to `size` bytes. */
+  resized(addr: number, size: number): void {
+    const s = this.samples.get(addr);
+    if (s !== undefined) s.size = size;
   }
 
   /** The live sampled heap. */
   profile(): HeapProfile {
     const out: ProfileSample[] = [];
     let estimatedBytes = 0;
-    for (const [address, { size, stack }] of this.samples) {
+    for (const [address, { size, site }] of this.samples) {
       const p = -Math.expm1(-Math.max(size, 1) / this.interval);
       const bytes = size / p;
       estimatedBytes += bytes;
-      out.push({ address, size, count: 1 / p, bytes, stack: parseStack(stack) });
+      out.push({ address, size, count: 1 / p, bytes, stack: parseStack(site.stack ?? "") });
     }
     return { sampleInterval: this.interval, timeMs: Date.now(), samples: out, estimatedBytes };
   }
 }
 
-/**
- * The profiler's alloc, calloc, realloc and free around `inner`, reading the
- * state from `this.profiler`. heap.ts makes one set around the plain
- * methods when it loads and gives it to every profiled heap, so call sites
- * that see several heaps see one function, and V8 inlines the plain method
- * into it (a const of the closure); a debug heap gets a set of its own.
- */
-export function profiledCalls(inner: Calls): Calls {
-  const { alloc, calloc, realloc, free } = inner;
-  return {
-    alloc(this: ProfiledHeap, sizeBytes: number): number {
-      const addr = alloc.call(this, sizeBytes);
-      const p = this.profiler!;
-      if ((p.left[0]! -= sizeBytes) < 0) p.sample(addr, sizeBytes);
-      return addr;
-    },
-    calloc(this: ProfiledHeap, sizeBytes: number): number {
-      const addr = calloc.call(this, sizeBytes);
-      const p = this.profiler!;
-      if ((p.left[0]! -= sizeBytes) < 0) p.sample(addr, sizeBytes);
-      return addr;
-    },
-    realloc(this: ProfiledHeap, addr: number, sizeBytes: number): number {
-      const moved = realloc.call(this, addr, sizeBytes);
-      const p = this.profiler!;
-      if (addr !== 0) p.unsample(addr);
-      if ((p.left[0]! -= sizeBytes) < 0) p.sample(moved, sizeBytes);
-      return moved;
-    },
-    free(this: ProfiledHeap, addr: number): void {
-      free.call(this, addr);
-      this.profiler!.unsample(addr);
-    },
-  };
-}
-
-/**
- * Installs the profiler on `heap` as own properties: `calls` (from
- * profiledCalls) if given, else a set around the heap's current calls
- * (debug mode's). Throws RangeError for a bad interval.
- */
-export function installProfiler(heap: ProfiledHeap, options: ProfileOptions, calls: Calls | null): Profiler {
+/** Validates the options and makes the heap's profiler. Throws RangeError for a bad interval. */
+export function makeProfiler(options: ProfileOptions, entry: Function): Profiler {
   const interval = options.sampleInterval ?? DEFAULT_SAMPLE_INTERVAL;
-  if (!Number.isSafeInteger(interval) || interval < 1) {
-    throw new OffheapRangeError(`Heap: option profile.sampleInterval must be a positive integer (bytes), got ${String(interval)}`);
+  if (!Number.isSafeInteger(interval) || interval < 1 || interval > MAX_SAMPLE_INTERVAL) {
+    throw new OffheapRangeError(`Heap: option profile.sampleInterval must be an integer from 1 to ${MAX_SAMPLE_INTERVAL} (bytes), got ${String(interval)}`);
   }
-  const wrapped = calls ?? profiledCalls({ alloc: heap.alloc, calloc: heap.calloc, realloc: heap.realloc, free: heap.free });
-  const profiler = new Profiler(interval);
-  heap.profiler = profiler;
-  heap.alloc = wrapped.alloc;
-  heap.calloc = wrapped.calloc;
-  heap.realloc = wrapped.realloc;
-  heap.free = wrapped.free;
-  return profiler;
+  return new Profiler(interval, entry);
 }
 
 const FRAME = /^\s*at (?:(.*?) \()?(.*?):(\d+):(\d+)\)?$/;
 const OWN_FRAME = /[\\/]heap[\\/](profile|debug|heap)\.[jt]s$/;
 
-// V8's stack text, innermost first, without the profiler's and heap's own frames.
-function parseStack(e: Error): ProfileFrame[] {
+// V8's stack text, innermost first, without the heap's own frames (a debug heap's calls above alloc).
+function parseStack(stack: string): ProfileFrame[] {
   const frames: ProfileFrame[] = [];
-  for (const line of (e.stack ?? "").split("\n").slice(1)) {
+  for (const line of stack.split("\n").slice(1)) {
     const m = FRAME.exec(line);
     if (m === null) continue;
     const file = m[2]!;

@@ -101,7 +101,7 @@ export interface HeapStats {
   cachedBytes: number;
   /** Bytes at the end of class spans too short for one more object. */
   spanTailBytes: number;
-  /** Live large blocks (over 32 KiB). */
+  /** Live large blocks (over 32 KiB, and the heap profiler's samples, which get pages of their own). */
   largeBlocks: number;
   /** Bytes of the live large blocks, in whole pages (part of liveBytes). */
   largeBytes: number;

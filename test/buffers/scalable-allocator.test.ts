@@ -213,10 +213,13 @@ function byteOf(p: Piece, address: number): number {
   return (p.tag + address) & 255;
 }
 
-test(`ScalableAllocator model: ${STEPS} random steps with validators after each (seed ${SEED}; OFFHEAP_SEED=${SEED} replays)`, () => {
+// Debug mode runs the same program with a small quarantine (check() verifies all of it after every step).
+for (const debug of [false, { quarantineBytes: 16 * KIB, stacks: 8 }] as const) {
+const steps = debug === false ? STEPS : STEPS >>> 1;
+test(`ScalableAllocator model${debug === false ? "" : " in debug mode"}: ${steps} random steps with validators after each (seed ${SEED}; OFFHEAP_SEED=${SEED} replays)`, () => {
   const next = rng(SEED);
   const heap = new Heap({ initialSize: 256 * KIB, maxSize: 32 * MIB });
-  const alloc = new ScalableAllocator(heap, { initialSize: 1 * KIB, maxRegionSize: 32 * KIB });
+  const alloc = new ScalableAllocator(heap, { initialSize: 1 * KIB, maxRegionSize: 32 * KIB, debug });
   const mem = new RecyclableMemory(alloc);
   let live: Piece[] = [];
   const recyclable: Piece[] = [];
@@ -233,7 +236,7 @@ test(`ScalableAllocator model: ${STEPS} random steps with validators after each 
   const size = () => (next() < 0.05 ? randInt(next, 20 * KIB, 80 * KIB) : next() < 0.1 ? 0 : randInt(next, 1, 3000));
   const fromView = (v: Uint8Array): Piece => ({ address: v.byteOffset, length: v.length, tag: tag++ });
 
-  for (let step = 0; step < STEPS; step++) {
+  for (let step = 0; step < steps; step++) {
     const r = next();
     try {
       if (r < 0.35 || live.length === 0) {
@@ -319,3 +322,4 @@ test(`ScalableAllocator model: ${STEPS} random steps with validators after each 
     }
   }
 });
+}
