@@ -93,10 +93,13 @@ export interface GrowAhead {
  * Takes n pages: a free run if one fits, else after flushing the caches and
  * releasing empty spans, else after growing the heap. Returns the start
  * page, or 0 if the heap cannot grow enough (then nothing is lost: flushed
- * objects and released spans are free memory in another place).
+ * objects and released spans are free memory in another place). With
+ * `growFirst` (a profiler sample, one page now and then) it grows before
+ * flushing: a flush of every cache costs the program far more than a page.
  */
-export function acquirePages(h: Core & GrowAhead, n: number): number {
+export function acquirePages(h: Core & GrowAhead, n: number, growFirst = false): number {
   let s = takeRun(h, n);
+  if (s === 0 && growFirst && growFor(h, n)) s = takeRun(h, n);
   if (s === 0) {
     flushCaches(h);
     releaseEmptySpans(h);
@@ -405,10 +408,10 @@ function checkEmptySpan(h: Core, s: number, cls: number): void {
   }
 }
 
-/** Allocates a block of `sizeBytes` (> MAX_SMALL_SIZE, or a profiler sample) as its own page run; returns its address or 0. */
-export function allocLarge(h: Core & GrowAhead, sizeBytes: number): number {
+/** Allocates a block of `sizeBytes` (> MAX_SMALL_SIZE, or a profiler sample) as its own page run; returns its address or 0. growFirst: see acquirePages. */
+export function allocLarge(h: Core & GrowAhead, sizeBytes: number, growFirst = false): number {
   const n = Math.ceil(sizeBytes / PAGE_SIZE);
-  const s = acquirePages(h, n);
+  const s = acquirePages(h, n, growFirst);
   if (s === 0) return 0;
   claimPages(h, s, n, 0);
   const u32 = h.u32;

@@ -353,8 +353,8 @@ export class Heap implements Core {
   }
 
   // A block of its own pages (a large block): for a large request, or a small one the profiler samples.
-  private allocPages(sizeBytes: number): number {
-    const addr = allocLarge(this, sizeBytes);
+  private allocPages(sizeBytes: number, sample = false): number {
+    const addr = allocLarge(this, sizeBytes, sample);
     if (addr !== 0) this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
     return addr;
   }
@@ -371,7 +371,7 @@ export class Heap implements Core {
       this.u32[cw + CC_SAMPLE_AT] = p === null ? SAMPLE_NEVER : this.u32[cw + CC_REQUESTED]! + p.nextDistance();
       return proto.alloc.call(this, sizeBytes);
     }
-    const addr = this.allocPages(sizeBytes);
+    const addr = this.allocPages(sizeBytes, true);
     if (addr === 0) this.outOfMemory(api, sizeBytes);
     // After allocPages: growing may have folded the class's counts.
     this.u32[cw + CC_SAMPLE_AT] = this.u32[cw + CC_REQUESTED]! + p.nextDistance();
