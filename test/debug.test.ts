@@ -152,11 +152,13 @@ describe("debug mode", () => {
     assert.equal(heap.leaks().reduce((n, g) => n + g.blocks, 0), live.size);
   });
 
-  test('the "development" export condition turns debug mode on for every heap', () => {
+  test('the "development" export condition turns debug mode on for every heap and the buffers over it', () => {
     const root = fileURLToPath(new URL("../../", import.meta.url));
-    const code = `const { Heap } = await import("offheap"); console.log(Object.hasOwn(new Heap({ maxSize: 4 << 20 }), "alloc"));`;
+    const code = `const { Heap } = await import("offheap"); const { ScalableAllocator } = await import("offheap/buffers");
+      const heap = new Heap({ maxSize: 4 << 20 });
+      console.log(Object.hasOwn(heap, "alloc"), Object.hasOwn(new ScalableAllocator(heap), "malloc"));`;
     const run = (args: string[]) => execFileSync(process.execPath, [...args, "--input-type=module", "-e", code], { cwd: root, encoding: "utf8" }).trim();
-    assert.equal(run(["--conditions=development"]), "true");
-    assert.equal(run([]), "false");
+    assert.equal(run(["--conditions=development"]), "true true");
+    assert.equal(run([]), "false false");
   });
 });
