@@ -62,7 +62,7 @@ export class BufferList implements Iterable<Uint8Array> {
   /**
    * A list holding `buffers` (references, not copies), in order, or the one
    * buffer given. Throws OffheapTypeError, and builds nothing, if one is not
-   * a Uint8Array.
+   * a Uint8Array or `buffers` is not iterable.
    * @example new BufferList(chunk); new BufferList([header, body]);
    */
   constructor(buffers?: Iterable<Uint8Array> | Uint8Array) {
@@ -70,6 +70,9 @@ export class BufferList implements Iterable<Uint8Array> {
       this.bufs = [buffers]; // sized to fit; pushOne on [] would reserve 17 slots
       this.sizeBytes = buffers.length;
     } else if (buffers !== undefined) {
+      if (typeof (buffers as Partial<Iterable<Uint8Array>> | null)?.[Symbol.iterator] !== "function") {
+        throw new OffheapTypeError(`BufferList: expected an iterable of Uint8Arrays or a Uint8Array, got ${describe(buffers)}`);
+      }
       this.push(...buffers);
     }
   }

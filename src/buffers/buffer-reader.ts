@@ -37,8 +37,10 @@ const LAST_LEB128_MAX_DIGIT = 15;
 export type ReaderSource = BufferList | Uint8Array | readonly Uint8Array[];
 
 // Invariants (checked by BufferReader.check):
-//   RD1  bufs is empty and bufIndex == 0 and cur == EMPTY, or
-//       bufIndex < bufs.length and cur === bufs[bufIndex]
+//   RD1  cur is EMPTY, bufIndex == 0 and the reader covers no bytes (its
+//       list was empty, and may have grown since: a reader sees pushes
+//       only after clipFront), or bufIndex < bufs.length and
+//       cur === bufs[bufIndex]
 //   RD2  curLength == cur.length and 0 <= pos <= curLength
 //   RD3  bufStart == sum of bufs[i].length for i < bufIndex
 //   RD4  bufStart + pos <= sizeBytes <= sum of all bufs[i].length
@@ -546,7 +548,7 @@ export class BufferReader {
    * pushed to it after the reader was made. With an array source, the
    * caller's array is left alone: the reader trims a private copy.
    * `onDropped` gets each removed buffer, e.g. to recycle it.
-   * @example r.clipFront(); list.push(nextChunk); r.readUint32BE();
+   * @example list.push(nextChunk); r.clipFront(); r.readUint32BE();
    */
   clipFront(onDropped?: (buf: Uint8Array) => void): number {
     const nBytes = this.offset;
@@ -623,7 +625,7 @@ export class BufferReader {
   check(): void {
     const bufs = this.bufs;
     const i = this.bufIndex;
-    if (bufs.length === 0 ? i !== 0 || this.cur !== EMPTY : i >= bufs.length || this.cur !== bufs[i]) {
+    if (this.cur === EMPTY ? i !== 0 || this.sizeBytes !== 0 : i >= bufs.length || this.cur !== bufs[i]) {
       throw new HeapCorruptionError("RD1", `BufferReader: buffer index ${i} of ${bufs.length} does not match the current buffer`);
     }
     if (this.curLength !== this.cur.length || this.pos < 0 || this.pos > this.curLength) {

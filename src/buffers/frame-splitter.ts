@@ -391,6 +391,7 @@ export function splitFrames(
   source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
   options?: FrameSplitterOptions,
 ): AsyncGenerator<BufferList, void, undefined> {
+  const parser = new FrameParser(options, "splitFrames"); // first: bad options must not lock a stream
   let chunks: AsyncIterator<Uint8Array>;
   if (source !== null && typeof source === "object" && typeof (source as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator] === "function") {
     chunks = (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
@@ -399,7 +400,6 @@ export function splitFrames(
   } else {
     throw new OffheapTypeError(`splitFrames: the source must be an AsyncIterable of Uint8Array chunks or a ReadableStream, got ${describe(source)}`);
   }
-  const parser = new FrameParser(options, "splitFrames");
   return frames(chunks, parser);
 }
 

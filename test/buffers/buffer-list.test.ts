@@ -330,3 +330,8 @@ test("writeTo rejects with the stream's error and when the stream is destroyed",
   setImmediate(() => closing.destroy());
   await assert.rejects(p, (e: Error & { code?: string }) => e instanceof OffheapError && e.code === "ERR_STREAM_PREMATURE_CLOSE");
 });
+
+test("new BufferList(x) of something not iterable is an OffheapTypeError", () => {
+  expectError(() => new BufferList(5 as unknown as Uint8Array[]), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "iterable");
+  expectError(() => new BufferList(null as unknown as Uint8Array[]), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "iterable");
+});

@@ -482,3 +482,21 @@ test("check() names the broken invariant", () => {
   (r2 as unknown as { bufStart: number }).bufStart = 0;
   assert.equal((expectError(() => r2.check(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION") as HeapCorruptionError).invariant, "RD3");
 });
+
+test("a reader over an empty list stays valid while the list grows, and sees the new bytes after clipFront (found by the fuzzer)", () => {
+  const list = new BufferList();
+  const r = new BufferReader(list);
+  list.push(Uint8Array.of(1, 2, 3, 4));
+  r.check();
+  expectError(() => r.readByte(), EndOfDataError, "ERR_OFFHEAP_END_OF_DATA");
+  assert.equal(r.clipFront(), 0);
+  r.check();
+  assert.equal(r.readUint32BE(), 0x01020304);
+  // Consumed to the end, clipped, then fed again.
+  assert.equal(r.clipFront(), 4);
+  list.push(Uint8Array.of(5));
+  r.check();
+  r.clipFront();
+  assert.equal(r.readByte(), 5);
+  r.check();
+});

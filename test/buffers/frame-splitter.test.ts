@@ -356,3 +356,9 @@ test("FrameSplitter fails the pipeline on a truncated stream or a too long frame
   expectError(() => new FrameSplitter({ memory: { nextN: (n) => new Uint8Array(n), recycle: () => {} } } as FrameSplitterOptions), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "FrameSplitter: options.memory is not offered");
   expectError(() => new FrameSplitter({ prefixBytes: 6 as Width }), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "FrameSplitter: options.prefixBytes 6");
 });
+
+test("splitFrames with bad options throws before it locks a web ReadableStream (found by the fuzzer)", () => {
+  const stream = new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  assert.throws(() => splitFrames(stream, { prefixBytes: 5 } as unknown as FrameSplitterOptions), OffheapRangeError);
+  assert.equal(stream.locked, false);
+});
