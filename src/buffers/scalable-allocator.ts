@@ -195,7 +195,7 @@ export class ScalableAllocator {
   private mallocSlow(sizeBytes: number): Uint8Array {
     if (sizeBytes >>> 0 !== sizeBytes) throw badSize("ScalableAllocator.malloc", sizeBytes);
     if (sizeBytes === 0) return new Uint8Array(this.buffer, 0, 0);
-    const address = this.takeRange(sizeBytes);
+    const address = this.takeFromOthers(sizeBytes); // malloc tried the current region
     this.totalMalloc += sizeBytes;
     return new Uint8Array(this.buffer, address, sizeBytes);
   }
@@ -203,10 +203,13 @@ export class ScalableAllocator {
   // Takes sizeBytes from the region that served last, else any other (newest first), else a new one; returns the address.
   private takeRange(sizeBytes: number): number {
     const cur = this.current;
-    if (cur !== null) {
-      const offset = cur.range.allocate(sizeBytes);
-      if (offset >= 0) return cur.base + offset;
-    }
+    const offset = cur === null ? -1 : cur.range.allocate(sizeBytes);
+    return offset >= 0 ? cur!.base + offset : this.takeFromOthers(sizeBytes);
+  }
+
+  // takeRange after the current region could not serve sizeBytes.
+  private takeFromOthers(sizeBytes: number): number {
+    const cur = this.current;
     const list = this.regionList;
     for (let i = list.length - 1; i >= 0; i--) {
       const r = list[i]!;

@@ -26,7 +26,7 @@
 // part of the heap image.
 
 import { DoubleFreeError, HeapCorruptionError, InvalidAddressError, hex } from "../errors.js";
-import { CANARY, type DebugOptions, debugSettings, formatStack, JUNK_ALLOC, type LeakSite, LeakGroups, POISON } from "../heap/debug.js";
+import { CANARY, type DebugOptions, debugSettings, formatStack, JUNK_ALLOC, type LeakSite, LeakGroups, POISON, Quarantine } from "../heap/debug.js";
 
 /** What debug mode needs of its allocator (closures over its private parts). */
 export interface RawScalable {
@@ -67,6 +67,14 @@ interface Buffer {
   readonly site: Error | undefined;
 }
 
+/** A freed range in the quarantine, and the free that made it. */
+interface Freed {
+  readonly addr: number;
+  readonly size: number;
+  readonly seq: number;
+  readonly stack: Error | null;
+}
+
 /** A live piece [start, end) of a buffer, or (canary) its canary. */
 interface Piece {
   end: number;
@@ -80,10 +88,8 @@ export function createScalableDebug(raw: RawScalable, options: DebugOptions, bad
   const starts: number[] = []; // piece starts, sorted
   const pieces = new Map<number, Piece>();
   const buffers = new Set<Buffer>();
-  // The quarantine: FIFO of freed ranges with the free that made them.
-  const quarantine: { addr: number; size: number; seq: number; stack: Error | null }[] = [];
-  let qHead = 0;
-  let quarantined = 0;
+  // Freed ranges with the free that made them.
+  const quarantine = new Quarantine<Freed>();
   let canaryBytes = 0;
   let mallocs = 0;
   let frees = 0;
@@ -120,9 +126,8 @@ export function createScalableDebug(raw: RawScalable, options: DebugOptions, bad
       }
     }
   };
-  const freedBy = (q: { seq: number; stack: Error | null }) =>
-    ` (freed by debug free #${q.seq}${q.stack === null ? "" : `, at:\n${formatStack(q.stack)}`})`;
-  const verifyPoison = (api: string, q: (typeof quarantine)[number]): void => {
+  const freedBy = (q: Freed) => ` (freed by debug free #${q.seq}${q.stack === null ? "" : `, at:\n${formatStack(q.stack)}`})`;
+  const verifyPoison = (api: string, q: Freed): void => {
     const u8 = raw.u8;
     for (let i = q.addr; i < q.addr + q.size; i++) {
       if (u8[i] !== POISON) {
@@ -133,27 +138,11 @@ export function createScalableDebug(raw: RawScalable, options: DebugOptions, bad
 
   const toQuarantine = (addr: number, size: number, stack: Error | null): void => {
     raw.u8.fill(POISON, addr, addr + size);
-    quarantine.push({ addr, size, seq: frees, stack });
-    quarantined += size;
+    quarantine.push({ addr, size, seq: frees, stack }, size);
   };
   // Releases quarantined ranges, oldest first, while the quarantine holds more than `limit` bytes.
   const evict = (api: string, limit: number): void => {
-    let failure: HeapCorruptionError | null = null;
-    while (quarantined > limit && qHead < quarantine.length) {
-      const q = quarantine[qHead++]!;
-      quarantined -= q.size;
-      try {
-        verifyPoison(api, q);
-      } catch (e) {
-        failure ??= e as HeapCorruptionError;
-      }
-      raw.release(q.addr, q.size);
-    }
-    if (qHead > 1024 && qHead * 2 > quarantine.length) {
-      quarantine.splice(0, qHead);
-      qHead = 0;
-    }
-    if (failure !== null) throw failure;
+    quarantine.evict(limit, (q) => verifyPoison(api, q), (q) => raw.release(q.addr, q.size));
   };
 
   // Why [addr, addr + size) is not inside one live piece: the error to throw.
@@ -168,18 +157,15 @@ export function createScalableDebug(raw: RawScalable, options: DebugOptions, bad
       return new DoubleFreeError(`${api}: ${what} is free already, in part (a piece of the buffer at ${hex(b.addr)} was freed before)${siteOf(b)}`);
     }
     if (!raw.inRegion(addr, size)) return new InvalidAddressError(`${api}: ${what} is not inside one region of this allocator`);
-    for (let i = quarantine.length - 1; i >= qHead; i--) {
-      const q = quarantine[i]!;
-      if (addr < q.addr + q.size && q.addr < addr + size) {
-        return new DoubleFreeError(`${api}: ${what} is free already: it waits in the debug quarantine${freedBy(q)}`);
-      }
-    }
+    let last: Freed | null = null; // the latest free that overlaps
+    for (const q of quarantine) if (addr < q.addr + q.size && q.addr < addr + size) last = q;
+    if (last !== null) return new DoubleFreeError(`${api}: ${what} is free already: it waits in the debug quarantine${freedBy(last)}`);
     return new DoubleFreeError(`${api}: ${what} is free already, in part or whole`);
   };
 
   const verifyAll = (api: string): void => {
     for (const b of buffers) verifyCanary(api, b);
-    for (let i = qHead; i < quarantine.length; i++) verifyPoison(api, quarantine[i]!);
+    for (const q of quarantine) verifyPoison(api, q);
   };
 
   return {
@@ -228,7 +214,7 @@ export function createScalableDebug(raw: RawScalable, options: DebugOptions, bad
     },
 
     get heldBytes(): number {
-      return canaryBytes + quarantined;
+      return canaryBytes + quarantine.bytes;
     },
 
     check(): void {
@@ -246,9 +232,7 @@ export function createScalableDebug(raw: RawScalable, options: DebugOptions, bad
         starts.length = 0;
         pieces.clear();
         buffers.clear();
-        quarantine.length = 0;
-        qHead = 0;
-        quarantined = 0;
+        quarantine.clear();
         canaryBytes = 0;
       }
     },

@@ -143,9 +143,7 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
   const { sampleEvery, quarantineLimit } = debugSettings("Heap", options);
   const sites = new Map<number, Error>(); // live block -> where it was allocated
   const freedBy = new Map<number, { seq: number; stack: Error | null }>(); // quarantined block -> its free
-  const quarantine: number[] = []; // FIFO of quarantined addresses
-  let qHead = 0;
-  let quarantined = 0; // bytes
+  const quarantine = new Quarantine<number>(); // addresses of freed blocks
   let allocCount = 0;
   let freeSeq = 0;
 
@@ -195,25 +193,11 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
 
   // Releases quarantined blocks, oldest first, while the quarantine holds more than `limit` bytes.
   const evict = (limit: number): void => {
-    let failure: HeapCorruptionError | null = null;
-    while (quarantined > limit && qHead < quarantine.length) {
-      const addr = quarantine[qHead++]!;
-      const usable = raw.liveUsable(addr, "Heap.free", true);
-      quarantined -= usable;
-      try {
-        verifyPoison("Heap.free", addr, usable);
-      } catch (e) {
-        failure ??= e as HeapCorruptionError;
-      }
+    quarantine.evict(limit, (addr, usable) => verifyPoison("Heap.free", addr, usable), (addr) => {
       freedBy.delete(addr);
       sites.delete(addr);
       raw.free(addr);
-    }
-    if (qHead > 1024 && qHead * 2 > quarantine.length) {
-      quarantine.splice(0, qHead);
-      qHead = 0;
-    }
-    if (failure !== null) throw failure;
+    });
   };
 
   const alloc = (sizeBytes: number): number => {
@@ -241,8 +225,7 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
     raw.u8.fill(POISON, addr, addr + usable - 8);
     raw.u32[((addr + usable) >>> 2) - 1] = (n ^ FREED_KEY) >>> 0;
     freedBy.set(addr, { seq: ++freeSeq, stack: sampleEvery !== 0 ? new Error("free site") : null });
-    quarantine.push(addr);
-    quarantined += usable;
+    quarantine.push(addr, usable);
     raw.profiler?.unsample(addr);
     evict(quarantineLimit);
   };
@@ -311,6 +294,62 @@ export function debugSettings(api: string, options: DebugOptions): { sampleEvery
     throw new OffheapRangeError(`${api}: option debug.quarantineBytes must be a non-negative integer, got ${String(quarantineLimit)}`);
   }
   return { sampleEvery, quarantineLimit };
+}
+
+/**
+ * The FIFO of freed blocks both debug modes keep, bounded in bytes. Items
+ * leave it oldest first; each is verified, then released, and one whose
+ * check fails is released all the same: evict throws the first failure
+ * once every item that had to leave has left.
+ */
+export class Quarantine<T> {
+  private items: T[] = [];
+  private sizes: number[] = [];
+  private head = 0;
+  /** Bytes waiting. */
+  bytes = 0;
+
+  push(item: T, size: number): void {
+    this.items.push(item);
+    this.sizes.push(size);
+    this.bytes += size;
+  }
+
+  /** Lets items leave, oldest first, while more than `limit` bytes wait. */
+  evict(limit: number, verify: (item: T, size: number) => void, release: (item: T) => void): void {
+    let failure: unknown = null;
+    while (this.bytes > limit && this.head < this.items.length) {
+      const i = this.head++;
+      const item = this.items[i]!;
+      const size = this.sizes[i]!;
+      this.bytes -= size;
+      try {
+        verify(item, size);
+      } catch (e) {
+        failure ??= e;
+      }
+      release(item);
+    }
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items.splice(0, this.head);
+      this.sizes.splice(0, this.head);
+      this.head = 0;
+    }
+    if (failure !== null) throw failure;
+  }
+
+  /** The waiting items, oldest first. */
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = this.head; i < this.items.length; i++) yield this.items[i]!;
+  }
+
+  /** Forgets every item (without releasing it). */
+  clear(): void {
+    this.items = [];
+    this.sizes = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
 }
 
 /** Live blocks grouped by allocation site, for leaks(). */

@@ -225,10 +225,7 @@ export class Heap implements Core {
     if (profile !== false) {
       // Arms every class's countdown (layout.ts CC_SAMPLE_AT); the plain alloc does the rest.
       const p = this.profiler = makeProfiler(profile === true ? {} : profile, proto.alloc);
-      for (let cls = 1; cls <= N_CLASSES; cls++) {
-        const cw = HDR_CACHE + (cls << CC_SHIFT);
-        this.u32[cw + CC_SAMPLE_AT] = this.u32[cw + CC_REQUESTED]! + p.nextDistance();
-      }
+      for (let cls = 1; cls <= N_CLASSES; cls++) this.armSample(HDR_CACHE + (cls << CC_SHIFT), p);
     }
   }
 
@@ -368,15 +365,20 @@ export class Heap implements Core {
   private allocSampled(sizeBytes: number, cw: number, api: string): number {
     const p = this.profiler;
     if (p === null || sizeBytes === 0) {
-      this.u32[cw + CC_SAMPLE_AT] = p === null ? SAMPLE_NEVER : this.u32[cw + CC_REQUESTED]! + p.nextDistance();
+      if (p === null) this.u32[cw + CC_SAMPLE_AT] = SAMPLE_NEVER;
+      else this.armSample(cw, p);
       return proto.alloc.call(this, sizeBytes);
     }
     const addr = this.allocPages(sizeBytes, true);
     if (addr === 0) this.outOfMemory(api, sizeBytes);
-    // After allocPages: growing may have folded the class's counts.
-    this.u32[cw + CC_SAMPLE_AT] = this.u32[cw + CC_REQUESTED]! + p.nextDistance();
+    this.armSample(cw, p); // after allocPages: growing may have folded the class's counts
     p.sample(addr, sizeBytes);
     return addr;
+  }
+
+  // Sets the threshold of the class at word cw one sampling distance past the bytes it has served.
+  private armSample(cw: number, p: Profiler): void {
+    this.u32[cw + CC_SAMPLE_AT] = this.u32[cw + CC_REQUESTED]! + p.nextDistance();
   }
 
   /**
