@@ -2,7 +2,7 @@
 // WebAssembly.Memory. Re-exports only; see heap/heap.ts for an overview.
 
 export { Heap, type HeapOptions, type AttachOptions, type LoadOptions } from "./heap/heap.js";
-export { type DebugOptions, type LeakSite, JUNK_ALLOC, POISON, CANARY } from "./heap/debug.js";
+export { type DebugOptions, type LeakSite, JUNK_ALLOC, POISON, CANARY } from "./common/debug-kit.js";
 export type { ProfileOptions, HeapProfile, ProfileSample, ProfileFrame } from "./heap/profile.js";
 export { encodeHeapProfile, gzipHeapProfile } from "./heap/pprof.js";
 export {

@@ -24,7 +24,7 @@ import {
   DESC_SHIFT, HDR_BIN_NONEMPTY, HDR_CACHE, HDR_EMPTY, HDR_END_PAGE, HDR_F64_CLASS_ALLOCS, HDR_FREE_BIN, HDR_FREE_PAGES,
   HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_MAGIC, HDR_N_EMPTY_SPANS, HDR_PARTIAL, HDR_ROOTS, HDR_TOTAL_PAGES, N_BINS,
 } from "../src/heap/layout.js";
-import { CANARY } from "../src/heap/debug.js";
+import { CANARY } from "../src/common/debug-kit.js";
 import { expectError, MIB, snapshot } from "./helpers.js";
 
 /** How long a damaged call may run before the watchdog calls it a hang. Healthy calls take milliseconds. */

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { DoubleFreeError, Heap, HeapCorruptionError, InvalidAddressError, OffheapTypeError } from "../src/index.js";
-import { CANARY, JUNK_ALLOC, POISON } from "../src/heap/debug.js";
+import { CANARY, JUNK_ALLOC, POISON } from "../src/common/debug-kit.js";
 import { expectError, MIB, randInt, rng } from "./helpers.js";
 
 const debugHeap = (quarantineBytes?: number) => new Heap({ maxSize: 16 * MIB, initialSize: 256 * 1024, debug: quarantineBytes === undefined ? true : { quarantineBytes } });

@@ -23,7 +23,7 @@
 
 import { DoubleFreeError, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError, hex } from "../errors.js";
 import type { Heap } from "../heap/heap.js";
-import type { DebugOptions, LeakSite } from "../heap/debug.js";
+import type { DebugOptions, LeakSite } from "../common/debug-kit.js";
 import { createScalableDebug, type ScalableDebug } from "./scalable-debug.js";
 import { RangeAllocator } from "./range-allocator.js";
 

@@ -26,7 +26,7 @@
 // part of the heap image.
 
 import { DoubleFreeError, HeapCorruptionError, InvalidAddressError, hex } from "../errors.js";
-import { CANARY, type DebugOptions, debugSettings, formatStack, JUNK_ALLOC, type LeakSite, LeakGroups, POISON, Quarantine } from "../heap/debug.js";
+import { CANARY, type DebugOptions, debugSettings, formatStack, JUNK_ALLOC, type LeakSite, LeakGroups, POISON, Quarantine } from "../common/debug-kit.js";
 
 /** What debug mode needs of its allocator (closures over its private parts). */
 export interface RawScalable {
