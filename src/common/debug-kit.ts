@@ -4,9 +4,9 @@
 // allocation site, and stack formatting. A neutral module below both
 // layers, so neither reaches into the other's internals.
 
-/** Default bound of a quarantine, in bytes. */
 import { OffheapRangeError } from "../errors.js";
 
+/** Default bound of a quarantine, in bytes. */
 const DEFAULT_QUARANTINE_BYTES = 4 << 20;
 
 /** Options of debug mode (`HeapOptions.debug`). */
