@@ -16,16 +16,17 @@
 //   --steps N    steps per program (default: each target's own)
 //   --quiet      print only failures and the summary
 //
-// A program is a target (heap, heap-debug, range-treap, range-avl, buddy,
+// A program is a target (heap, heap-debug, heap-links, range-treap, range-avl, buddy,
 // scalable, recyclable, map, array, reader) and a seed; the seed alone decides
 // every choice, so a failure replays with `--seed S`. On failure the
 // fuzzer prints the seed, target, step and operation, the replay command,
 // and exits 1. At the end it prints the programs and steps run and how many
 // misuses of each kind were caught. Exit code 0: every program passed.
 //
-// Files: lib.mjs (generator, expectations), heap.mjs, buffers.mjs,
+// Files: lib.mjs (generator, expectations), heap.mjs, links.mjs, buffers.mjs,
 // collections.mjs, readers.mjs (the programs). Build first: `npm run build`.
 import { heapProgram } from "./heap.mjs";
+import { linksProgram } from "./links.mjs";
 import { buddyProgram, rangeProgram, scalableProgram } from "./buffers.mjs";
 import { arrayProgram, mapProgram } from "./collections.mjs";
 import { readerProgram } from "./readers.mjs";
@@ -35,6 +36,7 @@ import { Program } from "./lib.mjs";
 const TARGETS = [
   ["heap", 400, (p, n) => heapProgram(p, n, { debug: false })],
   ["heap-debug", 250, (p, n) => heapProgram(p, n, { debug: true })],
+  ["heap-links", 300, (p, n) => linksProgram(p, n)],
   ["range-treap", 1500, (p, n) => rangeProgram(p, n, { index: "treap" })],
   ["range-avl", 1500, (p, n) => rangeProgram(p, n, { index: "avl" })],
   ["buddy", 1500, (p, n) => buddyProgram(p, n)],

@@ -10,9 +10,14 @@
 //   R3 a span's tail (bytes after its last whole object) is at most 12.5%;
 //   R4 a span holds at least 8 objects or is at least 64 KiB, so a refill
 //      serves several allocations before the next one;
-//   R5 at most 254 classes, so a class index fits a byte with 0 spare.
+//   R5 at most MAX_CLASSES classes: the heap image's header has per-class
+//      words (cache lines, counters, span lists) for that many, and
+//      layout.ts derives the number from the header's regions. The script
+//      reads it from the built layout (dist/heap/layout.js; `npm run gen`
+//      builds first), so no table that overflows the header is generated.
 import { writeFileSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { MAX_CLASSES } from "../dist/heap/layout.js";
 
 const PAGE_SIZE = 8192;
 const MAX_SMALL = 32768;
@@ -47,13 +52,13 @@ export function sizeClasses() {
     rows.push({ size, pages, objects, tailBytes, maxWaste, prev });
     prev = size;
   }
-  check(rows);
+  checkRows(rows);
   return rows;
 }
 
-function check(rows) {
+export function checkRows(rows) {
   const fail = (msg) => { throw new Error(`gen-size-classes: ${msg}`); };
-  if (rows.length > 254) fail(`R5: ${rows.length} classes`);
+  if (rows.length > MAX_CLASSES) fail(`R5: ${rows.length} classes, but the image header holds ${MAX_CLASSES} (src/heap/layout.ts)`);
   if (rows[0].size !== 8 || rows.at(-1).size !== MAX_SMALL) fail("R1: classes must run from 8 to 32768");
   for (const r of rows) {
     if (r.size % 8 !== 0) fail(`R1: class ${r.size} not a multiple of 8`);

@@ -4,7 +4,7 @@
 // never by a static import. See heap/heap.ts for an overview.
 
 import { writeHeapMap } from "./debug/write-heap-map.js";
-import { heapSnapshot } from "./debug/snapshot.js";
+import { heapSnapshot } from "./heap/snapshot.js";
 import { HeapCorruptionError, InvalidImageError } from "./errors.js";
 import { Heap } from "./heap/heap.js";
 

@@ -1,16 +1,15 @@
 // offheap: a TCMalloc/Go-style memory manager inside an ArrayBuffer or
 // WebAssembly.Memory. Re-exports only; see heap/heap.ts for an overview.
+// Tools (heap map, pprof files) are in offheap/debug.
 
-export { Heap, type HeapOptions, type AttachOptions, type LoadOptions } from "./heap/heap.js";
+export { Heap } from "./heap/heap.js";
+export type { HeapOptions, AttachOptions, LoadOptions } from "./heap/options.js";
 export { type DebugOptions, type LeakSite, JUNK_ALLOC, POISON, CANARY } from "./common/debug-kit.js";
 export type { ProfileOptions, HeapProfile, ProfileSample, ProfileFrame } from "./heap/profile.js";
-export { encodeHeapProfile, gzipHeapProfile } from "./heap/pprof.js";
 export {
   heapSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type HeapSnapshot, type SpanSnapshot, type SmallSpanSnapshot,
   type LargeSpanSnapshot, type FreeRunSnapshot, type ClassSnapshot,
-} from "./debug/snapshot.js";
-export { heapMapHtml, type HeapMapOptions } from "./debug/heap-map.js";
-export { writeHeapMap } from "./debug/write-heap-map.js";
+} from "./heap/snapshot.js";
 export type { HeapStats, ClassStats } from "./heap/stats.js";
 export { formatStats } from "./heap/format-stats.js";
 export type { MemoryOption } from "./memory/backing.js";

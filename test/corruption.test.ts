@@ -17,13 +17,15 @@
 // free memory are the metadata a call may legitimately rewrite.)
 import assert from "node:assert/strict";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { CLASS_PAGES, CLASS_SIZE, Heap, HeapCorruptionError, N_CLASSES, PAGE_SIZE } from "../src/index.js";
+import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, Heap, HeapCorruptionError, N_CLASSES, PAGE_SIZE } from "../src/index.js";
 import { sizeClassOf } from "../src/heap/class-of.js";
 import {
-  BITMAP_OFF, BITMAP_W, CC_BASE, CC_HEAD, CC_LIMIT, CC_PUSHES, CC_SHIFT, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED,
+  BITMAP_BYTES_PER_PAGE, BITMAP_OFF, CC_BASE, CC_HEAD, CC_LIMIT, CC_PUSHES, CC_SHIFT, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED,
   DESC_SHIFT, HDR_BIN_NONEMPTY, HDR_CACHE, HDR_EMPTY, HDR_END_PAGE, HDR_F64_CLASS_ALLOCS, HDR_FREE_BIN, HDR_FREE_PAGES,
-  HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_MAGIC, HDR_N_EMPTY_SPANS, HDR_PARTIAL, HDR_ROOTS, HDR_TOTAL_PAGES, N_BINS,
+  G_FREE, G_LIVE, G_NONE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_MAGIC, HDR_N_EMPTY_SPANS, HDR_PARTIAL, HDR_ROOTS, HDR_TOTAL_PAGES,
+  N_BINS,
 } from "../src/heap/layout.js";
+import { isLive, setGranule } from "../src/heap/granules.js";
 import { CANARY } from "../src/common/debug-kit.js";
 import { expectError, MIB, snapshot } from "./helpers.js";
 
@@ -184,7 +186,7 @@ const live16 = (w: World): number => w.small.find((a) => a % PAGE_SIZE !== 0)!;
  * Fails if the call changed a byte it must not have: a live block (other
  * than those in `exempt`), the padding before the first data page, or the
  * pages past the committed end and their bitmap and descriptors; or
- * cleared a live block's bitmap bit; or returned an address that is not a
+ * changed a live block's granule; or returned an address that is not a
  * free data address.
  */
 function assertNoStrayWrites(w: World, before: Uint8Array, outcome: Outcome, exempt: number[] = []): void {
@@ -199,7 +201,7 @@ function assertNoStrayWrites(w: World, before: Uint8Array, outcome: Outcome, exe
     prot.fill(1, Math.floor(from / 8), Math.ceil(to / 8));
   };
   const descEnd = h.descW * 4 + totalPages * 32;
-  protect(BITMAP_OFF + end * 128, BITMAP_OFF + totalPages * 128);
+  protect(BITMAP_OFF + end * BITMAP_BYTES_PER_PAGE, BITMAP_OFF + totalPages * BITMAP_BYTES_PER_PAGE);
   protect(h.descW * 4 + end * 32, descEnd);
   protect(descEnd, h.firstDataPage * PAGE_SIZE);
   protect(end * PAGE_SIZE, after.length);
@@ -212,7 +214,7 @@ function assertNoStrayWrites(w: World, before: Uint8Array, outcome: Outcome, exe
   }
   for (const a of w.live.keys()) {
     if (exempt.includes(a)) continue;
-    assert.equal((w.u32[BITMAP_W + (a >>> 8)]! >>> ((a >>> 3) & 31)) & 1, 1, `the call cleared the allocation bit of the live block at 0x${a.toString(16)}`);
+    assert.ok(isLive(w.u32, a), `the call made the live block at 0x${a.toString(16)} not live`);
   }
   const seen = new Set<number>();
   for (const r of outcome.returned) {
@@ -287,21 +289,15 @@ if (isMainThread) {
       ["D_CLASS of a multi-page span's second page", "P2", (w) => { w.u32[dw(w, w.multiSpan + 1, D_CLASS)] = CLS16; }],
       ["D_CLASS of a span's start page naming a class of other page count", "S1", (w) => { w.u32[dw(w, pageOf(live16(w)), D_CLASS)] = CLS4K; }],
       ["D_CLASS of a span's start page out of the table", "S1", (w) => { w.u32[dw(w, pageOf(live16(w)), D_CLASS)] = 200; }],
-      ["a bitmap bit set inside a free run", "B1", (w) => { w.u32[BITMAP_W + ((w.run * PAGE_SIZE + 64) >>> 8)] = 1; }],
-      ["a bitmap bit set for a metadata page", "B1", (w) => { w.u32[BITMAP_W + 3] = 1 << 5; }],
-      ["a bitmap bit set on an object of a span's free list", "S1", (w) => {
-        const a = freeHead(w, w.partial48[0]!);
-        w.u32[BITMAP_W + (a >>> 8)] = w.u32[BITMAP_W + (a >>> 8)]! | (1 << ((a >>> 3) & 31));
-      }],
-      ["a bitmap bit set on a cached object", "S2", (w) => {
-        const a = w.cache16[2]!;
-        w.u32[BITMAP_W + (a >>> 8)] = w.u32[BITMAP_W + (a >>> 8)]! | (1 << ((a >>> 3) & 31));
-      }],
-      ["a live block's bitmap bit cleared", "S3", (w) => {
-        const a = live16(w);
-        w.u32[BITMAP_W + (a >>> 8)] = w.u32[BITMAP_W + (a >>> 8)]! & ~(1 << ((a >>> 3) & 31));
-      }],
-      ["a bitmap bit set inside a large block", "L1", (w) => { w.u32[BITMAP_W + ((w.large + PAGE_SIZE) >>> 8)] = 1; }],
+      ["a live granule inside a free run", "B1", (w) => { setGranule(w.u32, w.run * PAGE_SIZE + 64, G_LIVE); }],
+      ["a free granule inside a free run", "B1", (w) => { setGranule(w.u32, w.run * PAGE_SIZE + 64, G_FREE); }],
+      ["a live granule in a metadata page", "B1", (w) => { setGranule(w.u32, PAGE_SIZE + 40, G_LIVE); }],
+      ["a live granule on an object of a span's free list", "S1", (w) => { setGranule(w.u32, freeHead(w, w.partial48[0]!), G_LIVE); }],
+      ["a live granule on a cached object", "S2", (w) => { setGranule(w.u32, w.cache16[2]!, G_LIVE); }],
+      ["a live block's granule made free (on no list)", "S3", (w) => { setGranule(w.u32, live16(w), G_FREE); }],
+      ["a live block's granule cleared", "S5", (w) => { setGranule(w.u32, live16(w), G_NONE); }],
+      ["a free granule inside an object", "S5", (w) => { setGranule(w.u32, live16(w) + 8, G_FREE); }],
+      ["a live granule inside a large block", "L1", (w) => { setGranule(w.u32, w.large + PAGE_SIZE, G_LIVE); }],
       ["D_USED of a partial span", "S3", (w) => { w.u32[dw(w, w.partial48[0]!, D_USED)] = w.u32[dw(w, w.partial48[0]!, D_USED)]! - 1; }],
       ["a free run's forward bin link", "P4", (w) => { w.u32[dw(w, w.longRun, D_NEXT)] = w.run; }],
       ["a free run's back bin link", "P4", (w) => { w.u32[dw(w, w.run, D_PREV)] = w.longRun; }],
@@ -375,14 +371,29 @@ if (isMainThread) {
       await expectContained(w, [allocs(16, 64)], ["S2"]);
     });
 
-    // The fast path bounds a popped link only by the header page (a bound for
-    // every metadata page cost 0.3 ns per alloc; central.ts): a link into the
-    // descriptors reaches the caller, and the next slow path names it.
-    test("cache-list link into the page descriptors: the next flush (trim) refuses it", async () => {
-      const w = populate();
-      w.u32[w.cache16[1]! >>> 2] = w.heap.descW * 4 + 64;
-      await expectContained(w, [{ op: "trim" }], ["S2"]);
-    });
+    // Whatever a write after free stores in a cache-list link, alloc hands
+    // out a free object of the class or throws (layout.ts: granule states):
+    // never metadata, a free page, the inside of an object, or an object of
+    // another class. One case per region an address can fall in.
+    const links: [string, (w: World) => number][] = [
+      ["the allocation bitmap", () => BITMAP_OFF + 4096],
+      ["the page descriptors", (w) => w.heap.descW * 4 + 64],
+      ["the last metadata page", (w) => w.heap.firstDataPage * PAGE_SIZE - 64],
+      ["a free page run", (w) => w.run * PAGE_SIZE + 256],
+      ["the inside of a live block", (w) => live16(w) + 8],
+      ["the inside of a free object", (w) => w.cache16[3]! + 8],
+      ["a free object of another class", (w) => freeHead(w, w.partial48[0]!)],
+      ["a free object, misaligned", (w) => w.cache16[3]! + 4],
+      ["the tail of a span no object fits", (w) => w.partial48[0]! * PAGE_SIZE + CLASS_OBJECTS[CLS48]! * CLASS_SIZE[CLS48]!],
+      ["a large block", (w) => w.large],
+    ];
+    for (const [where, target] of links) {
+      test(`cache-list link into ${where}: alloc refuses it`, async () => {
+        const w = populate();
+        w.u32[w.cache16[1]! >>> 2] = target(w);
+        await expectContained(w, [allocs(16, 64)], ["S2"]);
+      });
+    }
 
     test("cache-list link inside a live block: the next flush (trim) refuses it", async () => {
       const w = populate();
@@ -442,8 +453,7 @@ if (isMainThread) {
 
     test("an empty span with a live block: trim does not hand its pages to the pool", async () => {
       const w = populate();
-      const a = w.empty4k * PAGE_SIZE;
-      w.u32[BITMAP_W + (a >>> 8)] = w.u32[BITMAP_W + (a >>> 8)]! | 1;
+      setGranule(w.u32, w.empty4k * PAGE_SIZE, G_LIVE);
       await expectContained(w, [{ op: "trim" }], ["S3"]);
     });
 

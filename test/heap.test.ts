@@ -3,6 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CLASS_OBJECTS, CLASS_SIZE, type ClassStats, Heap, InvalidAddressError, N_CLASSES, PAGE_SIZE } from "../src/index.js";
+import { META_BYTES_PER_PAGE } from "../src/heap/layout.js";
 import {
   assertBlockFilled, committedEnd, dataBytes, dataStart, expectRejected, fillBlock, KIB, MIB, randInt, rng,
 } from "./helpers.js";
@@ -440,7 +441,7 @@ describe("trim", () => {
     assert.ok(trimmed > 0);
     assert.equal(trimmed % PAGE_SIZE, 0);
     const after = heap.stats();
-    assert.equal(after.committedBytes, before - trimmed - (trimmed / PAGE_SIZE) * 160, "committed bytes drop by the pages and their metadata");
+    assert.equal(after.committedBytes, before - trimmed - (trimmed / PAGE_SIZE) * META_BYTES_PER_PAGE, "committed bytes drop by the pages and their metadata");
     assert.ok(after.committedBytes < before);
     assert.equal(after.classes.length, 0, "empty spans were released");
     assert.equal(heap.trim(), 0, "a second trim finds nothing");

@@ -15,9 +15,10 @@ const KNOWN_LAYOUTS: Record<number, string> = {
   2: "0xd9db9917", // HDR_ROOTS: the root directory (roots.ts)
   3: "0xbb48d7e3", // peaks (HDR_PEAK_END_PAGE, HDR_F64_PEAK_LIVE) and HDR_CLASS_USED (stats.ts)
   4: "0x052ee6e3", // CC_SAMPLE_AT: the heap profiler's countdown in each class's cache line (profile.ts)
+  5: "0x9b724b31", // granule states: 2 bitmap bits per granule (G_FREE, G_LIVE_DEBUG); HDR_QUARANTINED (debug-trailer.ts)
 };
 
-const LAYOUT_NAME = /^(HDR_|CC_|D_|KIND_|DESC_|BITMAP_|HEADER_BYTES$|N_BINS$|PAGE_SHIFT$|ALIGN_SHIFT$|MAGIC$)/;
+const LAYOUT_NAME = /^(HDR_|CC_|D_|KIND_|DESC_|BITMAP_|GRANULE_|G_|WORD_LIVE_BITS$|HEADER_BYTES$|N_BINS$|PAGE_SHIFT$|ALIGN_SHIFT$|MAGIC$)/;
 
 function fingerprint(): string {
   const entries = Object.entries(layout)
@@ -47,7 +48,18 @@ test("the metadata regions fit: bitmap after the header, descriptors after the b
   assert.equal(layout.PAGE_MASK, layout.PAGE_SIZE - 1);
   assert.equal(layout.ALIGN, 2 ** layout.ALIGN_SHIFT);
   assert.equal(layout.BITMAP_OFF, layout.HEADER_BYTES);
-  assert.equal(layout.BITMAP_BYTES_PER_PAGE * 8 * layout.ALIGN, layout.PAGE_SIZE, "one bitmap bit per aligned granule");
+  assert.equal(layout.BITMAP_BYTES_PER_PAGE * 8 * layout.ALIGN, layout.PAGE_SIZE * layout.GRANULE_BITS, "GRANULE_BITS bitmap bits per aligned granule");
+  assert.equal(layout.BITMAP_WORDS_PER_PAGE * 4, layout.BITMAP_BYTES_PER_PAGE);
+  // The granule at address a: word BITMAP_W + (a >>> GRANULE_WORD_SHIFT), shift (a >>> 2) & GRANULE_SHIFT_MASK.
+  assert.equal(2 ** layout.GRANULE_WORD_SHIFT, (32 / layout.GRANULE_BITS) * layout.ALIGN, "one word holds 16 granules");
+  for (const a of [0, 8, 16, 120, 128, 8192 + 56]) {
+    assert.equal((a >>> 2) & layout.GRANULE_SHIFT_MASK, ((a >>> layout.ALIGN_SHIFT) % 16) * layout.GRANULE_BITS, `shift of granule ${a}`);
+  }
+  assert.equal(layout.WORD_LIVE_BITS, 0x55555555, "bit 0 of each granule");
+  assert.deepEqual([layout.G_NONE, layout.G_LIVE, layout.G_FREE, layout.G_LIVE_DEBUG], [0, 1, 2, 3]);
+  assert.equal(layout.G_LIVE & layout.G_LIVE_BIT, layout.G_LIVE_BIT);
+  assert.equal(layout.G_LIVE_DEBUG & layout.G_LIVE_BIT, layout.G_LIVE_BIT);
+  assert.equal(layout.G_FREE & layout.G_LIVE_BIT, 0);
   for (const totalPages of [2, 8, 512, 2048, 262144, 524288]) {
     const { descOff, firstDataPage } = layout.geometry(totalPages);
     assert.ok(descOff >= layout.BITMAP_OFF + totalPages * layout.BITMAP_BYTES_PER_PAGE, `${totalPages} pages: descriptors after the bitmap`);
@@ -55,4 +67,26 @@ test("the metadata regions fit: bitmap after the header, descriptors after the b
     assert.ok((firstDataPage - 1) * layout.PAGE_SIZE < descOff + totalPages * layout.DESC_BYTES, `${totalPages} pages: no page wasted`);
   }
   assert.ok(layout.MAX_RANGE_BYTES <= 2 ** 32, "addresses are u32");
+});
+
+test("the header's regions do not overlap and fit the header page; MAX_CLASSES is what the smallest per-class region holds", () => {
+  const regions = [...layout.HEADER_REGIONS].sort((a, b) => a.firstWord - b.firstWord);
+  for (let i = 0; i < regions.length; i++) {
+    const r = regions[i]!;
+    assert.ok(r.words > 0 && r.firstWord + r.words <= layout.HEADER_BYTES / 4, `${r.name} fits the header page`);
+    const next = regions[i + 1];
+    if (next) assert.ok(r.firstWord + r.words <= next.firstWord, `${r.name} ends before ${next.name} starts`);
+  }
+  // Every header word constant lies in a region.
+  for (const [name, value] of Object.entries(layout)) {
+    if (!/^HDR_/.test(name) || typeof value !== "number" || /_WORDS$/.test(name)) continue;
+    const word = /^HDR_F64_/.test(name) ? value * 2 : value;
+    assert.ok(regions.some((r) => word >= r.firstWord && word < r.firstWord + r.words), `${name} (word ${word}) lies in a region`);
+  }
+  // The per-class regions hold classes 0..MAX_CLASSES (class 0 unused).
+  for (const r of regions.filter((x) => x.perClass > 0)) {
+    assert.ok((layout.MAX_CLASSES + 1) * r.perClass <= r.words, `${r.name} holds ${layout.MAX_CLASSES} classes`);
+  }
+  assert.ok(regions.some((r) => r.perClass > 0 && (layout.MAX_CLASSES + 2) * r.perClass > r.words), "MAX_CLASSES is the largest that fits");
+  assert.equal(layout.MAX_CLASSES, 79, "79 classes: the f64 class counters (80 f64 words each) and the cache lines (8 words a class) bound it");
 });

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { Profile } from "pprof-format";
-import { encodeHeapProfile, gzipHeapProfile, Heap, OffheapRangeError, OffheapTypeError, PAGE_SIZE, type HeapProfile } from "../src/index.js";
+import { Heap, OffheapRangeError, OffheapTypeError, PAGE_SIZE, type HeapProfile } from "../src/index.js";
+import { encodeHeapProfile, gzipHeapProfile, writeHeapProfile } from "../src/debug/index.js";
 import { expectError, MIB } from "./helpers.js";
 
 const INTERVAL = 4096;
@@ -148,8 +149,10 @@ describe("heap profile", () => {
     const dir = mkdtempSync(join(tmpdir(), "offheap-pprof-"));
     try {
       const path = join(dir, "heap.pb.gz");
-      await heap.writeHeapProfile(path);
+      assert.equal(await writeHeapProfile(path, heap), readFileSync(path).length);
       assert.equal(Profile.decode(gunzipSync(readFileSync(path))).sample.length, profile.samples.length);
+      await assert.rejects(writeHeapProfile(path, {} as Heap), (e: Error) => e instanceof OffheapTypeError && /heap must be a Heap/.test(e.message));
+      await assert.rejects(writeHeapProfile(path, new Heap({ maxSize: 4 * MIB })), (e: Error) => e instanceof OffheapTypeError && /profiler is off/.test(e.message));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

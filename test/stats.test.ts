@@ -280,10 +280,10 @@ offheap heap statistics (8 KiB pages)
 + free objects in size classes     16,168  15.8 KiB  16,168 bytes of them on cache lists
 + span tails                           88      88 B  too short for an object
 + free pages (page heap)            8,192   8.0 KiB
-+ metadata                         14,208  13.9 KiB  header, bitmap, page descriptors
-= committed                        79,744  77.9 KiB
++ metadata                         16,320  15.9 KiB  header, bitmap, page descriptors
+= committed                        81,856  79.9 KiB
   reserved (address range)      1,048,576   1.0 MiB
-  peak committed                   79,744  77.9 KiB  exact
+  peak committed                   81,856  79.9 KiB  exact
   peak live                        41,112  40.1 KiB  lower bound, sampled on slow paths
   requested since start            40,144  39.2 KiB
   fragmentation                     37.3%            1 - live / committed pages

@@ -16,7 +16,7 @@
 // browsers too.
 
 import { COLOUR, HEAP_MAP_CSS, HEAP_MAP_SCRIPT } from "./heap-map-client.js";
-import type { HeapSnapshot } from "./snapshot.js";
+import type { HeapSnapshot } from "../heap/snapshot.js";
 import { OffheapTypeError } from "../errors.js";
 
 /** Options of heapMapHtml. */

@@ -1,17 +1,11 @@
-// writeHeapMap: a heap map written to an HTML file. Node only, through a
-// dynamic import of node:fs on first use (as heap/image-file.ts), so the
-// package still loads in browsers. See heap/heap.ts for an overview.
+// writeHeapMap: a heap map written to an HTML file (Node only). See
+// heap/heap.ts for an overview.
 
 import { OffheapTypeError } from "../errors.js";
-import type { Heap } from "../heap/heap.js";
+import { Heap } from "../heap/heap.js";
 import { heapMapHtml, type HeapMapOptions } from "./heap-map.js";
-import { heapSnapshot, SNAPSHOT_FORMAT, type HeapSnapshot } from "./snapshot.js";
-
-// The slice of node:fs/promises used here, typed locally: src/ is compiled
-// without Node's types.
-interface Fs {
-  writeFile(path: string, data: Uint8Array): Promise<void>;
-}
+import { heapSnapshot, SNAPSHOT_FORMAT, type HeapSnapshot } from "../heap/snapshot.js";
+import { writeFileBytes } from "../common/write-file.js";
 
 /**
  * Writes the heap map of `source` (a HeapSnapshot, or a Heap, which is
@@ -27,24 +21,13 @@ interface Fs {
  */
 export async function writeHeapMap(path: string, source: HeapSnapshot | Heap, options: HeapMapOptions = {}): Promise<number> {
   if (typeof path !== "string") throw new OffheapTypeError(`writeHeapMap: path must be a string, got ${typeof path}`);
-  const snapshot = isSnapshot(source) ? source : isHeap(source) ? heapSnapshot(source) : null;
+  const snapshot = isSnapshot(source) ? source : source instanceof Heap ? heapSnapshot(source) : null;
   if (snapshot === null) throw new OffheapTypeError("writeHeapMap: source must be a HeapSnapshot or a Heap");
   const bytes = new TextEncoder().encode(heapMapHtml(snapshot, options));
-  const specifier = "node:fs/promises"; // a variable, so bundlers for browsers leave it alone
-  let fs: Fs;
-  try {
-    fs = (await import(specifier)) as Fs;
-  } catch {
-    throw new OffheapTypeError("writeHeapMap: this platform has no node:fs; use heapMapHtml and save the string yourself");
-  }
-  await fs.writeFile(path, bytes);
+  await writeFileBytes("writeHeapMap", path, bytes);
   return bytes.length;
 }
 
 function isSnapshot(x: unknown): x is HeapSnapshot {
   return typeof x === "object" && x !== null && (x as { format?: unknown }).format === SNAPSHOT_FORMAT;
-}
-
-function isHeap(x: unknown): x is Heap {
-  return typeof x === "object" && x !== null && typeof (x as { stats?: unknown }).stats === "function" && (x as { u32?: unknown }).u32 instanceof Uint32Array;
 }

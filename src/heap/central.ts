@@ -33,28 +33,24 @@
 // class (cachedSpan, S2); a span taken from a list must be a span of the
 // class in the state the list promises (S4, and lists.ts checks the links
 // of every list operation); a span's free list must stay on object starts
-// of the span with clear bitmap bits and be exactly objects - used long
-// (S1, S3); the counts that bound a flush must fit the committed pages
-// (S2). No list is walked further than the objects or pages that exist,
-// and damage throws HeapCorruptionError naming the invariant instead of
-// looping or writing into live blocks (test/corruption.test.ts).
-// The fast paths check less, chosen by benchmark (bench/run.mjs, medians
-// of 20 interleaved runs against a build without these checks): alloc
-// refuses a head in the header page, past the memory, or with its bitmap
-// bit set (a cycle, a link to a live block), and free a class outside the
-// table (heap.ts). pair64 went from 4.70 to 4.83 ns/op on Node 20 and from
-// 4.87 to 5.04 on Node 24; batch and churn moved within their noise on
-// Node 20. Refusing every metadata page instead of the header (a bound read
-// from the heap object, not a constant) cost 0.17 ns/op more on pair64, so
-// a link into the bitmap or the descriptors, or to another free address,
-// still reaches alloc's caller, and the next flush or check() names it.
-// The checks on this file's slow paths cost nothing measurable on Node 20.
+// of the span in state G_FREE and be exactly objects - used long (S1, S3);
+// the counts that bound a flush must fit the committed pages (S2). No list
+// is walked further than the objects or pages that exist, and damage
+// throws HeapCorruptionError naming the invariant instead of looping or
+// writing into live blocks (test/corruption.test.ts).
+// The alloc fast path checks as much as cachedSpan, in two tests: the
+// granule of the head is exactly G_FREE (so it is a free object's start:
+// never metadata, a free page, the inside of an object or a live block;
+// layout.ts) and its page's descriptor names the list's class. So whatever
+// a write after free stores in a link, alloc returns a free object of the
+// right class or reaches the slow path, where cachedSpan names the damage.
+// What it costs: heap.ts.
 
 import * as sizeclasses from "./size-classes.js";
 const { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
-const { BITMAP_W, CC_BASE, CC_HEAD, CC_LIMIT, CC_MAX, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
-  D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, HDR_CACHE, HDR_CLASS_USED, HDR_EMPTY, HDR_F64_CLASS_ALLOCS,
+const { CC_BASE, CC_HEAD, CC_LIMIT, CC_MAX, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
+  D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, G_FREE, G_LIVE, HDR_CACHE, HDR_CLASS_USED, HDR_EMPTY, HDR_F64_CLASS_ALLOCS,
   HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_F64_PEAK_LIVE, HDR_FREE_PAGES,
   HDR_END_PAGE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_LARGE, KIND_SMALL,
   PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
@@ -62,8 +58,7 @@ import { hex } from "../errors.js";
 import type { Core } from "./core.js";
 import { damaged, linkFront, popFront, unlink } from "./lists.js";
 import { extend, freeRun, growFor, takeRun } from "./page-heap.js";
-
-const BITMAP_WORDS_PER_PAGE = layout.BITMAP_BYTES_PER_PAGE >>> 2;
+import { clearGranules, granuleState, liveGranules, markFreeObjects, setGranule } from "./granules.js";
 
 /**
  * Bytes a class's cache list may hold before free() flushes half of it.
@@ -125,7 +120,7 @@ function claimPages(h: Core, s: number, n: number, cls: number): void {
   }
 }
 
-/** Makes pages [s, s+n) a small span of class cls with every object on its free list. */
+/** Makes pages [s, s+n) a small span of class cls with every object on its free list, each G_FREE. */
 function initSpan(h: Core, s: number, cls: number): void {
   const u32 = h.u32;
   const n = CLASS_PAGES[cls]!;
@@ -140,6 +135,7 @@ function initSpan(h: Core, s: number, cls: number): void {
   for (let a = base; a < last; a += size) u32[a >>> 2] = a + size;
   u32[last >>> 2] = 0;
   u32[dw + D_FREE] = base;
+  markFreeObjects(u32, base, size, CLASS_OBJECTS[cls]!);
 }
 
 /**
@@ -168,7 +164,7 @@ export function refill(h: Core & GrowAhead, cls: number): number {
     }
     // The span and its free list come from the image: it must be a span of
     // this class with free objects (S4), and its list exactly objects - used
-    // long, on object starts of the span with clear bitmap bits (S1, S3), so
+    // long, on object starts of the span in state G_FREE (S1, S3), so
     // a cycle or a link out of the span stops the walk instead of running
     // forever or writing elsewhere. (Kept here, not in a helper, so that
     // refill stays too large for V8 to inline into a caller's hot loop, where
@@ -186,7 +182,7 @@ export function refill(h: Core & GrowAhead, cls: number): number {
     let n = 0;
     for (let a = u32[dw + D_FREE]!; a !== 0; a = u32[a >>> 2]!) {
       if (++n > free) damaged("S1", `the free list of the span at page ${s} (class ${cls}) is longer than its ${free} free objects (a cycle?)`);
-      if (a < base || a - base >= want * size || (a - base) % size !== 0 || ((u32[BITMAP_W + (a >>> 8)]! >>> ((a >>> 3) & 31)) & 1) !== 0) {
+      if (a < base || a - base >= want * size || (a - base) % size !== 0 || granuleState(u32, a) !== G_FREE) {
         damaged("S1", `the free list of the span at page ${s} (class ${cls}, ${size} B) links ${hex(a)}, not a free object of the span`);
       }
       tail = a;
@@ -207,7 +203,7 @@ export function refill(h: Core & GrowAhead, cls: number): number {
 /**
  * Checks `a`, read from class cls's cache list, and returns its span's
  * start page: it must be a free object of a small span of class cls (inside
- * the committed pages, on an object start, bitmap bit clear). Throws
+ * the committed pages, on an object start, in state G_FREE). Throws
  * HeapCorruptionError (S2) otherwise. The free path and refill trust the
  * list; every slow path that follows it checks each object here first.
  */
@@ -224,12 +220,12 @@ export function cachedSpan(h: Core, a: number, cls: number): number {
     off >= CLASS_OBJECTS[cls]! * size || off % size !== 0) {
     damaged("S2", `${what} links to ${hex(a)}, which is not an object of a span of class ${cls}`);
   }
-  if (((u32[BITMAP_W + (a >>> 8)]! >>> ((a >>> 3) & 31)) & 1) !== 0) damaged("S2", `${what} holds ${hex(a)}, whose allocation bit is set (a live block)`);
+  if (granuleState(u32, a) !== G_FREE) damaged("S2", `${what} holds ${hex(a)}, which is not a free object (granule state ${granuleState(u32, a)})`);
   return s;
 }
 
 /**
- * Returns free object `addr` (bitmap bit already clear) of the span at page
+ * Returns free object `addr` (already G_FREE) of the span at page
  * s to it, moving the span between lists as its state changes.
  */
 function returnObject(h: Core, addr: number, cls: number, s: number): void {
@@ -388,13 +384,14 @@ export function releaseEmptySpans(h: Core): void {
     for (let s = popFront(h, HDR_EMPTY + cls); s !== 0; s = popFront(h, HDR_EMPTY + cls)) {
       checkEmptySpan(h, s, cls);
       claimPages(h, s, CLASS_PAGES[cls]!, 0);
+      clearGranules(h.u32, s, CLASS_PAGES[cls]!);
       freeRun(h, s, CLASS_PAGES[cls]!);
     }
   }
   h.u32[HDR_N_EMPTY_SPANS] = 0;
 }
 
-// Fails unless span s, popped from class cls's empty list, is an empty span of that class with no allocation bit set.
+// Fails unless span s, popped from class cls's empty list, is an empty span of that class with no live granule.
 function checkEmptySpan(h: Core, s: number, cls: number): void {
   const u32 = h.u32;
   const dw = h.descW + (s << DESC_SHIFT);
@@ -403,9 +400,7 @@ function checkEmptySpan(h: Core, s: number, cls: number): void {
     u32[dw + D_NPAGES] !== pages || u32[dw + D_USED] !== 0) {
     damaged("S4", `class ${cls}'s empty list links page ${s}, which is not an empty span of that class`);
   }
-  for (let w = BITMAP_W + s * BITMAP_WORDS_PER_PAGE, end = w + pages * BITMAP_WORDS_PER_PAGE; w < end; w++) {
-    if (u32[w] !== 0) damaged("S3", `the empty span at page ${s} (class ${cls}) has live blocks (allocation bits set)`);
-  }
+  if (liveGranules(u32, s, pages) !== 0) damaged("S3", `the empty span at page ${s} (class ${cls}) has live blocks`);
 }
 
 /** Allocates a block of `sizeBytes` (> MAX_SMALL_SIZE, or a profiler sample) as its own page run; returns its address or 0. growFirst: see acquirePages. */
@@ -421,8 +416,7 @@ export function allocLarge(h: Core & GrowAhead, sizeBytes: number, growFirst = f
   u32[dw + D_USED] = sizeBytes;
   u32[dw + D_FREE] = 0;
   const addr = s * PAGE_SIZE;
-  const bitW = BITMAP_W + (addr >>> 8);
-  u32[bitW] = u32[bitW]! | (1 << ((addr >>> 3) & 31));
+  setGranule(u32, addr, G_LIVE);
   u32[HDR_LARGE_BLOCKS] = u32[HDR_LARGE_BLOCKS]! + 1;
   u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! + n;
   h.f64[HDR_F64_LARGE_ALLOCS] = h.f64[HDR_F64_LARGE_ALLOCS]! + 1;
@@ -431,11 +425,11 @@ export function allocLarge(h: Core & GrowAhead, sizeBytes: number, growFirst = f
 }
 
 /**
- * Frees the large block at `addr`, whose bitmap bit the free path cleared
- * after reading class `cls` (0 for a large block) from its page. Damage
- * that sent the free path here (a class outside the table, a bit that
- * starts no large block, a page count past the committed end) puts the bit
- * back and throws HeapCorruptionError.
+ * Frees the large block at `addr`, whose granule the free path found live
+ * and whose page's descriptor named class `cls` (0 for a large block).
+ * Damage that sent the free path here (a class outside the table, a live
+ * granule that starts no large block, a page count past the committed end)
+ * throws HeapCorruptionError and changes nothing.
  */
 export function freeLarge(h: Core, addr: number, cls: number): void {
   catchUp(h);
@@ -444,15 +438,13 @@ export function freeLarge(h: Core, addr: number, cls: number): void {
   const dw = h.descW + (s << DESC_SHIFT);
   const n = u32[dw + D_NPAGES]!;
   if (cls !== 0 || addr !== s * PAGE_SIZE || u32[dw + D_KIND] !== KIND_LARGE || u32[dw + D_OWNER] !== s || !(n >= 1 && s + n <= h.endPage)) {
-    // The caller cleared the bit: set it again, so the rejected free changes nothing.
-    const bitW = BITMAP_W + (addr >>> 8);
-    u32[bitW] = u32[bitW]! | (1 << ((addr >>> 3) & 31));
     if (cls !== 0) damaged("P2", `freeing ${hex(addr)}: the descriptor of its page ${s} names class ${cls}, not a size class`);
     if (addr !== s * PAGE_SIZE || u32[dw + D_KIND] !== KIND_LARGE || u32[dw + D_OWNER] !== s) {
-      damaged("L1", `freeing ${hex(addr)}: its allocation bit is set, but its page belongs to no size class and it does not start a large block`);
+      damaged("L1", `freeing ${hex(addr)}: its granule is live, but its page belongs to no size class and it does not start a large block`);
     }
     damaged("P1", `freeing ${hex(addr)}: the large block at page ${s} has ${n} pages; the committed end is page ${h.endPage}`);
   }
+  setGranule(u32, addr, layout.G_NONE);
   u32[HDR_LARGE_BLOCKS] = u32[HDR_LARGE_BLOCKS]! - 1;
   u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! - n;
   freeRun(h, s, n);

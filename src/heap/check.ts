@@ -10,17 +10,17 @@
 // objects seen (a repeat fails) or by the number of pages.
 
 import { HeapCorruptionError, hex } from "../errors.js";
-import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
+import { CLASS_OBJECTS, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  binOf, BITMAP_W, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED, DESC_SHIFT, CC_HEAD, CC_SHIFT, HDR_CACHE,
+  binOf, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, CC_HEAD, CC_SHIFT, G_FREE, G_LIVE_BIT, G_NONE, HDR_CACHE,
   HDR_BIN_NONEMPTY, HDR_EMPTY, HDR_FREE_BIN, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES,
-  HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_FREE, KIND_LARGE, KIND_SMALL, N_BINS, PAGE_SIZE,
+  HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_FREE, KIND_SMALL, N_BINS, PAGE_SIZE, D_NEXT, D_PREV,
 } from "./layout.js";
 import type { Core } from "./core.js";
 import { cacheLength } from "./central.js";
+import { granuleState, usedGranules } from "./granules.js";
+import { walkSpans } from "./page-heap.js";
 import { heapStats } from "./stats.js";
-
-const WORDS_PER_PAGE = PAGE_SIZE >>> 8; // bitmap words per page
 
 // What the tiling walk found at each start page, compared with the lists.
 const ST_FREE = 1;
@@ -34,22 +34,6 @@ function fail(id: string, msg: string): never {
   throw new HeapCorruptionError(id, `Heap.check: ${msg}`);
 }
 
-function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
-}
-
-function bitsInPages(h: Core, p: number, n: number): number {
-  let bits = 0;
-  for (let w = BITMAP_W + p * WORDS_PER_PAGE, end = w + n * WORDS_PER_PAGE; w < end; w++) bits += popcount(h.u32[w]!);
-  return bits;
-}
-
-function isLive(h: Core, addr: number): boolean {
-  return ((h.u32[BITMAP_W + (addr >>> 8)]! >>> ((addr >>> 3) & 31)) & 1) !== 0;
-}
-
 /** Checks every invariant of the image; throws HeapCorruptionError on the first one broken. */
 export function checkHeap(h: Core): void {
   const u32 = h.u32;
@@ -60,17 +44,16 @@ export function checkHeap(h: Core): void {
   const seen = new Uint32Array(Math.ceil(h.endPage * PAGE_SIZE / 256));
   const cachedIn = new Float64Array(h.endPage);
   for (let cls = 1; cls <= N_CLASSES; cls++) checkCache(h, cls, seen, cachedIn);
-  if (bitsInPages(h, 0, h.firstDataPage) !== 0) fail("B1", "a bitmap bit is set for a metadata page");
+  if (usedGranules(u32, 0, h.firstDataPage) !== 0) fail("B1", "a granule of a metadata page is not G_NONE");
   let freePages = 0;
   let largeBlocks = 0;
   let largePages = 0;
   let nEmpty = 0;
-  for (let p = h.firstDataPage; p < h.endPage; p += u32[h.descW + (p << DESC_SHIFT) + D_NPAGES]!) {
-    const n = u32[h.descW + (p << DESC_SHIFT) + D_NPAGES]!;
-    if (state[p] === ST_FREE) {
-      if (bitsInPages(h, p, n) !== 0) fail("B1", `free run at page ${p} has an allocation bit set`);
+  walkSpans(h, (p, n, kind) => {
+    if (kind === KIND_FREE) {
+      if (usedGranules(u32, p, n) !== 0) fail("B1", `free run at page ${p} has a granule that is not G_NONE`);
       freePages += n;
-    } else if (state[p] === ST_SMALL) {
+    } else if (kind === KIND_SMALL) {
       state[p] = checkSmallSpan(h, p, n, seen, cachedIn[p]!);
       if (state[p] === ST_EMPTY) nEmpty++;
     } else {
@@ -78,7 +61,7 @@ export function checkHeap(h: Core): void {
       largeBlocks++;
       largePages += n;
     }
-  }
+  });
   checkBins(h, state);
   for (let cls = 1; cls <= N_CLASSES; cls++) {
     checkList(h, state, HDR_PARTIAL + cls, ST_PARTIAL, cls, "partial");
@@ -98,44 +81,30 @@ export function checkHeap(h: Core): void {
   }
 }
 
-// Checks that the descriptors tile the committed pages (P1) with owners on
-// every page (P2), coalesced free runs (P3) and small spans of a size class
-// with its page count (S1), and marks each start page in `state` as
-// ST_FREE, ST_SMALL or ST_LARGE.
+// Checks, beyond what the span walker checks (P1, a small span's class),
+// that every page of a span names its start as owner and a small span's
+// pages its class (P2), and that free runs are coalesced (P3); marks each
+// start page in `state` as ST_FREE, ST_SMALL or ST_LARGE.
 function checkTiling(h: Core, state: Uint8Array): void {
   const u32 = h.u32;
   let prevFree = false;
-  for (let p = h.firstDataPage; p < h.endPage; ) {
-    const dw = h.descW + (p << DESC_SHIFT);
-    const kind = u32[dw + D_KIND]!;
-    const n = u32[dw + D_NPAGES]!;
-    if (n < 1 || p + n > h.endPage) fail("P1", `span at page ${p} has ${n} pages; the committed end is page ${h.endPage}`);
+  walkSpans(h, (p, n, kind, cls) => {
     if (kind === KIND_FREE) {
       if (prevFree) fail("P3", `free run at page ${p} follows another free run (not coalesced)`);
-      if (u32[dw + D_OWNER] !== p || u32[h.descW + ((p + n - 1) << DESC_SHIFT) + D_OWNER] !== p) {
+      if (u32[h.descW + (p << DESC_SHIFT) + D_OWNER] !== p || u32[h.descW + ((p + n - 1) << DESC_SHIFT) + D_OWNER] !== p) {
         fail("P2", `free run at page ${p}: a boundary page's owner is not ${p}`);
       }
       state[p] = ST_FREE;
-    } else if (kind === KIND_SMALL || kind === KIND_LARGE) {
-      for (let q = p; q < p + n; q++) {
-        if (u32[h.descW + (q << DESC_SHIFT) + D_OWNER] !== p) fail("P2", `page ${q} of the span at page ${p} names owner ${u32[h.descW + (q << DESC_SHIFT) + D_OWNER]}`);
-      }
-      if (kind === KIND_SMALL) {
-        const cls = u32[dw + D_CLASS]!;
-        if (cls < 1 || cls > N_CLASSES || CLASS_PAGES[cls] !== n) fail("S1", `span at page ${p}: class ${cls} with ${n} pages`);
-        for (let q = p + 1; q < p + n; q++) {
-          if (u32[h.descW + (q << DESC_SHIFT) + D_CLASS] !== cls) fail("P2", `page ${q} of the span at page ${p} names class ${u32[h.descW + (q << DESC_SHIFT) + D_CLASS]}, not ${cls}`);
-        }
-        state[p] = ST_SMALL;
-      } else {
-        state[p] = ST_LARGE;
-      }
     } else {
-      fail("P1", `page ${p} should start a span or free run but its kind is ${kind}`);
+      for (let q = p; q < p + n; q++) {
+        const qw = h.descW + (q << DESC_SHIFT);
+        if (u32[qw + D_OWNER] !== p) fail("P2", `page ${q} of the span at page ${p} names owner ${u32[qw + D_OWNER]}`);
+        if (u32[qw + D_CLASS] !== cls) fail("P2", `page ${q} of the span at page ${p} names class ${u32[qw + D_CLASS]}, not ${cls}`);
+      }
+      state[p] = kind === KIND_SMALL ? ST_SMALL : ST_LARGE;
     }
     prevFree = kind === KIND_FREE;
-    p += n;
-  }
+  });
 }
 
 // Marks object `a` as seen on a list, failing invariant `id` if it was
@@ -144,7 +113,8 @@ function markSeen(h: Core, seen: Uint32Array, a: number, id: string, what: strin
   const w = a >>> 8;
   const bit = 1 << ((a >>> 3) & 31);
   if ((seen[w]! & bit) !== 0) fail(id, `${what} reaches ${hex(a)}, which is already on a list`);
-  if (isLive(h, a)) fail(id, `${what} holds ${hex(a)}, whose allocation bit is set`);
+  const g = granuleState(h.u32, a);
+  if (g !== G_FREE) fail(id, `${what} holds ${hex(a)}, whose granule is ${(g & G_LIVE_BIT) !== 0 ? "live" : "G_NONE"}, not G_FREE`);
   seen[w] = seen[w]! | bit;
 }
 
@@ -188,19 +158,22 @@ function checkSmallSpan(h: Core, p: number, n: number, seen: Uint32Array, cached
   if (used !== objects - f) fail("S3", `span at page ${p}: used ${used}, but ${objects} objects with ${f} on its free list`);
   let live = 0;
   for (let a = base, end = base + objects * size; a < end; a += size) {
-    const onList = ((seen[a >>> 8]! >>> ((a >>> 3) & 31)) & 1) !== 0;
-    if (isLive(h, a)) live++;
-    else if (!onList) fail("S3", `object ${hex(a)} is on no list but its allocation bit is clear (lost)`);
+    const g = granuleState(u32, a);
+    if ((g & G_LIVE_BIT) !== 0) live++;
+    else if (g === G_NONE) fail("S5", `object ${hex(a)} of the span at page ${p} is neither live nor free (granule G_NONE)`);
+    else if (((seen[a >>> 8]! >>> ((a >>> 3) & 31)) & 1) === 0) fail("S3", `free object ${hex(a)} is on no list (lost)`);
   }
   if (live !== used - cached) fail("S3", `span at page ${p}: ${live} live objects, but used ${used} minus ${cached} cached`);
-  if (bitsInPages(h, p, n) !== live) fail("S3", `span at page ${p}: allocation bits set off object starts`);
+  if (usedGranules(u32, p, n) !== objects) fail("S5", `span at page ${p}: a granule off the object starts is not G_NONE`);
   return used === 0 ? ST_EMPTY : f === 0 ? ST_FULL : ST_PARTIAL;
 }
 
 function checkLarge(h: Core, p: number, n: number): void {
   const size = h.u32[h.descW + (p << DESC_SHIFT) + D_USED]!;
   if (size === 0 || Math.ceil(size / PAGE_SIZE) !== n) fail("L1", `large block at page ${p}: ${size} bytes in ${n} pages`);
-  if (!isLive(h, p * PAGE_SIZE) || bitsInPages(h, p, n) !== 1) fail("L1", `large block at page ${p} must have exactly one allocation bit, at its start`);
+  if ((granuleState(h.u32, p * PAGE_SIZE) & G_LIVE_BIT) === 0 || usedGranules(h.u32, p, n) !== 1) {
+    fail("L1", `large block at page ${p} must have exactly one granule not G_NONE, live, at its start`);
+  }
 }
 
 function checkBins(h: Core, state: Uint8Array): void {

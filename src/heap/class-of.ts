@@ -2,7 +2,13 @@
 // See heap.ts for an overview.
 
 import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
-import { ALIGN_SHIFT } from "./layout.js";
+import { ALIGN_SHIFT, MAX_CLASSES } from "./layout.js";
+
+// The header holds per-class words for MAX_CLASSES classes (layout.ts): a
+// longer table would write one class's counters over another region.
+if (N_CLASSES > MAX_CLASSES) {
+  throw new Error(`offheap: the size-class table has ${N_CLASSES} classes; the heap image's header holds ${MAX_CLASSES} (src/heap/layout.ts)`);
+}
 
 /** Class of each 8-byte granule count: the class of `size` is CLASS_OF_GRANULE[(size + 7) >>> 3]; size 0 maps to class 1. */
 export const CLASS_OF_GRANULE: Uint8Array = (() => {

@@ -17,110 +17,69 @@
 // Allocating `size` bytes:
 //  1. size <= 32 KiB: class = CLASS_OF_GRANULE[(size + 7) >>> 3]. Pop the
 //     class's cache list (its head is a header word; the link is stored in
-//     the free object), set the object's bit in the allocation bitmap,
-//     count the pop, return. About a dozen machine operations, no JS object.
+//     the free object) if the head's granule is G_FREE and its page is of
+//     the class (so a damaged link is never followed; layout.ts), make the
+//     granule G_LIVE, count the pop, return. About fifteen machine
+//     operations, no JS object.
 //  2. The list is empty: refill it (central.ts) with the free lists of
 //     partial spans, an empty span, or a new span from the page heap.
 //  3. size > 32 KiB: a large block of whole pages, best fit from the page
 //     heap; grow the backing memory when no free run fits.
 //
 // Freeing `addr`:
-//  1. Check that addr is in the committed pages, 8-byte aligned, and that
-//     its bitmap bit is set: the bit is set exactly at the first byte of a
-//     live block, so this one test rejects double frees and interior or
+//  1. Check that addr is in the memory, 8-byte aligned, and that its
+//     granule in the allocation bitmap is G_LIVE: a live block starts
+//     exactly there, so this one test rejects double frees and interior or
 //     foreign addresses in O(1).
-//  2. Clear the bit; read the class from the page's descriptor; push the
-//     object on the class's cache list.
+//  2. Read the class from the page's descriptor; make the granule G_FREE;
+//     push the object on the class's cache list.
 //  3. Only if the list passed its bound, flush half of it to the spans
 //     (central.ts: flushCache). Large blocks go back to the page heap,
 //     coalescing with both neighbours.
 //  Anything the check rejects goes to a slow path that names the error.
 
+//
+// Files: layout.ts (the image), granules.ts (the allocation bitmap),
+// page-heap.ts (runs of pages, the span walker), central.ts (spans of each
+// class, cache lists, large blocks), lists.ts (span lists), blocks.ts (live
+// blocks), check.ts and validate.ts (invariants, argument checks), stats.ts
+// and snapshot.ts (what the image holds), image.ts and image-file.ts (its
+// header and files), debug.ts and debug-trailer.ts (debug mode), profile.ts
+// (sampling), roots.ts (named roots), strings.ts, options.ts.
+
 import {
-  hex, HeapCorruptionError, InvalidAddressError, InvalidImageError, OffheapRangeError,
+  hex, DoubleFreeError, HeapCorruptionError, InvalidAddressError, InvalidImageError, OffheapRangeError,
   OffheapTypeError, OutOfMemoryError,
 } from "../errors.js";
-import { type Backing, type MemoryOption, openBacking, WASM_PAGE_SIZE } from "../memory/backing.js";
+import { type Backing, openBacking, WASM_PAGE_SIZE } from "../memory/backing.js";
 import { createViews } from "../memory/views.js";
 import * as classof from "./class-of.js";
-const { CLASS_OF_GRANULE, classHash, sizeClassOf } = classof;
+const { CLASS_OF_GRANULE, sizeClassOf } = classof;
 import * as sizeclasses from "./size-classes.js";
 const { CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
 const { ALIGN_MASK, BITMAP_W, CC_HEAD, CC_LIMIT, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
-  D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF,
-  HDR_END_PAGE, HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_LARGE_PAGES, HDR_MAGIC, HDR_N_CLASSES,
-  HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, KIND_FREE, MAGIC,
-  MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER, VERSION } = layout;
+  D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, G_FREE, G_LIVE, G_LIVE_DEBUG, geometry, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT,
+  HDR_CACHE, HDR_DESC_OFF, HDR_END_PAGE, HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_QUARANTINED, HDR_TOTAL_PAGES,
+  HEADER_BYTES, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
 import type { Core } from "./core.js";
-import {
-  allocLarge, cachedSpan, cacheOverflow, flushCaches, freeLarge, initCaches, notePeakLive, refill, releaseEmptySpans,
-} from "./central.js";
-import { cutTail, extend, freeRun, growFor, insertRun, removeRun } from "./page-heap.js";
+import { allocLarge, cachedSpan, cacheOverflow, flushCaches, freeLarge, notePeakLive, refill, releaseEmptySpans } from "./central.js";
+import { cutTail, extend, resizeLarge } from "./page-heap.js";
+import { granuleState, setGranule } from "./granules.js";
 import { checkHeap } from "./check.js";
-import { checkOption, checkSize, defaultMaxSize, imageProblem, liveSpan } from "./validate.js";
-import { loadImage, saveImage, writeFileBytes } from "./image-file.js";
-import { type HeapProfile, makeProfiler, type Profiler, type ProfileOptions } from "./profile.js";
-import { gzipHeapProfile } from "./pprof.js";
+import { checkOption, checkSize, defaultMaxSize, liveSpan } from "./validate.js";
+import { formatImage, imageProblem } from "./image.js";
+import { loadImage, saveImage } from "./image-file.js";
+import { type HeapProfile, makeProfiler, type Profiler } from "./profile.js";
 import { checkRoots, getRoot, rootNames, setRoot } from "./roots.js";
-import { type DebugHeap, debugDefaults, installDebug, liveBlocks } from "./debug.js";
+import { type DebugHeap, debugDefaults, installDebug } from "./debug.js";
+import { checkDebugBlocks, overflowError, quarantinedBlocks, TRAILER_DAMAGED, TRAILER_FREED, trailerState } from "./debug-trailer.js";
 import type { DebugOptions, LeakSite } from "../common/debug-kit.js";
 import { heapStats, type HeapStats } from "./stats.js";
 import { formatStats } from "./format-stats.js";
-import { heapSnapshot, type HeapSnapshot } from "../debug/snapshot.js";
-import { writeHeapMap } from "../debug/write-heap-map.js";
-import type { HeapMapOptions } from "../debug/heap-map.js";
-import { utf8Length } from "./utf8.js";
-
-/** Options of `new Heap()`. Sizes are in bytes. */
-export interface HeapOptions {
-  /** Bytes of pages committed at creation, beyond the metadata. Default 1 MiB. */
-  initialSize?: number;
-  /**
-   * Address range of the heap: the backing memory never grows past it, and
-   * its metadata (2%) is sized for it. Default 2 GiB, at most 4 GiB. Up to
-   * 2 GiB every address is a small integer to V8; above it, addresses past
-   * 2 GiB are heap numbers and may cost an allocation when returned.
-   */
-  maxSize?: number;
-  /**
-   * Backing memory: `"wasm"` (default: a WebAssembly.Memory, shared where the
-   * platform allows, grows in place, full-speed views, usable by wasm code),
-   * `"resizable"` (a resizable ArrayBuffer: trim() returns memory to the OS,
-   * views about 2x slower), or
-   * an existing ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory, which
-   * the heap formats from offset 0 and grows only as far as the object can
-   * (for a WebAssembly.Memory, pass maxSize unless the engine can report the
-   * memory's maximum; the default is then its current size).
-   */
-  memory?: MemoryOption;
-  /** Bytes added beyond the need when the heap grows. Default: half the committed pages, at least 1 MiB. */
-  growBy?: number;
-  /** Grow ahead of need once pages in use exceed this share of committed pages, in (0, 1]. Default 1 (grow on need). */
-  growAt?: number;
-  /**
-   * Debug mode (debug.ts): overflow canaries, use-after-free poisoning with
-   * a quarantine, junk-filled new blocks and allocation sites for
-   * `leaks()`. `true` or options; default off, or on under the package's
-   * "development" export condition. Off, it costs nothing.
-   */
-  debug?: boolean | DebugOptions;
-  /**
-   * Sampling heap profiler (profile.ts): one sample on average every
-   * `sampleInterval` bytes (default 512 KiB), read by `profile()` and
-   * `writeHeapProfile()`. `true` or options; default off (no cost).
-   */
-  profile?: boolean | ProfileOptions;
-}
-
-/** Options of `Heap.attach`. */
-export type AttachOptions = Pick<HeapOptions, "growBy" | "growAt" | "debug" | "profile">;
-
-/** Options of `Heap.load`: the kind of backing memory to load into, and the growth policy. */
-export interface LoadOptions extends AttachOptions {
-  /** `"wasm"` (default) or `"resizable"`, as in HeapOptions.memory. */
-  memory?: "wasm" | "resizable";
-}
+import { heapSnapshot, type HeapSnapshot } from "./snapshot.js";
+import { readString, writeString } from "./strings.js";
+import type { AttachOptions, HeapOptions, LoadOptions } from "./options.js";
 
 const MIB = 1 << 20;
 
@@ -140,7 +99,7 @@ let attaching: Backing | null = null;
  * heap.u32[p >>> 2] = 9527;
  * heap.free(p);
  */
-export class Heap implements Core {
+export class Heap {
   /** Byte view of the whole backing memory. */
   u8!: Uint8Array;
   i8!: Int8Array;
@@ -153,19 +112,22 @@ export class Heap implements Core {
   /** Float64 view: the float at address p (8-aligned) is `f64[p >>> 3]`. */
   f64!: Float64Array;
   dataView!: DataView;
-  /** @internal */ readonly descW: number;
-  /** @internal */ readonly firstDataPage: number;
-  /** @internal */ readonly totalPages: number;
+  /** @internal Word index of page descriptor 0 (Core). */
+  readonly descW: number;
+  /** @internal First page after the metadata (Core). */
+  readonly firstDataPage: number;
+  /** @internal Pages of the address range (Core). */
+  readonly totalPages: number;
+  /** @internal Committed end page, a cache of HDR_END_PAGE (Core). */
+  endPage: number;
+  /** @internal Growth policy (central.ts acquirePages). */
+  readonly growAt: number;
   private readonly rangeBytes: number;
-  /** @internal */ endPage: number;
-  /** @internal */ readonly growAt: number;
   private readonly growByBytes: number;
   private readonly backing: Backing;
   private debugHeap: DebugHeap | null = null;
-  /** @internal Debug mode's options, when on; allocators over this heap follow them. */
-  debugOptions: DebugOptions | null = null;
-  /** @internal The sampling profiler, when on (profile.ts). */
-  profiler: Profiler | null = null;
+  private debugSettings: Readonly<DebugOptions> | null = null;
+  private profiler: Profiler | null = null;
 
   /**
    * Makes a new, empty heap. Throws RangeError for option values out of
@@ -186,6 +148,7 @@ export class Heap implements Core {
       this.endPage = u32[HDR_END_PAGE]!;
       this.refreshViews();
       this.installTools(options);
+      this.openQuarantine();
       return;
     }
     const memory = options.memory ?? "wasm";
@@ -211,7 +174,7 @@ export class Heap implements Core {
     this.refreshViews();
     // Memory the heap created is zero; a user's buffer may hold anything.
     if (typeof memory === "object") this.u32.fill(0, 0, firstDataPage * (PAGE_SIZE >>> 2));
-    this.format();
+    formatImage(this.u32, this.totalPages);
     extend(this, initialPages);
     this.installTools(options);
   }
@@ -221,7 +184,24 @@ export class Heap implements Core {
   // The profiler lives in the plain methods (a countdown the fast path
   // tests, profile.ts), so it needs no calls of its own.
   private installTools(options: HeapOptions): void {
-    this.installDebug(options.debug ?? debugDefaults.debug);
+    const debug = options.debug ?? debugDefaults.debug;
+    if (debug !== false) {
+      const heap = this;
+      this.debugSettings = debug === true ? {} : debug;
+      this.debugHeap = installDebug(this, {
+        core: this,
+        alloc: (n) => proto.alloc.call(heap, n),
+        free: (addr) => proto.free.call(heap, addr),
+        liveUsable: (addr, api, freeing) => {
+          heap.liveSpan(addr, api, freeing);
+          return heap.usable(addr);
+        },
+        usable: (addr) => heap.usable(addr),
+        checkSize: (api, n) => checkSize(api, n, heap.totalPages * PAGE_SIZE),
+        view: (addr, n) => new Uint8Array(heap.backing.buffer, addr, n),
+        get profiler() { return heap.profiler; },
+      }, this.debugSettings);
+    }
     const profile = options.profile ?? false;
     if (profile !== false) {
       // Arms every class's countdown (layout.ts CC_SAMPLE_AT); the plain alloc does the rest.
@@ -230,32 +210,36 @@ export class Heap implements Core {
     }
   }
 
-  private installDebug(debug: boolean | DebugOptions): void {
-    if (debug === false) return;
-    this.debugOptions = debug === true ? {} : debug;
-    const heap = this;
-    this.debugHeap = installDebug(this, {
-      get u8() { return heap.u8; },
-      get u32() { return heap.u32; },
-      alloc: (n) => proto.alloc.call(heap, n),
-      free: (addr) => proto.free.call(heap, addr),
-      liveUsable: (addr, api, freeing) => {
-        heap.liveSpan(addr, api, freeing);
-        return heap.usable(addr);
-      },
-      checkSize: (api, n) => checkSize(api, n, heap.totalPages * PAGE_SIZE),
-      liveBlocks: () => liveBlocks(heap),
-      view: (addr, n) => new Uint8Array(heap.backing.buffer, addr, n),
-      get profiler() { return heap.profiler; },
-    }, debug === true ? {} : debug);
+  // An image may hold blocks that debug mode freed into a quarantine (a
+  // debug heap's image, saved or copied, or still in use by another Heap):
+  // a debug heap takes them into its own quarantine, a heap without debug
+  // mode releases them, so none stays allocated forever. Damage found on
+  // the way is left for check() to name: opening a damaged image must work.
+  private openQuarantine(): void {
+    try {
+      const blocks = quarantinedBlocks(this);
+      if (this.debugHeap !== null) this.debugHeap.adopt(blocks);
+      else {
+        for (const addr of blocks) {
+          setGranule(this.u32, addr, G_LIVE);
+          this.u32[HDR_QUARANTINED] = this.u32[HDR_QUARANTINED]! - 1;
+          proto.free.call(this, addr);
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof HeapCorruptionError)) throw e;
+    }
   }
 
   /**
    * Opens the heap image held by `memory` (made by `new Heap`, or a copy of
-   * one) without changing it; the returned Heap sees every live block. A
-   * plain ArrayBuffer cannot grow, so a heap attached to one is limited to
-   * its length. Throws InvalidImageError if `memory` holds no image this
-   * version can open.
+   * one); the returned Heap sees every live block. The image is not changed,
+   * except that blocks debug mode freed into a quarantine are released when
+   * the heap is opened without debug mode (with it, they wait in the new
+   * heap's quarantine). A plain ArrayBuffer cannot grow, so a heap attached to
+   * one is limited to its length. Throws InvalidImageError if `memory` holds
+   * no image this version can open. Cost: O(1), plus O(live blocks) if some
+   * wait in a quarantine.
    */
   static attach(memory: ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory, options: AttachOptions = {}): Heap {
     const buffer = memory instanceof WebAssembly.Memory ? memory.buffer : memory;
@@ -278,42 +262,51 @@ export class Heap implements Core {
     return this.backing.buffer;
   }
 
+  /** Debug mode's options when it is on, else null; allocators over this heap (ScalableAllocator) follow them. */
+  get debugOptions(): Readonly<DebugOptions> | null {
+    return this.debugSettings;
+  }
+
   /**
    * Allocates `sizeBytes` and returns the block's address: an integer > 0,
    * 8-byte aligned. `alloc(0)` returns a unique 8-byte block, as malloc does.
    * Contents are not cleared (see calloc). Throws TypeError/RangeError for a
    * size that is not a non-negative safe integer or exceeds maxSize (the
-   * heap is unchanged then), and OutOfMemoryError when no free pages fit and
+   * heap is unchanged then), OutOfMemoryError when no free pages fit and
    * the heap cannot grow (live blocks, contents and counts are unchanged;
    * free objects cached by size classes may have been returned to the page
-   * pool while trying).
+   * pool while trying), and HeapCorruptionError when a free list was
+   * damaged (a write after free): it never returns metadata, a free page or
+   * part of another block.
    * Cost: O(1); no JS allocation.
    */
   alloc(sizeBytes: number): number {
     if ((sizeBytes >>> 0) === sizeBytes && sizeBytes <= MAX_SMALL_SIZE) {
-      const cw = HDR_CACHE + (CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]! << CC_SHIFT);
+      const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
+      const cw = HDR_CACHE + (cls << CC_SHIFT);
       const u32 = this.u32;
       const addr = u32[cw + CC_HEAD]!;
-      // The first test rejects 0 (an empty list), undefined (read through
-      // a view that another Heap on the same memory detached by growing it)
-      // and a damaged link into the header page (a small number written
-      // after free); the length test, a view that a growth left short
-      // (resizable and shared buffers) and a link past the memory; the bit
-      // test, a link to a live block (a cycle, or a write after free).
-      // allocSlow re-syncs, or names the damage. What these tests cost, and
-      // why the bound is the header and not every metadata page: central.ts.
-      if (addr >= HEADER_BYTES && addr >>> 2 < u32.length) {
-        const bitW = BITMAP_W + (addr >>> 8);
+      // The head is taken only if it is a free object of this class: in the
+      // memory, aligned, its granule exactly G_FREE and its page's class
+      // this one. Everything else goes to allocSlow: 0 (an empty list),
+      // undefined (read through a view that another Heap on the same memory
+      // detached by growing it: the length test), a view that a growth left
+      // short, and any damaged link (a write after free), which allocSlow
+      // names. Measured cost of the two tests against the bitmap-bit test
+      // they replace: see the comment in central.ts.
+      if ((addr & ALIGN_MASK) === 0 && addr >>> 2 < u32.length) {
+        const bitW = BITMAP_W + (addr >>> GRANULE_WORD_SHIFT);
+        const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
         const word = u32[bitW]!;
-        const bit = 1 << ((addr >>> 3) & 31);
         // | 0: int32 math; the counts stay far below 2^31 (layout.ts)
         const requested = (u32[cw + CC_REQUESTED]! + sizeBytes) | 0;
         // The last test is the heap profiler's countdown (profile.ts).
-        if ((word & bit) === 0 && requested <= (u32[cw + CC_SAMPLE_AT]! | 0)) {
+        if (((word >>> shift) & 3) === G_FREE && u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS] === cls &&
+          requested <= (u32[cw + CC_SAMPLE_AT]! | 0)) {
           u32[cw + CC_HEAD] = u32[addr >>> 2]!;
           u32[cw + CC_POPS] = (u32[cw + CC_POPS]! + 1) | 0;
           u32[cw + CC_REQUESTED] = requested;
-          u32[bitW] = word | bit;
+          u32[bitW] = word ^ (3 << shift); // G_FREE -> G_LIVE
           return addr;
         }
       }
@@ -329,7 +322,7 @@ export class Heap implements Core {
       // A refilled cache (or one this Heap's stale views could not see
       // before sync) serves the fast path, which pops and counts the block.
       // After the sync, a head the fast path refused is damage (in the
-      // header, past the memory, a live block): cachedSpan names it.
+      // header, past the memory, not a free object of the class): cachedSpan names it.
       const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
       const cw = HDR_CACHE + (cls << CC_SHIFT);
       const u32 = this.u32;
@@ -390,18 +383,18 @@ export class Heap implements Core {
    */
   free(addr: number): void {
     const u32 = this.u32;
-    // No bit is set past the committed end, so the bound is the views' end
+    // No block starts past the committed end, so the bound is the views' end
     // (never past the range the bitmap covers); a stale view fails it.
     if ((addr >>> 0) === addr && (addr & ALIGN_MASK) === 0 && addr >>> 2 < u32.length) {
-      const bitW = BITMAP_W + (addr >>> 8);
-      const bit = 1 << ((addr >>> 3) & 31);
+      const bitW = BITMAP_W + (addr >>> GRANULE_WORD_SHIFT);
+      const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
       const word = u32[bitW]!;
-      if ((word & bit) !== 0) {
-        u32[bitW] = word ^ bit;
+      if (((word >>> shift) & 3) === G_LIVE) {
         const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
         if (cls !== 0 && cls <= N_CLASSES) {
           const cw = HDR_CACHE + (cls << CC_SHIFT);
           const pushes = (u32[cw + CC_PUSHES]! + 1) | 0;
+          u32[bitW] = word ^ (3 << shift); // G_LIVE -> G_FREE
           u32[addr >>> 2] = u32[cw + CC_HEAD]!;
           u32[cw + CC_HEAD] = addr;
           u32[cw + CC_PUSHES] = pushes;
@@ -417,11 +410,13 @@ export class Heap implements Core {
   }
 
   // Frees through the checks of liveSpan: reached for misuse (which throws),
-  // and for a live block whose bit the fast path could not see because this
+  // for a block debug mode allocated (G_LIVE_DEBUG), which becomes a plain
+  // block, and for a live block the fast path could not see because this
   // Heap's views went stale (another Heap on the memory grew it).
   private freeSlow(addr: number): void {
     this.sync();
-    this.liveSpan(addr, "Heap.free", true);
+    this.plainSpan(addr, "Heap.free", true);
+    if (granuleState(this.u32, addr) === G_LIVE_DEBUG) setGranule(this.u32, addr, G_LIVE);
     proto.free.call(this, addr);
   }
 
@@ -443,18 +438,21 @@ export class Heap implements Core {
   realloc(addr: number, sizeBytes: number): number {
     checkSize("Heap.realloc", sizeBytes, this.totalPages * PAGE_SIZE);
     if (addr === 0) return this.alloc(sizeBytes);
-    const dw = this.liveSpan(addr, "Heap.realloc", true);
+    const dw = this.plainSpan(addr, "Heap.realloc", true);
     const u32 = this.u32;
     const cls = u32[dw + D_CLASS]!;
+    let inPlace = false;
     if (cls !== 0) {
-      if (sizeBytes <= MAX_SMALL_SIZE && sizeClassOf(sizeBytes) === cls) {
-        this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
-        return addr;
-      }
-    } else if (sizeBytes > MAX_SMALL_SIZE && this.resizeLarge(addr >>> PAGE_SHIFT, Math.ceil(sizeBytes / PAGE_SIZE))) {
+      inPlace = sizeBytes <= MAX_SMALL_SIZE && sizeClassOf(sizeBytes) === cls;
+    } else if (sizeBytes > MAX_SMALL_SIZE && resizeLarge(this, addr >>> PAGE_SHIFT, Math.ceil(sizeBytes / PAGE_SIZE))) {
       this.u32[dw + D_USED] = sizeBytes;
-      this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
       this.profiler?.resized(addr, sizeBytes);
+      inPlace = true;
+    }
+    if (inPlace) {
+      // A block debug mode allocated loses its trailer's meaning: it is a plain block now.
+      if (granuleState(this.u32, addr) === G_LIVE_DEBUG) setGranule(this.u32, addr, G_LIVE);
+      this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
       return addr;
     }
     const oldUsable = this.usable(addr);
@@ -464,37 +462,9 @@ export class Heap implements Core {
     return moved;
   }
 
-  // Resizes the large block at page s to `want` pages in place; false if the
-  // pages after it are not free (and cannot be committed).
-  private resizeLarge(s: number, want: number): boolean {
-    let u32 = this.u32;
-    const dw = this.descW + (s << DESC_SHIFT);
-    const n = u32[dw + D_NPAGES]!;
-    const after = s + n;
-    if (want < n) {
-      u32[dw + D_NPAGES] = want;
-      u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! - (n - want);
-      freeRun(this, s + want, n - want);
-      return true;
-    }
-    const need = want - n;
-    if (need === 0) return true;
-    if (after === this.endPage && !growFor(this, need)) return false;
-    u32 = this.u32;
-    const aw = this.descW + (after << DESC_SHIFT);
-    if (after >= this.endPage || u32[aw + D_KIND] !== KIND_FREE || u32[aw + D_NPAGES]! < need) return false;
-    const have = u32[aw + D_NPAGES]!;
-    removeRun(this, after);
-    if (have > need) insertRun(this, after + need, have - need);
-    for (let p = after; p < after + need; p++) u32[this.descW + (p << DESC_SHIFT) + D_OWNER] = s; // D_CLASS of free pages is 0
-    u32[dw + D_NPAGES] = want;
-    u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! + need;
-    return true;
-  }
-
   /** Usable size of the live block at `addr`: its class size, or its whole pages. Throws InvalidAddressError otherwise. */
   sizeOf(addr: number): number {
-    this.liveSpan(addr, "Heap.sizeOf", false);
+    this.plainSpan(addr, "Heap.sizeOf", false);
     return this.usable(addr);
   }
 
@@ -510,7 +480,7 @@ export class Heap implements Core {
    * heap's views, it goes stale when the heap grows.
    */
   bytes(addr: number, length?: number): Uint8Array {
-    this.liveSpan(addr, "Heap.bytes", false);
+    this.plainSpan(addr, "Heap.bytes", false);
     const usable = this.usable(addr);
     const n = length ?? usable;
     if (!Number.isSafeInteger(n) || n < 0 || n > usable) {
@@ -519,30 +489,15 @@ export class Heap implements Core {
     return new Uint8Array(this.backing.buffer, addr, n);
   }
 
-  /** Stores `str` as UTF-8 with a u32 byte-length prefix in a new block and returns its address. Errors as alloc. */
+  /** Stores `str` as UTF-8 with a u32 byte-length prefix in a new block and returns its address (strings.ts). Errors as alloc. */
   fromString(str: string): number {
-    if (typeof str !== "string") throw new OffheapTypeError(`Heap.fromString: expected a string, got ${typeof str}`);
-    const n = utf8Length(str);
-    const addr = this.alloc(4 + n);
-    this.u32[addr >>> 2] = n;
-    const u8 = this.u8;
-    if (n === str.length) {
-      for (let i = 0; i < n; i++) u8[addr + 4 + i] = str.charCodeAt(i);
-    } else {
-      encoder.encodeInto(str, u8.subarray(addr + 4, addr + 4 + n));
-    }
-    return addr;
+    return writeString(this, str);
   }
 
   /** Decodes a string stored by fromString. Throws InvalidAddressError if `addr` is not a live block holding one. */
   readString(addr: number): string {
-    this.liveSpan(addr, "Heap.readString", false);
-    const n = this.u32[addr >>> 2]!;
-    if (4 + n > this.usable(addr)) {
-      throw new InvalidAddressError(`Heap.readString: the block at ${hex(addr)} does not hold a string from fromString (length prefix ${n} exceeds the block)`);
-    }
-    const bytes = this.u8.subarray(addr + 4, addr + 4 + n);
-    return decoder.decode(this.backing.buffer instanceof ArrayBuffer ? bytes : bytes.slice());
+    this.plainSpan(addr, "Heap.readString", false);
+    return readString(this, addr, this.usable(addr));
   }
 
   /** Frees a string made by fromString; same as free. */
@@ -555,7 +510,9 @@ export class Heap implements Core {
    * down to the last page in use, and a backing memory that can shrink
    * ("resizable") shrinks so the OS gets the memory back. A WebAssembly
    * memory cannot shrink; its pages stay reserved for the heap's next
-   * growth. Returns the bytes removed from the committed range.
+   * growth. Returns the bytes removed from the committed range. Throws
+   * HeapCorruptionError if the cache lists or spans it returns are damaged
+   * (it stops at the damage; nothing live is lost).
    */
   trim(): number {
     this.sync();
@@ -568,31 +525,24 @@ export class Heap implements Core {
 
   /**
    * Statistics computed from the image (stats.ts documents every field);
-   * also a sample of the live-bytes peak. Cost: O(spans + size classes).
+   * also a sample of the live-bytes peak. Throws HeapCorruptionError if the
+   * spans are damaged. Cost: O(spans + size classes).
    */
   stats(): HeapStats {
     this.sync();
     notePeakLive(this);
     return heapStats(this);
   }
+
   /**
    * Every span of the heap (class, objects, live and free counts, or large
    * block, or free run) with the per-class rows and stats(), as one
-   * JSON-serializable object: what the heap map draws. Cost: O(committed pages).
+   * JSON-serializable object: what the heap map draws (offheap/debug).
+   * Throws HeapCorruptionError if the spans are damaged. Cost: O(committed pages).
    */
   snapshot(): HeapSnapshot {
     this.sync();
     return heapSnapshot(this);
-  }
-
-  /**
-   * Writes the heap map (a self-contained HTML page: every page a cell,
-   * coloured by owner and shaded by occupancy) to `path`; resolves to the
-   * bytes written. Node only (node:fs); elsewhere use
-   * `heapMapHtml(heap.snapshot())`.
-   */
-  writeHeapMap(path: string, options: HeapMapOptions = {}): Promise<number> {
-    return writeHeapMap(path, this.snapshot(), options);
   }
 
   /** `stats()` as an aligned text table, like jemalloc's malloc_stats_print (format-stats.ts). Cost: O(spans). */
@@ -600,11 +550,10 @@ export class Heap implements Core {
     return formatStats(this.stats());
   }
 
-
   /**
-   * Validates every invariant of the image (layout.ts lists them) and
-   * throws HeapCorruptionError naming the first one broken. Cost: O(committed
-   * bytes / 64); for tests and debugging, not for hot paths.
+   * Validates every invariant of the image (layout.ts and debug-trailer.ts
+   * list them) and throws HeapCorruptionError naming the first one broken.
+   * Cost: O(committed bytes / 64); for tests and debugging, not for hot paths.
    */
   check(): void {
     this.sync();
@@ -612,7 +561,8 @@ export class Heap implements Core {
     if (problem !== "") throw new HeapCorruptionError("H1", `Heap.check: ${problem}`);
     checkHeap(this);
     checkRoots(this);
-    this.debugHeap?.check();
+    const debug = this.debugHeap;
+    checkDebugBlocks(this, "Heap.check", debug === null ? () => "" : debug.note);
   }
 
   /**
@@ -626,18 +576,10 @@ export class Heap implements Core {
   }
 
   /**
-   * Writes `profile()` to `path` as a gzipped pprof protobuf (`go tool pprof
-   * path`, Speedscope). Node only (node:fs); elsewhere use
-   * `encodeHeapProfile(heap.profile())`. Errors as profile().
-   */
-  async writeHeapProfile(path: string): Promise<void> {
-    await writeFileBytes(path, await gzipHeapProfile(this.profile()), "Heap.writeHeapProfile");
-  }
-
-  /**
    * Debug mode only: the live blocks grouped by the stack that allocated
-   * them, largest total first (blocks whose site was not sampled are one
-   * group). Throws OffheapTypeError if debug mode is off. Cost: O(live blocks).
+   * them, largest total first (blocks whose site was not sampled, or that
+   * were allocated without debug mode, are one group). Throws
+   * OffheapTypeError if debug mode is off. Cost: O(live blocks).
    *
    * @example
    * for (const { site, blocks, bytes } of heap.leaks()) console.log(`${bytes} B in ${blocks} blocks\n${site}`);
@@ -751,20 +693,6 @@ export class Heap implements Core {
     this.dataView = v.dataView;
   }
 
-  private format(): void {
-    const u32 = this.u32;
-    u32[HDR_MAGIC] = MAGIC;
-    u32[HDR_VERSION] = VERSION;
-    u32[HDR_PAGE_SHIFT] = PAGE_SHIFT;
-    u32[HDR_N_CLASSES] = N_CLASSES;
-    u32[HDR_CLASS_HASH] = classHash();
-    u32[HDR_TOTAL_PAGES] = this.totalPages;
-    u32[HDR_FIRST_DATA_PAGE] = this.firstDataPage;
-    u32[HDR_END_PAGE] = this.firstDataPage;
-    u32[HDR_DESC_OFF] = this.descW << 2;
-    initCaches(u32);
-  }
-
   // Checks that `addr` is the start of a live block and returns its span's
   // descriptor word index; otherwise throws the error that names why
   // (validate.ts). `freeing` selects DoubleFreeError for a free object's start.
@@ -773,8 +701,24 @@ export class Heap implements Core {
     this.sync();
     return liveSpan(this, addr, api, freeing);
   }
+
+  // liveSpan for the plain calls, which must also know the blocks debug mode
+  // allocated (G_LIVE_DEBUG, debug-trailer.ts): one that waits in a
+  // quarantine is not allocated, and one whose trailer is damaged was
+  // written past its end. A live one is a usable block like any other.
+  private plainSpan(addr: unknown, api: string, freeing: boolean): number {
+    const dw = this.liveSpan(addr, api, freeing);
+    const a = addr as number;
+    if (granuleState(this.u32, a) === G_LIVE_DEBUG) {
+      const trailer = trailerState(this.u32, a, this.usable(a));
+      if (trailer === TRAILER_FREED) {
+        const what = `${hex(a)} is not allocated: debug mode freed it and it waits in a quarantine`;
+        throw freeing ? new DoubleFreeError(`${api}: ${what} (double free)`) : new InvalidAddressError(`${api}: ${what}`);
+      }
+      if (trailer === TRAILER_DAMAGED) throw overflowError(api, a, ": the debug trailer of this block, allocated in debug mode, is damaged");
+    }
+    return dw;
+  }
 }
 
 const proto = Heap.prototype;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();

@@ -7,7 +7,7 @@
 //   0            8 KiB                      descOff             firstDataPage*8K        endPage*8K   maxSize
 //   +------------+--------------------------+-------------------+----------------------+- - - - - - -+
 //   | header     | allocation bitmap        | page descriptors  | pages: spans of size | (reserved,  |
-//   | (page 0)   | 1 bit per 8-byte granule | 32 B per page     | classes, large blocks| not yet     |
+//   | (page 0)   | 2 bits per 8-byte granule| 32 B per page     | classes, large blocks| not yet     |
 //   |            | of the whole range       | of the whole range| and free runs        | committed)  |
 //   +------------+--------------------------+-------------------+----------------------+- - - - - - -+
 //
@@ -16,8 +16,29 @@
 // worker holding an old, shorter view of a growing shared memory can still
 // reach all metadata). Their parts for uncommitted pages are never written,
 // and on every backing memory offheap uses they are untouched zero pages
-// that the OS does not back with RAM. Metadata costs 160 B per 8 KiB page
-// (2%): 128 B of bitmap (1 bit per 8 B) and a 32 B descriptor.
+// that the OS does not back with RAM. Metadata costs 288 B per 8 KiB page
+// (3.5%): 256 B of bitmap (2 bits per 8 B) and a 32 B descriptor.
+//
+// Allocation bitmap: the state of every 8-byte granule of the range, 2 bits
+// each, 16 granules per u32 word. The granule at address a is in word
+// BITMAP_W + (a >>> 7), at bit shift (a >>> 2) & 30:
+//
+//   bits  state         meaning
+//   00    G_NONE        no block starts here: inside a block or object, a
+//                       span's tail, a free run, metadata
+//   01    G_LIVE        a live block starts here
+//   10    G_FREE        a free object of a small span starts here (on its
+//                       span's free list or its class's cache list)
+//   11    G_LIVE_DEBUG  a live block with a debug trailer starts here, or a
+//                       debug block freed into a quarantine (debug.ts: the
+//                       trailer tells which)
+//
+// Bit 0 is "live": free() takes a block whose bit 0 is set. alloc() takes
+// an object from a cache list only if its state is exactly G_FREE and its
+// page belongs to a span of the list's class, so a damaged link (a write
+// after free) can never hand out metadata, a free page, the inside of an
+// object or a live block, or an object of another class: it reaches the
+// slow path, which names the damage (central.ts: cachedSpan).
 //
 // Header words (u32 index; f64 index where noted):
 //
@@ -37,6 +58,9 @@
 //                          true peak, see stats.ts)
 //   +26..+28 HDR_CLASS_USED  bit c set <=> class c's cache was ever refilled
 //                          (so classes with a clear bit have zero counts)
+//   +29 HDR_QUARANTINED  debug blocks freed into a quarantine and not yet
+//                          released (debug.ts); never below the true count,
+//                          so 0 means there are none
 //   +256 + 8c HDR_CACHE  class c's cache list (the local cache), 32 bytes:
 //            +0 CC_HEAD    first object (the link is stored in the object)
 //            +1 CC_POPS    objects alloc() took from it since the last fold
@@ -86,18 +110,20 @@
 //   P4  each free run is linked once, in bin binOf(nPages); bins are
 //       well-formed doubly linked lists; HDR_BIN_NONEMPTY matches.
 //   S1  a small span's free list stays inside the span, on object starts,
-//       without repeats, and its objects have clear bitmap bits.
+//       without repeats, and its objects are G_FREE.
 //   S2  class c's cache list holds objects of spans of class c, on object
-//       starts, without repeats, with clear bitmap bits, and its length
-//       is CC_BASE + CC_PUSHES - CC_POPS.
+//       starts, without repeats, all G_FREE, and its length is CC_BASE +
+//       CC_PUSHES - CC_POPS.
 //   S3  used == objects - |free list|; live objects of a span ==
-//       used - (its objects on the cache list) == set bitmap bits of the
-//       span, all on object starts; no object is on two lists or lost.
+//       used - (its objects on the cache list) == its live granules; every
+//       G_FREE object is on exactly one list.
 //   S4  partial list of c == spans of c with 0 < used < objects; empty
 //       list of c == spans of c with used == 0; full spans are in no
 //       list; HDR_N_EMPTY_SPANS == number of empty spans.
-//   L1  a large block has exactly one bitmap bit, at its first byte.
-//   B1  pages of free runs and metadata have no bitmap bit set.
+//   L1  a large block has exactly one granule not G_NONE: its first, live.
+//   B1  granules of free runs and metadata are G_NONE.
+//   S5  in a small span, every object start is live (G_LIVE, G_LIVE_DEBUG)
+//       or G_FREE, and every other granule is G_NONE.
 //   C1  HDR_LARGE_BLOCKS and HDR_LARGE_PAGES match the large blocks;
 //       blocks allocated minus blocks freed == live blocks.
 //   N1  the root directory is 0 or a live block that holds its entries
@@ -119,13 +145,31 @@ export const ALIGN = 1 << ALIGN_SHIFT;
 export const ALIGN_MASK = ALIGN - 1;
 
 export const MAGIC = 0x5048464f; // "OFHP" little-endian
-export const VERSION = 4;
+export const VERSION = 5;
 
 export const HEADER_BYTES = PAGE_SIZE;
 export const BITMAP_OFF = HEADER_BYTES;
 export const BITMAP_W = BITMAP_OFF >>> 2;
-/** Bitmap bytes per page: one bit per 8-byte granule. */
-export const BITMAP_BYTES_PER_PAGE = PAGE_SIZE >>> (ALIGN_SHIFT + 3);
+/** Bits of granule state per 8-byte granule. */
+export const GRANULE_BITS = 2;
+/** Bitmap bytes per page: two bits per 8-byte granule. */
+export const BITMAP_BYTES_PER_PAGE = (PAGE_SIZE >>> ALIGN_SHIFT) * GRANULE_BITS / 8;
+/** Bitmap u32 words per page. */
+export const BITMAP_WORDS_PER_PAGE = BITMAP_BYTES_PER_PAGE >>> 2;
+/** The granule at address a is in bitmap word BITMAP_W + (a >>> GRANULE_WORD_SHIFT). */
+export const GRANULE_WORD_SHIFT = 7;
+/** ...at bit shift (a >>> 2) & GRANULE_SHIFT_MASK. */
+export const GRANULE_SHIFT_MASK = 30;
+
+// Granule states (see the table above).
+export const G_NONE = 0;
+export const G_LIVE = 1;
+export const G_FREE = 2;
+export const G_LIVE_DEBUG = 3;
+/** Bit 0 of a granule's state: a live block starts there. */
+export const G_LIVE_BIT = 1;
+/** Mask of the live bits of a bitmap word (bit 0 of each granule). */
+export const WORD_LIVE_BITS = 0x55555555;
 
 export const HDR_MAGIC = 0;
 export const HDR_VERSION = 1;
@@ -147,6 +191,8 @@ export const HDR_F64_LARGE_ALLOCS = 8;
 export const HDR_F64_REQUESTED = 9;
 export const HDR_F64_PEAK_LIVE = 12; // words 24..25
 export const HDR_CLASS_USED = 26; // words 26..28: one bit per class index 0..95
+export const HDR_CLASS_USED_WORDS = 3;
+export const HDR_QUARANTINED = 29;
 export const HDR_CACHE = 256;
 export const CC_SHIFT = 3; // 8 words per class
 export const CC_HEAD = 0;
@@ -202,3 +248,33 @@ export function geometry(totalPages: number): { descOff: number; firstDataPage: 
 export function binOf(nPages: number): number {
   return nPages < N_BINS ? nPages : 0;
 }
+
+// The header's regions, in u32 words: [first word, words]. Per-class
+// regions are indexed by class 1..N (index 0 unused), so each limits the
+// number of classes; the size-class generator (scripts/gen-size-classes.mjs)
+// and a test read MAX_CLASSES, and class-of.ts refuses a table past it at
+// load. test/layout.test.ts checks that no two regions overlap.
+const HEADER_WORDS = HEADER_BYTES >>> 2;
+
+/** Every region of the header, in u32 words, for the overlap test; `perClass` regions bound MAX_CLASSES. */
+export const HEADER_REGIONS: readonly { name: string; firstWord: number; words: number; perClass: number }[] = [
+  { name: "fixed words", firstWord: 0, words: HDR_CLASS_USED, perClass: 0 },
+  { name: "HDR_CLASS_USED", firstWord: HDR_CLASS_USED, words: HDR_CLASS_USED_WORDS, perClass: 1 / 32 },
+  { name: "HDR_QUARANTINED", firstWord: HDR_QUARANTINED, words: 1, perClass: 0 },
+  { name: "HDR_CACHE", firstWord: HDR_CACHE, words: HDR_PARTIAL - HDR_CACHE, perClass: 1 << CC_SHIFT },
+  { name: "HDR_PARTIAL", firstWord: HDR_PARTIAL, words: HDR_EMPTY - HDR_PARTIAL, perClass: 1 },
+  { name: "HDR_EMPTY", firstWord: HDR_EMPTY, words: HDR_FREE_BIN - HDR_EMPTY, perClass: 1 },
+  { name: "HDR_FREE_BIN", firstWord: HDR_FREE_BIN, words: N_BINS, perClass: 0 },
+  { name: "HDR_F64_CLASS_ALLOCS", firstWord: HDR_F64_CLASS_ALLOCS << 1, words: (HDR_F64_CLASS_FREES - HDR_F64_CLASS_ALLOCS) << 1, perClass: 2 },
+  { name: "HDR_F64_CLASS_FREES", firstWord: HDR_F64_CLASS_FREES << 1, words: (HDR_F64_CLASS_REQUESTED - HDR_F64_CLASS_FREES) << 1, perClass: 2 },
+  { name: "HDR_F64_CLASS_REQUESTED", firstWord: HDR_F64_CLASS_REQUESTED << 1, words: HEADER_WORDS - (HDR_F64_CLASS_REQUESTED << 1), perClass: 2 },
+];
+
+/**
+ * Most size classes the header holds: the smallest per-class region fits
+ * classes 0..MAX_CLASSES (class 0 unused). 79 today, bound by the f64 class
+ * counters (80 f64 words each) and the cache lines (640 words, 8 a class).
+ */
+export const MAX_CLASSES = Math.min(
+  ...HEADER_REGIONS.filter((r) => r.perClass > 0).map((r) => Math.floor(r.words / r.perClass) - 1),
+);

@@ -15,10 +15,47 @@
 // HeapCorruptionError instead of writing into another page's descriptor.
 
 import * as layout from "./layout.js";
-const { binOf, D_KIND, D_NEXT, D_NPAGES, D_OWNER, DESC_SHIFT, HDR_BIN_NONEMPTY, HDR_END_PAGE, HDR_FREE_BIN,
-  HDR_FREE_PAGES, HDR_PEAK_END_PAGE, KIND_FREE, N_BINS } = layout;
+const { binOf, D_CLASS, D_KIND, D_NEXT, D_NPAGES, D_OWNER, DESC_SHIFT, HDR_BIN_NONEMPTY, HDR_END_PAGE, HDR_FREE_BIN,
+  HDR_FREE_PAGES, HDR_LARGE_PAGES, HDR_PEAK_END_PAGE, KIND_FREE, KIND_LARGE, KIND_SMALL, N_BINS } = layout;
+import { CLASS_PAGES, N_CLASSES } from "./size-classes.js";
 import type { Core } from "./core.js";
 import { damaged, linkFront, unlink } from "./lists.js";
+
+/**
+ * Called by walkSpans for each span or free run: its start page, pages,
+ * kind (KIND_FREE, KIND_SMALL, KIND_LARGE) and, for a small span, its class
+ * (0 otherwise).
+ */
+export type SpanVisitor = (startPage: number, nPages: number, kind: number, cls: number) => void;
+
+/**
+ * The one walk over the image's spans: visits every span and free run of
+ * the committed pages in page order, reading only their start pages'
+ * descriptors. Damage that would make the walk stray is one policy for every
+ * caller (stats, check, snapshot, debug mode, live-block lists): a start page
+ * whose kind is none of the three, or whose page count is 0 or runs past
+ * the committed end, throws HeapCorruptionError P1; a small span whose class
+ * is outside the table or whose page count is not its class's throws S1.
+ * Cost: O(spans).
+ */
+export function walkSpans(h: Core, visit: SpanVisitor): void {
+  const u32 = h.u32;
+  const end = h.endPage;
+  for (let p = h.firstDataPage; p < end; ) {
+    const dw = h.descW + (p << DESC_SHIFT);
+    const kind = u32[dw + D_KIND]!;
+    const n = u32[dw + D_NPAGES]!;
+    if (kind !== KIND_FREE && kind !== KIND_SMALL && kind !== KIND_LARGE) damaged("P1", `page ${p} should start a span or free run but its kind is ${kind}`);
+    if (!(n >= 1 && p + n <= end)) damaged("P1", `span at page ${p} has ${n} pages; the committed end is page ${end}`);
+    let cls = 0;
+    if (kind === KIND_SMALL) {
+      cls = u32[dw + D_CLASS]!;
+      if (!(cls >= 1 && cls <= N_CLASSES) || CLASS_PAGES[cls] !== n) damaged("S1", `span at page ${p}: class ${cls} with ${n} pages`);
+    }
+    visit(p, n, kind, cls);
+    p += n;
+  }
+}
 
 /**
  * Pages of the free run starting at page s, after checking its descriptor:
@@ -195,4 +232,37 @@ export function cutTail(h: Core): number {
   h.endPage = s;
   u32[HDR_END_PAGE] = s;
   return end - s;
+}
+
+/**
+ * Resizes the large block at page s to `want` pages in place: shrinking
+ * frees its tail pages; growing takes pages from the free run right after
+ * it, committing more pages first if the block ends at the committed end.
+ * Returns false, changing nothing, if the pages after it are not free and
+ * cannot be committed.
+ */
+export function resizeLarge(h: Core, s: number, want: number): boolean {
+  let u32 = h.u32;
+  const dw = h.descW + (s << DESC_SHIFT);
+  const n = u32[dw + D_NPAGES]!;
+  const after = s + n;
+  if (want < n) {
+    u32[dw + D_NPAGES] = want;
+    u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! - (n - want);
+    freeRun(h, s + want, n - want);
+    return true;
+  }
+  const need = want - n;
+  if (need === 0) return true;
+  if (after === h.endPage && !growFor(h, need)) return false;
+  u32 = h.u32; // growing may have replaced the views
+  const aw = h.descW + (after << DESC_SHIFT);
+  if (after >= h.endPage || u32[aw + D_KIND] !== KIND_FREE || u32[aw + D_NPAGES]! < need) return false;
+  const have = u32[aw + D_NPAGES]!;
+  removeRun(h, after);
+  if (have > need) insertRun(h, after + need, have - need);
+  for (let p = after; p < after + need; p++) u32[h.descW + (p << DESC_SHIFT) + D_OWNER] = s; // D_CLASS of free pages is 0
+  u32[dw + D_NPAGES] = want;
+  u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! + need;
+  return true;
 }

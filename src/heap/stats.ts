@@ -33,13 +33,14 @@
 
 import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_CLASS, D_KIND, D_NPAGES, D_USED, DESC_SHIFT, HDR_CACHE,
+  CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_USED, DESC_SHIFT, HDR_CACHE,
   HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_F64_PEAK_LIVE,
   HDR_F64_REQUESTED, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_PEAK_END_PAGE, KIND_LARGE, KIND_SMALL,
   META_BYTES_PER_PAGE, PAGE_SIZE,
 } from "./layout.js";
 import type { Core } from "./core.js";
 import { cacheLength } from "./central.js";
+import { walkSpans } from "./page-heap.js";
 
 /** One size class's row in HeapStats (jemalloc's "bins" rows). */
 export interface ClassStats {
@@ -137,7 +138,8 @@ export interface HeapStats {
 
 /**
  * Computes HeapStats from the image without changing it (check() uses it
- * too; Heap.stats() samples the live peak first). Cost: O(spans + classes).
+ * too; Heap.stats() samples the live peak first). Throws HeapCorruptionError
+ * if the spans are damaged (page-heap.ts walkSpans). Cost: O(spans + classes).
  */
 export function heapStats(h: Core): HeapStats {
   const u32 = h.u32;
@@ -145,18 +147,15 @@ export function heapStats(h: Core): HeapStats {
   const spans = new Float64Array(N_CLASSES + 1);
   const used = new Float64Array(N_CLASSES + 1);
   let largeRequestedBytes = 0;
-  for (let p = h.firstDataPage; p < h.endPage; ) {
+  walkSpans(h, (p, _n, kind, cls) => {
     const dw = h.descW + (p << DESC_SHIFT);
-    const kind = u32[dw + D_KIND];
     if (kind === KIND_SMALL) {
-      const cls = u32[dw + D_CLASS]!;
       spans[cls] = spans[cls]! + 1;
       used[cls] = used[cls]! + u32[dw + D_USED]!;
     } else if (kind === KIND_LARGE) {
       largeRequestedBytes += u32[dw + D_USED]!;
     }
-    p += Math.max(1, u32[dw + D_NPAGES]!); // a damaged count of 0 must not stop the walk (check() names it)
-  }
+  });
   const classes: ClassStats[] = [];
   let liveBytes = 0;
   let liveBlocks = 0;

@@ -4,14 +4,12 @@
 
 import { DoubleFreeError, hex, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { type MemoryOption, WASM_PAGE_SIZE } from "../memory/backing.js";
-import { classHash } from "./class-of.js";
 import type { Core } from "./core.js";
 import {
-  ALIGN_MASK, BITMAP_W, D_CLASS, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, geometry, HDR_CLASS_HASH, HDR_DESC_OFF,
-  HDR_END_PAGE, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, KIND_LARGE,
-  KIND_SMALL, MAGIC, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, VERSION,
+  ALIGN_MASK, D_CLASS, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, KIND_LARGE, KIND_SMALL, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
 } from "./layout.js";
-import { CLASS_OBJECTS, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
+import { isLive } from "./granules.js";
+import { CLASS_OBJECTS, CLASS_SIZE } from "./size-classes.js";
 
 const DEFAULT_MAX_SIZE = 2 ** 31;
 
@@ -20,7 +18,7 @@ const DEFAULT_MAX_SIZE = 2 ** 31;
  * `addr`, or throws the error that names why it is not one:
  * InvalidAddressError (outside, misaligned, inside a block, free pages),
  * DoubleFreeError for a free object's start when `freeing`, and
- * HeapCorruptionError (B1) for a bitmap bit outside every span. The caller
+ * HeapCorruptionError (B1) for a live granule outside every span. The caller
  * has checked that addr is a number and synced the heap's views.
  */
 export function liveSpan(h: Core, addr: number, api: string, freeing: boolean): number {
@@ -36,9 +34,8 @@ export function liveSpan(h: Core, addr: number, api: string, freeing: boolean): 
   const dw = h.descW + (s << DESC_SHIFT);
   const kind = u32[dw + D_KIND]!;
   const inSpan = (kind === KIND_SMALL || kind === KIND_LARGE) && s <= page && page < s + u32[dw + D_NPAGES]!;
-  const live = (u32[BITMAP_W + (addr >>> 8)]! >>> ((addr >>> 3) & 31)) & 1;
-  if (live !== 0) {
-    if (!inSpan) throw new HeapCorruptionError("B1", `${api}: ${hex(addr)} has its allocation bit set but lies in no span`);
+  if (isLive(u32, addr)) {
+    if (!inSpan) throw new HeapCorruptionError("B1", `${api}: ${hex(addr)} has a live granule but lies in no span`);
     return dw;
   }
   if (!inSpan) {
@@ -59,21 +56,6 @@ export function liveSpan(h: Core, addr: number, api: string, freeing: boolean): 
   }
   const what = `${hex(addr)} is not allocated: the ${size}-byte object there was freed already or never handed out`;
   throw freeing ? new DoubleFreeError(`${api}: ${what} (double free)`) : new InvalidAddressError(`${api}: ${what}`);
-}
-
-// Why the header in u32 is not an image this build can open ("" if it is).
-export function imageProblem(u32: Uint32Array, byteLength: number): string {
-  if (u32[HDR_MAGIC] !== MAGIC) return "the memory does not hold an offheap heap image (bad magic number)";
-  if (u32[HDR_VERSION] !== VERSION) return `image format version ${u32[HDR_VERSION]} is not supported (this build reads version ${VERSION})`;
-  if (u32[HDR_PAGE_SHIFT] !== PAGE_SHIFT) return `image page size ${2 ** u32[HDR_PAGE_SHIFT]!} differs from ${PAGE_SIZE}`;
-  if (u32[HDR_N_CLASSES] !== N_CLASSES || u32[HDR_CLASS_HASH] !== classHash()) return "image was made with a different size-class table";
-  const total = u32[HDR_TOTAL_PAGES]!;
-  const { descOff, firstDataPage } = geometry(total);
-  if (u32[HDR_DESC_OFF] !== descOff || u32[HDR_FIRST_DATA_PAGE] !== firstDataPage) return "image geometry does not match its page count";
-  const end = u32[HDR_END_PAGE]!;
-  if (end < firstDataPage || end > total) return `committed end page ${end} is outside [${firstDataPage}, ${total}]`;
-  if (end * PAGE_SIZE > byteLength) return `image needs ${end * PAGE_SIZE} bytes but the memory holds ${byteLength}`;
-  return "";
 }
 
 // A WebAssembly.Memory's maximum is readable only where the engine has the

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { chromium, type Page } from "playwright-core";
 import { PAGE_SIZE } from "../../src/index.js";
-import { heapSnapshot, type HeapSnapshot, type SmallSpanSnapshot, type SpanSnapshot } from "../../src/debug/snapshot.js";
+import { heapSnapshot, type HeapSnapshot, type SmallSpanSnapshot, type SpanSnapshot } from "../../src/heap/snapshot.js";
 import { heapMapHtml } from "../../src/debug/heap-map.js";
 import { sizeClassOf } from "../../src/heap/class-of.js";
 import { mixedHeap } from "./mixed-heap.js";

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Heap, HeapCorruptionError, OffheapTypeError, PAGE_SIZE } from "../../src/index.js";
-import { heapSnapshot, type HeapSnapshot, type SpanSnapshot } from "../../src/debug/snapshot.js";
+import { heapSnapshot, type HeapSnapshot, type SpanSnapshot } from "../../src/heap/snapshot.js";
 import { heapMapHtml } from "../../src/debug/heap-map.js";
 import { writeHeapMap } from "../../src/debug/write-heap-map.js";
 import { sizeClassOf } from "../../src/heap/class-of.js";
@@ -123,7 +123,7 @@ describe("heapSnapshot", () => {
     const { heap } = mixedHeap(1);
     const copy = Heap.attach(heap.buffer.slice(0));
     copy.u32[copy.descW + (copy.firstDataPage << DESC_SHIFT) + D_NPAGES] = 0;
-    expectError(() => heapSnapshot(copy), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "heapSnapshot", "0 pages", "invariant P1");
+    expectError(() => heapSnapshot(copy), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "damaged metadata", "0 pages", "invariant P1");
   });
 });
 

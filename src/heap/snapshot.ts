@@ -1,5 +1,5 @@
 // Heap snapshots: every span of a heap's image as plain data, for the heap
-// map (heap-map.ts) and for tools. See heap/heap.ts for an overview.
+// map (debug/heap-map.ts) and for tools. See heap.ts for an overview.
 //
 // A snapshot is read from the image alone, the way check.ts reads it: the
 // page descriptors give the spans in page order, the allocation bitmap gives
@@ -13,19 +13,18 @@
 // the small spans), plus heap.stats(). It allocates one object per span.
 
 import { HeapCorruptionError } from "../errors.js";
-import type { Heap } from "../heap/heap.js";
-import {
-  BITMAP_W, D_CLASS, D_KIND, D_NPAGES, D_USED, DESC_SHIFT, HDR_END_PAGE, KIND_FREE, KIND_LARGE, KIND_SMALL, PAGE_SIZE,
-} from "../heap/layout.js";
-import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } from "../heap/size-classes.js";
-import type { HeapStats } from "../heap/stats.js";
+import type { Heap } from "./heap.js";
+import type { Core } from "./core.js";
+import { D_USED, DESC_SHIFT, KIND_LARGE, KIND_SMALL, PAGE_SIZE } from "./layout.js";
+import { CLASS_OBJECTS, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
+import type { HeapStats } from "./stats.js";
+import { walkSpans } from "./page-heap.js";
+import { liveGranules } from "./granules.js";
 
 /** The `format` tag of a HeapSnapshot. */
 export const SNAPSHOT_FORMAT = "offheap-heap-snapshot";
 /** Version of the HeapSnapshot shape; grows when a field changes meaning. */
 export const SNAPSHOT_VERSION = 1;
-
-const WORDS_PER_PAGE = PAGE_SIZE >>> 8; // bitmap words per page (1 bit per 8 bytes)
 
 /** A span of a size class: `pages` pages cut into `objects` objects of `objectSize` bytes. */
 export interface SmallSpanSnapshot {
@@ -113,8 +112,8 @@ export interface HeapSnapshot {
  * heap is not changed. Throws HeapCorruptionError (invariant H1, P1, S1 or
  * S3) if the header's committed end, the descriptors' tiling of the pages or
  * a span's counts are impossible, so damage never makes it loop; run
- * `heap.check()` first for a full validation. In debug mode, blocks waiting
- * in the quarantine count as live (they keep their allocation bits).
+ * `heap.check()` first for a full validation. Blocks waiting in a debug
+ * quarantine count as live (their granules stay G_LIVE_DEBUG).
  * Cost: O(spans + committed bytes / 256); one object per span.
  *
  * @example
@@ -123,62 +122,37 @@ export interface HeapSnapshot {
  * await writeFile("heap.json", JSON.stringify(snap));
  */
 export function heapSnapshot(heap: Heap): HeapSnapshot {
-  // A view of its own over the current buffer, and the committed end read
-  // from the header: the heap's views may be stale (another Heap on the same
-  // memory grew it), and stats(), which would refresh them, walks the spans
-  // without the bounds checks below, so it runs only once they passed.
-  const buffer = heap.buffer;
-  const u32 = new Uint32Array(buffer, 0, Math.min(buffer.byteLength, heap.totalPages * PAGE_SIZE) >>> 2);
-  const endPage = u32[HDR_END_PAGE]!;
-  if (endPage < heap.firstDataPage || endPage * PAGE_SIZE > u32.byteLength) {
-    throw new HeapCorruptionError("H1", `heapSnapshot: committed end page ${endPage} is outside [${heap.firstDataPage}, ${u32.byteLength / PAGE_SIZE}]`);
-  }
+  const stats = heap.stats(); // brings the heap's views and committed end up to date, and walks the spans once
+  const h: Core = heap;
   const spans: SpanSnapshot[] = [];
   const rows: (ClassSnapshot | undefined)[] = new Array<ClassSnapshot | undefined>(N_CLASSES + 1);
-  for (let p = heap.firstDataPage; p < endPage; ) {
-    const dw = heap.descW + (p << DESC_SHIFT);
-    const kind = u32[dw + D_KIND]!;
-    const pages = u32[dw + D_NPAGES]!;
-    if (pages < 1 || p + pages > endPage) {
-      throw new HeapCorruptionError("P1", `heapSnapshot: span at page ${p} has ${pages} pages; the committed end is page ${endPage}`);
-    }
+  walkSpans(h, (p, pages, kind, cls) => {
     if (kind === KIND_SMALL) {
-      const cls = u32[dw + D_CLASS]!;
-      if (cls < 1 || cls > N_CLASSES || CLASS_PAGES[cls] !== pages) {
-        throw new HeapCorruptionError("S1", `heapSnapshot: span at page ${p}: class ${cls} with ${pages} pages`);
-      }
-      const span = smallSpan(u32, p, pages, cls, u32[dw + D_USED]!);
+      const span = smallSpan(h, p, pages, cls);
       spans.push(span);
       addToRow(rows, span);
     } else if (kind === KIND_LARGE) {
-      spans.push({ kind: "large", startPage: p, pages, requestedBytes: u32[dw + D_USED]! });
-    } else if (kind === KIND_FREE) {
-      spans.push({ kind: "free", startPage: p, pages });
+      spans.push({ kind: "large", startPage: p, pages, requestedBytes: h.u32[h.descW + (p << DESC_SHIFT) + D_USED]! });
     } else {
-      throw new HeapCorruptionError("P1", `heapSnapshot: page ${p} should start a span or free run but its kind is ${kind}`);
+      spans.push({ kind: "free", startPage: p, pages });
     }
-    p += pages;
-  }
-  const stats = heap.stats();
+  });
   return {
     format: SNAPSHOT_FORMAT,
     version: SNAPSHOT_VERSION,
     pageSize: PAGE_SIZE,
-    firstDataPage: heap.firstDataPage,
-    endPage,
-    reservedPages: heap.totalPages,
+    firstDataPage: h.firstDataPage,
+    endPage: h.endPage,
+    reservedPages: h.totalPages,
     spans,
     classes: rows.filter((r): r is ClassSnapshot => r !== undefined),
     stats,
   };
 }
 
-function smallSpan(u32: Uint32Array, p: number, pages: number, cls: number, used: number): SmallSpanSnapshot {
-  let live = 0;
-  for (let w = BITMAP_W + p * WORDS_PER_PAGE, end = w + pages * WORDS_PER_PAGE; w < end; w++) {
-    const x = u32[w]!;
-    if (x !== 0) live += popcount(x);
-  }
+function smallSpan(h: Core, p: number, pages: number, cls: number): SmallSpanSnapshot {
+  const live = liveGranules(h.u32, p, pages);
+  const used = h.u32[h.descW + (p << DESC_SHIFT) + D_USED]!;
   const objects = CLASS_OBJECTS[cls]!;
   if (used > objects || live > used) {
     throw new HeapCorruptionError("S3", `heapSnapshot: span at page ${p}: ${live} live objects and ${used} used of ${objects}`);
@@ -203,10 +177,4 @@ function addToRow(rows: (ClassSnapshot | undefined)[], s: SmallSpanSnapshot): vo
   row.cachedObjects += s.cachedObjects;
   row.liveBytes += s.liveObjects * s.objectSize;
   row.freeBytes += free * s.objectSize;
-}
-
-function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
 }

@@ -6,7 +6,7 @@
 // browser). Writing the file is Heap.writeHeapProfile's job (Node only).
 
 import { Profile, StringTable } from "pprof-format";
-import type { HeapProfile } from "./profile.js";
+import type { HeapProfile } from "../heap/profile.js";
 
 /**
  * The profile as pprof protobuf bytes (not compressed), with the sample

@@ -1,0 +1,90 @@
+// A/B of two builds of offheap on the core workloads, interleaved: run i of
+// every (build, workload) cell happens before run i + 1 of any, so a change
+// in the machine's state (another process, thermal limits) lands on both
+// builds alike. Prints every run, then the median and best per cell, and the
+// ratio B/A of the medians.
+//
+//   node bench/ab.mjs <A dist/index.js> <B dist/index.js> [--runs N] [--workloads pair64,batch,churn] [--names A,B]
+//
+// Typical use: keep the previous release's build in .bench-cache and compare:
+//   git worktree add /tmp/prev <commit> && (cd /tmp/prev && npm ci && npm run build)
+//   node bench/ab.mjs /tmp/prev/dist/index.js dist/index.js --runs 11
+// Each cell is bench/cell.mjs in its own process (OFFHEAP_DIST selects the build).
+import { execFileSync } from "node:child_process";
+import { resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { machineInfo, machineLine } from "./common.mjs";
+
+const CELL = fileURLToPath(new URL("./cell.mjs", import.meta.url));
+
+/** Runs one cell of `dist` (a path to a dist/index.js) and returns its ns/op. */
+export function cellNs(dist, workload) {
+  const out = execFileSync(process.execPath, ["--expose-gc", CELL, "offheap", workload], {
+    env: { ...process.env, OFFHEAP_DIST: pathToFileURL(resolve(dist)).href },
+    encoding: "utf8",
+  });
+  return JSON.parse(out.trim().split("\n").at(-1)).nsPerOp;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * Runs `runs` interleaved rounds of every (build, workload) cell; `builds`
+ * maps a name to a dist/index.js path. Returns { [name]: { [workload]: ns[] } }.
+ */
+export function interleave(builds, workloads, runs, onRun = () => {}) {
+  const results = Object.fromEntries(Object.keys(builds).map((name) => [name, Object.fromEntries(workloads.map((w) => [w, []]))]));
+  for (let i = 0; i < runs; i++) {
+    for (const workload of workloads) {
+      // Alternate which build goes first, so neither always runs on a machine the other just warmed.
+      const order = i % 2 === 0 ? Object.entries(builds) : Object.entries(builds).reverse();
+      for (const [name, dist] of order) {
+        const ns = cellNs(dist, workload);
+        results[name][workload].push(ns);
+        onRun(i, name, workload, ns);
+      }
+    }
+  }
+  return results;
+}
+
+/** The Markdown table of medians (and bests) per build, and B/A of the medians. */
+export function abTable(results, workloads) {
+  const names = Object.keys(results);
+  const lines = [`| build | ${workloads.join(" | ")} |`, `|---|${workloads.map(() => "--:").join("|")}|`];
+  for (const name of names) {
+    lines.push(`| ${name} | ${workloads.map((w) => `${median(results[name][w]).toFixed(2)} (best ${Math.min(...results[name][w]).toFixed(2)})`).join(" | ")} |`);
+  }
+  if (names.length === 2) {
+    const [a, b] = names;
+    lines.push(`| ${b} / ${a} | ${workloads.map((w) => (median(results[b][w]) / median(results[a][w])).toFixed(3)).join(" | ")} |`);
+  }
+  return lines.join("\n");
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const opt = (name, fallback) => {
+    const i = args.indexOf(name);
+    if (i < 0) return fallback;
+    const v = args[i + 1];
+    args.splice(i, 2);
+    return v;
+  };
+  const runs = Number(opt("--runs", "7"));
+  const workloads = opt("--workloads", "pair64,batch,churn").split(",");
+  const [nameA, nameB] = opt("--names", "A,B").split(",");
+  if (args.length !== 2 || !(runs > 0)) {
+    console.error("usage: node bench/ab.mjs <A dist/index.js> <B dist/index.js> [--runs N] [--workloads pair64,batch,churn] [--names A,B]");
+    process.exit(2);
+  }
+  console.log(machineLine(machineInfo()));
+  console.log(`ns/op, median of ${runs} interleaved runs (best in parentheses); ${nameA} = ${args[0]}, ${nameB} = ${args[1]}`);
+  const results = interleave({ [nameA]: args[0], [nameB]: args[1] }, workloads, runs, (i, name, w, ns) => {
+    process.stderr.write(`run ${i + 1}/${runs} ${name} ${w}: ${ns.toFixed(2)}\n`);
+  });
+  console.log(abTable(results, workloads));
+}

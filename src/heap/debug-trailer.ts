@@ -1,0 +1,131 @@
+// Debug trailers: how debug mode's blocks are marked in the image, so that
+// every Heap on it, with debug mode or without, and every later load of it,
+// knows which blocks carry a canary and which wait in a quarantine. The mode
+// itself (canaries, poisoning, the quarantine's order, stacks) is debug.ts.
+// See heap.ts for an overview.
+//
+// A block debug mode allocates for a request of n bytes is a heap block of
+// usable size U >= n + 16 whose granule state is G_LIVE_DEBUG (layout.ts):
+//
+//   0            n                        U-8            U-4          U
+//   +------------+------------------------+--------------+------------+
+//   | user bytes | canary 0xcb ... 0xcb    | n ^ SIZE_KEY | n ^ STATE  |
+//   +------------+------------------------+--------------+------------+
+//
+// STATE is LIVE_KEY while the block is allocated and FREED_KEY while it
+// waits in a quarantine, its bytes before the trailer all POISON. Blocks
+// allocated without debug mode are G_LIVE and have no trailer; a debug
+// mode frees them as plain blocks, and a Heap without debug mode turns a
+// G_LIVE_DEBUG block it frees or reallocates back into a plain one.
+//
+// Invariants (checked by checkDebugBlocks, run by every heap's check()):
+//
+//   D1  every G_LIVE_DEBUG block has a trailer naming LIVE_KEY or FREED_KEY
+//       with n <= U - 16, and a live one has its canary bytes intact.
+//   D2  a quarantined block's bytes before its trailer are all POISON.
+//   Q1  HDR_QUARANTINED == the number of quarantined blocks.
+
+import { HeapCorruptionError, hex } from "../errors.js";
+import { CANARY, POISON } from "../common/debug-kit.js";
+import * as layout from "./layout.js";
+const { G_LIVE_DEBUG, HDR_QUARANTINED } = layout;
+import type { Core } from "./core.js";
+import { walkBlocks } from "./blocks.js";
+
+/** Bytes a debug block needs beyond the request: at least 8 canary bytes and the 8-byte trailer. */
+export const DEBUG_OVERHEAD = 16;
+const SIZE_KEY = 0x5f3759df;
+const LIVE_KEY = 0x1b873593;
+const FREED_KEY = 0x7f4a7c15;
+
+/** What a trailer says: damaged, live, or freed into a quarantine. */
+export const TRAILER_DAMAGED = 0;
+export const TRAILER_LIVE = 1;
+export const TRAILER_FREED = 2;
+
+/** The size the trailer of the block [addr, addr + usable) records, or -1 if the trailer is damaged. */
+export function trailerSize(u32: Uint32Array, addr: number, usable: number): number {
+  const n = (u32[((addr + usable) >>> 2) - 2]! ^ SIZE_KEY) >>> 0;
+  return n <= usable - DEBUG_OVERHEAD ? n : -1;
+}
+
+/** TRAILER_LIVE, TRAILER_FREED or TRAILER_DAMAGED for the block [addr, addr + usable). */
+export function trailerState(u32: Uint32Array, addr: number, usable: number): number {
+  const n = trailerSize(u32, addr, usable);
+  if (n < 0) return TRAILER_DAMAGED;
+  const state = u32[((addr + usable) >>> 2) - 1]!;
+  return state === ((n ^ LIVE_KEY) >>> 0) ? TRAILER_LIVE : state === ((n ^ FREED_KEY) >>> 0) ? TRAILER_FREED : TRAILER_DAMAGED;
+}
+
+/** Writes the trailer of the block [addr, addr + usable): n requested bytes, live or freed. */
+export function writeTrailer(u32: Uint32Array, addr: number, usable: number, n: number, freed: boolean): void {
+  const w = (addr + usable) >>> 2;
+  u32[w - 2] = (n ^ SIZE_KEY) >>> 0;
+  u32[w - 1] = (n ^ (freed ? FREED_KEY : LIVE_KEY)) >>> 0;
+}
+
+/** Offset of the first changed canary byte of a live debug block of n requested bytes, or -1. */
+export function canaryDamage(u8: Uint8Array, addr: number, usable: number, n: number): number {
+  for (let i = addr + n, end = addr + usable - 8; i < end; i++) if (u8[i] !== CANARY) return i - addr;
+  return -1;
+}
+
+/** Offset of the first changed byte of a quarantined block, or -1. */
+export function poisonDamage(u8: Uint8Array, addr: number, usable: number): number {
+  for (let i = addr, end = addr + usable - 8; i < end; i++) if (u8[i] !== POISON) return i - addr;
+  return -1;
+}
+
+/** HeapCorruptionError D1 for a write past the end of the live debug block at addr (`detail` says what changed). */
+export function overflowError(api: string, addr: number, detail: string): HeapCorruptionError {
+  return new HeapCorruptionError("D1", `${api}: write past the end of block ${hex(addr)}${detail}`);
+}
+
+/**
+ * Checks D1, D2 and Q1 over every G_LIVE_DEBUG block; throws
+ * HeapCorruptionError naming the first one broken. `note(addr)` appends
+ * what the caller knows of the block (debug mode's stacks) to a message.
+ * Cost: O(live blocks), plus the bytes of debug blocks.
+ */
+export function checkDebugBlocks(h: Core, api: string, note: (addr: number) => string): void {
+  let quarantined = 0;
+  walkBlocks(h, (addr, state, usable) => {
+    if (state !== G_LIVE_DEBUG) return;
+    const { u8, u32 } = h;
+    const trailer = trailerState(u32, addr, usable);
+    if (trailer === TRAILER_LIVE) {
+      const n = trailerSize(u32, addr, usable);
+      const at = canaryDamage(u8, addr, usable, n);
+      if (at >= 0) throw overflowError(api, addr, ` (${n} bytes requested, byte ${at} changed)${note(addr)}`);
+      return;
+    }
+    const at = poisonDamage(u8, addr, usable);
+    const size = trailer === TRAILER_FREED ? `${trailerSize(u32, addr, usable)} bytes` : "size unknown";
+    if (at >= 0) throw useAfterFree(api, addr, size, `byte ${at} changed`, note(addr));
+    if (trailer === TRAILER_DAMAGED) {
+      throw new HeapCorruptionError("D1", `${api}: the debug trailer (bytes ${usable - 8}..${usable - 1}) of block ${hex(addr)} is damaged: a write past its end, or after it was freed${note(addr)}`);
+    }
+    quarantined++;
+  });
+  if (h.u32[HDR_QUARANTINED] !== quarantined) {
+    throw new HeapCorruptionError("Q1", `${api}: the header counts ${h.u32[HDR_QUARANTINED]} quarantined debug blocks, the image holds ${quarantined}`);
+  }
+}
+
+/** HeapCorruptionError D2: the quarantined block at addr was written after it was freed. */
+export function useAfterFree(api: string, addr: number, size: string, what: string, note: string): HeapCorruptionError {
+  return new HeapCorruptionError("D2", `${api}: use after free: block ${hex(addr)} (${size}) was written after it was freed${note}: ${what}`);
+}
+
+/**
+ * Addresses of the blocks waiting in a quarantine, in address order; none
+ * without a walk when the header counts none. Cost: O(live blocks) if any.
+ */
+export function quarantinedBlocks(h: Core): number[] {
+  const out: number[] = [];
+  if (h.u32[HDR_QUARANTINED] === 0) return out;
+  walkBlocks(h, (addr, state, usable) => {
+    if (state === G_LIVE_DEBUG && trailerState(h.u32, addr, usable) === TRAILER_FREED) out.push(addr);
+  });
+  return out;
+}

@@ -1,0 +1,41 @@
+// The image's header: written once by a new heap (formatImage), checked by
+// every Heap that opens an image (imageProblem). layout.ts draws the image.
+// See heap.ts for an overview.
+
+import { classHash } from "./class-of.js";
+import { initCaches } from "./central.js";
+import {
+  geometry, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
+  HDR_TOTAL_PAGES, HDR_VERSION, MAGIC, PAGE_SHIFT, PAGE_SIZE, VERSION,
+} from "./layout.js";
+import { N_CLASSES } from "./size-classes.js";
+
+/** Writes a new image's header for `totalPages` pages of range (the header page must be zero): no pages committed yet, empty caches. */
+export function formatImage(u32: Uint32Array, totalPages: number): void {
+  const { descOff, firstDataPage } = geometry(totalPages);
+  u32[HDR_MAGIC] = MAGIC;
+  u32[HDR_VERSION] = VERSION;
+  u32[HDR_PAGE_SHIFT] = PAGE_SHIFT;
+  u32[HDR_N_CLASSES] = N_CLASSES;
+  u32[HDR_CLASS_HASH] = classHash();
+  u32[HDR_TOTAL_PAGES] = totalPages;
+  u32[HDR_FIRST_DATA_PAGE] = firstDataPage;
+  u32[HDR_END_PAGE] = firstDataPage;
+  u32[HDR_DESC_OFF] = descOff;
+  initCaches(u32);
+}
+
+/** Why the header in u32 is not an image this build can open, in a memory of `byteLength` bytes; "" if it is one. */
+export function imageProblem(u32: Uint32Array, byteLength: number): string {
+  if (u32[HDR_MAGIC] !== MAGIC) return "the memory does not hold an offheap heap image (bad magic number)";
+  if (u32[HDR_VERSION] !== VERSION) return `image format version ${u32[HDR_VERSION]} is not supported (this build reads version ${VERSION})`;
+  if (u32[HDR_PAGE_SHIFT] !== PAGE_SHIFT) return `image page size ${2 ** u32[HDR_PAGE_SHIFT]!} differs from ${PAGE_SIZE}`;
+  if (u32[HDR_N_CLASSES] !== N_CLASSES || u32[HDR_CLASS_HASH] !== classHash()) return "image was made with a different size-class table";
+  const total = u32[HDR_TOTAL_PAGES]!;
+  const { descOff, firstDataPage } = geometry(total);
+  if (u32[HDR_DESC_OFF] !== descOff || u32[HDR_FIRST_DATA_PAGE] !== firstDataPage) return "image geometry does not match its page count";
+  const end = u32[HDR_END_PAGE]!;
+  if (end < firstDataPage || end > total) return `committed end page ${end} is outside [${firstDataPage}, ${total}]`;
+  if (end * PAGE_SIZE > byteLength) return `image needs ${end * PAGE_SIZE} bytes but the memory holds ${byteLength}`;
+  return "";
+}

@@ -1,0 +1,56 @@
+// The options of a Heap: what `new Heap`, `Heap.attach` and `Heap.load`
+// accept. See heap.ts for an overview.
+
+import type { DebugOptions } from "../common/debug-kit.js";
+import type { MemoryOption } from "../memory/backing.js";
+import type { ProfileOptions } from "./profile.js";
+
+/** Options of `new Heap()`. Sizes are in bytes. */
+export interface HeapOptions {
+  /** Bytes of pages committed at creation, beyond the metadata. Default 1 MiB. */
+  initialSize?: number;
+  /**
+   * Address range of the heap: the backing memory never grows past it, and
+   * its metadata (2%) is sized for it. Default 2 GiB, at most 4 GiB. Up to
+   * 2 GiB every address is a small integer to V8; above it, addresses past
+   * 2 GiB are heap numbers and may cost an allocation when returned.
+   */
+  maxSize?: number;
+  /**
+   * Backing memory: `"wasm"` (default: a WebAssembly.Memory, shared where the
+   * platform allows, grows in place, full-speed views, usable by wasm code),
+   * `"resizable"` (a resizable ArrayBuffer: trim() returns memory to the OS,
+   * views about 2x slower), or
+   * an existing ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory, which
+   * the heap formats from offset 0 and grows only as far as the object can
+   * (for a WebAssembly.Memory, pass maxSize unless the engine can report the
+   * memory's maximum; the default is then its current size).
+   */
+  memory?: MemoryOption;
+  /** Bytes added beyond the need when the heap grows. Default: half the committed pages, at least 1 MiB. */
+  growBy?: number;
+  /** Grow ahead of need once pages in use exceed this share of committed pages, in (0, 1]. Default 1 (grow on need). */
+  growAt?: number;
+  /**
+   * Debug mode (debug.ts): overflow canaries, use-after-free poisoning with
+   * a quarantine, junk-filled new blocks and allocation sites for
+   * `leaks()`. `true` or options; default off, or on under the package's
+   * "development" export condition. Off, it costs nothing.
+   */
+  debug?: boolean | DebugOptions;
+  /**
+   * Sampling heap profiler (profile.ts): one sample on average every
+   * `sampleInterval` bytes (default 512 KiB), read by `profile()` and
+   * `writeHeapProfile()` (offheap/debug). `true` or options; default off (no cost).
+   */
+  profile?: boolean | ProfileOptions;
+}
+
+/** Options of `Heap.attach`. */
+export type AttachOptions = Pick<HeapOptions, "growBy" | "growAt" | "debug" | "profile">;
+
+/** Options of `Heap.load`: the kind of backing memory to load into, and the growth policy. */
+export interface LoadOptions extends AttachOptions {
+  /** `"wasm"` (default) or `"resizable"`, as in HeapOptions.memory. */
+  memory?: "wasm" | "resizable";
+}
