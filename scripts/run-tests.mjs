@@ -3,7 +3,9 @@
 //
 //   node scripts/run-tests.mjs [extra node --test args...]
 //
-// `npm test` builds first (its pretest compiles src and test into build/).
+// `npm test` builds first (its pretest empties build/ and dist/, then
+// compiles src and test into them). A compiled test whose source under test/
+// is gone (deleted or renamed) is refused rather than run.
 // The file list is found here rather than by `node --test` globbing, which
 // Node 20 does not support; arguments given to this script go to
 // `node --test` before the file list (e.g. --test-name-pattern=attach).
@@ -33,6 +35,12 @@ if (!existsSync(testDir)) {
 const files = findTests(testDir).sort();
 if (files.length === 0) {
   console.error(`run-tests: no *.test.js files under ${relative(root, testDir)}`);
+  process.exit(1);
+}
+
+const stale = files.filter((f) => !existsSync(join(root, relative(join(root, "build"), f)).replace(/\.js$/, ".ts")));
+if (stale.length > 0) {
+  console.error(`run-tests: ${stale.map((f) => relative(root, f)).join(", ")}: no such test under test/ (deleted or renamed); run "npm test", which empties build/ first`);
   process.exit(1);
 }
 

@@ -1,15 +1,17 @@
 // Named roots and heap image files: setRoot/getRoot, save/load round trips
-// after random work, and damaged or foreign files refused with
+// after random work, the file header byte for byte (little-endian, as the
+// format defines it), and damaged or foreign files refused with
 // InvalidImageError.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { endianness, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Heap, InvalidAddressError, InvalidImageError, OffheapRangeError, OffheapTypeError } from "../src/index.js";
-import { FILE_HEADER_BYTES } from "../src/heap/image-file.js";
+import { Heap, InvalidAddressError, InvalidImageError, OffheapRangeError, OffheapTypeError, PAGE_SIZE } from "../src/index.js";
+import { checkHostByteOrder, FILE_HEADER_BYTES, imageChecksum } from "../src/heap/image-file.js";
+import { VERSION } from "../src/heap/layout.js";
 import { defineStruct, OffHeapArray, OffHeapMap } from "../src/collections/index.js";
-import { KIB, MIB, expectError, expectRejected, randInt, rng } from "./helpers.js";
+import { KIB, MIB, committedEnd, expectError, expectRejected, randInt, rng } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "offheap-image-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -101,6 +103,79 @@ function verify(heap: Heap, live: Map<number, number>): void {
   }
 }
 
+interface HeaderFields {
+  fileVersion?: number;
+  layoutVersion?: number;
+  imageBytes: number;
+  rangeBytes: number;
+  imageChecksum: number;
+}
+
+/**
+ * A file header as the format defines it (image-file.ts), built byte by byte
+ * with Buffer's little-endian writers rather than by the code under test:
+ * magic, versions, page size, flags, the two f64 sizes, the image checksum,
+ * then the header checksum.
+ */
+function fileHeader(f: HeaderFields): Buffer {
+  const b = Buffer.alloc(64);
+  b.write("OFHPIMG\n", 0, "latin1");
+  b.writeUInt32LE(f.fileVersion ?? 1, 8);
+  b.writeUInt32LE(f.layoutVersion ?? VERSION, 12);
+  b.writeUInt32LE(8192, 16);
+  b.writeUInt32LE(0, 20);
+  b.writeDoubleLE(f.imageBytes, 24);
+  b.writeDoubleLE(f.rangeBytes, 32);
+  b.writeUInt32LE(f.imageChecksum, 40);
+  return sealHeader(b);
+}
+
+/** Writes the header checksum (bytes 44..47): FNV-1a over the little-endian words of bytes 0..43. */
+function sealHeader(b: Buffer): Buffer {
+  let h = 0x811c9dc5;
+  for (let off = 0; off < 44; off += 4) h = Math.imul(h ^ b.readUInt32LE(off), 0x01000193);
+  b.writeUInt32LE(h >>> 0, 44);
+  return b;
+}
+
+describe("the file format", () => {
+  test("save writes exactly the little-endian header built byte by byte here, and load reads one", async () => {
+    const heap = new Heap({ maxSize: 16 * MIB, initialSize: 64 * KIB });
+    const live = build(heap, 31, 500);
+    const path = join(dir, "header.heap");
+    await heap.save(path);
+    const file = readFileSync(path);
+    const image = file.subarray(FILE_HEADER_BYTES);
+    const imageBytes = committedEnd(heap);
+    const { reservedBytes } = heap.stats();
+    assert.equal(image.length, imageBytes, "the image is the committed pages");
+    const header = fileHeader({ imageBytes, rangeBytes: reservedBytes, imageChecksum: imageChecksum(image) });
+    assert.equal(file.subarray(0, FILE_HEADER_BYTES).toString("hex"), header.toString("hex"));
+    const built = join(dir, "built.heap");
+    writeFileSync(built, Buffer.concat([header, image]));
+    const loaded = await Heap.load(built, { memory: "resizable" });
+    assert.equal(loaded.buffer.byteLength, imageBytes, "the image size came from bytes 24..31");
+    assert.equal((loaded.buffer as ArrayBuffer).maxByteLength, reservedBytes, "the address range came from bytes 32..39");
+    verify(loaded, live);
+  });
+
+  test("the image checksum is fixed: files written by earlier versions keep loading", () => {
+    const pattern = Uint8Array.from({ length: 4096 }, (_, i) => (i * 31 + 7) & 255);
+    assert.equal(imageChecksum(pattern), 0x933978fd);
+    assert.equal(imageChecksum(new Uint8Array(16)), 0x66da98cd);
+  });
+
+  test("save and load refuse a big-endian host, naming the call and why", () => {
+    for (const api of ["Heap.save", "Heap.load"]) {
+      const e = expectError(() => checkHostByteOrder(api, false), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "big-endian", "the heap image in it is native-endian");
+      assert.ok(e.message.startsWith(`${api}: heap image files need a little-endian host`), e.message);
+      assert.doesNotThrow(() => checkHostByteOrder(api, true));
+    }
+    if (endianness() === "LE") assert.doesNotThrow(() => checkHostByteOrder("Heap.save"), "this host is little-endian");
+    else assert.throws(() => checkHostByteOrder("Heap.save"), OffheapTypeError, "this host is big-endian");
+  });
+});
+
 describe("save and load", () => {
   for (const memory of ["wasm", "resizable"] as const) {
     const SEED = 777 + memory.length;
@@ -139,13 +214,13 @@ describe("save and load", () => {
     cases.push(["trailing bytes", Buffer.concat([bytes, Buffer.alloc(8192)]), /trailing bytes/]);
     cases.push(["a JSON file", Buffer.from(JSON.stringify({ hello: "world" }).repeat(10)), /magic/]);
     cases.push(["an empty file", new Uint8Array(0), /shorter than the 64-byte header/]);
-    const other = Uint8Array.from(bytes);
-    const w = new Uint32Array(other.buffer, 0, 16);
-    w[3] = 999; // layout version
-    let h = 0x811c9dc5;
-    for (let i = 0; i < 11; i++) h = Math.imul(h ^ w[i]!, 0x01000193);
-    w[11] = h >>> 0;
-    cases.push(["another layout version", other, /layout version 999/]);
+    const image = bytes.subarray(FILE_HEADER_BYTES);
+    const fields = { imageBytes: image.length, rangeBytes: 16 * MIB, imageChecksum: imageChecksum(image) };
+    cases.push(["another layout version", Buffer.concat([fileHeader({ ...fields, layoutVersion: 999 }), image]), /layout version 999/]);
+    cases.push(["another file format version", Buffer.concat([fileHeader({ ...fields, fileVersion: 2 }), image]), /file format version 2 \(this build reads 1\)/]);
+    const bigEndian = fileHeader(fields);
+    bigEndian.writeUInt32BE(PAGE_SIZE, 16);
+    cases.push(["a page size written big-endian", Buffer.concat([sealHeader(bigEndian), image]), /page size 2097152 \(this build uses 8192\)/]);
     for (const [what, data, pattern] of cases) {
       const path = join(dir, "bad.heap");
       writeFileSync(path, data);

@@ -107,14 +107,17 @@ test("the package exports only its entry points and package.json", () => {
   assert.equal(out.trim(), pkg.name);
 });
 
-test("package.json: ESM, side-effect free, exports with types first", () => {
+test('package.json: ESM, side-effect free but for the "development" entry, exports with types first', () => {
   assert.equal(pkg.type, "module");
-  assert.equal(pkg.sideEffects, false);
+  // dist/development.js turns debug mode on as a side effect of its import; bundlers drop the
+  // code of a file not listed here when none of its exports is used (test/bundler.test.ts).
+  assert.deepEqual(pkg.sideEffects, ["./dist/development.js"]);
   const main = pkg.exports["."];
   assert.ok(main && typeof main === "object", 'exports["."] is a conditions object');
   assert.equal(Object.keys(main)[0], "types", '"types" must be the first condition');
   assert.equal(main.types, "./dist/index.d.ts");
   assert.equal(main.default, "./dist/index.js");
+  assert.equal(main.development, "./dist/development.js", "the side-effect file is the development entry");
   assert.ok(pkg.files.includes("dist"));
   assert.match(pkg.engines.node, />=\s*20\.19/);
 });

@@ -5,16 +5,31 @@
 // [0, endPage * PAGE_SIZE), exactly as they are in memory, so loading is one
 // read into a new backing memory plus a checksum pass, and then Heap.attach.
 //
-//   0   magic "OFHPIMG\n" (8 bytes)     8  FILE_VERSION      12  layout VERSION
-//   16  PAGE_SIZE                        20  flags (0)
-//   24  image bytes (f64)               32  address range, maxSize (f64)
-//   40  image checksum (u32)            44  header checksum of bytes 0..43
-//   48..63 zero
+// The header, little-endian, read and written through a DataView at the
+// offsets OFF_FILE_<FIELD> below:
 //
-// All fields are little-endian. The checksum is four interleaved
-// multiply-rotate lanes over the image's 32-bit words (the shape of xxHash32),
-// which runs at memory speed in V8; it catches damage and truncation, and is
-// no defence against a deliberately forged file.
+//    0 +---------------------------------------------+
+//      | magic "OFHPIMG\n" (8 bytes)                 |
+//    8 | u32 FILE_VERSION, the format of this header |
+//   12 | u32 layout VERSION of the image             |
+//   16 | u32 PAGE_SIZE                               |
+//   20 | u32 flags, 0                                |
+//   24 | f64 image bytes                             |
+//   32 | f64 address range of the heap (maxSize)     |
+//   40 | u32 image checksum                          |
+//   44 | u32 header checksum of bytes [0, 44)        |
+//   48 | zero                                        |
+//   64 +---------------------------------------------+
+//
+// The image after it is the heap's memory, whose words are in the host's
+// byte order: only a little-endian host's image matches the header, so on a
+// big-endian host save and load refuse to run (checkHostByteOrder).
+//
+// The image checksum is four interleaved multiply-rotate lanes over the
+// image's 32-bit words (the shape of xxHash32), which runs at memory speed
+// in V8; the header checksum is FNV-1a taken a word at a time. They catch
+// damage and truncation, and are no defence against a deliberately forged
+// file.
 //
 // save() writes to a temporary file next to the target and renames it over
 // the target, so a crash never leaves a half-written image under the name.
@@ -30,9 +45,42 @@ import { PAGE_SIZE, VERSION } from "./layout.js";
 
 /** Version of the file format (the header above); the image inside has its own layout VERSION. */
 export const FILE_VERSION = 1;
+/** Bytes of the file header; the image starts at this file offset. */
 export const FILE_HEADER_BYTES = 64;
-const FILE_MAGIC = [0x5048464f, 0x0a474d49] as const; // "OFHP" "IMG\n" as little-endian words
+const FILE_MAGIC = "OFHPIMG\n";
+
+// Byte offsets of the header's fields (the diagram above).
+const OFF_FILE_MAGIC = 0;
+const OFF_FILE_VERSION = 8;
+const OFF_FILE_LAYOUT_VERSION = 12;
+const OFF_FILE_PAGE_SIZE = 16;
+const OFF_FILE_FLAGS = 20;
+const OFF_FILE_IMAGE_BYTES = 24;
+const OFF_FILE_RANGE_BYTES = 32;
+const OFF_FILE_IMAGE_CHECKSUM = 40;
+const OFF_FILE_HEADER_CHECKSUM = 44; // the checksum covers every byte before it
+const LE = true; // DataView's littleEndian argument
+
 const CHUNK_BYTES = 64 << 20; // fs reads and writes move at most this many bytes per call
+
+// True where a Uint32Array stores its low byte first, as the file's header does.
+const HOST_LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * Throws OffheapTypeError on a big-endian host: the file header is
+ * little-endian but the image in the file is the heap's memory in the
+ * host's byte order, so a file written or read there would not match the
+ * format. `api` names the caller; `littleEndian` is the host's byte order
+ * (a parameter so that a test can check the refusal). Cost: O(1).
+ *
+ * @example
+ * checkHostByteOrder("Heap.save"); // returns on a little-endian host (x86, ARM as configured by every major OS)
+ */
+export function checkHostByteOrder(api: string, littleEndian = HOST_LITTLE_ENDIAN): void {
+  if (!littleEndian) {
+    throw new OffheapTypeError(`${api}: heap image files need a little-endian host and this one is big-endian (the file header is little-endian, the heap image in it is native-endian); Heap.attach on the memory itself works on any host`);
+  }
+}
 
 // The slice of node:fs/promises used here, typed locally: src/ is compiled
 // without Node's types so that nothing else in it can depend on Node.
@@ -88,33 +136,34 @@ export function imageChecksum(bytes: Uint8Array): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function headerChecksum(header: Uint32Array): number {
+// FNV-1a, a 32-bit word at a time, over the little-endian words of header bytes [0, OFF_FILE_HEADER_CHECKSUM).
+function headerChecksum(header: DataView): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < 11; i++) h = Math.imul(h ^ header[i]!, 0x01000193);
+  for (let off = 0; off < OFF_FILE_HEADER_CHECKSUM; off += 4) h = Math.imul(h ^ header.getUint32(off, LE), 0x01000193);
   return h >>> 0;
 }
 
 /** Writes the image, the first `imageBytes` of `buffer`, to `path` (atomically, by rename); returns the file's length in bytes. */
 export async function saveImage(buffer: ArrayBuffer | SharedArrayBuffer, imageBytes: number, rangeBytes: number, path: string): Promise<number> {
   if (typeof path !== "string") throw new OffheapTypeError(`Heap.save: path must be a string, got ${typeof path}`);
+  checkHostByteOrder("Heap.save");
   const fs = await nodeFs("Heap.save");
   const image = new Uint8Array(buffer, 0, imageBytes);
-  const header = new Uint32Array(FILE_HEADER_BYTES >>> 2);
-  const f64 = new Float64Array(header.buffer);
-  header[0] = FILE_MAGIC[0];
-  header[1] = FILE_MAGIC[1];
-  header[2] = FILE_VERSION;
-  header[3] = VERSION;
-  header[4] = PAGE_SIZE;
-  header[5] = 0;
-  f64[3] = imageBytes;
-  f64[4] = rangeBytes;
-  header[10] = imageChecksum(image);
-  header[11] = headerChecksum(header);
+  const header = new Uint8Array(FILE_HEADER_BYTES);
+  const view = new DataView(header.buffer);
+  for (let i = 0; i < FILE_MAGIC.length; i++) view.setUint8(OFF_FILE_MAGIC + i, FILE_MAGIC.charCodeAt(i));
+  view.setUint32(OFF_FILE_VERSION, FILE_VERSION, LE);
+  view.setUint32(OFF_FILE_LAYOUT_VERSION, VERSION, LE);
+  view.setUint32(OFF_FILE_PAGE_SIZE, PAGE_SIZE, LE);
+  view.setUint32(OFF_FILE_FLAGS, 0, LE);
+  view.setFloat64(OFF_FILE_IMAGE_BYTES, imageBytes, LE);
+  view.setFloat64(OFF_FILE_RANGE_BYTES, rangeBytes, LE);
+  view.setUint32(OFF_FILE_IMAGE_CHECKSUM, imageChecksum(image), LE);
+  view.setUint32(OFF_FILE_HEADER_CHECKSUM, headerChecksum(view), LE);
   const tmp = `${path}.${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}.tmp`;
   const file = await fs.open(tmp, "w");
   try {
-    await writeAll(file, new Uint8Array(header.buffer), 0);
+    await writeAll(file, header, 0);
     await writeAll(file, image, FILE_HEADER_BYTES);
     await file.sync();
   } catch (err) {
@@ -150,6 +199,7 @@ async function writeAll(file: FileHandle, bytes: Uint8Array, position: number): 
 /** Reads and checks the image file at `path` into a new memory of `kind`; returns that memory. */
 export async function loadImage(path: string, kind: "wasm" | "resizable"): Promise<WebAssembly.Memory | ArrayBuffer> {
   if (typeof path !== "string") throw new OffheapTypeError(`Heap.load: path must be a string, got ${typeof path}`);
+  checkHostByteOrder("Heap.load");
   const fs = await nodeFs("Heap.load");
   const file = await fs.open(path, "r");
   try {
@@ -158,16 +208,21 @@ export async function loadImage(path: string, kind: "wasm" | "resizable"): Promi
       throw new InvalidImageError(`Heap.load: ${path} is not a heap image this version can open: ${why}`);
     };
     if (size < FILE_HEADER_BYTES) refuse(`${size} bytes is shorter than the ${FILE_HEADER_BYTES}-byte header`);
-    const header = new Uint32Array(FILE_HEADER_BYTES >>> 2);
-    await readAll(file, new Uint8Array(header.buffer), 0);
-    const f64 = new Float64Array(header.buffer);
-    if (header[0] !== FILE_MAGIC[0] || header[1] !== FILE_MAGIC[1]) refuse("no heap image magic at its start");
-    if (header[11] !== headerChecksum(header)) refuse("its header is damaged (header checksum mismatch)");
-    if (header[2] !== FILE_VERSION) refuse(`file format version ${header[2]} (this build reads ${FILE_VERSION})`);
-    if (header[3] !== VERSION) refuse(`image layout version ${header[3]} (this build reads ${VERSION})`);
-    if (header[4] !== PAGE_SIZE) refuse(`page size ${header[4]} (this build uses ${PAGE_SIZE})`);
-    const imageBytes = f64[3]!;
-    const rangeBytes = f64[4]!;
+    const header = new Uint8Array(FILE_HEADER_BYTES);
+    await readAll(file, header, 0);
+    const view = new DataView(header.buffer);
+    for (let i = 0; i < FILE_MAGIC.length; i++) {
+      if (view.getUint8(OFF_FILE_MAGIC + i) !== FILE_MAGIC.charCodeAt(i)) refuse("no heap image magic at its start");
+    }
+    if (view.getUint32(OFF_FILE_HEADER_CHECKSUM, LE) !== headerChecksum(view)) refuse("its header is damaged (header checksum mismatch)");
+    const fileVersion = view.getUint32(OFF_FILE_VERSION, LE);
+    if (fileVersion !== FILE_VERSION) refuse(`file format version ${fileVersion} (this build reads ${FILE_VERSION})`);
+    const layoutVersion = view.getUint32(OFF_FILE_LAYOUT_VERSION, LE);
+    if (layoutVersion !== VERSION) refuse(`image layout version ${layoutVersion} (this build reads ${VERSION})`);
+    const pageSize = view.getUint32(OFF_FILE_PAGE_SIZE, LE);
+    if (pageSize !== PAGE_SIZE) refuse(`page size ${pageSize} (this build uses ${PAGE_SIZE})`);
+    const imageBytes = view.getFloat64(OFF_FILE_IMAGE_BYTES, LE);
+    const rangeBytes = view.getFloat64(OFF_FILE_RANGE_BYTES, LE);
     if (!Number.isSafeInteger(imageBytes) || imageBytes % PAGE_SIZE !== 0 || imageBytes <= 0 || !(imageBytes <= rangeBytes) || rangeBytes > 2 ** 32) {
       refuse(`its header gives an image of ${imageBytes} bytes in a range of ${rangeBytes}`);
     }
@@ -178,7 +233,7 @@ export async function loadImage(path: string, kind: "wasm" | "resizable"): Promi
     const buffer = memory instanceof WebAssembly.Memory ? memory.buffer : memory;
     const image = new Uint8Array(buffer, 0, imageBytes);
     await readAll(file, image, FILE_HEADER_BYTES);
-    if (imageChecksum(image) !== header[10]) refuse("its image is damaged (checksum mismatch)");
+    if (imageChecksum(image) !== view.getUint32(OFF_FILE_IMAGE_CHECKSUM, LE)) refuse("its image is damaged (checksum mismatch)");
     return memory;
   } finally {
     await file.close();
