@@ -67,15 +67,15 @@ const USE_LAYERS = `
   const Point = c.defineStruct({ x: "f64", y: "f64" });
   const map = new c.OffHeapMap(heap, { key: "string", value: "u32" });
   map.set("a", n);
-  console.log(JSON.stringify({ n, code, got: map.get("a"), size: Point.size, transform: typeof s.FrameSplitter, range: new b.RangeAllocator(64).allocate(8) }));
+  console.log(JSON.stringify({ n, code, got: map.get("a"), size: Point.size, transform: typeof s.FrameSplitter, range: new b.RangeAllocator(64).allocate(8), map: d.heapMapHtml(heap.snapshot()).startsWith("<!DOCTYPE html>") }));
 `;
-const EXPECTED_LAYERS = { n: 3, code: "ERR_OFFHEAP_END_OF_DATA", got: 3, size: 16, transform: "function", range: 0 };
+const EXPECTED_LAYERS = { n: 3, code: "ERR_OFFHEAP_END_OF_DATA", got: 3, size: 16, transform: "function", range: 0, map: true };
 
-test('the subpaths "offheap/buffers", "offheap/buffers/node" and "offheap/collections" load from ESM and CommonJS', () => {
-  const names = ["", "/buffers", "/collections", "/buffers/node"].map((sub) => JSON.stringify(pkg.name + sub));
-  const esm = run(["--input-type=module", "-e", `const [m, b, c, s] = await Promise.all([${names.map((n) => `import(${n})`).join(", ")}]); ${USE_LAYERS}`]);
+test('the subpaths "offheap/debug", "offheap/buffers", "offheap/buffers/node" and "offheap/collections" load from ESM and CommonJS', () => {
+  const names = ["", "/debug", "/buffers", "/collections", "/buffers/node"].map((sub) => JSON.stringify(pkg.name + sub));
+  const esm = run(["--input-type=module", "-e", `const [m, d, b, c, s] = await Promise.all([${names.map((n) => `import(${n})`).join(", ")}]); ${USE_LAYERS}`]);
   assert.deepEqual(JSON.parse(esm.trim().split("\n").at(-1)!), EXPECTED_LAYERS);
-  const cjs = run(["-e", `const [m, b, c, s] = [${names.map((n) => `require(${n})`).join(", ")}]; ${USE_LAYERS}`]);
+  const cjs = run(["-e", `const [m, d, b, c, s] = [${names.map((n) => `require(${n})`).join(", ")}]; ${USE_LAYERS}`]);
   assert.deepEqual(JSON.parse(cjs.trim().split("\n").at(-1)!), EXPECTED_LAYERS);
 });
 
@@ -95,7 +95,7 @@ test("the browser entry points import no Node built-in", () => {
 });
 
 test("the package exports only its entry points and package.json", () => {
-  assert.deepEqual(Object.keys(pkg.exports), [".", "./buffers", "./buffers/node", "./collections", "./package.json"]);
+  assert.deepEqual(Object.keys(pkg.exports), [".", "./debug", "./buffers", "./buffers/node", "./collections", "./package.json"]);
   for (const [sub, target] of Object.entries(pkg.exports)) {
     if (typeof target === "object") {
       assert.equal(Object.keys(target)[0], "types", `${sub}: "types" must be the first condition`);

@@ -41,6 +41,7 @@
 
 import { InvalidImageError, OffheapTypeError } from "../errors.js";
 import { createMemory } from "../memory/backing.js";
+import { nodeFs } from "../common/write-file.js";
 import { PAGE_SIZE, VERSION } from "./layout.js";
 
 /** Version of the file format (the header above); the image inside has its own layout VERSION. */
@@ -97,15 +98,6 @@ interface Fs {
   rm(path: string, options: { force: boolean }): Promise<void>;
 }
 
-async function nodeFs(api: string): Promise<Fs> {
-  const specifier = "node:fs/promises"; // a variable, so bundlers for browsers leave it alone
-  try {
-    return (await import(specifier)) as Fs;
-  } catch {
-    throw new OffheapTypeError(`${api}: this platform has no node:fs; use Heap.attach with the image bytes instead`);
-  }
-}
-
 /**
  * Checksum of `bytes` (a multiple of 16 bytes long, 4-aligned): four
  * xxHash32-style lanes over its words, folded. Cost: about one pass over
@@ -147,7 +139,7 @@ function headerChecksum(header: DataView): number {
 export async function saveImage(buffer: ArrayBuffer | SharedArrayBuffer, imageBytes: number, rangeBytes: number, path: string): Promise<number> {
   if (typeof path !== "string") throw new OffheapTypeError(`Heap.save: path must be a string, got ${typeof path}`);
   checkHostByteOrder("Heap.save");
-  const fs = await nodeFs("Heap.save");
+  const fs = await nodeFs<Fs>("Heap.save");
   const image = new Uint8Array(buffer, 0, imageBytes);
   const header = new Uint8Array(FILE_HEADER_BYTES);
   const view = new DataView(header.buffer);
@@ -176,18 +168,6 @@ export async function saveImage(buffer: ArrayBuffer | SharedArrayBuffer, imageBy
   return FILE_HEADER_BYTES + imageBytes;
 }
 
-/** Writes `bytes` to the file `path` (Node only); `api` names the caller in errors. */
-export async function writeFileBytes(path: string, bytes: Uint8Array, api: string): Promise<void> {
-  if (typeof path !== "string") throw new OffheapTypeError(`${api}: path must be a string, got ${typeof path}`);
-  const fs = await nodeFs(api);
-  const file = await fs.open(path, "w");
-  try {
-    await writeAll(file, bytes, 0);
-  } finally {
-    await file.close();
-  }
-}
-
 async function writeAll(file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
   for (let done = 0; done < bytes.length; ) {
     const n = Math.min(CHUNK_BYTES, bytes.length - done);
@@ -200,7 +180,7 @@ async function writeAll(file: FileHandle, bytes: Uint8Array, position: number): 
 export async function loadImage(path: string, kind: "wasm" | "resizable"): Promise<WebAssembly.Memory | ArrayBuffer> {
   if (typeof path !== "string") throw new OffheapTypeError(`Heap.load: path must be a string, got ${typeof path}`);
   checkHostByteOrder("Heap.load");
-  const fs = await nodeFs("Heap.load");
+  const fs = await nodeFs<Fs>("Heap.load");
   const file = await fs.open(path, "r");
   try {
     const { size } = await file.stat();
