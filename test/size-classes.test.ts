@@ -2,8 +2,12 @@
 // (scripts/gen-size-classes.mjs lists them as R1-R5).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, Heap, MAX_SMALL_SIZE, N_CLASSES, PAGE_SIZE } from "../src/index.js";
+import { MAX_CLASSES } from "../src/heap/layout.js";
 import { KIB, MIB } from "./helpers.js";
 
 // build/test/ -> repository root
@@ -15,11 +19,35 @@ test("src/heap/size-classes.ts is exactly what scripts/gen-size-classes.mjs gene
   assert.equal(checkedIn, gen.generate(), "run `npm run gen` and commit the result");
 });
 
+test("no table with more classes than the header holds can be generated or loaded (R5)", async () => {
+  const gen = (await import(new URL("scripts/gen-size-classes.mjs", ROOT).href)) as {
+    sizeClasses(): { size: number }[];
+    checkRows(rows: unknown[]): void;
+  };
+  const rows = gen.sizeClasses();
+  gen.checkRows(rows);
+  // MAX_CLASSES + 1 classes of 8-byte steps below 32 KiB: every other rule holds, R5 does not.
+  const tooMany = Array.from({ length: MAX_CLASSES + 1 }, (_, i) => ({ ...rows.at(-1)!, size: i === MAX_CLASSES ? 32768 : 8 + 8 * i, prev: i === 0 ? 0 : 8 * i }));
+  assert.throws(() => gen.checkRows(tooMany), /R5: 80 classes, but the image header holds 79/);
+  // A built package whose table overflows the header refuses to load.
+  const dir = mkdtempSync(join(tmpdir(), "offheap-classes-"));
+  try {
+    cpSync(new URL("dist", ROOT), dir, { recursive: true });
+    const file = join(dir, "heap", "size-classes.js");
+    const text = readFileSync(file, "utf8");
+    assert.match(text, /export const N_CLASSES = \d+;/);
+    writeFileSync(file, text.replace(/export const N_CLASSES = \d+;/, `export const N_CLASSES = ${MAX_CLASSES + 1};`));
+    await assert.rejects(import(pathToFileURL(join(dir, "index.js")).href), /size-class table has 80 classes; the heap image's header holds 79/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("classes are multiples of 8, increasing, from 8 B to 32 KiB", () => {
   assert.equal(CLASS_SIZE.length, N_CLASSES + 1);
   assert.equal(CLASS_PAGES.length, N_CLASSES + 1);
   assert.equal(CLASS_OBJECTS.length, N_CLASSES + 1);
-  assert.ok(N_CLASSES <= 254);
+  assert.ok(N_CLASSES <= MAX_CLASSES, `${N_CLASSES} classes; the image header holds ${MAX_CLASSES}`);
   assert.equal(CLASS_SIZE[1], 8);
   assert.equal(CLASS_SIZE[N_CLASSES], 32 * KIB);
   assert.equal(MAX_SMALL_SIZE, 32 * KIB);
