@@ -2,7 +2,7 @@
 // every (build, workload) cell happens before run i + 1 of any, so a change
 // in the machine's state (another process, thermal limits) lands on both
 // builds alike. Prints every run, then the median and best per cell, and the
-// ratio B/A of the medians.
+// median of the per-round ratios B/A.
 //
 //   node bench/ab.mjs <A dist/index.js> <B dist/index.js> [--runs N] [--workloads pair64,batch,churn] [--names A,B]
 //
@@ -12,15 +12,15 @@
 // Each cell is bench/cell.mjs in its own process (OFFHEAP_DIST selects the build).
 import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { machineInfo, machineLine } from "./common.mjs";
 
 const CELL = fileURLToPath(new URL("./cell.mjs", import.meta.url));
 
 /** Runs one cell of `dist` (a path to a dist/index.js) and returns its ns/op. */
 export function cellNs(dist, workload) {
-  const out = execFileSync(process.execPath, ["--expose-gc", CELL, "offheap", workload], {
-    env: { ...process.env, OFFHEAP_DIST: pathToFileURL(resolve(dist)).href },
+  const out = execFileSync(process.env.OFFHEAP_NODE ?? process.execPath, ["--expose-gc", CELL, "offheap", workload], {
+    env: { ...process.env, OFFHEAP_DIST: resolve(dist) },
     encoding: "utf8",
   });
   return JSON.parse(out.trim().split("\n").at(-1)).nsPerOp;
@@ -58,9 +58,13 @@ export function abTable(results, workloads) {
   for (const name of names) {
     lines.push(`| ${name} | ${workloads.map((w) => `${median(results[name][w]).toFixed(2)} (best ${Math.min(...results[name][w]).toFixed(2)})`).join(" | ")} |`);
   }
-  if (names.length === 2) {
-    const [a, b] = names;
-    lines.push(`| ${b} / ${a} | ${workloads.map((w) => (median(results[b][w]) / median(results[a][w])).toFixed(3)).join(" | ")} |`);
+  // Each build against the first, as the median of the ratios of runs made
+  // in the same round (adjacent in time, so a slower spell of the machine
+  // hits both sides of a ratio): steadier than a ratio of medians.
+  const [a] = names;
+  for (const b of names.slice(1)) {
+    const ratio = (w) => median(results[b][w].map((ns, i) => ns / results[a][w][i]));
+    lines.push(`| ${b} / ${a} (paired) | ${workloads.map((w) => ratio(w).toFixed(3)).join(" | ")} |`);
   }
   return lines.join("\n");
 }

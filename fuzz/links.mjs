@@ -1,13 +1,15 @@
-// Damaged free-list links (see run.mjs): a program allocates and frees small
-// blocks, then plays a write after free: it stores into the link word of a
-// freed object a random word, or an address in one of the image's regions
-// (header, allocation bitmap, page descriptors, the last metadata page,
-// a free page, the inside of a live or free block, a live block's start,
-// a free object of another size class, a misaligned address, past the
-// memory). From then on every allocation must return a free object of the
-// class asked for, overlapping no live block and inside the data pages, or
-// throw HeapCorruptionError; and check() must report the damage. Every live
-// block's pattern is verified after each allocation.
+// Writes after free (see run.mjs): a program allocates and frees small
+// blocks, then stores into the first word of a freed object (where a
+// span's free list keeps its link) a random word, or an address in one of
+// the image's regions (header, allocation bitmap, page descriptors, the
+// last metadata page, a free page, the inside of a live or free block, a
+// live block's start, a free object of any class, a misaligned address,
+// past the memory). From then on every allocation must return a free object
+// of the class asked for, overlapping no live block and inside the data
+// pages, or throw HeapCorruptionError. Most programs trim first, so that
+// every free object is on its span's free list, and the victim is chosen in
+// a span: then check() must report the damage too. Every live block's
+// pattern is verified after each allocation.
 import { Heap, HeapCorruptionError } from "offheap";
 import { CODES, checkWindows, ensure, fillPattern, hex } from "./lib.mjs";
 
@@ -76,12 +78,18 @@ export function linksProgram(p, steps) {
       blocks.delete(a);
     }
   }
-  if (p.chance(0.3)) heap.trim(); // free objects back on their spans' lists, not the cache lists
+  // Trimmed, every free object is on its span's free list (the cache lists are flushed).
+  const trimmed = p.chance(0.7);
+  if (trimmed) heap.trim();
   heap.check();
-  if (freed.size === 0 || blocks.size === 0) return;
+  const spanPages = new Set();
+  for (const span of heap.snapshot().spans) if (span.kind === "small") for (let i = 0; i < span.pages; i++) spanPages.add(span.startPage + i);
+  const victims = [...freed.keys()].filter((a) => spanPages.has(Math.floor(a / PAGE)));
+  if (victims.length === 0 || blocks.size === 0) return;
 
-  // The damage: one word written into a freed object's link.
-  const victim = p.pick([...freed.keys()]);
+  // The damage: one word written into a freed object's first word.
+  const victim = p.pick(victims);
+  const victimSize = freed.get(victim);
   const u32 = heap.u32;
   const descOff = u32[HDR_DESC_OFF];
   const firstData = u32[HDR_FIRST_DATA_PAGE] * PAGE;
@@ -109,8 +117,8 @@ export function linksProgram(p, steps) {
   u32[victim >>> 2] = link;
   p.event(`links: ${what}`);
 
-  // check() must see it (unless the word written equals the link it replaced).
-  if (link !== old) {
+  // check() must see it on a span's free list (unless the word written equals the link it replaced).
+  if (trimmed && link !== old) {
     let reported = false;
     try {
       heap.check();
@@ -124,7 +132,7 @@ export function linksProgram(p, steps) {
   // Then allocations of every size, the victim's class most, until one reports the damage.
   for (p.step = 1; p.step <= steps; p.step++) {
     p.counts.steps++;
-    const n = p.chance(0.5) ? freed.get(victim) : p.pick(sizes);
+    const n = p.chance(0.5) ? victimSize : p.pick(sizes);
     p.op = `alloc(${n}) after the damage`;
     if (allocChecked(n)) return;
   }

@@ -20,7 +20,7 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, Heap, HeapCorruptionError, N_CLASSES, PAGE_SIZE } from "../src/index.js";
 import { sizeClassOf } from "../src/heap/class-of.js";
 import {
-  BITMAP_BYTES_PER_PAGE, BITMAP_OFF, CC_BASE, CC_HEAD, CC_LIMIT, CC_PUSHES, CC_SHIFT, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED,
+  BITMAP_BYTES_PER_PAGE, BITMAP_OFF, cacheCapacity, CC_ARRAY, CC_LIMIT, CC_MAX, CC_PUSHES, CC_TOP, CC_SHIFT, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED,
   DESC_SHIFT, HDR_BIN_NONEMPTY, HDR_CACHE, HDR_EMPTY, HDR_END_PAGE, HDR_F64_CLASS_ALLOCS, HDR_FREE_BIN, HDR_FREE_PAGES,
   G_FREE, G_LIVE, G_NONE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_MAGIC, HDR_N_EMPTY_SPANS, HDR_PARTIAL, HDR_ROOTS, HDR_TOTAL_PAGES,
   N_BINS,
@@ -114,7 +114,7 @@ interface World {
   small: number[]; // live 16-byte blocks
   large: number; // a live large block (40,000 bytes, 5 pages)
   multiSpan: number; // start page of a live span of CLS_MULTI
-  cache16: number[]; // the first objects on class 16's cache list
+  cache16: number[]; // the top 8 objects on class 16's cache list, top first
   partial48: number[]; // start pages of class 48's partial spans
   empty4k: number; // an empty span of class 4096
   run: number; // a free run in an exact bin
@@ -123,6 +123,8 @@ interface World {
 
 const dw = (w: World, page: number, field: number): number => w.heap.descW + (page << DESC_SHIFT) + field;
 const cacheW = (cls: number, field: number): number => HDR_CACHE + (cls << CC_SHIFT) + field;
+/** Word index of the slot of class 16's cache list holding its i-th object from the top (w.cache16[i]). */
+const cacheSlot = (w: World, i: number): number => w.u32[cacheW(CLS16, CC_TOP)]! - i;
 const pageOf = (addr: number): number => Math.floor(addr / PAGE_SIZE);
 
 function populate(): World {
@@ -162,7 +164,7 @@ function populate(): World {
   const w = { heap, sab, live, u32, small: s16.filter((a) => live.has(a)), large } as World;
   w.multiSpan = pageOf(sMulti[0]!);
   w.cache16 = [];
-  for (let a = u32[cacheW(CLS16, CC_HEAD)]!; a !== 0 && w.cache16.length < 8; a = u32[a >>> 2]!) w.cache16.push(a);
+  for (let slot = u32[cacheW(CLS16, CC_TOP)]!; slot > u32[cacheW(CLS16, CC_ARRAY)]! && w.cache16.length < 8; slot--) w.cache16.push(u32[slot]!);
   w.partial48 = [];
   for (let s = u32[HDR_PARTIAL + CLS48]!; s !== 0; s = u32[dw(w, s, D_NEXT)]!) w.partial48.push(s);
   w.empty4k = u32[HDR_EMPTY + CLS4K]!;
@@ -201,9 +203,12 @@ function assertNoStrayWrites(w: World, before: Uint8Array, outcome: Outcome, exe
     prot.fill(1, Math.floor(from / 8), Math.ceil(to / 8));
   };
   const descEnd = h.descW * 4 + totalPages * 32;
+  // The cache lists' arrays follow the descriptors; after them, padding up to the first data page.
+  let cacheEnd = descEnd;
+  for (let cls = 1; cls <= N_CLASSES; cls++) cacheEnd += 4 * (1 + cacheCapacity(cls, totalPages));
   protect(BITMAP_OFF + end * BITMAP_BYTES_PER_PAGE, BITMAP_OFF + totalPages * BITMAP_BYTES_PER_PAGE);
   protect(h.descW * 4 + end * 32, descEnd);
-  protect(descEnd, h.firstDataPage * PAGE_SIZE);
+  protect(cacheEnd, h.firstDataPage * PAGE_SIZE);
   protect(end * PAGE_SIZE, after.length);
   for (const [a, n] of w.live) if (!exempt.includes(a)) protect(a, a + n);
   for (let i = 0; i < after.length; i++) {
@@ -270,11 +275,13 @@ if (isMainThread) {
         const a = freeHead(w, w.partial48[0]!);
         w.u32[w.u32[a >>> 2]! >>> 2] = a;
       }],
-      ["a cache-list link points between objects", "S2", (w) => { w.u32[w.cache16[1]! >>> 2] = w.cache16[2]! + 8; }],
-      ["a cache-list link points outside the pages", "S2", (w) => { w.u32[w.cache16[1]! >>> 2] = 0xfffffff0; }],
-      ["a cache list has a cycle", "S2", (w) => { w.u32[w.cache16[3]! >>> 2] = w.cache16[0]!; }],
-      ["a cache-list link points at a live block", "S2", (w) => { w.u32[w.cache16[1]! >>> 2] = live16(w); }],
-      ["a cache list's counts (CC_BASE)", "S2", (w) => { w.u32[cacheW(CLS16, CC_BASE)] = w.u32[cacheW(CLS16, CC_BASE)]! + 1; }],
+      ["a cache-list slot points between objects", "S2", (w) => { w.u32[cacheSlot(w, 1)] = w.cache16[2]! + 8; }],
+      ["a cache-list slot points outside the pages", "S2", (w) => { w.u32[cacheSlot(w, 1)] = 0xfffffff0; }],
+      ["a cache list holding an object twice", "S2", (w) => { w.u32[cacheSlot(w, 3)] = w.cache16[0]!; }],
+      ["a cache-list slot points at a live block", "S2", (w) => { w.u32[cacheSlot(w, 1)] = live16(w); }],
+      ["a cache list's top past its array", "S2", (w) => { w.u32[cacheW(CLS16, CC_TOP)] = w.u32[cacheW(CLS16, CC_ARRAY)]! + w.u32[cacheW(CLS16, CC_MAX)]! + 1; }],
+      ["a cache list's push bound (CC_LIMIT)", "S2", (w) => { w.u32[cacheW(CLS16, CC_LIMIT)] = w.u32[cacheW(CLS16, CC_LIMIT)]! + 1; }],
+      ["a cache list's sentinel", "S2", (w) => { w.u32[w.u32[cacheW(CLS16, CC_ARRAY)]!] = w.cache16[0]!; }],
       ["D_OWNER of a multi-page span's second page", "P2", (w) => { w.u32[dw(w, w.multiSpan + 1, D_OWNER)] = w.multiSpan + 1; }],
       ["D_OWNER of a large block's last page", "P2", (w) => { const p = pageOf(w.large); w.u32[dw(w, p + 4, D_OWNER)] = p + 1; }],
       ["D_OWNER of a free run's last page", "P2", (w) => {
@@ -347,69 +354,77 @@ if (isMainThread) {
   describe("operations on damaged metadata stop with HeapCorruptionError: no hang, no write outside the heap", () => {
     const allocs = (size: number, count: number): Op => ({ op: "alloc", size, count });
 
-    test("cache list with a cycle: alloc stops at the block it would hand out twice", async () => {
+    test("a cache list holding an object twice: alloc stops at the block it would hand out twice", async () => {
       const w = populate();
-      w.u32[w.cache16[1]! >>> 2] = w.cache16[0]!;
+      w.u32[cacheSlot(w, 1)] = w.cache16[0]!;
       await expectContained(w, [allocs(16, 64)], ["S2"]);
     });
 
-    test("cache-list link into the header: alloc refuses it", async () => {
+    test("a cache-list slot into the header, past the memory, or at a live block: alloc refuses it", async () => {
+      for (const bad of [64, 0xfffffff0]) {
+        const w = populate();
+        w.u32[cacheSlot(w, 1)] = bad;
+        await expectContained(w, [allocs(16, 64)], ["S2"]);
+      }
       const w = populate();
-      w.u32[w.cache16[1]! >>> 2] = 64;
+      w.u32[cacheSlot(w, 1)] = live16(w);
       await expectContained(w, [allocs(16, 64)], ["S2"]);
     });
 
-    test("cache-list link past the memory: alloc refuses it", async () => {
+    // Item 2 of issue 10: a write after free lands in a free object. The
+    // cache lists keep no link there, so such a write cannot steer alloc at
+    // all: it hands out the written objects as they are.
+    test("a write after free over objects on a cache list: alloc hands out exactly those objects", async () => {
       const w = populate();
-      w.u32[w.cache16[1]! >>> 2] = 0xfffffff0;
-      await expectContained(w, [allocs(16, 64)], ["S2"]);
+      for (const a of w.cache16) w.u32[a >>> 2] = w.heap.descW * 4 + 64;
+      const out = await expectContained(w, [allocs(16, 8)], ["done"], { exempt: w.cache16 });
+      assert.deepEqual(out.returned, w.cache16, "the objects on top of the list, newest first");
     });
 
-    test("cache-list link to a live block: alloc refuses it", async () => {
-      const w = populate();
-      w.u32[w.cache16[1]! >>> 2] = live16(w);
-      await expectContained(w, [allocs(16, 64)], ["S2"]);
-    });
-
-    // Whatever a write after free stores in a cache-list link, alloc hands
-    // out a free object of the class or throws (layout.ts: granule states):
-    // never metadata, a free page, the inside of an object, or an object of
-    // another class. One case per region an address can fall in.
+    // The links that are kept in free objects are the spans' free lists,
+    // which refill follows: whatever a write after free stores in one,
+    // alloc hands out a free object of the class or throws (central.ts:
+    // refill). One case per region an address can fall in.
     const links: [string, (w: World) => number][] = [
+      ["the header", () => 64],
       ["the allocation bitmap", () => BITMAP_OFF + 4096],
       ["the page descriptors", (w) => w.heap.descW * 4 + 64],
       ["the last metadata page", (w) => w.heap.firstDataPage * PAGE_SIZE - 64],
+      ["past the memory", () => 0xfffffff0],
       ["a free page run", (w) => w.run * PAGE_SIZE + 256],
       ["the inside of a live block", (w) => live16(w) + 8],
-      ["the inside of a free object", (w) => w.cache16[3]! + 8],
-      ["a free object of another class", (w) => freeHead(w, w.partial48[0]!)],
-      ["a free object, misaligned", (w) => w.cache16[3]! + 4],
+      ["a live block", (w) => live16(w)],
+      ["the inside of a free object", (w) => freeHead(w, w.partial48[1]!) + 8],
+      ["a free object of another class", (w) => w.cache16[3]!],
+      ["a free object of another span", (w) => freeHead(w, w.partial48[1]!)],
+      ["a free object, misaligned", (w) => freeHead(w, w.partial48[0]!) + 4],
       ["the tail of a span no object fits", (w) => w.partial48[0]! * PAGE_SIZE + CLASS_OBJECTS[CLS48]! * CLASS_SIZE[CLS48]!],
       ["a large block", (w) => w.large],
     ];
     for (const [where, target] of links) {
-      test(`cache-list link into ${where}: alloc refuses it`, async () => {
+      test(`a span's free-list link into ${where}: alloc (refill) refuses it`, async () => {
         const w = populate();
-        w.u32[w.cache16[1]! >>> 2] = target(w);
-        await expectContained(w, [allocs(16, 64)], ["S2"]);
+        w.u32[freeHead(w, w.partial48[0]!) >>> 2] = target(w);
+        // Empty class 48's cache, so the allocations refill from its partial spans, the damaged one first.
+        await expectContained(w, [allocs(48, 2000)], ["S1", "S3"]);
       });
     }
 
-    test("cache-list link inside a live block: the next flush (trim) refuses it", async () => {
+    test("cache-list slot inside a live block: the next flush (trim) refuses it", async () => {
       const w = populate();
-      w.u32[w.cache16[1]! >>> 2] = live16(w) + 8;
+      w.u32[cacheSlot(w, 1)] = live16(w) + 8;
       await expectContained(w, [{ op: "trim" }], ["S2"]);
     });
 
-    test("cache list with a cycle: trim ends (its counts bound the flush) and check reports it", async () => {
+    test("a cache list holding an object twice: trim stops before returning it twice and check reports it", async () => {
       const w = populate();
-      w.u32[w.cache16[1]! >>> 2] = w.cache16[0]!;
+      w.u32[cacheSlot(w, 3)] = w.cache16[0]!;
       await expectContained(w, [{ op: "trim" }, { op: "check" }], ["S1", "S2", "S3"]);
     });
 
-    test("cache counts far past the pages: trim refuses to walk them", async () => {
+    test("a cache list's top far past its array: trim refuses to walk it", async () => {
       const w = populate();
-      w.u32[cacheW(CLS16, CC_BASE)] = 0x40000000;
+      w.u32[cacheW(CLS16, CC_TOP)] = 0x40000000;
       await expectContained(w, [{ op: "trim" }], ["S2"]);
     });
 
@@ -417,7 +432,7 @@ if (isMainThread) {
       const w = populate();
       const a = freeHead(w, w.partial48[0]!);
       w.u32[w.u32[a >>> 2]! >>> 2] = a;
-      await expectContained(w, [allocs(48, 400)], ["S1"]);
+      await expectContained(w, [allocs(48, 400)], ["S1", "S2"]);
     });
 
     test("a span's free-list link outside the pages: refill stops", async () => {
@@ -514,7 +529,7 @@ if (isMainThread) {
     });
 
     for (const [what, damage, invariant] of [
-      ["a cache list with a cycle", (w: World) => { w.u32[w.cache16[3]! >>> 2] = w.cache16[0]!; }, "S2"],
+      ["a cache list holding an object twice", (w: World) => { w.u32[cacheSlot(w, 3)] = w.cache16[0]!; }, "S2"],
       ["a span's free list with a cycle", (w: World) => { const a = freeHead(w, w.partial48[0]!); w.u32[w.u32[a >>> 2]! >>> 2] = a; }, "S1"],
       ["a partial list with a cycle", (w: World) => { const ps = w.partial48; w.u32[dw(w, ps[ps.length - 1]!, D_NEXT)] = ps[0]!; }, "S4"],
       ["bin 0 with a cycle", (w: World) => { w.u32[dw(w, w.longRun, D_NEXT)] = w.longRun; }, "P4"],

@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as layout from "../src/heap/layout.js";
+import { N_CLASSES } from "../src/heap/size-classes.js";
 
 // Fingerprint of the layout constants (header words, cache-list words,
 // descriptor fields, kinds, bins, page and alignment shifts) of each image
@@ -15,7 +16,7 @@ const KNOWN_LAYOUTS: Record<number, string> = {
   2: "0xd9db9917", // HDR_ROOTS: the root directory (roots.ts)
   3: "0xbb48d7e3", // peaks (HDR_PEAK_END_PAGE, HDR_F64_PEAK_LIVE) and HDR_CLASS_USED (stats.ts)
   4: "0x052ee6e3", // CC_SAMPLE_AT: the heap profiler's countdown in each class's cache line (profile.ts)
-  5: "0x9b724b31", // granule states: 2 bitmap bits per granule (G_FREE, G_LIVE_DEBUG); HDR_QUARANTINED (debug-trailer.ts)
+  5: "0x4a687ff4", // granule states (2 bitmap bits per granule: G_FREE, G_LIVE_DEBUG), HDR_QUARANTINED (debug-trailer.ts), cache lists as arrays (CC_TOP, CC_ARRAY)
 };
 
 const LAYOUT_NAME = /^(HDR_|CC_|D_|KIND_|DESC_|BITMAP_|GRANULE_|G_|WORD_LIVE_BITS$|HEADER_BYTES$|N_BINS$|PAGE_SHIFT$|ALIGN_SHIFT$|MAGIC$)/;
@@ -61,10 +62,19 @@ test("the metadata regions fit: bitmap after the header, descriptors after the b
   assert.equal(layout.G_LIVE_DEBUG & layout.G_LIVE_BIT, layout.G_LIVE_BIT);
   assert.equal(layout.G_FREE & layout.G_LIVE_BIT, 0);
   for (const totalPages of [2, 8, 512, 2048, 262144, 524288]) {
-    const { descOff, firstDataPage } = layout.geometry(totalPages);
+    const { descOff, cacheOff, firstDataPage } = layout.geometry(totalPages);
     assert.ok(descOff >= layout.BITMAP_OFF + totalPages * layout.BITMAP_BYTES_PER_PAGE, `${totalPages} pages: descriptors after the bitmap`);
-    assert.ok(firstDataPage * layout.PAGE_SIZE >= descOff + totalPages * layout.DESC_BYTES, `${totalPages} pages: data after the descriptors`);
-    assert.ok((firstDataPage - 1) * layout.PAGE_SIZE < descOff + totalPages * layout.DESC_BYTES, `${totalPages} pages: no page wasted`);
+    assert.ok(cacheOff >= descOff + totalPages * layout.DESC_BYTES, `${totalPages} pages: cache lists after the descriptors`);
+    let words = 0;
+    for (let cls = 1; cls <= N_CLASSES; cls++) {
+      const n = layout.cacheCapacity(cls, totalPages);
+      assert.ok(n >= layout.CACHE_MIN_OBJECTS && n <= layout.CACHE_MAX_OBJECTS, `${totalPages} pages: class ${cls} holds ${n}`);
+      words += 1 + n; // a sentinel and the objects
+    }
+    const cacheEnd = cacheOff + 4 * words;
+    assert.ok(firstDataPage * layout.PAGE_SIZE >= cacheEnd, `${totalPages} pages: data after the cache lists`);
+    assert.ok((firstDataPage - 1) * layout.PAGE_SIZE < cacheEnd, `${totalPages} pages: no page wasted`);
+    if (totalPages >= 128) assert.ok(4 * words <= 0.006 * totalPages * layout.PAGE_SIZE, `${totalPages} pages: the cache lists take at most 0.6% of the range`);
   }
   assert.ok(layout.MAX_RANGE_BYTES <= 2 ** 32, "addresses are u32");
 });

@@ -277,13 +277,13 @@ describe("formatStats", () => {
     assert.equal(formatStats(smallHeap().stats()), `\
 offheap heap statistics (8 KiB pages)
   live blocks (in use)             41,088  40.1 KiB  3 blocks, 1 large
-+ free objects in size classes     16,168  15.8 KiB  16,168 bytes of them on cache lists
++ free objects in size classes     16,168  15.8 KiB  3,888 bytes of them on cache lists
 + span tails                           88      88 B  too short for an object
 + free pages (page heap)            8,192   8.0 KiB
-+ metadata                         16,320  15.9 KiB  header, bitmap, page descriptors
-= committed                        81,856  79.9 KiB
++ metadata                         24,800  24.2 KiB  header, bitmap, page descriptors, cache lists
+= committed                        90,336  88.2 KiB
   reserved (address range)      1,048,576   1.0 MiB
-  peak committed                   81,856  79.9 KiB  exact
+  peak committed                   90,336  88.2 KiB  exact
   peak live                        41,112  40.1 KiB  lower bound, sampled on slow paths
   requested since start            40,144  39.2 KiB
   fragmentation                     37.3%            1 - live / committed pages
@@ -293,8 +293,8 @@ offheap heap statistics (8 KiB pages)
 
 size classes:
 class  size  spans  pages  objs/span  live objs  live bytes  free objs  free bytes  cached  util  allocs  frees  requested
-    3    24      1      1        341          1          24        340       8,160     340  0.3%       2      1         44
-   13   104      1      1         78          1         104         77       8,008      77  1.3%       1      0        100
+    3    24      1      1        341          1          24        340       8,160      84  0.3%       2      1         44
+   13   104      1      1         78          1         104         77       8,008      18  1.3%       1      0        100
 large     -      1      5          -          1      40,960          -           -       -     -       1      0     40,000
 (large: one span per block; requested is that of the live blocks)
 `);

@@ -2,15 +2,16 @@
 // lists that serve the fast paths (the local cache: TCMalloc's thread cache,
 // Go's mcache). See heap.ts for an overview.
 //
-// Each class c has one cache list in the header (HDR_CACHE + 8c: head,
-// pop and push counts, base and bound; see layout.ts). free() pushes onto it and alloc() pops from it, so a
-// block freed and allocated again never touches its span, and the block
-// alloc() hands out is the one freed last, still in the CPU cache. Spans
-// only see objects in batches:
-//   refill  the cache is empty: take whole free lists of partial spans (an
-//           empty span, a new span) until a span's worth of objects is in it;
-//   flush   the cache passed CC_MAX objects: return the objects at its head
-//           to their spans until half remain.
+// Each class c has one cache list: a stack of free objects' addresses in
+// an array of the metadata, with its count, bound and counters in the
+// header (HDR_CACHE + 8c; see layout.ts). free() pushes onto it and alloc()
+// pops from it, so a block freed and allocated again never touches its span,
+// and the block alloc() hands out is the one freed last, still in the CPU
+// cache. Spans only see objects in batches:
+//   refill  the cache is empty: take objects from the free lists of partial
+//           spans (an empty span, a new span) until a span's worth is in it;
+//   flush   the cache is full: return its oldest objects (the bottom of the
+//           stack) to their spans until half remain.
 // For every span:
 //
 //   used == objects - |span free list|                          (S3)
@@ -26,30 +27,29 @@
 // every empty span released before the heap grows (so caching never makes
 // the heap bigger), or until trim() does the same.
 //
-// Damage. Every link and count these paths follow is read from the image,
-// which a stray write (a write after free lands on a free object's link)
-// can change. So each is checked before it is followed or written through:
-// an object taken from a cache list must be a free object of a span of its
-// class (cachedSpan, S2); a span taken from a list must be a span of the
-// class in the state the list promises (S4, and lists.ts checks the links
-// of every list operation); a span's free list must stay on object starts
-// of the span in state G_FREE and be exactly objects - used long (S1, S3);
-// the counts that bound a flush must fit the committed pages (S2). No list
-// is walked further than the objects or pages that exist, and damage
-// throws HeapCorruptionError naming the invariant instead of looping or
-// writing into live blocks (test/corruption.test.ts).
-// The alloc fast path checks as much as cachedSpan, in two tests: the
-// granule of the head is exactly G_FREE (so it is a free object's start:
-// never metadata, a free page, the inside of an object or a live block;
-// layout.ts) and its page's descriptor names the list's class. So whatever
-// a write after free stores in a link, alloc returns a free object of the
-// right class or reaches the slow path, where cachedSpan names the damage.
-// What it costs: heap.ts.
+// Damage. A write after free lands in a free object; the only link kept
+// there is a span's free list (the cache lists are arrays in the metadata,
+// out of a program's reach unless it writes through a wild address). So
+// refill checks every object it takes from a span's list: an object start
+// of that span, in state G_FREE, and no more of them than the span's free
+// count (S1, S3); a damaged link stops it with HeapCorruptionError and
+// alloc never hands out metadata, a free page, the inside of an object,
+// a live block or another class's object (test/corruption.test.ts, and the
+// fuzz target heap-links). The rest of the image is checked as the slow
+// paths read it: an object taken from a cache list must be a free object of
+// a span of its class (cachedSpan, S2); a span taken from a list must be a
+// span of the class in the state the list promises (S4, and lists.ts
+// checks the links of every list operation); the counts that bound a flush
+// must fit the array (S2). No list is walked further than the objects or
+// pages that exist, and damage throws HeapCorruptionError naming the
+// invariant instead of looping or writing into live blocks.
+// Why arrays and not links through the free objects (as before image
+// version 5), by benchmark: see the commit that made them, and heap.ts.
 
 import * as sizeclasses from "./size-classes.js";
 const { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
-const { CC_BASE, CC_HEAD, CC_LIMIT, CC_MAX, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
+const { ALIGN_MASK, cacheCapacity, CC_ARRAY, CC_LIMIT, CC_MAX, CC_TOP, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
   D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, G_FREE, G_LIVE, HDR_CACHE, HDR_CLASS_USED, HDR_EMPTY, HDR_F64_CLASS_ALLOCS,
   HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_F64_PEAK_LIVE, HDR_FREE_PAGES,
   HDR_END_PAGE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_LARGE, KIND_SMALL,
@@ -61,21 +61,21 @@ import { extend, freeRun, growFor, takeRun } from "./page-heap.js";
 import { clearGranules, granuleState, liveGranules, markFreeObjects, setGranule } from "./granules.js";
 
 /**
- * Bytes a class's cache list may hold before free() flushes half of it.
- * 2 MiB lets a burst of frees of that size go back to the cache without a
- * flush (batch: 10,000 mixed blocks freed at once, 17.1-17.7 ns/op against
- * 18.6-19.2 with 1 MiB). Caches are flushed before the heap grows, so this
- * bounds how long freed memory stays with its class, never how big the heap
- * gets.
+ * Sets up every class's cache list, empty: its array in the cache region
+ * (from word `cacheW`, as geometry() and cacheCapacity() lay it out), its
+ * bound, and no profiler countdown.
  */
-export const CACHE_MAX_BYTES = 2 << 20;
-
-/** Sets the bound of every class's cache list (CC_MAX): CACHE_MAX_BYTES of objects, and at least two spans' worth. */
-export function initCaches(u32: Uint32Array): void {
+export function initCaches(u32: Uint32Array, cacheW: number, totalPages: number): void {
+  let w = cacheW;
   for (let cls = 1; cls <= N_CLASSES; cls++) {
-    u32[HDR_CACHE + (cls << CC_SHIFT) + CC_MAX] = Math.max(2 * CLASS_OBJECTS[cls]!, Math.floor(CACHE_MAX_BYTES / CLASS_SIZE[cls]!));
-    u32[HDR_CACHE + (cls << CC_SHIFT) + CC_SAMPLE_AT] = SAMPLE_NEVER;
-    setLength(u32, cls, 0);
+    const cw = HDR_CACHE + (cls << CC_SHIFT);
+    const slots = cacheCapacity(cls, totalPages);
+    u32[cw + CC_ARRAY] = w;
+    u32[cw + CC_MAX] = slots;
+    u32[cw + CC_SAMPLE_AT] = SAMPLE_NEVER;
+    u32[w] = 0; // the sentinel
+    setList(u32, cls, 0);
+    w += 1 + slots;
   }
 }
 
@@ -120,35 +120,54 @@ function claimPages(h: Core, s: number, n: number, cls: number): void {
   }
 }
 
-/** Makes pages [s, s+n) a small span of class cls with every object on its free list, each G_FREE. */
-function initSpan(h: Core, s: number, cls: number): void {
+/**
+ * Makes pages [s, s+n) a small span of class cls, every object G_FREE, and
+ * puts up to `room` of them in the cache list's array from word `slot` on,
+ * the lowest address last (on top); returns how many. Those objects are
+ * not touched: a new span's memory is written first by the program. The
+ * rest, if any, go on the span's own free list, and the span on its
+ * class's partial list.
+ */
+function initSpan(h: Core, s: number, cls: number, slot: number, room: number): number {
   const u32 = h.u32;
   const n = CLASS_PAGES[cls]!;
   claimPages(h, s, n, cls);
   const dw = h.descW + (s << DESC_SHIFT);
+  const objects = CLASS_OBJECTS[cls]!;
+  const take = Math.min(objects, room);
   u32[dw + D_KIND] = KIND_SMALL;
   u32[dw + D_NPAGES] = n;
-  u32[dw + D_USED] = 0;
+  u32[dw + D_USED] = take;
+  u32[dw + D_FREE] = 0;
   const size = CLASS_SIZE[cls]!;
   const base = s * PAGE_SIZE;
-  const last = base + (CLASS_OBJECTS[cls]! - 1) * size;
-  for (let a = base; a < last; a += size) u32[a >>> 2] = a + size;
-  u32[last >>> 2] = 0;
-  u32[dw + D_FREE] = base;
-  markFreeObjects(u32, base, size, CLASS_OBJECTS[cls]!);
+  for (let i = 0, a = base + (take - 1) * size; i < take; i++, a -= size) u32[slot + i] = a;
+  if (take < objects) {
+    const first = base + take * size;
+    const last = base + (objects - 1) * size;
+    for (let a = first; a < last; a += size) u32[a >>> 2] = a + size;
+    u32[last >>> 2] = 0;
+    u32[dw + D_FREE] = first;
+    linkFront(h, HDR_PARTIAL + cls, s);
+  }
+  markFreeObjects(u32, base, size, objects);
+  return take;
 }
 
 /**
- * Refills class cls's empty cache list with at least one span's worth of
- * objects (fewer if only partial spans remain) and returns its first
- * object, still on the list; 0 if the heap is out of memory.
+ * Refills class cls's empty cache list with a span's worth of objects
+ * (fewer if only partial spans remain) and returns the one on top, still
+ * on the list; 0 if the heap is out of memory.
  */
 export function refill(h: Core & GrowAhead, cls: number): number {
   foldCounts(h, cls); // the list is empty: its counts must add up to 0 again
   h.u32[HDR_CLASS_USED + (cls >>> 5)] = h.u32[HDR_CLASS_USED + (cls >>> 5)]! | (1 << (cls & 31));
-  const want = CLASS_OBJECTS[cls]!;
+  const objects = CLASS_OBJECTS[cls]!;
   const size = CLASS_SIZE[cls]!;
-  let head = 0;
+  const cw = HDR_CACHE + (cls << CC_SHIFT);
+  const slot0 = h.u32[cw + CC_ARRAY]! + 1;
+  const max = h.u32[cw + CC_MAX]!;
+  const want = Math.min(objects, max);
   let got = 0;
   while (got < want) {
     let s = popFront(h, HDR_PARTIAL + cls);
@@ -160,44 +179,50 @@ export function refill(h: Core & GrowAhead, cls: number): number {
       if (got > 0) break;
       s = acquirePages(h, CLASS_PAGES[cls]!);
       if (s === 0) return 0;
-      initSpan(h, s, cls);
+      got = initSpan(h, s, cls, slot0, max);
+      break;
     }
-    // The span and its free list come from the image: it must be a span of
-    // this class with free objects (S4), and its list exactly objects - used
-    // long, on object starts of the span in state G_FREE (S1, S3), so
-    // a cycle or a link out of the span stops the walk instead of running
-    // forever or writing elsewhere. (Kept here, not in a helper, so that
-    // refill stays too large for V8 to inline into a caller's hot loop, where
-    // it would compete with alloc and free for the inlining budget.)
+    // The span and its free list come from the image, and the list's links
+    // live in free objects, where a write after free lands: the span must be
+    // of this class with free objects (S4), and every object taken inside
+    // the span, aligned and G_FREE (so an object start: layout.ts), no more
+    // of them than its free count (S1, S3), so a damaged link stops the walk
+    // instead of handing out anything else. (Kept here, not in a helper, so that refill stays too
+    // large for V8 to inline into a caller's hot loop, where it would compete
+    // with alloc and free for the inlining budget.)
     const u32 = h.u32; // growth may have replaced the views
     const dw = h.descW + (s << DESC_SHIFT);
     const used = u32[dw + D_USED]!;
     if (u32[dw + D_KIND] !== KIND_SMALL || u32[dw + D_CLASS] !== cls || u32[dw + D_OWNER] !== s ||
-      u32[dw + D_NPAGES] !== CLASS_PAGES[cls] || used >= want) {
+      u32[dw + D_NPAGES] !== CLASS_PAGES[cls] || used >= objects) {
       damaged("S4", `class ${cls}'s span lists link page ${s}, which is not a span of that class with free objects`);
     }
     const base = s * PAGE_SIZE;
-    const free = want - used;
-    let tail = 0;
-    let n = 0;
-    for (let a = u32[dw + D_FREE]!; a !== 0; a = u32[a >>> 2]!) {
-      if (++n > free) damaged("S1", `the free list of the span at page ${s} (class ${cls}) is longer than its ${free} free objects (a cycle?)`);
-      if (a < base || a - base >= want * size || (a - base) % size !== 0 || granuleState(u32, a) !== G_FREE) {
+    // Whole free lists, as far as the array holds them: a span left partial goes back to its list.
+    const take = Math.min(objects - used, max - got);
+    let a = u32[dw + D_FREE]!;
+    for (let k = 0; k < take; k++) {
+      if (a === 0) damaged("S3", `span at page ${s}: used ${used} of ${objects} objects, but its free list ends after ${k}`);
+      if (a < base || a - base >= objects * size || (a & ALIGN_MASK) !== 0 || granuleState(u32, a) !== G_FREE) {
         damaged("S1", `the free list of the span at page ${s} (class ${cls}, ${size} B) links ${hex(a)}, not a free object of the span`);
       }
-      tail = a;
+      u32[slot0 + got + k] = a;
+      a = u32[a >>> 2]!;
     }
-    if (n !== free) damaged("S3", `span at page ${s}: used ${used} of ${want} objects, but ${n} on its free list`);
-    u32[tail >>> 2] = head;
-    head = u32[dw + D_FREE]!;
-    got += free;
-    u32[dw + D_USED] = want;
-    u32[dw + D_FREE] = 0;
+    // All of a span's free objects taken: its list must end there (a longer
+    // one loops back: a damaged link). A span left partial goes back to its
+    // list; its remaining links are checked when they are taken, and an
+    // object a damaged link made appear twice is refused when it is popped
+    // the second time (it is no longer G_FREE).
+    if (take === objects - used && a !== 0) damaged("S1", `the free list of the span at page ${s} (class ${cls}) is longer than its ${take} free objects (a cycle?)`);
+    u32[dw + D_FREE] = take < objects - used ? a : 0;
+    u32[dw + D_USED] = used + take;
+    if (take < objects - used) linkFront(h, HDR_PARTIAL + cls, s);
+    got += take;
   }
-  h.u32[HDR_CACHE + (cls << CC_SHIFT) + CC_HEAD] = head;
-  setLength(h.u32, cls, got);
+  setList(h.u32, cls, got);
   notePeakLive(h);
-  return head;
+  return h.u32[slot0 + got - 1]!;
 }
 
 /**
@@ -209,8 +234,7 @@ export function refill(h: Core & GrowAhead, cls: number): number {
  */
 export function cachedSpan(h: Core, a: number, cls: number): number {
   const u32 = h.u32;
-  const what = `class ${cls}'s cache list`;
-  if (!(a >= h.firstDataPage * PAGE_SIZE && a < h.endPage * PAGE_SIZE)) damaged("S2", `${what} links to ${hex(a)}, outside the heap's pages`);
+  if (!(a >= h.firstDataPage * PAGE_SIZE && a < h.endPage * PAGE_SIZE)) damaged("S2", `class ${cls}'s cache list links to ${hex(a)}, outside the heap's pages`);
   const page = a >>> PAGE_SHIFT;
   const s = u32[h.descW + (page << DESC_SHIFT) + D_OWNER]!;
   const dw = h.descW + (s << DESC_SHIFT);
@@ -218,9 +242,9 @@ export function cachedSpan(h: Core, a: number, cls: number): number {
   const off = a - s * PAGE_SIZE;
   if (s < h.firstDataPage || s > page || u32[dw + D_KIND] !== KIND_SMALL || u32[dw + D_CLASS] !== cls ||
     off >= CLASS_OBJECTS[cls]! * size || off % size !== 0) {
-    damaged("S2", `${what} links to ${hex(a)}, which is not an object of a span of class ${cls}`);
+    damaged("S2", `class ${cls}'s cache list links to ${hex(a)}, which is not an object of a span of class ${cls}`);
   }
-  if (granuleState(u32, a) !== G_FREE) damaged("S2", `${what} holds ${hex(a)}, which is not a free object (granule state ${granuleState(u32, a)})`);
+  if (granuleState(u32, a) !== G_FREE) damaged("S2", `class ${cls}'s cache list holds ${hex(a)}, which is not a free object (granule state ${granuleState(u32, a)})`);
   return s;
 }
 
@@ -249,26 +273,28 @@ function returnObject(h: Core, addr: number, cls: number, s: number): void {
 /** Objects on class cls's cache list. */
 export function cacheLength(u32: Uint32Array, cls: number): number {
   const cw = HDR_CACHE + (cls << CC_SHIFT);
-  return u32[cw + CC_BASE]! + u32[cw + CC_PUSHES]! - u32[cw + CC_POPS]!;
+  return u32[cw + CC_TOP]! - u32[cw + CC_ARRAY]!;
 }
 
-// Sets the length of class cls's cache list after a fold (counts are 0).
-function setLength(u32: Uint32Array, cls: number, n: number): void {
+// Makes class cls's list the n objects in its array's slots 1..n, and sets the push bound (its counts are folded).
+function setList(u32: Uint32Array, cls: number, n: number): void {
   const cw = HDR_CACHE + (cls << CC_SHIFT);
-  u32[cw + CC_BASE] = n;
-  u32[cw + CC_LIMIT] = Math.max(0, u32[cw + CC_MAX]! - n);
+  u32[cw + CC_TOP] = u32[cw + CC_ARRAY]! + n;
+  u32[cw + CC_LIMIT] = u32[cw + CC_MAX]! - n;
 }
 
 /**
- * Folds class cls's pop and push counts into its totals and makes the
- * list's length its base; returns the length. Every slow path that changes
- * the list calls it first.
+ * Folds class cls's pop and push counts into its totals and resets the
+ * push bound; returns the list's length. Every slow path that changes the
+ * list calls it first. Throws HeapCorruptionError (S2) if the count is
+ * past the array.
  */
 export function foldCounts(h: Core, cls: number): number {
   const u32 = h.u32;
   const f64 = h.f64;
   const cw = HDR_CACHE + (cls << CC_SHIFT);
   const n = cacheLength(u32, cls);
+  if (!(n >= 0 && n <= u32[cw + CC_MAX]!)) damaged("S2", `class ${cls}'s cache list counts ${n} objects in an array of ${u32[cw + CC_MAX]}`);
   f64[HDR_F64_CLASS_ALLOCS + cls] = f64[HDR_F64_CLASS_ALLOCS + cls]! + u32[cw + CC_POPS]!;
   f64[HDR_F64_CLASS_FREES + cls] = f64[HDR_F64_CLASS_FREES + cls]! + u32[cw + CC_PUSHES]!;
   const requested = u32[cw + CC_REQUESTED]!;
@@ -278,7 +304,7 @@ export function foldCounts(h: Core, cls: number): number {
   u32[cw + CC_POPS] = 0;
   u32[cw + CC_PUSHES] = 0;
   u32[cw + CC_REQUESTED] = 0;
-  setLength(u32, cls, n);
+  u32[cw + CC_LIMIT] = u32[cw + CC_MAX]! - n;
   return n;
 }
 
@@ -296,10 +322,14 @@ function catchUp(h: Core): void {
   if (end !== h.endPage && end >= h.firstDataPage && end <= h.totalPages && h.commit(end)) h.endPage = end;
 }
 
-/** The free path's slow part: folds the counts, and flushes half the list if it passed its bound. */
+/**
+ * The free path's slow part, when class cls's pushes passed their bound:
+ * folds the counts and, if the list's array is full, flushes half of it.
+ * After it the fast path can push again.
+ */
 export function cacheOverflow(h: Core, cls: number): void {
   const max = h.u32[HDR_CACHE + (cls << CC_SHIFT) + CC_MAX]!;
-  if (foldCounts(h, cls) > max) flushCache(h, cls, max >>> 1);
+  if (foldCounts(h, cls) >= max) flushCache(h, cls, max >>> 1);
   notePeakLive(h);
 }
 
@@ -341,27 +371,23 @@ export function notePeakLive(h: Core): void {
   if (live > peak) h.f64[HDR_F64_PEAK_LIVE] = live;
 }
 
-/** Returns objects from the head of class cls's cache list to their spans until `keep` remain. */
+/**
+ * Returns the newest objects (the top of the stack) of class cls's cache
+ * list to their spans until `keep` remain: the ones freed last, still in
+ * the CPU cache when returnObject writes their links.
+ */
 export function flushCache(h: Core, cls: number, keep: number): void {
   catchUp(h);
-  const n = foldCounts(h, cls);
-  const u32 = h.u32;
-  const cw = HDR_CACHE + (cls << CC_SHIFT);
-  // The counts bound the walk, so they must fit the pages: no list is
-  // longer than the objects of its class that the committed pages hold.
-  if (!(n >= 0 && n <= (h.endPage - h.firstDataPage) * PAGE_SIZE / CLASS_SIZE[cls]!)) {
-    damaged("S2", `class ${cls}'s cache list counts ${n} objects, more than the committed pages hold`);
+  let n = foldCounts(h, cls);
+  const array = h.u32[HDR_CACHE + (cls << CC_SHIFT) + CC_ARRAY]!;
+  try {
+    for (; n > keep; n--) {
+      const a = h.u32[array + n]!;
+      returnObject(h, a, cls, cachedSpan(h, a, cls));
+    }
+  } finally {
+    setList(h.u32, cls, n); // the objects returned are off the list, also if a damaged slot stopped the walk
   }
-  let a = u32[cw + CC_HEAD]!;
-  for (let k = n; k > keep; k--) {
-    if (a === 0) damaged("S2", `class ${cls}'s cache list ends after ${n - k} objects, but its counts say ${n}`);
-    const s = cachedSpan(h, a, cls);
-    const next = u32[a >>> 2]!;
-    returnObject(h, a, cls, s);
-    a = next;
-  }
-  u32[cw + CC_HEAD] = a;
-  setLength(u32, cls, Math.min(n, keep));
 }
 
 /**

@@ -12,12 +12,11 @@
 import { HeapCorruptionError, hex } from "../errors.js";
 import { CLASS_OBJECTS, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  binOf, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, CC_HEAD, CC_SHIFT, G_FREE, G_LIVE_BIT, G_NONE, HDR_CACHE,
+  binOf, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, CC_ARRAY, CC_LIMIT, CC_MAX, CC_TOP, CC_POPS, CC_PUSHES, CC_SHIFT, G_FREE, G_LIVE_BIT, G_NONE, HDR_CACHE,
   HDR_BIN_NONEMPTY, HDR_EMPTY, HDR_FREE_BIN, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES,
   HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_FREE, KIND_SMALL, N_BINS, PAGE_SIZE, D_NEXT, D_PREV,
 } from "./layout.js";
 import type { Core } from "./core.js";
-import { cacheLength } from "./central.js";
 import { granuleState, usedGranules } from "./granules.js";
 import { walkSpans } from "./page-heap.js";
 import { heapStats } from "./stats.js";
@@ -123,21 +122,28 @@ function checkCache(h: Core, cls: number, seen: Uint32Array, cachedIn: Float64Ar
   const u32 = h.u32;
   const size = CLASS_SIZE[cls]!;
   const what = `class ${cls}'s cache list`;
-  let k = 0;
-  for (let a = u32[HDR_CACHE + (cls << CC_SHIFT) + CC_HEAD]!; a !== 0; a = u32[a >>> 2]!) {
+  const cw = HDR_CACHE + (cls << CC_SHIFT);
+  const array = u32[cw + CC_ARRAY]!;
+  const n = u32[cw + CC_TOP]! - array;
+  const max = u32[cw + CC_MAX]!;
+  if (!(n >= 0 && n <= max)) fail("S2", `${what} counts ${n} objects in an array of ${max}`);
+  if (u32[array] !== 0) fail("S2", `${what}: the sentinel before its array is ${u32[array]}, not 0`);
+  if (u32[cw + CC_LIMIT] !== max - (n - u32[cw + CC_PUSHES]! + u32[cw + CC_POPS]!)) {
+    fail("S2", `${what}: its push bound ${u32[cw + CC_LIMIT]} does not match its counts`);
+  }
+  for (let i = 1; i <= n; i++) {
+    const a = u32[array + i]!;
     const page = Math.floor(a / PAGE_SIZE);
-    if (a % 8 !== 0 || page < h.firstDataPage || page >= h.endPage) fail("S2", `${what} links to ${hex(a)}, outside the heap's pages`);
+    if (a % 8 !== 0 || page < h.firstDataPage || page >= h.endPage) fail("S2", `${what} holds ${hex(a)}, outside the heap's pages`);
     const s = u32[h.descW + (page << DESC_SHIFT) + D_OWNER]!;
     const dw = h.descW + (s << DESC_SHIFT);
     if (u32[dw + D_KIND] !== KIND_SMALL || u32[dw + D_CLASS] !== cls || s > page || page >= s + u32[dw + D_NPAGES]!) {
-      fail("S2", `${what} links to ${hex(a)}, which is not in a span of class ${cls}`);
+      fail("S2", `${what} holds ${hex(a)}, which is not in a span of class ${cls}`);
     }
-    if ((a - s * PAGE_SIZE) % size !== 0 || a - s * PAGE_SIZE >= CLASS_OBJECTS[cls]! * size) fail("S2", `${what} links to ${hex(a)}, not an object start`);
+    if ((a - s * PAGE_SIZE) % size !== 0 || a - s * PAGE_SIZE >= CLASS_OBJECTS[cls]! * size) fail("S2", `${what} holds ${hex(a)}, not an object start`);
     markSeen(h, seen, a, "S2", what);
     cachedIn[s] = cachedIn[s]! + 1;
-    k++;
   }
-  if (k !== cacheLength(u32, cls)) fail("S2", `${what} holds ${k} objects but its counts say ${cacheLength(u32, cls)}`);
 }
 
 function checkSmallSpan(h: Core, p: number, n: number, seen: Uint32Array, cached: number): number {

@@ -28,7 +28,7 @@ export function formatStats(stats: HeapStats): string {
     ["+ free objects in size classes", count(s.freeObjectBytes), humanBytes(s.freeObjectBytes), `${count(s.cachedBytes)} bytes of them on cache lists`],
     ["+ span tails", count(s.spanTailBytes), humanBytes(s.spanTailBytes), "too short for an object"],
     ["+ free pages (page heap)", count(s.freePageBytes), humanBytes(s.freePageBytes), ""],
-    ["+ metadata", count(s.metadataBytes), humanBytes(s.metadataBytes), "header, bitmap, page descriptors"],
+    ["+ metadata", count(s.metadataBytes), humanBytes(s.metadataBytes), "header, bitmap, page descriptors, cache lists"],
     ["= committed", count(s.committedBytes), humanBytes(s.committedBytes), ""],
     ["  reserved (address range)", count(s.reservedBytes), humanBytes(s.reservedBytes), ""],
     ["  peak committed", count(s.peakCommittedBytes), humanBytes(s.peakCommittedBytes), "exact"],

@@ -16,11 +16,11 @@
 //
 // Allocating `size` bytes:
 //  1. size <= 32 KiB: class = CLASS_OF_GRANULE[(size + 7) >>> 3]. Pop the
-//     class's cache list (its head is a header word; the link is stored in
-//     the free object) if the head's granule is G_FREE and its page is of
-//     the class (so a damaged link is never followed; layout.ts), make the
-//     granule G_LIVE, count the pop, return. About fifteen machine
-//     operations, no JS object.
+//     class's cache list (a stack of addresses in the metadata; its count
+//     is a header word), make the object's granule G_LIVE in the
+//     allocation bitmap, count the pop, return. About a dozen machine
+//     operations, no JS object; nothing read from the free object, so a
+//     write after free cannot steer it (layout.ts).
 //  2. The list is empty: refill it (central.ts) with the free lists of
 //     partial spans, an empty span, or a new span from the page heap.
 //  3. size > 32 KiB: a large block of whole pages, best fit from the page
@@ -33,8 +33,8 @@
 //     foreign addresses in O(1).
 //  2. Read the class from the page's descriptor; make the granule G_FREE;
 //     push the object on the class's cache list.
-//  3. Only if the list passed its bound, flush half of it to the spans
-//     (central.ts: flushCache). Large blocks go back to the page heap,
+//  3. Only if the list is full, flush its older half to the spans
+//     (central.ts: flushCache) first. Large blocks go back to the page heap,
 //     coalescing with both neighbours.
 //  Anything the check rejects goes to a slow path that names the error.
 
@@ -58,12 +58,14 @@ const { CLASS_OF_GRANULE, sizeClassOf } = classof;
 import * as sizeclasses from "./size-classes.js";
 const { CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
-const { ALIGN_MASK, BITMAP_W, CC_HEAD, CC_LIMIT, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
+const { ALIGN_MASK, BITMAP_W, CC_LIMIT, CC_TOP, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
   D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, G_FREE, G_LIVE, G_LIVE_DEBUG, geometry, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT,
   HDR_CACHE, HDR_DESC_OFF, HDR_END_PAGE, HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_QUARANTINED, HDR_TOTAL_PAGES,
   HEADER_BYTES, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
 import type { Core } from "./core.js";
-import { allocLarge, cachedSpan, cacheOverflow, flushCaches, freeLarge, notePeakLive, refill, releaseEmptySpans } from "./central.js";
+import {
+  allocLarge, cachedSpan, cacheOverflow, flushCaches, foldCounts, freeLarge, notePeakLive, refill, releaseEmptySpans,
+} from "./central.js";
 import { cutTail, extend, resizeLarge } from "./page-heap.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkHeap } from "./check.js";
@@ -282,33 +284,29 @@ export class Heap {
    */
   alloc(sizeBytes: number): number {
     if ((sizeBytes >>> 0) === sizeBytes && sizeBytes <= MAX_SMALL_SIZE) {
-      const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
-      const cw = HDR_CACHE + (cls << CC_SHIFT);
+      const cw = HDR_CACHE + (CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]! << CC_SHIFT);
       const u32 = this.u32;
-      const addr = u32[cw + CC_HEAD]!;
-      // The head is taken only if it is a free object of this class: in the
-      // memory, aligned, its granule exactly G_FREE and its page's class
-      // this one. Everything else goes to allocSlow: 0 (an empty list),
-      // undefined (read through a view that another Heap on the same memory
-      // detached by growing it: the length test), a view that a growth left
-      // short, and any damaged link (a write after free), which allocSlow
-      // names. Measured cost of the two tests against the bitmap-bit test
-      // they replace: see the comment in central.ts.
-      if ((addr & ALIGN_MASK) === 0 && addr >>> 2 < u32.length) {
-        const bitW = BITMAP_W + (addr >>> GRANULE_WORD_SHIFT);
-        const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
-        const word = u32[bitW]!;
-        // | 0: int32 math; the counts stay far below 2^31 (layout.ts)
-        const requested = (u32[cw + CC_REQUESTED]! + sizeBytes) | 0;
-        // The last test is the heap profiler's countdown (profile.ts).
-        if (((word >>> shift) & 3) === G_FREE && u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS] === cls &&
-          requested <= (u32[cw + CC_SAMPLE_AT]! | 0)) {
-          u32[cw + CC_HEAD] = u32[addr >>> 2]!;
-          u32[cw + CC_POPS] = (u32[cw + CC_POPS]! + 1) | 0;
-          u32[cw + CC_REQUESTED] = requested;
-          u32[bitW] = word ^ (3 << shift); // G_FREE -> G_LIVE
-          return addr;
-        }
+      const top = u32[cw + CC_TOP]!;
+      const addr = u32[top]!;
+      // An empty list's top is its sentinel, 0, whose granule (in the
+      // header) is G_NONE: the granule test sends it to allocSlow, as it
+      // does a slot damaged in the metadata (a G_FREE object is on exactly
+      // one list), which allocSlow names. The length test sends there an
+      // object past a view that a growth left short, and undefined, read
+      // through a view that another Heap on the same memory detached by
+      // growing it; allocSlow refreshes the views.
+      const bitW = BITMAP_W + (addr >>> GRANULE_WORD_SHIFT);
+      const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
+      const word = u32[bitW]!;
+      // | 0: int32 math; the counts stay far below 2^31 (layout.ts)
+      const requested = (u32[cw + CC_REQUESTED]! + sizeBytes) | 0;
+      // The last test is the heap profiler's countdown (profile.ts).
+      if (addr >>> 2 < u32.length && ((word >>> shift) & 3) === G_FREE && requested <= (u32[cw + CC_SAMPLE_AT]! | 0)) {
+        u32[cw + CC_TOP] = top - 1;
+        u32[cw + CC_POPS] = (u32[cw + CC_POPS]! + 1) | 0;
+        u32[cw + CC_REQUESTED] = requested;
+        u32[bitW] = word ^ (3 << shift); // G_FREE -> G_LIVE
+        return addr;
       }
     }
     return this.allocSlow(sizeBytes);
@@ -321,15 +319,16 @@ export class Heap {
     if (sizeBytes <= MAX_SMALL_SIZE) {
       // A refilled cache (or one this Heap's stale views could not see
       // before sync) serves the fast path, which pops and counts the block.
-      // After the sync, a head the fast path refused is damage (in the
-      // header, past the memory, not a free object of the class): cachedSpan names it.
+      // After the sync, an object on top that the fast path refused is
+      // damage (a count past the array, a slot that is not a free object of
+      // the class): foldCounts and cachedSpan name it.
       const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
       const cw = HDR_CACHE + (cls << CC_SHIFT);
       const u32 = this.u32;
       if (((u32[cw + CC_REQUESTED]! + sizeBytes) | 0) > (u32[cw + CC_SAMPLE_AT]! | 0)) return this.allocSampled(sizeBytes, cw, api);
-      const head = u32[cw + CC_HEAD]!;
-      if (head !== 0) cachedSpan(this, head, cls);
-      if (head !== 0 || refill(this, cls) !== 0) return proto.alloc.call(this, sizeBytes);
+      const n = foldCounts(this, cls);
+      if (n !== 0) cachedSpan(this, u32[u32[cw + CC_TOP]!]!, cls);
+      if (n !== 0 || refill(this, cls) !== 0) return proto.alloc.call(this, sizeBytes);
       addr = 0;
     } else {
       addr = this.allocPages(sizeBytes);
@@ -394,11 +393,16 @@ export class Heap {
         if (cls !== 0 && cls <= N_CLASSES) {
           const cw = HDR_CACHE + (cls << CC_SHIFT);
           const pushes = (u32[cw + CC_PUSHES]! + 1) | 0;
+          // Past the bound, fold the counts and make room first (layout.ts: CC_LIMIT).
+          if (pushes > (u32[cw + CC_LIMIT]! | 0)) {
+            this.freeOverflow(addr, cls);
+            return;
+          }
+          const top = u32[cw + CC_TOP]! + 1;
           u32[bitW] = word ^ (3 << shift); // G_LIVE -> G_FREE
-          u32[addr >>> 2] = u32[cw + CC_HEAD]!;
-          u32[cw + CC_HEAD] = addr;
+          u32[top] = addr;
+          u32[cw + CC_TOP] = top;
           u32[cw + CC_PUSHES] = pushes;
-          if (pushes > (u32[cw + CC_LIMIT]! | 0)) cacheOverflow(this, cls);
         } else {
           freeLarge(this, addr, cls); // class 0; a class outside the table is damage, which it reports
           if (this.profiler !== null) this.profiler.unsample(addr);
@@ -407,6 +411,14 @@ export class Heap {
       }
     }
     if (addr !== 0) this.freeSlow(addr);
+  }
+
+  // The free path's slow part, when class cls's pushes passed their bound:
+  // folds the counts and makes room (central.ts), then frees again. Kept out
+  // of free() so that free stays small enough for V8 to inline.
+  private freeOverflow(addr: number, cls: number): void {
+    cacheOverflow(this, cls);
+    proto.free.call(this, addr);
   }
 
   // Frees through the checks of liveSpan: reached for misuse (which throws),

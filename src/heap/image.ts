@@ -5,14 +5,14 @@
 import { classHash } from "./class-of.js";
 import { initCaches } from "./central.js";
 import {
-  geometry, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
+  CC_ARRAY, CC_MAX, CC_SHIFT, cacheCapacity, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
   HDR_TOTAL_PAGES, HDR_VERSION, MAGIC, PAGE_SHIFT, PAGE_SIZE, VERSION,
 } from "./layout.js";
 import { N_CLASSES } from "./size-classes.js";
 
 /** Writes a new image's header for `totalPages` pages of range (the header page must be zero): no pages committed yet, empty caches. */
 export function formatImage(u32: Uint32Array, totalPages: number): void {
-  const { descOff, firstDataPage } = geometry(totalPages);
+  const { descOff, cacheOff, firstDataPage } = geometry(totalPages);
   u32[HDR_MAGIC] = MAGIC;
   u32[HDR_VERSION] = VERSION;
   u32[HDR_PAGE_SHIFT] = PAGE_SHIFT;
@@ -22,7 +22,7 @@ export function formatImage(u32: Uint32Array, totalPages: number): void {
   u32[HDR_FIRST_DATA_PAGE] = firstDataPage;
   u32[HDR_END_PAGE] = firstDataPage;
   u32[HDR_DESC_OFF] = descOff;
-  initCaches(u32);
+  initCaches(u32, cacheOff >>> 2, totalPages);
 }
 
 /** Why the header in u32 is not an image this build can open, in a memory of `byteLength` bytes; "" if it is one. */
@@ -32,8 +32,12 @@ export function imageProblem(u32: Uint32Array, byteLength: number): string {
   if (u32[HDR_PAGE_SHIFT] !== PAGE_SHIFT) return `image page size ${2 ** u32[HDR_PAGE_SHIFT]!} differs from ${PAGE_SIZE}`;
   if (u32[HDR_N_CLASSES] !== N_CLASSES || u32[HDR_CLASS_HASH] !== classHash()) return "image was made with a different size-class table";
   const total = u32[HDR_TOTAL_PAGES]!;
-  const { descOff, firstDataPage } = geometry(total);
+  const { descOff, cacheOff, firstDataPage } = geometry(total);
   if (u32[HDR_DESC_OFF] !== descOff || u32[HDR_FIRST_DATA_PAGE] !== firstDataPage) return "image geometry does not match its page count";
+  for (let cls = 1, w = cacheOff >>> 2; cls <= N_CLASSES; w += 1 + cacheCapacity(cls, total), cls++) {
+    const cw = HDR_CACHE + (cls << CC_SHIFT);
+    if (u32[cw + CC_ARRAY] !== w || u32[cw + CC_MAX] !== cacheCapacity(cls, total)) return `class ${cls}'s cache list is not where the geometry puts it`;
+  }
   const end = u32[HDR_END_PAGE]!;
   if (end < firstDataPage || end > total) return `committed end page ${end} is outside [${firstDataPage}, ${total}]`;
   if (end * PAGE_SIZE > byteLength) return `image needs ${end * PAGE_SIZE} bytes but the memory holds ${byteLength}`;

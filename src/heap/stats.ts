@@ -7,7 +7,7 @@
 //
 // Where the committed bytes go (every term exact, and they add up):
 //
-//   committedBytes = metadataBytes              header, bitmap, descriptors
+//   committedBytes = metadataBytes              header, bitmap, descriptors, cache lists
 //                  + liveBytes                  live blocks (class size or whole pages)
 //                  + freeObjectBytes            free objects in class spans
 //                                               (cachedBytes of them on cache lists)
@@ -82,7 +82,7 @@ export interface HeapStats {
   committedBytes: number;
   /** Address range reserved for the heap (maxSize). */
   reservedBytes: number;
-  /** Bytes of header, bitmap and page descriptors covering the committed range. */
+  /** Bytes of header, bitmap, page descriptors and cache lists covering the committed range. */
   metadataBytes: number;
   /** Bytes in live blocks, each rounded up to its class size or whole pages. */
   liveBytes: number;
