@@ -23,7 +23,8 @@
 // before failing at the end; LEB128 had no overflow check.
 
 import { EndOfDataError, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { BufferList, copyBytes, describe } from "./buffer-list.js";
+import { describe } from "../common/options.js";
+import { BufferList, copyBytes } from "./buffer-list.js";
 
 const EMPTY = new Uint8Array(0);
 const NO_BUFFERS: readonly Uint8Array[] = [];

@@ -24,6 +24,7 @@
 
 import type { Heap } from "../heap/heap.js";
 import { DisposedError, HeapCorruptionError, hex, InvalidAddressError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
 import { fingerprint } from "./hash.js";
 import { type BigIntType, checkScalar, describe, readScalar, type ScalarType, scalarCode, SCALAR_BYTES, writeScalar } from "./scalar.js";
 import { checkValues, isStructType, type StructFields, type StructInit, type StructRecord, type StructType, type StructValues } from "./struct.js";
@@ -56,6 +57,7 @@ const SIZEOF_HEADER = 24;
 const MAGIC = 0x5241484f; // "OHAR" little-endian
 const MIN_CAPACITY = 4;
 const MAX_LENGTH = 0xffffffff;
+const OPTION_RULES: OptionRules = { capacity: { type: "number" } };
 
 // Set by open() around its `new OffHeapArray` so the constructor adopts an
 // existing header instead of allocating one.
@@ -84,13 +86,16 @@ export class OffHeapArray<E extends ElementType> {
   private readonly stride: number;
 
   /**
-   * Makes an empty array in `heap`. Throws OffheapTypeError for an unknown
-   * element type, RangeError for a bad capacity, OutOfMemoryError (the heap
-   * is unchanged then).
+   * Makes an empty array in `heap`. Throws OffheapTypeError for a `heap`
+   * that is not a Heap, an unknown element type or options of the wrong
+   * type, RangeError for a bad capacity, OutOfMemoryError (the heap is
+   * unchanged then). Cost: one or two heap allocations.
    */
-  constructor(heap: Heap, elementType: E, options: OffHeapArrayOptions = {}) {
+  constructor(heap: Heap, elementType: E, options?: OffHeapArrayOptions) {
     const adopt = opening;
     opening = 0;
+    checkHeap("OffHeapArray", heap);
+    const { capacity = 0 } = checkOptions("OffHeapArray", options, OPTION_RULES);
     this.heap = heap;
     this.elementType = elementType;
     this.struct = isStructType(elementType) ? elementType : null;
@@ -100,9 +105,8 @@ export class OffHeapArray<E extends ElementType> {
       this.hdr = adopt;
       return;
     }
-    const capacity = options.capacity ?? 0;
     if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity * this.stride > 2 ** 32) {
-      throw new OffheapRangeError(`OffHeapArray: capacity ${String(capacity)} is not an integer in [0, ${Math.floor(2 ** 32 / this.stride)}]`);
+      throw new OffheapRangeError(`OffHeapArray: options.capacity ${String(capacity)} is not an integer in [0, ${Math.floor(2 ** 32 / this.stride)}]`);
     }
     const hdr = heap.alloc(SIZEOF_HEADER);
     let data = 0;
@@ -128,10 +132,13 @@ export class OffHeapArray<E extends ElementType> {
   /**
    * Opens the array whose header is at `address` (its `address` when made,
    * kept e.g. with heap.setRoot) with the same element type. Throws
-   * InvalidAddressError if no array header is there, OffheapTypeError if
-   * it was made with another element type. Cost: O(1).
+   * InvalidAddressError if no array header is there, OffheapTypeError for a
+   * `heap` that is not a Heap, an unknown element type, or an array made
+   * with another element type. Cost: O(1).
    */
   static open<E extends ElementType>(heap: Heap, address: number, elementType: E): OffHeapArray<E> {
+    checkHeap("OffHeapArray.open", heap);
+    if (!isStructType(elementType)) scalarCode("OffHeapArray.open", elementType);
     const want = typeFingerprint(elementType);
     let usable = 0;
     try {

@@ -25,6 +25,7 @@ import type { Heap } from "../heap/heap.js";
 import {
   ConcurrentModificationError, DisposedError, hex, InvalidAddressError, OffheapRangeError, OffheapTypeError, OutOfMemoryError,
 } from "../errors.js";
+import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
 import { checkMap } from "./map-check.js";
 import { makeKeyBlock, queryKey, readKey } from "./map-keys.js";
 import {
@@ -78,6 +79,14 @@ const MIGRATE_SLOTS = 16;
 const ZERO_SLOTS = 16;
 const PREPARE_AT_SIXTEENTHS = 10;
 const KEY_CODES: Readonly<Record<MapKeyType, number>> = { string: K_STRING, bytes: K_BYTES, u32: K_U32, i32: K_I32, f64: K_F64 };
+const KEY_TYPES = Object.keys(KEY_CODES).map((k) => JSON.stringify(k)).join(", ");
+const VALUE_TYPES = 'a scalar type, "string", "bytes" or a struct type';
+const OPTION_RULES: OptionRules = {
+  key: { type: "string", required: true, values: `one of ${KEY_TYPES}` },
+  value: { type: ["string", "function"], required: true, values: VALUE_TYPES },
+  capacity: { type: "number" },
+  hashSeed: { type: "number" },
+};
 
 let opening = 0;
 
@@ -106,25 +115,21 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
   private readonly valueOff: number;
 
   /**
-   * Makes an empty map. Throws OffheapTypeError for unknown key or value
+   * Makes an empty map. Throws OffheapTypeError for a `heap` that is not a
+   * Heap, missing options, options of the wrong type or unknown key or value
    * types, RangeError for a bad capacity or seed, OutOfMemoryError (the
-   * heap is unchanged then).
+   * heap is unchanged then). Cost: one heap allocation, two with a capacity.
    */
   constructor(heap: Heap, options: OffHeapMapOptions<K, V>) {
     const adopt = opening;
     opening = 0;
-    const { key, value } = options;
-    if (!Object.prototype.hasOwnProperty.call(KEY_CODES, key)) {
-      throw new OffheapTypeError(`OffHeapMap: key type ${describe(key)} is not one of ${Object.keys(KEY_CODES).join(", ")}`);
-    }
+    const { key, value } = mapTypes("OffHeapMap", heap, options);
     this.heap = heap;
     this.keyType = key;
     this.valueType = value;
     this.keyKind = KEY_CODES[key];
     this.struct = isStructType(value) ? value : null;
-    this.valueKind = this.struct !== null ? V_STRUCT : value === "string" ? V_STRING : value === "bytes" ? V_BYTES
-      : isScalarType(value) ? scalarCode("OffHeapMap", value)
-      : badValueType(value);
+    this.valueKind = this.struct !== null ? V_STRUCT : value === "string" ? V_STRING : value === "bytes" ? V_BYTES : scalarCode("OffHeapMap", value);
     // Slots: 12 bytes for a 4-byte value (an address, or a scalar of at most
     // 4 bytes), 16 for an 8-byte one; f64 keys make them 24 (the key at +8).
     const wide = this.valueKind === T_F64 || this.valueKind === T_U64 || this.valueKind === T_I64;
@@ -137,9 +142,9 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     const capacity = options.capacity ?? 0;
     const seed = options.hashSeed ?? Math.floor(Math.random() * 2 ** 32);
     if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity > maxLoad(MAX_CAPACITY)) {
-      throw new OffheapRangeError(`OffHeapMap: capacity ${String(capacity)} is not an integer in [0, ${maxLoad(MAX_CAPACITY)}]`);
+      throw new OffheapRangeError(`OffHeapMap: options.capacity ${String(capacity)} is not an integer in [0, ${maxLoad(MAX_CAPACITY)}]`);
     }
-    if ((seed >>> 0) !== seed) throw new OffheapRangeError(`OffHeapMap: hashSeed ${String(seed)} is not a u32`);
+    if ((seed >>> 0) !== seed) throw new OffheapRangeError(`OffHeapMap: options.hashSeed ${String(seed)} is not a u32`);
     let cap = 0;
     if (capacity > 0) for (cap = MIN_CAPACITY; maxLoad(cap) < capacity;) cap *= 2;
     const hdr = heap.alloc(SIZEOF_HEADER);
@@ -163,7 +168,8 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
   /**
    * Opens the map whose header is at `address` with the same key and value
    * types it was made with. Throws InvalidAddressError if no map header is
-   * there, OffheapTypeError for other types. Cost: O(1).
+   * there, OffheapTypeError for other types, and as the constructor for a
+   * bad heap or options. Cost: O(1).
    *
    * @example
    * heap.setRoot("players", players.address);
@@ -171,6 +177,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
    * const again = OffHeapMap.open(heap, heap.getRoot("players"), { key: "string", value: Player });
    */
   static open<K extends MapKeyType, V extends MapValueType>(heap: Heap, address: number, options: OffHeapMapOptions<K, V>): OffHeapMap<K, V> {
+    const { key, value } = mapTypes("OffHeapMap.open", heap, options);
     let usable = 0;
     try {
       usable = heap.sizeOf(address);
@@ -180,8 +187,8 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     if (usable < SIZEOF_HEADER || heap.u32[(address >>> 2) + H_MAGIC] !== MAGIC) {
       throw new InvalidAddressError(`OffHeapMap.open: ${typeof address === "number" ? hex(address) : describe(address)} is not the header of an OffHeapMap`);
     }
-    if (heap.u32[(address >>> 2) + H_TYPE] !== typeFingerprint(options.key, options.value)) {
-      throw new OffheapTypeError(`OffHeapMap.open: the map at ${hex(address)} was made with other types than ${typeName(options.key, options.value)}`);
+    if (heap.u32[(address >>> 2) + H_TYPE] !== typeFingerprint(key, value)) {
+      throw new OffheapTypeError(`OffHeapMap.open: the map at ${hex(address)} was made with other types than ${typeName(key, value)}`);
     }
     opening = address;
     return new OffHeapMap(heap, options);
@@ -605,8 +612,16 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
   }
 }
 
-function badValueType(value: unknown): never {
-  throw new OffheapTypeError(`OffHeapMap: value type ${describe(value)} is not a scalar type, "string", "bytes" or a struct type`);
+// Checks the heap and options of the call `api` and the key and value types
+// they name.
+function mapTypes<K extends MapKeyType, V extends MapValueType>(api: string, heap: Heap, options: OffHeapMapOptions<K, V>): { key: K; value: V } {
+  checkHeap(api, heap);
+  const { key, value } = checkOptions(api, options, OPTION_RULES);
+  if (!Object.prototype.hasOwnProperty.call(KEY_CODES, key)) throw new OffheapTypeError(`${api}: options.key ${describe(key)} is not one of ${KEY_TYPES}`);
+  if (!(isStructType(value) || value === "string" || value === "bytes" || isScalarType(value))) {
+    throw new OffheapTypeError(`${api}: options.value ${describe(value)} is not ${VALUE_TYPES}`);
+  }
+  return { key, value };
 }
 
 function bytesBlock(heap: Heap, bytes: Uint8Array): number {
