@@ -22,15 +22,14 @@
 // (as a JS Map's table does); clear() frees its tables.
 
 import type { Heap } from "../heap/heap.js";
-import {
-  ConcurrentModificationError, DisposedError, hex, InvalidAddressError, OffheapRangeError, OffheapTypeError, OutOfMemoryError,
-} from "../errors.js";
+import { ConcurrentModificationError, DisposedError, OffheapRangeError, OffheapTypeError, OutOfMemoryError } from "../errors.js";
 import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
+import { openHeader } from "./header.js";
 import { checkMap } from "./map-check.js";
 import { makeKeyBlock, queryKey, readKey } from "./map-keys.js";
 import {
   H_CAP, H_CURSOR, H_MAGIC, H_MODS, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE, H_OLD_TABLE, H_SEED, H_SIZE, H_TABLE, H_TYPE, H_ZEROED,
-  K_BYTES, K_F64, K_I32, K_STRING, K_U32, MAGIC, MAX_CAPACITY, MAX_SCALAR_KIND, maxLoad, MIN_CAPACITY, recordOffset, SIZEOF_HEADER, typeFingerprint,
+  K_BYTES, K_F64, K_I32, K_STRING, K_U32, MAGIC, MAP, MAX_CAPACITY, MAX_SCALAR_KIND, maxLoad, MIN_CAPACITY, recordOffset, SIZEOF_HEADER, typeFingerprint,
   typeName, V_BYTES, V_STRING, V_STRUCT,
 } from "./map-layout.js";
 import {
@@ -177,20 +176,9 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
    * const again = OffHeapMap.open(heap, heap.getRoot("players"), { key: "string", value: Player });
    */
   static open<K extends MapKeyType, V extends MapValueType>(heap: Heap, address: number, options: OffHeapMapOptions<K, V>): OffHeapMap<K, V> {
-    const { key, value } = mapTypes("OffHeapMap.open", heap, options);
-    let usable = 0;
-    try {
-      usable = heap.sizeOf(address);
-    } catch {
-      // reported below
-    }
-    if (usable < SIZEOF_HEADER || heap.u32[(address >>> 2) + H_MAGIC] !== MAGIC) {
-      throw new InvalidAddressError(`OffHeapMap.open: ${typeof address === "number" ? hex(address) : describe(address)} is not the header of an OffHeapMap`);
-    }
-    if (heap.u32[(address >>> 2) + H_TYPE] !== typeFingerprint(key, value)) {
-      throw new OffheapTypeError(`OffHeapMap.open: the map at ${hex(address)} was made with other types than ${typeName(key, value)}`);
-    }
-    opening = address;
+    const api = "OffHeapMap.open";
+    const { key, value } = mapTypes(api, heap, options);
+    opening = openHeader(heap, api, MAP, address, typeFingerprint(key, value), typeName(key, value));
     return new OffHeapMap(heap, options);
   }
 
@@ -350,7 +338,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     for (const slot of this.slots("forEach")) fn(this.readValue(slot) as MapValue<V>, this.readKey(slot) as MapKey<K>, this);
   }
 
-  /** Validates invariants M1-M7; throws HeapCorruptionError naming the broken one. Cost: O(capacity), with JS allocation. */
+  /** Validates invariants M1-M8 (map-layout.ts); throws HeapCorruptionError naming the broken one. Cost: O(capacity), with JS allocation. */
   check(): void {
     checkMap(this, this.heap, this.live("check"), typeFingerprint(this.keyType, this.valueType));
   }

@@ -41,6 +41,7 @@ import {
   T_F64, T_I16, T_I32, T_I64, T_I8, T_U16, T_U32, T_U64, T_U8, writeScalar,
 } from "./scalar.js";
 import { fingerprint } from "./hash.js";
+import { blockSize } from "./header.js";
 import { checkHeap, checkOptions, isHeap, type OptionRules } from "../common/options.js";
 
 /** A field's type: a scalar, "bool" (1 byte), "string" (owned), "ref" (u32 address), or `bytes[N]` (N inline bytes). */
@@ -271,12 +272,7 @@ export function defineStruct<const F extends StructFields>(fields: F, options?: 
     for (const off of strings) {
       const s = heap.u32[(addr + off) >>> 2]!;
       if (s === 0) continue;
-      let usable = -1;
-      try {
-        usable = heap.sizeOf(s);
-      } catch {
-        // reported below
-      }
+      const usable = blockSize(heap, s);
       if (usable < 4 || heap.u32[s >>> 2]! + 4 > usable) {
         throw new HeapCorruptionError("ST1", `${call.check}: the string field at ${hex(addr + off)} holds ${hex(s)}, which is not a live string block`);
       }
