@@ -1,6 +1,6 @@
 // Binary layout of OffHeapMap: the header block, key and value blocks, the
-// kind codes, and the invariants check() enforces. See map.ts for how the
-// map resizes and table.ts for the slots.
+// kind codes, and the invariants check() enforces. See map.ts for an
+// overview, map-resize.ts for how the map resizes and table.ts for the slots.
 //
 // Header block (13 u32 words, a 56-byte block):
 //
