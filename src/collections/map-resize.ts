@@ -10,7 +10,9 @@
 // old one. Inserts go to the current table only; a deleted old entry is
 // marked deleted in place. Migration always ends in time: the grown table
 // reaches its own limit only after 13/16 * cap more inserts, and migration
-// needs cap / 16 operations.
+// needs cap / 16 operations. A resize that finds an old table still there
+// therefore means damaged header words (invariant M3): it throws
+// HeapCorruptionError instead of migrating without bound.
 //
 // The grown table must start zeroed, and zeroing 128 MiB at once took
 // about 100 ms here (first-touch page faults). So it is allocated early,
@@ -21,7 +23,7 @@
 // (as a JS Map's table does); clear() frees its tables.
 
 import type { Heap } from "../heap/heap.js";
-import { OutOfMemoryError } from "../errors.js";
+import { HeapCorruptionError, hex, OutOfMemoryError } from "../errors.js";
 import {
   H_CAP, H_CURSOR, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE, H_OLD_TABLE, H_SIZE, H_TABLE, H_ZEROED, MAX_CAPACITY, maxLoad, MIN_CAPACITY,
 } from "./map-layout.js";
@@ -36,8 +38,9 @@ const PREPARE_AT_SIXTEENTHS = 10;
 /**
  * Slots of the table the map with header word index `w` must grow to before
  * one more insert, or 0 if the current table has room. Throws
- * OutOfMemoryError past MAX_CAPACITY; `api` names the call. Changes
- * nothing. O(1).
+ * OutOfMemoryError past MAX_CAPACITY, and HeapCorruptionError (M3) if the
+ * table is full while an old one is still migrating; `api` names the call.
+ * Changes nothing. O(1).
  *
  * @example const newCap = grownCapacity(heap, w, "OffHeapMap.set");
  */
@@ -48,6 +51,11 @@ export function grownCapacity(heap: Heap, w: number, api: string): number {
   if (cap !== 0 && live + 1 <= maxLoad(cap)) return 0;
   const newCap = cap === 0 ? MIN_CAPACITY : 2 * cap;
   if (newCap > MAX_CAPACITY) throw new OutOfMemoryError(`${api}: the map holds ${live} entries, the most a table of ${MAX_CAPACITY} slots takes`);
+  const oldCap = u32[w + H_OLD_CAP]!;
+  if (oldCap !== 0) {
+    throw new HeapCorruptionError("M3", `${api}: the map at ${hex(w << 2)} must grow its table of ${cap} slots while the old table of ${oldCap} ` +
+      `slots still migrates (cursor ${u32[w + H_CURSOR]}, ${u32[w + H_OLD_LIVE]} entries said to be left), which its bound rules out: its header words are damaged`);
+  }
   return newCap;
 }
 
@@ -66,7 +74,6 @@ export function installTable(heap: Heap, w: number, table: number, newCap: numbe
   u32[w + H_ZEROED] = 0;
   const cap = u32[w + H_CAP]!;
   if (cap !== 0) {
-    while (u32[w + H_OLD_CAP] !== 0) migrate(heap, w, slotBytes); // unreachable by the bound above; kept for safety
     u32[w + H_OLD_CAP] = cap;
     u32[w + H_OLD_TABLE] = u32[w + H_TABLE]!;
     u32[w + H_CURSOR] = 0;
