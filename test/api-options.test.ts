@@ -180,17 +180,14 @@ function expectTypeError(call: string, what: string, fn: () => unknown, tried: s
   const h = heap as unknown as Heap;
   const liveBlocks = heap.stats().liveBlocks; // first: stats() brings the peak-usage words up to date
   const before = snapshot(h);
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
   const label = `${call} with ${tried}`;
-  assert.ok(thrown instanceof main.OffheapTypeError, `${label}: expected an OffheapTypeError naming ${what}, got ${thrown === undefined ? "no error" : String(thrown)}`);
-  assert.equal(thrown.code, "ERR_OFFHEAP_INVALID_ARG_TYPE", label);
-  assert.ok(thrown.message.startsWith(`${call}: `), `${label}: the message ${JSON.stringify(thrown.message)} does not begin with the call`);
-  assert.ok(thrown.message.includes(what), `${label}: the message ${JSON.stringify(thrown.message)} does not name ${what}`);
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof main.OffheapTypeError, `${label}: expected an OffheapTypeError naming ${what}, got ${String(e)}`);
+    assert.equal(e.code, "ERR_OFFHEAP_INVALID_ARG_TYPE", label);
+    assert.ok(e.message.startsWith(`${call}: `), `${label}: the message ${JSON.stringify(e.message)} does not begin with the call`);
+    assert.ok(e.message.includes(what), `${label}: the message ${JSON.stringify(e.message)} does not name ${what}`);
+    return true;
+  }, `${label}: expected an OffheapTypeError naming ${what}, got no error`);
   assertSameBytes(before, snapshot(h), label);
   assert.equal(heap.stats().liveBlocks, liveBlocks, `${label}: live blocks changed`);
   heap.check();
