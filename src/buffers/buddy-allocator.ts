@@ -40,6 +40,7 @@
 //   BD5 freeUnits equals the units of all free blocks
 
 import { DoubleFreeError, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { checkOptions, type OptionRules } from "../common/options.js";
 
 /** Most units an arena may have: 2^30 (its tables then take 3 GiB). */
 export const MAX_BUDDY_UNITS = 2 ** 30;
@@ -51,6 +52,11 @@ export interface BuddyAllocatorOptions {
   /** Units in the arena: an integer in [1, MAX_BUDDY_UNITS] (MUST); need not be a power of two. */
   units: number;
 }
+
+const OPTION_RULES: OptionRules = {
+  units: { type: "number", required: true, values: `an integer in [1, ${MAX_BUDDY_UNITS}]` },
+  unitSize: { type: "number" },
+};
 
 /**
  * Buddy allocator over `units` units of `unitSize` bytes (GoMem's `Buddy`).
@@ -77,19 +83,16 @@ export class BuddyAllocator {
   /**
    * An arena of `units` free units of `unitSize` bytes. Throws
    * OffheapRangeError unless units is an integer in [1, MAX_BUDDY_UNITS] and
-   * unitSize a positive integer with units × unitSize <= 2^53
-   * (OffheapTypeError for non-numbers).
+   * unitSize a positive integer with units × unitSize <= 2^53;
+   * OffheapTypeError for missing options or units, or non-numbers. O(units).
    */
   constructor(options: BuddyAllocatorOptions) {
-    const { unitSize = 1, units } = options;
-    for (const [name, v] of [["units", units], ["unitSize", unitSize]] as const) {
-      if (typeof v !== "number") throw new OffheapTypeError(`BuddyAllocator: ${name} ${String(v)} is a ${typeof v}, not a number`);
-    }
+    const { unitSize = 1, units } = checkOptions("BuddyAllocator", options, OPTION_RULES);
     if (!(Number.isInteger(units) && units >= 1 && units <= MAX_BUDDY_UNITS)) {
-      throw new OffheapRangeError(`BuddyAllocator: units ${units} is not an integer in [1, ${MAX_BUDDY_UNITS}]`);
+      throw new OffheapRangeError(`BuddyAllocator: options.units ${units} is not an integer in [1, ${MAX_BUDDY_UNITS}]`);
     }
     if (!(Number.isInteger(unitSize) && unitSize >= 1 && units * unitSize <= Number.MAX_SAFE_INTEGER)) {
-      throw new OffheapRangeError(`BuddyAllocator: unitSize ${unitSize} is not a positive integer with units × unitSize <= 2^53 - 1`);
+      throw new OffheapRangeError(`BuddyAllocator: options.unitSize ${unitSize} is not a positive integer with units × unitSize <= 2^53 - 1`);
     }
     this.nUnits = units;
     this.unitBytes = unitSize;

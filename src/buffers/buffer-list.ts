@@ -16,6 +16,7 @@
 // and every argument is validated before anything changes.
 
 import { HeapCorruptionError, OffheapError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { describe } from "../common/options.js";
 
 // Copies of fewer bytes than this run as a byte loop: below it, creating the
 // subarray view that TypedArray#set needs costs more than the loop.
@@ -368,17 +369,6 @@ export function copyBytes(src: Uint8Array, srcPos: number, nBytes: number, dst: 
   } else {
     dst.set(new Uint8Array(src.buffer, src.byteOffset + srcPos, nBytes), dstPos);
   }
-}
-
-/**
- * A short description of a value for error messages: its type or class name.
- * @internal
- */
-export function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value !== "object") return typeof value === "string" ? "a string" : String(value);
-  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === "string" ? `${/^[AEIO]/.test(name) ? "an" : "a"} ${name}` : "an object";
 }
 
 function notBytes(api: string, value: unknown): OffheapTypeError {

@@ -22,21 +22,20 @@
 // offsets and never checked the start; ReadBE/ReadBytes/LEB128 consumed bytes
 // before failing at the end; LEB128 had no overflow check.
 
-import { EndOfDataError, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { BufferList, copyBytes, describe } from "./buffer-list.js";
+import { EndOfDataError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { describe } from "../common/options.js";
+import { BufferList, copyBytes } from "./buffer-list.js";
+import { checkReader } from "./buffer-reader-check.js";
+import { decodeBigLEB128, decodeLEB128, gatherLEB128, leb128Length, MAX_LEB128_BYTES } from "./leb128.js";
 
 const EMPTY = new Uint8Array(0);
 const NO_BUFFERS: readonly Uint8Array[] = [];
 const SCRATCH = new DataView(new ArrayBuffer(8)); // float bit casts
-// A number LEB128 holds 7 bits a byte: 8 bytes carry 56 bits, enough for
-// 2^53 - 1 with the 8th byte's digit at most 15 (signed: -16 ... 15).
-const MAX_LEB128_BYTES = 8;
-const LAST_LEB128_MAX_DIGIT = 15;
 
 /** What a BufferReader reads: a BufferList, one Uint8Array, or an array of them (in order). */
 export type ReaderSource = BufferList | Uint8Array | readonly Uint8Array[];
 
-// Invariants (checked by BufferReader.check):
+// Invariants (checked by BufferReader.check, in buffer-reader-check.ts):
 //   RD1  cur is EMPTY, bufIndex == 0 and the reader covers no bytes (its
 //       list was empty, and may have grown since: a reader sees pushes
 //       only after clipFront), or bufIndex < bufs.length and
@@ -303,7 +302,7 @@ export class BufferReader {
     const b = this.cur[pos]!;
     if (b < 0x80) return b;
     this.pos = pos;
-    return this.readVarint("readLEB128", false);
+    return this.readVarint("readLEB128", false, MAX_LEB128_BYTES, decodeLEB128);
   }
 
   /**
@@ -317,25 +316,7 @@ export class BufferReader {
     const b = this.cur[pos]!;
     if (b < 0x80) return b < 0x40 ? b : b - 0x80;
     this.pos = pos;
-    return this.readVarint("readSignedLEB128", true);
-  }
-
-  // The number is first measured with a private cursor, so running off the
-  // end moves nothing; a too large value is unread before the throw.
-  private readVarint(api: string, signed: boolean): number {
-    const at = this.offset;
-    const nBytes = this.varintLength(api, MAX_LEB128_BYTES);
-    const big = signed ? "readBigSignedLEB128" : "readBigLEB128";
-    if (nBytes < 0) throw new OffheapRangeError(`BufferReader.${api}: the LEB128 number at offset ${at} is longer than ${MAX_LEB128_BYTES} bytes (over 53 bits); read it with ${big}`);
-    let value = 0, weight = 1;
-    for (let k = 1; k < nBytes; k++, weight *= 128) value += (this.nextByte() & 0x7f) * weight;
-    const b = this.nextByte();
-    const digit = signed && b >= 0x40 ? b - 0x80 : b;
-    if (nBytes === MAX_LEB128_BYTES && (digit > LAST_LEB128_MAX_DIGIT || digit < -LAST_LEB128_MAX_DIGIT - 1 || (digit === -LAST_LEB128_MAX_DIGIT - 1 && value === 0))) {
-      this.unread(nBytes);
-      throw new OffheapRangeError(`BufferReader.${api}: the LEB128 number at offset ${at} is beyond ±(2^53 - 1); read it with ${big}`);
-    }
-    return value + digit * weight;
+    return this.readVarint("readSignedLEB128", true, MAX_LEB128_BYTES, decodeLEB128);
   }
 
   /**
@@ -344,50 +325,29 @@ export class BufferReader {
    * @example r.readBigLEB128() // [0x80 x 9, 0x02] -> 2n ** 64n
    */
   readBigLEB128(): bigint {
-    return this.readBigVarint("readBigLEB128", false);
+    return this.readVarint("readBigLEB128", false, Infinity, decodeBigLEB128);
   }
 
   /** A signed (two's complement) LEB128 number of any length, as a BigInt. Throws as {@link BufferReader.readBigLEB128}. */
   readBigSignedLEB128(): bigint {
-    return this.readBigVarint("readBigSignedLEB128", true);
+    return this.readVarint("readBigSignedLEB128", true, Infinity, decodeBigLEB128);
   }
 
-  private readBigVarint(api: string, signed: boolean): bigint {
-    const nBytes = this.varintLength(api, Infinity);
-    // Decode 7 bytes (49 bits) at a time in a number: few BigInt operations.
-    let result = 0n, shiftBits = 0, last = 0;
-    for (let done = 0; done < nBytes; ) {
-      const group = Math.min(7, nBytes - done);
-      let chunk = 0, weight = 1;
-      for (let g = 0; g < group; g++, weight *= 128) {
-        last = this.nextByte();
-        chunk += (last & 0x7f) * weight;
-      }
-      result |= BigInt(chunk) << BigInt(shiftBits);
-      shiftBits += 7 * group;
-      done += group;
-    }
-    if (signed && (last & 0x40) !== 0) result -= 1n << BigInt(shiftBits);
-    return result;
-  }
-
-  // Bytes in the LEB128 number at the position, found without moving; -1 if
-  // its first maxBytes bytes all continue. Throws EndOfDataError if it runs
-  // off the end first.
-  private varintLength(api: string, maxBytes: number): number {
-    const bufs = this.bufs;
-    let i = this.bufIndex, cur = this.cur, pos = this.pos;
-    let left = this.remaining;
-    for (let nBytes = 1; nBytes <= maxBytes; nBytes++) {
-      if (left === 0) throw this.end(api, nBytes, `the LEB128 number runs off the end after ${nBytes - 1} bytes`);
-      while (pos === cur.length) {
-        cur = bufs[++i]!;
-        pos = 0;
-      }
-      left--;
-      if (cur[pos++]! < 0x80) return nBytes;
-    }
-    return -1;
+  // A LEB128 number of at most maxBytes, measured first (leb128.ts), then
+  // decoded by `decode` where it lies: one that runs off the end, or is too
+  // long or too large (decode gives NaN), moves nothing.
+  private readVarint<T extends number | bigint>(api: string, signed: boolean, maxBytes: number, decode: (bytes: Uint8Array, at: number, nBytes: number, signed: boolean) => T): T {
+    const pos = this.pos, left = this.remaining;
+    const nBytes = leb128Length(this.bufs, this.bufIndex, pos, left, maxBytes);
+    if (nBytes === 0) throw this.end(api, left + 1, `the LEB128 number runs off the end after ${left} bytes`);
+    const big = signed ? "readBigSignedLEB128" : "readBigLEB128";
+    if (nBytes < 0) throw new OffheapRangeError(`BufferReader.${api}: the LEB128 number at offset ${this.offset} is longer than ${maxBytes} bytes (over 53 bits); read it with ${big}`);
+    const inside = pos + nBytes <= this.curLength;
+    const value = inside ? decode(this.cur, pos, nBytes, signed) : decode(gatherLEB128(this.bufs, this.bufIndex, pos, nBytes), 0, nBytes, signed);
+    if (value !== value) throw new OffheapRangeError(`BufferReader.${api}: the LEB128 number at offset ${this.offset} is beyond ±(2^53 - 1); read it with ${big}`);
+    if (inside) this.pos = pos + nBytes;
+    else this.skip(nBytes);
+    return value;
   }
 
   // ---- byte ranges -----------------------------------------------------------
@@ -623,27 +583,8 @@ export class BufferReader {
    * HeapCorruptionError naming the broken one. O(buffers). For tests.
    */
   check(): void {
-    const bufs = this.bufs;
-    const i = this.bufIndex;
-    if (this.cur === EMPTY ? i !== 0 || this.sizeBytes !== 0 : i >= bufs.length || this.cur !== bufs[i]) {
-      throw new HeapCorruptionError("RD1", `BufferReader: buffer index ${i} of ${bufs.length} does not match the current buffer`);
-    }
-    if (this.curLength !== this.cur.length || this.pos < 0 || this.pos > this.curLength) {
-      throw new HeapCorruptionError("RD2", `BufferReader: offset ${this.pos} in a buffer of ${this.cur.length} bytes (cached length ${this.curLength})`);
-    }
-    let before = 0, total = 0;
-    for (let k = 0; k < bufs.length; k++) {
-      if (k === i) before = total;
-      total += bufs[k]!.length;
-    }
-    if (before !== this.bufStart) throw new HeapCorruptionError("RD3", `BufferReader: buffer ${i} starts at ${before}, not at ${this.bufStart}`);
-    if (this.bufStart + this.pos > this.sizeBytes || this.sizeBytes > total) {
-      throw new HeapCorruptionError("RD4", `BufferReader: offset ${this.offset}, size ${this.sizeBytes}, buffers hold ${total} bytes`);
-    }
-    const plain = this.plain;
-    if (plain !== null && (plain.constructor !== Uint8Array || plain.buffer !== this.cur.buffer || plain.byteOffset !== this.cur.byteOffset || plain.length !== this.curLength)) {
-      throw new HeapCorruptionError("RD5", `BufferReader: the plain view of buffer ${i} covers other memory`);
-    }
+    const { bufs, sizeBytes, bufIndex, bufStart, cur, curLength, pos, plain } = this;
+    checkReader({ bufs, sizeBytes, bufIndex, bufStart, cur, curLength, pos, plain, empty: cur === EMPTY });
   }
 }
 

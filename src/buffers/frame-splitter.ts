@@ -25,7 +25,8 @@
 // one is requested; copy (`toBytes()`) to keep it longer.
 
 import { EndOfDataError, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { BufferList, copyBytes, describe } from "./buffer-list.js";
+import { checkOptions, describe, type OptionRules } from "../common/options.js";
+import { BufferList, copyBytes } from "./buffer-list.js";
 import { BufferReader } from "./buffer-reader.js";
 
 /** Default of {@link FrameSplitterOptions.maxFrameBytes}: 16 MiB. */
@@ -81,6 +82,15 @@ export interface FrameSplitterOptions {
   memory?: FrameMemory;
 }
 
+const OPTION_RULES: OptionRules = {
+  prefixBytes: { type: "number", values: PREFIX_WIDTHS.join(", ") },
+  littleEndian: { type: "boolean" },
+  lengthIncludesPrefix: { type: "boolean" },
+  maxFrameBytes: { type: "number" },
+  header: { type: "function" },
+  memory: { type: "object", values: "a RecyclableMemory, or an object with nextN(n) and recycle()" },
+};
+
 // Invariants (checked by FrameParser.check):
 //   FS1  no chunk in chunks is empty
 //   FS2  chunks is empty and pos == 0, or 0 <= pos < chunks[0].length
@@ -118,29 +128,22 @@ export class FrameParser {
   /**
    * Validates `options` (see {@link FrameSplitterOptions}); `api` names the
    * caller in error messages. Throws OffheapRangeError / OffheapTypeError for
-   * bad options.
+   * bad options, OffheapTypeError for an `api` that is not a string. O(1).
    */
-  constructor(options: FrameSplitterOptions | undefined, api: string) {
+  constructor(options?: FrameSplitterOptions, api = "FrameParser") {
+    if (typeof api !== "string") throw new OffheapTypeError(`FrameParser: api must be a string naming the caller, got ${describe(api)}`);
     this.api = api;
-    const o: FrameSplitterOptions = options ?? {};
-    if (typeof o !== "object") throw new OffheapTypeError(`${api}: options must be an object, got ${describe(o)}`);
-    const { prefixBytes, littleEndian, lengthIncludesPrefix, maxFrameBytes, header, memory } = o;
-    if (header !== undefined) {
-      if (typeof header !== "function") throw new OffheapTypeError(`${api}: options.header must be a function, got ${describe(header)}`);
-      if (prefixBytes !== undefined || littleEndian !== undefined || lengthIncludesPrefix !== undefined) {
-        throw new OffheapTypeError(`${api}: options.header replaces prefixBytes, littleEndian and lengthIncludesPrefix; give one or the other`);
-      }
+    const { prefixBytes, littleEndian, lengthIncludesPrefix, maxFrameBytes, header, memory } = checkOptions(api, options, OPTION_RULES);
+    if (header !== undefined && (prefixBytes !== undefined || littleEndian !== undefined || lengthIncludesPrefix !== undefined)) {
+      throw new OffheapTypeError(`${api}: options.header replaces prefixBytes, littleEndian and lengthIncludesPrefix; give one or the other`);
     }
     if (prefixBytes !== undefined && !PREFIX_WIDTHS.includes(prefixBytes)) {
       throw new OffheapRangeError(`${api}: options.prefixBytes ${String(prefixBytes)} is not one of ${PREFIX_WIDTHS.join(", ")}`);
     }
-    for (const [name, value] of [["littleEndian", littleEndian], ["lengthIncludesPrefix", lengthIncludesPrefix]] as const) {
-      if (value !== undefined && typeof value !== "boolean") throw new OffheapTypeError(`${api}: options.${name} must be a boolean, got ${describe(value)}`);
-    }
     if (maxFrameBytes !== undefined && !(Number.isSafeInteger(maxFrameBytes) && maxFrameBytes >= 0)) {
       throw new OffheapRangeError(`${api}: options.maxFrameBytes ${String(maxFrameBytes)} is not a non-negative safe integer`);
     }
-    if (memory !== undefined && (memory === null || typeof memory.nextN !== "function" || typeof memory.recycle !== "function")) {
+    if (memory !== undefined && (typeof memory.nextN !== "function" || typeof memory.recycle !== "function")) {
       throw new OffheapTypeError(`${api}: options.memory must have nextN(n) and recycle() methods (a RecyclableMemory), got ${describe(memory)}`);
     }
     this.header = header ?? null;

@@ -35,6 +35,7 @@
 // balance. Both take the same decisions, so results never depend on the index.
 
 import { InvalidAddressError, DoubleFreeError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { checkOptions, type OptionRules } from "../common/options.js";
 import type { RangeIndex, RangeTreeShape } from "./range-index.js";
 import { TreapIndex } from "./range-treap.js";
 import { AvlIndex } from "./range-avl.js";
@@ -61,6 +62,8 @@ export interface RangeAllocatorOptions {
    */
   index?: RangeIndexKind;
 }
+
+const OPTION_RULES: OptionRules = { index: { type: "string", values: '"treap" or "avl"' } };
 
 /** A free range, as `blocks()` lists it. */
 export interface FreeRange {
@@ -94,13 +97,14 @@ export class RangeAllocator {
   /**
    * A region of `sizeBytes` (0 … MAX_RANGE_BYTES), all free. Throws
    * OffheapRangeError for a size outside that range or not an integer, and
-   * OffheapTypeError for an unknown `index`.
+   * OffheapTypeError for a size that is not a number, options that are not
+   * an object, or an unknown `index`. O(1).
    */
-  constructor(sizeBytes: number, options: RangeAllocatorOptions = {}) {
+  constructor(sizeBytes: number, options?: RangeAllocatorOptions) {
     checkRegionSize("RangeAllocator", sizeBytes);
-    const kind = options.index ?? "treap";
+    const kind = checkOptions("RangeAllocator", options, OPTION_RULES).index ?? "treap";
     if (kind !== "treap" && kind !== "avl") {
-      throw new OffheapTypeError(`RangeAllocator: index ${JSON.stringify(kind)} is not "treap" or "avl"`);
+      throw new OffheapTypeError(`RangeAllocator: options.index ${JSON.stringify(kind)} is not "treap" or "avl"`);
     }
     this.kind = kind;
     this.regionBytes = sizeBytes;

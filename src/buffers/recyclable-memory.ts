@@ -6,7 +6,8 @@
 // themselves, so remembering costs no JS object and keeps no view alive.
 
 import { OffheapTypeError } from "../errors.js";
-import type { ScalableAllocator } from "./scalable-allocator.js";
+import { describe } from "../common/options.js";
+import { ScalableAllocator } from "./scalable-allocator.js";
 
 const INITIAL_RECORDS = 16;
 
@@ -26,7 +27,14 @@ export class RecyclableMemory {
   private records = new Float64Array(2 * INITIAL_RECORDS); // [address, length] pairs
   private count = 0;
 
+  /**
+   * Memory drawing on `allocator`, remembering nothing yet. Throws
+   * OffheapTypeError if `allocator` is not a ScalableAllocator. O(1).
+   */
   constructor(allocator: ScalableAllocator) {
+    if (!(allocator instanceof ScalableAllocator)) {
+      throw new OffheapTypeError(`RecyclableMemory: allocator must be a ScalableAllocator, got ${describe(allocator)}`);
+    }
     this.allocator = allocator;
   }
 

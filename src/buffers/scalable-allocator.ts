@@ -24,6 +24,7 @@
 import { DoubleFreeError, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError, hex } from "../errors.js";
 import type { Heap } from "../heap/heap.js";
 import type { DebugOptions, LeakSite } from "../common/debug-kit.js";
+import { checkHeap, checkOptions, describe, type OptionRules } from "../common/options.js";
 import { createScalableDebug, type ScalableDebug } from "./scalable-debug.js";
 import { RangeAllocator } from "./range-allocator.js";
 
@@ -40,6 +41,17 @@ export interface ScalableAllocatorOptions {
    */
   debug?: boolean | DebugOptions;
 }
+
+const OPTION_RULES: OptionRules = {
+  initialSize: { type: "number" },
+  maxRegionSize: { type: "number" },
+  debug: { type: ["boolean", "object"] },
+};
+// The types of DebugOptions (common/debug-kit.ts), whose values debugSettings checks.
+const DEBUG_OPTION_RULES: OptionRules = {
+  stacks: { type: ["boolean", "number"] },
+  quarantineBytes: { type: "number" },
+};
 
 /** One region: a heap block at `base` managed by `range` over offsets [0, size). */
 interface Region {
@@ -96,11 +108,16 @@ export class ScalableAllocator {
   private readonly debugMode: ScalableDebug | null = null;
 
   /**
-   * Throws OffheapRangeError for options out of range and OffheapTypeError if
-   * the heap's memory detaches its buffer when it grows (an unshared
-   * WebAssembly.Memory): views handed out would go empty.
+   * An allocator with no regions yet; it allocates nothing until the first
+   * malloc. Throws OffheapRangeError for options out of range, and
+   * OffheapTypeError for a `heap` that is not a Heap, options of the wrong
+   * type, or a heap whose memory detaches its buffer when it grows (an
+   * unshared WebAssembly.Memory): views handed out would go empty. O(1).
    */
-  constructor(heap: Heap, options: ScalableAllocatorOptions = {}) {
+  constructor(heap: Heap, options?: ScalableAllocatorOptions) {
+    checkHeap("ScalableAllocator", heap);
+    options = checkOptions("ScalableAllocator", options, OPTION_RULES);
+    if (typeof options.debug === "object") checkOptions("ScalableAllocator", options.debug, DEBUG_OPTION_RULES, "options.debug");
     const memory = heap.memory;
     if (typeof WebAssembly !== "undefined" && memory instanceof WebAssembly.Memory && !(memory.buffer instanceof SharedArrayBuffer)) {
       throw new OffheapTypeError(
@@ -111,10 +128,10 @@ export class ScalableAllocator {
     const initialSize = options.initialSize ?? DEFAULT_INITIAL_SIZE;
     const maxRegionSize = options.maxRegionSize ?? Math.max(DEFAULT_MAX_REGION_SIZE, initialSize);
     if (!Number.isSafeInteger(maxRegionSize) || maxRegionSize < 1 || maxRegionSize > MAX_REQUEST) {
-      throw new OffheapRangeError(`ScalableAllocator: maxRegionSize ${String(maxRegionSize)} is not an integer in [1, ${MAX_REQUEST}]`);
+      throw new OffheapRangeError(`ScalableAllocator: options.maxRegionSize ${String(maxRegionSize)} is not an integer in [1, ${MAX_REQUEST}]`);
     }
     if (!Number.isSafeInteger(initialSize) || initialSize < 1 || initialSize > maxRegionSize) {
-      throw new OffheapRangeError(`ScalableAllocator: initialSize ${String(initialSize)} is not an integer in [1, maxRegionSize = ${maxRegionSize}]`);
+      throw new OffheapRangeError(`ScalableAllocator: options.initialSize ${String(initialSize)} is not an integer in [1, maxRegionSize = ${maxRegionSize}]`);
     }
     this.heap = heap;
     this.nextRegionSize = initialSize;
@@ -465,8 +482,4 @@ export class ScalableAllocator {
 
 function badSize(api: string, sizeBytes: unknown): OffheapRangeError {
   return new OffheapRangeError(`${api}: size ${describe(sizeBytes)} is not an integer in [0, ${MAX_REQUEST}]`);
-}
-
-function describe(value: unknown): string {
-  return typeof value === "number" || typeof value === "bigint" ? String(value) : typeof value === "object" ? (value === null ? "null" : (value.constructor?.name ?? "object")) : typeof value;
 }

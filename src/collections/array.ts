@@ -23,7 +23,9 @@
 //   A3  records: every record in [0, length) satisfies R1 (struct.ts).
 
 import type { Heap } from "../heap/heap.js";
-import { DisposedError, HeapCorruptionError, hex, InvalidAddressError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { DisposedError, HeapCorruptionError, hex, OffheapRangeError } from "../errors.js";
+import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
+import { blockSize, type CollectionKind, HDR_MAGIC, HDR_TYPE, headerState, openHeader } from "./header.js";
 import { fingerprint } from "./hash.js";
 import { type BigIntType, checkScalar, describe, readScalar, type ScalarType, scalarCode, SCALAR_BYTES, writeScalar } from "./scalar.js";
 import { checkValues, isStructType, type StructFields, type StructInit, type StructRecord, type StructType, type StructValues } from "./struct.js";
@@ -46,8 +48,8 @@ export interface OffHeapArrayOptions {
   capacity?: number;
 }
 
-const A_MAGIC = 0;
-const A_TYPE = 1;
+const A_MAGIC = HDR_MAGIC;
+const A_TYPE = HDR_TYPE;
 const A_LENGTH = 2;
 const A_CAPACITY = 3;
 const A_DATA = 4;
@@ -56,6 +58,8 @@ const SIZEOF_HEADER = 24;
 const MAGIC = 0x5241484f; // "OHAR" little-endian
 const MIN_CAPACITY = 4;
 const MAX_LENGTH = 0xffffffff;
+const ARRAY: CollectionKind = { name: "OffHeapArray", magic: MAGIC, headerBytes: SIZEOF_HEADER };
+const OPTION_RULES: OptionRules = { capacity: { type: "number" } };
 
 // Set by open() around its `new OffHeapArray` so the constructor adopts an
 // existing header instead of allocating one.
@@ -84,13 +88,16 @@ export class OffHeapArray<E extends ElementType> {
   private readonly stride: number;
 
   /**
-   * Makes an empty array in `heap`. Throws OffheapTypeError for an unknown
-   * element type, RangeError for a bad capacity, OutOfMemoryError (the heap
-   * is unchanged then).
+   * Makes an empty array in `heap`. Throws OffheapTypeError for a `heap`
+   * that is not a Heap, an unknown element type or options of the wrong
+   * type, RangeError for a bad capacity, OutOfMemoryError (the heap is
+   * unchanged then). Cost: one or two heap allocations.
    */
-  constructor(heap: Heap, elementType: E, options: OffHeapArrayOptions = {}) {
+  constructor(heap: Heap, elementType: E, options?: OffHeapArrayOptions) {
     const adopt = opening;
     opening = 0;
+    checkHeap("OffHeapArray", heap);
+    const { capacity = 0 } = checkOptions("OffHeapArray", options, OPTION_RULES);
     this.heap = heap;
     this.elementType = elementType;
     this.struct = isStructType(elementType) ? elementType : null;
@@ -100,9 +107,8 @@ export class OffHeapArray<E extends ElementType> {
       this.hdr = adopt;
       return;
     }
-    const capacity = options.capacity ?? 0;
     if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity * this.stride > 2 ** 32) {
-      throw new OffheapRangeError(`OffHeapArray: capacity ${String(capacity)} is not an integer in [0, ${Math.floor(2 ** 32 / this.stride)}]`);
+      throw new OffheapRangeError(`OffHeapArray: options.capacity ${String(capacity)} is not an integer in [0, ${Math.floor(2 ** 32 / this.stride)}]`);
     }
     const hdr = heap.alloc(SIZEOF_HEADER);
     let data = 0;
@@ -128,24 +134,15 @@ export class OffHeapArray<E extends ElementType> {
   /**
    * Opens the array whose header is at `address` (its `address` when made,
    * kept e.g. with heap.setRoot) with the same element type. Throws
-   * InvalidAddressError if no array header is there, OffheapTypeError if
-   * it was made with another element type. Cost: O(1).
+   * InvalidAddressError if no array header is there, OffheapTypeError for a
+   * `heap` that is not a Heap, an unknown element type, or an array made
+   * with another element type. Cost: O(1).
    */
   static open<E extends ElementType>(heap: Heap, address: number, elementType: E): OffHeapArray<E> {
-    const want = typeFingerprint(elementType);
-    let usable = 0;
-    try {
-      usable = heap.sizeOf(address);
-    } catch {
-      // reported below
-    }
-    if (usable < SIZEOF_HEADER || heap.u32[(address >>> 2) + A_MAGIC] !== MAGIC) {
-      throw new InvalidAddressError(`OffHeapArray.open: ${typeof address === "number" ? hex(address) : describe(address)} is not the header of an OffHeapArray`);
-    }
-    if (heap.u32[(address >>> 2) + A_TYPE] !== want) {
-      throw new OffheapTypeError(`OffHeapArray.open: the array at ${hex(address)} was made with another element type than ${typeName(elementType)}`);
-    }
-    opening = address;
+    const api = "OffHeapArray.open";
+    checkHeap(api, heap);
+    if (!isStructType(elementType)) scalarCode(api, elementType);
+    opening = openHeader(heap, api, ARRAY, address, typeFingerprint(elementType), typeName(elementType));
     return new OffHeapArray(heap, elementType);
   }
 
@@ -307,8 +304,8 @@ export class OffHeapArray<E extends ElementType> {
     const fail = (id: string, what: string): never => {
       throw new HeapCorruptionError(id, `OffHeapArray.check: the array at ${hex(hdr)} ${what}`);
     };
-    if (blockSize(this.heap, hdr) < SIZEOF_HEADER || u32[w + A_MAGIC] !== MAGIC) fail("A1", "has no live header block with the array magic");
-    if (u32[w + A_TYPE] !== typeFingerprint(this.elementType)) fail("A1", "header holds another element type's fingerprint");
+    const state = headerState(this.heap, ARRAY, hdr, typeFingerprint(this.elementType));
+    if (state !== "ok") fail("A1", state === "no header" ? "has no live header block with the array magic" : "header holds another element type's fingerprint");
     if (u32[w + A_STRIDE] !== this.stride) fail("A1", `header stride ${u32[w + A_STRIDE]} is not the element size ${this.stride}`);
     const n = u32[w + A_LENGTH]!, cap = u32[w + A_CAPACITY]!, data = u32[w + A_DATA]!;
     if (n > cap) fail("A2", `has length ${n} > capacity ${cap}`);
@@ -350,12 +347,4 @@ function typeName(t: ElementType): string {
 
 function typeFingerprint(t: ElementType): number {
   return fingerprint(`array:${typeName(t)}`);
-}
-
-function blockSize(heap: Heap, addr: number): number {
-  try {
-    return heap.sizeOf(addr);
-  } catch {
-    return -1;
-  }
 }

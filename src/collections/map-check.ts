@@ -1,4 +1,4 @@
-// The validator of OffHeapMap: checks invariants M1-M7 (map-layout.ts) of
+// The validator of OffHeapMap: checks invariants M1-M8 (map-layout.ts) of
 // one map image. See map.ts for an overview. For tests and debugging: it
 // walks every slot and allocates JS objects.
 
@@ -7,9 +7,10 @@ import { HeapCorruptionError, hex } from "../errors.js";
 import { hashBytes, hashWord } from "./hash.js";
 import { hashF64 } from "./map-keys.js";
 import type { MapShape } from "./map.js";
+import { blockSize, headerState } from "./header.js";
 import {
-  H_CAP, H_CURSOR, H_MAGIC, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE, H_OLD_TABLE, H_SEED, H_SIZE, H_TABLE, H_TYPE, H_ZEROED, K_BYTES, K_F64, MAGIC,
-  MAX_SCALAR_KIND, maxLoad, MIN_CAPACITY, recordOffset, SIZEOF_HEADER, V_STRUCT,
+  H_CAP, H_CURSOR, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE, H_OLD_TABLE, H_SEED, H_SIZE, H_TABLE, H_ZEROED, K_BYTES, K_F64, MAP,
+  MAX_SCALAR_KIND, maxLoad, MIN_CAPACITY, recordOffset, V_STRUCT,
 } from "./map-layout.js";
 import { DELETED, distance, isFull, queryF64, queryWord, queryWords } from "./table.js";
 
@@ -27,8 +28,8 @@ export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerpri
   const fail = (id: string, what: string): never => {
     throw new HeapCorruptionError(id, `OffHeapMap.check: the map at ${hex(hdr)}: ${what}`);
   };
-  if (blockSize(heap, hdr) < SIZEOF_HEADER || u32[w + H_MAGIC] !== MAGIC) fail("M1", "no live header block with the map magic");
-  if (u32[w + H_TYPE] !== typeFingerprint) fail("M1", "the header holds another type fingerprint");
+  const state = headerState(heap, MAP, hdr, typeFingerprint);
+  if (state !== "ok") fail("M1", state === "no header" ? "no live header block with the map magic" : "the header holds another type fingerprint");
   const seed = u32[w + H_SEED]!;
   const cap = u32[w + H_CAP]!, table = u32[w + H_TABLE]!;
   const oldCap = u32[w + H_OLD_CAP]!, oldTable = u32[w + H_OLD_TABLE]!, cursor = u32[w + H_CURSOR]!, oldLive = u32[w + H_OLD_LIVE]!;
@@ -130,13 +131,5 @@ export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerpri
     if (blockSize(heap, next) < 2 * cap * slotBytes || zeroed > 2 * cap * slotBytes) fail("M8", `next table ${hex(next)} is not a live block of ${2 * cap} slots with ${zeroed} bytes zeroed`);
     if (owned.has(next)) fail("M8", `next table ${hex(next)} is used by the map already`);
     for (let i = next; i < next + zeroed; i++) if (heap.u8[i] !== 0) fail("M8", `byte ${i - next} of the next table is not zero`);
-  }
-}
-
-function blockSize(heap: Heap, addr: number): number {
-  try {
-    return heap.sizeOf(addr);
-  } catch {
-    return -1;
   }
 }

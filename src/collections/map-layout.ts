@@ -1,6 +1,6 @@
 // Binary layout of OffHeapMap: the header block, key and value blocks, the
-// kind codes, and the invariants check() enforces. See map.ts for how the
-// map resizes and table.ts for the slots.
+// kind codes, and the invariants check() enforces. See map.ts for an
+// overview, map-resize.ts for how the map resizes and table.ts for the slots.
 //
 // Header block (13 u32 words, a 56-byte block):
 //
@@ -46,10 +46,11 @@
 
 
 import { fingerprint } from "./hash.js";
+import { type CollectionKind, HDR_MAGIC, HDR_TYPE } from "./header.js";
 import { isStructType } from "./struct.js";
 
-export const H_MAGIC = 0;
-export const H_TYPE = 1;
+export const H_MAGIC = HDR_MAGIC;
+export const H_TYPE = HDR_TYPE;
 export const H_SEED = 2;
 export const H_SIZE = 3;
 export const H_CAP = 4;
@@ -63,6 +64,8 @@ export const H_NEXT_TABLE = 11;
 export const H_ZEROED = 12;
 export const SIZEOF_HEADER = 52;
 export const MAGIC = 0x504d484f; // "OHMP" little-endian
+/** The map as header.ts opens it. */
+export const MAP: CollectionKind = { name: "OffHeapMap", magic: MAGIC, headerBytes: SIZEOF_HEADER };
 /** Slots of the smallest table. */
 export const MIN_CAPACITY = 8;
 /** Slots of the largest table (2^28 slots of 16 bytes fill the whole 4 GiB range). */

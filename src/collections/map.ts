@@ -1,37 +1,25 @@
 // OffHeapMap: a hash map whose header, tables, keys and values all live in
 // heap blocks. map-layout.ts draws the header and lists the invariants;
-// table.ts has the Robin Hood table; map-check.ts validates.
+// table.ts has the Robin Hood table and map-resize.ts grows it
+// incrementally; map-keys.ts makes and reads keys; header.ts opens the
+// header; map-check.ts validates.
 //
-// Incremental resizing. When an insert would fill the current table past
-// 13/16, a table twice as large becomes current and the full one becomes
-// the old table; every later insert and delete moves the entries of the
-// next MIGRATE_SLOTS old slots into the current table, marking the slots
-// deleted, and the old table is freed when its last entry has moved. So no
-// call rehashes the whole map: a call moves at most 16 entries. Lookups
-// probe the current table, then the old one. Inserts go to the current
-// table only; a deleted old entry is marked deleted in place. Migration
-// always ends in time: the grown table reaches its own limit only after
-// 13/16 * cap more inserts, and migration needs cap / 16 operations.
-//
-// The grown table must start zeroed, and zeroing 128 MiB at once took
-// about 100 ms here (first-touch page faults). So it is allocated early,
-// when the current table is 10/16 full (PREPARE_AT_SIXTEENTHS), and every
-// insert and delete zeroes the next ZERO_SLOTS of its slots: done after
-// 2 * cap / 16 operations, before the 3/16 * cap inserts that fill the
-// current table to 13/16. A map does not shrink when entries are deleted
-// (as a JS Map's table does); clear() frees its tables.
+// The JS object holds the header's address and what the key and value types
+// fix (slot size, value offset, kinds); every other fact is in the header,
+// so another Heap over the same image opens the same map (open()).
 
 import type { Heap } from "../heap/heap.js";
-import {
-  ConcurrentModificationError, DisposedError, hex, InvalidAddressError, OffheapRangeError, OffheapTypeError, OutOfMemoryError,
-} from "../errors.js";
+import { ConcurrentModificationError, DisposedError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
+import { openHeader } from "./header.js";
 import { checkMap } from "./map-check.js";
 import { makeKeyBlock, queryKey, readKey } from "./map-keys.js";
 import {
-  H_CAP, H_CURSOR, H_MAGIC, H_MODS, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE, H_OLD_TABLE, H_SEED, H_SIZE, H_TABLE, H_TYPE, H_ZEROED,
-  K_BYTES, K_F64, K_I32, K_STRING, K_U32, MAGIC, MAX_CAPACITY, MAX_SCALAR_KIND, maxLoad, MIN_CAPACITY, recordOffset, SIZEOF_HEADER, typeFingerprint,
-  typeName, V_BYTES, V_STRING, V_STRUCT,
+  H_CAP, H_CURSOR, H_MAGIC, H_MODS, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE, H_OLD_TABLE, H_SEED, H_SIZE, H_TABLE, H_TYPE,
+  K_BYTES, K_F64, K_I32, K_STRING, K_U32, MAGIC, MAP, MAX_CAPACITY, MAX_SCALAR_KIND, maxLoad, MIN_CAPACITY, recordOffset, SIZEOF_HEADER,
+  typeFingerprint, typeName, V_BYTES, V_STRING, V_STRUCT,
 } from "./map-layout.js";
+import { grownCapacity, installTable, resizeStep } from "./map-resize.js";
 import {
   type BigIntType, checkScalar, describe, isScalarType, readScalar, type ScalarType, scalarCode, T_F64, T_I64, T_U64, writeScalar,
 } from "./scalar.js";
@@ -74,10 +62,15 @@ export interface OffHeapMapOptions<K extends MapKeyType, V extends MapValueType>
   hashSeed?: number;
 }
 
-const MIGRATE_SLOTS = 16;
-const ZERO_SLOTS = 16;
-const PREPARE_AT_SIXTEENTHS = 10;
 const KEY_CODES: Readonly<Record<MapKeyType, number>> = { string: K_STRING, bytes: K_BYTES, u32: K_U32, i32: K_I32, f64: K_F64 };
+const KEY_TYPES = Object.keys(KEY_CODES).map((k) => JSON.stringify(k)).join(", ");
+const VALUE_TYPES = 'a scalar type, "string", "bytes" or a struct type';
+const OPTION_RULES: OptionRules = {
+  key: { type: "string", required: true, values: `one of ${KEY_TYPES}` },
+  value: { type: ["string", "function"], required: true, values: VALUE_TYPES },
+  capacity: { type: "number" },
+  hashSeed: { type: "number" },
+};
 
 let opening = 0;
 
@@ -106,25 +99,21 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
   private readonly valueOff: number;
 
   /**
-   * Makes an empty map. Throws OffheapTypeError for unknown key or value
+   * Makes an empty map. Throws OffheapTypeError for a `heap` that is not a
+   * Heap, missing options, options of the wrong type or unknown key or value
    * types, RangeError for a bad capacity or seed, OutOfMemoryError (the
-   * heap is unchanged then).
+   * heap is unchanged then). Cost: one heap allocation, two with a capacity.
    */
   constructor(heap: Heap, options: OffHeapMapOptions<K, V>) {
     const adopt = opening;
     opening = 0;
-    const { key, value } = options;
-    if (!Object.prototype.hasOwnProperty.call(KEY_CODES, key)) {
-      throw new OffheapTypeError(`OffHeapMap: key type ${describe(key)} is not one of ${Object.keys(KEY_CODES).join(", ")}`);
-    }
+    const { key, value } = mapTypes("OffHeapMap", heap, options);
     this.heap = heap;
     this.keyType = key;
     this.valueType = value;
     this.keyKind = KEY_CODES[key];
     this.struct = isStructType(value) ? value : null;
-    this.valueKind = this.struct !== null ? V_STRUCT : value === "string" ? V_STRING : value === "bytes" ? V_BYTES
-      : isScalarType(value) ? scalarCode("OffHeapMap", value)
-      : badValueType(value);
+    this.valueKind = this.struct !== null ? V_STRUCT : value === "string" ? V_STRING : value === "bytes" ? V_BYTES : scalarCode("OffHeapMap", value);
     // Slots: 12 bytes for a 4-byte value (an address, or a scalar of at most
     // 4 bytes), 16 for an 8-byte one; f64 keys make them 24 (the key at +8).
     const wide = this.valueKind === T_F64 || this.valueKind === T_U64 || this.valueKind === T_I64;
@@ -137,9 +126,9 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     const capacity = options.capacity ?? 0;
     const seed = options.hashSeed ?? Math.floor(Math.random() * 2 ** 32);
     if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity > maxLoad(MAX_CAPACITY)) {
-      throw new OffheapRangeError(`OffHeapMap: capacity ${String(capacity)} is not an integer in [0, ${maxLoad(MAX_CAPACITY)}]`);
+      throw new OffheapRangeError(`OffHeapMap: options.capacity ${String(capacity)} is not an integer in [0, ${maxLoad(MAX_CAPACITY)}]`);
     }
-    if ((seed >>> 0) !== seed) throw new OffheapRangeError(`OffHeapMap: hashSeed ${String(seed)} is not a u32`);
+    if ((seed >>> 0) !== seed) throw new OffheapRangeError(`OffHeapMap: options.hashSeed ${String(seed)} is not a u32`);
     let cap = 0;
     if (capacity > 0) for (cap = MIN_CAPACITY; maxLoad(cap) < capacity;) cap *= 2;
     const hdr = heap.alloc(SIZEOF_HEADER);
@@ -163,7 +152,8 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
   /**
    * Opens the map whose header is at `address` with the same key and value
    * types it was made with. Throws InvalidAddressError if no map header is
-   * there, OffheapTypeError for other types. Cost: O(1).
+   * there, OffheapTypeError for other types, and as the constructor for a
+   * bad heap or options. Cost: O(1).
    *
    * @example
    * heap.setRoot("players", players.address);
@@ -171,19 +161,9 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
    * const again = OffHeapMap.open(heap, heap.getRoot("players"), { key: "string", value: Player });
    */
   static open<K extends MapKeyType, V extends MapValueType>(heap: Heap, address: number, options: OffHeapMapOptions<K, V>): OffHeapMap<K, V> {
-    let usable = 0;
-    try {
-      usable = heap.sizeOf(address);
-    } catch {
-      // reported below
-    }
-    if (usable < SIZEOF_HEADER || heap.u32[(address >>> 2) + H_MAGIC] !== MAGIC) {
-      throw new InvalidAddressError(`OffHeapMap.open: ${typeof address === "number" ? hex(address) : describe(address)} is not the header of an OffHeapMap`);
-    }
-    if (heap.u32[(address >>> 2) + H_TYPE] !== typeFingerprint(options.key, options.value)) {
-      throw new OffheapTypeError(`OffHeapMap.open: the map at ${hex(address)} was made with other types than ${typeName(options.key, options.value)}`);
-    }
-    opening = address;
+    const api = "OffHeapMap.open";
+    const { key, value } = mapTypes(api, heap, options);
+    opening = openHeader(heap, api, MAP, address, typeFingerprint(key, value), typeName(key, value));
     return new OffHeapMap(heap, options);
   }
 
@@ -239,7 +219,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     if (this.struct === null) throw new OffheapTypeError(`OffHeapMap.getOrInsertRef: the values are ${typeName(this.keyType, this.valueType)}, not records`);
     const h = this.query("getOrInsertRef", key);
     const slot = this.find(w, h);
-    if (slot === 0) this.insert(w, h, undefined);
+    if (slot === 0) this.insert("getOrInsertRef", w, h, undefined);
     // inserting moves entries along their runs: find the new one's slot
     return this.heap.u32[(this.find(w, h) + this.valueOff) >>> 2]!;
   }
@@ -249,9 +229,9 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
    * bytes value is replaced by a new block; an existing record is reset
    * (its strings freed, fields zeroed) and given `value`'s fields. Throws
    * OffheapTypeError/RangeError for a bad key or value, OutOfMemoryError;
-   * nothing changes then. Cost: O(1) expected, including at most
-   * MIGRATE_SLOTS entries moved by an incremental resize and ZERO_SLOTS
-   * slots of the next table zeroed.
+   * nothing changes then. Cost: O(1) expected, including a step of the
+   * incremental resize (map-resize.ts: at most 16 entries moved, 16 slots
+   * of the next table zeroed).
    */
   set(key: MapKeyArg<K>, value: MapValueInit<V>): this {
     const w = this.live("set") >>> 2;
@@ -259,7 +239,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     this.checkValue("set", value);
     const slot = this.find(w, h);
     if (slot !== 0) this.replaceValue(slot, value);
-    else this.insert(w, h, value);
+    else this.insert("set", w, h, value);
     return this;
   }
 
@@ -282,8 +262,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     }
     heap.u32[w + H_SIZE] = heap.u32[w + H_SIZE]! - 1;
     heap.u32[w + H_MODS] = heap.u32[w + H_MODS]! + 1;
-    this.migrate(w);
-    this.prepare(w);
+    resizeStep(heap, w, this.slotBytes);
     return true;
   }
 
@@ -343,7 +322,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     for (const slot of this.slots("forEach")) fn(this.readValue(slot) as MapValue<V>, this.readKey(slot) as MapKey<K>, this);
   }
 
-  /** Validates invariants M1-M7; throws HeapCorruptionError naming the broken one. Cost: O(capacity), with JS allocation. */
+  /** Validates invariants M1-M8 (map-layout.ts); throws HeapCorruptionError naming the broken one. Cost: O(capacity), with JS allocation. */
   check(): void {
     checkMap(this, this.heap, this.live("check"), typeFingerprint(this.keyType, this.valueType));
   }
@@ -385,14 +364,11 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     if (this.valueKind <= MAX_SCALAR_KIND) throw new OffheapTypeError(`OffHeapMap.${api}: ${String(this.valueType)} values live in the table, which moves entries; use get`);
   }
 
-  // Inserts the query's key (absent, hash h) with `value`.
-  private insert(w: number, h: number, value: unknown): void {
+  // Inserts the query's key (absent, hash h) with `value`; `api` names the call.
+  private insert(api: string, w: number, h: number, value: unknown): void {
     const heap = this.heap;
-    const cap = heap.u32[w + H_CAP]!;
-    const live = heap.u32[w + H_SIZE]! - heap.u32[w + H_OLD_LIVE]!;
-    const newCap = cap === 0 ? MIN_CAPACITY : live + 1 > maxLoad(cap) ? 2 * cap : 0;
-    if (newCap > MAX_CAPACITY) throw new OutOfMemoryError(`OffHeapMap.set: the map holds ${live} entries, the most a table of ${MAX_CAPACITY} slots takes`);
     // Everything that can fail comes first: nothing changes on failure.
+    const newCap = grownCapacity(heap, w, `OffHeapMap.${api}`);
     const prepared = newCap === 0 ? 0 : heap.u32[w + H_NEXT_TABLE]!;
     const newTable = newCap === 0 ? 0 : prepared !== 0 ? prepared : heap.calloc(newCap * this.slotBytes);
     let keyBlock = 0;
@@ -405,12 +381,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
       if (newTable !== prepared) heap.free(newTable);
       throw e;
     }
-    if (newTable !== 0) {
-      if (prepared !== 0) this.zero(w, newCap * this.slotBytes); // the rest, if inserts outran zeroing
-      heap.u32[w + H_NEXT_TABLE] = 0;
-      heap.u32[w + H_ZEROED] = 0;
-      this.install(w, newTable, newCap);
-    }
+    if (newTable !== 0) installTable(heap, w, newTable, newCap, this.slotBytes);
     const carry = carryWords();
     carry.fill(0);
     carry[0] = h;
@@ -421,89 +392,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     else heap.u32[(slot + this.valueOff) >>> 2] = valueAddr;
     heap.u32[w + H_SIZE] = heap.u32[w + H_SIZE]! + 1;
     heap.u32[w + H_MODS] = heap.u32[w + H_MODS]! + 1;
-    this.migrate(w);
-    this.prepare(w);
-  }
-
-  // Allocates the next (twice as large) table once the current one is
-  // PREPARE_AT_SIXTEENTHS full, and zeroes ZERO_SLOTS more of its slots.
-  private prepare(w: number): void {
-    const heap = this.heap;
-    const cap = heap.u32[w + H_CAP]!;
-    if (heap.u32[w + H_NEXT_TABLE] === 0) {
-      if (heap.u32[w + H_OLD_CAP] !== 0 || heap.u32[w + H_SIZE]! < ((cap * PREPARE_AT_SIXTEENTHS) >>> 4) || cap < MIN_CAPACITY * 4 || 2 * cap > MAX_CAPACITY) return;
-      let next: number;
-      try {
-        next = heap.alloc(2 * cap * this.slotBytes);
-      } catch (e) {
-        if (e instanceof OutOfMemoryError) return; // the insert that needs it will calloc, or throw
-        throw e;
-      }
-      heap.u32[w + H_NEXT_TABLE] = next;
-      heap.u32[w + H_ZEROED] = 0;
-    }
-    this.zero(w, Math.min(2 * cap * this.slotBytes, heap.u32[w + H_ZEROED]! + ZERO_SLOTS * this.slotBytes));
-  }
-
-  // Zeroes the next table up to byte `end`.
-  private zero(w: number, end: number): void {
-    const heap = this.heap;
-    const next = heap.u32[w + H_NEXT_TABLE]!;
-    const from = heap.u32[w + H_ZEROED]!;
-    if (end <= from) return;
-    heap.u8.fill(0, next + from, next + end);
-    heap.u32[w + H_ZEROED] = end;
-  }
-
-  // Makes `table` (newCap zeroed slots) current; a full current table becomes the old one.
-  private install(w: number, table: number, newCap: number): void {
-    const u32 = this.heap.u32;
-    const cap = u32[w + H_CAP]!;
-    if (cap !== 0) {
-      while (u32[w + H_OLD_CAP] !== 0) this.migrate(w); // unreachable by the bound above; kept for safety
-      u32[w + H_OLD_CAP] = cap;
-      u32[w + H_OLD_TABLE] = u32[w + H_TABLE]!;
-      u32[w + H_CURSOR] = 0;
-      u32[w + H_OLD_LIVE] = u32[w + H_SIZE]!;
-    }
-    u32[w + H_CAP] = newCap;
-    u32[w + H_TABLE] = table;
-    if (u32[w + H_OLD_LIVE] === 0 && u32[w + H_OLD_CAP] !== 0) this.endMigration(w); // a table emptied by deletes
-  }
-
-  // Moves the entries of the next MIGRATE_SLOTS old slots into the current table.
-  private migrate(w: number): void {
-    const heap = this.heap;
-    const oldCap = heap.u32[w + H_OLD_CAP]!;
-    if (oldCap === 0) return;
-    const oldTable = heap.u32[w + H_OLD_TABLE]!;
-    const table = heap.u32[w + H_TABLE]!;
-    const cap = heap.u32[w + H_CAP]!;
-    const words = this.slotBytes >>> 2;
-    const carry = carryWords();
-    let cursor = heap.u32[w + H_CURSOR]!;
-    let left = heap.u32[w + H_OLD_LIVE]!;
-    for (const end = Math.min(oldCap, cursor + MIGRATE_SLOTS); cursor < end && left > 0; cursor++) {
-      const s = (oldTable >>> 2) + cursor * words;
-      if (!isFull(heap.u32[s]!)) continue;
-      for (let k = 0; k < words; k++) carry[k] = heap.u32[s + k]!;
-      place(heap, table, cap, this.slotBytes);
-      heap.u32[s] = DELETED;
-      left--;
-    }
-    heap.u32[w + H_CURSOR] = cursor;
-    heap.u32[w + H_OLD_LIVE] = left;
-    if (left === 0) this.endMigration(w);
-  }
-
-  private endMigration(w: number): void {
-    const u32 = this.heap.u32;
-    const old = u32[w + H_OLD_TABLE]!;
-    u32[w + H_OLD_CAP] = 0;
-    u32[w + H_OLD_TABLE] = 0;
-    u32[w + H_CURSOR] = 0;
-    u32[w + H_OLD_LIVE] = 0;
-    this.heap.free(old);
+    resizeStep(heap, w, this.slotBytes);
   }
 
   // The key block of the query's key (with room for a record when the
@@ -605,8 +494,16 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
   }
 }
 
-function badValueType(value: unknown): never {
-  throw new OffheapTypeError(`OffHeapMap: value type ${describe(value)} is not a scalar type, "string", "bytes" or a struct type`);
+// Checks the heap and options of the call `api` and the key and value types
+// they name.
+function mapTypes<K extends MapKeyType, V extends MapValueType>(api: string, heap: Heap, options: OffHeapMapOptions<K, V>): { key: K; value: V } {
+  checkHeap(api, heap);
+  const { key, value } = checkOptions(api, options, OPTION_RULES);
+  if (!Object.prototype.hasOwnProperty.call(KEY_CODES, key)) throw new OffheapTypeError(`${api}: options.key ${describe(key)} is not one of ${KEY_TYPES}`);
+  if (!(isStructType(value) || value === "string" || value === "bytes" || isScalarType(value))) {
+    throw new OffheapTypeError(`${api}: options.value ${describe(value)} is not ${VALUE_TYPES}`);
+  }
+  return { key, value };
 }
 
 function bytesBlock(heap: Heap, bytes: Uint8Array): number {

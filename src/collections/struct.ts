@@ -41,6 +41,8 @@ import {
   T_F64, T_I16, T_I32, T_I64, T_I8, T_U16, T_U32, T_U64, T_U8, writeScalar,
 } from "./scalar.js";
 import { fingerprint } from "./hash.js";
+import { blockSize } from "./header.js";
+import { checkHeap, checkOptions, isHeap, type OptionRules } from "../common/options.js";
 
 /** A field's type: a scalar, "bool" (1 byte), "string" (owned), "ref" (u32 address), or `bytes[N]` (N inline bytes). */
 export type FieldType = ScalarType | "bool" | "string" | "ref" | `bytes[${number}]`;
@@ -83,7 +85,11 @@ export interface StructOptions {
   layout?: "compact" | "declared";
 }
 
-/** A struct type made by defineStruct: the accessor class, its layout, and helpers. */
+/**
+ * A struct type made by defineStruct: the accessor class, its layout, and
+ * helpers. Each function taking a heap throws OffheapTypeError, changing
+ * nothing, for one that is not a Heap.
+ */
 export interface StructType<F extends StructFields = StructFields> {
   /** An accessor for the record at `addr` (no check that a record is there). */
   new (heap: Heap, addr: number): StructRecord<F>;
@@ -130,6 +136,9 @@ const F_REF = 13;
 const F_BYTES = 14;
 const MAX_INLINE_BYTES = 65536;
 const RESERVED = new Set(["heap", "addr", "toObject", "constructor", "__proto__", "prototype"]);
+/** The functions defineStruct gives a type, each named `${descriptor}.${fn}` in messages. */
+const TYPE_FUNCTIONS = ["at", "alloc", "free", "freeOwned", "read", "write", "reset", "check"] as const;
+const OPTION_RULES: OptionRules = { layout: { type: "string", values: '"compact" or "declared"' } };
 
 interface Field extends FieldInfo {
   readonly kind: number;
@@ -139,7 +148,10 @@ interface Field extends FieldInfo {
 export class StructBase {
   readonly heap: Heap;
   addr: number;
+  /** A cursor at `addr` (not checked). Throws OffheapTypeError if `heap` is not a Heap. O(1). */
   constructor(heap: Heap, addr: number) {
+    // The struct type's name is looked up only when the check fails: this runs for every accessor made.
+    if (!isHeap(heap)) checkHeap((new.target as Partial<StructType>).descriptor ?? "StructBase", heap);
     this.heap = heap;
     this.addr = addr;
   }
@@ -157,8 +169,11 @@ export function isStructType(t: unknown): t is StructType {
 /**
  * Defines a record type. Throws OffheapTypeError for an unknown field type
  * or a reserved name (heap, addr, toObject, constructor, prototype,
- * __proto__), RangeError for no fields or `bytes[N]` outside [1, 65536].
- * Cost: O(fields) once; the accessors it makes cost one load or store each.
+ * __proto__), fields or options that are not objects or an unknown layout,
+ * RangeError for no fields or `bytes[N]` outside [1, 65536]. The type's
+ * functions throw OffheapTypeError, changing nothing, for a `heap` that is
+ * not a Heap. Cost: O(fields) once; the accessors it makes cost one load or
+ * store each.
  *
  * @example
  * const Point = defineStruct({ x: "f64", y: "f64", tag: "u8" });
@@ -166,11 +181,11 @@ export function isStructType(t: unknown): t is StructType {
  * const cur = Point.at(heap, p);
  * cur.x + cur.y; // 3
  */
-export function defineStruct<const F extends StructFields>(fields: F, options: StructOptions = {}): StructType<F> {
+export function defineStruct<const F extends StructFields>(fields: F, options?: StructOptions): StructType<F> {
   const api = "defineStruct";
   if (fields === null || typeof fields !== "object") throw new OffheapTypeError(`${api}: fields must be an object, got ${describe(fields)}`);
-  const layout = options.layout ?? "compact";
-  if (layout !== "compact" && layout !== "declared") throw new OffheapTypeError(`${api}: layout must be "compact" or "declared", got ${describe(layout)}`);
+  const layout = checkOptions(api, options, OPTION_RULES).layout ?? "compact";
+  if (layout !== "compact" && layout !== "declared") throw new OffheapTypeError(`${api}: options.layout ${describe(layout)} is not "compact" or "declared"`);
   const parsed = Object.entries(fields).map(([name, type]) => parseField(name, type));
   const declared = parsed.map((f) => f.name);
   if (parsed.length === 0) throw new OffheapRangeError(`${api}: a struct needs at least one field`);
@@ -190,6 +205,7 @@ export function defineStruct<const F extends StructFields>(fields: F, options: S
   const offsets: Record<string, number> = {};
   for (const f of laid) offsets[f.name] = f.offset;
   const byName = new Map(laid.map((f) => [f.name, f]));
+  const call = Object.fromEntries(TYPE_FUNCTIONS.map((fn) => [fn, `${descriptor}.${fn}`])) as Record<(typeof TYPE_FUNCTIONS)[number], string>;
 
   class Accessor extends StructBase {}
   for (const f of laid) Object.defineProperty(Accessor.prototype, f.name, accessor(f));
@@ -200,9 +216,13 @@ export function defineStruct<const F extends StructFields>(fields: F, options: S
     fields: { value: Object.freeze(laid.map(({ kind: _kind, ...info }) => Object.freeze(info))) },
     fingerprint: { value: fingerprint(descriptor) }, descriptor: { value: descriptor }, hasStrings: { value: strings.length > 0 },
   });
-  type.at = (heap, addr) => new Accessor(heap, addr) as unknown as StructRecord<F>;
+  type.at = (heap, addr) => {
+    checkHeap(call.at, heap);
+    return new Accessor(heap, addr) as unknown as StructRecord<F>;
+  };
   type.alloc = (heap, init) => {
-    const prepared = prepare("alloc", heap, byName, init);
+    checkHeap(call.alloc, heap);
+    const prepared = prepare(call.alloc, heap, byName, init);
     let addr: number;
     try {
       addr = heap.calloc(size);
@@ -214,19 +234,25 @@ export function defineStruct<const F extends StructFields>(fields: F, options: S
     return addr;
   };
   type.free = (heap, addr) => {
+    checkHeap(call.free, heap);
     if (addr === 0) return;
-    liveRecord(heap, addr, size, "free");
+    liveRecord(heap, addr, size, call.free);
     freeStrings(heap, addr, strings);
     heap.free(addr);
   };
-  type.freeOwned = (heap, addr) => freeStrings(heap, addr, strings);
+  type.freeOwned = (heap, addr) => {
+    checkHeap(call.freeOwned, heap);
+    freeStrings(heap, addr, strings);
+  };
   type.read = (heap, addr) => {
+    checkHeap(call.read, heap);
     const out: Record<string, unknown> = {};
     for (const name of declared) out[name] = readField(heap, addr, byName.get(name)!);
     return out as StructValues<F>;
   };
   type.write = (heap, addr, values) => {
-    const prepared = prepare("write", heap, byName, values);
+    checkHeap(call.write, heap);
+    const prepared = prepare(call.write, heap, byName, values);
     for (let i = 0; i < prepared.length; i += 2) {
       const f = prepared[i] as Field;
       if (f.kind === F_STRING) freeStrings(heap, addr, [f.offset]);
@@ -234,24 +260,21 @@ export function defineStruct<const F extends StructFields>(fields: F, options: S
     store(heap, addr, prepared);
   };
   type.reset = (heap, addr, values) => {
-    const prepared = prepare("reset", heap, byName, values);
+    checkHeap(call.reset, heap);
+    const prepared = prepare(call.reset, heap, byName, values);
     freeStrings(heap, addr, strings);
     heap.u8.fill(0, addr, addr + size);
     store(heap, addr, prepared);
   };
   FIELDS_OF.set(type as unknown as StructType, byName);
   type.check = (heap, addr) => {
+    checkHeap(call.check, heap);
     for (const off of strings) {
       const s = heap.u32[(addr + off) >>> 2]!;
       if (s === 0) continue;
-      let usable = -1;
-      try {
-        usable = heap.sizeOf(s);
-      } catch {
-        // reported below
-      }
+      const usable = blockSize(heap, s);
       if (usable < 4 || heap.u32[s >>> 2]! + 4 > usable) {
-        throw new HeapCorruptionError("ST1", `${descriptor}.check: the string field at ${hex(addr + off)} holds ${hex(s)}, which is not a live string block`);
+        throw new HeapCorruptionError("ST1", `${call.check}: the string field at ${hex(addr + off)} holds ${hex(s)}, which is not a live string block`);
       }
     }
   };
@@ -343,7 +366,7 @@ function readField(heap: Heap, addr: number, f: Field): unknown {
 // Validates `values` against the fields; returns [field, value, ...].
 function validate(api: string, byName: Map<string, Field>, values: unknown): unknown[] {
   if (values === undefined) return [];
-  if (values === null || typeof values !== "object") throw new OffheapTypeError(`${api}: values must be an object, got ${describe(values)}`);
+  if (values === null || typeof values !== "object" || Array.isArray(values)) throw new OffheapTypeError(`${api}: values must be an object, got ${describe(values)}`);
   const out: unknown[] = [];
   for (const [name, v] of Object.entries(values)) {
     const f = byName.get(name);

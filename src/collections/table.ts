@@ -1,6 +1,6 @@
 // Robin Hood hash tables in heap blocks: probe, insert and delete on one
-// table of OffHeapMap (map.ts has the header, migration and the key and
-// value kinds).
+// table of OffHeapMap (map.ts has the key and value kinds, map-layout.ts
+// the header, map-resize.ts the migration between tables).
 //
 // A table is one block of `cap` slots (cap a power of two), each slot
 // `slotBytes` long: 12 with a 4-byte value, 16 with an 8-byte one, 24 for

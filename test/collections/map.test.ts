@@ -8,9 +8,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Heap, InvalidAddressError, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
+import { Heap, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
 import { ConcurrentModificationError, defineStruct, DisposedError, OffHeapMap, type MapKeyType, type MapValueType } from "../../src/collections/index.js";
-import { H_CAP, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE } from "../../src/collections/map-layout.js";
+import { H_CAP, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE, H_SIZE, maxLoad } from "../../src/collections/map-layout.js";
 import { expectError, expectRejected, MIB } from "../helpers.js";
 
 const SEED = Number(process.env.OFFHEAP_SEED ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
@@ -307,6 +307,27 @@ describe("OffHeapMap resizing", () => {
     }
     assert.equal(heap.u32[w + H_OLD_CAP], 0);
     heap.check();
+  });
+
+  test("a table that fills while the old one still migrates (damaged header) throws HeapCorruptionError M3, changing nothing", () => {
+    const heap = new Heap({ maxSize: 8 * MIB });
+    const map = new OffHeapMap(heap, { key: "u32", value: "u32", hashSeed: 5 });
+    const w = map.address >>> 2;
+    let i = 0;
+    while (heap.u32[w + H_OLD_CAP] === 0 || heap.u32[w + H_CAP]! < 64) map.set(i, i++);
+    // One more entry than the old table holds, in the count and the size: the
+    // cursor reaches the old table's end with an entry "left", so the
+    // migration never ends, while H_SIZE - H_OLD_LIVE still counts the
+    // current table right, and it fills.
+    heap.u32[w + H_OLD_LIVE] = heap.u32[w + H_OLD_LIVE]! + 1;
+    heap.u32[w + H_SIZE] = heap.u32[w + H_SIZE]! + 1;
+    assert.equal((expectError(() => map.check(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION") as HeapCorruptionError).invariant, "M3");
+    const cap = heap.u32[w + H_CAP]!;
+    while (heap.u32[w + H_SIZE]! - heap.u32[w + H_OLD_LIVE]! < maxLoad(cap)) map.set(i, i++);
+    assert.notEqual(heap.u32[w + H_OLD_CAP], 0, "the old table is still there");
+    const e = expectRejected(heap, () => map.set(i, i), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "OffHeapMap.set", `table of ${cap} slots`, "still migrates");
+    assert.equal((e as HeapCorruptionError).invariant, "M3");
+    assert.equal(map.get(0), 0, "lookups still work");
   });
 });
 
