@@ -1,5 +1,5 @@
 // The public surface with bad options (issue 10, item 5), as users get it:
-// every class and function the entry points export, loaded from the built
+// every class and function the five entry points export, loaded from the built
 // package (dist/), is called with its options left out, null, not an object,
 // and each option of a wrong type, and with something that is not a Heap in
 // place of its heap. Each call must throw OffheapTypeError whose message
@@ -22,6 +22,7 @@ const main = await load<typeof import("../src/index.js")>("index.js");
 const buffers = await load<typeof import("../src/buffers/index.js")>("buffers/index.js");
 const bufferStreams = await load<typeof import("../src/buffers/node.js")>("buffers/node.js");
 const collections = await load<typeof import("../src/collections/index.js")>("collections/index.js");
+const tools = await load<typeof import("../src/debug/index.js")>("debug/index.js");
 
 /** How one public call is tried. */
 interface Case {
@@ -49,6 +50,8 @@ interface Case {
   readonly optionsName?: string;
   /** How a message names the option at `path`. Default `options.${path}`. */
   readonly optionText?: (path: string) => string;
+  /** The call returns a promise: its errors are rejections. */
+  readonly async?: boolean;
 }
 
 /** Not a Heap, from nothing at all to an object with part of a Heap's shape. */
@@ -129,11 +132,37 @@ const STRUCT_TYPE_CASES: readonly Case[] = [
   { name: "T.check", call: `${T}.check`, withTarget: (h) => Point.check(h as never, point) },
 ];
 
-// The main entry, "offheap" (dist/index.js): Heap, Heap.attach, Heap.load,
-// writeHeapMap, heapMapHtml, ... Its cases are added by the core change of
-// issue 10 (item 5); while this list is empty its coverage test is a todo,
-// which lists the calls still without a case but does not fail the run.
-const MAIN_ENTRY_CASES: readonly Case[] = [];
+// The main entry, "offheap" (dist/index.js), and its tools, "offheap/debug".
+const HEAP_WRONG_TYPES = {
+  growBy: "1M", growAt: "0.5", debug: "on", "debug.stacks": "all", "debug.quarantineBytes": "4M", profile: 1, "profile.sampleInterval": "64k",
+};
+const image = new Uint8Array(heap.buffer).slice().buffer;
+const ERROR_CLASSES = [
+  "OffheapError", "OutOfMemoryError", "DoubleFreeError", "InvalidAddressError", "HeapCorruptionError", "InvalidImageError",
+  "EndOfDataError", "DisposedError", "ConcurrentModificationError", "OffheapRangeError", "OffheapTypeError",
+];
+const MAIN_ENTRY_CASES: readonly Case[] = [
+  {
+    call: "Heap", withOptions: (o) => new main.Heap(o as never),
+    wrongTypes: { ...HEAP_WRONG_TYPES, initialSize: "1M", maxSize: 1n, memory: new Uint8Array(8) },
+  },
+  {
+    call: "Heap.attach", withTarget: (m) => main.Heap.attach(m as never), targetName: "memory",
+    badTargets: [undefined, null, 0, "memory", {}, new Uint8Array(8), heap],
+    withOptions: (o) => main.Heap.attach(image, o as never), wrongTypes: HEAP_WRONG_TYPES,
+  },
+  { call: "Heap.load", async: true, withOptions: (o) => main.Heap.load("/nonexistent/offheap.heap", o as never), wrongTypes: { ...HEAP_WRONG_TYPES, memory: 5 } },
+  { call: "heapSnapshot", withTarget: (h) => main.heapSnapshot(h as never) },
+  { call: "formatStats", withTarget: (st) => main.formatStats(st as never), targetName: "stats", badTargets: [undefined, null, 0, {}, heap] },
+  ...ERROR_CLASSES.map((call) => ({ call, none: "an error class" })),
+];
+const DEBUG_ENTRY_CASES: readonly Case[] = [
+  { call: "heapMapHtml", withOptions: (o) => tools.heapMapHtml(heap.snapshot(), o as never), wrongTypes: { title: 5 } },
+  { call: "writeHeapMap", async: true, withOptions: (o) => tools.writeHeapMap("/nonexistent/map.html", heap, o as never), wrongTypes: { title: 5 } },
+  { call: "writeHeapProfile", async: true, withTarget: (h) => tools.writeHeapProfile("/nonexistent/heap.pb.gz", h as never) },
+  { call: "encodeHeapProfile", withTarget: (p) => tools.encodeHeapProfile(p as never), targetName: "profile", badTargets: [undefined, null, {}, heap] },
+  { call: "gzipHeapProfile", async: true, withTarget: (p) => tools.gzipHeapProfile(p as never), targetName: "profile", badTargets: [undefined, null, {}] },
+];
 
 /** An entry point (or the functions of a struct type): what it exposes, and its cases. */
 interface Surface {
@@ -158,6 +187,7 @@ function exportedCalls(namespace: object): string[] {
 
 const SURFACES: readonly Surface[] = [
   { entry: "offheap", calls: exportedCalls(main), cases: MAIN_ENTRY_CASES },
+  { entry: "offheap/debug", calls: exportedCalls(tools), cases: DEBUG_ENTRY_CASES },
   { entry: "offheap/buffers", calls: exportedCalls(buffers), cases: BUFFERS_CASES },
   { entry: "offheap/buffers/node", calls: exportedCalls(bufferStreams), cases: BUFFER_STREAMS_CASES },
   { entry: "offheap/collections", calls: exportedCalls(collections), cases: COLLECTIONS_CASES },
@@ -175,19 +205,25 @@ function withOption(options: Readonly<Record<string, unknown>>, path: string, va
   return { ...options, [outer]: { ...(options[outer] as object | undefined), [inner]: value } };
 }
 
-/** `fn` must throw OffheapTypeError beginning with `call` and naming `what`, and change nothing in the heap. */
-function expectTypeError(call: string, what: string, fn: () => unknown, tried: string): void {
+/**
+ * `fn` must throw (or, for an async call, reject with) OffheapTypeError
+ * beginning with `call` and naming `what`, and change nothing in the heap.
+ */
+async function expectTypeError(c: Case, what: string, fn: () => unknown, tried: string): Promise<void> {
   const h = heap as unknown as Heap;
   const liveBlocks = heap.stats().liveBlocks; // first: stats() brings the peak-usage words up to date
   const before = snapshot(h);
-  const label = `${call} with ${tried}`;
-  assert.throws(fn, (e: unknown) => {
+  const label = `${c.call} with ${tried}`;
+  const validate = (e: unknown): true => {
     assert.ok(e instanceof main.OffheapTypeError, `${label}: expected an OffheapTypeError naming ${what}, got ${String(e)}`);
     assert.equal(e.code, "ERR_OFFHEAP_INVALID_ARG_TYPE", label);
-    assert.ok(e.message.startsWith(`${call}: `), `${label}: the message ${JSON.stringify(e.message)} does not begin with the call`);
+    assert.ok(e.message.startsWith(`${c.call}: `), `${label}: the message ${JSON.stringify(e.message)} does not begin with the call`);
     assert.ok(e.message.includes(what), `${label}: the message ${JSON.stringify(e.message)} does not name ${what}`);
     return true;
-  }, `${label}: expected an OffheapTypeError naming ${what}, got no error`);
+  };
+  const message = `${label}: expected an OffheapTypeError naming ${what}, got no error`;
+  if (c.async === true) await assert.rejects(async () => fn(), validate, message);
+  else assert.throws(fn, validate, message);
   assertSameBytes(before, snapshot(h), label);
   assert.equal(heap.stats().liveBlocks, liveBlocks, `${label}: live blocks changed`);
   heap.check();
@@ -200,37 +236,36 @@ function show(value: unknown): string {
   return json ?? String(value);
 }
 
-function tryCase(c: Case): void {
+async function tryCase(c: Case): Promise<void> {
   if (c.none !== undefined) return;
   assert.ok(c.withTarget !== undefined || c.withOptions !== undefined, `${c.call}: a case tries a target, options, or says why neither`);
   if (c.withTarget !== undefined) {
     const target = c.targetName ?? "heap";
-    for (const bad of c.badTargets ?? NOT_HEAPS) expectTypeError(c.call, target, () => c.withTarget!(bad), `${target} ${show(bad)}`);
+    for (const bad of c.badTargets ?? NOT_HEAPS) await expectTypeError(c, target, () => c.withTarget!(bad), `${target} ${show(bad)}`);
   }
   const withOptions = c.withOptions;
   if (withOptions === undefined) return;
   const options = c.optionsName ?? "options";
   const optionText = c.optionText ?? ((path: string) => `options.${path}`);
-  if (c.required !== undefined) expectTypeError(c.call, optionText(c.required), () => withOptions(undefined), `${options} left out`);
-  else assert.doesNotThrow(() => withOptions(undefined), `${c.call}: ${options} may be left out`);
-  assert.doesNotThrow(() => withOptions(c.valid ?? {}), `${c.call}: the valid ${options} ${show(c.valid ?? {})} work`);
-  expectTypeError(c.call, options, () => withOptions(null), `${options} null`);
-  for (const bad of NOT_OBJECTS) expectTypeError(c.call, options, () => withOptions(bad), `${options} ${show(bad)}`);
+  if (c.required !== undefined) await expectTypeError(c, optionText(c.required), () => withOptions(undefined), `${options} left out`);
+  else if (c.async !== true) assert.doesNotThrow(() => withOptions(undefined), `${c.call}: ${options} may be left out`);
+  if (c.async !== true) assert.doesNotThrow(() => withOptions(c.valid ?? {}), `${c.call}: the valid ${options} ${show(c.valid ?? {})} work`);
+  await expectTypeError(c, options, () => withOptions(null), `${options} null`);
+  for (const bad of NOT_OBJECTS) await expectTypeError(c, options, () => withOptions(bad), `${options} ${show(bad)}`);
   for (const [path, value] of Object.entries(c.wrongTypes ?? {})) {
     const wrong = withOption(c.valid ?? {}, path, value);
-    expectTypeError(c.call, optionText(path), () => withOptions(wrong), `${options} ${path}: ${show(value)}`);
+    await expectTypeError(c, optionText(path), () => withOptions(wrong), `${options} ${path}: ${show(value)}`);
   }
 }
 
 for (const surface of SURFACES) {
   describe(surface.entry, () => {
-    const todo = surface.cases.length === 0 ? `${surface.entry}: its cases come with the core change (issue 10, item 5)` : undefined;
-    test("every class and function has a case", { todo }, () => {
+    test("every class and function has a case", () => {
       const covered = new Set(surface.cases.map((c) => c.name ?? c.call));
       assert.deepEqual(surface.calls.filter((call) => !covered.has(call)), [], `${surface.entry}: calls without a case`);
       assert.deepEqual([...covered].filter((name) => !surface.calls.includes(name)), [], `${surface.entry}: cases of calls it does not export`);
     });
-    for (const c of surface.cases) test(c.none === undefined ? c.call : `${c.call} (nothing to try: ${c.none})`, () => tryCase(c));
+    for (const c of surface.cases) test(c.none === undefined ? c.call : `${c.call} (nothing to try: ${c.none})`, async () => tryCase(c));
   });
 }
 

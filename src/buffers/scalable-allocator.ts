@@ -23,7 +23,7 @@
 
 import { DoubleFreeError, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError, hex } from "../errors.js";
 import type { Heap } from "../heap/heap.js";
-import type { DebugOptions, LeakSite } from "../common/debug-kit.js";
+import { DEBUG_OPTION_RULES, type DebugOptions, type LeakSite } from "../common/debug-kit.js";
 import { checkHeap, checkOptions, describe, type OptionRules } from "../common/options.js";
 import { createScalableDebug, type ScalableDebug } from "./scalable-debug.js";
 import { RangeAllocator } from "./range-allocator.js";
@@ -46,11 +46,6 @@ const OPTION_RULES: OptionRules = {
   initialSize: { type: "number" },
   maxRegionSize: { type: "number" },
   debug: { type: ["boolean", "object"] },
-};
-// The types of DebugOptions (common/debug-kit.ts), whose values debugSettings checks.
-const DEBUG_OPTION_RULES: OptionRules = {
-  stacks: { type: ["boolean", "number"] },
-  quarantineBytes: { type: "number" },
 };
 
 /** One region: a heap block at `base` managed by `range` over offsets [0, size). */

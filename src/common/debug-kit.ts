@@ -5,6 +5,7 @@
 // layers, so neither reaches into the other's internals.
 
 import { OffheapRangeError } from "../errors.js";
+import type { OptionRules } from "./options.js";
 
 /** Default bound of a quarantine, in bytes. */
 const DEFAULT_QUARANTINE_BYTES = 4 << 20;
@@ -20,6 +21,12 @@ export interface DebugOptions {
   /** Bytes of freed blocks held in the quarantine before they can be reused. Default 4 MiB. */
   quarantineBytes?: number;
 }
+
+/** The types of DebugOptions, for checkOptions (common/options.ts): the heap's and the ScalableAllocator's debug options. */
+export const DEBUG_OPTION_RULES: OptionRules = {
+  stacks: { type: ["boolean", "number"] },
+  quarantineBytes: { type: "number" },
+};
 
 /** A group of live blocks with one allocation site, as `heap.leaks()` lists them. */
 export interface LeakSite {

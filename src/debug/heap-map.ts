@@ -18,12 +18,16 @@
 import { COLOUR, HEAP_MAP_CSS, HEAP_MAP_SCRIPT } from "./heap-map-client.js";
 import type { HeapSnapshot } from "../heap/snapshot.js";
 import { OffheapTypeError } from "../errors.js";
+import { checkOptions, type OptionRules } from "../common/options.js";
 
 /** Options of heapMapHtml. */
 export interface HeapMapOptions {
   /** Page title and heading. Default "offheap heap map". */
   title?: string;
 }
+
+/** The types of HeapMapOptions, for checkOptions (common/options.ts). */
+export const HEAP_MAP_OPTION_RULES: OptionRules = { title: { type: "string" } };
 
 // Grid of the map: `columns` pages per row, each cell `cellPx` CSS pixels square.
 interface MapLayout {
@@ -74,11 +78,11 @@ function classHue(objectSize: number): number {
  * const html = heapMapHtml(heapSnapshot(heap), { title: "after warm-up" });
  * document.querySelector("iframe")!.srcdoc = html;
  */
-export function heapMapHtml(snapshot: HeapSnapshot, options: HeapMapOptions = {}): string {
+export function heapMapHtml(snapshot: HeapSnapshot, options?: HeapMapOptions): string {
+  const { title = "offheap heap map" } = checkOptions("heapMapHtml", options, HEAP_MAP_OPTION_RULES);
   if (snapshot === null || typeof snapshot !== "object" || snapshot.format !== "offheap-heap-snapshot" || !Array.isArray(snapshot.spans)) {
-    throw new OffheapTypeError(`heapMapHtml: expected a HeapSnapshot (format "offheap-heap-snapshot"), got ${describe(snapshot)}`);
+    throw new OffheapTypeError(`heapMapHtml: expected a HeapSnapshot (format "offheap-heap-snapshot"), got ${describeSnapshot(snapshot)}`);
   }
-  const title = options.title ?? "offheap heap map";
   const cells = snapshot.endPage - snapshot.firstDataPage;
   const layout = mapLayout(cells);
   const ps = snapshot.pageSize;
@@ -265,7 +269,8 @@ function json(value: unknown): string {
   return JSON.stringify(value).replace(/[<\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-function describe(value: unknown): string {
+// What a value that should be a HeapSnapshot is, for the error message.
+function describeSnapshot(value: unknown): string {
   if (value === null) return "null";
   if (typeof value !== "object") return typeof value;
   const format = (value as { format?: unknown }).format;

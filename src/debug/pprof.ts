@@ -7,14 +7,18 @@
 
 import { Profile, StringTable } from "pprof-format";
 import type { HeapProfile } from "../heap/profile.js";
+import { OffheapTypeError } from "../errors.js";
+import { describe } from "../common/options.js";
 
 /**
  * The profile as pprof protobuf bytes (not compressed), with the sample
  * types Go's heap profiles use for live memory: `inuse_objects` (count) and
  * `inuse_space` (bytes), period type `space`/`bytes` = the sample interval.
  * Locations are one per distinct frame (function, file, line, column).
+ * Throws OffheapTypeError for anything but a HeapProfile.
  */
 export function encodeHeapProfile(profile: HeapProfile): Uint8Array {
+  checkProfile("encodeHeapProfile", profile);
   const strings = new StringTable();
   const functions = new Map<string, number>(); // "name\0file" -> function id
   const locations = new Map<string, number>(); // frame key -> location id
@@ -58,8 +62,17 @@ export function encodeHeapProfile(profile: HeapProfile): Uint8Array {
   return encoded.encode();
 }
 
-/** `encodeHeapProfile` gzipped, as pprof files usually are. */
+// Throws OffheapTypeError naming `api` unless `profile` has the shape of a HeapProfile.
+function checkProfile(api: string, profile: unknown): void {
+  const p = profile as Partial<HeapProfile> | null;
+  if (typeof p !== "object" || p === null || typeof p.sampleInterval !== "number" || !Array.isArray(p.samples)) {
+    throw new OffheapTypeError(`${api}: profile must be a HeapProfile (what heap.profile() returns), got ${describe(profile)}`);
+  }
+}
+
+/** `encodeHeapProfile` gzipped, as pprof files usually are. Rejects with OffheapTypeError for anything but a HeapProfile. */
 export async function gzipHeapProfile(profile: HeapProfile): Promise<Uint8Array> {
+  checkProfile("gzipHeapProfile", profile);
   const stream = new Blob([encodeHeapProfile(profile) as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }

@@ -3,7 +3,8 @@
 
 import { OffheapTypeError } from "../errors.js";
 import { Heap } from "../heap/heap.js";
-import { heapMapHtml, type HeapMapOptions } from "./heap-map.js";
+import { HEAP_MAP_OPTION_RULES, heapMapHtml, type HeapMapOptions } from "./heap-map.js";
+import { checkOptions } from "../common/options.js";
 import { heapSnapshot, SNAPSHOT_FORMAT, type HeapSnapshot } from "../heap/snapshot.js";
 import { writeFileBytes } from "../common/write-file.js";
 
@@ -19,7 +20,8 @@ import { writeFileBytes } from "../common/write-file.js";
  * @example
  * await writeHeapMap("heap.html", heap, { title: "after warm-up" });
  */
-export async function writeHeapMap(path: string, source: HeapSnapshot | Heap, options: HeapMapOptions = {}): Promise<number> {
+export async function writeHeapMap(path: string, source: HeapSnapshot | Heap, options?: HeapMapOptions): Promise<number> {
+  checkOptions("writeHeapMap", options, HEAP_MAP_OPTION_RULES);
   if (typeof path !== "string") throw new OffheapTypeError(`writeHeapMap: path must be a string, got ${typeof path}`);
   const snapshot = isSnapshot(source) ? source : source instanceof Heap ? heapSnapshot(source) : null;
   if (snapshot === null) throw new OffheapTypeError("writeHeapMap: source must be a HeapSnapshot or a Heap");

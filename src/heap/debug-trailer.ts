@@ -25,12 +25,13 @@
 //   D2  a quarantined block's bytes before its trailer are all POISON.
 //   Q1  HDR_QUARANTINED == the number of quarantined blocks.
 
-import { HeapCorruptionError, hex } from "../errors.js";
+import { DoubleFreeError, HeapCorruptionError, hex, InvalidAddressError } from "../errors.js";
 import { CANARY, POISON } from "../common/debug-kit.js";
 import * as layout from "./layout.js";
-const { G_LIVE_DEBUG, HDR_QUARANTINED } = layout;
+const { G_LIVE, G_LIVE_DEBUG, HDR_QUARANTINED } = layout;
 import type { Core } from "./core.js";
 import { walkBlocks } from "./blocks.js";
+import { granuleState, setGranule } from "./granules.js";
 
 /** Bytes a debug block needs beyond the request: at least 8 canary bytes and the 8-byte trailer. */
 export const DEBUG_OVERHEAD = 16;
@@ -112,6 +113,24 @@ export function checkDebugBlocks(h: Core, api: string, note: (addr: number) => s
   }
 }
 
+/**
+ * What a plain call (free, realloc, sizeOf, bytes, readString of a Heap,
+ * or of a debug heap on a block it did not allocate) must know of the live
+ * block at addr of `usable` bytes: if debug mode allocated it, one waiting
+ * in a quarantine is not allocated (DoubleFreeError when `freeing`, else
+ * InvalidAddressError), and one whose trailer is damaged was written past
+ * its end (HeapCorruptionError D1). A live one is a usable block like any other.
+ */
+export function checkPlainAccess(h: Core, addr: number, usable: number, api: string, freeing: boolean): void {
+  if (granuleState(h.u32, addr) !== G_LIVE_DEBUG) return;
+  const trailer = trailerState(h.u32, addr, usable);
+  if (trailer === TRAILER_FREED) {
+    const what = `${hex(addr)} is not allocated: debug mode freed it and it waits in a quarantine`;
+    throw freeing ? new DoubleFreeError(`${api}: ${what} (double free)`) : new InvalidAddressError(`${api}: ${what}`);
+  }
+  if (trailer === TRAILER_DAMAGED) throw overflowError(api, addr, ": the debug trailer of this block, allocated in debug mode, is damaged");
+}
+
 /** HeapCorruptionError D2: the quarantined block at addr was written after it was freed. */
 export function useAfterFree(api: string, addr: number, size: string, what: string, note: string): HeapCorruptionError {
   return new HeapCorruptionError("D2", `${api}: use after free: block ${hex(addr)} (${size}) was written after it was freed${note}: ${what}`);
@@ -128,4 +147,28 @@ export function quarantinedBlocks(h: Core): number[] {
     if (state === G_LIVE_DEBUG && trailerState(h.u32, addr, usable) === TRAILER_FREED) out.push(addr);
   });
   return out;
+}
+
+/** Takes the quarantined block at addr out of the quarantine and frees it with `free`, the plain free of a G_LIVE block. */
+export function releaseQuarantined(h: Core, addr: number, free: (addr: number) => void): void {
+  setGranule(h.u32, addr, G_LIVE);
+  h.u32[HDR_QUARANTINED] = h.u32[HDR_QUARANTINED]! - 1;
+  free(addr);
+}
+
+/**
+ * What a Heap opening an image does with the blocks waiting in a quarantine
+ * there (a debug heap's image, saved or copied, or still in use by another
+ * Heap): with debug mode it takes them into its own quarantine (`adopt`),
+ * without it releases them, so none stays allocated forever. Damage found
+ * on the way is left for check() to name: a damaged image must still open.
+ */
+export function openQuarantine(h: Core, adopt: ((addrs: number[]) => void) | null, free: (addr: number) => void): void {
+  try {
+    const blocks = quarantinedBlocks(h);
+    if (adopt !== null) adopt(blocks);
+    else for (const addr of blocks) releaseQuarantined(h, addr, free);
+  } catch (e) {
+    if (!(e instanceof HeapCorruptionError)) throw e;
+  }
 }

@@ -37,7 +37,7 @@ const { G_LIVE, G_LIVE_DEBUG, HDR_QUARANTINED } = layout;
 import { walkBlocks } from "./blocks.js";
 import { granuleState, setGranule } from "./granules.js";
 import {
-  canaryDamage, DEBUG_OVERHEAD, overflowError, poisonDamage, TRAILER_DAMAGED, TRAILER_FREED, TRAILER_LIVE,
+  canaryDamage, DEBUG_OVERHEAD, overflowError, poisonDamage, releaseQuarantined, TRAILER_DAMAGED, TRAILER_FREED, TRAILER_LIVE,
   trailerSize, trailerState, useAfterFree, writeTrailer,
 } from "./debug-trailer.js";
 
@@ -145,11 +145,7 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
       const at = poisonDamage(h.u8, addr, usable);
       if (at >= 0) throw useAfterFree("Heap.free", addr, `${trailerSize(h.u32, addr, usable)} bytes`, `byte ${at} changed`, note(addr));
     }, (addr) => {
-      if (quarantined(addr)) {
-        setGranule(h.u32, addr, G_LIVE);
-        h.u32[HDR_QUARANTINED] = h.u32[HDR_QUARANTINED]! - 1;
-        raw.free(addr);
-      }
+      if (quarantined(addr)) releaseQuarantined(h, addr, raw.free);
       freedBy.delete(addr);
       sites.delete(addr);
     });

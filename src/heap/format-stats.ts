@@ -4,6 +4,8 @@
 
 import { PAGE_SIZE } from "./layout.js";
 import type { HeapStats } from "./stats.js";
+import { OffheapTypeError } from "../errors.js";
+import { describe } from "../common/options.js";
 
 /**
  * Formats `stats` (from `heap.stats()`, or the same object after a JSON
@@ -11,7 +13,7 @@ import type { HeapStats } from "./stats.js";
  * the `=` row (committed), then the peaks, fragmentation and counts, then one
  * row per size class and a row for large blocks, every column right-aligned
  * with thousands separators. Cost: O(classes); pure, never throws on a
- * HeapStats.
+ * HeapStats; OffheapTypeError for anything else.
  *
  * @example
  * console.log(formatStats(heap.stats()));
@@ -22,6 +24,9 @@ import type { HeapStats } from "./stats.js";
  */
 export function formatStats(stats: HeapStats): string {
   const s = stats;
+  if (typeof s !== "object" || s === null || typeof s.committedBytes !== "number" || !Array.isArray(s.classes)) {
+    throw new OffheapTypeError(`formatStats: stats must be a HeapStats (what heap.stats() returns), got ${describe(stats)}`);
+  }
   const lines = [`offheap heap statistics (${PAGE_SIZE >>> 10} KiB pages)`];
   const summary: string[][] = [
     ["  live blocks (in use)", count(s.liveBytes), humanBytes(s.liveBytes), `${count(s.liveBlocks)} blocks, ${count(s.largeBlocks)} large`],

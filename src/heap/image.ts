@@ -1,14 +1,19 @@
-// The image's header: written once by a new heap (formatImage), checked by
-// every Heap that opens an image (imageProblem). layout.ts draws the image.
+// The image's header: sized (planImage) and written once by a new heap
+// (formatImage), checked by every Heap that opens an image (imageProblem). layout.ts draws the image.
 // See heap.ts for an overview.
 
+import { OffheapRangeError } from "../errors.js";
+import { type MemoryOption, WASM_PAGE_SIZE } from "../memory/backing.js";
 import { classHash } from "./class-of.js";
+import { checkOption, defaultMaxSize } from "./validate.js";
 import { initCaches } from "./central.js";
 import {
   CC_ARRAY, CC_MAX, CC_SHIFT, cacheCapacity, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
-  HDR_TOTAL_PAGES, HDR_VERSION, MAGIC, PAGE_SHIFT, PAGE_SIZE, VERSION,
+  HDR_TOTAL_PAGES, HDR_VERSION, MAGIC, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, VERSION,
 } from "./layout.js";
 import { N_CLASSES } from "./size-classes.js";
+
+const MIB = 1 << 20;
 
 /** Writes a new image's header for `totalPages` pages of range (the header page must be zero): no pages committed yet, empty caches. */
 export function formatImage(u32: Uint32Array, totalPages: number): void {
@@ -42,4 +47,28 @@ export function imageProblem(u32: Uint32Array, byteLength: number): string {
   if (end < firstDataPage || end > total) return `committed end page ${end} is outside [${firstDataPage}, ${total}]`;
   if (end * PAGE_SIZE > byteLength) return `image needs ${end * PAGE_SIZE} bytes but the memory holds ${byteLength}`;
   return "";
+}
+
+/**
+ * The size of a new heap's image: its range in pages, from `maxSize`
+ * (bounded by what `memory` can hold, and by WebAssembly pages for a
+ * WebAssembly memory), and the pages committed first, from `initialSize`
+ * (all of a fixed ArrayBuffer). Throws RangeError for sizes out of range
+ * or a range that the metadata would fill.
+ */
+export function planImage(memory: MemoryOption, maxSize: number | undefined, initialSize: number | undefined): { totalPages: number; initialPages: number } {
+  let maxBytes = checkOption("maxSize", maxSize, 0, MAX_RANGE_BYTES, defaultMaxSize(memory));
+  if (typeof memory === "object" && !(memory instanceof WebAssembly.Memory)) {
+    maxBytes = Math.min(maxBytes, (memory as { maxByteLength?: number }).maxByteLength ?? memory.byteLength);
+  }
+  if (memory === "wasm" || memory instanceof WebAssembly.Memory) maxBytes -= maxBytes % WASM_PAGE_SIZE;
+  const totalPages = Math.floor(maxBytes / PAGE_SIZE);
+  const { firstDataPage } = geometry(totalPages);
+  if (totalPages < firstDataPage + 1) {
+    throw new OffheapRangeError(`Heap: maxSize ${maxBytes} leaves no room for pages after ${firstDataPage * PAGE_SIZE} bytes of metadata`);
+  }
+  const dataPages = totalPages - firstDataPage;
+  const fixed = memory instanceof ArrayBuffer && !memory.resizable;
+  const initialPages = fixed ? dataPages : Math.min(dataPages, Math.max(1, Math.ceil(checkOption("initialSize", initialSize, 0, MAX_RANGE_BYTES, MIB) / PAGE_SIZE)));
+  return { totalPages, initialPages };
 }

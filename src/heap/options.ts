@@ -1,7 +1,9 @@
 // The options of a Heap: what `new Heap`, `Heap.attach` and `Heap.load`
-// accept. See heap.ts for an overview.
+// accept, and how they are checked. See heap.ts for an overview.
 
-import type { DebugOptions } from "../common/debug-kit.js";
+import { OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { DEBUG_OPTION_RULES, type DebugOptions } from "../common/debug-kit.js";
+import { checkOptions, describe, type OptionRules } from "../common/options.js";
 import type { MemoryOption } from "../memory/backing.js";
 import type { ProfileOptions } from "./profile.js";
 
@@ -53,4 +55,48 @@ export type AttachOptions = Pick<HeapOptions, "growBy" | "growAt" | "debug" | "p
 export interface LoadOptions extends AttachOptions {
   /** `"wasm"` (default) or `"resizable"`, as in HeapOptions.memory. */
   memory?: "wasm" | "resizable";
+}
+
+// The types of the options, for checkOptions (common/options.ts): a
+// missing, null or wrongly typed option is an OffheapTypeError naming the
+// call and the option; values out of range are checked where they are used.
+const TOOL_RULES: OptionRules = {
+  growBy: { type: "number" },
+  growAt: { type: "number" },
+  debug: { type: ["boolean", "object"] },
+  profile: { type: ["boolean", "object"] },
+};
+const PROFILE_OPTION_RULES: OptionRules = { sampleInterval: { type: "number" } };
+const MEMORY_VALUES = `"wasm", "resizable", an ArrayBuffer, a SharedArrayBuffer or a WebAssembly.Memory`;
+
+/** What new Heap, Heap.attach and Heap.load check their options against. */
+export const HEAP_OPTION_RULES: OptionRules = {
+  ...TOOL_RULES,
+  initialSize: { type: "number" },
+  maxSize: { type: "number" },
+  memory: { type: ["string", "object"], values: MEMORY_VALUES },
+};
+export const ATTACH_OPTION_RULES: OptionRules = TOOL_RULES;
+export const LOAD_OPTION_RULES: OptionRules = { ...TOOL_RULES, memory: { type: "string", values: `"wasm" or "resizable"` } };
+
+/**
+ * Checks the options of `api` (new Heap, Heap.attach, Heap.load) against
+ * `rules`, with the nested debug and profile options, and returns them ({}
+ * for undefined). Throws OffheapTypeError for options, or an option, of the
+ * wrong type, and OffheapRangeError for a `memory` string that names no
+ * kind of memory. O(options).
+ */
+export function checkHeapOptions<T extends AttachOptions & { memory?: unknown }>(api: string, options: T | undefined, rules: OptionRules): T {
+  const o = checkOptions(api, options, rules);
+  if (typeof o.debug === "object") checkOptions(api, o.debug, DEBUG_OPTION_RULES, "options.debug");
+  if (typeof o.profile === "object") checkOptions(api, o.profile, PROFILE_OPTION_RULES, "options.profile");
+  const memory = o.memory;
+  if (typeof memory === "string" && memory !== "wasm" && memory !== "resizable") {
+    throw new OffheapRangeError(`${api}: options.memory must be ${rules === LOAD_OPTION_RULES ? `"wasm" or "resizable"` : MEMORY_VALUES}, got "${memory}"`);
+  }
+  if (typeof memory === "object" && !(memory instanceof ArrayBuffer || memory instanceof WebAssembly.Memory ||
+    (typeof SharedArrayBuffer !== "undefined" && memory instanceof SharedArrayBuffer))) {
+    throw new OffheapTypeError(`${api}: options.memory must be ${MEMORY_VALUES}, got ${describe(memory)}`);
+  }
+  return o;
 }

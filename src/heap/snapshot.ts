@@ -13,6 +13,7 @@
 // the small spans), plus heap.stats(). It allocates one object per span.
 
 import { HeapCorruptionError } from "../errors.js";
+import { checkHeap } from "../common/options.js";
 import type { Heap } from "./heap.js";
 import type { Core } from "./core.js";
 import { D_USED, DESC_SHIFT, KIND_LARGE, KIND_SMALL, PAGE_SIZE } from "./layout.js";
@@ -111,7 +112,7 @@ export interface HeapSnapshot {
  * its objects and live counts, per-class totals, and `heap.stats()`. The
  * heap is not changed. Throws HeapCorruptionError (invariant H1, P1, S1 or
  * S3) if the header's committed end, the descriptors' tiling of the pages or
- * a span's counts are impossible, so damage never makes it loop; run
+ * a span's counts are impossible, and OffheapTypeError if `heap` is not a Heap, so damage never makes it loop; run
  * `heap.check()` first for a full validation. Blocks waiting in a debug
  * quarantine count as live (their granules stay G_LIVE_DEBUG).
  * Cost: O(spans + committed bytes / 256); one object per span.
@@ -122,6 +123,7 @@ export interface HeapSnapshot {
  * await writeFile("heap.json", JSON.stringify(snap));
  */
 export function heapSnapshot(heap: Heap): HeapSnapshot {
+  checkHeap("heapSnapshot", heap);
   const stats = heap.stats(); // brings the heap's views and committed end up to date, and walks the spans once
   const h: Core = heap;
   const spans: SpanSnapshot[] = [];

@@ -80,3 +80,11 @@ export function checkOption(name: string, value: unknown, min: number, max: numb
   }
   return value;
 }
+
+/** Usable bytes of the live block at `addr` (the caller checked it): its class size, or its whole pages. */
+export function usableBytes(h: Core, addr: number): number {
+  const u32 = h.u32;
+  const dw = h.descW + (u32[h.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_OWNER]! << DESC_SHIFT);
+  const cls = u32[dw + D_CLASS]!;
+  return cls !== 0 ? CLASS_SIZE[cls]! : u32[dw + D_NPAGES]! * PAGE_SIZE;
+}

@@ -1,0 +1,329 @@
+// The allocator under the Heap: its views of the image, the alloc and free
+// fast paths and their slow paths, and the checks of an address. Heap
+// (heap.ts, which has the overview) adds the rest of the API on top: the
+// fast paths stay in one small class that V8 sees whole.
+
+import { HeapCorruptionError, OffheapTypeError, OutOfMemoryError } from "../errors.js";
+import type { Backing } from "../memory/backing.js";
+import { createViews } from "../memory/views.js";
+import * as classof from "./class-of.js";
+const { CLASS_OF_GRANULE } = classof;
+import * as sizeclasses from "./size-classes.js";
+const { MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
+import * as layout from "./layout.js";
+const { ALIGN_MASK, BITMAP_W, CC_LIMIT, CC_TOP, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
+  DESC_SHIFT, G_FREE, G_LIVE, G_LIVE_DEBUG, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT, HDR_CACHE, HDR_DESC_OFF, HDR_END_PAGE,
+  HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_TOTAL_PAGES, HEADER_BYTES, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
+import { allocLarge, cachedSpan, cacheOverflow, foldCounts, freeLarge, refill } from "./central.js";
+import { granuleState, setGranule } from "./granules.js";
+import { checkSize, liveSpan, usableBytes } from "./validate.js";
+import type { Profiler } from "./profile.js";
+import { checkPlainAccess } from "./debug-trailer.js";
+
+const MIB = 1 << 20;
+
+/**
+ * The views and the alloc/free paths of a heap image; `Heap` is the class
+ * to use (it extends this one). Internal: not part of the package's API.
+ */
+export class Allocator {
+  /** Byte view of the whole backing memory. */
+  u8!: Uint8Array;
+  i8!: Int8Array;
+  u16!: Uint16Array;
+  i16!: Int16Array;
+  /** Word view: the word of address p is `u32[p >>> 2]`. */
+  u32!: Uint32Array;
+  i32!: Int32Array;
+  f32!: Float32Array;
+  /** Float64 view: the float at address p (8-aligned) is `f64[p >>> 3]`. */
+  f64!: Float64Array;
+  dataView!: DataView;
+  /** @internal Word index of page descriptor 0 (Core). */
+  readonly descW: number;
+  /** @internal First page after the metadata (Core). */
+  readonly firstDataPage: number;
+  /** @internal Pages of the address range (Core). */
+  readonly totalPages: number;
+  /** @internal Committed end page, a cache of HDR_END_PAGE (Core). */
+  endPage: number;
+  /** @internal Growth policy (central.ts acquirePages). */
+  readonly growAt: number;
+  /** @internal */
+  protected readonly backing: Backing;
+  /** @internal The sampling profiler, when on (profile.ts); Heap installs it. */
+  protected profiler: Profiler | null = null;
+  /** @internal Bytes of the address range. */
+  protected readonly rangeBytes: number;
+  private readonly growByBytes: number;
+
+  /** @internal Opens the image in `backing` (formatted, or checked by Heap.attach): reads its geometry and makes the views. */
+  constructor(backing: Backing, growAt: number, growByBytes: number) {
+    this.backing = backing;
+    this.growAt = growAt;
+    this.growByBytes = growByBytes;
+    const u32 = new Uint32Array(backing.buffer, 0, HEADER_BYTES >>> 2);
+    this.totalPages = u32[HDR_TOTAL_PAGES]!;
+    this.rangeBytes = this.totalPages * PAGE_SIZE;
+    this.descW = u32[HDR_DESC_OFF]! >>> 2;
+    this.firstDataPage = u32[HDR_FIRST_DATA_PAGE]!;
+    this.endPage = u32[HDR_END_PAGE]!;
+    this.refreshViews();
+  }
+
+  /** The backing memory object: a WebAssembly.Memory, ArrayBuffer or SharedArrayBuffer. */
+  get memory(): ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory {
+    return this.backing.memory;
+  }
+
+  /** The current buffer (replaced when a WebAssembly.Memory grows). */
+  get buffer(): ArrayBuffer | SharedArrayBuffer {
+    return this.backing.buffer;
+  }
+
+
+  /**
+   * Allocates `sizeBytes` and returns the block's address: an integer > 0,
+   * 8-byte aligned. `alloc(0)` returns a unique 8-byte block, as malloc does.
+   * Contents are not cleared (see calloc). Throws TypeError/RangeError for a
+   * size that is not a non-negative safe integer or exceeds maxSize (the
+   * heap is unchanged then), OutOfMemoryError when no free pages fit and
+   * the heap cannot grow (live blocks, contents and counts are unchanged;
+   * free objects cached by size classes may have been returned to the page
+   * pool while trying), and HeapCorruptionError when a free list was
+   * damaged (a write after free): it never returns metadata, a free page or
+   * part of another block.
+   * Cost: O(1); no JS allocation.
+   */
+  alloc(sizeBytes: number): number {
+    if ((sizeBytes >>> 0) === sizeBytes && sizeBytes <= MAX_SMALL_SIZE) {
+      const cw = HDR_CACHE + (CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]! << CC_SHIFT);
+      const u32 = this.u32;
+      const top = u32[cw + CC_TOP]!;
+      const addr = u32[top]!;
+      // An empty list's top is its sentinel, 0, whose granule (in the
+      // header) is G_NONE: the granule test sends it to allocSlow, as it
+      // does a slot damaged in the metadata (a G_FREE object is on exactly
+      // one list), which allocSlow names. The length test sends there an
+      // object past a view that a growth left short, and undefined, read
+      // through a view that another Heap on the same memory detached by
+      // growing it; allocSlow refreshes the views.
+      const bitW = BITMAP_W + (addr >>> GRANULE_WORD_SHIFT);
+      const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
+      const word = u32[bitW]!;
+      // | 0: int32 math; the counts stay far below 2^31 (layout.ts)
+      const requested = (u32[cw + CC_REQUESTED]! + sizeBytes) | 0;
+      // The last test is the heap profiler's countdown (profile.ts).
+      if (addr >>> 2 < u32.length && ((word >>> shift) & 3) === G_FREE && requested <= (u32[cw + CC_SAMPLE_AT]! | 0)) {
+        u32[cw + CC_TOP] = top - 1;
+        u32[cw + CC_POPS] = (u32[cw + CC_POPS]! + 1) | 0;
+        u32[cw + CC_REQUESTED] = requested;
+        u32[bitW] = word ^ (3 << shift); // G_FREE -> G_LIVE
+        return addr;
+      }
+    }
+    return this.allocSlow(sizeBytes);
+  }
+
+  private allocSlow(sizeBytes: number, api = "Heap.alloc"): number {
+    checkSize(api, sizeBytes, this.totalPages * PAGE_SIZE);
+    this.sync();
+    let addr: number;
+    if (sizeBytes <= MAX_SMALL_SIZE) {
+      // A refilled cache (or one this Heap's stale views could not see
+      // before sync) serves the fast path, which pops and counts the block.
+      // After the sync, an object on top that the fast path refused is
+      // damage (a count past the array, a slot that is not a free object of
+      // the class): foldCounts and cachedSpan name it.
+      const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
+      const cw = HDR_CACHE + (cls << CC_SHIFT);
+      const u32 = this.u32;
+      if (((u32[cw + CC_REQUESTED]! + sizeBytes) | 0) > (u32[cw + CC_SAMPLE_AT]! | 0)) return this.allocSampled(sizeBytes, cw, api);
+      const n = foldCounts(this, cls);
+      if (n !== 0) cachedSpan(this, u32[u32[cw + CC_TOP]!]!, cls);
+      if (n !== 0 || refill(this, cls) !== 0) return proto.alloc.call(this, sizeBytes);
+      addr = 0;
+    } else {
+      addr = this.allocPages(sizeBytes);
+      if (addr !== 0 && this.profiler !== null && this.profiler.countLarge(sizeBytes)) this.profiler.sample(addr, sizeBytes);
+    }
+    if (addr === 0) this.outOfMemory(api, sizeBytes);
+    return addr;
+  }
+
+  private outOfMemory(api: string, sizeBytes: number): never {
+    throw new OutOfMemoryError(`${api}: cannot allocate ${sizeBytes} bytes: the heap has ${this.endPage * PAGE_SIZE} bytes committed and may not grow past ${this.totalPages * PAGE_SIZE}`);
+  }
+
+  // A block of its own pages (a large block): for a large request, or a small one the profiler samples.
+  private allocPages(sizeBytes: number, sample = false): number {
+    const addr = allocLarge(this, sizeBytes, sample);
+    if (addr !== 0) this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
+    return addr;
+  }
+
+  // The fast path found that this small allocation passes its class's
+  // profiler threshold (CC_SAMPLE_AT at word cw). A profiled heap samples
+  // it and gives it pages of its own, as TCMalloc does: free then finds it
+  // on its large-block path, so small frees pay nothing for the profiler.
+  // A heap without the profiler (the threshold was set by a profiled Heap on
+  // the same memory, or damaged) turns the countdown off.
+  private allocSampled(sizeBytes: number, cw: number, api: string): number {
+    const p = this.profiler;
+    if (p === null || sizeBytes === 0) {
+      if (p === null) this.u32[cw + CC_SAMPLE_AT] = SAMPLE_NEVER;
+      else this.armSample(cw, p);
+      return proto.alloc.call(this, sizeBytes);
+    }
+    const addr = this.allocPages(sizeBytes, true);
+    if (addr === 0) this.outOfMemory(api, sizeBytes);
+    this.armSample(cw, p); // after allocPages: growing may have folded the class's counts
+    p.sample(addr, sizeBytes);
+    return addr;
+  }
+
+  // Sets the threshold of the class at word cw one sampling distance past the bytes it has served.
+  /** @internal */
+  protected armSample(cw: number, p: Profiler): void {
+    this.u32[cw + CC_SAMPLE_AT] = this.u32[cw + CC_REQUESTED]! + p.nextDistance();
+  }
+
+  /**
+   * Frees the block at `addr`; `free(0)` does nothing. Throws
+   * DoubleFreeError for a block freed already, InvalidAddressError for an
+   * address that is not the start of a live block; the heap is unchanged
+   * then. Cost: O(1); no JS allocation.
+   */
+  free(addr: number): void {
+    const u32 = this.u32;
+    // No block starts past the committed end, so the bound is the views' end
+    // (never past the range the bitmap covers); a stale view fails it.
+    if ((addr >>> 0) === addr && (addr & ALIGN_MASK) === 0 && addr >>> 2 < u32.length) {
+      const bitW = BITMAP_W + (addr >>> GRANULE_WORD_SHIFT);
+      const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
+      const word = u32[bitW]!;
+      if (((word >>> shift) & 3) === G_LIVE) {
+        const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
+        if (cls !== 0 && cls <= N_CLASSES) {
+          const cw = HDR_CACHE + (cls << CC_SHIFT);
+          const pushes = (u32[cw + CC_PUSHES]! + 1) | 0;
+          // Past the bound, fold the counts and make room first (layout.ts: CC_LIMIT).
+          if (pushes > (u32[cw + CC_LIMIT]! | 0)) {
+            this.freeOverflow(addr, cls);
+            return;
+          }
+          const top = u32[cw + CC_TOP]! + 1;
+          u32[bitW] = word ^ (3 << shift); // G_LIVE -> G_FREE
+          u32[top] = addr;
+          u32[cw + CC_TOP] = top;
+          u32[cw + CC_PUSHES] = pushes;
+        } else {
+          freeLarge(this, addr, cls); // class 0; a class outside the table is damage, which it reports
+          if (this.profiler !== null) this.profiler.unsample(addr);
+        }
+        return;
+      }
+    }
+    if (addr !== 0) this.freeSlow(addr);
+  }
+
+  // The free path's slow part, when class cls's pushes passed their bound:
+  // folds the counts and makes room (central.ts), then frees again. Kept out
+  // of free() so that free stays small enough for V8 to inline.
+  private freeOverflow(addr: number, cls: number): void {
+    cacheOverflow(this, cls);
+    proto.free.call(this, addr);
+  }
+
+  // Frees through the checks of liveSpan: reached for misuse (which throws),
+  // for a block debug mode allocated (G_LIVE_DEBUG), which becomes a plain
+  // block, and for a live block the fast path could not see because this
+  // Heap's views went stale (another Heap on the memory grew it).
+  private freeSlow(addr: number): void {
+    this.sync();
+    this.plainSpan(addr, "Heap.free", true);
+    if (granuleState(this.u32, addr) === G_LIVE_DEBUG) setGranule(this.u32, addr, G_LIVE);
+    proto.free.call(this, addr);
+  }
+
+
+  /** @internal */
+  protected usable(addr: number): number {
+    return usableBytes(this, addr);
+  }
+
+
+  /** @internal Commits pages [0, endPage) in the backing memory. */
+  commit(endPage: number): boolean {
+    const bytes = endPage * PAGE_SIZE;
+    if (bytes <= this.u8.length) return true;
+    if (!this.backing.grow(bytes)) return false;
+    this.refreshViews();
+    return true;
+  }
+
+  /** @internal Growth policy: pages to add beyond the need when the heap grows. */
+  growStepPages(): number {
+    const committed = (this.endPage - this.firstDataPage) * PAGE_SIZE;
+    return Math.ceil((this.growByBytes >= 0 ? this.growByBytes : Math.max(MIB, committed / 2)) / PAGE_SIZE);
+  }
+
+  // Re-reads what this object caches of the image: views (another Heap on
+  // the same memory may have grown or shrunk it) and the committed end.
+  // Every slow path calls it first; the fast paths stay correct without it
+  // because a stale view reads undefined or 0 and sends them here.
+  /** @internal */
+  protected sync(): void {
+    if (this.u8.buffer !== this.backing.buffer || this.u8.length !== this.viewBytes()) this.refreshViews();
+    const end = this.u32[HDR_END_PAGE]!;
+    // Every slow path trusts the committed end: damage must not move it past the memory.
+    if (!(end >= this.firstDataPage && end <= this.totalPages && end * PAGE_SIZE <= this.u8.length)) {
+      throw new HeapCorruptionError("H1", `Heap: damaged metadata: committed end page ${end} is outside [${this.firstDataPage}, ${Math.min(this.totalPages, Math.floor(this.u8.length / PAGE_SIZE))}]`);
+    }
+    this.endPage = end;
+  }
+
+  // Views cover the buffer up to the heap's range: never past what the
+  // bitmap describes, even when a user's memory is bigger.
+  private viewBytes(): number {
+    const n = Math.min(this.backing.buffer.byteLength, this.rangeBytes);
+    return n - (n & ALIGN_MASK);
+  }
+
+  /** @internal */
+  protected refreshViews(): void {
+    const v = createViews(this.backing.buffer, this.viewBytes());
+    this.u8 = v.u8;
+    this.i8 = v.i8;
+    this.u16 = v.u16;
+    this.i16 = v.i16;
+    this.u32 = v.u32;
+    this.i32 = v.i32;
+    this.f32 = v.f32;
+    this.f64 = v.f64;
+    this.dataView = v.dataView;
+  }
+
+  // Checks that `addr` is the start of a live block and returns its span's
+  // descriptor word index; otherwise throws the error that names why
+  // (validate.ts). `freeing` selects DoubleFreeError for a free object's start.
+  /** @internal */
+  protected liveSpan(addr: unknown, api: string, freeing: boolean): number {
+    if (typeof addr !== "number") throw new OffheapTypeError(`${api}: address must be a number, got ${typeof addr}`);
+    this.sync();
+    return liveSpan(this, addr, api, freeing);
+  }
+
+  // liveSpan for the plain calls, which must also know the blocks debug mode
+  // allocated (G_LIVE_DEBUG, debug-trailer.ts): one that waits in a
+  // quarantine is not allocated, and one whose trailer is damaged was
+  // written past its end. A live one is a usable block like any other.
+  /** @internal */
+  protected plainSpan(addr: unknown, api: string, freeing: boolean): number {
+    const dw = this.liveSpan(addr, api, freeing);
+    checkPlainAccess(this, addr as number, this.usable(addr as number), api, freeing);
+    return dw;
+  }
+}
+
+const proto = Allocator.prototype;
