@@ -44,7 +44,10 @@
 // pages that exist, and damage throws HeapCorruptionError naming the
 // invariant instead of looping or writing into live blocks.
 // Why arrays and not links through the free objects (as before image
-// version 5), by benchmark: see the commit that made them, and heap.ts.
+// version 5): nothing else kept alloc's cost near the release's while
+// checking what a write after free can reach. Links checked on every pop
+// (granule state and the page's class) cost 10-19% on pair64, batch and
+// churn; the arrays cost 0-7% (README, Performance; bench/ab.mjs).
 
 import * as sizeclasses from "./size-classes.js";
 const { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } = sizeclasses;
@@ -229,12 +232,12 @@ export function refill(h: Core & GrowAhead, cls: number): number {
  * Checks `a`, read from class cls's cache list, and returns its span's
  * start page: it must be a free object of a small span of class cls (inside
  * the committed pages, on an object start, in state G_FREE). Throws
- * HeapCorruptionError (S2) otherwise. The free path and refill trust the
- * list; every slow path that follows it checks each object here first.
+ * HeapCorruptionError (S2) otherwise. The fast paths check only its
+ * granule; the slow paths that take objects off a list check each here.
  */
 export function cachedSpan(h: Core, a: number, cls: number): number {
   const u32 = h.u32;
-  if (!(a >= h.firstDataPage * PAGE_SIZE && a < h.endPage * PAGE_SIZE)) damaged("S2", `class ${cls}'s cache list links to ${hex(a)}, outside the heap's pages`);
+  if (!(a >= h.firstDataPage * PAGE_SIZE && a < h.endPage * PAGE_SIZE)) damaged("S2", `class ${cls}'s cache list holds ${hex(a)}, outside the heap's pages`);
   const page = a >>> PAGE_SHIFT;
   const s = u32[h.descW + (page << DESC_SHIFT) + D_OWNER]!;
   const dw = h.descW + (s << DESC_SHIFT);
@@ -242,7 +245,7 @@ export function cachedSpan(h: Core, a: number, cls: number): number {
   const off = a - s * PAGE_SIZE;
   if (s < h.firstDataPage || s > page || u32[dw + D_KIND] !== KIND_SMALL || u32[dw + D_CLASS] !== cls ||
     off >= CLASS_OBJECTS[cls]! * size || off % size !== 0) {
-    damaged("S2", `class ${cls}'s cache list links to ${hex(a)}, which is not an object of a span of class ${cls}`);
+    damaged("S2", `class ${cls}'s cache list holds ${hex(a)}, which is not an object of a span of class ${cls}`);
   }
   if (granuleState(u32, a) !== G_FREE) damaged("S2", `class ${cls}'s cache list holds ${hex(a)}, which is not a free object (granule state ${granuleState(u32, a)})`);
   return s;
