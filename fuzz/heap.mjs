@@ -266,8 +266,12 @@ export function heapProgram(p, steps, { debug }) {
       const bad = p.pick([new ArrayBuffer(100), new ArrayBuffer(65536), new Uint8Array(imageOf(heap.buffer).subarray(0, 8192)).slice().buffer]);
       misuse("heap: attach to memory without an image", () => Heap.attach(bad), InvalidImageError, IMAGE);
     } else if (choice === 14) {
-      const options = p.pick([{ maxSize: -1 }, { growAt: 0 }, { growBy: -5 }, { initialSize: "1" }]);
-      misuse("heap: bad options", () => new Heap(options), OffheapRangeError, RANGE);
+      // Out of range: OffheapRangeError; of the wrong type: OffheapTypeError.
+      const [options, type, code] = p.pick([
+        [{ maxSize: -1 }, OffheapRangeError, RANGE], [{ growAt: 0 }, OffheapRangeError, RANGE], [{ growBy: -5 }, OffheapRangeError, RANGE],
+        [{ initialSize: "1" }, OffheapTypeError, TYPE], [{ debug: { stacks: "all" } }, OffheapTypeError, TYPE], [null, OffheapTypeError, TYPE],
+      ]);
+      misuse("heap: bad options", () => new Heap(options), type, code);
     }
   };
 
