@@ -1,5 +1,5 @@
 // The allocation bitmap's accessors for the slow paths: every read and
-// write of a granule's state outside the two fast paths (heap.ts alloc and
+// write of a granule's state outside the two fast paths (allocator.ts alloc and
 // free, which inline the same arithmetic) goes through these. layout.ts
 // draws the bitmap and lists the states. See heap.ts for an overview.
 

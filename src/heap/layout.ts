@@ -35,12 +35,14 @@
 //                       debug block freed into a quarantine (debug.ts: the
 //                       trailer tells which)
 //
-// Bit 0 is "live": free() takes a block whose bit 0 is set. alloc() takes
-// an object from a cache list only if its state is exactly G_FREE and its
-// page belongs to a span of the list's class, so a damaged link (a write
-// after free) can never hand out metadata, a free page, the inside of an
-// object or a live block, or an object of another class: it reaches the
-// slow path, which names the damage (central.ts: cachedSpan).
+// Bit 0 is "live": the plain free() takes a block whose state is exactly
+// G_LIVE (a G_LIVE_DEBUG block goes through its slow path, which reads the
+// trailer). alloc() hands out an object from a cache list only if its state
+// is exactly G_FREE, so an object is never handed out twice; refill takes
+// an object from a span's free list only if it is aligned, inside the span
+// and G_FREE, so a damaged link (a write after free) never makes it hand
+// out metadata, a free page, the inside of an object, a live block or
+// another span's object (central.ts: refill).
 //
 // Header words (u32 index; f64 index where noted):
 //
