@@ -81,7 +81,6 @@ export class Allocator {
     return this.backing.buffer;
   }
 
-
   /**
    * Allocates `sizeBytes` and returns the block's address: an integer > 0,
    * 8-byte aligned. `alloc(0)` returns a unique 8-byte block, as malloc does.
@@ -246,12 +245,10 @@ export class Allocator {
     proto.free.call(this, addr);
   }
 
-
   /** @internal */
   protected usable(addr: number): number {
     return usableBytes(this, addr);
   }
-
 
   /** @internal Commits pages [0, endPage) in the backing memory. */
   commit(endPage: number): boolean {

@@ -2,7 +2,7 @@
 // and the allocation bitmap. See heap.ts for an overview.
 
 import * as layout from "./layout.js";
-const { BITMAP_W, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT, KIND_LARGE, KIND_SMALL, PAGE_SIZE } = layout;
+const { KIND_LARGE, KIND_SMALL, PAGE_SIZE } = layout;
 import { CLASS_OBJECTS, CLASS_SIZE } from "./size-classes.js";
 import type { Core } from "./core.js";
 import { granuleState } from "./granules.js";
@@ -26,7 +26,7 @@ export function walkBlocks(h: Core, visit: BlockVisitor): void {
     } else if (kind === KIND_SMALL) {
       const size = CLASS_SIZE[cls]!;
       for (let i = 0, a = base, end = CLASS_OBJECTS[cls]!; i < end; i++, a += size) {
-        const state = (u32[BITMAP_W + (a >>> GRANULE_WORD_SHIFT)]! >>> ((a >>> 2) & GRANULE_SHIFT_MASK)) & 3;
+        const state = granuleState(u32, a);
         if ((state & layout.G_LIVE_BIT) !== 0) visit(a, state, size);
       }
     }

@@ -10,8 +10,8 @@
 // cache. Spans only see objects in batches:
 //   refill  the cache is empty: take objects from the free lists of partial
 //           spans (an empty span, a new span) until a span's worth is in it;
-//   flush   the cache is full: return its oldest objects (the bottom of the
-//           stack) to their spans until half remain.
+//   flush   the cache is full: return its newest objects (the top of the
+//           stack, still in the CPU cache) to their spans until half remain.
 // For every span:
 //
 //   used == objects - |span free list|                          (S3)
@@ -190,9 +190,9 @@ export function refill(h: Core & GrowAhead, cls: number): number {
     // of this class with free objects (S4), and every object taken inside
     // the span, aligned and G_FREE (so an object start: layout.ts), no more
     // of them than its free count (S1, S3), so a damaged link stops the walk
-    // instead of handing out anything else. (Kept here, not in a helper, so that refill stays too
-    // large for V8 to inline into a caller's hot loop, where it would compete
-    // with alloc and free for the inlining budget.)
+    // instead of handing out anything else. (Kept here, not in a helper, so
+    // that refill stays too large for V8 to inline into a caller's hot loop,
+    // where it would compete with alloc and free for the inlining budget.)
     const u32 = h.u32; // growth may have replaced the views
     const dw = h.descW + (s << DESC_SHIFT);
     const used = u32[dw + D_USED]!;
@@ -203,6 +203,7 @@ export function refill(h: Core & GrowAhead, cls: number): number {
     const base = s * PAGE_SIZE;
     // Whole free lists, as far as the array holds them: a span left partial goes back to its list.
     const take = Math.min(objects - used, max - got);
+    const left = objects - used - take; // free objects the span keeps
     let a = u32[dw + D_FREE]!;
     for (let k = 0; k < take; k++) {
       if (a === 0) damaged("S3", `span at page ${s}: used ${used} of ${objects} objects, but its free list ends after ${k}`);
@@ -217,10 +218,10 @@ export function refill(h: Core & GrowAhead, cls: number): number {
     // list; its remaining links are checked when they are taken, and an
     // object a damaged link made appear twice is refused when it is popped
     // the second time (it is no longer G_FREE).
-    if (take === objects - used && a !== 0) damaged("S1", `the free list of the span at page ${s} (class ${cls}) is longer than its ${take} free objects (a cycle?)`);
-    u32[dw + D_FREE] = take < objects - used ? a : 0;
+    if (left === 0 && a !== 0) damaged("S1", `the free list of the span at page ${s} (class ${cls}) is longer than its ${take} free objects (a cycle?)`);
+    u32[dw + D_FREE] = left > 0 ? a : 0;
     u32[dw + D_USED] = used + take;
-    if (take < objects - used) linkFront(h, HDR_PARTIAL + cls, s);
+    if (left > 0) linkFront(h, HDR_PARTIAL + cls, s);
     got += take;
   }
   setList(h.u32, cls, got);

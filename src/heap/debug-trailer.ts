@@ -77,6 +77,18 @@ export function poisonDamage(u8: Uint8Array, addr: number, usable: number): numb
   return -1;
 }
 
+/**
+ * The requested size of the live debug block [addr, addr + usable) after
+ * checking its canary; throws HeapCorruptionError D1 naming the changed
+ * byte, with `note` (what the caller knows of the block) after it.
+ */
+export function checkedSize(h: Core, api: string, addr: number, usable: number, note: string): number {
+  const n = trailerSize(h.u32, addr, usable);
+  const at = canaryDamage(h.u8, addr, usable, n);
+  if (at >= 0) throw overflowError(api, addr, ` (${n} bytes requested, byte ${at} changed)${note}`);
+  return n;
+}
+
 /** HeapCorruptionError D1 for a write past the end of the live debug block at addr (`detail` says what changed). */
 export function overflowError(api: string, addr: number, detail: string): HeapCorruptionError {
   return new HeapCorruptionError("D1", `${api}: write past the end of block ${hex(addr)}${detail}`);
@@ -95,9 +107,7 @@ export function checkDebugBlocks(h: Core, api: string, note: (addr: number) => s
     const { u8, u32 } = h;
     const trailer = trailerState(u32, addr, usable);
     if (trailer === TRAILER_LIVE) {
-      const n = trailerSize(u32, addr, usable);
-      const at = canaryDamage(u8, addr, usable, n);
-      if (at >= 0) throw overflowError(api, addr, ` (${n} bytes requested, byte ${at} changed)${note(addr)}`);
+      checkedSize(h, api, addr, usable, note(addr));
       return;
     }
     const at = poisonDamage(u8, addr, usable);

@@ -37,7 +37,7 @@ const { G_LIVE, G_LIVE_DEBUG, HDR_QUARANTINED } = layout;
 import { walkBlocks } from "./blocks.js";
 import { granuleState, setGranule } from "./granules.js";
 import {
-  canaryDamage, DEBUG_OVERHEAD, overflowError, poisonDamage, releaseQuarantined, TRAILER_DAMAGED, TRAILER_FREED, TRAILER_LIVE,
+  checkedSize, DEBUG_OVERHEAD, overflowError, poisonDamage, releaseQuarantined, TRAILER_DAMAGED, TRAILER_FREED, TRAILER_LIVE,
   trailerSize, trailerState, useAfterFree, writeTrailer,
 } from "./debug-trailer.js";
 
@@ -165,10 +165,7 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
     if (trailer === TRAILER_DAMAGED) {
       throw overflowError(api, addr, `: its debug trailer (bytes ${usable - 8}..${usable - 1}) is damaged, so the requested size is lost${siteOf(addr)}`);
     }
-    const n = trailerSize(h.u32, addr, usable);
-    const at = canaryDamage(h.u8, addr, usable, n);
-    if (at >= 0) throw overflowError(api, addr, ` (${n} bytes requested, byte ${at} changed)${siteOf(addr)}`);
-    return n;
+    return checkedSize(h, api, addr, usable, siteOf(addr));
   };
 
   const alloc = (sizeBytes: number): number => {

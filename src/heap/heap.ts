@@ -33,7 +33,7 @@
 //     foreign addresses in O(1).
 //  2. Read the class from the page's descriptor; make the granule G_FREE;
 //     push the object on the class's cache list.
-//  3. Only if the list is full, flush its older half to the spans
+//  3. Only if the list is full, return its newer half to the spans
 //     (central.ts: flushCache) first. Large blocks go back to the page heap,
 //     coalescing with both neighbours.
 //  Anything the check rejects goes to a slow path that names the error.
@@ -48,7 +48,7 @@
 // (sampling), roots.ts (named roots), strings.ts, options.ts.
 
 import { HeapCorruptionError, InvalidImageError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { type Backing, openBacking } from "../memory/backing.js";
+import { type Backing, isMemoryObject, openBacking } from "../memory/backing.js";
 import { Allocator } from "./allocator.js";
 import { sizeClassOf } from "./class-of.js";
 import { MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
@@ -98,8 +98,9 @@ export class Heap extends Allocator {
   private debugSettings: Readonly<DebugOptions> | null = null;
 
   /**
-   * Makes a new, empty heap. Throws RangeError for option values out of
-   * range and OutOfMemoryError if the engine refuses the memory.
+   * Makes a new, empty heap. Throws TypeError for options of the wrong
+   * type, RangeError for option values out of range and OutOfMemoryError if
+   * the engine refuses the memory.
    */
   constructor(options?: HeapOptions) {
     const attached = attaching;
@@ -172,7 +173,7 @@ export class Heap extends Allocator {
    */
   static attach(memory: ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory, options?: AttachOptions): Heap {
     const checked = checkHeapOptions("Heap.attach", options, ATTACH_OPTION_RULES);
-    if (!(memory instanceof ArrayBuffer || memory instanceof WebAssembly.Memory || (typeof SharedArrayBuffer !== "undefined" && memory instanceof SharedArrayBuffer))) {
+    if (!isMemoryObject(memory)) {
       throw new OffheapTypeError(`Heap.attach: memory must be an ArrayBuffer, a SharedArrayBuffer or a WebAssembly.Memory holding a heap image, got ${describe(memory)}`);
     }
     const buffer = memory instanceof WebAssembly.Memory ? memory.buffer : memory;

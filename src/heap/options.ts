@@ -4,7 +4,7 @@
 import { OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { DEBUG_OPTION_RULES, type DebugOptions } from "../common/debug-kit.js";
 import { checkOptions, describe, type OptionRules } from "../common/options.js";
-import type { MemoryOption } from "../memory/backing.js";
+import { isMemoryObject, type MemoryOption } from "../memory/backing.js";
 import type { ProfileOptions } from "./profile.js";
 
 /** Options of `new Heap()`. Sizes are in bytes. */
@@ -94,8 +94,7 @@ export function checkHeapOptions<T extends AttachOptions & { memory?: unknown }>
   if (typeof memory === "string" && memory !== "wasm" && memory !== "resizable") {
     throw new OffheapRangeError(`${api}: options.memory must be ${rules === LOAD_OPTION_RULES ? `"wasm" or "resizable"` : MEMORY_VALUES}, got "${memory}"`);
   }
-  if (typeof memory === "object" && !(memory instanceof ArrayBuffer || memory instanceof WebAssembly.Memory ||
-    (typeof SharedArrayBuffer !== "undefined" && memory instanceof SharedArrayBuffer))) {
+  if (typeof memory === "object" && !isMemoryObject(memory)) {
     throw new OffheapTypeError(`${api}: options.memory must be ${MEMORY_VALUES}, got ${describe(memory)}`);
   }
   return o;

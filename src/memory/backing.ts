@@ -23,6 +23,11 @@ import { OutOfMemoryError } from "../errors.js";
 /** What `HeapOptions.memory` accepts. */
 export type MemoryOption = "wasm" | "resizable" | ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory;
 
+/** True if `x` is memory a heap can live in: an ArrayBuffer, a SharedArrayBuffer or a WebAssembly.Memory. */
+export function isMemoryObject(x: unknown): x is ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory {
+  return x instanceof ArrayBuffer || x instanceof WebAssembly.Memory || (typeof SharedArrayBuffer !== "undefined" && x instanceof SharedArrayBuffer);
+}
+
 /** Granule of WebAssembly.Memory sizes. */
 export const WASM_PAGE_SIZE = 65536;
 
