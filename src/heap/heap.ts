@@ -243,7 +243,10 @@ export class Heap extends Allocator {
     const buffer = memory instanceof WebAssembly.Memory ? memory.buffer : memory;
     if (buffer.byteLength < HEADER_BYTES) throw new InvalidImageError(`Heap.attach: ${buffer.byteLength} bytes is too short for a heap image`);
     const u32 = new Uint32Array(buffer, 0, HEADER_BYTES >>> 2);
-    const problem = imageProblem(u32, buffer.byteLength);
+    // Another thread may grow a shared memory between reading its length and its header: read the length again.
+    const length = (): number => (memory instanceof WebAssembly.Memory ? memory.buffer : memory).byteLength;
+    let problem = imageProblem(u32, buffer.byteLength);
+    if (problem !== "") problem = imageProblem(u32, length());
     if (problem !== "") throw new InvalidImageError(`Heap.attach: ${problem}`);
     const totalBytes = u32[HDR_TOTAL_PAGES]! * PAGE_SIZE;
     attaching = openBacking(memory, u32[HDR_END_PAGE]! * PAGE_SIZE, totalBytes);

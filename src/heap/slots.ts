@@ -41,8 +41,9 @@
 // and the objects in its caches until another thread calls
 // releaseThread(threadId), which returns them to the spans. A thread
 // terminated while it held the heap lock leaves the lock held: releaseThread
-// takes it over, and then validates the whole image (check), since the
-// dead thread may have stopped in the middle of a change.
+// takes it over and validates the whole image (check), since the dead thread
+// may have stopped in the middle of a change; if the check fails it rebuilds
+// the state such a change can leave half made (repair.ts) and checks again.
 
 import { HeapCorruptionError, OffheapRangeError, OutOfMemoryError } from "../errors.js";
 import * as layout from "./layout.js";
@@ -54,9 +55,12 @@ import { cacheBlockBytes } from "./layout.js";
 import type { Allocator } from "./allocator.js";
 import { canWait, lockHolder } from "./lock.js";
 import { checkHeap } from "./check.js";
+import { repairAfterDeath } from "./repair.js";
 
 /** How long an attaching thread waits for running threads to switch to the shared paths. */
 const HANDSHAKE_MS = 100;
+/** How long releaseThread lets running threads finish the fast path they are in before it reads their caches. */
+const QUIESCE_MS = 20;
 /** The heap lock's holder id after a thread stopped inside a slow path and left the heap inconsistent (lock.ts refuses it). */
 export const BROKEN_ID = MAX_SLOTS + 1;
 /** A CC_SAMPLE_AT no request passes: a trap for the fast alloc. */
@@ -180,12 +184,12 @@ function startSharing(h: Allocator): boolean {
 }
 
 // Arms the trap in every slot in use but `self` whose thread has not switched; returns whether there was one.
-function armTraps(h: Allocator, self: number): boolean {
+function armTraps(h: Allocator, self: number, all = false): boolean {
   const u32 = h.u32;
   let armed = false;
   for (let k = 0; k < MAX_SLOTS; k++) {
     const sw = slotWord(k);
-    if (k === self || !slotReady(u32, k) || (u32[sw + SL_FLAGS]! & SLF_SHARED) !== 0) continue;
+    if (k === self || !slotReady(u32, k) || (!all && (u32[sw + SL_FLAGS]! & SLF_SHARED) !== 0)) continue;
     for (let cls = 1; cls <= N_CLASSES; cls++) {
       const cw = u32[sw + SL_CACHE]! + (cls << CC_SHIFT);
       u32[cw + CC_LIMIT] = TRAP_LIMIT;
@@ -203,7 +207,6 @@ function armTraps(h: Allocator, self: number): boolean {
 // as switched (they are idle, and switch at their next call), so that later
 // attaching threads do not wait for them.
 function awaitHandshake(h: Allocator): void {
-  const pause = canWait ? new Int32Array(new SharedArrayBuffer(4)) : null;
   const until = Date.now() + HANDSHAKE_MS;
   const giveUp = until + 20 * HANDSHAKE_MS; // a thread stopped (terminated) inside a slow path stays busy
   for (;;) {
@@ -217,7 +220,7 @@ function awaitHandshake(h: Allocator): void {
     }
     const now = Date.now();
     if (!pending || (!busy && now >= until) || now >= giveUp) break;
-    if (pause !== null) Atomics.wait(pause, 0, 0, 1);
+    pause(1);
   }
   h.lockHeap();
   try {
@@ -228,6 +231,15 @@ function awaitHandshake(h: Allocator): void {
     }
   } finally {
     h.unlockHeap();
+  }
+}
+
+// Sleeps `ms` milliseconds where this thread may wait, else spins.
+function pause(ms: number): void {
+  if (canWait) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  } else {
+    for (const until = Date.now() + ms; Date.now() < until;);
   }
 }
 
@@ -272,12 +284,15 @@ export function detachSlot(h: Allocator): void {
 }
 
 // Returns slot k's cache block and marks it free (its caches are empty).
+// (The slot stops naming its block before the block is freed: a thread
+// stopped in between leaves an unnamed cache block, which repair.ts frees.)
 function freeSlot(h: Allocator, k: number): void {
   const sw = slotWord(k);
-  if (k !== 0 && (h.u32[sw + SL_FLAGS]! & SLF_READY) !== 0) freeCacheBlock(h, h.u32[sw + SL_CACHE]!);
-  h.u32[sw + SL_THREAD] = 0;
-  h.u32[sw + SL_BUSY] = 0;
+  const ready = (h.u32[sw + SL_FLAGS]! & SLF_READY) !== 0;
   h.u32[sw + SL_FLAGS] = 0;
+  if (k !== 0 && ready) freeCacheBlock(h, h.u32[sw + SL_CACHE]!);
+  h.u32[sw + SL_BUSY] = 0;
+  h.u32[sw + SL_THREAD] = 0;
 }
 
 /**
@@ -293,7 +308,17 @@ export function releaseThreadSlot(h: Allocator, threadId: number): boolean {
     Atomics.store(h.i32, HDR_LOCK, lockId(h) << 1 | 1);
     h.adoptLock();
     try {
-      checkHeap(h);
+      // The other threads' caches must hold still while the image is read:
+      // trapped, their next alloc or free waits for the lock held here.
+      armTraps(h, h.slot, true);
+      pause(QUIESCE_MS);
+      try {
+        checkHeap(h);
+      } catch {
+        const dead = slotReady(h.u32, id) ? h.u32[slotWord(id) + SL_CACHE]! : -1;
+        repairAfterDeath(h, dead, slotCacheLines(h.u32).filter((lines) => lines !== dead));
+        checkHeap(h);
+      }
     } catch (e) {
       // The heap cannot be repaired: every thread's next slow path throws (lock.ts), none waits forever.
       Atomics.store(h.i32, HDR_LOCK, BROKEN_ID << 1);
