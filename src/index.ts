@@ -3,12 +3,13 @@
 // Tools (heap map, pprof files) are in offheap/debug.
 
 export { Heap } from "./heap/heap.js";
+export { Mutex } from "./heap/lock.js";
 export type { HeapOptions, AttachOptions, LoadOptions } from "./heap/options.js";
 export { type DebugOptions, type LeakSite, JUNK_ALLOC, POISON, CANARY } from "./common/debug-kit.js";
 export type { ProfileOptions, HeapProfile, ProfileSample, ProfileFrame } from "./heap/profile.js";
 export {
   heapSnapshot, SNAPSHOT_FORMAT, SNAPSHOT_VERSION, type HeapSnapshot, type SpanSnapshot, type SmallSpanSnapshot,
-  type LargeSpanSnapshot, type FreeRunSnapshot, type ClassSnapshot,
+  type LargeSpanSnapshot, type FreeRunSnapshot, type CacheBlockSnapshot, type ClassSnapshot,
 } from "./heap/snapshot.js";
 export type { HeapStats, ClassStats } from "./heap/stats.js";
 export { formatStats } from "./heap/format-stats.js";

@@ -153,6 +153,8 @@ const MAIN_ENTRY_CASES: readonly Case[] = [
   },
   { call: "Heap.load", async: true, withOptions: (o) => main.Heap.load("/nonexistent/offheap.heap", o as never), wrongTypes: { ...HEAP_WRONG_TYPES, memory: 5 } },
   { call: "heapSnapshot", withTarget: (h) => main.heapSnapshot(h as never) },
+  { call: "Mutex", withTarget: (h) => new main.Mutex(h as never) },
+  { call: "Mutex.open", withTarget: (h) => main.Mutex.open(h as never, 8) },
   { call: "formatStats", withTarget: (st) => main.formatStats(st as never), targetName: "stats", badTargets: [undefined, null, 0, {}, heap] },
   ...ERROR_CLASSES.map((call) => ({ call, none: "an error class" })),
 ];

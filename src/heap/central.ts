@@ -2,9 +2,11 @@
 // lists that serve the fast paths (the local cache: TCMalloc's thread cache,
 // Go's mcache). See heap.ts for an overview.
 //
-// Each class c has one cache list: a stack of free objects' addresses in
-// an array of the metadata, with its count, bound and counters in the
-// header (HDR_CACHE + 8c; see layout.ts). free() pushes onto it and alloc()
+// Each thread's slot (slots.ts) has one cache list per class c: a stack of
+// free objects' addresses in an array of the metadata, with its count, bound
+// and counters in the slot's cache line (h.cacheW + 8c; slot 0's lines are in
+// the header at HDR_CACHE; see layout.ts). A Heap only ever changes its own
+// slot's lists; the functions here work on `h.cacheW`'s. free() pushes onto it and alloc()
 // pops from it, so a block freed and allocated again never touches its span,
 // and the block alloc() hands out is the one freed last, still in the CPU
 // cache. Spans only see objects in batches:
@@ -53,9 +55,9 @@ import * as sizeclasses from "./size-classes.js";
 const { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
 const { ALIGN_MASK, cacheCapacity, CC_ARRAY, CC_LIMIT, CC_MAX, CC_TOP, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
-  D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, G_FREE, G_LIVE, HDR_CACHE, HDR_CLASS_USED, HDR_EMPTY, HDR_F64_CLASS_ALLOCS,
+  D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, G_FREE, G_LIVE, HDR_CLASS_USED, HDR_SLOTS, MAX_SLOTS, SL_CACHE, SL_THREAD, SLOT_SHIFT, HDR_EMPTY, HDR_F64_CLASS_ALLOCS,
   HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_F64_PEAK_LIVE, HDR_FREE_PAGES,
-  HDR_END_PAGE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_LARGE, KIND_SMALL,
+  HDR_END_PAGE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_CACHE, KIND_LARGE, KIND_SMALL, CACHE_LINES_WORDS, cacheBlockBytes,
   PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
 import { hex } from "../errors.js";
 import type { Core } from "./core.js";
@@ -64,20 +66,20 @@ import { extend, freeRun, growFor, takeRun } from "./page-heap.js";
 import { clearGranules, granuleState, liveGranules, markFreeObjects, setGranule } from "./granules.js";
 
 /**
- * Sets up every class's cache list, empty: its array in the cache region
- * (from word `cacheW`, as geometry() and cacheCapacity() lay it out), its
+ * Sets up every class's cache list of the slot whose lines start at word
+ * `linesW`, empty: its array in the cache region (from word `cacheW`, as geometry() and cacheCapacity() lay it out), its
  * bound, and no profiler countdown.
  */
-export function initCaches(u32: Uint32Array, cacheW: number, totalPages: number): void {
+export function initCaches(u32: Uint32Array, linesW: number, cacheW: number, totalPages: number): void {
   let w = cacheW;
   for (let cls = 1; cls <= N_CLASSES; cls++) {
-    const cw = HDR_CACHE + (cls << CC_SHIFT);
+    const cw = linesW + (cls << CC_SHIFT);
     const slots = cacheCapacity(cls, totalPages);
     u32[cw + CC_ARRAY] = w;
     u32[cw + CC_MAX] = slots;
     u32[cw + CC_SAMPLE_AT] = SAMPLE_NEVER;
     u32[w] = 0; // the sentinel
-    setList(u32, cls, 0);
+    setList(u32, cw, 0);
     w += 1 + slots;
   }
 }
@@ -167,7 +169,7 @@ export function refill(h: Core & GrowAhead, cls: number): number {
   h.u32[HDR_CLASS_USED + (cls >>> 5)] = h.u32[HDR_CLASS_USED + (cls >>> 5)]! | (1 << (cls & 31));
   const objects = CLASS_OBJECTS[cls]!;
   const size = CLASS_SIZE[cls]!;
-  const cw = HDR_CACHE + (cls << CC_SHIFT);
+  const cw = h.cacheW + (cls << CC_SHIFT);
   const slot0 = h.u32[cw + CC_ARRAY]! + 1;
   const max = h.u32[cw + CC_MAX]!;
   const want = Math.min(objects, max);
@@ -224,7 +226,7 @@ export function refill(h: Core & GrowAhead, cls: number): number {
     if (left > 0) linkFront(h, HDR_PARTIAL + cls, s);
     got += take;
   }
-  setList(h.u32, cls, got);
+  setList(h.u32, cw, got);
   notePeakLive(h);
   return h.u32[slot0 + got - 1]!;
 }
@@ -274,15 +276,13 @@ function returnObject(h: Core, addr: number, cls: number, s: number): void {
   }
 }
 
-/** Objects on class cls's cache list. */
-export function cacheLength(u32: Uint32Array, cls: number): number {
-  const cw = HDR_CACHE + (cls << CC_SHIFT);
+/** Objects on the cache list whose line starts at word cw. */
+export function cacheLength(u32: Uint32Array, cw: number): number {
   return u32[cw + CC_TOP]! - u32[cw + CC_ARRAY]!;
 }
 
-// Makes class cls's list the n objects in its array's slots 1..n, and sets the push bound (its counts are folded).
-function setList(u32: Uint32Array, cls: number, n: number): void {
-  const cw = HDR_CACHE + (cls << CC_SHIFT);
+// Makes the list at line cw the n objects in its array's slots 1..n, and sets the push bound (its counts are folded).
+function setList(u32: Uint32Array, cw: number, n: number): void {
   u32[cw + CC_TOP] = u32[cw + CC_ARRAY]! + n;
   u32[cw + CC_LIMIT] = u32[cw + CC_MAX]! - n;
 }
@@ -296,8 +296,8 @@ function setList(u32: Uint32Array, cls: number, n: number): void {
 export function foldCounts(h: Core, cls: number): number {
   const u32 = h.u32;
   const f64 = h.f64;
-  const cw = HDR_CACHE + (cls << CC_SHIFT);
-  const n = cacheLength(u32, cls);
+  const cw = h.cacheW + (cls << CC_SHIFT);
+  const n = cacheLength(u32, cw);
   if (!(n >= 0 && n <= u32[cw + CC_MAX]!)) damaged("S2", `class ${cls}'s cache list counts ${n} objects in an array of ${u32[cw + CC_MAX]}`);
   f64[HDR_F64_CLASS_ALLOCS + cls] = f64[HDR_F64_CLASS_ALLOCS + cls]! + u32[cw + CC_POPS]!;
   f64[HDR_F64_CLASS_FREES + cls] = f64[HDR_F64_CLASS_FREES + cls]! + u32[cw + CC_PUSHES]!;
@@ -332,7 +332,7 @@ function catchUp(h: Core): void {
  * After it the fast path can push again.
  */
 export function cacheOverflow(h: Core, cls: number): void {
-  const max = h.u32[HDR_CACHE + (cls << CC_SHIFT) + CC_MAX]!;
+  const max = h.u32[h.cacheW + (cls << CC_SHIFT) + CC_MAX]!;
   if (foldCounts(h, cls) >= max) flushCache(h, cls, max >>> 1);
   notePeakLive(h);
 }
@@ -340,7 +340,9 @@ export function cacheOverflow(h: Core, cls: number): void {
 /**
  * Bytes in live blocks, exact, from the counts alone: each class's blocks
  * allocated minus freed (folded totals plus the pops and pushes since its
- * last fold) times its size, plus the large blocks' pages. Only classes in
+ * last fold, in every attached slot) times its size, plus the large blocks'
+ * pages. Other threads' counts are read as they are, so while they run the
+ * sum is a moment's estimate. Only classes in
  * HDR_CLASS_USED can have counts. Cost: about 2 ns per class ever used (all
  * 71: 150 ns, which is why notePeakLive avoids it when it can).
  */
@@ -351,8 +353,13 @@ export function countedLiveBytes(h: Core): number {
   for (let w = 0; w <= N_CLASSES >>> 5; w++) {
     for (let bits = u32[HDR_CLASS_USED + w]!; bits !== 0; bits &= bits - 1) {
       const cls = (w << 5) + 31 - Math.clz32(bits & -bits);
-      const cw = HDR_CACHE + (cls << CC_SHIFT);
-      const live = f64[HDR_F64_CLASS_ALLOCS + cls]! - f64[HDR_F64_CLASS_FREES + cls]! + u32[cw + CC_POPS]! - u32[cw + CC_PUSHES]!;
+      let live = f64[HDR_F64_CLASS_ALLOCS + cls]! - f64[HDR_F64_CLASS_FREES + cls]!;
+      for (let k = 0; k < MAX_SLOTS; k++) {
+        const sw = HDR_SLOTS + (k << SLOT_SHIFT);
+        if (u32[sw + SL_THREAD] === 0) continue;
+        const cw = u32[sw + SL_CACHE]! + (cls << CC_SHIFT);
+        live += u32[cw + CC_POPS]! - u32[cw + CC_PUSHES]!;
+      }
       bytes += live * CLASS_SIZE[cls]!;
     }
   }
@@ -383,14 +390,15 @@ export function notePeakLive(h: Core): void {
 export function flushCache(h: Core, cls: number, keep: number): void {
   catchUp(h);
   let n = foldCounts(h, cls);
-  const array = h.u32[HDR_CACHE + (cls << CC_SHIFT) + CC_ARRAY]!;
+  const cw = h.cacheW + (cls << CC_SHIFT);
+  const array = h.u32[cw + CC_ARRAY]!;
   try {
     for (; n > keep; n--) {
       const a = h.u32[array + n]!;
       returnObject(h, a, cls, cachedSpan(h, a, cls));
     }
   } finally {
-    setList(h.u32, cls, n); // the objects returned are off the list, also if a damaged slot stopped the walk
+    setList(h.u32, cw, n); // the objects returned are off the list, also if a damaged slot stopped the walk
   }
 }
 
@@ -478,4 +486,43 @@ export function freeLarge(h: Core, addr: number, cls: number): void {
   u32[HDR_LARGE_BLOCKS] = u32[HDR_LARGE_BLOCKS]! - 1;
   u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! - n;
   freeRun(h, s, n);
+}
+
+/**
+ * Takes pages for a slot's cache block (slots.ts) and sets up its caches,
+ * empty; returns the word index of its lines, or 0 if no pages fit. It does
+ * not flush caches to make room (the caller has no slot yet, and other
+ * threads' caches are theirs): a free run, else growth, else released
+ * empty spans.
+ */
+export function allocCacheBlock(h: Core): number {
+  const n = Math.ceil(cacheBlockBytes(h.totalPages) / PAGE_SIZE);
+  let s = takeRun(h, n);
+  if (s === 0 && growFor(h, n)) s = takeRun(h, n);
+  if (s === 0) {
+    releaseEmptySpans(h);
+    s = takeRun(h, n);
+  }
+  if (s === 0) return 0;
+  claimPages(h, s, n, 0);
+  const u32 = h.u32;
+  const dw = h.descW + (s << DESC_SHIFT);
+  u32[dw + D_KIND] = KIND_CACHE;
+  u32[dw + D_NPAGES] = n;
+  u32[dw + D_USED] = 0;
+  u32[dw + D_FREE] = 0;
+  const linesW = (s * PAGE_SIZE) >>> 2;
+  u32.fill(0, linesW, linesW + CACHE_LINES_WORDS);
+  initCaches(u32, linesW, linesW + CACHE_LINES_WORDS, h.totalPages);
+  return linesW;
+}
+
+/** Returns the cache block whose lines start at word `linesW` to the page heap (its caches are empty). */
+export function freeCacheBlock(h: Core, linesW: number): void {
+  const s = (linesW << 2) / PAGE_SIZE;
+  const dw = h.descW + (s << DESC_SHIFT);
+  if (!Number.isInteger(s) || h.u32[dw + D_KIND] !== KIND_CACHE || h.u32[dw + D_OWNER] !== s) {
+    damaged("T1", `a slot names its cache block at ${hex(linesW << 2)}, which is not one`);
+  }
+  freeRun(h, s, h.u32[dw + D_NPAGES]!);
 }

@@ -14,12 +14,13 @@ import { CLASS_OBJECTS, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
   binOf, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, CC_ARRAY, CC_LIMIT, CC_MAX, CC_TOP, CC_POPS, CC_PUSHES, CC_SHIFT, G_FREE, G_LIVE_BIT, G_NONE, HDR_CACHE,
   HDR_BIN_NONEMPTY, HDR_EMPTY, HDR_FREE_BIN, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES,
-  HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_FREE, KIND_SMALL, N_BINS, PAGE_SIZE, D_NEXT, D_PREV,
+  HDR_N_EMPTY_SPANS, HDR_PARTIAL, HDR_SLOTS, KIND_CACHE, KIND_FREE, KIND_SMALL, MAX_SLOTS, N_BINS, PAGE_SIZE, D_NEXT, D_PREV, SL_CACHE, SL_THREAD, SLOT_SHIFT, cacheBlockBytes,
 } from "./layout.js";
 import type { Core } from "./core.js";
 import { granuleState, usedGranules } from "./granules.js";
 import { walkSpans } from "./page-heap.js";
 import { heapStats } from "./stats.js";
+import { slotCacheLines } from "./slots.js";
 
 // What the tiling walk found at each start page, compared with the lists.
 const ST_FREE = 1;
@@ -42,7 +43,8 @@ export function checkHeap(h: Core): void {
   // how many of its objects are on a cache list.
   const seen = new Uint32Array(Math.ceil(h.endPage * PAGE_SIZE / 256));
   const cachedIn = new Float64Array(h.endPage);
-  for (let cls = 1; cls <= N_CLASSES; cls++) checkCache(h, cls, seen, cachedIn);
+  const blocks = checkSlots(h);
+  for (const lines of slotCacheLines(u32)) for (let cls = 1; cls <= N_CLASSES; cls++) checkCache(h, lines, cls, seen, cachedIn);
   if (usedGranules(u32, 0, h.firstDataPage) !== 0) fail("B1", "a granule of a metadata page is not G_NONE");
   let freePages = 0;
   let largeBlocks = 0;
@@ -55,12 +57,16 @@ export function checkHeap(h: Core): void {
     } else if (kind === KIND_SMALL) {
       state[p] = checkSmallSpan(h, p, n, seen, cachedIn[p]!);
       if (state[p] === ST_EMPTY) nEmpty++;
+    } else if (kind === KIND_CACHE) {
+      if (!blocks.delete(p) || n !== Math.ceil(cacheBlockBytes(h.totalPages) / PAGE_SIZE)) fail("T1", `the cache block at page ${p} (${n} pages) belongs to no slot`);
+      if (usedGranules(u32, p, n) !== 0) fail("B1", `the cache block at page ${p} has a granule that is not G_NONE`);
     } else {
       checkLarge(h, p, n);
       largeBlocks++;
       largePages += n;
     }
   });
+  for (const p of blocks) fail("T1", `a slot names a cache block at page ${p}, which is not one`);
   checkBins(h, state);
   for (let cls = 1; cls <= N_CLASSES; cls++) {
     checkList(h, state, HDR_PARTIAL + cls, ST_PARTIAL, cls, "partial");
@@ -117,12 +123,29 @@ function markSeen(h: Core, seen: Uint32Array, a: number, id: string, what: strin
   seen[w] = seen[w]! | bit;
 }
 
-// Checks class cls's cache list (S2) and counts its objects per span.
-function checkCache(h: Core, cls: number, seen: Uint32Array, cachedIn: Float64Array): void {
+// Checks the slot table (T1): slot 0's lines are the header's; returns
+// the start pages of the cache blocks the other slots in use name.
+function checkSlots(h: Core): Set<number> {
+  const u32 = h.u32;
+  const pages = new Set<number>();
+  if (u32[HDR_SLOTS + SL_CACHE] !== HDR_CACHE) fail("T1", `slot 0's cache lines are at word ${u32[HDR_SLOTS + SL_CACHE]}, not ${HDR_CACHE}`);
+  for (let k = 1; k < MAX_SLOTS; k++) {
+    const sw = HDR_SLOTS + (k << SLOT_SHIFT);
+    if (u32[sw + SL_THREAD] === 0) continue;
+    const w = u32[sw + SL_CACHE]!;
+    const p = (w << 2) / PAGE_SIZE;
+    if (!Number.isInteger(p) || p < h.firstDataPage || p >= h.endPage || pages.has(p)) fail("T1", `slot ${k} names its cache lines at word ${w}, not the start of a cache block of its own`);
+    pages.add(p);
+  }
+  return pages;
+}
+
+// Checks class cls's cache list of the slot whose lines start at word `lines` (S2) and counts its objects per span.
+function checkCache(h: Core, lines: number, cls: number, seen: Uint32Array, cachedIn: Float64Array): void {
   const u32 = h.u32;
   const size = CLASS_SIZE[cls]!;
-  const what = `class ${cls}'s cache list`;
-  const cw = HDR_CACHE + (cls << CC_SHIFT);
+  const what = `class ${cls}'s cache list${lines === HDR_CACHE ? "" : ` of the slot at word ${lines}`}`;
+  const cw = lines + (cls << CC_SHIFT);
   const array = u32[cw + CC_ARRAY]!;
   const n = u32[cw + CC_TOP]! - array;
   const max = u32[cw + CC_MAX]!;

@@ -14,6 +14,8 @@ export interface Core {
   readonly descW: number;
   readonly firstDataPage: number;
   readonly totalPages: number;
+  /** Word index of this Heap's slot's cache lines (layout.ts: SL_CACHE). */
+  readonly cacheW: number;
   /** Committed end page (exclusive); mirrors HDR_END_PAGE. */
   endPage: number;
   /** Makes the backing memory hold pages [0, endPage); false if it cannot. */

@@ -64,6 +64,9 @@ export interface RawHeap {
   view(addr: number, n: number): Uint8Array;
   /** The heap profiler, if on: samples record the size the user asked for, and leave at the user's free. */
   readonly profiler: Pick<Profiler, "resized" | "unsample"> | null;
+  /** Takes and releases the heap lock (slots.ts): a debug alloc or free is one step for other threads. */
+  lock(): void;
+  unlock(): void;
 }
 
 /** The block calls debug mode replaces on a heap object. */
@@ -110,6 +113,8 @@ export interface DebugHeap {
   note(addr: number): string;
   /** Takes quarantined blocks found in the image (made by another Heap) into this mode's quarantine. */
   adopt(addrs: number[]): void;
+  /** Releases every block of this mode's quarantine (when its Heap detaches). */
+  releaseQuarantine(): void;
   leaks(): LeakSite[];
 }
 
@@ -168,7 +173,27 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
     return checkedSize(h, api, addr, usable, siteOf(addr));
   };
 
+  // A debug alloc and free read and write a block's trailer and granule in
+  // several steps: under the heap lock, no other thread's call sees them
+  // halfway (two racing frees of one block: the second finds it quarantined).
   const alloc = (sizeBytes: number): number => {
+    raw.lock();
+    try {
+      return allocLocked(sizeBytes);
+    } finally {
+      raw.unlock();
+    }
+  };
+  const free = (addr: number): void => {
+    raw.lock();
+    try {
+      freeLocked(addr);
+    } finally {
+      raw.unlock();
+    }
+  };
+
+  const allocLocked = (sizeBytes: number): number => {
     raw.checkSize("Heap.alloc", sizeBytes);
     const addr = raw.alloc(sizeBytes + DEBUG_OVERHEAD);
     raw.profiler?.resized(addr, sizeBytes);
@@ -183,7 +208,7 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
     return addr;
   };
 
-  const free = (addr: number): void => {
+  const freeLocked = (addr: number): void => {
     if (addr === 0) return;
     const n = liveRequested("Heap.free", addr, true);
     raw.profiler?.unsample(addr);
@@ -226,6 +251,9 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
     },
     adopt(addrs: number[]): void {
       for (const addr of addrs) quarantine.push(addr, raw.usable(addr));
+    },
+    releaseQuarantine(): void {
+      evict(0);
     },
     leaks(): LeakSite[] {
       const groups = new LeakGroups();

@@ -11,11 +11,19 @@ export function granuleState(u32: Uint32Array, a: number): number {
   return (u32[BITMAP_W + (a >>> GRANULE_WORD_SHIFT)]! >>> ((a >>> 2) & GRANULE_SHIFT_MASK)) & 3;
 }
 
-/** Sets the state of the granule at address `a`. */
+/**
+ * Sets the state of the granule at address `a`. A compareExchange, since
+ * on a heap other threads use they change other granules of the same word
+ * (slots.ts); the slow paths alone call it.
+ */
 export function setGranule(u32: Uint32Array, a: number, state: number): void {
   const w = BITMAP_W + (a >>> GRANULE_WORD_SHIFT);
   const shift = (a >>> 2) & GRANULE_SHIFT_MASK;
-  u32[w] = (u32[w]! & ~(3 << shift)) | (state << shift);
+  for (let old = u32[w]!; ; ) {
+    const seen = Atomics.compareExchange(u32, w, old, ((old & ~(3 << shift)) | (state << shift)) >>> 0);
+    if (seen === old) return;
+    old = seen;
+  }
 }
 
 /** True if a live block (G_LIVE or G_LIVE_DEBUG) starts at `a`. */

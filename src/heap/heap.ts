@@ -57,6 +57,7 @@ import {
   HEADER_BYTES, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
 } from "./layout.js";
 import { flushCaches, notePeakLive, releaseEmptySpans } from "./central.js";
+import { attachSlot, detachSlot, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
 import { cutTail, extend, resizeLarge } from "./page-heap.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkHeap } from "./check.js";
@@ -80,6 +81,8 @@ import { describe } from "../common/options.js";
 // Set by Heap.attach around its `new Heap` so the constructor opens an image
 // instead of formatting one; keeps one constructor and one object shape.
 let attaching: Backing | null = null;
+// Set by Heap.load: the image's slots belong to no thread of this process.
+let freshImage = false;
 
 /**
  * A heap inside one backing memory. `alloc` returns an address (a byte
@@ -123,11 +126,70 @@ export class Heap extends Allocator {
     }
     super(backing, growAt, growBy);
     if (attached === null) extend(this, initialPages);
+    else if (freshImage || !(backing.buffer instanceof SharedArrayBuffer)) releaseOtherSlots(this);
+    attachSlot(this);
     this.installTools(o);
     if (attached !== null) {
       const debug = this.debugHeap;
-      openQuarantine(this, debug === null ? null : debug.adopt, (addr) => proto.free.call(this, addr));
+      openQuarantine(this, debug === null ? null : debug.adopt, (addr) => this.coreFree(addr));
     }
+  }
+
+  /** @internal Debug mode's own alloc and free stay in place in both modes: they call coreAlloc and coreFree. */
+  override installFastPaths(): void {
+    if (this.debugHeap === null) super.installFastPaths();
+  }
+
+  /**
+   * Gives this thread's share of the heap back: the last Heap of a thread
+   * to detach returns the objects in the thread's local cache to the heap
+   * and frees its cache slot (a worker should detach before it exits; see
+   * releaseThread for one that could not). Blocks stay allocated, wherever
+   * they were allocated. Every later call on this Heap throws
+   * OffheapTypeError; detaching again does nothing. Cost: O(cached objects).
+   */
+  detach(): void {
+    if (this.detached) return;
+    this.lockHeap();
+    try {
+      this.debugHeap?.releaseQuarantine();
+      detachSlot(this);
+    } finally {
+      this.unlockHeap();
+    }
+    this.detached = true;
+    const none = new ArrayBuffer(0);
+    this.u8 = new Uint8Array(none);
+    this.i8 = new Int8Array(none);
+    this.u16 = new Uint16Array(none);
+    this.i16 = new Int16Array(none);
+    this.u32 = new Uint32Array(none);
+    this.i32 = new Int32Array(none);
+    this.f32 = new Float32Array(none);
+    this.f64 = new Float64Array(none);
+    this.dataView = new DataView(none);
+  }
+
+  /** detach(), for `using heap = Heap.attach(memory)`. */
+  [Symbol.dispose](): void {
+    this.detach();
+  }
+
+  /**
+   * Returns to the heap the local cache and the slot of thread `threadId`
+   * (a `worker.threadId`), which must have exited without detach(), for
+   * instance by `worker.terminate()`: call it from the worker's "exit"
+   * event. Returns false if that thread has no slot. Throws
+   * OffheapRangeError for this Heap's own thread (use detach), and
+   * HeapCorruptionError (T1) if the thread was stopped inside a change of
+   * the heap's metadata that left it inconsistent. Cost: O(its cached
+   * objects); O(heap) if it stopped while holding the heap lock.
+   */
+  releaseThread(threadId: number): boolean {
+    if (!Number.isSafeInteger(threadId) || threadId < 0) throw new OffheapTypeError(`Heap.releaseThread: threadId must be a non-negative integer, got ${describe(threadId)}`);
+    if (threadId === this.threadId) throw new OffheapRangeError(`Heap.releaseThread: ${threadId} is this Heap's own thread; use detach()`);
+    this.sync();
+    return releaseThreadSlot(this, threadId);
   }
 
   // Debug mode replaces alloc, free and the other block calls with own
@@ -141,8 +203,8 @@ export class Heap extends Allocator {
       this.debugSettings = debug === true ? {} : debug;
       this.debugHeap = installDebug(this, {
         core: this,
-        alloc: (n) => proto.alloc.call(heap, n),
-        free: (addr) => proto.free.call(heap, addr),
+        alloc: (n) => heap.coreAlloc(n),
+        free: (addr) => heap.coreFree(addr),
         liveUsable: (addr, api, freeing) => {
           heap.liveSpan(addr, api, freeing);
           return heap.usable(addr);
@@ -151,13 +213,15 @@ export class Heap extends Allocator {
         checkSize: (api, n) => checkSize(api, n, heap.totalPages * PAGE_SIZE),
         view: (addr, n) => new Uint8Array(heap.backing.buffer, addr, n),
         get profiler() { return heap.profiler; },
+        lock: () => heap.lockHeap(),
+        unlock: () => heap.unlockHeap(),
       }, this.debugSettings);
     }
     const profile = options.profile ?? false;
     if (profile !== false) {
       // Arms every class's countdown (layout.ts CC_SAMPLE_AT); the plain alloc does the rest.
       const p = this.profiler = makeProfiler(profile === true ? {} : profile, proto.alloc);
-      for (let cls = 1; cls <= N_CLASSES; cls++) this.armSample(HDR_CACHE + (cls << CC_SHIFT), p);
+      for (let cls = 1; cls <= N_CLASSES; cls++) this.armSample(this.cacheW + (cls << CC_SHIFT), p);
     }
   }
 
@@ -407,7 +471,12 @@ export class Heap extends Allocator {
   static async load(path: string, options?: LoadOptions): Promise<Heap> {
     const { memory: kind, ...attach } = checkHeapOptions("Heap.load", options, LOAD_OPTION_RULES);
     const memory = await loadImage(path, kind ?? "wasm");
-    return Heap.attach(memory, attach);
+    freshImage = true; // the threads that used it are in another process
+    try {
+      return Heap.attach(memory, attach);
+    } finally {
+      freshImage = false;
+    }
   }
 }
 

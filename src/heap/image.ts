@@ -7,6 +7,7 @@ import { type MemoryOption, WASM_PAGE_SIZE } from "../memory/backing.js";
 import { classHash } from "./class-of.js";
 import { checkOption, defaultMaxSize } from "./validate.js";
 import { initCaches } from "./central.js";
+import { initSlots } from "./slots.js";
 import {
   CC_ARRAY, CC_MAX, CC_SHIFT, cacheCapacity, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
   HDR_TOTAL_PAGES, HDR_VERSION, MAGIC, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, VERSION,
@@ -27,7 +28,8 @@ export function formatImage(u32: Uint32Array, totalPages: number): void {
   u32[HDR_FIRST_DATA_PAGE] = firstDataPage;
   u32[HDR_END_PAGE] = firstDataPage;
   u32[HDR_DESC_OFF] = descOff;
-  initCaches(u32, cacheOff >>> 2, totalPages);
+  initCaches(u32, HDR_CACHE, cacheOff >>> 2, totalPages);
+  initSlots(u32);
 }
 
 /** Why the header in u32 is not an image this build can open, in a memory of `byteLength` bytes; "" if it is one. */

@@ -65,7 +65,23 @@
 //   +29 HDR_QUARANTINED  debug blocks freed into a quarantine and not yet
 //                          released (debug.ts); never below the true count,
 //                          so 0 means there are none
-//   +256 + 8c HDR_CACHE  class c's cache list (the local cache), 32 bytes:
+//   +30 HDR_LOCK     the heap lock (lock.ts): 0 when free, else
+//                          (holder's slot + 1) << 1, | 1 while a thread waits
+//   +31 HDR_SHARED   1 while more than one thread (slot) uses the heap:
+//                          every thread then runs the shared-mode paths
+//   +32 + 4k HDR_SLOTS  slot k of the slot table (slots.ts), one per thread
+//                          attached, MAX_SLOTS of them:
+//            +0 SL_THREAD  the thread's id + 1 (worker_threads.threadId);
+//                          0 = the slot is free
+//            +1            reserved (0)
+//            +2 SL_CACHE   word index of the slot's cache lines: HDR_CACHE
+//                          for slot 0 (its arrays are the cache region),
+//                          else the first word of the slot's cache block,
+//                          a large block holding its lines and then its
+//                          arrays (cacheBlockBytes)
+//            +3 SL_FLAGS   SLF_SHARED: the thread switched to shared mode
+//   +256 + 8c HDR_CACHE  slot 0's cache list of class c (the local cache), 32 bytes
+//            (another slot's lines are the same, at SL_CACHE + 8c):
 //            +0 CC_TOP     word index of the slot of the object on top of
 //                          the list (a stack: alloc pops, free pushes)
 //            +1 CC_POPS    objects alloc() took from it since the last fold
@@ -103,7 +119,8 @@
 //   +0 D_OWNER   start page of the span or free run holding this page
 //   +1 D_CLASS   size class of the small span holding this page (set on
 //                every page, so free() needs one load); 0 for anything else
-//   +2 D_KIND    KIND_FREE, KIND_SMALL or KIND_LARGE (valid at a start page)
+//   +2 D_KIND    KIND_FREE, KIND_SMALL, KIND_LARGE or KIND_CACHE (a slot's
+//                cache block: its lines and arrays, no block) (valid at a start page)
 //   +3 D_NPAGES  pages in the span or run (at a start page)
 //   +4 D_FREE    small span: head of its free list (0 = empty)
 //   +5 D_USED    small span: objects not on its free list (see central.ts);
@@ -133,6 +150,10 @@
 //       list of c == spans of c with used == 0; full spans are in no
 //       list; HDR_N_EMPTY_SPANS == number of empty spans.
 //   L1  a large block has exactly one granule not G_NONE: its first, live.
+//   T1  the slot table: slot 0's lines are HDR_CACHE; every other slot in
+//       use names a cache block (a KIND_CACHE span of cacheBlockBytes) whose
+//       lines start its first page, and every cache block is named by one;
+//       the cache lists of every slot in use hold S2.
 //   B1  granules of free runs and metadata are G_NONE.
 //   S5  in a small span, every object start is live (G_LIVE, G_LIVE_DEBUG)
 //       or G_FREE, and every other granule is G_NONE.
@@ -159,7 +180,7 @@ export const ALIGN = 1 << ALIGN_SHIFT;
 export const ALIGN_MASK = ALIGN - 1;
 
 export const MAGIC = 0x5048464f; // "OFHP" little-endian
-export const VERSION = 5;
+export const VERSION = 6;
 
 export const HEADER_BYTES = PAGE_SIZE;
 export const BITMAP_OFF = HEADER_BYTES;
@@ -207,6 +228,23 @@ export const HDR_F64_PEAK_LIVE = 12; // words 24..25
 export const HDR_CLASS_USED = 26; // words 26..28: one bit per class index 0..95
 export const HDR_CLASS_USED_WORDS = 3;
 export const HDR_QUARANTINED = 29;
+/** The heap lock (lock.ts): 0 free, else (holder's slot + 1) << 1 | 1 if a thread waits. */
+export const HDR_LOCK = 30;
+/** 1 while threads of more than one slot use the heap (shared mode, slots.ts), else 0. */
+export const HDR_SHARED = 31;
+/** The slot table (slots.ts): SLOT_WORDS words per slot from this word on. */
+export const HDR_SLOTS = 32;
+export const SLOT_SHIFT = 2;
+export const SLOT_WORDS = 1 << SLOT_SHIFT;
+/** Slots: threads that can be attached at once. */
+export const MAX_SLOTS = 56;
+/** Slot words: the thread's id + 1 (0: the slot is free). */
+export const SL_THREAD = 0;
+/** ...word index of the slot's cache lines (HDR_CACHE for slot 0; else the start of its cache block). */
+export const SL_CACHE = 2;
+/** ...flags: SLF_SHARED once the thread runs the shared-mode paths. */
+export const SL_FLAGS = 3;
+export const SLF_SHARED = 1;
 export const HDR_CACHE = 256;
 export const CC_SHIFT = 3; // 8 words per class
 export const CC_TOP = 0;
@@ -244,6 +282,8 @@ export const D_PREV = 7;
 export const KIND_FREE = 1;
 export const KIND_SMALL = 2;
 export const KIND_LARGE = 3;
+/** A slot's cache block (slots.ts): metadata in data pages, no block starts in it. */
+export const KIND_CACHE = 4;
 
 /** Metadata bytes per page of address range: bitmap plus descriptor. */
 export const META_BYTES_PER_PAGE = BITMAP_BYTES_PER_PAGE + DESC_BYTES;
@@ -275,10 +315,23 @@ export const CACHE_MAX_OBJECTS = 4096;
 export function geometry(totalPages: number): { descOff: number; cacheOff: number; firstDataPage: number } {
   const descOff = BITMAP_OFF + totalPages * BITMAP_BYTES_PER_PAGE;
   const cacheOff = descOff + totalPages * DESC_BYTES;
-  let slots = 0;
-  for (let cls = 1; cls <= N_CLASSES; cls++) slots += 1 + cacheCapacity(cls, totalPages); // a sentinel and the objects
-  const firstDataPage = Math.ceil((cacheOff + slots * 4) / PAGE_SIZE);
+  const firstDataPage = Math.ceil((cacheOff + cacheArrayWords(totalPages) * 4) / PAGE_SIZE);
   return { descOff, cacheOff, firstDataPage };
+}
+
+/** Words of one slot's cache arrays: for each class a sentinel and cacheCapacity objects. */
+export function cacheArrayWords(totalPages: number): number {
+  let words = 0;
+  for (let cls = 1; cls <= N_CLASSES; cls++) words += 1 + cacheCapacity(cls, totalPages);
+  return words;
+}
+
+/** Words of a slot's cache lines (class 0's line is unused, as in the header). */
+export const CACHE_LINES_WORDS = (N_CLASSES + 1) << CC_SHIFT;
+
+/** Bytes of the cache block of a slot other than slot 0: its lines, then its arrays. */
+export function cacheBlockBytes(totalPages: number): number {
+  return (CACHE_LINES_WORDS + cacheArrayWords(totalPages)) * 4;
 }
 
 /** Bin of a free run of `nPages` pages. */
@@ -298,6 +351,8 @@ export const HEADER_REGIONS: readonly { name: string; firstWord: number; words: 
   { name: "fixed words", firstWord: 0, words: HDR_CLASS_USED, perClass: 0 },
   { name: "HDR_CLASS_USED", firstWord: HDR_CLASS_USED, words: HDR_CLASS_USED_WORDS, perClass: 1 / 32 },
   { name: "HDR_QUARANTINED", firstWord: HDR_QUARANTINED, words: 1, perClass: 0 },
+  { name: "HDR_LOCK, HDR_SHARED", firstWord: HDR_LOCK, words: 2, perClass: 0 },
+  { name: "HDR_SLOTS", firstWord: HDR_SLOTS, words: MAX_SLOTS * SLOT_WORDS, perClass: 0 },
   { name: "HDR_CACHE", firstWord: HDR_CACHE, words: HDR_PARTIAL - HDR_CACHE, perClass: 1 << CC_SHIFT },
   { name: "HDR_PARTIAL", firstWord: HDR_PARTIAL, words: HDR_EMPTY - HDR_PARTIAL, perClass: 1 },
   { name: "HDR_EMPTY", firstWord: HDR_EMPTY, words: HDR_FREE_BIN - HDR_EMPTY, perClass: 1 },

@@ -16,7 +16,7 @@
 
 import * as layout from "./layout.js";
 const { binOf, D_CLASS, D_KIND, D_NEXT, D_NPAGES, D_OWNER, DESC_SHIFT, HDR_BIN_NONEMPTY, HDR_END_PAGE, HDR_FREE_BIN,
-  HDR_FREE_PAGES, HDR_LARGE_PAGES, HDR_PEAK_END_PAGE, KIND_FREE, KIND_LARGE, KIND_SMALL, N_BINS } = layout;
+  HDR_FREE_PAGES, HDR_LARGE_PAGES, HDR_PEAK_END_PAGE, KIND_CACHE, KIND_FREE, KIND_LARGE, KIND_SMALL, N_BINS } = layout;
 import { CLASS_PAGES, N_CLASSES } from "./size-classes.js";
 import type { Core } from "./core.js";
 import { damaged, linkFront, unlink } from "./lists.js";
@@ -45,7 +45,7 @@ export function walkSpans(h: Core, visit: SpanVisitor): void {
     const dw = h.descW + (p << DESC_SHIFT);
     const kind = u32[dw + D_KIND]!;
     const n = u32[dw + D_NPAGES]!;
-    if (kind !== KIND_FREE && kind !== KIND_SMALL && kind !== KIND_LARGE) damaged("P1", `page ${p} should start a span or free run but its kind is ${kind}`);
+    if (kind !== KIND_FREE && kind !== KIND_SMALL && kind !== KIND_LARGE && kind !== KIND_CACHE) damaged("P1", `page ${p} should start a span or free run but its kind is ${kind}`);
     if (!(n >= 1 && p + n <= end)) damaged("P1", `span at page ${p} has ${n} pages; the committed end is page ${end}`);
     let cls = 0;
     if (kind === KIND_SMALL) {

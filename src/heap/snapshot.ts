@@ -16,7 +16,7 @@ import { HeapCorruptionError } from "../errors.js";
 import { checkHeap } from "../common/options.js";
 import type { Heap } from "./heap.js";
 import type { Core } from "./core.js";
-import { D_USED, DESC_SHIFT, KIND_LARGE, KIND_SMALL, PAGE_SIZE } from "./layout.js";
+import { D_USED, DESC_SHIFT, KIND_CACHE, KIND_LARGE, KIND_SMALL, PAGE_SIZE } from "./layout.js";
 import { CLASS_OBJECTS, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import type { HeapStats } from "./stats.js";
 import { walkSpans } from "./page-heap.js";
@@ -63,8 +63,15 @@ export interface FreeRunSnapshot {
   pages: number;
 }
 
+/** The cache block of a thread attached to a shared heap (its local cache lists; no block lives in it). */
+export interface CacheBlockSnapshot {
+  kind: "cache";
+  startPage: number;
+  pages: number;
+}
+
 /** A span or free run; `kind` tells which. */
-export type SpanSnapshot = SmallSpanSnapshot | LargeSpanSnapshot | FreeRunSnapshot;
+export type SpanSnapshot = SmallSpanSnapshot | LargeSpanSnapshot | FreeRunSnapshot | CacheBlockSnapshot;
 
 /** One size class that owns at least one span. */
 export interface ClassSnapshot {
@@ -135,6 +142,8 @@ export function heapSnapshot(heap: Heap): HeapSnapshot {
       addToRow(rows, span);
     } else if (kind === KIND_LARGE) {
       spans.push({ kind: "large", startPage: p, pages, requestedBytes: h.u32[h.descW + (p << DESC_SHIFT) + D_USED]! });
+    } else if (kind === KIND_CACHE) {
+      spans.push({ kind: "cache", startPage: p, pages });
     } else {
       spans.push({ kind: "free", startPage: p, pages });
     }

@@ -33,13 +33,14 @@
 
 import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_USED, DESC_SHIFT, HDR_CACHE,
+  CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_USED, DESC_SHIFT, 
   HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_F64_PEAK_LIVE,
-  HDR_F64_REQUESTED, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_PEAK_END_PAGE, KIND_LARGE, KIND_SMALL,
+  HDR_F64_REQUESTED, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_PEAK_END_PAGE, KIND_CACHE, KIND_LARGE, KIND_SMALL,
   META_BYTES_PER_PAGE, PAGE_SIZE,
 } from "./layout.js";
 import type { Core } from "./core.js";
 import { cacheLength } from "./central.js";
+import { slotCacheLines } from "./slots.js";
 import { walkSpans } from "./page-heap.js";
 
 /** One size class's row in HeapStats (jemalloc's "bins" rows). */
@@ -147,13 +148,17 @@ export function heapStats(h: Core): HeapStats {
   const spans = new Float64Array(N_CLASSES + 1);
   const used = new Float64Array(N_CLASSES + 1);
   let largeRequestedBytes = 0;
-  walkSpans(h, (p, _n, kind, cls) => {
+  let cachePages = 0;
+  const slots = slotCacheLines(u32);
+  walkSpans(h, (p, n, kind, cls) => {
     const dw = h.descW + (p << DESC_SHIFT);
     if (kind === KIND_SMALL) {
       spans[cls] = spans[cls]! + 1;
       used[cls] = used[cls]! + u32[dw + D_USED]!;
     } else if (kind === KIND_LARGE) {
       largeRequestedBytes += u32[dw + D_USED]!;
+    } else if (kind === KIND_CACHE) {
+      cachePages += n;
     }
   });
   const classes: ClassStats[] = [];
@@ -169,10 +174,17 @@ export function heapStats(h: Core): HeapStats {
   let frees = largeAllocs - largeBlocks;
   let requestedBytes = f64[HDR_F64_REQUESTED]!;
   for (let cls = 1; cls <= N_CLASSES; cls++) {
-    const cw = HDR_CACHE + (cls << CC_SHIFT);
-    const classAllocs = f64[HDR_F64_CLASS_ALLOCS + cls]! + u32[cw + CC_POPS]!;
-    const classFrees = f64[HDR_F64_CLASS_FREES + cls]! + u32[cw + CC_PUSHES]!;
-    const classRequested = f64[HDR_F64_CLASS_REQUESTED + cls]! + u32[cw + CC_REQUESTED]!;
+    let classAllocs = f64[HDR_F64_CLASS_ALLOCS + cls]!;
+    let classFrees = f64[HDR_F64_CLASS_FREES + cls]!;
+    let classRequested = f64[HDR_F64_CLASS_REQUESTED + cls]!;
+    let cached = 0;
+    for (const lines of slots) {
+      const cw = lines + (cls << CC_SHIFT);
+      classAllocs += u32[cw + CC_POPS]!;
+      classFrees += u32[cw + CC_PUSHES]!;
+      classRequested += u32[cw + CC_REQUESTED]!;
+      cached += cacheLength(u32, cw);
+    }
     allocs += classAllocs;
     frees += classFrees;
     requestedBytes += classRequested;
@@ -180,7 +192,6 @@ export function heapStats(h: Core): HeapStats {
     if (nSpans === 0) continue;
     const size = CLASS_SIZE[cls]!;
     const perSpan = CLASS_OBJECTS[cls]!;
-    const cached = cacheLength(u32, cls);
     const live = used[cls]! - cached;
     const free = nSpans * perSpan - live;
     liveBlocks += live;
@@ -199,8 +210,9 @@ export function heapStats(h: Core): HeapStats {
   liveBlocks += largeBlocks;
   liveBytes += largeBytes;
   liveRequestedEstimate += largeRequestedBytes;
-  const metadataBytes = metadataFor(h, h.endPage);
-  const dataBytes = (h.endPage - h.firstDataPage) * PAGE_SIZE;
+  // Other threads' cache blocks (slots.ts) are metadata in data pages.
+  const metadataBytes = metadataFor(h, h.endPage) + cachePages * PAGE_SIZE;
+  const dataBytes = (h.endPage - h.firstDataPage - cachePages) * PAGE_SIZE;
   return {
     committedBytes: metadataBytes + dataBytes,
     reservedBytes: h.totalPages * PAGE_SIZE,

@@ -1,0 +1,312 @@
+// The slot table: one local cache per thread that uses the heap, and the
+// switch between the single-thread and the shared paths. See heap.ts for an
+// overview; layout.ts draws the table (HDR_SLOTS) and the words below.
+//
+// Every Heap belongs to a slot, the one of its thread: the first Heap of a
+// thread claims a free slot, later Heaps of the same thread (Heap.attach on
+// the same memory object) join it, and detach() of the last one gives it
+// back. This thread's Heaps per memory are counted here (heapsOf), not in
+// the image, so attaching to a copy of an image leaves the copy as it was. A
+// slot's caches are touched only by its thread, so the fast paths use plain
+// loads and stores on them. Slot 0's cache lines are the header's and its
+// arrays the cache region; another slot's live in a cache block
+// (KIND_CACHE pages, central.ts allocCacheBlock), taken when the slot is
+// claimed and returned when it is freed.
+//
+// Modes. While one thread uses the heap (HDR_SHARED == 0), alloc and free
+// are the plain fast paths: no atomics, as fast as before threads existed.
+// While several do (HDR_SHARED == 1), each Heap runs allocShared and
+// freeShared (allocator.ts), which change the bitmap's granules with a
+// compareExchange: other threads change other granules of the same word,
+// and of two frees of one block exactly one exchange succeeds. Every slow
+// path, in both modes, runs under the heap lock (HDR_LOCK, lock.ts), which
+// orders the central lists, the page heap, the slot table and growth.
+// There is one lock, so there is no lock order to keep; a Mutex a user
+// holds may be taken before it, never while a slow path runs.
+//
+// Switching a running thread to the shared paths. A thread cannot be
+// interrupted, so the one that attaches second asks the others to switch:
+// under the lock it sets HDR_SHARED and arms a trap in each of their slots
+// (every class's CC_LIMIT and CC_SAMPLE_AT at values the fast paths refuse),
+// so the next alloc or free of each takes its slow path, where lockHeap
+// switches that Heap and acknowledges (SLF_SHARED). The attaching thread
+// waits for the acknowledgements before its first allocation, up to
+// HANDSHAKE_MS: a thread that is idle (waiting for events) cannot answer, and
+// is not inside alloc or free either; it switches at its next call.
+// What remains unguarded: a thread descheduled by the OS in the middle of a
+// plain fast path for longer than HANDSHAKE_MS, whose one pending store to
+// a bitmap word could then undo another thread's change of a neighbour.
+//
+// A thread that exits without detach() (a terminated worker) keeps its slot
+// and the objects in its caches until another thread calls
+// releaseThread(threadId), which returns them to the spans. A thread
+// terminated while it held the heap lock leaves the lock held: releaseThread
+// takes it over, and then validates the whole image (check), since the
+// dead thread may have stopped in the middle of a change.
+
+import { HeapCorruptionError, OffheapRangeError, OutOfMemoryError } from "../errors.js";
+import * as layout from "./layout.js";
+const { CC_LIMIT, CC_SAMPLE_AT, CC_SHIFT, HDR_CACHE, HDR_LOCK, HDR_SHARED, HDR_SLOTS, MAX_SLOTS, SAMPLE_NEVER, SL_CACHE, SL_FLAGS,
+  SL_THREAD, SLF_SHARED, SLOT_SHIFT } = layout;
+import { N_CLASSES } from "./size-classes.js";
+import { allocCacheBlock, flushCaches, foldCounts, freeCacheBlock } from "./central.js";
+import type { Allocator } from "./allocator.js";
+import { canWait, lockHolder } from "./lock.js";
+import { checkHeap } from "./check.js";
+
+/** How long an attaching thread waits for running threads to switch to the shared paths. */
+const HANDSHAKE_MS = 100;
+/** The heap lock's holder id while a Heap has no slot yet (it is attaching). */
+const ATTACHING_ID = MAX_SLOTS + 1;
+/** A CC_SAMPLE_AT no request passes: a trap for the fast alloc. */
+const TRAP_SAMPLE_AT = 0x80000000;
+/** A CC_LIMIT no push passes (-1 as int32): a trap for the fast free. */
+const TRAP_LIMIT = 0xffffffff;
+
+/** Heaps of this thread attached, per memory object (heap.memory). */
+const heapsOf = new WeakMap<object, number>();
+
+/** The id of the calling thread: worker_threads.threadId in Node, else a random id shared by every copy of this module in the thread. */
+export function currentThreadId(): number {
+  const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => { threadId?: number } | undefined } }).process;
+  const threadId = process?.getBuiltinModule?.("node:worker_threads")?.threadId;
+  if (typeof threadId === "number") return threadId;
+  const key = Symbol.for("offheap.threadId");
+  const g = globalThis as unknown as Record<symbol, number | undefined>;
+  return (g[key] ??= 1 + Math.floor(Math.random() * 0x3ffffffe));
+}
+
+/** The heap lock's holder id of `h`: its slot + 1 (ATTACHING_ID before it has one). */
+export function lockId(h: Allocator): number {
+  return h.slot >= 0 ? h.slot + 1 : ATTACHING_ID;
+}
+
+function slotWord(k: number): number {
+  return HDR_SLOTS + (k << SLOT_SHIFT);
+}
+
+/** The slot of thread `threadId`, -1 if it has none. */
+export function slotOf(u32: Uint32Array, threadId: number): number {
+  for (let k = 0; k < MAX_SLOTS; k++) if (u32[slotWord(k) + SL_THREAD] === threadId + 1) return k;
+  return -1;
+}
+
+/** True if `h`'s slot is the only one in use (under the heap lock). */
+export function soleSlot(h: Allocator): boolean {
+  for (let k = 0; k < MAX_SLOTS; k++) if (k !== h.slot && h.u32[slotWord(k) + SL_THREAD] !== 0) return false;
+  return true;
+}
+
+/** Word indexes of the cache lines of every slot in use. */
+export function slotCacheLines(u32: Uint32Array): number[] {
+  const lines: number[] = [];
+  for (let k = 0; k < MAX_SLOTS; k++) if (u32[slotWord(k) + SL_THREAD] !== 0) lines.push(u32[slotWord(k) + SL_CACHE]!);
+  return lines;
+}
+
+/** Writes slot 0's entry of a new image: free, with the header's cache lines. */
+export function initSlots(u32: Uint32Array): void {
+  u32[slotWord(0) + SL_CACHE] = HDR_CACHE;
+}
+
+/**
+ * Gives `h` the slot of its thread, claiming a free one if the thread has
+ * none (taking the lock itself). When another thread already uses the heap,
+ * the heap enters shared mode and this waits for the running threads to
+ * switch (see the top of this file). Throws OffheapRangeError when all
+ * MAX_SLOTS slots are taken, OutOfMemoryError when a cache block does not fit.
+ */
+export function attachSlot(h: Allocator): void {
+  let waitFor = false;
+  h.lockHeap();
+  try {
+    const u32 = h.u32;
+    let k = slotOf(u32, h.threadId);
+    if (k < 0) {
+      k = u32[slotWord(0) + SL_THREAD] === 0 ? 0 : -1;
+      for (let j = 1; k < 0 && j < MAX_SLOTS; j++) if (u32[slotWord(j) + SL_THREAD] === 0) k = j;
+      if (k < 0) throw new OffheapRangeError(`Heap.attach: ${MAX_SLOTS} threads use the heap already, the most it holds; detach() or releaseThread() one first`);
+      const others = slotCacheLines(u32).length > 0;
+      if (k !== 0) {
+        const w = allocCacheBlock(h);
+        if (w === 0) throw new OutOfMemoryError(`Heap.attach: no room for this thread's cache (${MAX_SLOTS} slots; the heap cannot grow)`);
+        h.u32[slotWord(k) + SL_CACHE] = w;
+      }
+      const sw = slotWord(k);
+      h.u32[sw + SL_THREAD] = h.threadId + 1;
+      h.u32[sw + SL_FLAGS] = 0;
+      if (others) {
+        if (h.u32[HDR_SHARED] === 0) Atomics.store(h.u32, HDR_SHARED, 1);
+        waitFor = armTraps(h, k);
+        h.u32[sw + SL_FLAGS] = SLF_SHARED;
+      }
+    }
+    h.slot = k;
+    h.cacheW = h.u32[slotWord(k) + SL_CACHE]!;
+    if (h.u32[HDR_SHARED] !== 0 && !h.sharedMode) enterSharedMode(h);
+    heapsOf.set(h.memory, (heapsOf.get(h.memory) ?? 0) + 1);
+  } finally {
+    h.unlockHeap();
+  }
+  if (waitFor) awaitHandshake(h);
+}
+
+// Arms the trap in every slot in use but `self` whose thread has not switched; returns whether there was one.
+function armTraps(h: Allocator, self: number): boolean {
+  const u32 = h.u32;
+  let armed = false;
+  for (let k = 0; k < MAX_SLOTS; k++) {
+    const sw = slotWord(k);
+    if (k === self || u32[sw + SL_THREAD] === 0 || (u32[sw + SL_FLAGS]! & SLF_SHARED) !== 0) continue;
+    for (let cls = 1; cls <= N_CLASSES; cls++) {
+      const cw = u32[sw + SL_CACHE]! + (cls << CC_SHIFT);
+      u32[cw + CC_LIMIT] = TRAP_LIMIT;
+      u32[cw + CC_SAMPLE_AT] = TRAP_SAMPLE_AT;
+    }
+    armed = true;
+  }
+  return armed;
+}
+
+// Waits until every slot in use has switched, or HANDSHAKE_MS; then marks
+// the ones that did not answer as switched (they are idle, and switch at
+// their next call), so that later attaching threads do not wait for them.
+function awaitHandshake(h: Allocator): void {
+  const pause = canWait ? new Int32Array(new SharedArrayBuffer(4)) : null;
+  const until = Date.now() + HANDSHAKE_MS;
+  for (;;) {
+    let pending = false;
+    for (let k = 0; k < MAX_SLOTS; k++) {
+      const sw = slotWord(k);
+      if (Atomics.load(h.u32, sw + SL_THREAD) !== 0 && (Atomics.load(h.u32, sw + SL_FLAGS) & SLF_SHARED) === 0) pending = true;
+    }
+    if (!pending) return;
+    if (Date.now() >= until) break;
+    if (pause !== null) Atomics.wait(pause, 0, 0, 1);
+  }
+  h.lockHeap();
+  try {
+    for (let k = 0; k < MAX_SLOTS; k++) {
+      const sw = slotWord(k);
+      if (h.u32[sw + SL_THREAD] !== 0) h.u32[sw + SL_FLAGS] = h.u32[sw + SL_FLAGS]! | SLF_SHARED;
+    }
+  } finally {
+    h.unlockHeap();
+  }
+}
+
+/** Switches `h` to the shared paths (under the heap lock): takes its slot's traps away and acknowledges. */
+export function enterSharedMode(h: Allocator): void {
+  h.sharedMode = true;
+  h.installFastPaths();
+  if (h.slot < 0) return;
+  resetBounds(h);
+  const sw = slotWord(h.slot);
+  Atomics.store(h.u32, sw + SL_FLAGS, h.u32[sw + SL_FLAGS]! | SLF_SHARED);
+}
+
+/** Switches `h`, the one thread left, back to the plain paths (under the heap lock). */
+export function leaveSharedMode(h: Allocator): void {
+  Atomics.store(h.u32, HDR_SHARED, 0);
+  h.sharedMode = false;
+  h.installFastPaths();
+  const sw = slotWord(h.slot);
+  h.u32[sw + SL_FLAGS] = h.u32[sw + SL_FLAGS]! & ~SLF_SHARED;
+}
+
+// Folds every class's counts (which resets its push bound) and sets its profiler threshold afresh: no trap is left.
+function resetBounds(h: Allocator): void {
+  for (let cls = 1; cls <= N_CLASSES; cls++) {
+    foldCounts(h, cls);
+    h.u32[h.cacheW + (cls << CC_SHIFT) + CC_SAMPLE_AT] = SAMPLE_NEVER;
+    h.rearmSample(h.cacheW + (cls << CC_SHIFT));
+  }
+}
+
+/** Gives `h`'s share of its slot back (under the heap lock); the last Heap of the slot empties its caches and frees it. */
+export function detachSlot(h: Allocator): void {
+  const heaps = (heapsOf.get(h.memory) ?? 1) - 1;
+  if (heaps > 0) {
+    heapsOf.set(h.memory, heaps);
+    return;
+  }
+  heapsOf.delete(h.memory);
+  flushCaches(h);
+  freeSlot(h, h.slot);
+}
+
+// Returns slot k's cache block and marks it free (its caches are empty).
+function freeSlot(h: Allocator, k: number): void {
+  const sw = slotWord(k);
+  if (k !== 0) freeCacheBlock(h, h.u32[sw + SL_CACHE]!);
+  h.u32[sw + SL_THREAD] = 0;
+  h.u32[sw + SL_FLAGS] = 0;
+}
+
+/**
+ * Returns the caches and the slot of thread `threadId`, which must have
+ * exited, to the heap (see the top of this file); false if it has no slot.
+ * Throws HeapCorruptionError if it died inside a change the heap cannot
+ * take back (found by validating the image after it held the lock).
+ */
+export function releaseThreadSlot(h: Allocator, threadId: number): boolean {
+  const id = slotOf(h.u32, threadId);
+  if (id >= 0 && lockHolder(h.i32, HDR_LOCK) === id + 1) {
+    // It died holding the heap lock: take the lock over, then see what it left.
+    Atomics.compareExchange(h.i32, HDR_LOCK, Atomics.load(h.i32, HDR_LOCK), lockId(h) << 1);
+    h.adoptLock();
+    try {
+      checkHeap(h);
+    } catch (e) {
+      h.unlockHeap();
+      throw new HeapCorruptionError("T1", `Heap.releaseThread: thread ${threadId} stopped inside a slow path of the heap and left it inconsistent: ${(e as Error).message}`);
+    }
+  } else {
+    h.lockHeap();
+  }
+  try {
+    const k = slotOf(h.u32, threadId);
+    if (k < 0) return false;
+    const own = h.cacheW;
+    h.cacheW = h.u32[slotWord(k) + SL_CACHE]!;
+    try {
+      flushCaches(h);
+    } finally {
+      h.cacheW = own;
+    }
+    freeSlot(h, k);
+    return true;
+  } finally {
+    h.unlockHeap();
+  }
+}
+
+/**
+ * Opens a copy of an image (an unshared buffer, or a file): no other thread
+ * runs on it, so the lock is free and every slot but this thread's id has
+ * its caches returned and is freed. (A slot with this thread's id, from the
+ * image's own process or another, is consistent data: this thread goes on
+ * with its caches.)
+ */
+export function releaseOtherSlots(h: Allocator): void {
+  h.u32[HDR_LOCK] = 0;
+  h.u32[HDR_SHARED] = 0;
+  h.lockHeap();
+  try {
+    const own = h.cacheW;
+    for (let k = 0; k < MAX_SLOTS; k++) {
+      const sw = slotWord(k);
+      const thread = h.u32[sw + SL_THREAD]!;
+      if (thread === 0 || thread === h.threadId + 1) continue;
+      h.cacheW = h.u32[sw + SL_CACHE]!;
+      try {
+        flushCaches(h);
+      } finally {
+        h.cacheW = own;
+      }
+      freeSlot(h, k);
+    }
+  } finally {
+    h.unlockHeap();
+  }
+}
