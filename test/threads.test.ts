@@ -268,7 +268,10 @@ describe(`threads (${REPLAY})`, () => {
       const victims = next() < 0.25 ? [0, 1] : [C.randInt(next, 0, 2)];
       for (const v of victims) {
         const w = workers[v]!;
-        await w.worker.terminate();
+        if (await Promise.race([w.worker.terminate().then(() => false), sleep(10_000).then(() => true)])) {
+          w.worker.unref(); // so that the failed run can still exit
+          assert.fail(`${what}: terminate() of ${w.name} did not finish in 10 s; it was ${C.describeRecord(rec, v * C.REC_WORDS)} (${REPLAY})`);
+        }
         const state = rec[v * C.REC_WORDS + C.REC_STATE]!;
         doing(`${what}: releaseThread(${w.threadId}) of ${w.name}, killed ${C.describeRecord(rec, v * C.REC_WORDS)}`);
         let released: boolean;
