@@ -2,6 +2,12 @@
 // against a reference model of live [addr, addr+size) intervals, and every
 // invariant is checked after every command.
 //
+// The same model also runs on heaps that a second thread uses (OFFHEAP_SHARED_MODEL_OPS,
+// default 150,000): a worker attaches to each new heap, allocates and frees
+// a few hundred blocks (its local cache keeps them) and stays attached, so
+// this thread runs the shared-mode paths (slots.ts) beside another slot's
+// cache, and check() and stats() count both slots.
+//
 // OFFHEAP_MODEL_OPS sets how many commands to run in all (default 1,000,000,
 // what CI runs); OFFHEAP_SEED replays a run: each round prints its seed, and
 // a failure prints fast-check's seed and path. OFFHEAP_MODEL_TRACE=1 writes
@@ -11,11 +17,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { writeSync } from "node:fs";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { DoubleFreeError, Heap, InvalidAddressError, OutOfMemoryError, PAGE_SIZE } from "../src/index.js";
 import { META_BYTES_PER_PAGE } from "../src/heap/layout.js";
 
 const MAX_SIZE = 1 << 20; // a small heap keeps check() cheap and reaches OOM
 const TARGET_OPS = Number(process.env.OFFHEAP_MODEL_OPS ?? 1_000_000);
+const SHARED_TARGET_OPS = Number(process.env.OFFHEAP_SHARED_MODEL_OPS ?? 150_000);
 const BASE_SEED = Number(process.env.OFFHEAP_SEED ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
 
 interface Block {
@@ -267,22 +275,83 @@ const commands = [
   ),
 ];
 
-test(`model: ${TARGET_OPS} random heap operations against a reference model`, { timeout: 30 * 60_000 }, () => {
+// The second thread: attaches to each heap it is sent (detaching from the
+// last), allocates and frees blocks of the sizes the model uses, and tells
+// the test it is done through word 0 of `ctl`.
+if (!isMainThread) {
+  const ctl = new Int32Array((workerData as { ctl: SharedArrayBuffer }).ctl);
+  let heap: Heap | null = null;
+  parentPort!.on("message", (m: { memory: WebAssembly.Memory; seed: number } | null) => {
+    heap?.detach();
+    heap = null;
+    if (m !== null) {
+      heap = Heap.attach(m.memory);
+      let x = m.seed | 1;
+      const blocks: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+        blocks.push(heap.alloc((x >>> 0) % 600));
+      }
+      for (const b of blocks) heap.free(b);
+    }
+    Atomics.store(ctl, 0, 1);
+    Atomics.notify(ctl, 0);
+  });
+}
+
+// Runs model rounds until `target` commands ran; `newHeap` makes each run's heap.
+function runModel(target: number, newHeap: () => Heap): void {
   let round = 0;
-  while (opsRun < TARGET_OPS) {
+  const start = opsRun;
+  while (opsRun - start < target) {
     const seed = (BASE_SEED + round++) >>> 0;
-    console.log(`model round ${round}: seed ${seed} (replay: OFFHEAP_SEED=${BASE_SEED} OFFHEAP_MODEL_OPS=${TARGET_OPS}), ${opsRun} ops so far`);
+    console.log(`model round ${round}: seed ${seed} (replay: OFFHEAP_SEED=${BASE_SEED} OFFHEAP_MODEL_OPS=${TARGET_OPS}), ${opsRun - start} ops so far`);
     fc.assert(
       fc.property(fc.commands(commands, { maxCommands: 2000, size: "max" }), (cmds) => {
-        const setup = () => ({
-          model: { live: [], nextId: 1, allocs: 0, frees: 0, requested: 0, freed: [] } as Model,
-          real: { heap: new Heap({ initialSize: 64 << 10, maxSize: MAX_SIZE }) },
-        });
+        const setup = () => {
+          const heap = newHeap();
+          const s = heap.stats();
+          return {
+            model: { live: [], nextId: 1, allocs: s.allocs, frees: s.frees, requested: s.requestedBytes, freed: [] } as Model,
+            real: { heap },
+          };
+        };
         fc.modelRun(setup, cmds);
       }),
       { seed, numRuns: 50 },
     );
   }
-  console.log(`model: ${opsRun} operations checked`);
-  assert.ok(opsRun >= TARGET_OPS);
-});
+  console.log(`model: ${opsRun - start} operations checked`);
+}
+
+if (isMainThread) {
+  test(`model: ${TARGET_OPS} random heap operations against a reference model`, { timeout: 30 * 60_000 }, () => {
+    const start = opsRun;
+    runModel(TARGET_OPS, () => new Heap({ initialSize: 64 << 10, maxSize: MAX_SIZE }));
+    assert.ok(opsRun - start >= TARGET_OPS);
+  });
+
+  test(`model: ${SHARED_TARGET_OPS} operations on heaps another thread uses`, { timeout: 30 * 60_000 }, async () => {
+    const ctl = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(new URL(import.meta.url), { workerData: { ctl: ctl.buffer } });
+    // Sends the worker a heap (or null: detach) and waits until it is done with it.
+    const send = (m: { memory: WebAssembly.Memory; seed: number } | null): void => {
+      Atomics.store(ctl, 0, 0);
+      worker.postMessage(m);
+      assert.equal(Atomics.wait(ctl, 0, 0, 20_000), "ok", "the worker did not answer");
+    };
+    let n = 0;
+    try {
+      const start = opsRun;
+      runModel(SHARED_TARGET_OPS, () => {
+        const heap = new Heap({ initialSize: 64 << 10, maxSize: MAX_SIZE });
+        send({ memory: heap.memory as WebAssembly.Memory, seed: BASE_SEED + n++ });
+        return heap;
+      });
+      assert.ok(opsRun - start >= SHARED_TARGET_OPS);
+      send(null);
+    } finally {
+      await worker.terminate();
+    }
+  });
+}

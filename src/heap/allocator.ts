@@ -13,15 +13,15 @@ const { MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
 const { ALIGN_MASK, BITMAP_W, CC_LIMIT, CC_TOP, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
   DESC_SHIFT, G_FREE, G_LIVE, G_LIVE_DEBUG, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT, HDR_CACHE, HDR_DESC_OFF, HDR_END_PAGE,
-  HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_LOCK, HDR_SHARED, HDR_TOTAL_PAGES, HEADER_BYTES, PAGE_SHIFT, PAGE_SIZE,
-  SAMPLE_NEVER } = layout;
+  HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_LOCK, HDR_SHARED, HDR_SLOTS, HDR_TOTAL_PAGES, HEADER_BYTES, PAGE_SHIFT, PAGE_SIZE,
+  SAMPLE_NEVER, SL_BUSY, SLOT_SHIFT } = layout;
 import { allocLarge, cachedSpan, cacheOverflow, foldCounts, freeLarge, refill } from "./central.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkSize, liveSpan, usableBytes } from "./validate.js";
 import type { Profiler } from "./profile.js";
 import { checkPlainAccess } from "./debug-trailer.js";
 import { lockWord, unlockWord } from "./lock.js";
-import { currentThreadId, enterSharedMode, leaveSharedMode, lockId, soleSlot } from "./slots.js";
+import { BROKEN_ID, currentThreadId, enterSharedMode, leaveSharedMode, lockId, soleSlot } from "./slots.js";
 
 const MIB = 1 << 20;
 
@@ -68,6 +68,10 @@ export class Allocator {
   protected detached = false;
   /** @internal How deep this Heap holds the heap lock (the lock is reentrant per thread). */
   private lockDepth = 0;
+  /** @internal True while this Heap's slot is being set up (slots.ts attachSlot): it takes the real lock. */
+  attaching = true;
+  // True while this Heap holds the heap lock without taking it (one thread alone: slots.ts).
+  private biased = false;
   /** @internal */
   protected readonly backing: Backing;
   /** @internal The sampling profiler, when on (profile.ts); Heap installs it. */
@@ -416,7 +420,16 @@ export class Allocator {
     if (this.detached) this.sync(); // throws
     if (this.lockDepth++ === 0) {
       if (this.i32.buffer !== this.backing.buffer) this.refreshViews(); // a grown unshared memory detached them
-      lockWord(this.i32, HDR_LOCK, lockId(this));
+      // One thread alone skips the lock's two atomics (about 20 ns on every
+      // slow path): it says it is busy, then looks whether another thread
+      // started sharing; an attaching thread waits for it (slots.ts).
+      const busy = HDR_SLOTS + (this.slot << SLOT_SHIFT) + SL_BUSY;
+      if (!this.sharedMode && !this.attaching) {
+        this.u32[busy] = 1;
+        if (this.u32[HDR_SHARED] === 0) this.biased = true;
+        else this.u32[busy] = 0;
+      }
+      if (!this.biased) lockWord(this.i32, HDR_LOCK, lockId(this), BROKEN_ID);
     }
     try {
       this.sync();
@@ -460,9 +473,21 @@ export class Allocator {
     if (this.profiler !== null) this.armSample(cw, this.profiler);
   }
 
+  /** @internal Forgets the heap lock without releasing it (slots.ts: a heap left broken). */
+  abandonLock(): void {
+    this.lockDepth = 0;
+    this.biased = false;
+  }
+
   /** @internal Releases the heap lock taken by lockHeap. */
   unlockHeap(): void {
-    if (--this.lockDepth === 0) unlockWord(this.i32, HDR_LOCK);
+    if (--this.lockDepth !== 0) return;
+    if (this.biased) {
+      this.biased = false;
+      this.u32[HDR_SLOTS + (this.slot << SLOT_SHIFT) + SL_BUSY] = 0;
+    } else {
+      unlockWord(this.i32, HDR_LOCK);
+    }
   }
 
   /** @internal */

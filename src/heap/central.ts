@@ -55,7 +55,7 @@ import * as sizeclasses from "./size-classes.js";
 const { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
 const { ALIGN_MASK, cacheCapacity, CC_ARRAY, CC_LIMIT, CC_MAX, CC_TOP, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
-  D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, G_FREE, G_LIVE, HDR_CLASS_USED, HDR_SLOTS, MAX_SLOTS, SL_CACHE, SL_THREAD, SLOT_SHIFT, HDR_EMPTY, HDR_F64_CLASS_ALLOCS,
+  D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, G_FREE, G_LIVE, HDR_CLASS_USED, HDR_SLOTS, MAX_SLOTS, SL_CACHE, SL_FLAGS, SL_THREAD, SLF_READY, SLOT_SHIFT, HDR_EMPTY, HDR_F64_CLASS_ALLOCS,
   HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_F64_PEAK_LIVE, HDR_FREE_PAGES,
   HDR_END_PAGE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_CACHE, KIND_LARGE, KIND_SMALL, CACHE_LINES_WORDS, cacheBlockBytes,
   PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
@@ -356,7 +356,7 @@ export function countedLiveBytes(h: Core): number {
       let live = f64[HDR_F64_CLASS_ALLOCS + cls]! - f64[HDR_F64_CLASS_FREES + cls]!;
       for (let k = 0; k < MAX_SLOTS; k++) {
         const sw = HDR_SLOTS + (k << SLOT_SHIFT);
-        if (u32[sw + SL_THREAD] === 0) continue;
+        if (u32[sw + SL_THREAD] === 0 || (u32[sw + SL_FLAGS]! & SLF_READY) === 0) continue;
         const cw = u32[sw + SL_CACHE]! + (cls << CC_SHIFT);
         live += u32[cw + CC_POPS]! - u32[cw + CC_PUSHES]!;
       }

@@ -273,6 +273,15 @@ export class Heap extends Allocator {
   realloc(addr: number, sizeBytes: number): number {
     checkSize("Heap.realloc", sizeBytes, this.totalPages * PAGE_SIZE);
     if (addr === 0) return this.alloc(sizeBytes);
+    this.lockHeap();
+    try {
+      return this.reallocLocked(addr, sizeBytes);
+    } finally {
+      this.unlockHeap();
+    }
+  }
+
+  private reallocLocked(addr: number, sizeBytes: number): number {
     const dw = this.plainSpan(addr, "Heap.realloc", true);
     const u32 = this.u32;
     const cls = u32[dw + D_CLASS]!;
@@ -344,12 +353,23 @@ export class Heap extends Allocator {
    * (it stops at the damage; nothing live is lost).
    */
   trim(): number {
-    this.sync();
-    flushCaches(this);
-    releaseEmptySpans(this);
-    const pages = cutTail(this);
-    if (pages > 0 && this.backing.shrink(this.endPage * PAGE_SIZE)) this.refreshViews();
-    return pages * PAGE_SIZE;
+    return this.locked(() => {
+      flushCaches(this);
+      releaseEmptySpans(this);
+      const pages = cutTail(this);
+      if (pages > 0 && this.backing.shrink(this.endPage * PAGE_SIZE)) this.refreshViews();
+      return pages * PAGE_SIZE;
+    });
+  }
+
+  // Runs fn under the heap lock (slots.ts), with the views up to date.
+  private locked<T>(fn: () => T): T {
+    this.lockHeap();
+    try {
+      return fn();
+    } finally {
+      this.unlockHeap();
+    }
   }
 
   /**
@@ -358,9 +378,10 @@ export class Heap extends Allocator {
    * spans are damaged. Cost: O(spans + size classes).
    */
   stats(): HeapStats {
-    this.sync();
-    notePeakLive(this);
-    return heapStats(this);
+    return this.locked(() => {
+      notePeakLive(this);
+      return heapStats(this);
+    });
   }
 
   /**
@@ -370,8 +391,7 @@ export class Heap extends Allocator {
    * Throws HeapCorruptionError if the spans are damaged. Cost: O(committed pages).
    */
   snapshot(): HeapSnapshot {
-    this.sync();
-    return heapSnapshot(this);
+    return this.locked(() => heapSnapshot(this));
   }
 
   /** `stats()` as an aligned text table, like jemalloc's malloc_stats_print (format-stats.ts). Cost: O(spans). */
@@ -388,10 +408,12 @@ export class Heap extends Allocator {
     this.sync();
     const problem = imageProblem(this.u32, this.backing.buffer.byteLength);
     if (problem !== "") throw new HeapCorruptionError("H1", `Heap.check: ${problem}`);
-    checkHeap(this);
-    checkRoots(this);
-    const debug = this.debugHeap;
-    checkDebugBlocks(this, "Heap.check", debug === null ? () => "" : debug.note);
+    this.locked(() => {
+      checkHeap(this);
+      checkRoots(this);
+      const debug = this.debugHeap;
+      checkDebugBlocks(this, "Heap.check", debug === null ? () => "" : debug.note);
+    });
   }
 
   /**
@@ -428,20 +450,17 @@ export class Heap extends Allocator {
    * unchanged then). Cost: O(roots).
    */
   setRoot(name: string, addr: number): void {
-    this.sync();
-    setRoot(this, name, addr);
+    this.locked(() => setRoot(this, name, addr));
   }
 
   /** The address stored under `name` by setRoot, or 0 if there is none. Cost: O(roots). */
   getRoot(name: string): number {
-    this.sync();
-    return getRoot(this, name);
+    return this.locked(() => getRoot(this, name));
   }
 
   /** Names of all roots. */
   rootNames(): string[] {
-    this.sync();
-    return rootNames(this);
+    return this.locked(() => rootNames(this));
   }
 
   /**

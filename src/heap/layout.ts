@@ -73,13 +73,17 @@
 //                          attached, MAX_SLOTS of them:
 //            +0 SL_THREAD  the thread's id + 1 (worker_threads.threadId);
 //                          0 = the slot is free
-//            +1            reserved (0)
+//            +1 SL_BUSY    1 while the thread runs a slow path without taking
+//                          the lock (it uses the heap alone: slots.ts)
 //            +2 SL_CACHE   word index of the slot's cache lines: HDR_CACHE
 //                          for slot 0 (its arrays are the cache region),
 //                          else the first word of the slot's cache block,
 //                          a large block holding its lines and then its
 //                          arrays (cacheBlockBytes)
-//            +3 SL_FLAGS   SLF_SHARED: the thread switched to shared mode
+//            +3 SL_FLAGS   SLF_SHARED: the thread switched to shared mode;
+//                          SLF_READY: its cache lines are set up (a slot
+//                          is claimed, with a compareExchange on SL_THREAD,
+//                          before its thread takes the heap lock)
 //   +256 + 8c HDR_CACHE  slot 0's cache list of class c (the local cache), 32 bytes
 //            (another slot's lines are the same, at SL_CACHE + 8c):
 //            +0 CC_TOP     word index of the slot of the object on top of
@@ -240,11 +244,14 @@ export const SLOT_WORDS = 1 << SLOT_SHIFT;
 export const MAX_SLOTS = 56;
 /** Slot words: the thread's id + 1 (0: the slot is free). */
 export const SL_THREAD = 0;
+/** ...1 while the slot's thread runs a slow path without the lock (one thread alone: slots.ts). */
+export const SL_BUSY = 1;
 /** ...word index of the slot's cache lines (HDR_CACHE for slot 0; else the start of its cache block). */
 export const SL_CACHE = 2;
-/** ...flags: SLF_SHARED once the thread runs the shared-mode paths. */
+/** ...flags: SLF_SHARED once the thread runs the shared-mode paths, SLF_READY once its caches are set up. */
 export const SL_FLAGS = 3;
 export const SLF_SHARED = 1;
+export const SLF_READY = 2;
 export const HDR_CACHE = 256;
 export const CC_SHIFT = 3; // 8 words per class
 export const CC_TOP = 0;

@@ -10,7 +10,7 @@
 // waiting is not allowed (a browser's main thread) it keeps spinning.
 // Releasing: one exchange, and a notify only if bit 0 was set.
 
-import { OffheapTypeError } from "../errors.js";
+import { HeapCorruptionError, OffheapTypeError } from "../errors.js";
 import { checkHeap } from "../common/options.js";
 import type { Heap } from "./heap.js";
 
@@ -29,8 +29,12 @@ export const canWait: boolean = (() => {
   }
 })();
 
-/** Takes the lock at word `w` of `i32` for holder id `me` (>= 1). Returns when it holds it. */
-export function lockWord(i32: Int32Array, w: number, me: number): void {
+/**
+ * Takes the lock at word `w` of `i32` for holder id `me` (>= 1). Returns
+ * when it holds it; throws HeapCorruptionError (T1) if the holder is
+ * `brokenId` (the heap lock after a thread left the heap inconsistent).
+ */
+export function lockWord(i32: Int32Array, w: number, me: number, brokenId = 0): void {
   const mine = me << 1;
   if (Atomics.compareExchange(i32, w, 0, mine) === 0) return;
   for (let i = 0; i < SPINS; i++) {
@@ -42,6 +46,9 @@ export function lockWord(i32: Int32Array, w: number, me: number): void {
       // Taken with the waiting bit: others may still sleep on the word.
       if (Atomics.compareExchange(i32, w, 0, mine | 1) === 0) return;
       continue;
+    }
+    if (brokenId !== 0 && c >>> 1 === brokenId) {
+      throw new HeapCorruptionError("T1", "Heap: a thread stopped inside a slow path of the heap and left it inconsistent (see Heap.releaseThread); the heap cannot be used");
     }
     if ((c & 1) === 0 && Atomics.compareExchange(i32, w, c, c | 1) !== c) continue;
     if (canWait) Atomics.wait(i32, w, c | 1, WAIT_MS);

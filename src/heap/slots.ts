@@ -47,21 +47,22 @@
 import { HeapCorruptionError, OffheapRangeError, OutOfMemoryError } from "../errors.js";
 import * as layout from "./layout.js";
 const { CC_LIMIT, CC_SAMPLE_AT, CC_SHIFT, HDR_CACHE, HDR_LOCK, HDR_SHARED, HDR_SLOTS, MAX_SLOTS, SAMPLE_NEVER, SL_CACHE, SL_FLAGS,
-  SL_THREAD, SLF_SHARED, SLOT_SHIFT } = layout;
+  SL_BUSY, SL_THREAD, SLF_READY, SLF_SHARED, SLOT_SHIFT } = layout;
 import { N_CLASSES } from "./size-classes.js";
 import { allocCacheBlock, flushCaches, foldCounts, freeCacheBlock } from "./central.js";
+import { cacheBlockBytes } from "./layout.js";
 import type { Allocator } from "./allocator.js";
 import { canWait, lockHolder } from "./lock.js";
 import { checkHeap } from "./check.js";
 
 /** How long an attaching thread waits for running threads to switch to the shared paths. */
 const HANDSHAKE_MS = 100;
-/** The heap lock's holder id while a Heap has no slot yet (it is attaching). */
-const ATTACHING_ID = MAX_SLOTS + 1;
+/** The heap lock's holder id after a thread stopped inside a slow path and left the heap inconsistent (lock.ts refuses it). */
+export const BROKEN_ID = MAX_SLOTS + 1;
 /** A CC_SAMPLE_AT no request passes: a trap for the fast alloc. */
 const TRAP_SAMPLE_AT = 0x80000000;
-/** A CC_LIMIT no push passes (-1 as int32): a trap for the fast free. */
-const TRAP_LIMIT = 0xffffffff;
+/** A CC_LIMIT no push passes (-1 as int32): a trap for the fast free (check.ts accepts it in S2). */
+export const TRAP_LIMIT = 0xffffffff;
 
 /** Heaps of this thread attached, per memory object (heap.memory). */
 const heapsOf = new WeakMap<object, number>();
@@ -76,9 +77,9 @@ export function currentThreadId(): number {
   return (g[key] ??= 1 + Math.floor(Math.random() * 0x3ffffffe));
 }
 
-/** The heap lock's holder id of `h`: its slot + 1 (ATTACHING_ID before it has one). */
+/** The heap lock's holder id of `h`: its slot + 1 (a Heap takes the lock only once it has a slot). */
 export function lockId(h: Allocator): number {
-  return h.slot >= 0 ? h.slot + 1 : ATTACHING_ID;
+  return h.slot + 1;
 }
 
 function slotWord(k: number): number {
@@ -97,10 +98,15 @@ export function soleSlot(h: Allocator): boolean {
   return true;
 }
 
-/** Word indexes of the cache lines of every slot in use. */
+/** True if slot k is in use and its caches are set up. */
+export function slotReady(u32: Uint32Array, k: number): boolean {
+  return u32[slotWord(k) + SL_THREAD] !== 0 && (u32[slotWord(k) + SL_FLAGS]! & SLF_READY) !== 0;
+}
+
+/** Word indexes of the cache lines of every slot in use (and set up). */
 export function slotCacheLines(u32: Uint32Array): number[] {
   const lines: number[] = [];
-  for (let k = 0; k < MAX_SLOTS; k++) if (u32[slotWord(k) + SL_THREAD] !== 0) lines.push(u32[slotWord(k) + SL_CACHE]!);
+  for (let k = 0; k < MAX_SLOTS; k++) if (slotReady(u32, k)) lines.push(u32[slotWord(k) + SL_CACHE]!);
   return lines;
 }
 
@@ -117,38 +123,60 @@ export function initSlots(u32: Uint32Array): void {
  * MAX_SLOTS slots are taken, OutOfMemoryError when a cache block does not fit.
  */
 export function attachSlot(h: Allocator): void {
-  let waitFor = false;
-  h.lockHeap();
+  let k = slotOf(h.u32, h.threadId);
+  const fresh = k < 0;
+  // Claimed before the lock is taken, so the lock's holder is always a slot: a thread that
+  // stops while attaching is found by releaseThread like any other.
+  for (let j = 0; fresh && k < 0 && j < MAX_SLOTS; j++) {
+    if (Atomics.compareExchange(h.u32, slotWord(j) + SL_THREAD, 0, h.threadId + 1) === 0) k = j;
+  }
+  if (k < 0) throw new OffheapRangeError(`Heap.attach: ${MAX_SLOTS} threads use the heap already, the most it holds; detach() or releaseThread() one first`);
+  h.slot = k;
+  const sw = slotWord(k);
   try {
-    const u32 = h.u32;
-    let k = slotOf(u32, h.threadId);
-    if (k < 0) {
-      k = u32[slotWord(0) + SL_THREAD] === 0 ? 0 : -1;
-      for (let j = 1; k < 0 && j < MAX_SLOTS; j++) if (u32[slotWord(j) + SL_THREAD] === 0) k = j;
-      if (k < 0) throw new OffheapRangeError(`Heap.attach: ${MAX_SLOTS} threads use the heap already, the most it holds; detach() or releaseThread() one first`);
-      const others = slotCacheLines(u32).length > 0;
+    // First make every running thread leave the plain paths; nothing
+    // else of the image may change before they have.
+    if (fresh && startSharing(h)) awaitHandshake(h);
+    h.lockHeap();
+  } catch (e) {
+    if (fresh) Atomics.store(h.u32, sw + SL_THREAD, 0);
+    throw e;
+  }
+  try {
+    if (fresh) {
       if (k !== 0) {
         const w = allocCacheBlock(h);
-        if (w === 0) throw new OutOfMemoryError(`Heap.attach: no room for this thread's cache (${MAX_SLOTS} slots; the heap cannot grow)`);
-        h.u32[slotWord(k) + SL_CACHE] = w;
+        if (w === 0) throw new OutOfMemoryError(`Heap.attach: no room for this thread's cache (${cacheBlockBytes(h.totalPages)} bytes; the heap cannot grow)`);
+        h.u32[sw + SL_CACHE] = w;
       }
-      const sw = slotWord(k);
-      h.u32[sw + SL_THREAD] = h.threadId + 1;
-      h.u32[sw + SL_FLAGS] = 0;
-      if (others) {
-        if (h.u32[HDR_SHARED] === 0) Atomics.store(h.u32, HDR_SHARED, 1);
-        waitFor = armTraps(h, k);
-        h.u32[sw + SL_FLAGS] = SLF_SHARED;
-      }
+      h.cacheW = h.u32[sw + SL_CACHE]!;
+      resetBounds(h);
+      h.u32[sw + SL_FLAGS] = h.u32[HDR_SHARED] !== 0 ? SLF_READY | SLF_SHARED : SLF_READY;
     }
-    h.slot = k;
-    h.cacheW = h.u32[slotWord(k) + SL_CACHE]!;
+    h.cacheW = h.u32[sw + SL_CACHE]!;
+    h.attaching = false;
     if (h.u32[HDR_SHARED] !== 0 && !h.sharedMode) enterSharedMode(h);
     heapsOf.set(h.memory, (heapsOf.get(h.memory) ?? 0) + 1);
+  } catch (e) {
+    if (fresh && (h.u32[sw + SL_FLAGS]! & SLF_READY) === 0) h.u32[sw + SL_THREAD] = 0;
+    throw e;
   } finally {
     h.unlockHeap();
   }
-  if (waitFor) awaitHandshake(h);
+}
+
+// Under the lock: if another thread uses the heap, enters shared mode and
+// arms the traps of the threads that have not switched; returns whether
+// there were any (then the caller waits for them).
+function startSharing(h: Allocator): boolean {
+  h.lockHeap();
+  try {
+    if (soleSlot(h)) return false;
+    if (h.u32[HDR_SHARED] === 0) Atomics.store(h.u32, HDR_SHARED, 1);
+    return armTraps(h, h.slot);
+  } finally {
+    h.unlockHeap();
+  }
 }
 
 // Arms the trap in every slot in use but `self` whose thread has not switched; returns whether there was one.
@@ -157,7 +185,7 @@ function armTraps(h: Allocator, self: number): boolean {
   let armed = false;
   for (let k = 0; k < MAX_SLOTS; k++) {
     const sw = slotWord(k);
-    if (k === self || u32[sw + SL_THREAD] === 0 || (u32[sw + SL_FLAGS]! & SLF_SHARED) !== 0) continue;
+    if (k === self || !slotReady(u32, k) || (u32[sw + SL_FLAGS]! & SLF_SHARED) !== 0) continue;
     for (let cls = 1; cls <= N_CLASSES; cls++) {
       const cw = u32[sw + SL_CACHE]! + (cls << CC_SHIFT);
       u32[cw + CC_LIMIT] = TRAP_LIMIT;
@@ -168,27 +196,35 @@ function armTraps(h: Allocator, self: number): boolean {
   return armed;
 }
 
-// Waits until every slot in use has switched, or HANDSHAKE_MS; then marks
-// the ones that did not answer as switched (they are idle, and switch at
-// their next call), so that later attaching threads do not wait for them.
+// Waits until every slot in use has switched, or for HANDSHAKE_MS and until
+// none of them runs a slow path without the lock (SL_BUSY: one it started
+// before it could see HDR_SHARED, whose stores may have overwritten a
+// trap); then arms the traps again and marks the slots that did not answer
+// as switched (they are idle, and switch at their next call), so that later
+// attaching threads do not wait for them.
 function awaitHandshake(h: Allocator): void {
   const pause = canWait ? new Int32Array(new SharedArrayBuffer(4)) : null;
   const until = Date.now() + HANDSHAKE_MS;
+  const giveUp = until + 20 * HANDSHAKE_MS; // a thread stopped (terminated) inside a slow path stays busy
   for (;;) {
     let pending = false;
+    let busy = false;
     for (let k = 0; k < MAX_SLOTS; k++) {
       const sw = slotWord(k);
-      if (Atomics.load(h.u32, sw + SL_THREAD) !== 0 && (Atomics.load(h.u32, sw + SL_FLAGS) & SLF_SHARED) === 0) pending = true;
+      if ((Atomics.load(h.u32, sw + SL_FLAGS) & (SLF_READY | SLF_SHARED)) !== SLF_READY || Atomics.load(h.u32, sw + SL_THREAD) === 0) continue;
+      pending = true;
+      if (Atomics.load(h.u32, sw + SL_BUSY) !== 0) busy = true;
     }
-    if (!pending) return;
-    if (Date.now() >= until) break;
+    const now = Date.now();
+    if (!pending || (!busy && now >= until) || now >= giveUp) break;
     if (pause !== null) Atomics.wait(pause, 0, 0, 1);
   }
   h.lockHeap();
   try {
+    armTraps(h, h.slot);
     for (let k = 0; k < MAX_SLOTS; k++) {
       const sw = slotWord(k);
-      if (h.u32[sw + SL_THREAD] !== 0) h.u32[sw + SL_FLAGS] = h.u32[sw + SL_FLAGS]! | SLF_SHARED;
+      if (slotReady(h.u32, k)) h.u32[sw + SL_FLAGS] = h.u32[sw + SL_FLAGS]! | SLF_SHARED;
     }
   } finally {
     h.unlockHeap();
@@ -199,7 +235,7 @@ function awaitHandshake(h: Allocator): void {
 export function enterSharedMode(h: Allocator): void {
   h.sharedMode = true;
   h.installFastPaths();
-  if (h.slot < 0) return;
+  if (h.attaching) return; // its caches are new
   resetBounds(h);
   const sw = slotWord(h.slot);
   Atomics.store(h.u32, sw + SL_FLAGS, h.u32[sw + SL_FLAGS]! | SLF_SHARED);
@@ -238,8 +274,9 @@ export function detachSlot(h: Allocator): void {
 // Returns slot k's cache block and marks it free (its caches are empty).
 function freeSlot(h: Allocator, k: number): void {
   const sw = slotWord(k);
-  if (k !== 0) freeCacheBlock(h, h.u32[sw + SL_CACHE]!);
+  if (k !== 0 && (h.u32[sw + SL_FLAGS]! & SLF_READY) !== 0) freeCacheBlock(h, h.u32[sw + SL_CACHE]!);
   h.u32[sw + SL_THREAD] = 0;
+  h.u32[sw + SL_BUSY] = 0;
   h.u32[sw + SL_FLAGS] = 0;
 }
 
@@ -253,12 +290,15 @@ export function releaseThreadSlot(h: Allocator, threadId: number): boolean {
   const id = slotOf(h.u32, threadId);
   if (id >= 0 && lockHolder(h.i32, HDR_LOCK) === id + 1) {
     // It died holding the heap lock: take the lock over, then see what it left.
-    Atomics.compareExchange(h.i32, HDR_LOCK, Atomics.load(h.i32, HDR_LOCK), lockId(h) << 1);
+    Atomics.store(h.i32, HDR_LOCK, lockId(h) << 1 | 1);
     h.adoptLock();
     try {
       checkHeap(h);
     } catch (e) {
-      h.unlockHeap();
+      // The heap cannot be repaired: every thread's next slow path throws (lock.ts), none waits forever.
+      Atomics.store(h.i32, HDR_LOCK, BROKEN_ID << 1);
+      Atomics.notify(h.i32, HDR_LOCK);
+      h.abandonLock();
       throw new HeapCorruptionError("T1", `Heap.releaseThread: thread ${threadId} stopped inside a slow path of the heap and left it inconsistent: ${(e as Error).message}`);
     }
   } else {
@@ -267,12 +307,14 @@ export function releaseThreadSlot(h: Allocator, threadId: number): boolean {
   try {
     const k = slotOf(h.u32, threadId);
     if (k < 0) return false;
-    const own = h.cacheW;
-    h.cacheW = h.u32[slotWord(k) + SL_CACHE]!;
-    try {
-      flushCaches(h);
-    } finally {
-      h.cacheW = own;
+    if (slotReady(h.u32, k)) {
+      const own = h.cacheW;
+      h.cacheW = h.u32[slotWord(k) + SL_CACHE]!;
+      try {
+        flushCaches(h);
+      } finally {
+        h.cacheW = own;
+      }
     }
     freeSlot(h, k);
     return true;
@@ -291,22 +333,19 @@ export function releaseThreadSlot(h: Allocator, threadId: number): boolean {
 export function releaseOtherSlots(h: Allocator): void {
   h.u32[HDR_LOCK] = 0;
   h.u32[HDR_SHARED] = 0;
-  h.lockHeap();
-  try {
-    const own = h.cacheW;
-    for (let k = 0; k < MAX_SLOTS; k++) {
-      const sw = slotWord(k);
-      const thread = h.u32[sw + SL_THREAD]!;
-      if (thread === 0 || thread === h.threadId + 1) continue;
-      h.cacheW = h.u32[sw + SL_CACHE]!;
+  const own = h.cacheW;
+  for (let k = 0; k < MAX_SLOTS; k++) {
+    const thread = h.u32[slotWord(k) + SL_THREAD]!;
+    if (thread === 0 || thread === h.threadId + 1) continue;
+    if (slotReady(h.u32, k)) {
+      h.cacheW = h.u32[slotWord(k) + SL_CACHE]!;
       try {
         flushCaches(h);
       } finally {
         h.cacheW = own;
       }
-      freeSlot(h, k);
     }
-  } finally {
-    h.unlockHeap();
+    freeSlot(h, k);
   }
+  for (let k = 0; k < MAX_SLOTS; k++) h.u32[slotWord(k) + SL_FLAGS] = h.u32[slotWord(k) + SL_FLAGS]! & ~SLF_SHARED;
 }

@@ -8,6 +8,7 @@
 // Where the committed bytes go (every term exact, and they add up):
 //
 //   committedBytes = metadataBytes              header, bitmap, descriptors, cache lists
+//                                               (and other threads' cache blocks, slots.ts)
 //                  + liveBytes                  live blocks (class size or whole pages)
 //                  + freeObjectBytes            free objects in class spans
 //                                               (cachedBytes of them on cache lists)
