@@ -81,16 +81,26 @@ const hex = (n) => "0x" + (n >>> 0).toString(16);
  * naming the block, the offset and both values.
  */
 export function verifyPattern(heap, addr, what, origin = addr, upto = -1) {
+  // The block may come from another thread, in memory that thread grew: the
+  // README's rule is a heap call on the address first, which brings this
+  // thread's views up to date (and proves the block live).
+  let usable;
+  try {
+    usable = heap.sizeOf(addr);
+  } catch (e) {
+    throw new Error(`${what}: sizeOf(${hex(addr)}) threw ${e.name}: ${e.message}`);
+  }
   const u32 = heap.u32;
   const w0 = addr >>> 2;
   if (w0 >= u32.length) {
-    throw new Error(`${what}: block ${hex(addr)} lies beyond this thread's view (${u32.byteLength} bytes): a view was not refreshed after the heap grew`);
+    throw new Error(`${what}: block ${hex(addr)} lies beyond this thread's view (${u32.byteLength} bytes) even after sizeOf: a view was not refreshed after the heap grew`);
   }
   const size = u32[w0];
   if (!(size >= 8 && size <= 300 * 1024)) throw new Error(`${what}: block ${hex(addr)} holds size word ${size}: not a size this test writes (overwritten?)`);
+  if (upto < 0 && size > usable) throw new Error(`${what}: block ${hex(addr)} was written with ${size} bytes but sizeOf says ${usable}`);
   const n = upto < 0 ? size : Math.min(upto, size);
   if (addr + n > u32.byteLength) {
-    throw new Error(`${what}: block ${hex(addr)} (${size} B) ends past this thread's view (${u32.byteLength} bytes): a view was not refreshed after the heap grew`);
+    throw new Error(`${what}: block ${hex(addr)} (${size} B) ends past this thread's view (${u32.byteLength} bytes) even after sizeOf: a view was not refreshed after the heap grew`);
   }
   const base = patternBase(origin, size);
   const words = n >>> 2;
