@@ -4,17 +4,10 @@
 // barrier. Plain JS so workers load it without a build step; nothing here
 // imports offheap, so the main thread can use it with its own Heap class.
 
-/** mulberry32, as test/helpers.ts: floats in [0, 1). */
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../fuzz/lib.mjs";
+
+/** mulberry32, the generator of test/helpers.ts and the fuzzer: floats in [0, 1). */
+export { rng };
 
 /** A random integer in [lo, hi]. */
 export function randInt(next, lo, hi) {
