@@ -1,0 +1,473 @@
+// One heap, many workers (DESIGN.md "Threads"): stress with 2, 4 and 8
+// workers trading blocks, racing double frees, workers terminated anywhere,
+// collections handed over by address, and a Mutex.
+//
+// Every run draws from one seed, printed in the suite's name; replay with
+// OFFHEAP_SEED=<seed>. Given the seed, everything but thread scheduling is
+// the same. OFFHEAP_THREADS_SCALE=<factor> scales the work (default 1).
+//
+// The worker scripts are plain .mjs files under test/threads/ that import the
+// built package (dist/), so `npm run build` must have run; they share
+// test/threads/common.mjs (patterns, record layout) with this file.
+import { describe, test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { Worker } from "node:worker_threads";
+import { DoubleFreeError, Heap, heapSnapshot, InvalidAddressError, Mutex, OffheapTypeError } from "../src/index.js";
+import { OffHeapArray, OffHeapMap } from "../src/collections/index.js";
+import type * as Common from "./threads/common.mjs";
+import { hex, MIB } from "./helpers.js";
+
+const THREADS = new URL("../../test/threads/", import.meta.url);
+const C = (await import(new URL("common.mjs", THREADS).href)) as typeof Common;
+const SEED = Number(process.env.OFFHEAP_SEED ?? Math.floor(Math.random() * 2 ** 32)) >>> 0;
+const SCALE = Number(process.env.OFFHEAP_THREADS_SCALE ?? 1);
+const REPLAY = `seed ${SEED}, replay: OFFHEAP_SEED=${SEED}`;
+const shared = (words: number) => new Int32Array(new SharedArrayBuffer(4 * words));
+
+// The watchdog (watchdog.mjs) reports and ends a run whose main thread hangs
+// in a heap call; `doing` names the call, `watch` the records to print.
+const beat = shared(2);
+const label = new Uint8Array(new SharedArrayBuffer(800));
+const watchdog = new Worker(new URL("watchdog.mjs", THREADS), { workerData: { beat, label, limitMs: 30_000, replay: REPLAY } });
+watchdog.unref();
+setInterval(() => Atomics.add(beat, 0, 1), 100).unref();
+function doing(what: string): void {
+  Atomics.store(beat, 1, new TextEncoder().encodeInto(what.slice(0, 200), label).written);
+}
+function watch(records: [string, Int32Array, number][]): void {
+  watchdog.postMessage({ records });
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+
+/** A worker under watch: its messages, and its exit with any error it threw. */
+interface Watched {
+  worker: Worker;
+  name: string;
+  /** The worker's threadId, kept: worker.threadId reads -1 once it has exited. */
+  threadId: number;
+  messages: unknown[];
+  /** Resolves at exit with the exit code and the error the worker threw, if any. */
+  exit: Promise<{ code: number; error: Error | null }>;
+}
+
+function spawn(script: string, workerData: Record<string, unknown>, name: string): Watched {
+  const worker = new Worker(new URL(script, THREADS), { workerData });
+  const messages: unknown[] = [];
+  let error: Error | null = null;
+  worker.on("message", (m) => messages.push(m));
+  worker.on("error", (e) => (error = e));
+  const exit = new Promise<{ code: number; error: Error | null }>((done) => worker.once("exit", (code) => done({ code, error })));
+  return { worker, name, threadId: worker.threadId, messages, exit };
+}
+
+/** The next message of a watched worker; fails if it exits first. */
+async function nextMessage(w: Watched, index: number): Promise<any> {
+  while (w.messages.length <= index) {
+    const r = await Promise.race([w.exit, sleep(5).then(() => null)]);
+    if (r !== null && w.messages.length <= index) assert.fail(`${w.name} exited (code ${r.code}) before message ${index}: ${r.error?.stack ?? "no error"}`);
+  }
+  return w.messages[index];
+}
+
+/**
+ * Waits for every worker to exit cleanly (code 0, no error, a last message),
+ * at most `ms` milliseconds; on timeout terminates them and fails with
+ * `diagnose()` (what each was doing), since a hang is the failure here.
+ */
+async function finish(workers: Watched[], ms: number, diagnose: () => string): Promise<any[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<"timeout">((done) => (timer = setTimeout(() => done("timeout"), ms)));
+  const all = Promise.all(workers.map((w) => w.exit));
+  const r = await Promise.race([all, timeout]);
+  clearTimeout(timer);
+  if (r === "timeout") {
+    const report = diagnose();
+    await Promise.all(workers.map((w) => w.worker.terminate()));
+    assert.fail(`workers did not finish within ${ms} ms (${REPLAY}):\n${report}`);
+  }
+  return workers.map((w, i) => {
+    const { code, error } = r[i]!;
+    if (error !== null) assert.fail(`${w.name} threw (${REPLAY}): ${error.stack ?? String(error)}`);
+    if (code !== 0 || w.messages.length === 0) assert.fail(`${w.name} exited with code ${code} and ${w.messages.length} messages (${REPLAY})`);
+    return w.messages[w.messages.length - 1];
+  });
+}
+
+/** A heap for one test, made on the main thread (thread 0). */
+function makeHeap(maxSize = 512 * MIB): Heap {
+  const heap = new Heap({ maxSize, initialSize: MIB });
+  assert.equal(heap.threadId, 0);
+  return heap;
+}
+
+/** Verifies and frees every block left in the slot array; returns how many there were. */
+function freeSlots(heap: Heap, slots: Int32Array, what: string): number {
+  doing(`${what}: freeing the blocks left in the slot array`);
+  let n = 0;
+  for (let j = 0; j < slots.length; j++) {
+    const a = slots[j]!;
+    if (a === 0) continue;
+    C.verifyPattern(heap, a, `${what}: slot ${j}`);
+    heap.free(a);
+    slots[j] = 0;
+    n++;
+  }
+  return n;
+}
+
+/** Ends a test: the heap passes check(), holds `live` blocks, and the main thread detaches. */
+function endHeap(heap: Heap, live: number, what: string): void {
+  doing(`${what}: check(), stats() and detach() at the end`);
+  heap.check();
+  assert.equal(heap.stats().liveBlocks, live, `liveBlocks (${REPLAY})`);
+  heap.detach();
+  assert.throws(() => heap.alloc(8), OffheapTypeError);
+}
+
+describe(`threads (${REPLAY})`, () => {
+  // A share of the 5,000,000 alloc+free operations the file promises; the
+  // terminate test adds the rest.
+  const STRESS_OPS = Math.round(2_000_000 * SCALE);
+
+  for (const [k, workers] of [2, 4, 8].entries()) {
+    test(`stress: ${workers} workers trade blocks through a slot array, some exit holding their slot, new ones start`, async (t) => {
+      const seed = C.subSeed(SEED, 100 + k);
+      const next = C.rng(seed);
+      const heap = makeHeap();
+      const slots = shared(256);
+      const ctrl = shared(1);
+      const total = workers * 3; // each running worker is replaced twice as it exits
+      const rec = shared(C.REC_WORDS * total);
+      const perWorker = STRESS_OPS / total; // iterations are about one alloc or free each
+      const running = new Map<Watched, number>(); // worker -> its record's base
+      const failures: unknown[] = [];
+      const stats = { ops: 0, foreignFrees: 0, released: 0 };
+      let spawned = 0;
+
+      const launch = (): void => {
+        const n = spawned++;
+        const detach = next() < 0.75;
+        const w = spawn("stress-worker.mjs", {
+          memory: heap.memory, slots, rec, recBase: n * C.REC_WORDS, ctrl, seed: C.subSeed(seed, n),
+          iterations: Math.round(perWorker * (0.5 + next())), detach,
+        }, `stress worker #${n} (${detach ? "detaches" : "exits attached"})`);
+        running.set(w, n * C.REC_WORDS);
+        watch([...running].map(([x, base]) => [x.name, rec, base]));
+        void w.exit.then(async () => {
+          running.delete(w);
+          const [result] = await finish([w], 1, () => "");
+          stats.ops += result.ops;
+          stats.foreignFrees += result.foreignFrees;
+          // A worker that detached gave its slot back; one that did not keeps it until released.
+          doing(`stress ${workers}: releaseThread(${w.threadId}) after ${w.name} exited`);
+          assert.equal(heap.releaseThread(w.threadId), !detach, `releaseThread(${w.threadId}) of ${w.name}`);
+          if (!detach) stats.released++;
+          if (spawned < total) launch();
+        }).catch((e) => failures.push(e));
+      };
+      for (let i = 0; i < workers; i++) launch();
+      const deadline = Date.now() + 120_000;
+      while ((running.size > 0 || spawned < total) && failures.length === 0) {
+        if (Date.now() > deadline) {
+          const report = [...running].map(([w, base]) => `${w.name}: ${C.describeRecord(rec, base)}`);
+          await Promise.all([...running.keys()].map((w) => w.worker.terminate()));
+          assert.fail(`stress with ${workers} workers did not finish in 120 s (${REPLAY}):\n${report.join("\n")}`);
+        }
+        await sleep(10);
+      }
+      if (failures.length > 0) {
+        await Promise.all([...running.keys()].map((w) => w.worker.terminate()));
+        throw failures[0];
+      }
+      for (let n = 0; n < total; n++) {
+        assert.equal(rec[n * C.REC_WORDS + C.REC_HELD], 0, `worker #${n} ended holding blocks`);
+      }
+      const left = freeSlots(heap, slots, `stress ${workers}`);
+      endHeap(heap, 0, `stress ${workers}`);
+      t.diagnostic(`${workers} workers, ${total} in all: ${stats.ops} allocs+frees, ${stats.foreignFrees} frees of another worker's blocks, ` +
+        `${left} blocks outlived their workers in the slot array, ${stats.released} threads released`);
+    });
+  }
+
+  describe("racing double frees: of two frees of one block exactly one succeeds", () => {
+    for (const allocBy of ["main", "racers"] as const) {
+      const who = allocBy === "main" ? "the main thread allocated every block" : "one of the two racers allocated each block";
+      test(who, async (t) => {
+        const seed = C.subSeed(SEED, allocBy === "main" ? 200 : 201);
+        const rounds = Math.round(4000 * SCALE);
+        const heap = makeHeap(256 * MIB);
+        const blocks = shared(rounds);
+        if (allocBy === "main") {
+          const next = C.rng(seed);
+          for (let r = 0; r < rounds; r++) {
+            const size = C.drawSize(next);
+            blocks[r] = heap.alloc(size);
+            C.writePattern(heap, blocks[r]!, size);
+          }
+        }
+        const results = shared(2 * rounds);
+        const ctrl = shared(2);
+        const racers = [0, 1].map((role) =>
+          spawn("race-worker.mjs", { memory: heap.memory, ctrl, blocks, results, role, seed, allocBy }, `racer ${role}`));
+        const done = await finish(racers, 60_000, () => `round ${results.findIndex((v) => v === 0) >>> 1} of ${rounds}; barrier ${ctrl[0]}/${ctrl[1]}`);
+        for (const d of done) assert.deepEqual(d.errors, [], "frees that threw something else");
+        const bad: string[] = [];
+        const tally = { doubleFree: 0, invalidAddress: 0, wonBy0: 0, wonBy1: 0 };
+        for (let r = 0; r < rounds; r++) {
+          const a = results[2 * r]!;
+          const b = results[2 * r + 1]!;
+          const loser = a === C.RES_OK ? b : a;
+          if ((a === C.RES_OK) === (b === C.RES_OK) || (loser !== C.RES_DOUBLE_FREE && loser !== C.RES_INVALID_ADDRESS)) {
+            if (bad.length < 10) bad.push(`round ${r}, block ${hex(blocks[r]!)}: racer 0 got ${a}, racer 1 got ${b}`);
+            continue;
+          }
+          if (loser === C.RES_DOUBLE_FREE) tally.doubleFree++;
+          else tally.invalidAddress++;
+          if (a === C.RES_OK) tally.wonBy0++;
+          else tally.wonBy1++;
+        }
+        assert.deepEqual(bad, [], `outcomes (1 ok, 2 DoubleFreeError, 3 InvalidAddressError, 4 other; ${REPLAY})`);
+        endHeap(heap, 0, `double frees (${who})`);
+        t.diagnostic(`${rounds} rounds: the loser got DoubleFreeError ${tally.doubleFree} times, InvalidAddressError ${tally.invalidAddress}; ` +
+          `racer 0 won ${tally.wonBy0}, racer 1 ${tally.wonBy1}`);
+      });
+    }
+  });
+
+  test("terminate(): workers killed at random moments are released; the others finish; every block is accounted for", async (t) => {
+    const seed = C.subSeed(SEED, 300);
+    const next = C.rng(seed);
+    const trials = Math.max(4, Math.round(30 * SCALE));
+    const heap = makeHeap();
+    const slots = shared(128);
+    const tally = { ops: 0, kills: 0, released: 0, leaks: 0, candidatesLive: 0, pending: new Map<string, number>() };
+    for (let trial = 0; trial < trials; trial++) {
+      const ctrl = shared(1);
+      const rec = shared(C.REC_WORDS * 4);
+      const what = `trial ${trial}`;
+      const start = (n: number): Watched => spawn("stress-worker.mjs", {
+        memory: heap.memory, slots, rec, recBase: n * C.REC_WORDS, ctrl, seed: C.subSeed(seed, trial * 4 + n), iterations: -1, detach: true,
+      }, `${what} worker #${n}`);
+      const workers = [0, 1, 2].map(start);
+      watch([0, 1, 2, 3].map((i) => [`${what} worker #${i}`, rec, i * C.REC_WORDS]));
+      // Some kills land while the victim imports the package or attaches,
+      // some after the others were told to stop (inside their last frees or detach).
+      const early = next() < 0.25;
+      const stopFirst = !early && next() < 0.2;
+      if (early) await sleep(C.randInt(next, 0, 40));
+      else {
+        // Starting takes 50-200 ms here; time the kill from when all run their loops.
+        for (let i = 0; i < 3000 && [0, 1, 2].some((i) => rec[i * C.REC_WORDS + C.REC_STATE]! < C.ST_ATTACHED); i++) await sleep(1);
+        await sleep(C.randInt(next, 2, 60));
+      }
+      if (stopFirst) {
+        Atomics.store(ctrl, 0, 1);
+        await sleep(C.randInt(next, 0, 3));
+      }
+      const victims = next() < 0.25 ? [0, 1] : [C.randInt(next, 0, 2)];
+      for (const v of victims) {
+        const w = workers[v]!;
+        if (await Promise.race([w.worker.terminate().then(() => false), sleep(10_000).then(() => true)])) {
+          w.worker.unref(); // so that the failed run can still exit
+          assert.fail(`${what}: terminate() of ${w.name} did not finish in 10 s; it was ${C.describeRecord(rec, v * C.REC_WORDS)} (${REPLAY})`);
+        }
+        const state = rec[v * C.REC_WORDS + C.REC_STATE]!;
+        doing(`${what}: releaseThread(${w.threadId}) of ${w.name}, killed ${C.describeRecord(rec, v * C.REC_WORDS)}`);
+        let released: boolean;
+        try {
+          released = heap.releaseThread(w.threadId);
+        } catch (e) {
+          assert.fail(`${what}: releaseThread(${w.threadId}) of ${w.name}, killed ${C.describeRecord(rec, v * C.REC_WORDS)}, threw (${REPLAY}): ${(e as Error).stack}`);
+        }
+        // Attached and not inside detach(): the thread holds a slot. Before
+        // attach returned or inside detach, either answer is right.
+        if (state === C.ST_ATTACHED || state === C.ST_ENDING) assert.equal(released, true, `${w.name} killed ${C.describeRecord(rec, v * C.REC_WORDS)}`);
+        if (state === C.ST_DETACHED || state === C.ST_DONE) assert.equal(released, false, `${w.name} killed after detach`);
+        if (released) tally.released++;
+        tally.kills++;
+        const kind = C.PK_NAMES[rec[v * C.REC_WORDS + C.REC_PEND_KIND]!]!;
+        tally.pending.set(kind, (tally.pending.get(kind) ?? 0) + 1);
+      }
+      // A newcomer may take a released slot while the survivors still run.
+      workers.push(start(3));
+      await sleep(C.randInt(next, 10, 40));
+      Atomics.store(ctrl, 0, 1);
+      const survivors = workers.filter((_, i) => !victims.includes(i));
+      const results = await finish(survivors, 30_000, () =>
+        workers.map((w, i) => `${w.name}${victims.includes(i) ? " (killed)" : ""}: ${C.describeRecord(rec, i * C.REC_WORDS)}`).join("\n"));
+      for (const r of results) tally.ops += r.ops;
+      const found = accountAfterKills(heap, slots, rec, workers.length, victims, what);
+      tally.leaks += found.leaks;
+      tally.candidatesLive += found.candidatesLive;
+      doing(`${what}: check() after accounting`);
+      heap.check();
+      assert.equal(heap.stats().liveBlocks, 0, `${what}: liveBlocks after freeing every block accounted for (${REPLAY})`);
+    }
+    endHeap(heap, 0, "terminate");
+    t.diagnostic(`${trials} trials, ${tally.kills} kills (${tally.released} released with a slot); killed in: ` +
+      `${[...tally.pending].map(([k, n]) => `${k} ${n}`).join(", ")}; ${tally.candidatesLive} blocks a killed worker was giving up were still live, ` +
+      `${tally.leaks} blocks leaked by an interrupted allocation; ${tally.ops} allocs+frees by the survivors`);
+  });
+
+  test("hand-off by address: a worker's OffHeapMap and OffHeapArray are opened and read in place by the main thread", async () => {
+    const seed = C.subSeed(SEED, 400);
+    const entries = Math.round(20_000 * SCALE);
+    const heap = makeHeap();
+    const w = spawn("handoff-worker.mjs", { memory: heap.memory, seed, entries }, "hand-off worker");
+    const { map: mapAddr, array: arrayAddr } = await nextMessage(w, 0);
+    const map = OffHeapMap.open(heap, mapAddr, { key: "string", value: "f64" });
+    const array = OffHeapArray.open(heap, arrayAddr, "u32");
+    assert.equal(map.size, entries);
+    assert.equal(array.length, entries);
+    for (let i = 0; i < entries; i++) {
+      const e = C.handoffEntry(seed, i);
+      if (map.get(e.key) !== e.value) assert.fail(`map.get(${e.key}) is ${map.get(e.key)}, the worker set ${e.value}`);
+      if (array.get(i) !== e.element) assert.fail(`array.get(${i}) is ${array.get(i)}, the worker pushed ${e.element}`);
+    }
+    map.check();
+    array.check();
+    // Writes by this thread reach the worker through the same blocks.
+    map.set("from-main", 42.5);
+    array.push(777);
+    w.worker.postMessage({ key: "from-main" });
+    const [seen] = await finish([w], 30_000, () => `${w.name} did not answer`);
+    assert.deepEqual(seen, { fromMain: 42.5, length: entries + 1, last: 777 });
+    map.dispose();
+    array.dispose();
+    endHeap(heap, 0, "hand-off");
+  });
+
+  test("Mutex: 4 workers increment one counter 100,000 times each under lock(), its Disposable and tryLock()", async () => {
+    const rounds = Math.round(100_000 * SCALE);
+    const heap = makeHeap(64 * MIB);
+    const m = new Mutex(heap);
+    {
+      using _held = m.lock();
+      assert.equal(m.tryLock(), false, "tryLock of a held mutex");
+    }
+    assert.equal(m.tryLock(), true, "tryLock after the Disposable unlocked");
+    m.unlock();
+    const counter = heap.calloc(8);
+    const workers = [1, 2, 3, 4].map((id) =>
+      spawn("mutex-worker.mjs", { memory: heap.memory, mutex: m.address, counter, rounds, id }, `mutex worker ${id}`));
+    const done = await finish(workers, 60_000, () => `counter ${heap.u32[counter >>> 2]} of ${4 * rounds}`);
+    assert.deepEqual(done.map((d) => d.overlaps), [0, 0, 0, 0], "critical sections that overlapped");
+    assert.equal(heap.u32[counter >>> 2], 4 * rounds);
+    heap.free(counter);
+    m.free();
+    endHeap(heap, 0, "Mutex");
+  });
+});
+
+/**
+ * After a terminate trial (every worker gone): frees every block the slot
+ * array and the killed workers' records hold, verifying the complete ones,
+ * then settles the one operation each killed worker was inside.
+ *
+ * A killed worker's announced operation leaves at most one block in doubt:
+ * the block it was giving up (free, realloc, exchange: its address is in the
+ * record; it is freed here if still live) and the block it was getting
+ * (alloc, calloc, realloc: the address never came back, so a live block of
+ * that request's usable size may remain; exchange: a patterned block). Those
+ * are found with heapSnapshot and sizeOf; any other live block fails.
+ * Returns the counts of each.
+ */
+function accountAfterKills(heap: Heap, slots: Int32Array, rec: Int32Array, n: number, victims: number[], what: string) {
+  doing(`${what}: freeing every block accounted for`);
+  const known = new Map<number, string>();
+  const hold = (a: number, where: string) => {
+    const other = known.get(a);
+    if (other !== undefined) assert.fail(`${what}: block ${hex(a)} is held twice, by ${other} and by ${where} (${REPLAY})`);
+    known.set(a, where);
+  };
+  const checked = new Set<number>();
+  for (let j = 0; j < slots.length; j++) {
+    if (slots[j] === 0) continue;
+    hold(slots[j]!, `slot ${j}`);
+    checked.add(slots[j]!);
+    slots[j] = 0;
+  }
+  const giving: { addr: number; kind: number; who: string }[] = [];
+  const getting: { usable: number; patterned: boolean; who: string }[] = [];
+  for (let i = 0; i < n; i++) {
+    const base = i * C.REC_WORDS;
+    const who = `worker #${i} (${C.describeRecord(rec, base)})`;
+    if (!victims.includes(i)) {
+      assert.equal(rec[base + C.REC_STATE], C.ST_DONE, `${what}: ${who}`);
+      assert.equal(rec[base + C.REC_HELD], 0, `${what}: ${who} ended holding blocks`);
+      continue;
+    }
+    const mine = new Set<number>(); // freeEntry's move can leave one entry twice
+    for (let e = 0; e < C.HOLD; e++) {
+      const entry = rec[base + C.REC_TABLE + e]!;
+      const a = entry & ~1;
+      if (a === 0 || mine.has(a)) continue;
+      mine.add(a);
+      hold(a, `killed ${who}`);
+      if (entry & 1) checked.add(a);
+    }
+    const kind = rec[base + C.REC_PEND_KIND]!;
+    if (kind === C.PK_FREE || kind === C.PK_REALLOC || kind === C.PK_XCHG) giving.push({ addr: rec[base + C.REC_PEND_ADDR]!, kind, who });
+    if (kind === C.PK_ALLOC || kind === C.PK_CALLOC || kind === C.PK_REALLOC) {
+      // The usable size a request of this size gets, asked of the heap itself.
+      const p = heap.alloc(rec[base + C.REC_PEND_SIZE]!);
+      getting.push({ usable: heap.sizeOf(p), patterned: false, who });
+      heap.free(p);
+    }
+    if (kind === C.PK_XCHG) getting.push({ usable: -1, patterned: true, who });
+  }
+  for (const [a, where] of known) {
+    if (checked.has(a)) C.verifyPattern(heap, a, `${what}: ${where}`);
+    heap.free(a);
+  }
+  let candidatesLive = 0;
+  for (const g of giving) {
+    if (known.has(g.addr)) continue; // it moved on before the kill (into a slot, or freed and allocated again)
+    try {
+      heap.sizeOf(g.addr);
+    } catch (e) {
+      if (e instanceof InvalidAddressError || e instanceof DoubleFreeError) continue; // the free got through
+      throw e;
+    }
+    if (g.kind === C.PK_XCHG) C.verifyPattern(heap, g.addr, `${what}: block ${g.who} was handing off`);
+    heap.free(g.addr);
+    candidatesLive++;
+  }
+  // Whatever is still live must be a block an interrupted call was getting.
+  let leaks = 0;
+  if (heap.stats().liveBlocks > 0) {
+    const snap = heapSnapshot(heap);
+    for (const s of snap.spans) {
+      const addrs: number[] = [];
+      if (s.kind === "large") addrs.push(s.startPage * snap.pageSize);
+      else if (s.kind === "small" && s.liveObjects > 0) for (let k = 0; k < s.objects; k++) addrs.push(s.startPage * snap.pageSize + k * s.objectSize);
+      for (const a of addrs) {
+        let usable: number;
+        try {
+          usable = heap.sizeOf(a);
+        } catch {
+          continue;
+        }
+        const match = getting.findIndex((g) => (g.patterned ? patternOk(heap, a) : g.usable === usable));
+        if (match < 0) {
+          assert.fail(`${what}: live block ${hex(a)} (${usable} usable bytes) that no record explains; interrupted calls: ` +
+            `${JSON.stringify(getting)} (${REPLAY})`);
+        }
+        getting.splice(match, 1);
+        heap.free(a);
+        leaks++;
+      }
+    }
+  }
+  return { leaks, candidatesLive };
+}
+
+function patternOk(heap: Heap, a: number): boolean {
+  try {
+    C.verifyPattern(heap, a, "");
+    return true;
+  } catch {
+    return false;
+  }
+}
