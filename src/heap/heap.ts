@@ -53,7 +53,7 @@ import { Allocator } from "./allocator.js";
 import { sizeClassOf } from "./class-of.js";
 import { MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  CC_SHIFT, D_CLASS, D_USED, G_LIVE, G_LIVE_DEBUG, geometry, HDR_CACHE, HDR_END_PAGE, HDR_F64_REQUESTED, HDR_TOTAL_PAGES,
+  CC_SHIFT, D_CLASS, D_USED, G_LIVE, G_LIVE_DEBUG, geometry, HDR_END_PAGE, HDR_F64_REQUESTED, HDR_TOTAL_PAGES,
   HEADER_BYTES, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
 } from "./layout.js";
 import { flushCaches, notePeakLive, releaseEmptySpans } from "./central.js";

@@ -147,17 +147,16 @@ export function attachSlot(h: Allocator): void {
     throw e;
   }
   try {
+    if (fresh && k !== 0) {
+      const w = allocCacheBlock(h);
+      if (w === 0) throw new OutOfMemoryError(`Heap.attach: no room for this thread's cache (${cacheBlockBytes(h.totalPages)} bytes; the heap cannot grow)`);
+      h.u32[sw + SL_CACHE] = w;
+    }
+    h.cacheW = h.u32[sw + SL_CACHE]!;
     if (fresh) {
-      if (k !== 0) {
-        const w = allocCacheBlock(h);
-        if (w === 0) throw new OutOfMemoryError(`Heap.attach: no room for this thread's cache (${cacheBlockBytes(h.totalPages)} bytes; the heap cannot grow)`);
-        h.u32[sw + SL_CACHE] = w;
-      }
-      h.cacheW = h.u32[sw + SL_CACHE]!;
       resetBounds(h);
       h.u32[sw + SL_FLAGS] = h.u32[HDR_SHARED] !== 0 ? SLF_READY | SLF_SHARED : SLF_READY;
     }
-    h.cacheW = h.u32[sw + SL_CACHE]!;
     h.attaching = false;
     if (h.u32[HDR_SHARED] !== 0 && !h.sharedMode) enterSharedMode(h);
     heapsOf.set(h.memory, (heapsOf.get(h.memory) ?? 0) + 1);
@@ -279,8 +278,21 @@ export function detachSlot(h: Allocator): void {
     return;
   }
   heapsOf.delete(h.memory);
-  flushCaches(h);
-  freeSlot(h, h.slot);
+  releaseSlot(h, h.slot);
+}
+
+// Returns slot k's cached objects to their spans (if its caches were set up) and frees the slot.
+function releaseSlot(h: Allocator, k: number): void {
+  if (slotReady(h.u32, k)) {
+    const own = h.cacheW;
+    h.cacheW = h.u32[slotWord(k) + SL_CACHE]!; // the central functions work on h.cacheW's lists
+    try {
+      flushCaches(h);
+    } finally {
+      h.cacheW = own;
+    }
+  }
+  freeSlot(h, k);
 }
 
 // Returns slot k's cache block and marks it free (its caches are empty).
@@ -332,16 +344,7 @@ export function releaseThreadSlot(h: Allocator, threadId: number): boolean {
   try {
     const k = slotOf(h.u32, threadId);
     if (k < 0) return false;
-    if (slotReady(h.u32, k)) {
-      const own = h.cacheW;
-      h.cacheW = h.u32[slotWord(k) + SL_CACHE]!;
-      try {
-        flushCaches(h);
-      } finally {
-        h.cacheW = own;
-      }
-    }
-    freeSlot(h, k);
+    releaseSlot(h, k);
     return true;
   } finally {
     h.unlockHeap();
@@ -358,19 +361,9 @@ export function releaseThreadSlot(h: Allocator, threadId: number): boolean {
 export function releaseOtherSlots(h: Allocator): void {
   h.u32[HDR_LOCK] = 0;
   h.u32[HDR_SHARED] = 0;
-  const own = h.cacheW;
   for (let k = 0; k < MAX_SLOTS; k++) {
     const thread = h.u32[slotWord(k) + SL_THREAD]!;
-    if (thread === 0 || thread === h.threadId + 1) continue;
-    if (slotReady(h.u32, k)) {
-      h.cacheW = h.u32[slotWord(k) + SL_CACHE]!;
-      try {
-        flushCaches(h);
-      } finally {
-        h.cacheW = own;
-      }
-    }
-    freeSlot(h, k);
+    if (thread !== 0 && thread !== h.threadId + 1) releaseSlot(h, k);
   }
   for (let k = 0; k < MAX_SLOTS; k++) h.u32[slotWord(k) + SL_FLAGS] = h.u32[slotWord(k) + SL_FLAGS]! & ~SLF_SHARED;
 }
