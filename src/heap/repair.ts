@@ -12,17 +12,19 @@
 // granules cleared), the large-block counts, and each class's count of
 // frees (so that allocations minus frees is the live blocks, C1: a half
 // made fold of the dead thread's counts is the only thing lost). A change
-// of the tiling itself cut in the middle (a run split or coalesced halfway)
-// is not repaired: the walk or the check that follows reports it.
+// of the tiling cut where a run's start page had lost its kind (removeRun
+// and freeRun clear it first) is taken as that free run, and a new span cut
+// before its objects were marked gets them marked free; other damage to the
+// tiling is not repaired: the walk or the check that follows reports it.
 
 import * as layout from "./layout.js";
 const { CC_ARRAY, CC_LIMIT, CC_MAX, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, CC_TOP, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_USED, DESC_SHIFT,
-  G_FREE, G_LIVE_BIT, HDR_BIN_NONEMPTY, HDR_EMPTY, HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES, HDR_FREE_BIN,
+  G_FREE, G_LIVE_BIT, G_NONE, HDR_BIN_NONEMPTY, HDR_EMPTY, HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES, HDR_FREE_BIN,
   HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_CACHE, KIND_FREE, KIND_LARGE, KIND_SMALL,
   N_BINS, PAGE_SIZE } = layout;
 import { CLASS_OBJECTS, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import type { Core } from "./core.js";
-import { clearGranules, granuleState } from "./granules.js";
+import { clearGranules, granuleState, setGranule } from "./granules.js";
 import { linkFront } from "./lists.js";
 import { insertRun, walkSpans } from "./page-heap.js";
 
@@ -58,6 +60,15 @@ export function repairAfterDeath(h: Core, deadLines: number, liveLines: number[]
   for (let cls = 1; cls <= N_CLASSES; cls++) u32[HDR_PARTIAL + cls] = 0, u32[HDR_EMPTY + cls] = 0;
   for (let b = 0; b < N_BINS; b++) u32[HDR_FREE_BIN + b] = 0;
   for (let w = 0; w < N_BINS >>> 5; w++) u32[HDR_BIN_NONEMPTY + w] = 0;
+  // A run taken from or returned to the page heap halfway: its start page
+  // lost its kind (removeRun clears it first) but kept its page count.
+  for (let p = h.firstDataPage; p < h.endPage; ) {
+    const dw = h.descW + (p << DESC_SHIFT);
+    const n = u32[dw + D_NPAGES]!;
+    if (!(n >= 1 && p + n <= h.endPage)) break; // the walk below reports it
+    if (u32[dw + D_KIND] === 0) u32[dw + D_KIND] = KIND_FREE;
+    p += n;
+  }
   const runs: number[] = [];
   const usedPerClass = new Float64Array(N_CLASSES + 1);
   let nEmpty = 0;
@@ -71,7 +82,9 @@ export function repairAfterDeath(h: Core, deadLines: number, liveLines: number[]
       let head = 0;
       let free = 0;
       for (let i = objects - 1, a = p * PAGE_SIZE + i * size; i >= 0; i--, a -= size) {
-        if (granuleState(u32, a) !== G_FREE || cached.has(a)) continue;
+        const g = granuleState(u32, a);
+        if (g === G_NONE) setGranule(u32, a, G_FREE); // a new span cut short before its objects were marked
+        else if (g !== G_FREE || cached.has(a)) continue;
         u32[a >>> 2] = head;
         head = a;
         free++;
