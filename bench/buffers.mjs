@@ -11,7 +11,7 @@
 // the results as JSON instead of Markdown, or writes them to FILE.
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { fmtNs, machineInfo, machineLine, runCell } from "./common.mjs";
+import { fmtNs, machineInfo, machineLine, markdownTable, runCell } from "./common.mjs";
 import { buffersDistDir, missingFiles } from "./buffers/lib.mjs";
 import { GOMEM_MACHINE, GROUPS } from "./buffers/suites.mjs";
 
@@ -65,11 +65,6 @@ function fmtRatio(ours, ref) {
   if (ours?.status !== "ok" || !(ref > 0)) return "–";
   const x = ref / ours.nsPerOp;
   return x >= 1 ? `${x < 10 ? x.toFixed(1) : Math.round(x).toLocaleString("en-US")}× faster` : `${(1 / x).toFixed(1)}× slower`;
-}
-
-function markdownTable(header, rows) {
-  const line = (cells) => `| ${cells.join(" | ")} |`;
-  return [line(header), line(header.map((_, i) => (i === 0 ? "---" : "--:"))), ...rows.map(line)].join("\n");
 }
 
 function groupTable(group, suites, get) {

@@ -8,11 +8,12 @@ import os from "node:os";
  * `{ ...base, wallS, status: "ok", ...the last JSON line of its stdout }`,
  * `{ status: "dnf", timeoutS }` if it ran out of time, or
  * `{ status: "error", error }` naming the thrown error's line.
+ * `command` and `env` run another program instead (a native replayer).
  */
-export function runCell(args, timeoutS, base) {
+export function runCell(args, timeoutS, base, { command = process.execPath, env = process.env } = {}) {
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env });
     let stdout = "";
     let stderr = "";
     let timedOut = false;
@@ -34,6 +35,33 @@ export function runCell(args, timeoutS, base) {
       resolve({ ...done, status: "error", error: `${signal ?? `exit ${code}`}: ${why || "no output"}` });
     });
   });
+}
+
+/**
+ * Reads command-line options: `handlers` maps each option ("--only") to a
+ * function called with `value()`, which takes the option's argument. Throws
+ * RangeError for an option not in `handlers` (pointing at `script`'s opening
+ * comment) or a missing argument.
+ */
+export function parseOptions(argv, handlers, script) {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const handler = handlers[arg];
+    if (!handler) throw new RangeError(`unknown option ${arg} (see the first lines of ${script})`);
+    handler(() => {
+      if (i + 1 >= argv.length) throw new RangeError(`${arg} needs a value`);
+      return argv[++i];
+    });
+  }
+}
+
+/** A comma-separated option value as a list of trimmed, non-empty names. */
+export const optionList = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
+
+/** A Markdown table; its first `textColumns` columns are left-aligned, the rest (numbers) right-aligned. */
+export function markdownTable(header, rows, textColumns = 1) {
+  const line = (cells) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map((_, i) => (i < textColumns ? "---" : "--:"))), ...rows.map(line)].join("\n");
 }
 
 /** ns/op as the tables print it: 2 decimals below 1, 1 below 100, then grouped integers. */

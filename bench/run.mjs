@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { fmtNs, machineInfo, machineLine, runCell } from "./common.mjs";
+import { fmtNs, machineInfo, machineLine, markdownTable, optionList, parseOptions, runCell } from "./common.mjs";
 import { ALLOCATORS, offheapDistUrl } from "./allocators.mjs";
 import { buildTlsf } from "./as-tlsf/build.mjs";
 import { gcTrace } from "./gc-trace.mjs";
@@ -23,20 +23,13 @@ const TARGET_NS = { pair64: 5, batch: 16, churn: 40 };
 
 function parseArgs(argv) {
   const opts = { short: false, only: null, workloads: null, timeoutS: null, json: null };
-  const list = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      if (i + 1 >= argv.length) throw new RangeError(`${arg} needs a value`);
-      return argv[++i];
-    };
-    if (arg === "--short") opts.short = true;
-    else if (arg === "--only") opts.only = list(value());
-    else if (arg === "--workloads") opts.workloads = list(value());
-    else if (arg === "--timeout") opts.timeoutS = Number(value());
-    else if (arg === "--json") opts.json = value();
-    else throw new RangeError(`unknown option ${arg} (see the first lines of bench/run.mjs)`);
-  }
+  parseOptions(argv, {
+    "--short": () => (opts.short = true),
+    "--only": (value) => (opts.only = optionList(value())),
+    "--workloads": (value) => (opts.workloads = optionList(value())),
+    "--timeout": (value) => (opts.timeoutS = Number(value())),
+    "--json": (value) => (opts.json = value()),
+  }, "bench/run.mjs");
   for (const name of opts.only ?? []) if (!ALLOCATORS.includes(name)) throw new RangeError(`--only: unknown allocator "${name}" (${ALLOCATORS.join(", ")})`);
   for (const name of opts.workloads ?? []) if (!WORKLOADS[name]) throw new RangeError(`--workloads: unknown workload "${name}" (${Object.keys(WORKLOADS).join(", ")})`);
   if (opts.timeoutS !== null && !(opts.timeoutS > 0)) throw new RangeError("--timeout must be a positive number of seconds");
@@ -55,11 +48,6 @@ function fmtCell(r) {
   if (r.status === "error") return "error†";
   const rate = r.allocsPerSec === null ? "" : ` (${(r.allocsPerSec / 1e6).toFixed(1)} M allocs/s)`;
   return `${fmtNs(r.nsPerOp)}${rate}`;
-}
-
-function markdownTable(header, rows) {
-  const line = (cells) => `| ${cells.join(" | ")} |`;
-  return [line(header), line(header.map((_, i) => (i === 0 ? "---" : "--:"))), ...rows.map(line)].join("\n");
 }
 
 /** The ✓/✗ lines for offheap's targets, computed from the results. */
