@@ -1,0 +1,299 @@
+// Real-program traces: replays the committed traces (bench/traces/data/)
+// against offheap, AS TLSF and V8 from JS, and against glibc, mimalloc,
+// jemalloc and tcmalloc natively, and prints Markdown tables of ns per op.
+//
+//   node bench/traces.mjs [--only offheap,mimalloc] [--traces python-index,git-log] [--runs N] [--timeout S] [--json FILE]
+//
+// Every cell is its own process, run one at a time (2-core machine): JS
+// cells are `node --expose-gc bench/traces/cell.mjs <allocator> <trace>`,
+// native ones bench/traces/replay-passes.c (built here with cc into
+// .bench-cache/, skipped with a note without cc or a library). Each replays
+// its trace 3 times: pass 1 is the "first pass" (its first 100,000 ops also
+// timed alone), pass 3 is "warm". Both languages have a floor: the same loop
+// over a bump allocator that never frees; "net" figures subtract it. The
+// cells run --runs rounds (default 5), interleaved, and the tables show medians.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
+import { fmtNs, machineInfo, machineLine, markdownTable, optionList, parseOptions, runCell } from "./common.mjs";
+import { offheapDistUrl } from "./allocators.mjs";
+import { buildTlsf } from "./as-tlsf/build.mjs";
+import { TRACES } from "./traces/catalog.mjs";
+import { DATA_DIR, loadTrace, traceStats } from "./traces/trace-file.mjs";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const CELL_SCRIPT = join(HERE, "traces", "cell.mjs");
+const NATIVE_SOURCE = join(HERE, "traces", "replay-passes.c");
+const CACHE_DIR = join(HERE, "..", ".bench-cache", "traces");
+const LIB_DIR = "/usr/lib/x86_64-linux-gnu";
+
+/** JS allocators (cell.mjs) and native ones (replay-passes.c; preload null = glibc, "floor" = --floor). */
+const JS_ALLOCATORS = ["offheap", "as-tlsf", "v8", "js-floor"];
+const NATIVE_ALLOCATORS = {
+  glibc: null,
+  mimalloc: "libmimalloc.so.2",
+  jemalloc: "libjemalloc.so.2",
+  tcmalloc: "libtcmalloc_minimal.so.4",
+  "c-floor": "floor",
+};
+const ALL = [...JS_ALLOCATORS, ...Object.keys(NATIVE_ALLOCATORS)];
+const PHASES = [
+  { key: "first", title: "First pass (the trace once, in a fresh process)" },
+  { key: "warm", title: "Warm (pass 3 of 3 in one process)" },
+  { key: "prefix", title: "First 100,000 ops (of the first pass, fresh process)" },
+];
+const LARGE_LIVE_BYTES = 64 * 2 ** 20;
+
+function parseArgs(argv) {
+  const opts = { only: null, traces: null, runs: 5, timeoutS: 180, json: null };
+  parseOptions(argv, {
+    "--only": (value) => (opts.only = optionList(value())),
+    "--traces": (value) => (opts.traces = optionList(value())),
+    "--runs": (value) => (opts.runs = Number(value())),
+    "--timeout": (value) => (opts.timeoutS = Number(value())),
+    "--json": (value) => (opts.json = value()),
+  }, "bench/traces.mjs");
+  for (const name of opts.only ?? []) if (!ALL.includes(name)) throw new RangeError(`--only: unknown allocator "${name}" (${ALL.join(", ")})`);
+  const names = TRACES.map((t) => t.name);
+  for (const name of opts.traces ?? []) if (!names.includes(name)) throw new RangeError(`--traces: unknown trace "${name}" (${names.join(", ")})`);
+  if (!(Number.isInteger(opts.runs) && opts.runs >= 1)) throw new RangeError("--runs must be a positive integer");
+  if (!(opts.timeoutS > 0)) throw new RangeError("--timeout must be a positive number of seconds");
+  return opts;
+}
+
+/** Compiles replay-passes.c into the cache (keyed by its source); returns its path, or null with a note if there is no cc. */
+function buildNative(log) {
+  const source = readFileSync(NATIVE_SOURCE);
+  const bin = join(CACHE_DIR, `replay-passes-${createHash("sha256").update(source).digest("hex").slice(0, 12)}`);
+  if (existsSync(bin)) return bin;
+  try {
+    execFileSync("cc", ["-O2", "-o", bin, NATIVE_SOURCE], { stdio: ["ignore", "ignore", "pipe"] });
+    return bin;
+  } catch (err) {
+    log(`native: cannot build ${NATIVE_SOURCE} with cc (${err.code === "ENOENT" ? "no cc" : err.message.split("\n")[0]}); native columns skipped`);
+    return null;
+  }
+}
+
+/** The uncompressed copy of a trace the native replayer reads (written once into the cache). */
+function rawTracePath(name) {
+  const path = join(CACHE_DIR, `${name}.trace`);
+  const gz = `${DATA_DIR}${name}.trace.gz`;
+  const stamp = `${path}.source`;
+  const key = createHash("sha256").update(readFileSync(gz)).digest("hex");
+  if (!existsSync(path) || !existsSync(stamp) || readFileSync(stamp, "utf8") !== key) {
+    writeFileSync(path, gunzipSync(readFileSync(gz)));
+    writeFileSync(stamp, key);
+  }
+  return path;
+}
+
+function runOne(allocator, trace, ctx) {
+  const base = { allocator, trace };
+  if (JS_ALLOCATORS.includes(allocator)) {
+    return runCell(["--expose-gc", CELL_SCRIPT, allocator, trace], ctx.timeoutS, base);
+  }
+  const preload = NATIVE_ALLOCATORS[allocator];
+  const args = [rawTracePath(trace), ...(preload === "floor" ? ["--floor"] : [])];
+  const env = { ...process.env };
+  if (preload && preload !== "floor") env.LD_PRELOAD = join(LIB_DIR, preload);
+  return runCell(args, ctx.timeoutS, base, { command: ctx.nativeBin, env });
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >>> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** ns/op of one phase from one cell result. */
+function phaseNs(r, phase) {
+  if (phase === "first") return r.passNs[0] / r.ops;
+  if (phase === "warm") return r.passNs[r.passNs.length - 1] / r.ops;
+  return r.prefixNs / r.prefixOps;
+}
+
+/** Per (allocator, trace): medians over runs of each phase and the footprint, or the failure of the first failed run. */
+function summarize(results, allocator, trace) {
+  const mine = results.filter((r) => r.allocator === allocator && r.trace === trace);
+  if (mine.length === 0) return null;
+  const bad = mine.find((r) => r.status !== "ok");
+  if (bad) return bad;
+  const out = { status: "ok", runs: mine.length };
+  for (const { key } of PHASES) out[key] = median(mine.map((r) => phaseNs(r, key)));
+  const fp = mine.map((r) => r.footprintBytes[0]);
+  out.footprintBytes = fp.every((x) => x !== null) ? median(fp) : null;
+  return out;
+}
+
+const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
+
+function fmtResult(s, phase) {
+  if (!s) return "–";
+  if (s.status === "dnf") return `DNF >${s.timeoutS} s`;
+  if (s.status === "error") return "error†";
+  return fmtNs(s[phase]);
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const log = (s) => process.stderr.write(`${s}\n`);
+  const traces = TRACES.filter((t) => !opts.traces || opts.traces.includes(t.name));
+  mkdirSync(CACHE_DIR, { recursive: true });
+
+  let allocators = ALL.filter((a) => !opts.only || opts.only.includes(a));
+  const notes = [];
+  if (allocators.includes("offheap") && !existsSync(fileURLToPath(offheapDistUrl()))) {
+    log(`offheap: ${fileURLToPath(offheapDistUrl())} does not exist (run \`npm run build\`); its cells will fail`);
+  }
+  if (allocators.includes("as-tlsf")) await buildTlsf({ log });
+  const nativeWanted = allocators.filter((a) => a in NATIVE_ALLOCATORS);
+  const nativeBin = nativeWanted.length ? buildNative(log) : null;
+  if (nativeWanted.length && !nativeBin) {
+    notes.push("Native columns skipped: no C compiler (cc) to build bench/traces/replay-passes.c.");
+    allocators = allocators.filter((a) => !(a in NATIVE_ALLOCATORS));
+  }
+  for (const [name, lib] of Object.entries(NATIVE_ALLOCATORS)) {
+    if (!allocators.includes(name) || !lib || lib === "floor" || existsSync(join(LIB_DIR, lib))) continue;
+    notes.push(`${name} skipped: ${join(LIB_DIR, lib)} is not installed.`);
+    allocators = allocators.filter((a) => a !== name);
+  }
+  for (const n of notes) log(n);
+
+  log("trace stats ...");
+  const stats = Object.fromEntries(traces.map((t) => [t.name, traceStats(loadTrace(`${DATA_DIR}${t.name}.trace.gz`))]));
+
+  const machine = machineInfo();
+  const ctx = { timeoutS: opts.timeoutS, nativeBin };
+  const results = [];
+  const runStart = performance.now();
+  for (let run = 1; run <= opts.runs; run++) {
+    for (const t of traces) {
+      for (const a of allocators) {
+        process.stderr.write(`  [${run}/${opts.runs}] ${t.name} / ${a} ... `);
+        const r = await runOne(a, t.name, ctx);
+        results.push(r);
+        log(r.status === "ok" ? `first ${fmtNs(phaseNs(r, "first"))}, warm ${fmtNs(phaseNs(r, "warm"))}, 100k ${fmtNs(phaseNs(r, "prefix"))} ns/op  [${r.wallS.toFixed(1)} s]` : `${r.status} ${r.error ?? ""}  [${r.wallS.toFixed(1)} s]`);
+      }
+    }
+  }
+  const get = (a, t) => summarize(results, a, t);
+  const net = (a, floor, t, phase) => {
+    const s = get(a, t);
+    const f = get(floor, t);
+    return s?.status === "ok" && f?.status === "ok" ? s[phase] - f[phase] : null;
+  };
+  const ratio = (x, y) => (x === null || y === null || y <= 0 || x < 0 ? null : x / y);
+  const fmtRatio = (r) => (r === null ? "–" : `${r.toFixed(2)}×`);
+  const fmtNet = (x) => (x === null ? "–" : fmtNs(Math.max(x, 0)));
+
+  const out = [];
+  out.push("## offheap on real-program traces");
+  out.push("");
+  out.push(machineLine(machine));
+  out.push(`Date: ${new Date().toISOString().slice(0, 10)}. Runs per cell: ${opts.runs}${opts.runs > 1 ? " (medians)" : ""}. Each cell: a fresh process, 3 passes, timeout ${opts.timeoutS} s.`);
+  for (const n of notes) out.push(n);
+  out.push("");
+  out.push(markdownTable(
+    ["trace", "kind", "program", "ops", "allocs", "peak live MiB"],
+    traces.map((t) => {
+      const s = stats[t.name];
+      return [t.name, t.kind, t.program, s.ops.toLocaleString("en-US"), s.allocs.toLocaleString("en-US"), mib(s.peakLiveBytes)];
+    }),
+    3,
+  ));
+  const jsCols = allocators.filter((a) => JS_ALLOCATORS.includes(a));
+  const nativeCols = allocators.filter((a) => a in NATIVE_ALLOCATORS);
+  for (const { key, title } of PHASES) {
+    out.push("");
+    out.push(`### ${title}: ns per op (one op = one alloc or one free)`);
+    out.push("");
+    out.push(markdownTable(
+      ["trace", "ops", ...jsCols, ...nativeCols, "offheap net", "TLSF net", "mimalloc net", "offheap/TLSF net", "offheap/mimalloc net"],
+      traces.map((t) => {
+        const ops = key === "prefix" ? Math.min(100_000, stats[t.name].ops) : stats[t.name].ops;
+        const offNet = net("offheap", "js-floor", t.name, key);
+        const tlsfNet = net("as-tlsf", "js-floor", t.name, key);
+        const miNet = net("mimalloc", "c-floor", t.name, key);
+        return [
+          t.name,
+          ops.toLocaleString("en-US"),
+          ...[...jsCols, ...nativeCols].map((a) => fmtResult(get(a, t.name), key)),
+          fmtNet(offNet),
+          fmtNet(tlsfNet),
+          fmtNet(miNet),
+          fmtRatio(ratio(offNet, tlsfNet)),
+          fmtRatio(ratio(offNet, miNet)),
+        ];
+      }),
+    ));
+  }
+  const fpCols = allocators.filter((a) => a !== "v8" && !a.endsWith("floor"));
+  out.push("");
+  out.push("### Peak footprint in the first pass: MiB (× peak live bytes)");
+  out.push("");
+  out.push(markdownTable(
+    ["trace", "peak live MiB", ...fpCols],
+    traces.map((t) => {
+      const live = stats[t.name].peakLiveBytes;
+      return [t.name, mib(live), ...fpCols.map((a) => {
+        const s = get(a, t.name);
+        if (s?.status !== "ok" || s.footprintBytes === null) return "–";
+        return `${mib(s.footprintBytes)} (${(s.footprintBytes / live).toFixed(2)}×)`;
+      })];
+    }),
+  ));
+  out.push("");
+  out.push("offheap: `heap.stats().peakCommittedBytes` (metadata included); as-tlsf: the wasm memory's size; native: peak RSS (VmHWM) less the RSS before pass 1. The replayers write one byte per block, so the untouched pages of large blocks do not count natively.");
+  const failed = results.filter((r) => r.status === "error");
+  if (failed.length) {
+    process.exitCode = 1;
+    out.push("");
+    for (const r of failed) out.push(`† ${r.trace} / ${r.allocator}: ${r.error}`);
+  }
+
+  const targets = [];
+  const mark = (ok) => (ok === null ? "–" : ok ? "✓" : "✗");
+  const check = (label, x, y, limit) => {
+    const r = ratio(x, y);
+    targets.push(`${mark(r === null ? null : r <= limit)} ${label} ≤ ${limit}× (measured ${fmtRatio(r)}: ${fmtNet(x)} vs ${fmtNet(y)} ns/op net)`);
+  };
+  if (allocators.includes("offheap")) {
+    for (const t of traces) {
+      const n = t.name;
+      check(`${n}: first pass, offheap / TLSF net`, net("offheap", "js-floor", n, "first"), net("as-tlsf", "js-floor", n, "first"), 1.0);
+      check(`${n}: warm, offheap / TLSF net`, net("offheap", "js-floor", n, "warm"), net("as-tlsf", "js-floor", n, "warm"), 0.6);
+      check(`${n}: warm, offheap / mimalloc net`, net("offheap", "js-floor", n, "warm"), net("mimalloc", "c-floor", n, "warm"), 1.5);
+      check(`${n}: first 100k ops, offheap / TLSF net`, net("offheap", "js-floor", n, "prefix"), net("as-tlsf", "js-floor", n, "prefix"), 1.0);
+      const off = get("offheap", n);
+      const tlsf = get("as-tlsf", n);
+      if (off?.status === "ok" && tlsf?.status === "ok") {
+        targets.push(`${mark(off.footprintBytes <= tlsf.footprintBytes)} ${n}: footprint offheap ≤ TLSF (${mib(off.footprintBytes)} vs ${mib(tlsf.footprintBytes)} MiB)`);
+      }
+      const live = stats[n].peakLiveBytes;
+      if (off?.status === "ok" && live > LARGE_LIVE_BYTES) {
+        targets.push(`${mark(off.footprintBytes <= 1.2 * live)} ${n}: footprint offheap ≤ 1.2× peak live (${(off.footprintBytes / live).toFixed(2)}×)`);
+      }
+    }
+    out.push("");
+    out.push("Targets for offheap (issue 12):");
+    out.push("");
+    for (const t of targets) out.push(`- ${t}`);
+  }
+  out.push("");
+  out.push(`(total ${((performance.now() - runStart) / 1000).toFixed(0)} s)`);
+  console.log(out.join("\n"));
+
+  if (opts.json) {
+    const report = { date: new Date().toISOString(), machine, node: process.version, runs: opts.runs, traces: traces.map((t) => ({ ...t, ...stats[t.name] })), results, targets };
+    writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+  }
+}
+
+main().catch((err) => {
+  console.error(err.message);
+  process.exit(1);
+});

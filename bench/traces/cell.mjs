@@ -1,0 +1,137 @@
+// One trace cell in its own process: `node --expose-gc bench/traces/cell.mjs <allocator> <trace> [passes]`.
+//
+// Replays data/<trace>.trace.gz against one allocator: `passes` passes (default
+// 3) in this fresh process, each timed with process.hrtime.bigint(); what is
+// left live after a pass is freed, untimed, followed by a full GC. Pass 1 is
+// the program's own run ("first pass"), and its first 100,000 ops are timed
+// on their own as well (the replay stops there and goes on with a second
+// call, so this is still the process's first contact with the trace). The
+// last pass is "warm". Prints one JSON line:
+//   { allocator, trace, ops, prefixOps, prefixNs, passNs: [...], footprintBytes: [...] }
+// footprintBytes[k] is the allocator's peak memory after pass k+1: offheap's
+// peakCommittedBytes (exact), TLSF's wasm memory size (it never shrinks),
+// null for V8 and the floor.
+//
+// Allocators: the adapters of ../allocators.mjs (offheap, as-tlsf, v8) and
+// "js-floor": the same loop over a bump allocator that never frees, cycling
+// through a small pre-touched ring: the harness's own cost.
+import { loadAllocator } from "../allocators.mjs";
+import { DATA_DIR, loadTrace } from "./trace-file.mjs";
+
+/** Ops of the separately timed prefix of the first pass. */
+export const PREFIX_OPS = 100_000;
+
+// Local copies: V8 does not fold imported bindings into the loop.
+const FREE_BIT = 0x80000000;
+const SLOT_MASK = 0x7fffffff;
+
+const RING_BYTES = 1 << 16;
+const RING_MASK = RING_BYTES - 1;
+const RING_BASE = 64; // addresses start here, so 0 still means "no block" in a handle
+
+// The harness floor: bumps through a 64 KiB ring, 16-byte steps; free does nothing.
+class BumpFloor {
+  constructor() {
+    this.u8 = new Uint8Array(RING_BASE + RING_BYTES).fill(1);
+    this.pos = 0;
+  }
+  alloc(sizeBytes) {
+    const addr = RING_BASE + this.pos;
+    this.pos = (this.pos + ((sizeBytes + 15) & ~15)) & RING_MASK;
+    return addr;
+  }
+  touch(addr) {
+    this.u8[addr] = 1;
+  }
+  free(addr) {}
+  slots(n) {
+    return new Uint32Array(n);
+  }
+}
+
+// The timed loop, the same for every allocator: an alloc takes the pair's
+// size (0 as 1, as replay.c does), writes one byte into the block and keeps
+// its handle in the slot; a free frees the slot's handle and clears it (for
+// V8, dropping the reference is the free).
+function replay(allocator, pairs, handles, fromOp, toOp) {
+  const end = toOp << 1;
+  for (let i = fromOp << 1; i < end; i += 2) {
+    const word = pairs[i];
+    if (word & FREE_BIT) {
+      const slot = word & SLOT_MASK;
+      allocator.free(handles[slot]);
+      handles[slot] = 0;
+    } else {
+      const block = allocator.alloc(pairs[i + 1] || 1);
+      allocator.touch(block);
+      handles[word] = block;
+    }
+  }
+}
+
+function freeRest(allocator, handles) {
+  for (let slot = 0; slot < handles.length; slot++) {
+    const block = handles[slot];
+    if (block !== 0) {
+      allocator.free(block);
+      handles[slot] = 0;
+    }
+  }
+}
+
+function footprintBytes(allocator) {
+  if (allocator.heap) return allocator.heap.stats().peakCommittedBytes;
+  if (allocator.memory) return allocator.memory.buffer.byteLength;
+  return null;
+}
+
+function slotCount(pairs) {
+  let slots = 0;
+  for (let i = 0; i < pairs.length; i += 2) slots = Math.max(slots, (pairs[i] & SLOT_MASK) + 1);
+  return slots;
+}
+
+function timed(fn) {
+  const start = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - start);
+}
+
+async function runTraceCell(allocatorName, traceName, passes) {
+  const pairs = loadTrace(`${DATA_DIR}${traceName}.trace.gz`);
+  const ops = pairs.length >>> 1;
+  const prefixOps = Math.min(PREFIX_OPS, ops);
+  const makeAllocator = allocatorName === "js-floor" ? async () => new BumpFloor() : await loadAllocator(allocatorName);
+  const allocator = await makeAllocator();
+  const handles = allocator.slots(slotCount(pairs));
+  const passNs = [];
+  const footprints = [];
+  let prefixNs = 0;
+  for (let pass = 0; pass < passes; pass++) {
+    globalThis.gc?.();
+    if (pass === 0) {
+      prefixNs = timed(() => replay(allocator, pairs, handles, 0, prefixOps));
+      passNs.push(prefixNs + timed(() => replay(allocator, pairs, handles, prefixOps, ops)));
+    } else {
+      passNs.push(timed(() => replay(allocator, pairs, handles, 0, ops)));
+    }
+    footprints.push(footprintBytes(allocator));
+    freeRest(allocator, handles);
+  }
+  return {
+    allocator: allocatorName,
+    trace: traceName,
+    ops,
+    prefixOps,
+    prefixNs,
+    passNs,
+    footprintBytes: footprints,
+  };
+}
+
+const [allocatorName, traceName, passesArg] = process.argv.slice(2);
+if (!allocatorName || !traceName) {
+  console.error("usage: node --expose-gc bench/traces/cell.mjs <offheap|as-tlsf|v8|js-floor> <trace> [passes]");
+  process.exit(2);
+}
+console.log(JSON.stringify(await runTraceCell(allocatorName, traceName, passesArg === undefined ? 3 : Number(passesArg))));
