@@ -4,20 +4,22 @@ import { spawn } from "node:child_process";
 import os from "node:os";
 
 /**
- * Runs `node <args>` as one benchmark cell with a time limit. Resolves to
+ * Runs `node <args>` (or `command <args>` with `env`, for a native cell) as
+ * one benchmark cell with a time limit. Resolves to
  * `{ ...base, wallS, status: "ok", ...the last JSON line of its stdout }`,
  * `{ status: "dnf", timeoutS }` if it ran out of time, or
  * `{ status: "error", error }` naming the thrown error's line.
  */
-export function runCell(args, timeoutS, base) {
+export function runCell(args, timeoutS, base, { command = process.execPath, env = process.env } = {}) {
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env });
     let stdout = "";
     let stderr = "";
     let timedOut = false;
     child.stdout.setEncoding("utf8").on("data", (s) => (stdout += s));
     child.stderr.setEncoding("utf8").on("data", (s) => (stderr += s));
+    child.on("error", (err) => (stderr += `\nError: ${err.message}`)); // could not start (no such file); "close" follows
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill("SIGKILL");
