@@ -8,7 +8,10 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
 /** Column order of the results table. */
-export const ALLOCATORS = ["offheap", "offheap-profiled", "v8", "thi.ng", "as-tlsf"];
+export const ALLOCATORS = ["offheap", "offheap-profiled", "v8", "thi.ng", "as-tlsf", "floor"];
+
+/** Byte size of the JS loop floor's ring (as RING_BYTES in native/workloads.c): larger than any block, small enough for L2. */
+export const FLOOR_RING_BYTES = 1 << 16;
 
 /** Options every offheap heap in the benchmark is created with. */
 export const OFFHEAP_OPTIONS = { initialSize: 1 << 20, maxSize: 2 ** 31 };
@@ -149,6 +152,32 @@ class TlsfAdapter extends ViewAdapter {
   }
 }
 
+// floor: the loop floor, what a workload costs with no allocator. alloc bumps
+// an offset through a small ring touched in advance (each block 16-byte
+// aligned, wrapping round; only a block's first bytes are ever written), free
+// does nothing. The same as the C floor `c-floor` in native/workloads.c;
+// run.mjs subtracts it from the JS columns ("net").
+const FLOOR_RING_MASK = FLOOR_RING_BYTES - 1;
+
+class FloorAdapter extends ViewAdapter {
+  constructor() {
+    super();
+    // 16 spare bytes: put24 writes up to addr + 15.
+    const buf = new ArrayBuffer(FLOOR_RING_BYTES + 16);
+    this.u8 = new Uint8Array(buf);
+    this.i32 = new Int32Array(buf);
+    this.f64 = new Float64Array(buf);
+    this.u8.fill(1);
+    this.top = 0;
+  }
+  alloc(sizeBytes) {
+    const addr = this.top;
+    this.top = (addr + ((sizeBytes + 15) & ~15)) & FLOOR_RING_MASK;
+    return addr;
+  }
+  free(addr) {}
+}
+
 /**
  * Loads allocator `name` (one of ALLOCATORS) and returns an async factory of
  * fresh adapters. Throws if the allocator cannot be loaded (e.g. no dist/ yet).
@@ -174,6 +203,8 @@ export async function loadAllocator(name) {
       const wasmModule = await WebAssembly.compile(await readFile(await buildTlsf()));
       return async () => new TlsfAdapter(await instantiateTlsf(wasmModule));
     }
+    case "floor":
+      return async () => new FloorAdapter();
     default:
       throw new RangeError(`unknown allocator "${name}" (expected one of ${ALLOCATORS.join(", ")})`);
   }

@@ -4,11 +4,11 @@ import { spawn } from "node:child_process";
 import os from "node:os";
 
 /**
- * Runs `node <args>` as one benchmark cell with a time limit. Resolves to
+ * Runs `node <args>` (or `command <args>` with `env`, for a native cell) as
+ * one benchmark cell with a time limit. Resolves to
  * `{ ...base, wallS, status: "ok", ...the last JSON line of its stdout }`,
  * `{ status: "dnf", timeoutS }` if it ran out of time, or
  * `{ status: "error", error }` naming the thrown error's line.
- * `command` and `env` run another program instead (a native replayer).
  */
 export function runCell(args, timeoutS, base, { command = process.execPath, env = process.env } = {}) {
   return new Promise((resolve) => {
@@ -19,6 +19,7 @@ export function runCell(args, timeoutS, base, { command = process.execPath, env 
     let timedOut = false;
     child.stdout.setEncoding("utf8").on("data", (s) => (stdout += s));
     child.stderr.setEncoding("utf8").on("data", (s) => (stderr += s));
+    child.on("error", (err) => (stderr += `\nError: ${err.message}`)); // could not start (no such file); "close" follows
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill("SIGKILL");

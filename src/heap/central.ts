@@ -140,8 +140,8 @@ function initSpan(h: Core, s: number, cls: number, slot: number, room: number): 
   const dw = h.descW + (s << DESC_SHIFT);
   const objects = CLASS_OBJECTS[cls]!;
   const take = Math.min(objects, room);
-  u32[dw + D_KIND] = KIND_SMALL;
   u32[dw + D_NPAGES] = n;
+  u32[dw + D_KIND] = KIND_SMALL; // the kind last: a start page with a kind is whole (repair.ts)
   u32[dw + D_USED] = take;
   u32[dw + D_FREE] = 0;
   const size = CLASS_SIZE[cls]!;
@@ -449,8 +449,8 @@ export function allocLarge(h: Core & GrowAhead, sizeBytes: number, growFirst = f
   claimPages(h, s, n, 0);
   const u32 = h.u32;
   const dw = h.descW + (s << DESC_SHIFT);
-  u32[dw + D_KIND] = KIND_LARGE;
   u32[dw + D_NPAGES] = n;
+  u32[dw + D_KIND] = KIND_LARGE; // the kind last: a start page with a kind is whole (repair.ts)
   u32[dw + D_USED] = sizeBytes;
   u32[dw + D_FREE] = 0;
   const addr = s * PAGE_SIZE;
@@ -507,8 +507,8 @@ export function allocCacheBlock(h: Core): number {
   claimPages(h, s, n, 0);
   const u32 = h.u32;
   const dw = h.descW + (s << DESC_SHIFT);
-  u32[dw + D_KIND] = KIND_CACHE;
   u32[dw + D_NPAGES] = n;
+  u32[dw + D_KIND] = KIND_CACHE; // the kind last: a start page with a kind is whole (repair.ts)
   u32[dw + D_USED] = 0;
   u32[dw + D_FREE] = 0;
   const linesW = (s * PAGE_SIZE) >>> 2;

@@ -91,8 +91,8 @@ export function insertRun(h: Core, s: number, n: number): void {
   const dw = h.descW + (s << DESC_SHIFT);
   const bin = binOf(n);
   u32[dw + D_OWNER] = s;
-  u32[dw + D_KIND] = KIND_FREE;
   u32[dw + D_NPAGES] = n;
+  u32[dw + D_KIND] = KIND_FREE; // the kind last: a start page with a kind is whole (repair.ts)
   linkFront(h, HDR_FREE_BIN + bin, s);
   u32[HDR_BIN_NONEMPTY + (bin >>> 5)] = u32[HDR_BIN_NONEMPTY + (bin >>> 5)]! | 1 << (bin & 31);
   u32[h.descW + ((s + n - 1) << DESC_SHIFT) + D_OWNER] = s;

@@ -12,10 +12,11 @@
 // granules cleared), the large-block counts, and each class's count of
 // frees (so that allocations minus frees is the live blocks, C1: a half
 // made fold of the dead thread's counts is the only thing lost). A change
-// of the tiling cut where a run's start page had lost its kind (removeRun
-// and freeRun clear it first) is taken as that free run, and a new span cut
-// before its objects were marked gets them marked free; other damage to the
-// tiling is not repaired: the walk or the check that follows reports it.
+// of the tiling cut short is mended first (see the loop that does it); a new
+// span cut before its objects were marked gets them marked free. Other
+// damage to the tiling is not repaired: the walk or the check that follows
+// reports it. test/repair.test.ts cuts slow paths after every store and
+// checks the result.
 
 import * as layout from "./layout.js";
 const { CC_ARRAY, CC_LIMIT, CC_MAX, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, CC_TOP, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_USED, DESC_SHIFT,
@@ -60,13 +61,26 @@ export function repairAfterDeath(h: Core, deadLines: number, liveLines: number[]
   for (let cls = 1; cls <= N_CLASSES; cls++) u32[HDR_PARTIAL + cls] = 0, u32[HDR_EMPTY + cls] = 0;
   for (let b = 0; b < N_BINS; b++) u32[HDR_FREE_BIN + b] = 0;
   for (let w = 0; w < N_BINS >>> 5; w++) u32[HDR_BIN_NONEMPTY + w] = 0;
-  // A run taken from or returned to the page heap halfway: its start page
-  // lost its kind (removeRun clears it first) but kept its page count.
+  // The tiling, mended where a change of it was cut short. A start page's
+  // kind is written after its page count and class, and cleared first
+  // (removeRun, freeRun), so a page with a kind starts a whole span or run,
+  // and a start page without one begins a free run that reaches the next
+  // page with a kind (growth commits pages before it describes them, too).
+  // A small span whose class is 0 was being released (releaseEmptySpans
+  // clears its pages' classes before freeRun).
   for (let p = h.firstDataPage; p < h.endPage; ) {
     const dw = h.descW + (p << DESC_SHIFT);
+    const kind = u32[dw + D_KIND]!;
+    if (kind === 0) {
+      let n = 1;
+      while (p + n < h.endPage && u32[h.descW + ((p + n) << DESC_SHIFT) + D_KIND] === 0) n++;
+      u32[dw + D_KIND] = KIND_FREE;
+      u32[dw + D_NPAGES] = n;
+    } else if (kind === KIND_SMALL && u32[dw + D_CLASS] === 0) {
+      u32[dw + D_KIND] = KIND_FREE;
+    }
     const n = u32[dw + D_NPAGES]!;
     if (!(n >= 1 && p + n <= h.endPage)) break; // the walk below reports it
-    if (u32[dw + D_KIND] === 0) u32[dw + D_KIND] = KIND_FREE;
     p += n;
   }
   const runs: number[] = [];
@@ -105,6 +119,8 @@ export function repairAfterDeath(h: Core, deadLines: number, liveLines: number[]
       if (w !== deadLines && !liveLines.includes(w)) runs.push(p, n); // no slot names it: the dead thread's, cut short
     } else if (kind === KIND_LARGE) {
       if ((granuleState(u32, p * PAGE_SIZE) & G_LIVE_BIT) !== 0) {
+        // A resize in place cut between the page count and the size: the size becomes the pages'.
+        if (Math.ceil(u32[dw + D_USED]! / PAGE_SIZE) !== n) u32[dw + D_USED] = n * PAGE_SIZE;
         largeBlocks++;
         largePages += n;
       } else {
