@@ -6,13 +6,12 @@
 //
 // Every cell is its own process, run one at a time (2-core machine): JS
 // cells are `node --expose-gc bench/traces/cell.mjs <allocator> <trace>`,
-// native ones bench/traces/replay-passes.c (built here with cc into
-// .bench-cache/, skipped with a note without cc or a library). Each replays
+// native ones bench/traces/replay-passes.c (built by native/build.mjs with
+// cc into .bench-cache/, skipped with a note without cc or a library). Each replays
 // its trace 3 times: pass 1 is the "first pass" (its first 100,000 ops also
 // timed alone), pass 3 is "warm". Both languages have a floor: the same loop
 // over a bump allocator that never frees; "net" figures subtract it. The
 // cells run --runs rounds (default 5), interleaved, and the tables show medians.
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -21,6 +20,7 @@ import { gunzipSync } from "node:zlib";
 import { fmtNs, machineInfo, machineLine, markdownTable, optionList, parseOptions, runCell } from "./common.mjs";
 import { offheapDistUrl } from "./allocators.mjs";
 import { buildTlsf } from "./as-tlsf/build.mjs";
+import { buildNative, NATIVE_ALLOCATORS, nativeCell, wrongMalloc } from "./native/build.mjs";
 import { TRACES } from "./traces/catalog.mjs";
 import { DATA_DIR, loadTrace, traceStats } from "./traces/trace-file.mjs";
 
@@ -28,18 +28,10 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const CELL_SCRIPT = join(HERE, "traces", "cell.mjs");
 const NATIVE_SOURCE = join(HERE, "traces", "replay-passes.c");
 const CACHE_DIR = join(HERE, "..", ".bench-cache", "traces");
-const LIB_DIR = "/usr/lib/x86_64-linux-gnu";
 
-/** JS allocators (cell.mjs) and native ones (replay-passes.c; preload null = glibc, "floor" = --floor). */
-const JS_ALLOCATORS = ["offheap", "as-tlsf", "v8", "js-floor"];
-const NATIVE_ALLOCATORS = {
-  glibc: null,
-  mimalloc: "libmimalloc.so.2",
-  jemalloc: "libjemalloc.so.2",
-  tcmalloc: "libtcmalloc_minimal.so.4",
-  "c-floor": "floor",
-};
-const ALL = [...JS_ALLOCATORS, ...Object.keys(NATIVE_ALLOCATORS)];
+/** JS columns (cell.mjs; "floor" is the JS loop floor), then native ones (replay-passes.c; "c-floor" is the C loop floor). */
+const JS_ALLOCATORS = ["offheap", "as-tlsf", "v8", "floor"];
+const ALL = [...JS_ALLOCATORS, ...NATIVE_ALLOCATORS];
 const PHASES = [
   { key: "first", title: "First pass (the trace once, in a fresh process)" },
   { key: "warm", title: "Warm (pass 3 of 3 in one process)" },
@@ -64,20 +56,6 @@ function parseArgs(argv) {
   return opts;
 }
 
-/** Compiles replay-passes.c into the cache (keyed by its source); returns its path, or null with a note if there is no cc. */
-function buildNative(log) {
-  const source = readFileSync(NATIVE_SOURCE);
-  const bin = join(CACHE_DIR, `replay-passes-${createHash("sha256").update(source).digest("hex").slice(0, 12)}`);
-  if (existsSync(bin)) return bin;
-  try {
-    execFileSync("cc", ["-O2", "-o", bin, NATIVE_SOURCE], { stdio: ["ignore", "ignore", "pipe"] });
-    return bin;
-  } catch (err) {
-    log(`native: cannot build ${NATIVE_SOURCE} with cc (${err.code === "ENOENT" ? "no cc" : err.message.split("\n")[0]}); native columns skipped`);
-    return null;
-  }
-}
-
 /** The uncompressed copy of a trace the native replayer reads (written once into the cache). */
 function rawTracePath(name) {
   const path = join(CACHE_DIR, `${name}.trace`);
@@ -93,14 +71,12 @@ function rawTracePath(name) {
 
 function runOne(allocator, trace, ctx) {
   const base = { allocator, trace };
-  if (JS_ALLOCATORS.includes(allocator)) {
-    return runCell(["--expose-gc", CELL_SCRIPT, allocator, trace], ctx.timeoutS, base);
-  }
-  const preload = NATIVE_ALLOCATORS[allocator];
-  const args = [rawTracePath(trace), ...(preload === "floor" ? ["--floor"] : [])];
-  const env = { ...process.env };
-  if (preload && preload !== "floor") env.LD_PRELOAD = join(LIB_DIR, preload);
-  return runCell(args, ctx.timeoutS, base, { command: ctx.nativeBin, env });
+  if (JS_ALLOCATORS.includes(allocator)) return runCell(["--expose-gc", CELL_SCRIPT, allocator, trace], ctx.timeoutS, base);
+  const { command, args, env } = nativeCell(ctx.nativeBin, allocator, rawTracePath(trace));
+  return runCell(args, ctx.timeoutS, base, { command, env }).then((r) => {
+    const wrong = r.status === "ok" && wrongMalloc(r);
+    return wrong ? { ...r, status: "error", error: wrong } : r;
+  });
 }
 
 const median = (xs) => {
@@ -150,17 +126,19 @@ async function main() {
     log(`offheap: ${fileURLToPath(offheapDistUrl())} does not exist (run \`npm run build\`); its cells will fail`);
   }
   if (allocators.includes("as-tlsf")) await buildTlsf({ log });
-  const nativeWanted = allocators.filter((a) => a in NATIVE_ALLOCATORS);
-  const nativeBin = nativeWanted.length ? buildNative(log) : null;
-  if (nativeWanted.length && !nativeBin) {
-    notes.push("Native columns skipped: no C compiler (cc) to build bench/traces/replay-passes.c.");
-    allocators = allocators.filter((a) => !(a in NATIVE_ALLOCATORS));
+  let nativeBin = null;
+  if (allocators.some((a) => NATIVE_ALLOCATORS.includes(a))) {
+    const built = await buildNative({ log, source: NATIVE_SOURCE, name: "replay-passes" });
+    nativeBin = built.binary ?? null;
+    if (built.note) notes.push(built.note);
   }
-  for (const [name, lib] of Object.entries(NATIVE_ALLOCATORS)) {
-    if (!allocators.includes(name) || !lib || lib === "floor" || existsSync(join(LIB_DIR, lib))) continue;
-    notes.push(`${name} skipped: ${join(LIB_DIR, lib)} is not installed.`);
-    allocators = allocators.filter((a) => a !== name);
-  }
+  allocators = allocators.filter((a) => {
+    if (!NATIVE_ALLOCATORS.includes(a)) return true;
+    if (!nativeBin) return false;
+    const missing = nativeCell(nativeBin, a, "").note;
+    if (missing) notes.push(missing);
+    return !missing;
+  });
   for (const n of notes) log(n);
 
   log("trace stats ...");
@@ -206,7 +184,7 @@ async function main() {
     3,
   ));
   const jsCols = allocators.filter((a) => JS_ALLOCATORS.includes(a));
-  const nativeCols = allocators.filter((a) => a in NATIVE_ALLOCATORS);
+  const nativeCols = allocators.filter((a) => NATIVE_ALLOCATORS.includes(a));
   for (const { key, title } of PHASES) {
     out.push("");
     out.push(`### ${title}: ns per op (one op = one alloc or one free)`);
@@ -215,8 +193,8 @@ async function main() {
       ["trace", "ops", ...jsCols, ...nativeCols, "offheap net", "TLSF net", "mimalloc net", "offheap/TLSF net", "offheap/mimalloc net"],
       traces.map((t) => {
         const ops = key === "prefix" ? Math.min(100_000, stats[t.name].ops) : stats[t.name].ops;
-        const offNet = net("offheap", "js-floor", t.name, key);
-        const tlsfNet = net("as-tlsf", "js-floor", t.name, key);
+        const offNet = net("offheap", "floor", t.name, key);
+        const tlsfNet = net("as-tlsf", "floor", t.name, key);
         const miNet = net("mimalloc", "c-floor", t.name, key);
         return [
           t.name,
@@ -264,10 +242,10 @@ async function main() {
   if (allocators.includes("offheap")) {
     for (const t of traces) {
       const n = t.name;
-      check(`${n}: first pass, offheap / TLSF net`, net("offheap", "js-floor", n, "first"), net("as-tlsf", "js-floor", n, "first"), 1.0);
-      check(`${n}: warm, offheap / TLSF net`, net("offheap", "js-floor", n, "warm"), net("as-tlsf", "js-floor", n, "warm"), 0.6);
-      check(`${n}: warm, offheap / mimalloc net`, net("offheap", "js-floor", n, "warm"), net("mimalloc", "c-floor", n, "warm"), 1.5);
-      check(`${n}: first 100k ops, offheap / TLSF net`, net("offheap", "js-floor", n, "prefix"), net("as-tlsf", "js-floor", n, "prefix"), 1.0);
+      check(`${n}: first pass, offheap / TLSF net`, net("offheap", "floor", n, "first"), net("as-tlsf", "floor", n, "first"), 1.0);
+      check(`${n}: warm, offheap / TLSF net`, net("offheap", "floor", n, "warm"), net("as-tlsf", "floor", n, "warm"), 0.6);
+      check(`${n}: warm, offheap / mimalloc net`, net("offheap", "floor", n, "warm"), net("mimalloc", "c-floor", n, "warm"), 1.5);
+      check(`${n}: first 100k ops, offheap / TLSF net`, net("offheap", "floor", n, "prefix"), net("as-tlsf", "floor", n, "prefix"), 1.0);
       const off = get("offheap", n);
       const tlsf = get("as-tlsf", n);
       if (off?.status === "ok" && tlsf?.status === "ok") {

@@ -46,27 +46,28 @@ function run(file, args) {
 /**
  * Returns `{ binary }`, the path of the built program (compiled unless the
  * cache holds one for this source, compiler and flags), or `{ note }` saying
- * why there is none (no compiler; a compile error).
+ * why there is none (no compiler; a compile error). `source` and `name` build
+ * another program of the same kind (bench/traces/replay-passes.c).
  */
-export async function buildNative({ log = () => {} } = {}) {
+export async function buildNative({ log = () => {}, source: sourcePath = SOURCE, name = "native-workloads" } = {}) {
   let ccVersion;
   try {
     ccVersion = (await run(CC, ["--version"])).split("\n")[0];
   } catch (err) {
     return { note: `native columns skipped: no C compiler (\`${CC} --version\`: ${err.code ?? err.message})` };
   }
-  const source = await readFile(SOURCE, "utf8");
+  const source = await readFile(sourcePath, "utf8");
   const key = createHash("sha256").update([source, ccVersion, ...CC_FLAGS].join("\0")).digest("hex").slice(0, 12);
-  const binary = join(CACHE_DIR, `native-workloads-${key}`);
+  const binary = join(CACHE_DIR, `${name}-${key}`);
   if (await stat(binary).then(() => true, () => false)) return { binary, ccVersion };
 
   await mkdir(CACHE_DIR, { recursive: true });
   const tmp = `${binary}.${process.pid}.tmp`;
   const t0 = performance.now();
   try {
-    await run(CC, [...CC_FLAGS, "-o", tmp, SOURCE, "-ldl"]);
+    await run(CC, [...CC_FLAGS, "-o", tmp, sourcePath, "-ldl"]);
   } catch (err) {
-    return { note: `native columns skipped: \`${CC}\` failed on ${SOURCE}: ${(err.stderr || err.message).trim().split("\n")[0]}` };
+    return { note: `native columns skipped: \`${CC}\` failed on ${sourcePath}: ${(err.stderr || err.message).trim().split("\n")[0]}` };
   }
   await rename(tmp, binary);
   log(`native: compiled with ${ccVersion} ${CC_FLAGS.join(" ")} in ${((performance.now() - t0) / 1000).toFixed(1)} s -> ${binary}`);
@@ -74,7 +75,8 @@ export async function buildNative({ log = () => {} } = {}) {
 }
 
 /**
- * How to run native cell (`allocator`, `workload`) with the built `binary`:
+ * How to run native cell (`allocator`, `workload`; for the trace replayer, the
+ * trace's path) with the built `binary`:
  * `{ command, args, env }`, or `{ note }` when its malloc library is missing.
  */
 export function nativeCell(binary, allocator, workload) {

@@ -12,9 +12,9 @@
 // peakCommittedBytes (exact), TLSF's wasm memory size (it never shrinks),
 // null for V8 and the floor.
 //
-// Allocators: the adapters of ../allocators.mjs (offheap, as-tlsf, v8) and
-// "js-floor": the same loop over a bump allocator that never frees, cycling
-// through a small pre-touched ring: the harness's own cost.
+// Allocators: the adapters of ../allocators.mjs: offheap, as-tlsf, v8 and
+// "floor", the JS loop floor (a bump through a small pre-touched ring that
+// never frees: the harness's own cost).
 import { loadAllocator } from "../allocators.mjs";
 import { DATA_DIR, loadTrace } from "./trace-file.mjs";
 
@@ -25,34 +25,11 @@ export const PREFIX_OPS = 100_000;
 const FREE_BIT = 0x80000000;
 const SLOT_MASK = 0x7fffffff;
 
-const RING_BYTES = 1 << 16;
-const RING_MASK = RING_BYTES - 1;
-const RING_BASE = 64; // addresses start here, so 0 still means "no block" in a handle
-
-// The harness floor: bumps through a 64 KiB ring, 16-byte steps; free does nothing.
-class BumpFloor {
-  constructor() {
-    this.u8 = new Uint8Array(RING_BASE + RING_BYTES).fill(1);
-    this.pos = 0;
-  }
-  alloc(sizeBytes) {
-    const addr = RING_BASE + this.pos;
-    this.pos = (this.pos + ((sizeBytes + 15) & ~15)) & RING_MASK;
-    return addr;
-  }
-  touch(addr) {
-    this.u8[addr] = 1;
-  }
-  free(addr) {}
-  slots(n) {
-    return new Uint32Array(n);
-  }
-}
-
 // The timed loop, the same for every allocator: an alloc takes the pair's
 // size (0 as 1, as replay.c does), writes one byte into the block and keeps
 // its handle in the slot; a free frees the slot's handle and clears it (for
-// V8, dropping the reference is the free).
+// V8, dropping the reference is the free). Handles are never 0 except the
+// floor's ring offset 0, whose free does nothing anyway.
 function replay(allocator, pairs, handles, fromOp, toOp) {
   const end = toOp << 1;
   for (let i = fromOp << 1; i < end; i += 2) {
@@ -101,8 +78,7 @@ async function runTraceCell(allocatorName, traceName, passes) {
   const pairs = loadTrace(`${DATA_DIR}${traceName}.trace.gz`);
   const ops = pairs.length >>> 1;
   const prefixOps = Math.min(PREFIX_OPS, ops);
-  const makeAllocator = allocatorName === "js-floor" ? async () => new BumpFloor() : await loadAllocator(allocatorName);
-  const allocator = await makeAllocator();
+  const allocator = await (await loadAllocator(allocatorName))();
   const handles = allocator.slots(slotCount(pairs));
   const passNs = [];
   const footprints = [];
@@ -131,7 +107,7 @@ async function runTraceCell(allocatorName, traceName, passes) {
 
 const [allocatorName, traceName, passesArg] = process.argv.slice(2);
 if (!allocatorName || !traceName) {
-  console.error("usage: node --expose-gc bench/traces/cell.mjs <offheap|as-tlsf|v8|js-floor> <trace> [passes]");
+  console.error("usage: node --expose-gc bench/traces/cell.mjs <offheap|as-tlsf|v8|floor> <trace> [passes]");
   process.exit(2);
 }
 console.log(JSON.stringify(await runTraceCell(allocatorName, traceName, passesArg === undefined ? 3 : Number(passesArg))));

@@ -1,18 +1,24 @@
 // Native side of bench/traces.mjs: replays a trace (uncompressed u32 pairs,
-// see trace-file.mjs) against this process's malloc/free, or with --floor
+// see trace-file.mjs) against this process's malloc/free, or as `c-floor`
 // against a bump allocator over a small pre-touched ring that never frees
-// (the C loop's own cost). Run it plain for glibc and under LD_PRELOAD for
-// mimalloc, jemalloc and tcmalloc. The loop is the JS harness's (cell.mjs):
-// an alloc mallocs the pair's size (0 as 1), writes one byte and keeps the
-// pointer in its slot; a free frees the slot's pointer and clears it.
+// (the C loop's own cost, as in ../native/workloads.c). The driver runs it
+// plain for glibc and under LD_PRELOAD for mimalloc, jemalloc and tcmalloc,
+// built by ../native/build.mjs (-O2 -fno-builtin-malloc -fno-builtin-free:
+// the compiler may not drop a malloc/free pair). The loop is the JS
+// harness's (cell.mjs): an alloc mallocs the pair's size (0 as 1), writes
+// one byte and keeps the pointer in its slot; a free frees the slot's
+// pointer and clears it.
 //
-//   replay-passes TRACE [--floor] [passes]
+//   replay-passes <c-floor|glibc|mimalloc|jemalloc|tcmalloc> TRACE [passes]
 //
 // Pass 1 is timed whole and its first 100,000 ops on their own; after each
 // pass what is left is freed, untimed. Prints one JSON line: prefixOps,
-// prefixNs, passNs[], and peak resident bytes after pass 1 and after the
-// last pass (VmHWM) less the resident bytes before pass 1
-// (the trace and the slot table, touched in advance).
+// prefixNs, passNs[], peak resident bytes after pass 1 and after the last
+// pass (VmHWM) less the resident bytes before pass 1 (the trace and the slot
+// table, touched in advance), and the shared object that defines malloc
+// (mallocLib), so the driver can check that the preload took effect.
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,17 +94,13 @@ static long peak_resident_bytes(void) {
 }
 
 int main(int argc, char **argv) {
-  const char *path = NULL;
-  int floor = 0, passes = 3;
-  for (int a = 1; a < argc; a++) {
-    if (strcmp(argv[a], "--floor") == 0) floor = 1;
-    else if (!path) path = argv[a];
-    else passes = atoi(argv[a]);
-  }
-  if (!path || passes < 1 || passes > MAX_PASSES) {
-    fprintf(stderr, "usage: replay-passes TRACE [--floor] [passes 1..%d]\n", MAX_PASSES);
+  int passes = argc > 3 ? atoi(argv[3]) : 3;
+  if (argc < 3 || passes < 1 || passes > MAX_PASSES) {
+    fprintf(stderr, "usage: replay-passes <c-floor|glibc|mimalloc|jemalloc|tcmalloc> TRACE [passes 1..%d]\n", MAX_PASSES);
     return 2;
   }
+  const char *allocator = argv[1], *path = argv[2];
+  int use_floor = !strcmp(allocator, "c-floor");
   FILE *f = fopen(path, "rb");
   if (!f) { perror(path); return 1; }
   fseek(f, 0, SEEK_END);
@@ -113,7 +115,7 @@ int main(int argc, char **argv) {
   slots = malloc(nslots * sizeof(void *));
   for (uint32_t s = 0; s < nslots; s++) ((void *volatile *)slots)[s] = 0;
   memset(ring, 1, sizeof ring);
-  void (*replay)(long, long) = floor ? replay_floor : replay_malloc;
+  void (*replay)(long, long) = use_floor ? replay_floor : replay_malloc;
   long prefix = ops < PREFIX_OPS ? ops : PREFIX_OPS;
   double pass_ns[MAX_PASSES], prefix_ns = 0;
   long base = resident_bytes(), peak_first = 0;
@@ -126,10 +128,14 @@ int main(int argc, char **argv) {
     pass_ns[pass] = t2 - t0;
     if (pass == 0) { prefix_ns = t1 - t0; peak_first = peak_resident_bytes(); }
     for (uint32_t s = 0; s < nslots; s++)
-      if (slots[s]) { if (!floor) free(slots[s]); slots[s] = 0; }
+      if (slots[s]) { if (!use_floor) free(slots[s]); slots[s] = 0; }
   }
-  printf("{\"ops\":%ld,\"prefixOps\":%ld,\"prefixNs\":%.0f,\"passNs\":[", ops, prefix, prefix_ns);
+  Dl_info info;
+  void *sym = dlsym(RTLD_DEFAULT, "malloc");
+  const char *lib = sym && dladdr(sym, &info) && info.dli_fname ? info.dli_fname : "unknown";
+  printf("{\"allocator\":\"%s\",\"ops\":%ld,\"prefixOps\":%ld,\"prefixNs\":%.0f,\"passNs\":[", allocator, ops, prefix, prefix_ns);
   for (int pass = 0; pass < passes; pass++) printf("%s%.0f", pass ? "," : "", pass_ns[pass]);
-  printf("],\"footprintBytes\":[%ld,%ld]}\n", peak_first - base, peak_resident_bytes() - base);
+  printf("],\"footprintBytes\":[%ld,%ld],\"mallocLib\":\"%s\"}\n", peak_first - base, peak_resident_bytes() - base,
+         use_floor ? "none (floor)" : lib);
   return 0;
 }
