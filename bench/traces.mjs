@@ -14,6 +14,7 @@
 // cells run --runs rounds (default 5), interleaved, and the tables show medians.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
@@ -262,7 +263,8 @@ async function main() {
     for (const t of targets) out.push(`- ${t}`);
   }
   out.push("");
-  out.push(`(total ${((performance.now() - runStart) / 1000).toFixed(0)} s)`);
+  // Other processes on a 2-core machine skew every cell; the load average at both ends shows whether they ran.
+  out.push(`(total ${((performance.now() - runStart) / 1000).toFixed(0)} s; load average ${os.loadavg()[0].toFixed(2)} at the end)`);
   console.log(out.join("\n"));
 
   if (opts.json) {
