@@ -1,5 +1,5 @@
-// Shared by the benchmark entry points (run.mjs, buffers.mjs): running one
-// cell in its own process, and number formatting.
+// Shared by the benchmark entry points (run.mjs, buffers.mjs, traces.mjs):
+// running one cell in its own process, options, tables and number formatting.
 import { spawn } from "node:child_process";
 import os from "node:os";
 

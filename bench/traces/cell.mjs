@@ -18,8 +18,8 @@
 import { loadAllocator } from "../allocators.mjs";
 import { DATA_DIR, loadTrace } from "./trace-file.mjs";
 
-/** Ops of the separately timed prefix of the first pass. */
-export const PREFIX_OPS = 100_000;
+// Ops of the separately timed prefix of the first pass (PREFIX_OPS in traces.mjs and replay-passes.c too).
+const PREFIX_OPS = 100_000;
 
 // Local copies: V8 does not fold imported bindings into the loop.
 const FREE_BIT = 0x80000000;
