@@ -94,19 +94,40 @@ describe("coalescing", () => {
   });
 
   test("empty small spans are given back to the page heap before the heap grows", () => {
-    const heap = new Heap({ maxSize: 8 * MIB, initialSize: 256 * KIB }); // 32 pages
-    const smalls = Array.from({ length: 30 }, () => heap.alloc(3000)); // 3072-byte class: 8 per 3-page span
-    const spanPages = Math.ceil(smalls.length / 8) * 3;
+    const heap = new Heap({ maxSize: 8 * MIB, initialSize: 256 * KIB }); // 32 pages; a class's cache holds 16 KiB
+    const smalls = Array.from({ length: 64 }, () => heap.alloc(3000)); // 3072-byte class: 8 per 3-page span
+    const spanPages = (smalls.length / 8) * 3;
     const rest = heap.alloc(pages(32 - spanPages)); // fills the heap
     heap.check();
     assert.equal(rest, dataStart(heap) + pages(spanPages));
-    for (const p of smalls) heap.free(p);
+    for (const p of smalls) heap.free(p); // all but a cache's worth go back to their spans
     heap.check();
     const committed = heap.stats().committedBytes;
-    const p = heap.alloc(pages(9)); // fits only in the three released empty spans
+    const p = heap.alloc(pages(9)); // fits only in released empty spans
     heap.check();
-    assert.equal(p, dataStart(heap));
+    assert.ok(p >= dataStart(heap) && p + pages(9) <= dataStart(heap) + pages(spanPages), `the block is where the spans were (page ${p / PAGE_SIZE})`);
     assert.equal(heap.stats().committedBytes, committed, "no growth");
+  });
+
+  test("objects in a cache stay there when the heap can grow; they are flushed and their spans reused only when it cannot", () => {
+    for (const growable of [true, false]) {
+      const heap = growable ? new Heap({ maxSize: 1024 * MIB, initialSize: 256 * KIB }) : new Heap({ maxSize: 512 * KIB, initialSize: 512 * KIB });
+      const smalls = Array.from({ length: 16 }, () => heap.alloc(3000)); // two 3-page spans of the 3072-byte class
+      heap.alloc(heap.stats().freePageBytes); // a large block that fills the committed pages
+      for (const p of smalls) heap.free(p);
+      const cached = heap.stats().cachedBytes;
+      assert.ok(cached >= 8 * 3072, `${cached} bytes cached`);
+      const end = committedEnd(heap);
+      const p = heap.alloc(pages(5)); // a large block
+      heap.check();
+      if (growable) {
+        assert.ok(p >= end, "the block is in grown pages");
+        assert.equal(heap.stats().cachedBytes, cached, "the objects are still cached");
+      } else {
+        assert.equal(p, Math.min(...smalls), "flushed, and the span's pages reused");
+        assert.equal(heap.stats().cachedBytes, 0);
+      }
+    }
   });
 });
 

@@ -232,8 +232,8 @@ export class Allocator {
   }
 
   // A block of its own pages (a large block): for a large request, or a small one the profiler samples.
-  private allocPages(sizeBytes: number, sample = false): number {
-    const addr = allocLarge(this, sizeBytes, sample);
+  private allocPages(sizeBytes: number): number {
+    const addr = allocLarge(this, sizeBytes);
     if (addr !== 0) this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
     return addr;
   }
@@ -251,7 +251,7 @@ export class Allocator {
       else this.armSample(cw, p);
       return this.coreAlloc(sizeBytes);
     }
-    const addr = this.allocPages(sizeBytes, true);
+    const addr = this.allocPages(sizeBytes);
     if (addr === 0) this.outOfMemory(api, sizeBytes);
     this.armSample(cw, p); // after allocPages: growing may have folded the class's counts
     p.sample(addr, sizeBytes);
@@ -507,7 +507,7 @@ export class Allocator {
   /** @internal Growth policy: pages to add beyond the need when the heap grows. */
   growStepPages(): number {
     const committed = (this.endPage - this.firstDataPage) * PAGE_SIZE;
-    return Math.ceil((this.growByBytes >= 0 ? this.growByBytes : Math.max(MIB, committed / 2)) / PAGE_SIZE);
+    return Math.ceil((this.growByBytes >= 0 ? this.growByBytes : Math.max(MIB, committed / 8)) / PAGE_SIZE);
   }
 
   // Re-reads what this object caches of the image: views (another Heap on
