@@ -234,6 +234,27 @@ describe("save and load", () => {
     await assert.rejects(Heap.load(join(dir, "does-not-exist.heap")), /ENOENT/);
     verify(await Heap.load(good), build(new Heap({ maxSize: 16 * MIB, initialSize: 64 * KIB }), 99, 300));
   });
+
+  test("an image longer than one read (Heap.load sums each 8 MiB chunk while it reads the next): a flipped bit in any chunk is found", async () => {
+    const heap = new Heap({ maxSize: 64 * MIB, initialSize: 20 * MIB });
+    const live = build(heap, 7, 300);
+    const big = heap.alloc(17 * MIB); // its pages reach into the third chunk
+    heap.u8.fill(0x5a, big, big + 17 * MIB);
+    const path = join(dir, "big.heap");
+    await heap.save(path);
+    const bytes = readFileSync(path);
+    const imageBytes = bytes.length - FILE_HEADER_BYTES;
+    assert.ok(imageBytes > 16 * MIB, `${imageBytes} image bytes: three chunks`);
+    const loaded = await Heap.load(path);
+    verify(loaded, live);
+    assert.equal(loaded.u8[big + 17 * MIB - 1], 0x5a);
+    for (const at of [100, 8 * MIB - 1, 8 * MIB, 12 * MIB + 3, imageBytes - 1]) {
+      const flipped = Uint8Array.from(bytes);
+      flipped[FILE_HEADER_BYTES + at] = flipped[FILE_HEADER_BYTES + at]! ^ 0x04;
+      writeFileSync(join(dir, "bad-big.heap"), flipped);
+      await assert.rejects(Heap.load(join(dir, "bad-big.heap")), (e: unknown) => e instanceof InvalidImageError && /image is damaged/.test(e.message), `image byte ${at}`);
+    }
+  });
 });
 
 test("collections survive save and load: re-opened from their roots with every entry", async () => {

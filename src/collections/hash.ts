@@ -12,7 +12,13 @@
 const C1 = 0xcc9e2d51;
 const C2 = 0x1b873593;
 
-/** Hash values 0 and 1 mark empty and deleted slots; hashes are mapped to [2, 2^32). */
+/**
+ * Hash values 0 and 1 mark empty and deleted slots; hashes are mapped to
+ * [2, 2^32). The hash functions return them as int32 bits (h | 0): a value
+ * of 2^31 or more passed between functions would be a heap number, one JS
+ * allocation per lookup. Stored in a Uint32Array they are the same bits;
+ * compare them with a stored word read as `u32[i] | 0`.
+ */
 export const MIN_HASH = 2;
 
 // One block of MurmurHash3: mixes the 4-byte word k into h.
@@ -24,7 +30,7 @@ function mixBlock(h: number, k: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
-// Tail (up to 3 bytes in k), length, avalanche; the result is >= MIN_HASH.
+// Tail (up to 3 bytes in k), length, avalanche; the result is >= MIN_HASH as a u32, returned as int32 bits.
 function finish(h: number, k: number, n: number): number {
   k = Math.imul(k, C1);
   k = (k << 15) | (k >>> 17);
@@ -34,7 +40,7 @@ function finish(h: number, k: number, n: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h = (h ^ (h >>> 16)) >>> 0;
-  return h < MIN_HASH ? h + MIN_HASH : h;
+  return (h < MIN_HASH ? h + MIN_HASH : h) | 0;
 }
 
 let words = new Uint32Array(64);
@@ -76,7 +82,7 @@ export function hashBytes(src: Uint8Array, off: number, n: number, seed: number)
 
 /**
  * Hash of an ASCII string's bytes, equal to hashBytes of its UTF-8 encoding,
- * and its bytes packed into keyWords(); -1 if the string has a char code
+ * and its bytes packed into keyWords(); 0 (no hash is) if the string has a char code
  * above 0x7f (encode it, then hashBytes). Reads each char once: charCodeAt
  * costs about 1.5 ns, most of a short key's lookup.
  * Cost: O(length), no allocation.
@@ -101,7 +107,7 @@ export function hashAscii(str: string, seed: number): number {
     k |= c << s;
   }
   out[i >>> 2] = k;
-  return any > 0x7f ? -1 : finish(h, k, n);
+  return any > 0x7f ? 0 : finish(h, k, n);
 }
 
 /** Hash of a 32-bit key (an u32 or i32 key's bits). */

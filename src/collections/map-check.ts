@@ -104,8 +104,8 @@ export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerpri
         want = hashWord(keyWord, seed);
         queryWord(keyWord);
       }
-      if (h !== want) fail("M6", `slot ${i} of table ${hex(t)} stores hash ${h}, its key hashes to ${want}`);
-      if (map.find(w, h) !== slot) fail("M6", `a lookup of the key in slot ${i} of table ${hex(t)} does not find it there`);
+      if ((h | 0) !== want) fail("M6", `slot ${i} of table ${hex(t)} stores hash ${h}, its key hashes to ${want >>> 0}`);
+      if (map.find(w, want) !== slot) fail("M6", `a lookup of the key in slot ${i} of table ${hex(t)} does not find it there`);
       const value = heap.u32[(slot + valueOff) >>> 2]!;
       if (valueKind === V_STRUCT) {
         if (keyKind <= K_BYTES) {

@@ -23,7 +23,7 @@ export function queryKey(seed: number, keyKind: number, api: string, key: unknow
     case K_STRING:
       if (typeof key === "string") {
         const h = hashAscii(key, seed);
-        if (h >= 0) {
+        if (h !== 0) {
           queryWords(key.length);
           return h;
         }

@@ -185,14 +185,14 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
    */
   get(key: MapKeyArg<K>): MapValue<V> | undefined {
     const w = this.live("get") >>> 2;
-    const slot = this.find(w, this.query("get", key));
+    const slot = this.find(w, this.query("OffHeapMap.get", key));
     return slot === 0 ? undefined : this.readValue(slot) as MapValue<V>;
   }
 
   /** Whether `key` is in the map. Cost: as get, with no allocation. */
   has(key: MapKeyArg<K>): boolean {
     const w = this.live("has") >>> 2;
-    return this.find(w, this.query("has", key)) !== 0;
+    return this.find(w, this.query("OffHeapMap.has", key)) !== 0;
   }
 
   /**
@@ -205,7 +205,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
   getRef(key: MapKeyArg<K>): number {
     const w = this.live("getRef") >>> 2;
     this.needBlocks("getRef");
-    const slot = this.find(w, this.query("getRef", key));
+    const slot = this.find(w, this.query("OffHeapMap.getRef", key));
     return slot === 0 ? 0 : this.heap.u32[(slot + this.valueOff) >>> 2]!;
   }
 
@@ -217,9 +217,9 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
   getOrInsertRef(key: MapKeyArg<K>): number {
     const w = this.live("getOrInsertRef") >>> 2;
     if (this.struct === null) throw new OffheapTypeError(`OffHeapMap.getOrInsertRef: the values are ${typeName(this.keyType, this.valueType)}, not records`);
-    const h = this.query("getOrInsertRef", key);
+    const h = this.query("OffHeapMap.getOrInsertRef", key);
     const slot = this.find(w, h);
-    if (slot === 0) this.insert("getOrInsertRef", w, h, undefined);
+    if (slot === 0) this.insert("OffHeapMap.getOrInsertRef", w, h, undefined);
     // inserting moves entries along their runs: find the new one's slot
     return this.heap.u32[(this.find(w, h) + this.valueOff) >>> 2]!;
   }
@@ -235,11 +235,11 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
    */
   set(key: MapKeyArg<K>, value: MapValueInit<V>): this {
     const w = this.live("set") >>> 2;
-    const h = this.query("set", key);
-    this.checkValue("set", value);
+    const h = this.query("OffHeapMap.set", key);
+    this.checkValue("OffHeapMap.set", value);
     const slot = this.find(w, h);
     if (slot !== 0) this.replaceValue(slot, value);
-    else this.insert("set", w, h, value);
+    else this.insert("OffHeapMap.set", w, h, value);
     return this;
   }
 
@@ -249,7 +249,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
    */
   delete(key: MapKeyArg<K>): boolean {
     const w = this.live("delete") >>> 2;
-    const slot = this.find(w, this.query("delete", key));
+    const slot = this.find(w, this.query("OffHeapMap.delete", key));
     if (slot === 0) return false;
     this.release(slot);
     const heap = this.heap;
@@ -344,20 +344,20 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     return oldCap === 0 ? 0 : probe(this.heap, u32[w + H_OLD_TABLE]!, oldCap, this.slotBytes, h);
   }
 
-  // Validates `key`, makes it the probes' query and returns its hash.
+  // Validates `key`, makes it the probes' query and returns its hash. `api` is the whole name ("OffHeapMap.get"): a name built per call would be a JS allocation per lookup.
   private query(api: string, key: unknown): number {
-    return queryKey(this.heap.u32[(this.hdr >>> 2) + H_SEED]!, this.keyKind, `OffHeapMap.${api}`, key);
+    return queryKey(this.heap.u32[(this.hdr >>> 2) + H_SEED]!, this.keyKind, api, key);
   }
 
   // Throws unless `value` fits the value type (before anything changes).
   private checkValue(api: string, value: unknown): void {
     const kind = this.valueKind;
-    if (kind === V_STRUCT) checkValues(this.struct!, `OffHeapMap.${api}`, value);
+    if (kind === V_STRUCT) checkValues(this.struct!, api, value);
     else if (kind === V_STRING) {
-      if (typeof value !== "string") throw new OffheapTypeError(`OffHeapMap.${api}: a value of this map must be a string, got ${describe(value)}`);
+      if (typeof value !== "string") throw new OffheapTypeError(`${api}: a value of this map must be a string, got ${describe(value)}`);
     } else if (kind === V_BYTES) {
-      if (!(value instanceof Uint8Array)) throw new OffheapTypeError(`OffHeapMap.${api}: a value of this map must be a Uint8Array, got ${describe(value)}`);
-    } else checkScalar(`OffHeapMap.${api}`, kind, value);
+      if (!(value instanceof Uint8Array)) throw new OffheapTypeError(`${api}: a value of this map must be a Uint8Array, got ${describe(value)}`);
+    } else checkScalar(api, kind, value);
   }
 
   private needBlocks(api: string): void {
@@ -368,7 +368,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
   private insert(api: string, w: number, h: number, value: unknown): void {
     const heap = this.heap;
     // Everything that can fail comes first: nothing changes on failure.
-    const newCap = grownCapacity(heap, w, `OffHeapMap.${api}`);
+    const newCap = grownCapacity(heap, w, api);
     const prepared = newCap === 0 ? 0 : heap.u32[w + H_NEXT_TABLE]!;
     const newTable = newCap === 0 ? 0 : prepared !== 0 ? prepared : heap.calloc(newCap * this.slotBytes);
     let keyBlock = 0;

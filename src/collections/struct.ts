@@ -363,9 +363,12 @@ function readField(heap: Heap, addr: number, f: Field): unknown {
   }
 }
 
+/** What validate returns for no values: one shared empty list, so that a record made without values (OffHeapMap.getOrInsertRef) allocates nothing on the JS heap. */
+const NO_VALUES: unknown[] = Object.freeze([]) as unknown as unknown[];
+
 // Validates `values` against the fields; returns [field, value, ...].
 function validate(api: string, byName: Map<string, Field>, values: unknown): unknown[] {
-  if (values === undefined) return [];
+  if (values === undefined) return NO_VALUES;
   if (values === null || typeof values !== "object" || Array.isArray(values)) throw new OffheapTypeError(`${api}: values must be an object, got ${describe(values)}`);
   const out: unknown[] = [];
   for (const [name, v] of Object.entries(values)) {

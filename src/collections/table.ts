@@ -107,7 +107,7 @@ export function probe(heap: Heap, table: number, cap: number, slotBytes: number,
   let i = h & mask;
   for (let d = 0; ; d++) {
     const slot = table + i * slotBytes;
-    const sh = u32[slot >>> 2]!;
+    const sh = u32[slot >>> 2]! | 0; // int32 bits, as h (hash.ts)
     if (sh === EMPTY) return 0;
     if (sh === h) {
       if (keyEquals(heap, slot)) return slot;

@@ -63,6 +63,7 @@ const OFF_FILE_HEADER_CHECKSUM = 44; // the checksum covers every byte before it
 const LE = true; // DataView's littleEndian argument
 
 const CHUNK_BYTES = 64 << 20; // fs reads and writes move at most this many bytes per call
+const READ_CHUNK_BYTES = 8 << 20; // Heap.load sums one chunk of this size while it reads the next (a multiple of 16)
 
 // True where a Uint32Array stores its low byte first, as the file's header does.
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
@@ -104,28 +105,57 @@ interface Fs {
  * memory.
  */
 export function imageChecksum(bytes: Uint8Array): number {
-  const w = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
-  const P1 = -1640531535; // 2654435761
-  const P2 = -2048144777; // 2246822519
-  let a = 0x24234428;
-  let b = -2048144777;
-  let c = 0;
-  let d = 1640531535;
-  const n = w.length;
-  for (let i = 0; i < n; i += 4) {
-    a = a + Math.imul(w[i]!, P2);
-    a = Math.imul((a << 13) | (a >>> 19), P1);
-    b = b + Math.imul(w[i + 1]!, P2);
-    b = Math.imul((b << 13) | (b >>> 19), P1);
-    c = c + Math.imul(w[i + 2]!, P2);
-    c = Math.imul((c << 13) | (c >>> 19), P1);
-    d = d + Math.imul(w[i + 3]!, P2);
-    d = Math.imul((d << 13) | (d >>> 19), P1);
+  const sum = new ImageChecksum();
+  sum.update(bytes, 0, bytes.length);
+  return sum.digest();
+}
+
+const P1 = -1640531535; // 2654435761
+const P2 = -2048144777; // 2246822519
+/** Bytes the checksum takes per call of its loop: a call count at which V8 optimizes the loop whole, not only by on-stack replacement. */
+const LANE_STEP_BYTES = 1 << 20;
+
+/** imageChecksum taken piece by piece, so that it can follow the reads of a file (loadImage). */
+class ImageChecksum {
+  private a = 0x24234428;
+  private b = P2;
+  private c = 0;
+  private d = 1640531535;
+
+  /** Adds bytes [from, to) of `bytes` (both multiples of 16), in order after what was added before. */
+  update(bytes: Uint8Array, from: number, to: number): void {
+    const w = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+    for (let at = from; at < to; at += LANE_STEP_BYTES) this.lanes(w, at >>> 2, Math.min(to, at + LANE_STEP_BYTES) >>> 2);
   }
-  let h = ((a << 1) | (a >>> 31)) + ((b << 7) | (b >>> 25)) + ((c << 12) | (c >>> 20)) + ((d << 18) | (d >>> 14));
-  h = Math.imul(h ^ (h >>> 15), P2);
-  h = Math.imul(h ^ (h >>> 13), -1028477379);
-  return (h ^ (h >>> 16)) >>> 0;
+
+  private lanes(w: Int32Array, i: number, end: number): void {
+    let a = this.a;
+    let b = this.b;
+    let c = this.c;
+    let d = this.d;
+    for (; i < end; i += 4) {
+      a = a + Math.imul(w[i]!, P2);
+      a = Math.imul((a << 13) | (a >>> 19), P1);
+      b = b + Math.imul(w[i + 1]!, P2);
+      b = Math.imul((b << 13) | (b >>> 19), P1);
+      c = c + Math.imul(w[i + 2]!, P2);
+      c = Math.imul((c << 13) | (c >>> 19), P1);
+      d = d + Math.imul(w[i + 3]!, P2);
+      d = Math.imul((d << 13) | (d >>> 19), P1);
+    }
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
+  }
+
+  digest(): number {
+    const { a, b, c, d } = this;
+    let h = ((a << 1) | (a >>> 31)) + ((b << 7) | (b >>> 25)) + ((c << 12) | (c >>> 20)) + ((d << 18) | (d >>> 14));
+    h = Math.imul(h ^ (h >>> 15), P2);
+    h = Math.imul(h ^ (h >>> 13), -1028477379);
+    return (h ^ (h >>> 16)) >>> 0;
+  }
 }
 
 // FNV-1a, a 32-bit word at a time, over the little-endian words of header bytes [0, OFF_FILE_HEADER_CHECKSUM).
@@ -212,12 +242,30 @@ export async function loadImage(path: string, kind: "wasm" | "resizable"): Promi
     const memory = createMemory(kind, imageBytes, rangeBytes);
     const buffer = memory instanceof WebAssembly.Memory ? memory.buffer : memory;
     const image = new Uint8Array(buffer, 0, imageBytes);
-    await readAll(file, image, FILE_HEADER_BYTES);
-    if (imageChecksum(image) !== view.getUint32(OFF_FILE_IMAGE_CHECKSUM, LE)) refuse("its image is damaged (checksum mismatch)");
+    if (await readSummed(file, image, FILE_HEADER_BYTES) !== view.getUint32(OFF_FILE_IMAGE_CHECKSUM, LE)) refuse("its image is damaged (checksum mismatch)");
     return memory;
   } finally {
     await file.close();
   }
+}
+
+/**
+ * Reads the file from `position` into all of `into` and returns the
+ * checksum of what it read: each chunk is summed while the next one is
+ * read (the read runs on libuv's thread pool), so the sum costs no time of
+ * its own where the reading is the slower.
+ */
+async function readSummed(file: FileHandle, into: Uint8Array, position: number): Promise<number> {
+  const sum = new ImageChecksum();
+  const chunk = (done: number) => into.subarray(done, Math.min(into.length, done + READ_CHUNK_BYTES));
+  let reading = readAll(file, chunk(0), position);
+  for (let done = 0; done < into.length; done += READ_CHUNK_BYTES) {
+    await reading;
+    const next = done + READ_CHUNK_BYTES;
+    if (next < into.length) reading = readAll(file, chunk(next), position + next);
+    sum.update(into, done, Math.min(into.length, next));
+  }
+  return sum.digest();
 }
 
 async function readAll(file: FileHandle, into: Uint8Array, position: number): Promise<void> {
