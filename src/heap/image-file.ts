@@ -63,7 +63,8 @@ const OFF_FILE_HEADER_CHECKSUM = 44; // the checksum covers every byte before it
 const LE = true; // DataView's littleEndian argument
 
 const CHUNK_BYTES = 64 << 20; // fs reads and writes move at most this many bytes per call
-const READ_CHUNK_BYTES = 8 << 20; // Heap.load sums one chunk of this size while it reads the next (a multiple of 16)
+const READ_CHUNK_BYTES = 8 << 20; // Heap.load sums one chunk of this size while it reads the next ones (a multiple of 16)
+const READS_IN_FLIGHT = 2; // Heap.load's reads at once (readSummed)
 
 // True where a Uint32Array stores its low byte first, as the file's header does.
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
@@ -251,19 +252,28 @@ export async function loadImage(path: string, kind: "wasm" | "resizable"): Promi
 
 /**
  * Reads the file from `position` into all of `into` and returns the
- * checksum of what it read: each chunk is summed while the next one is
- * read (the read runs on libuv's thread pool), so the sum costs no time of
- * its own where the reading is the slower.
+ * checksum of what it read. READS_IN_FLIGHT chunks are read at once (on
+ * libuv's thread pool) while the chunk before them is summed, in order.
+ * Reading into fresh memory costs a page fault per page; two reads fault
+ * on two cores: a 455 MiB image took 1.67 s with one read at a time, 0.82 s
+ * with two (three gained nothing on 2 cores), and the sum (0.15-0.2 s
+ * warm) runs beside them.
  */
 async function readSummed(file: FileHandle, into: Uint8Array, position: number): Promise<number> {
   const sum = new ImageChecksum();
-  const chunk = (done: number) => into.subarray(done, Math.min(into.length, done + READ_CHUNK_BYTES));
-  let reading = readAll(file, chunk(0), position);
-  for (let done = 0; done < into.length; done += READ_CHUNK_BYTES) {
-    await reading;
-    const next = done + READ_CHUNK_BYTES;
-    if (next < into.length) reading = readAll(file, chunk(next), position + next);
-    sum.update(into, done, Math.min(into.length, next));
+  const chunks = Math.ceil(into.length / READ_CHUNK_BYTES);
+  const reads: Promise<void>[] = [];
+  const start = (k: number): void => {
+    const at = k * READ_CHUNK_BYTES;
+    const read = readAll(file, into.subarray(at, Math.min(into.length, at + READ_CHUNK_BYTES)), position + at);
+    read.catch(() => undefined); // a failure is thrown where the chunk is awaited, or dropped if an earlier one failed
+    reads.push(read);
+  };
+  for (let k = 0; k < Math.min(READS_IN_FLIGHT, chunks); k++) start(k);
+  for (let k = 0; k < chunks; k++) {
+    await reads[k];
+    if (k + READS_IN_FLIGHT < chunks) start(k + READS_IN_FLIGHT);
+    sum.update(into, k * READ_CHUNK_BYTES, Math.min(into.length, (k + 1) * READ_CHUNK_BYTES));
   }
   return sum.digest();
 }
