@@ -307,8 +307,13 @@ export class Allocator {
    * granule goes from G_LIVE to G_FREE with a compareExchange, the one
    * step where two threads freeing one block meet: exactly one exchange
    * succeeds, and the other free finds the block free and throws
-   * DoubleFreeError from freeSlow. The class is read after the exchange,
-   * when the block is this thread's and its span cannot be released.
+   * DoubleFreeError from freeSlow. The class and the push bound are read
+   * before the exchange: a free that must make room on its list (or that
+   * releaseThread's trap stops: slots.ts) takes the heap lock first and
+   * changes the granule under it (freeLocked), so that no object is ever
+   * G_FREE on no list while another thread holds the lock and reads the
+   * image (a repair would put it on its span's free list, and then the
+   * push would put it on a cache list too).
    */
   freeShared(addr: number): void {
     const u32 = this.u32;
@@ -317,8 +322,15 @@ export class Allocator {
       const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
       let word = u32[bitW]!;
       if (((word >>> shift) & 3) === G_LIVE) {
-        if (u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS] === 0) {
+        const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
+        if (cls === 0) {
           this.freeBlock(addr, 0);
+          return;
+        }
+        const cw = this.cacheW + (cls << CC_SHIFT);
+        const pushes = (u32[cw + CC_PUSHES]! + 1) | 0;
+        if (cls > N_CLASSES || pushes > (u32[cw + CC_LIMIT]! | 0)) {
+          this.freeLocked(addr);
           return;
         }
         for (;;) {
@@ -330,13 +342,6 @@ export class Allocator {
             return;
           }
         }
-        const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
-        const cw = this.cacheW + (cls << CC_SHIFT);
-        const pushes = (u32[cw + CC_PUSHES]! + 1) | 0;
-        if (cls > N_CLASSES || pushes > (u32[cw + CC_LIMIT]! | 0)) {
-          this.pushFreed(addr, cls);
-          return;
-        }
         const top = u32[cw + CC_TOP]! + 1;
         u32[top] = addr;
         u32[cw + CC_TOP] = top;
@@ -347,15 +352,29 @@ export class Allocator {
     if (addr !== 0) this.freeSlow(addr);
   }
 
-  // freeShared's slow part: the object at addr is G_FREE already (this
-  // thread's exchange made it so) and goes on class cls's list after the
-  // list makes room, under the heap lock.
-  private pushFreed(addr: number, cls: number): void {
+  // freeShared's slow part, under the heap lock: the granule goes from
+  // G_LIVE to G_FREE (or, if another thread freed the block first, free()'s
+  // checks name the misuse), then the object goes on its class's list after
+  // the list makes room.
+  private freeLocked(addr: number): void {
     this.lockHeap();
     try {
+      const u32 = this.u32;
+      const bitW = BITMAP_W + (addr >>> GRANULE_WORD_SHIFT);
+      const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
+      const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
+      let word = u32[bitW]!;
+      for (;;) {
+        if (((word >>> shift) & 3) !== G_LIVE || cls === 0) {
+          this.freeSlow(addr); // freed by another thread meanwhile, or a large block now: named or freed there
+          return;
+        }
+        const seen = Atomics.compareExchange(u32, bitW, word, word ^ (3 << shift));
+        if (seen === word) break;
+        word = seen;
+      }
       if (!(cls >= 1 && cls <= N_CLASSES)) freeLarge(this, addr, cls); // damage: it names it
       cacheOverflow(this, cls);
-      const u32 = this.u32;
       const cw = this.cacheW + (cls << CC_SHIFT);
       const top = u32[cw + CC_TOP]! + 1;
       u32[top] = addr;
