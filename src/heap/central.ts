@@ -99,7 +99,7 @@ export interface GrowAhead {
  * it: it costs a step per cached object (milliseconds for full caches), a
  * program that is still growing refills the caches right after it, and
  * growth is a memory.grow. Flushing first made the first 100,000
- * operations of real programs' traces 1.3-2.9x slower (bench:traces).
+ * operations of real programs' traces 1.4-3.3x slower (bench:traces).
  */
 export function acquirePages(h: Core & GrowAhead, n: number): number {
   let s = takeRun(h, n);
