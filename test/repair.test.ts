@@ -2,7 +2,9 @@
 // every point where a death can leave the image: each slow path below is
 // run again and again on a fresh heap, stopped after its k-th store to the
 // image while it holds the lock (a worker.terminate() stops a thread
-// between two stores, never inside one), for every k. Then what another
+// between two stores, never inside one), for every k that is a store to
+// the header or to a page's kind or page count, and a sample of the other
+// stores (cutPoints). Then what another
 // thread's releaseThread does runs: repairAfterDeath and check(). Every
 // block that was live before the cut must still be live with its contents,
 // the heap must pass check(), and it must go on serving allocs and frees.
