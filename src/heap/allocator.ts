@@ -538,10 +538,14 @@ export class Allocator {
     if (this.detached) throw new OffheapTypeError("Heap: this Heap is detached (detach() was called); attach the memory again to use the heap");
     if (this.u8.buffer !== this.backing.buffer || this.u8.length !== this.viewBytes()) this.refreshViews();
     let end = this.u32[HDR_END_PAGE]!;
-    // Another thread may have grown the memory between the two reads.
-    if (end * PAGE_SIZE > this.u8.length && this.u8.length !== this.viewBytes()) {
-      this.refreshViews();
-      end = this.u32[HDR_END_PAGE]!;
+    // Another thread may have grown the memory between the two reads (and
+    // this thread's buffer may not show it yet: Backing.refresh).
+    if (end * PAGE_SIZE > this.u8.length) {
+      if (this.u8.length === this.viewBytes()) this.backing.refresh();
+      if (this.u8.length !== this.viewBytes()) {
+        this.refreshViews();
+        end = this.u32[HDR_END_PAGE]!;
+      }
     }
     // Every slow path trusts the committed end: damage must not move it past the memory.
     if (!(end >= this.firstDataPage && end <= this.totalPages && end * PAGE_SIZE <= this.u8.length)) {

@@ -48,7 +48,7 @@
 // (sampling), roots.ts (named roots), strings.ts, options.ts.
 
 import { HeapCorruptionError, InvalidImageError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { type Backing, isMemoryObject, openBacking } from "../memory/backing.js";
+import { type Backing, isMemoryObject, openBacking, refreshShared } from "../memory/backing.js";
 import { Allocator } from "./allocator.js";
 import { sizeClassOf } from "./class-of.js";
 import { MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
@@ -243,10 +243,12 @@ export class Heap extends Allocator {
     const buffer = memory instanceof WebAssembly.Memory ? memory.buffer : memory;
     if (buffer.byteLength < HEADER_BYTES) throw new InvalidImageError(`Heap.attach: ${buffer.byteLength} bytes is too short for a heap image`);
     const u32 = new Uint32Array(buffer, 0, HEADER_BYTES >>> 2);
-    // Another thread may grow a shared memory between reading its length and its header: read the length again.
-    const length = (): number => (memory instanceof WebAssembly.Memory ? memory.buffer : memory).byteLength;
+    // Another thread may grow a shared memory between reading its length and its header: read the length again, up to date.
     let problem = imageProblem(u32, buffer.byteLength);
-    if (problem !== "") problem = imageProblem(u32, length());
+    if (problem !== "") {
+      refreshShared(memory);
+      problem = imageProblem(u32, (memory instanceof WebAssembly.Memory ? memory.buffer : memory).byteLength);
+    }
     if (problem !== "") throw new InvalidImageError(`Heap.attach: ${problem}`);
     const totalBytes = u32[HDR_TOTAL_PAGES]! * PAGE_SIZE;
     attaching = openBacking(memory, u32[HDR_END_PAGE]! * PAGE_SIZE, totalBytes);

@@ -47,6 +47,19 @@ export interface Backing {
   grow(byteLength: number): boolean;
   /** Makes the buffer `byteLength` long if this kind can shrink; returns whether it did. */
   shrink(byteLength: number): boolean;
+  /** Makes `buffer` show growth by another thread now (refreshShared). */
+  refresh(): void;
+}
+
+/**
+ * Brings a shared WebAssembly.Memory's `buffer` in this thread up to date
+ * with growth by another thread. V8 replaces it when this thread handles
+ * the grow's interrupt, which can come after the growing thread's later
+ * stores are visible here (a larger committed end in the header, say);
+ * `grow(0)` replaces it at once. Other memories need nothing.
+ */
+export function refreshShared(memory: ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory): void {
+  if (memory instanceof WebAssembly.Memory && typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer) memory.grow(0);
 }
 
 class WasmBacking implements Backing {
@@ -55,9 +68,12 @@ class WasmBacking implements Backing {
     return this.memory.buffer as ArrayBuffer; // a new object after any grow, by anyone
   }
   grow(byteLength: number): boolean {
-    const have = this.memory.buffer.byteLength;
+    let have = this.memory.buffer.byteLength;
     if (byteLength <= have) return true;
     if (byteLength > this.maxByteLength) return false;
+    refreshShared(this.memory); // another thread may have grown it already: grow from its real size
+    have = this.memory.buffer.byteLength;
+    if (byteLength <= have) return true;
     try {
       this.memory.grow(Math.ceil((byteLength - have) / WASM_PAGE_SIZE));
     } catch {
@@ -67,6 +83,9 @@ class WasmBacking implements Backing {
   }
   shrink(): boolean {
     return false;
+  }
+  refresh(): void {
+    refreshShared(this.memory);
   }
 }
 
@@ -91,6 +110,8 @@ class BufferBacking implements Backing {
     }
     return true;
   }
+  refresh(): void {} // a growable SharedArrayBuffer's byteLength is current in every thread
+
   shrink(byteLength: number): boolean {
     const b = this.buffer;
     if (!(b instanceof ArrayBuffer) || !b.resizable || byteLength >= b.byteLength) return false;
