@@ -352,34 +352,20 @@ export class Allocator {
     if (addr !== 0) this.freeSlow(addr);
   }
 
-  // freeShared's slow part, under the heap lock: the granule goes from
-  // G_LIVE to G_FREE (or, if another thread freed the block first, free()'s
-  // checks name the misuse), then the object goes on its class's list after
-  // the list makes room.
+  // freeShared's slow part: under the heap lock, the class's list makes
+  // room (its counts folded, half of it flushed if full, which also lifts a
+  // trap), and then freeShared itself makes the exchange and the push, or
+  // names the misuse if another thread freed the block meanwhile.
   private freeLocked(addr: number): void {
     this.lockHeap();
     try {
       const u32 = this.u32;
-      const bitW = BITMAP_W + (addr >>> GRANULE_WORD_SHIFT);
-      const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
       const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
-      let word = u32[bitW]!;
-      for (;;) {
-        if (((word >>> shift) & 3) !== G_LIVE || cls === 0) {
-          this.freeSlow(addr); // freed by another thread meanwhile, or a large block now: named or freed there
-          return;
-        }
-        const seen = Atomics.compareExchange(u32, bitW, word, word ^ (3 << shift));
-        if (seen === word) break;
-        word = seen;
+      if (granuleState(u32, addr) === G_LIVE) {
+        if (cls > N_CLASSES) freeLarge(this, addr, cls); // damage: it names it
+        if (cls !== 0) cacheOverflow(this, cls);
       }
-      if (!(cls >= 1 && cls <= N_CLASSES)) freeLarge(this, addr, cls); // damage: it names it
-      cacheOverflow(this, cls);
-      const cw = this.cacheW + (cls << CC_SHIFT);
-      const top = u32[cw + CC_TOP]! + 1;
-      u32[top] = addr;
-      u32[cw + CC_TOP] = top;
-      u32[cw + CC_PUSHES] = (u32[cw + CC_PUSHES]! + 1) | 0;
+      this.freeShared(addr);
     } finally {
       this.unlockHeap();
     }
