@@ -542,14 +542,16 @@ export class Allocator {
 
   // Views cover the buffer up to the heap's range: never past what the
   // bitmap describes, even when a user's memory is bigger.
-  private viewBytes(): number {
-    const n = Math.min(this.backing.buffer.byteLength, this.rangeBytes);
+  private viewBytes(buffer: ArrayBuffer | SharedArrayBuffer = this.backing.buffer): number {
+    const n = Math.min(buffer.byteLength, this.rangeBytes);
     return n - (n & ALIGN_MASK);
   }
 
   /** @internal */
   protected refreshViews(): void {
-    const v = createViews(this.backing.buffer, this.viewBytes());
+    // One read of the buffer: another thread's growth can replace a shared memory's buffer between two.
+    const buffer = this.backing.buffer;
+    const v = createViews(buffer, this.viewBytes(buffer));
     this.u8 = v.u8;
     this.i8 = v.i8;
     this.u16 = v.u16;
