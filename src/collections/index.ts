@@ -1,5 +1,6 @@
 // offheap/collections: maps, arrays and records whose storage lives in a
-// Heap. Re-exports only; see map.ts, array.ts and struct.ts.
+// Heap, and the collector that frees records no root reaches. Re-exports
+// only; see map.ts, array.ts, struct.ts and collector.ts.
 
 export {
   defineStruct, isStructType, StructBase, type FieldInfo, type FieldType, type FieldValue, type StructCursor, type StructFields,
@@ -12,4 +13,5 @@ export {
 export {
   OffHeapMap, type MapKey, type MapKeyArg, type MapKeyType, type MapValue, type MapValueInit, type MapValueType, type OffHeapMapOptions,
 } from "./map.js";
+export { Collector, type CollectorOptions, type CollectorStats } from "./collector.js";
 export { ConcurrentModificationError, DisposedError } from "../errors.js";

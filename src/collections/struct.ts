@@ -43,6 +43,7 @@ import {
 import { fingerprint } from "./hash.js";
 import { blockSize } from "./header.js";
 import { checkHeap, checkOptions, isHeap, type OptionRules } from "../common/options.js";
+import { reclaimerOf } from "../heap/reclaim.js";
 
 /** A field's type: a scalar, "bool" (1 byte), "string" (owned), "ref" (u32 address), or `bytes[N]` (N inline bytes). */
 export type FieldType = ScalarType | "bool" | "string" | "ref" | `bytes[${number}]`;
@@ -202,6 +203,7 @@ export function defineStruct<const F extends StructFields>(fields: F, options?: 
   const size = (offset + align - 1) & -align;
   const descriptor = `struct{${laid.map((f) => `${f.name}:${f.type}@${f.offset}`).join(",")}}/${size}`;
   const strings = laid.filter((f) => f.kind === F_STRING).map((f) => f.offset);
+  const refs = laid.filter((f) => f.kind === F_REF).map((f) => f.offset);
   const offsets: Record<string, number> = {};
   for (const f of laid) offsets[f.name] = f.offset;
   const byName = new Map(laid.map((f) => [f.name, f]));
@@ -237,6 +239,7 @@ export function defineStruct<const F extends StructFields>(fields: F, options?: 
     checkHeap(call.free, heap);
     if (addr === 0) return;
     liveRecord(heap, addr, size, call.free);
+    refuseCollected(heap, addr, call.free);
     freeStrings(heap, addr, strings);
     heap.free(addr);
   };
@@ -256,12 +259,14 @@ export function defineStruct<const F extends StructFields>(fields: F, options?: 
     for (let i = 0; i < prepared.length; i += 2) {
       const f = prepared[i] as Field;
       if (f.kind === F_STRING) freeStrings(heap, addr, [f.offset]);
+      else if (f.kind === F_REF) overwriteRefs(heap, addr, [f.offset]);
     }
     store(heap, addr, prepared);
   };
   type.reset = (heap, addr, values) => {
     checkHeap(call.reset, heap);
     const prepared = prepare(call.reset, heap, byName, values);
+    overwriteRefs(heap, addr, refs);
     freeStrings(heap, addr, strings);
     heap.u8.fill(0, addr, addr + size);
     store(heap, addr, prepared);
@@ -309,8 +314,15 @@ function accessor(f: Field): PropertyDescriptor {
     case T_I8: return { get(this: StructBase) { return this.heap.i8[this.addr + off]; }, set(this: StructBase, v: number) { this.heap.i8[this.addr + off] = v; } };
     case T_U16: return { get(this: StructBase) { return this.heap.u16[(this.addr + off) >>> 1]; }, set(this: StructBase, v: number) { this.heap.u16[(this.addr + off) >>> 1] = v; } };
     case T_I16: return { get(this: StructBase) { return this.heap.i16[(this.addr + off) >>> 1]; }, set(this: StructBase, v: number) { this.heap.i16[(this.addr + off) >>> 1] = v; } };
-    case T_U32: case F_REF:
-      return { get(this: StructBase) { return this.heap.u32[(this.addr + off) >>> 2]; }, set(this: StructBase, v: number) { this.heap.u32[(this.addr + off) >>> 2] = v; } };
+    case T_U32: return { get(this: StructBase) { return this.heap.u32[(this.addr + off) >>> 2]; }, set(this: StructBase, v: number) { this.heap.u32[(this.addr + off) >>> 2] = v; } };
+    case F_REF: return {
+      get(this: StructBase) { return this.heap.u32[(this.addr + off) >>> 2]; },
+      set(this: StructBase, v: number) {
+        const w = (this.addr + off) >>> 2;
+        if (refBarrier !== null) refBarrier(this.heap, this.heap.u32[w]!);
+        this.heap.u32[w] = v;
+      },
+    };
     case T_I32: return { get(this: StructBase) { return this.heap.i32[(this.addr + off) >>> 2]; }, set(this: StructBase, v: number) { this.heap.i32[(this.addr + off) >>> 2] = v; } };
     case T_F32: return { get(this: StructBase) { return this.heap.f32[(this.addr + off) >>> 2]; }, set(this: StructBase, v: number) { this.heap.f32[(this.addr + off) >>> 2] = v; } };
     case T_F64: return { get(this: StructBase) { return this.heap.f64[(this.addr + off) >>> 3]; }, set(this: StructBase, v: number) { this.heap.f64[(this.addr + off) >>> 3] = v; } };
@@ -409,6 +421,22 @@ function prepare(api: string, heap: Heap, byName: Map<string, Field>, values: un
 
 const FIELDS_OF = new WeakMap<StructType, Map<string, Field>>();
 
+// The collector's write barrier (collector.ts): null unless a Collector is
+// marking. Every store that overwrites a "ref" field first passes the old
+// address to it. One load and a test per ref store otherwise.
+let refBarrier: ((heap: Heap, old: number) => void) | null = null;
+
+/** @internal Installs (or, with null, removes) the write barrier of ref stores: collector.ts. */
+export function setRefBarrier(barrier: ((heap: Heap, old: number) => void) | null): void {
+  refBarrier = barrier;
+}
+
+// Passes the old values of the ref fields at offsets `refs` of the record at `addr` to the barrier, before a store overwrites them.
+function overwriteRefs(heap: Heap, addr: number, refs: readonly number[]): void {
+  if (refBarrier === null) return;
+  for (const off of refs) refBarrier(heap, heap.u32[(addr + off) >>> 2]!);
+}
+
 /**
  * Throws what `T.write(heap, addr, values)` would throw for a wrong field
  * name or value type, without writing: lets a collection validate before it
@@ -443,6 +471,13 @@ export function freeStrings(heap: Heap, addr: number, stringOffsets: readonly nu
       heap.free(s);
     }
   }
+}
+
+// Throws what Heap.free throws for a block a Collector manages, before a
+// record's strings are freed: so the heap is unchanged.
+function refuseCollected(heap: Heap, addr: number, api: string): void {
+  const r = reclaimerOf(heap);
+  if (r !== null && r.owns(addr)) throw new OffheapTypeError(`${api}: ${hex(addr)} is a record the ${r.name} manages; drop its references and let it be collected`);
 }
 
 // Throws unless `addr` is a live block of at least `size` bytes: the error

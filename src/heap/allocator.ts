@@ -500,6 +500,11 @@ export class Allocator {
     return usableBytes(this, addr);
   }
 
+  /** @internal Usable bytes of the live block at `addr`, unchecked (addr must be one): the collector's scan (collections/collector.ts). */
+  blockBytes(addr: number): number {
+    return usableBytes(this, addr);
+  }
+
   /** @internal Commits pages [0, endPage) in the backing memory. */
   commit(endPage: number): boolean {
     const bytes = endPage * PAGE_SIZE;

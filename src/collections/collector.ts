@@ -1,0 +1,568 @@
+// Collector: an incremental tracing collector over records of defineStruct
+// types, in the same heap as manually freed blocks.
+//
+// Overview
+//
+// Collected blocks are records allocated with `gc.alloc(Type, init)`. The
+// collector keeps, in the image (gc-layout.ts), a START and a MARK bit per
+// 8-byte granule and a W_REF / W_OWNED tag per 4-byte word: the record's
+// "ref" and "string" fields, written from its type when it is allocated.
+// Roots are the heap's named roots, its open handles and the pins of its
+// open scopes (heap/reclaim.ts: forEachPinned); `gc.alloc` pins each new
+// block in the innermost open scope, so a graph built inside
+// `using scope = heap.scope()` is safe until it is linked from a root.
+//
+// A cycle (tri-color, snapshot at the beginning, as Yuasa's barrier and
+// AssemblyScript's itcms):
+//  1. Start: set MARK on every collected block a root names and push it on
+//     the gray stack (a JS typed array: the one piece of state not in the
+//     image; an image saved while marking restarts its cycle when opened).
+//  2. Mark, in steps: pop a block, read its word tags, set MARK on the
+//     target of each W_REF word that is a collected block without MARK, and
+//     push it. While marking, a ref setter that overwrites a reference shades
+//     the old target first (struct.ts: the write barrier), and gc.alloc
+//     sets MARK on the new block (allocated black): so everything reachable
+//     when the cycle started, or allocated since, ends marked, whatever the
+//     program changes between steps.
+//  3. Sweep, in steps: walk the granule bitmap from DIR_CURSOR; a START
+//     without MARK is garbage: free the strings its W_OWNED words hold, clear
+//     its tags, free it. Clear MARK on the survivors. A block allocated
+//     while sweeping gets MARK if the cursor has not passed it.
+//
+// An address held only in a JS variable is not a root: link a new block
+// from a rooted one, or keep the scope that pinned it open, before the next
+// cycle starts.
+
+import type { Heap } from "../heap/heap.js";
+import { HeapCorruptionError, hex, InvalidImageError, OffheapRangeError, OffheapTypeError, DisposedError } from "../errors.js";
+import { attachReclaimer, detachReclaimer, forEachPinned, pinInScope, reclaimerOf, type Reclaimer } from "../heap/reclaim.js";
+import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
+import { isStructType, setRefBarrier, type StructFields, type StructInit, type StructType } from "./struct.js";
+import { describe } from "./scalar.js";
+import { PAGE_SIZE } from "../heap/layout.js";
+import * as L from "./gc-layout.js";
+import { checkCollector } from "./gc-check.js";
+
+const {
+  DIR_BYTES, DIR_COVER, DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, DIR_F64_LIVE_BYTES,
+  DIR_F64_MARKED_BLOCKS, DIR_F64_MARKED_BYTES, DIR_GBITS, DIR_LIVE_BLOCKS, DIR_PHASE, DIR_WBITS, EVEN_BITS, MARK,
+  PHASE_IDLE, PHASE_MARK, PHASE_SWEEP, SHIFT_MASK, START, W_OWNED,
+} = L;
+
+/** What `Collector.stats()` returns. */
+export interface CollectorStats {
+  /** Cycles completed (kept in the image). */
+  cycles: number;
+  /** "idle", "mark" or "sweep". */
+  phase: "idle" | "mark" | "sweep";
+  /** Collected blocks allocated now, and their usable bytes. */
+  liveBlocks: number;
+  liveBytes: number;
+  /** Blocks and bytes marked by the mark phases that finished, in all (markedBlocks / markMs is the mark rate). */
+  markedBlocks: number;
+  markedBytes: number;
+  /** Blocks and bytes the sweeps freed, in all. */
+  freedBlocks: number;
+  freedBytes: number;
+  /** Milliseconds spent marking and sweeping by this Collector, in all. */
+  markMs: number;
+  sweepMs: number;
+  /** Calls of step and collect, and the longest one in milliseconds. */
+  steps: number;
+  longestStepMs: number;
+  /** Collected bytes at which step() starts the next cycle (CollectorOptions). */
+  nextCycleBytes: number;
+}
+
+/**
+ * When `step()` starts a cycle, as Go's GOGC: once the collected blocks'
+ * bytes reach `max(minBytes, (1 + growth) * the bytes the last cycle left
+ * live)`. collect() always runs a cycle.
+ */
+export interface CollectorOptions {
+  /** Growth of the collected bytes over the last cycle's survivors that starts the next cycle; default 1 (twice the survivors), >= 0. */
+  growth?: number;
+  /** No cycle starts from step() below this many collected bytes; default 4 MiB, >= 0. */
+  minBytes?: number;
+}
+
+const OPTION_RULES: OptionRules = { growth: { type: "number" }, minBytes: { type: "number" } };
+
+/** Per struct type: its tagged words as (byte offset << 2 | W_REF or W_OWNED). */
+const TAGS = new WeakMap<StructType, Int32Array>();
+/** Collectors in their mark phase, by heap: the write barrier's lookup. */
+const MARKING = new Map<Heap, Collector>();
+const NOTHING = new Int32Array(0);
+/** Objects marked, or bitmap words swept, between two reads of the clock. */
+const MARK_CHUNK = 256;
+const SWEEP_CHUNK = 32;
+
+function tagsOf(type: StructType): Int32Array {
+  let tags = TAGS.get(type);
+  if (tags === undefined) {
+    const list = type.fields.filter((f) => f.type === "ref" || f.type === "string");
+    tags = list.length === 0 ? NOTHING : Int32Array.from(list, (f) => (f.offset << 2) | (f.type === "ref" ? L.W_REF : W_OWNED));
+    TAGS.set(type, tags);
+  }
+  return tags;
+}
+
+// The write barrier (struct.ts calls it while some collector marks): the
+// target of an overwritten reference is shaded, so it cannot be lost by
+// moving the only reference to it into a block already scanned.
+function shadeOverwritten(heap: Heap, old: number): void {
+  const gc = MARKING.get(heap);
+  if (gc !== undefined) gc.shade(heap.u32, old);
+}
+
+/**
+ * An incremental tracing collector for records of defineStruct types in one
+ * heap. Records from `alloc` are freed when no root reaches them through
+ * their "ref" fields: roots are the heap's named roots (setRoot), open
+ * handles (heap.handle) and pins of open scopes (heap.scope). Collected and
+ * manually freed blocks share the heap; `heap.free` of a collected block
+ * throws. One Collector per heap; the heap must not be shared with other
+ * threads.
+ *
+ * @example
+ * const Node = defineStruct({ next: "ref", value: "u32" });
+ * const gc = new Collector(heap);
+ * const head = gc.alloc(Node, { value: 1 });
+ * heap.setRoot("list", head);
+ * Node.at(heap, head).next = gc.alloc(Node, { value: 2 });
+ * gc.collect();   // both live: reachable from the root
+ */
+export class Collector implements Reclaimer {
+  readonly name = "Collector";
+  readonly heap: Heap;
+  private dir: number;
+  private phaseCode = PHASE_IDLE;
+  private cursor = 0;
+  private base = 0;
+  private cover = 0;
+  private gW = 0;
+  private wW = 0;
+  private gray = new Uint32Array(1024);
+  private sp = 0;
+  private markedBlocks = 0;
+  private markedBytes = 0;
+  private markMs = 0;
+  private sweepMs = 0;
+  private steps = 0;
+  private longestStepMs = 0;
+  private disposed = false;
+  private readonly growth: number;
+  private readonly minBytes: number;
+  private nextCycleBytes = 0;
+
+  /**
+   * Opens the collector of `heap`: the state a Collector left in the image
+   * (after save and load, or a dispose), or a new one. Throws
+   * OffheapTypeError if heap is not a Heap, is shared with other threads or
+   * has a Collector already; HeapCorruptionError (C1) for a damaged
+   * directory; OutOfMemoryError if its first bitmaps do not fit (the heap
+   * is unchanged then); RangeError for options out of range. Cost: O(1),
+   * or O(cover / 128) to restart an image saved while marking.
+   */
+  constructor(heap: Heap, options?: CollectorOptions) {
+    checkHeap("Collector", heap);
+    const o = checkOptions("Collector", options, OPTION_RULES);
+    this.growth = nonNegative("growth", o.growth, 1);
+    this.minBytes = nonNegative("minBytes", o.minBytes, 4 * 1024 * 1024);
+    if (heap.sharedMode) throw new OffheapTypeError("Collector: the heap is shared with other threads; the collector runs on a heap one thread uses");
+    const other = reclaimerOf(heap);
+    if (other !== null) throw new OffheapTypeError(`Collector: the heap has a ${other.name} already; one per heap`);
+    this.heap = heap;
+    let dir = heap.getRoot(L.GC_ROOT);
+    if (dir === 0) dir = this.create();
+    this.dir = dir;
+    this.open();
+    attachReclaimer(heap, this);
+    this.retrigger();
+  }
+
+  /** Current phase: "idle" between cycles, "mark" or "sweep" during one. */
+  get phase(): "idle" | "mark" | "sweep" {
+    return this.phaseCode === PHASE_IDLE ? "idle" : this.phaseCode === PHASE_MARK ? "mark" : "sweep";
+  }
+
+  /**
+   * Allocates a zeroed record of `type`, writes `init` (as `type.alloc`),
+   * and returns its address: a collected block, pinned in the heap's
+   * innermost open scope if there is one. Throws as `type.alloc`
+   * (OffheapTypeError, RangeError, OutOfMemoryError), and DisposedError
+   * after dispose; the heap is unchanged then. Cost: type.alloc plus O(ref
+   * and string fields).
+   */
+  alloc<F extends StructFields>(type: StructType<F>, init?: StructInit<F>): number {
+    this.usable("Collector.alloc");
+    if (!isStructType(type)) throw new OffheapTypeError(`Collector.alloc: type must be a struct type made by defineStruct, got ${describe(type)}`);
+    const tags = tagsOf(type as unknown as StructType);
+    const heap = this.heap;
+    const addr = type.alloc(heap, init);
+    const bytes = heap.blockBytes(addr);
+    if (addr + bytes > this.cover) {
+      try {
+        this.growCover(addr + bytes);
+      } catch (e) {
+        type.free(heap, addr);
+        throw e;
+      }
+    }
+    const u32 = heap.u32;
+    const black = this.phaseCode === PHASE_MARK || (this.phaseCode === PHASE_SWEEP && addr >>> L.G_WORD_SHIFT >= this.cursor);
+    const gw = this.gW + (addr >>> L.G_WORD_SHIFT);
+    u32[gw] = (u32[gw]! | ((black ? START | MARK : START) << ((addr >>> 2) & SHIFT_MASK))) >>> 0;
+    for (let i = 0; i < tags.length; i++) {
+      const a = addr + (tags[i]! >>> 2);
+      const ww = this.wW + (a >>> L.W_WORD_SHIFT);
+      u32[ww] = (u32[ww]! | ((tags[i]! & 3) << ((a >>> 1) & SHIFT_MASK))) >>> 0;
+    }
+    const d = this.dir >>> 2;
+    u32[d + DIR_LIVE_BLOCKS] = u32[d + DIR_LIVE_BLOCKS]! + 1;
+    heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES] = heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES]! + bytes;
+    pinInScope(heap, addr);
+    return addr;
+  }
+
+  /** True if `addr` is the start of a block this collector manages (heap/reclaim.ts). O(1). */
+  owns(addr: number): boolean {
+    if (this.disposed || !Number.isInteger(addr) || addr < this.base || addr >= this.cover || (addr & 7) !== 0) return false;
+    return ((this.heap.u32[this.gW + (addr >>> L.G_WORD_SHIFT)]! >>> ((addr >>> 2) & SHIFT_MASK)) & START) !== 0;
+  }
+
+  /**
+   * Advances the collection by at most about `budgetMs` milliseconds
+   * (default 1; each step does at least one small chunk of work, tens of
+   * microseconds): starts a cycle if none runs and the collected bytes have
+   * reached the trigger (CollectorOptions), scanning the roots, then marks
+   * and sweeps. Returns true if no cycle is running when it returns (it
+   * finished, or none was due). Throws RangeError for a budget that is not
+   * a finite number >= 0, DisposedError after dispose. Cost: the budget,
+   * plus the root scan when a cycle starts (O(roots)).
+   */
+  step(budgetMs = 1): boolean {
+    this.usable("Collector.step");
+    if (typeof budgetMs !== "number" || !(budgetMs >= 0) || budgetMs === Infinity) {
+      throw new OffheapRangeError(`Collector.step: budgetMs ${describe(budgetMs)} is not a finite number >= 0`);
+    }
+    const t0 = performance.now();
+    if (this.phaseCode === PHASE_IDLE) {
+      if (this.heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES]! < this.nextCycleBytes) return true;
+      this.startCycle();
+    }
+    this.run(t0 + budgetMs);
+    this.noteStep(t0);
+    return this.phaseCode === PHASE_IDLE;
+  }
+
+  /**
+   * Runs a whole cycle: finishes the one in progress, then runs a new one
+   * from a fresh root scan, so every block unreachable when collect() was
+   * called is freed when it returns. Throws DisposedError after dispose.
+   * Cost: O(reachable blocks + covered range / 128).
+   */
+  collect(): void {
+    this.usable("Collector.collect");
+    const t0 = performance.now();
+    if (this.phaseCode !== PHASE_IDLE) this.run(Infinity);
+    this.startCycle();
+    this.run(Infinity);
+    this.noteStep(t0);
+  }
+
+  /** Counts of the collector and its heap's collected blocks. O(1). */
+  stats(): CollectorStats {
+    this.usable("Collector.stats");
+    const u32 = this.heap.u32;
+    const f = this.dir >>> 3;
+    const f64 = this.heap.f64;
+    return {
+      cycles: f64[f + DIR_F64_CYCLES]!, phase: this.phase,
+      liveBlocks: u32[(this.dir >>> 2) + DIR_LIVE_BLOCKS]!, liveBytes: f64[f + DIR_F64_LIVE_BYTES]!,
+      markedBlocks: f64[f + DIR_F64_MARKED_BLOCKS]!, markedBytes: f64[f + DIR_F64_MARKED_BYTES]!,
+      freedBlocks: f64[f + DIR_F64_FREED_BLOCKS]!, freedBytes: f64[f + DIR_F64_FREED_BYTES]!,
+      markMs: this.markMs, sweepMs: this.sweepMs, steps: this.steps, longestStepMs: this.longestStepMs,
+      nextCycleBytes: this.nextCycleBytes,
+    };
+  }
+
+  /** Validates invariants C1-C6 (gc-layout.ts); throws HeapCorruptionError naming the first broken one. Cost: O(covered range / 64 + collected blocks). */
+  check(): void {
+    this.usable("Collector.check");
+    checkCollector(this.heap, this.dir);
+  }
+
+  /**
+   * Detaches the collector from the heap: its blocks stay allocated and its
+   * state stays in the image (a new Collector on the heap goes on from it);
+   * a cycle in progress is abandoned (its marks are cleared). Later calls
+   * throw DisposedError; disposing again does nothing. O(covered range / 128)
+   * if a cycle was running, else O(1).
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    if (this.phaseCode === PHASE_MARK) this.abandonMark();
+    else if (this.phaseCode === PHASE_SWEEP) this.run(Infinity);
+    detachReclaimer(this.heap, this);
+    this.disposed = true;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** @internal Shades `addr` if it is a collected block without MARK: sets MARK and pushes it. */
+  shade(u32: Uint32Array, addr: number): void {
+    if ((addr & 7) !== 0 || addr >= this.cover || addr < this.base) return;
+    const gw = this.gW + (addr >>> L.G_WORD_SHIFT);
+    const shift = (addr >>> 2) & SHIFT_MASK;
+    const x = u32[gw]!;
+    if (((x >>> shift) & 3) !== START) return;
+    u32[gw] = (x | (MARK << shift)) >>> 0;
+    if (this.sp === this.gray.length) {
+      const bigger = new Uint32Array(this.gray.length * 2);
+      bigger.set(this.gray);
+      this.gray = bigger;
+    }
+    this.gray[this.sp++] = addr;
+  }
+
+  private usable(api: string): void {
+    if (this.disposed) throw new DisposedError(`${api}: the collector was disposed`);
+    if (this.heap.sharedMode) throw new OffheapTypeError(`${api}: the heap is now shared with other threads; the collector runs on a heap one thread uses`);
+  }
+
+  // A new directory and bitmaps covering the committed range, rooted as GC_ROOT.
+  private create(): number {
+    const heap = this.heap;
+    const base = Math.floor((heap.firstDataPage * PAGE_SIZE) / L.COVER_ALIGN) * L.COVER_ALIGN;
+    const cover = alignCover(Math.max(heap.u8.length, base + L.COVER_ALIGN));
+    const sizes = L.bitmapBytes(cover - base);
+    const made: number[] = [];
+    try {
+      for (const n of [DIR_BYTES, sizes.granule, sizes.word]) made.push(heap.calloc(n));
+      const [dir, gbits, wbits] = made as [number, number, number];
+      const u32 = heap.u32;
+      const d = dir >>> 2;
+      u32[d + L.DIR_MAGIC] = L.GC_MAGIC;
+      u32[d + L.DIR_VERSION] = L.GC_VERSION;
+      u32[d + DIR_GBITS] = gbits;
+      u32[d + DIR_WBITS] = wbits;
+      u32[d + DIR_COVER] = cover;
+      u32[d + L.DIR_BASE] = base;
+      heap.setRoot(L.GC_ROOT, dir);
+      return dir;
+    } catch (e) {
+      for (const a of made) heap.free(a);
+      throw e;
+    }
+  }
+
+  // Reads the directory into this object; restarts a cycle saved while marking.
+  private open(): void {
+    const u32 = this.heap.u32;
+    const d = this.dir >>> 2;
+    if (u32[d + L.DIR_MAGIC] !== L.GC_MAGIC) throw new HeapCorruptionError("C1", `Collector: the root ${L.GC_ROOT} at ${hex(this.dir)} is not a collector directory`);
+    if (u32[d + L.DIR_VERSION] !== L.GC_VERSION) throw new InvalidImageError(`Collector: the heap's collector state has version ${u32[d + L.DIR_VERSION]}; this build reads ${L.GC_VERSION}`);
+    this.readBitmaps();
+    this.phaseCode = u32[d + DIR_PHASE]!;
+    this.cursor = u32[d + DIR_CURSOR]!;
+    if (this.phaseCode === PHASE_MARK) this.abandonMark();
+  }
+
+  private readBitmaps(): void {
+    const u32 = this.heap.u32;
+    const d = this.dir >>> 2;
+    this.base = u32[d + L.DIR_BASE]!;
+    this.cover = u32[d + DIR_COVER]!;
+    ({ gW: this.gW, wW: this.wW } = L.biasedWords(u32[d + DIR_GBITS]!, u32[d + DIR_WBITS]!, this.base));
+  }
+
+  // Grows both bitmaps to cover [0, end) and more (half again, or the committed range).
+  private growCover(end: number): void {
+    const heap = this.heap;
+    const cover = alignCover(Math.max(end, this.cover + this.cover / 2, heap.u8.length));
+    const sizes = L.bitmapBytes(cover - this.base);
+    const old = L.bitmapBytes(this.cover - this.base);
+    const d = this.dir >>> 2;
+    for (const [word, bytes, oldBytes] of [[DIR_GBITS, sizes.granule, old.granule], [DIR_WBITS, sizes.word, old.word]] as const) {
+      const moved = heap.realloc(heap.u32[d + word]!, bytes);
+      heap.u8.fill(0, moved + oldBytes, moved + bytes);
+      heap.u32[d + word] = moved;
+    }
+    heap.u32[d + DIR_COVER] = cover;
+    this.readBitmaps();
+  }
+
+  private setPhase(phase: number, cursor: number): void {
+    this.phaseCode = phase;
+    this.cursor = cursor;
+    const d = this.dir >>> 2;
+    this.heap.u32[d + DIR_PHASE] = phase;
+    this.heap.u32[d + DIR_CURSOR] = cursor;
+    if (phase === PHASE_MARK) MARKING.set(this.heap, this);
+    else MARKING.delete(this.heap);
+    setRefBarrier(MARKING.size === 0 ? null : shadeOverwritten);
+  }
+
+  // Step 1: MARK and push every collected block a root names.
+  private startCycle(): void {
+    this.setPhase(PHASE_MARK, 0);
+    this.sp = 0;
+    this.markedBlocks = 0;
+    this.markedBytes = 0;
+    const heap = this.heap;
+    for (const name of heap.rootNames()) this.shade(heap.u32, heap.getRoot(name));
+    forEachPinned(heap, (addr) => this.shade(heap.u32, addr));
+  }
+
+  // Marks, then sweeps, until the deadline or the end of the cycle.
+  // Each phase does at least one chunk, then another only while the last
+  // chunk's time fits before the deadline: a step overruns its budget by
+  // less than one chunk's variation, not by one chunk.
+  private run(deadline: number): void {
+    let t = performance.now();
+    let chunk = 0;
+    if (this.phaseCode === PHASE_MARK) {
+      const t0 = t;
+      do {
+        this.markSome(MARK_CHUNK);
+        const now = performance.now();
+        chunk = now - t;
+        t = now;
+      } while (this.sp > 0 && t + chunk < deadline);
+      this.markMs += t - t0;
+      if (this.sp > 0) return;
+      const f = this.dir >>> 3;
+      this.heap.f64[f + DIR_F64_MARKED_BLOCKS] = this.heap.f64[f + DIR_F64_MARKED_BLOCKS]! + this.markedBlocks;
+      this.heap.f64[f + DIR_F64_MARKED_BYTES] = this.heap.f64[f + DIR_F64_MARKED_BYTES]! + this.markedBytes;
+      this.setPhase(PHASE_SWEEP, this.base >>> L.G_WORD_SHIFT);
+      if (t + chunk >= deadline) return;
+    }
+    if (this.phaseCode === PHASE_SWEEP) {
+      const t0 = t;
+      const words = this.cover >>> L.G_WORD_SHIFT;
+      do {
+        this.sweepSome(Math.min(words, this.cursor + SWEEP_CHUNK));
+        const now = performance.now();
+        chunk = now - t;
+        t = now;
+      } while (this.cursor < words && t + chunk < deadline);
+      this.sweepMs += t - t0;
+      this.heap.u32[(this.dir >>> 2) + DIR_CURSOR] = this.cursor;
+      if (this.cursor < words) return;
+      const f = (this.dir >>> 3) + DIR_F64_CYCLES;
+      this.heap.f64[f] = this.heap.f64[f]! + 1;
+      this.setPhase(PHASE_IDLE, 0);
+      this.retrigger();
+    }
+  }
+
+  // Step 2: scans up to n gray blocks: shades the target of each W_REF word.
+  private markSome(n: number): void {
+    const heap = this.heap;
+    const u32 = heap.u32;
+    const wW = this.wW;
+    for (; n > 0 && this.sp > 0; n--) {
+      const addr = this.gray[--this.sp]!; // shade() may replace the array: read it at every pop
+      const bytes = heap.blockBytes(addr);
+      this.markedBlocks++;
+      this.markedBytes += bytes;
+      // Heap words [p, end) of the block, 16 to a bitmap word; W_REF bits are the even ones.
+      for (let p = addr >>> 2, end = (addr + bytes) >>> 2; p < end; p = (p | 15) + 1) {
+        let x = u32[wW + (p >>> 4)]! & EVEN_BITS & rangeMask(p & 15, Math.min(16, end - (p & ~15)));
+        while (x !== 0) {
+          const bit = 31 - Math.clz32(x & -x);
+          x &= x - 1;
+          const target = u32[(p & ~15) + (bit >>> 1)]!;
+          if (target !== 0) this.shade(u32, target);
+        }
+      }
+    }
+  }
+
+  // Step 3: sweeps granule-bitmap words [cursor, to).
+  private sweepSome(to: number): void {
+    const heap = this.heap;
+    const gW = this.gW;
+    for (let i = this.cursor; i < to; i++) {
+      const x = heap.u32[gW + i]!;
+      if (x === 0) continue;
+      const starts = x & EVEN_BITS;
+      let dead = starts & ~((x >>> 1) & EVEN_BITS);
+      heap.u32[gW + i] = (starts & ~dead) >>> 0;
+      while (dead !== 0) {
+        const bit = 31 - Math.clz32(dead & -dead);
+        dead &= dead - 1;
+        this.freeGarbage(i * 128 + bit * 4);
+      }
+    }
+    this.cursor = to;
+  }
+
+  // Frees a garbage block whose START is cleared: its owned strings, its word tags, the block.
+  private freeGarbage(addr: number): void {
+    const heap = this.heap;
+    const bytes = heap.blockBytes(addr);
+    const wW = this.wW;
+    for (let p = addr >>> 2, end = (addr + bytes) >>> 2; p < end; p = (p | 15) + 1) {
+      const mask = rangeMask(p & 15, Math.min(16, end - (p & ~15)));
+      const x = heap.u32[wW + (p >>> 4)]!;
+      if ((x & mask) === 0) continue;
+      heap.u32[wW + (p >>> 4)] = (x & ~mask) >>> 0;
+      let owned = (x >>> 1) & EVEN_BITS & mask;
+      while (owned !== 0) {
+        const bit = 31 - Math.clz32(owned & -owned);
+        owned &= owned - 1;
+        const s = heap.u32[(p & ~15) + (bit >>> 1)]!;
+        if (s !== 0) heap.free(s);
+      }
+    }
+    heap.free(addr);
+    const u32 = heap.u32;
+    const d = this.dir >>> 2;
+    u32[d + DIR_LIVE_BLOCKS] = u32[d + DIR_LIVE_BLOCKS]! - 1;
+    const f = this.dir >>> 3;
+    heap.f64[f + DIR_F64_LIVE_BYTES] = heap.f64[f + DIR_F64_LIVE_BYTES]! - bytes;
+    heap.f64[f + DIR_F64_FREED_BLOCKS] = heap.f64[f + DIR_F64_FREED_BLOCKS]! + 1;
+    heap.f64[f + DIR_F64_FREED_BYTES] = heap.f64[f + DIR_F64_FREED_BYTES]! + bytes;
+  }
+
+  // Ends a mark phase without sweeping: clears every MARK bit.
+  private abandonMark(): void {
+    const u32 = this.heap.u32;
+    for (let i = this.gW + (this.base >>> L.G_WORD_SHIFT), end = this.gW + (this.cover >>> L.G_WORD_SHIFT); i < end; i++) {
+      if (u32[i] !== 0) u32[i] = u32[i]! & EVEN_BITS;
+    }
+    this.sp = 0;
+    this.setPhase(PHASE_IDLE, 0);
+  }
+
+  // The trigger of the next cycle, from the bytes the last one left live.
+  private retrigger(): void {
+    const live = this.heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES]!;
+    this.nextCycleBytes = Math.max(this.minBytes, live * (1 + this.growth));
+  }
+
+  private noteStep(t0: number): void {
+    const ms = performance.now() - t0;
+    this.steps++;
+    if (ms > this.longestStepMs) this.longestStepMs = ms;
+  }
+}
+
+/** Bits of bitmap positions [lo, hi) of a word, 2 bits per position (0 <= lo < hi <= 16). */
+function rangeMask(lo: number, hi: number): number {
+  return ((hi === 16 ? -1 : (1 << (hi * 2)) - 1) & ~((1 << (lo * 2)) - 1));
+}
+
+function nonNegative(name: string, v: number | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!(v >= 0) || v === Infinity) throw new OffheapRangeError(`Collector: options.${name} ${describe(v)} is not a finite number >= 0`);
+  return v;
+}
+
+function alignCover(bytes: number): number {
+  return Math.ceil(bytes / L.COVER_ALIGN) * L.COVER_ALIGN;
+}

@@ -1,0 +1,105 @@
+// The collector's state in the heap image: a directory block and two
+// bitmaps, all plain heap blocks, found again after save/load or attach
+// through the named root "offheap.gc". See collector.ts for an overview.
+//
+//   directory (a heap block of DIR_BYTES; u32 words, f64 where noted)
+//   +0 DIR_MAGIC   "OHGC"              +1 DIR_VERSION
+//   +2 DIR_PHASE   PHASE_IDLE, PHASE_MARK or PHASE_SWEEP
+//   +3 DIR_GBITS   address of the granule bitmap
+//   +4 DIR_WBITS   address of the word bitmap
+//   +5 DIR_COVER   end of the address space the bitmaps cover: [base, cover)
+//   +6 DIR_CURSOR  while sweeping: the next granule-bitmap word to sweep,
+//                  as the address it covers >>> 7
+//   +8 DIR_BASE    start of the covered space: the heap's first data page,
+//                  rounded down to COVER_ALIGN (no block lies below it)
+//   +7 DIR_LIVE_BLOCKS collected blocks allocated (START bits set)
+//   f64 +6 DIR_F64_LIVE_BYTES  usable bytes of those blocks
+//   f64 +7 DIR_F64_CYCLES      cycles completed
+//   f64 +8 DIR_F64_FREED_BLOCKS, +9 DIR_F64_FREED_BYTES  freed by sweeps, in all
+//   f64 +10 DIR_F64_MARKED_BLOCKS, +11 DIR_F64_MARKED_BYTES  marked by the mark
+//          phases that finished, in all
+//
+//   granule bitmap: 2 bits per 8-byte granule of [base, cover), 16 granules
+//   a u32 word, the geometry of the allocation bitmap (layout.ts):
+//     bit 0 START  a collected block starts here
+//     bit 1 MARK   that block is marked (black or gray) in this cycle
+//   word bitmap: 2 bits per 4-byte word of [base, cover), 16 words a u32:
+//     01 W_REF     the word is a "ref" field of a collected record: marking
+//                  follows it
+//     10 W_OWNED   the word is a "string" field: the address of a block the
+//                  record owns, freed with it; never followed
+//
+// A record's layout is thus in the image beside the record, written once by
+// Collector.alloc from its type: a loaded image is collected with no type
+// registered, and blocks with no W_REF word (strings, bytes, scalar
+// records) cost the marker one bitmap read: Go's noscan spans, per block.
+// Metadata: 6 bits per 8 bytes of covered range (9.4%), untouched where no
+// collected block lies.
+//
+// Invariants (checkCollector; the IDs appear in HeapCorruptionError):
+//   C1  the directory and both bitmaps are live blocks large enough for
+//       DIR_COVER; phase and cursor are in range.
+//   C2  every START granule is the start of a live heap block, inside
+//       [base, cover); DIR_LIVE_BLOCKS and DIR_F64_LIVE_BYTES count them.
+//   C3  MARK only on START granules; none while idle; while sweeping, none
+//       in words before the cursor.
+//   C4  word bits only inside collected blocks.
+//   C5  a W_REF word of a record that survives (idle: every record;
+//       sweeping: swept or marked ones) is 0 or the start of a live block.
+//   C6  a W_OWNED word is 0 or the start of a live block that is not collected.
+
+/** The named root holding the directory's address. */
+export const GC_ROOT = "offheap.gc";
+export const GC_MAGIC = 0x4347484f; // "OHGC" little-endian
+export const GC_VERSION = 1;
+
+export const DIR_MAGIC = 0;
+export const DIR_VERSION = 1;
+export const DIR_PHASE = 2;
+export const DIR_GBITS = 3;
+export const DIR_WBITS = 4;
+export const DIR_COVER = 5;
+export const DIR_CURSOR = 6;
+export const DIR_LIVE_BLOCKS = 7;
+export const DIR_BASE = 8;
+export const DIR_F64_LIVE_BYTES = 6;
+export const DIR_F64_CYCLES = 7;
+export const DIR_F64_FREED_BLOCKS = 8;
+export const DIR_F64_FREED_BYTES = 9;
+export const DIR_F64_MARKED_BLOCKS = 10;
+export const DIR_F64_MARKED_BYTES = 11;
+export const DIR_BYTES = 96;
+
+export const PHASE_IDLE = 0;
+export const PHASE_MARK = 1;
+export const PHASE_SWEEP = 2;
+
+/** Granule bitmap: the word of address a is (a >>> G_WORD_SHIFT), its START bit at ((a >>> 2) & SHIFT_MASK). */
+export const G_WORD_SHIFT = 7;
+/** Word bitmap: the word of address a is (a >>> W_WORD_SHIFT), its bits at ((a >>> 1) & SHIFT_MASK). */
+export const W_WORD_SHIFT = 6;
+export const SHIFT_MASK = 30;
+export const START = 1;
+export const MARK = 2;
+export const W_REF = 1;
+export const W_OWNED = 2;
+/** The START bits of a granule-bitmap word. */
+export const EVEN_BITS = 0x55555555;
+
+/** Cover grows in steps of this many bytes (a whole number of words in both bitmaps). */
+export const COVER_ALIGN = 1 << 16;
+
+/** Bytes of the granule bitmap and the word bitmap for `bytes` of covered address space. */
+export function bitmapBytes(bytes: number): { granule: number; word: number } {
+  return { granule: bytes >>> 5, word: bytes >>> 4 };
+}
+
+/**
+ * Word indexes, biased by the base, at which the bitmaps of address a are
+ * read: u32[gW + (a >>> G_WORD_SHIFT)] and u32[wW + (a >>> W_WORD_SHIFT)],
+ * so no subtraction runs per address. The bitmaps lie above the base,
+ * so both are >= 0.
+ */
+export function biasedWords(gbits: number, wbits: number, base: number): { gW: number; wW: number } {
+  return { gW: (gbits >>> 2) - base / (1 << G_WORD_SHIFT), wW: (wbits >>> 2) - base / (1 << W_WORD_SHIFT) };
+}

@@ -1,0 +1,351 @@
+// Collector: a seeded model of random graphs (trees, DAGs, cycles, self
+// references) mutated between incremental steps, the write barrier's
+// lost-object interleaving, save/load at every phase, and the errors.
+//
+// OFFHEAP_SEED replays a run: every random test prints its seed.
+
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DisposedError, Heap, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
+import { Collector, defineStruct } from "../../src/collections/index.js";
+import { expectError, expectRejected, randInt, rng } from "../helpers.js";
+
+const SEED = Number(process.env.OFFHEAP_SEED ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
+const Node = defineStruct({ a: "ref", b: "ref", value: "u32", name: "string" });
+const Leaf = defineStruct({ x: "f64", tag: "u32" }); // no refs: never scanned
+const FIELDS = ["a", "b"] as const;
+
+interface ModelNode {
+  addr: number;
+  value: number;
+  name: string;
+  a: ModelNode | null;
+  b: ModelNode | null;
+}
+
+/** The program's view: named roots and the nodes it may still reach. */
+class Model {
+  roots = new Map<string, ModelNode>();
+  /** Every node the collector has not freed yet (by the model's rules). */
+  all = new Set<ModelNode>();
+  reachable(): Set<ModelNode> {
+    const seen = new Set<ModelNode>();
+    const stack = [...this.roots.values()];
+    while (stack.length > 0) {
+      const n = stack.pop()!;
+      if (seen.has(n)) continue;
+      seen.add(n);
+      for (const f of FIELDS) if (n[f] !== null) stack.push(n[f]!);
+    }
+    return seen;
+  }
+}
+
+function verify(heap: Heap, nodes: Iterable<ModelNode>, what: string): void {
+  const cur = Node.at(heap, 0);
+  for (const n of nodes) {
+    cur.addr = n.addr;
+    assert.equal(cur.value, n.value, `${what}: value of ${n.addr}`);
+    assert.equal(cur.name, n.name, `${what}: name of ${n.addr}`);
+    for (const f of FIELDS) assert.equal(cur[f], n[f]?.addr ?? 0, `${what}: field ${f} of ${n.addr}`);
+  }
+}
+
+/** A collector that starts a cycle at every step() from idle (no pacing), so small graphs exercise every phase. */
+function eager(heap: Heap): Collector {
+  return new Collector(heap, { minBytes: 0, growth: 0 });
+}
+
+describe("Collector model", () => {
+  for (let round = 0; round < 4; round++) {
+    const seed = (SEED + round) >>> 0;
+    test(`random graphs mutated between steps match the model (seed ${seed}; replay OFFHEAP_SEED=${SEED})`, () => {
+      const next = rng(seed);
+      const heap = new Heap();
+      const gc = eager(heap);
+      const model = new Model();
+      const pick = <T>(xs: T[]): T => xs[randInt(next, 0, xs.length - 1)]!;
+      let snapshotReach = new Set<ModelNode>();
+      let atStart = new Set<ModelNode>();
+      let serial = 0;
+      const make = (): ModelNode => {
+        const n: ModelNode = { addr: 0, value: randInt(next, 0, 2 ** 32 - 1), name: next() < 0.3 ? `n${serial++}` : "", a: null, b: null };
+        n.addr = gc.alloc(Node, { value: n.value, name: n.name });
+        model.all.add(n);
+        return n;
+      };
+      const setField = (n: ModelNode, f: "a" | "b", to: ModelNode | null): void => {
+        n[f] = to;
+        Node.at(heap, n.addr)[f] = to?.addr ?? 0;
+      };
+      const setRoot = (name: string, to: ModelNode | null): void => {
+        if (to === null) model.roots.delete(name);
+        else model.roots.set(name, to);
+        heap.setRoot(name, to?.addr ?? 0);
+      };
+      // A cycle that ended frees exactly what was allocated before it started and not reachable then.
+      const cycleEnded = (): void => {
+        for (const n of atStart) if (!snapshotReach.has(n)) model.all.delete(n);
+        assert.equal(gc.stats().liveBlocks, model.all.size, "live blocks after a cycle");
+      };
+      const step = (): void => {
+        if (gc.phase === "idle") {
+          snapshotReach = model.reachable();
+          atStart = new Set(model.all);
+        }
+        if (gc.step(0)) cycleEnded();
+      };
+      setRoot("r0", make());
+      for (let op = 0; op < 1500; op++) {
+        const live = [...model.reachable()];
+        const r = next();
+        if (r < 0.45) {
+          // Grow: a burst of new nodes hung from reachable ones (trees, DAGs, cycles, self references).
+          for (let k = randInt(next, 1, 40); k > 0; k--) {
+            const n = make();
+            const mode = next();
+            if (mode < 0.8) setField(pick(live), pick([...FIELDS]), n);
+            else if (mode < 0.9) setRoot(`r${randInt(next, 0, 5)}`, n);
+            // else: garbage from birth
+            if (next() < 0.3) setField(n, pick([...FIELDS]), next() < 0.2 ? n : pick(live));
+            live.push(n);
+          }
+        } else if (r < 0.7) {
+          setField(pick(live), pick([...FIELDS]), next() < 0.4 ? null : pick(live));
+        } else if (r < 0.75) {
+          setRoot(`r${randInt(next, 0, 5)}`, next() < 0.5 ? null : pick(live));
+        } else if (r < 0.97) {
+          step();
+        } else {
+          // collect() finishes the cycle in progress and runs a fresh one: exactly the reachable nodes are left.
+          gc.collect();
+          const reach = model.reachable();
+          for (const n of model.all) if (!reach.has(n)) model.all.delete(n);
+          assert.equal(gc.stats().liveBlocks, model.all.size, "live blocks after collect()");
+        }
+        verify(heap, model.reachable(), `seed ${seed} op ${op}`);
+        gc.check();
+        if (op % 50 === 0) heap.check();
+      }
+      // Nothing leaks: with no roots, one collection frees every record and its strings.
+      for (const name of [...model.roots.keys()]) setRoot(name, null);
+      gc.collect();
+      assert.equal(gc.stats().liveBlocks, 0);
+      assert.equal(gc.stats().liveBytes, 0);
+      gc.check();
+      heap.check();
+      const blocks = heap.stats().liveBlocks;
+      const expected = 3 + 1 + heap.rootNames().length; // directory, two bitmaps; root directory and its names
+      assert.equal(blocks, expected, "only the collector's and the roots' own blocks are left");
+    });
+  }
+});
+
+/** A chain of n + 1 records from the root "chain" (set first, so marking scans roots set later before it); returns [head, last]. */
+function rootedChain(heap: Heap, gc: Collector, n: number): [number, number] {
+  const head = gc.alloc(Node);
+  heap.setRoot("chain", head);
+  const cur = Node.at(heap, head);
+  for (let i = 0; i < n; i++) {
+    const next = gc.alloc(Node, { value: i });
+    cur.a = next;
+    cur.addr = next;
+  }
+  return [head, cur.addr];
+}
+
+describe("Collector write barrier", () => {
+  test("a reference moved from an unscanned block into a scanned one during marking is not lost", () => {
+    const heap = new Heap();
+    const gc = eager(heap);
+    // Marking is LIFO: roots scanned in order chain, a; so A is scanned first, then the chain, then B at its end.
+    const [, last] = rootedChain(heap, gc, 5000);
+    const B = gc.alloc(Node);
+    const C = gc.alloc(Node, { value: 77, name: "the object" });
+    Node.at(heap, last).a = B;
+    Node.at(heap, B).a = C;
+    const A = gc.alloc(Node);
+    heap.setRoot("a", A);
+    assert.equal(gc.step(0), false);
+    assert.equal(gc.phase, "mark");
+    // A is black, B still white: move the only reference to C from B into A.
+    Node.at(heap, A).b = C;
+    Node.at(heap, B).a = 0;
+    while (!gc.step(0));
+    assert.ok(gc.owns(C), "C survived the cycle");
+    const c = Node.at(heap, C);
+    assert.equal(c.value, 77);
+    assert.equal(c.name, "the object");
+    gc.check();
+    heap.check();
+    gc.collect();
+    assert.ok(gc.owns(C));
+    assert.equal(gc.stats().liveBlocks, 5001 + 3);
+  });
+
+  test("Type.write and Type.reset pass overwritten references to the barrier", () => {
+    const heap = new Heap();
+    const gc = eager(heap);
+    const [, last] = rootedChain(heap, gc, 3000);
+    const A = gc.alloc(Node);
+    heap.setRoot("a", A);
+    const B = gc.alloc(Node); // reached only from the chain's end
+    const C1 = gc.alloc(Node, { value: 1 });
+    const C2 = gc.alloc(Node, { value: 2 });
+    Node.write(heap, B, { a: C1, b: C2 });
+    Node.at(heap, last).a = B;
+    gc.step(0);
+    assert.equal(gc.phase, "mark"); // A black, B white
+    Node.write(heap, A, { a: C1, b: C2 });
+    Node.write(heap, B, { a: 0 });
+    Node.reset(heap, B);
+    gc.collect();
+    assert.ok(gc.owns(C1) && gc.owns(C2));
+    assert.equal(Node.at(heap, C2).value, 2);
+    gc.check();
+  });
+
+  test("blocks allocated while marking are black; records without refs are never scanned", () => {
+    const heap = new Heap();
+    const gc = eager(heap);
+    rootedChain(heap, gc, 2000);
+    gc.step(0);
+    assert.equal(gc.phase, "mark");
+    const born = gc.alloc(Node, { value: 5 }); // unreachable, but allocated during the cycle: survives it
+    const leaf = gc.alloc(Leaf, { x: 1.5, tag: 9 });
+    while (!gc.step(0));
+    assert.ok(gc.owns(born) && gc.owns(leaf));
+    gc.check();
+    const marked = gc.stats().markedBlocks;
+    gc.collect(); // the next cycle frees them
+    assert.ok(!gc.owns(born) && !gc.owns(leaf));
+    assert.equal(gc.stats().markedBlocks - marked, 2001);
+    heap.check();
+  });
+});
+
+describe("Collector marking and pacing", () => {
+  test("the gray stack grows while a block is scanned without losing entries", () => {
+    // Each chain record's first ref is a leaf and its second the next record:
+    // marking pushes the leaf first and pops the next record, so the stack
+    // holds every leaf at once (far more than its first capacity).
+    const heap = new Heap();
+    const gc = eager(heap);
+    // Seven rooted leaves first, so the stack does not fill exactly at the end of a chunk of work.
+    for (let i = 0; i < 7; i++) heap.setRoot(`leaf ${i}`, gc.alloc(Node));
+    const head = gc.alloc(Node);
+    heap.setRoot("head", head);
+    const cur = Node.at(heap, head);
+    for (let i = 0; i < 20_000; i++) {
+      cur.a = gc.alloc(Node, { value: i });
+      const next = gc.alloc(Node);
+      cur.b = next;
+      cur.addr = next;
+    }
+    gc.collect();
+    assert.equal(gc.stats().liveBlocks, 40_008);
+    gc.check();
+    heap.check();
+  });
+
+  test("step() starts a cycle only past the trigger; collect() always runs one", () => {
+    const heap = new Heap();
+    const gc = new Collector(heap, { minBytes: 64 * 1024 });
+    const head = gc.alloc(Node);
+    heap.setRoot("head", head);
+    for (let i = 0; i < 1000; i++) gc.alloc(Node); // 16 KiB: below the trigger
+    assert.equal(gc.step(), true);
+    assert.equal(gc.stats().cycles, 0);
+    for (let i = 0; i < 4000; i++) gc.alloc(Node); // 80 KiB in all: past it
+    while (!gc.step(1));
+    assert.equal(gc.stats().cycles, 1);
+    assert.equal(gc.stats().liveBlocks, 1);
+    assert.equal(gc.stats().nextCycleBytes, 64 * 1024, "max(minBytes, 2 x 16 bytes left live)");
+    gc.collect();
+    assert.equal(gc.stats().cycles, 2);
+    expectError(() => new Collector(new Heap(), { growth: -1 }), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "growth");
+  });
+});
+
+describe("Collector images", () => {
+  const dir = mkdtempSync(join(tmpdir(), "offheap-gc-"));
+  for (const phase of ["idle", "mark", "sweep"] as const) {
+    test(`an image saved while ${phase} collects correctly after Heap.load`, async (t) => {
+      t.after(() => rmSync(join(dir, `${phase}.heap`), { force: true }));
+      const heap = new Heap();
+      const gc = eager(heap);
+      const head = gc.alloc(Node, { value: 1, name: "head" });
+      heap.setRoot("list", head);
+      for (let i = 0, last = head; i < 3000; i++) last = Node.at(heap, last).a = gc.alloc(Node, { value: i + 2 });
+      for (let i = 0; i < 2000; i++) gc.alloc(Node, { name: `garbage ${i}` });
+      while (gc.phase !== phase) gc.step(0);
+      if (phase === "sweep") gc.step(0);
+      const path = join(dir, `${phase}.heap`);
+      await heap.save(path);
+      const loaded = await Heap.load(path);
+      const again = eager(loaded);
+      again.check();
+      assert.equal(again.phase, phase === "mark" ? "idle" : phase, "an image saved while marking restarts its cycle");
+      again.collect();
+      again.check();
+      loaded.check();
+      assert.equal(again.stats().liveBlocks, 3001);
+      let n = 0;
+      for (let a = loaded.getRoot("list"), cur = Node.at(loaded, a); a !== 0; a = cur.a, n++) {
+        cur.addr = a;
+        assert.equal(cur.value, n + 1);
+      }
+      assert.equal(n, 3001);
+      assert.equal(Node.at(loaded, head).name, "head");
+    });
+  }
+});
+
+describe("Collector errors", () => {
+  test("free and Type.free of a collected block throw and change nothing", () => {
+    const heap = new Heap();
+    const gc = eager(heap);
+    const r = gc.alloc(Node, { name: "kept" });
+    heap.setRoot("r", r);
+    expectRejected(heap, () => heap.free(r), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Collector");
+    expectRejected(heap, () => Node.free(heap, r), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Collector");
+    assert.equal(Node.at(heap, r).name, "kept");
+    const manual = Node.alloc(heap, { name: "manual" });
+    Node.free(heap, manual); // manual records still free as before
+    gc.check();
+  });
+
+  test("bad arguments throw typed errors and change nothing", () => {
+    const heap = new Heap();
+    const gc = eager(heap);
+    expectRejected(heap, () => gc.alloc({} as never), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "defineStruct");
+    expectRejected(heap, () => gc.alloc(Node, { nope: 1 } as never), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "nope");
+    expectRejected(heap, () => gc.step(-1), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "budgetMs");
+    expectRejected(heap, () => gc.step(Number.NaN), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "budgetMs");
+    expectError(() => new Collector(heap), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Collector");
+    expectError(() => new Collector({} as Heap), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "heap must be a Heap");
+    gc.check();
+  });
+
+  test("dispose keeps the blocks and the state; a new Collector goes on; a disposed one throws", () => {
+    const heap = new Heap();
+    const gc = eager(heap);
+    const r = gc.alloc(Node, { value: 3 });
+    heap.setRoot("r", r);
+    gc.alloc(Node);
+    gc.dispose();
+    gc.dispose();
+    expectError(() => gc.alloc(Node), DisposedError, "ERR_OFFHEAP_DISPOSED", "Collector.alloc");
+    expectError(() => gc.step(), DisposedError, "ERR_OFFHEAP_DISPOSED");
+    const again = new Collector(heap);
+    assert.equal(again.stats().liveBlocks, 2);
+    again.collect();
+    assert.equal(again.stats().liveBlocks, 1);
+    assert.equal(Node.at(heap, r).value, 3);
+    again.check();
+    heap.check();
+  });
+});
