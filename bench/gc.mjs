@@ -1,0 +1,178 @@
+// Garbage collection benchmark (issue 13): the same graphs as plain JS objects
+// under V8's collector and off heap under offheap's Collector.
+//
+//   node bench/gc.mjs [--quick | --smoke] [--graphs tree,graph] [--worlds v8,offheap] [--timeout S] [--json FILE]
+//
+// Graphs (bench/gc/tree.mjs, bench/gc/graph.mjs): a GCBench-style binary tree
+// whose halves are rebuilt round after round, and a linked graph with shared
+// nodes and cycles whose edges are rewired. Every (graph, world) cell is its
+// own `node --expose-gc --max-old-space-size=16384 bench/gc/cell.mjs` process,
+// run one at a time (2-core machine), so one world's heap cannot disturb the
+// other's. --quick runs graphs a tenth of the size, --smoke tiny ones (the
+// test suite's check that the benchmark still runs).
+import { writeFile } from "node:fs/promises";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import { machineInfo, machineLine, markdownTable, optionList, parseOptions, runCell } from "./common.mjs";
+
+const CELL_SCRIPT = fileURLToPath(new URL("./gc/cell.mjs", import.meta.url));
+// Far above what the full tree needs in V8 (about 0.6 GiB at its peak), so the heap limit never forces collections.
+const CELL_NODE_FLAGS = ["--expose-gc", "--max-old-space-size=16384"];
+const GRAPH_NAMES = ["tree", "graph"];
+const WORLDS = ["v8", "offheap"];
+
+// Sizes: nodes, replacement rounds, rewirings per round (graph); the collector
+// steps for stepMs after every stepEvery allocations (tree) or rewirings (graph).
+const SIZES = {
+  full: { timeoutS: 300, tree: { nodes: 10_000_000, rounds: 6 }, graph: { nodes: 5_000_000, rounds: 6, opsPerRound: 500_000 }, stepEvery: 10_000 },
+  quick: { timeoutS: 120, tree: { nodes: 1_000_000, rounds: 6 }, graph: { nodes: 500_000, rounds: 6, opsPerRound: 50_000 }, stepEvery: 10_000 },
+  smoke: { timeoutS: 60, tree: { nodes: 20_000, rounds: 2 }, graph: { nodes: 10_000, rounds: 2, opsPerRound: 2_000 }, stepEvery: 1_000 },
+};
+const STEP_MS = 1;
+
+// Targets from issue 13.
+const TARGET_PAUSE_MS = 1;
+const TARGET_MEMORY_RATIO = 0.5;
+
+const MiB = 2 ** 20;
+
+function parseArgs(argv) {
+  const opts = { size: "full", graphs: GRAPH_NAMES, worlds: WORLDS, timeoutS: null, json: null };
+  parseOptions(argv, {
+    "--quick": () => (opts.size = "quick"),
+    "--smoke": () => (opts.size = "smoke"),
+    "--graphs": (value) => (opts.graphs = optionList(value())),
+    "--worlds": (value) => (opts.worlds = optionList(value())),
+    "--timeout": (value) => (opts.timeoutS = Number(value())),
+    "--json": (value) => (opts.json = value()),
+  }, "bench/gc.mjs");
+  for (const g of opts.graphs) if (!GRAPH_NAMES.includes(g)) throw new RangeError(`--graphs: unknown graph "${g}" (${GRAPH_NAMES.join(", ")})`);
+  for (const w of opts.worlds) if (!WORLDS.includes(w)) throw new RangeError(`--worlds: unknown world "${w}" (${WORLDS.join(", ")})`);
+  if (opts.timeoutS !== null && !(opts.timeoutS > 0)) throw new RangeError("--timeout must be a positive number of seconds");
+  opts.timeoutS ??= SIZES[opts.size].timeoutS;
+  return opts;
+}
+
+const ms = (x) => (x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(1) : Math.round(x).toLocaleString("en-US"));
+const mib = (bytes) => (bytes / MiB).toFixed(1);
+const mark = (ok) => (ok ? "✓" : "✗");
+
+/** Memory after the rounds as the table shows it, and the bytes the target compares. */
+function memory(r) {
+  const m = r.memory;
+  if (r.world === "v8") return { text: `${mib(m.heapUsed)} used / ${mib(m.heapTotal)} total (${mib(m.liveHeapUsed)} after full GC)`, bytes: m.heapTotal };
+  return { text: `${mib(m.committedBytes)} committed + ${mib(m.heapUsed)} JS heap`, bytes: m.committedBytes + m.heapUsed };
+}
+
+/** The pauses the row is about: V8's in the v8 world, the collector's steps off heap. */
+const pausesOf = (r) => (r.world === "v8" ? r.v8 : r.steps);
+
+function mainRow(r) {
+  if (r.status !== "ok") return [r.graph, r.world, r.status === "dnf" ? `DNF >${r.timeoutS} s` : `error†`, "–", "–", "–", "–", "–", "–", "–", "–"];
+  const p = pausesOf(r);
+  const v8 = `${ms(r.v8.totalMs)} (max ${ms(r.v8.maxMs)}, ${r.v8.count})`;
+  return [
+    r.graph, r.world, (r.wallMs / 1000).toFixed(1), ms(p.totalMs), ms(p.maxMs), String(p.over1ms), String(p.count),
+    memory(r).text, mib(r.memory.rss), r.markMobjPerS === null ? "–" : r.markMobjPerS.toFixed(1), v8,
+  ];
+}
+
+function collectorRow(r) {
+  const c = r.collector;
+  const build = r.phases.build;
+  return [
+    r.graph, String(c.cycles), String(c.steps), ms(c.markMs), ms(c.sweepMs), r.markedBlocks.toLocaleString("en-US"), c.freedBlocks.toLocaleString("en-US"),
+    c.liveBlocks.toLocaleString("en-US"), ms(c.longestStepMs), `${ms(r.stepPercentiles.p50)} / ${ms(r.stepPercentiles.p99)}`,
+    `${ms(build.steps.totalMs)} / ${ms(build.v8.totalMs)}`,
+  ];
+}
+
+/** The ✓/✗ lines for one graph, and the check that both worlds built and kept the same graph. */
+function graphLines(graph, v8, off) {
+  const lines = [];
+  if (off?.status === "ok") {
+    const v = off.verify;
+    const kept = v.liveBlocks === v.reachable;
+    lines.push(`${mark(kept)} ${graph}: the collector keeps exactly what the roots reach (${v.reachable.toLocaleString("en-US")} reachable, ${v.liveBlocks.toLocaleString("en-US")} live records)`);
+  }
+  if (v8?.status !== "ok" || off?.status !== "ok") return lines;
+  const same = v8.verify.reachable === off.verify.reachable && v8.verify.checksum === off.verify.checksum && v8.verify.walkSum === off.verify.walkSum;
+  lines.push(`${mark(same)} ${graph}: both worlds end with the same graph (${v8.verify.reachable.toLocaleString("en-US")} / ${off.verify.reachable.toLocaleString("en-US")} nodes reachable, value checksums ${v8.verify.checksum} / ${off.verify.checksum})`);
+  lines.push(`${mark(off.steps.maxMs <= TARGET_PAUSE_MS)} ${graph}: longest pause with step(${STEP_MS}) ≤ ${TARGET_PAUSE_MS} ms (measured ${ms(off.steps.maxMs)} ms around the call, ${ms(off.collector.longestStepMs)} ms by stats(); ${off.steps.over1ms} of ${off.steps.count} steps ≥ 1 ms; V8's longest pause in that process ${ms(off.v8.maxMs)} ms)`);
+  const offTotal = off.steps.totalMs + off.v8.totalMs;
+  lines.push(`${mark(offTotal <= v8.v8.totalMs)} ${graph}: total collection time ≤ V8's total GC time (offheap ${ms(off.steps.totalMs)} ms in steps + ${ms(off.v8.totalMs)} ms of V8 GC in its process = ${ms(offTotal)} ms, V8 ${ms(v8.v8.totalMs)} ms)`);
+  const offBytes = memory(off).bytes;
+  lines.push(`${mark(offBytes <= TARGET_MEMORY_RATIO * v8.memory.heapTotal)} ${graph}: memory ≤ ${TARGET_MEMORY_RATIO}× V8's heap (offheap ${mib(offBytes)} MiB committed + JS heap used, V8 heap total ${mib(v8.memory.heapTotal)} MiB: ${(offBytes / v8.memory.heapTotal).toFixed(2)}×; against V8's heap used after a full GC, ${mib(v8.memory.liveHeapUsed)} MiB: ${(offBytes / v8.memory.liveHeapUsed).toFixed(2)}×)`);
+  return lines;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const sizes = SIZES[opts.size];
+  const log = (s) => process.stderr.write(`${s}\n`);
+  const machine = machineInfo();
+  const runStart = performance.now();
+  const results = [];
+  for (const graph of opts.graphs) {
+    for (const world of opts.worlds) {
+      const params = { ...sizes[graph], stepEvery: sizes.stepEvery, stepMs: STEP_MS };
+      process.stderr.write(`  ${graph} / ${world} ... `);
+      const r = await runCell([...CELL_NODE_FLAGS, CELL_SCRIPT, graph, world, JSON.stringify(params)], opts.timeoutS, { graph, world });
+      results.push(r);
+      log(r.status === "ok" ? `${(r.wallMs / 1000).toFixed(1)} s  [${r.wallS.toFixed(1)} s]` : r.status === "dnf" ? `DNF >${r.timeoutS} s` : r.error);
+    }
+  }
+  const get = (graph, world) => results.find((r) => r.graph === graph && r.world === world);
+
+  const out = [];
+  out.push(`## offheap GC benchmark${opts.size === "full" ? "" : ` (--${opts.size})`}`);
+  out.push("");
+  out.push(machineLine(machine));
+  const t = sizes.tree;
+  const g = sizes.graph;
+  out.push(`Tree: ${t.nodes.toLocaleString("en-US")} nodes, ${t.rounds} rounds each rebuilding half. Graph: ${g.nodes.toLocaleString("en-US")} nodes, ${g.rounds} rounds of ${g.opsPerRound.toLocaleString("en-US")} rewirings. Off heap: gc.step(${STEP_MS}) every ${sizes.stepEvery.toLocaleString("en-US")} allocations (tree) or rewirings (graph) while a cycle runs or is due (a cycle starts when the collected bytes double since the last one), and at each round's end the cycle finished plus one full cycle, in steps. Each cell: a fresh \`node ${CELL_NODE_FLAGS.join(" ")}\` process.`);
+  out.push("");
+  out.push("Pauses: V8's GC pauses (PerformanceObserver 'gc') in the v8 world; each gc.step call off heap. Memory: right after the last round.");
+  out.push("");
+  out.push(markdownTable(
+    ["graph", "world", "run s", "total GC ms", "longest pause ms", "pauses ≥ 1 ms", "pauses", "memory MiB", "RSS MiB", "mark Mobj/s", "V8 GC in the process: ms (max, count)"],
+    results.map(mainRow), 2,
+  ));
+  const collected = results.filter((r) => r.status === "ok" && r.world === "offheap");
+  if (collected.length) {
+    out.push("");
+    out.push("Off heap, the Collector's stats() at the end (marked: summed over the cycles that finished):");
+    out.push("");
+    out.push(markdownTable(
+      ["graph", "cycles", "steps", "mark ms", "sweep ms", "marked", "freed", "live records", "longestStepMs", "step ms p50 / p99", "build: steps ms / V8 GC ms"],
+      collected.map(collectorRow),
+    ));
+  }
+  const failed = results.filter((r) => r.status === "error");
+  if (failed.length) {
+    process.exitCode = 1;
+    out.push("");
+    for (const r of failed) out.push(`† ${r.graph} / ${r.world}: ${r.error}`);
+  }
+  const lines = opts.graphs.flatMap((graph) => graphLines(graph, get(graph, "v8"), get(graph, "offheap")));
+  if (lines.length) {
+    out.push("");
+    out.push("Checks and targets (issue 13):");
+    out.push("");
+    for (const line of lines) out.push(`- ${line}`);
+  }
+  // A wrong graph or a collector that frees what the roots reach is an error, not a missed target.
+  if (lines.some((line) => line.startsWith("✗") && /same graph|keeps exactly/.test(line))) process.exitCode = 1;
+  out.push("");
+  out.push(`(total ${((performance.now() - runStart) / 1000).toFixed(0)} s; load average ${os.loadavg()[0].toFixed(2)} at the end)`);
+  console.log(out.join("\n"));
+
+  if (opts.json) {
+    await writeFile(opts.json, `${JSON.stringify({ date: new Date().toISOString(), machine, node: process.version, size: opts.size, sizes, results, lines }, null, 2)}\n`);
+  }
+}
+
+main().catch((err) => {
+  console.error(err.message);
+  process.exit(1);
+});

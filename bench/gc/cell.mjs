@@ -1,0 +1,181 @@
+// One cell of `npm run bench:gc` in its own process: one graph in one world.
+//
+//   node --expose-gc --max-old-space-size=M bench/gc/cell.mjs <tree|graph> <v8|offheap> '<params JSON>'
+//
+// Times the workload (tree.mjs, graph.mjs) from the start of its build to the
+// end of its last round and prints one JSON line: the wall time; V8's GC
+// pauses (PerformanceObserver 'gc', each entry one pause) in both worlds; off
+// heap, every gc.step / collect call timed with performance.now() around it
+// and the Collector's stats(); memory right after the last round (V8 heap
+// used and total, RSS, the heap's committed bytes), and V8's heap used after
+// a forced full GC (not timed); then a walk of what the roots reach, to check
+// both worlds built the same graph and the collector kept exactly that.
+import { constants, PerformanceObserver } from "node:perf_hooks";
+import { offheapDistUrl } from "../allocators.mjs";
+import { graphOffheap, graphV8 } from "./graph.mjs";
+import { treeOffheap, treeV8 } from "./tree.mjs";
+
+/** The off-heap heap's address range: up to 2 GiB every address is a small integer to V8 (options.ts). */
+const HEAP_MAX_BYTES = 2 ** 31;
+const GRAPHS = { tree: { v8: treeV8, offheap: treeOffheap }, graph: { v8: graphV8, offheap: graphOffheap } };
+const GC_KINDS = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: "minor",
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: "major",
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental",
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb",
+};
+
+// The pacer of the off-heap mutator (the Collector has none): a cycle starts
+// once the collected bytes reach PACER_GROWTH times what the last cycle left
+// live, and at least PACER_MIN_BYTES (Go's defaults: GOGC=100, a 4 MB
+// minimum). Without it a mutator stepping on a schedule would start a new
+// cycle as soon as one ends and mark the whole live graph back to back.
+const PACER_GROWTH = 2;
+const PACER_MIN_BYTES = 4 * 2 ** 20;
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Count, sum, longest and number of pauses of at least 1 ms. */
+class Pauses {
+  count = 0;
+  totalMs = 0;
+  maxMs = 0;
+  over1ms = 0;
+
+  durations = [];
+
+  add(ms) {
+    this.durations.push(ms);
+    this.count++;
+    this.totalMs += ms;
+    if (ms > this.maxMs) this.maxMs = ms;
+    if (ms >= 1) this.over1ms++;
+  }
+}
+
+/** Collects the pauses of both collectors by phase ("build", "rounds") of a workload. */
+class Meter {
+  constructor(stepMs) {
+    this.stepMs = stepMs;
+    this.v8Entries = [];
+    this.phases = []; // { name, start, end, steps: Pauses }
+    this.steps = new Pauses();
+    this.markedBlocks = 0;
+    this.observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) this.v8Entries.push({ start: e.startTime, ms: e.duration, kind: GC_KINDS[e.detail?.kind] ?? "other" });
+    });
+    this.observer.observe({ entryTypes: ["gc"] });
+  }
+
+  /** The timed region starts. */
+  begin() {
+    this.start = this.phaseStart = performance.now();
+  }
+
+  /** Ends a phase (after each round too: the observer's entries are delivered while the event loop runs). */
+  async phaseEnd(name) {
+    const end = performance.now();
+    this.phases.push({ name, start: this.phaseStart, end, steps: this.steps });
+    this.steps = new Pauses();
+    await tick();
+    this.phaseStart = performance.now();
+  }
+
+  /**
+   * Returns step(force): gc.step(stepMs), timed, unless the collector is idle
+   * and, without `force`, the pacer says no cycle is due (then true, no call).
+   * Counts the blocks each cycle marked and sets the next trigger when it ends.
+   */
+  stepper(gc) {
+    const stepMs = this.stepMs;
+    let triggerBytes = PACER_MIN_BYTES;
+    return (force) => {
+      if (!force && gc.phase === "idle" && gc.stats().liveBytes < triggerBytes) return true;
+      const t0 = performance.now();
+      const done = gc.step(stepMs);
+      this.steps.add(performance.now() - t0);
+      if (done) {
+        const s = gc.stats();
+        this.markedBlocks += s.markedBlocks;
+        triggerBytes = Math.max(PACER_MIN_BYTES, s.liveBytes * PACER_GROWTH);
+      }
+      return done;
+    };
+  }
+
+  /** Finishes the cycle in progress, then runs one more from a fresh root scan: collect() in steps. */
+  finishCycles(step, gc) {
+    if (gc.phase !== "idle") while (!step(true));
+    while (!step(true));
+  }
+
+  /** Totals by phase name, and over the whole run: V8's pauses and the collector's steps. */
+  summary() {
+    const byName = {};
+    const all = { v8: new Pauses(), steps: new Pauses(), v8Kinds: {} };
+    for (const p of this.phases) {
+      const mine = (byName[p.name] ??= { ms: 0, v8: new Pauses(), steps: new Pauses() });
+      mine.ms += p.end - p.start;
+      for (const e of this.v8Entries) {
+        if (e.start < p.start || e.start >= p.end) continue;
+        mine.v8.add(e.ms);
+        all.v8.add(e.ms);
+        all.v8Kinds[e.kind] = (all.v8Kinds[e.kind] ?? 0) + 1;
+      }
+      for (const ms of p.steps.durations) {
+        mine.steps.add(ms);
+        all.steps.add(ms);
+      }
+    }
+    const sorted = all.steps.durations.sort((a, b) => a - b);
+    const at = (q) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
+    all.stepPercentiles = { p50: at(0.5), p99: at(0.99) };
+    for (const p of [all.v8, all.steps, ...Object.values(byName).flatMap((x) => [x.v8, x.steps])]) delete p.durations;
+    return { phases: byName, ...all };
+  }
+}
+
+async function loadLib() {
+  const distUrl = offheapDistUrl();
+  const { Heap } = await import(distUrl);
+  const collections = new URL("./collections/index.js", distUrl).href;
+  const { Collector, defineStruct } = await import(collections);
+  if (typeof Collector !== "function") throw new TypeError(`bench/gc/cell.mjs: ${collections} exports no Collector (a build from before the collector)`);
+  return { Collector, defineStruct, newHeap: () => new Heap({ maxSize: HEAP_MAX_BYTES }) };
+}
+
+async function main() {
+  const [graph, world, paramsJson] = process.argv.slice(2);
+  const run = GRAPHS[graph]?.[world];
+  if (!run) throw new RangeError(`bench/gc/cell.mjs: unknown cell "${graph}" / "${world}" (graphs: ${Object.keys(GRAPHS).join(", ")}; worlds: v8, offheap)`);
+  if (typeof globalThis.gc !== "function") throw new TypeError("bench/gc/cell.mjs: run with node --expose-gc");
+  const params = JSON.parse(paramsJson);
+  const meter = new Meter(params.stepMs);
+  const lib = world === "offheap" ? await loadLib() : null;
+  globalThis.gc();
+  await tick();
+
+  const result = world === "offheap" ? await run(params, lib, meter) : await run(params, meter);
+  const wallMs = performance.now() - meter.start;
+  const mem = process.memoryUsage();
+  const own = result.memory();
+  globalThis.gc();
+  await tick();
+  meter.observer.disconnect();
+  const liveHeapUsed = process.memoryUsage().heapUsed;
+  const summary = meter.summary();
+  const collector = own.collector ?? null;
+  console.log(JSON.stringify({
+    graph, world, params, wallMs, ...summary,
+    memory: { heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, rss: mem.rss, committedBytes: own.committedBytes ?? null, liveHeapUsed },
+    collector,
+    markedBlocks: meter.markedBlocks,
+    markMobjPerS: collector && collector.markMs > 0 ? meter.markedBlocks / collector.markMs / 1000 : null,
+    verify: result.verify(),
+  }));
+}
+
+main().catch((err) => {
+  console.error(err.stack ?? String(err));
+  process.exit(1);
+});
