@@ -25,14 +25,6 @@ const GC_KINDS = {
   [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb",
 };
 
-// The pacer of the off-heap mutator (the Collector has none): a cycle starts
-// once the collected bytes reach PACER_GROWTH times what the last cycle left
-// live, and at least PACER_MIN_BYTES (Go's defaults: GOGC=100, a 4 MB
-// minimum). Without it a mutator stepping on a schedule would start a new
-// cycle as soon as one ends and mark the whole live graph back to back.
-const PACER_GROWTH = 2;
-const PACER_MIN_BYTES = 4 * 2 ** 20;
-
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 /** Count, sum, longest and number of pauses of at least 1 ms. */
@@ -60,7 +52,6 @@ class Meter {
     this.v8Entries = [];
     this.phases = []; // { name, start, end, steps: Pauses }
     this.steps = new Pauses();
-    this.markedBlocks = 0;
     this.observer = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) this.v8Entries.push({ start: e.startTime, ms: e.duration, kind: GC_KINDS[e.detail?.kind] ?? "other" });
     });
@@ -82,31 +73,27 @@ class Meter {
   }
 
   /**
-   * Returns step(force): gc.step(stepMs), timed, unless the collector is idle
-   * and, without `force`, the pacer says no cycle is due (then true, no call).
-   * Counts the blocks each cycle marked and sets the next trigger when it ends.
+   * Returns step(): gc.step(stepMs), timed. The Collector's own pacer
+   * (growth 1, minBytes 4 MiB: Go's defaults) decides when a cycle starts;
+   * an idle collector with no cycle due returns at once.
    */
   stepper(gc) {
     const stepMs = this.stepMs;
-    let triggerBytes = PACER_MIN_BYTES;
-    return (force) => {
-      if (!force && gc.phase === "idle" && gc.stats().liveBytes < triggerBytes) return true;
+    return () => {
       const t0 = performance.now();
       const done = gc.step(stepMs);
       this.steps.add(performance.now() - t0);
-      if (done) {
-        const s = gc.stats();
-        this.markedBlocks += s.markedBlocks;
-        triggerBytes = Math.max(PACER_MIN_BYTES, s.liveBytes * PACER_GROWTH);
-      }
       return done;
     };
   }
 
   /** Finishes the cycle in progress, then runs one more from a fresh root scan: collect() in steps. */
   finishCycles(step, gc) {
-    if (gc.phase !== "idle") while (!step(true));
-    while (!step(true));
+    while (!step());
+    const t0 = performance.now();
+    gc.startCycle();
+    this.steps.add(performance.now() - t0);
+    while (!step());
   }
 
   /** Totals by phase name, and over the whole run: V8's pauses and the collector's steps. */
@@ -169,8 +156,8 @@ async function main() {
     graph, world, params, wallMs, ...summary,
     memory: { heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, rss: mem.rss, committedBytes: own.committedBytes ?? null, liveHeapUsed },
     collector,
-    markedBlocks: meter.markedBlocks,
-    markMobjPerS: collector && collector.markMs > 0 ? meter.markedBlocks / collector.markMs / 1000 : null,
+    markedBlocks: collector?.markedBlocks ?? null,
+    markMobjPerS: collector && collector.markMs > 0 ? collector.markedBlocks / collector.markMs / 1000 : null,
     verify: result.verify(),
   }));
 }

@@ -11,8 +11,8 @@
 // it in, which drops the old one: the peak is the tree plus half of it.
 //
 // Off heap, after every `stepEvery` allocations the mutator calls
-// gc.step(stepMs) if a cycle runs or the pacer (cell.mjs) says one is due,
-// and at the end of each round finishes the cycle in progress and runs one
+// gc.step(stepMs) (the Collector's pacer decides when a cycle starts),
+// and after the last round finishes the cycle in progress and runs one
 // more from a fresh root scan, in steps of stepMs (what collect() does, in
 // bounded pieces). V8 collects on its own schedule.
 import { reseed, rng } from "../workloads.mjs";
@@ -26,7 +26,7 @@ function halves(nodes) {
 /**
  * The timed part, the same in both worlds: the root's two halves, then
  * `rounds` rounds each growing a new half under `scratch` and calling
- * swapIn(left) to put it in place of the root's left or right one.
+ * swapIn(left, last) to put it in place of the root's left or right one.
  */
 async function buildAndReplace(rounds, sizes, meter, root, scratch, grow, swapIn) {
   meter.begin();
@@ -36,7 +36,7 @@ async function buildAndReplace(rounds, sizes, meter, root, scratch, grow, swapIn
   for (let round = 0; round < rounds; round++) {
     const left = round % 2 === 0;
     grow(scratch, true, left ? sizes.left : sizes.right);
-    swapIn(left);
+    swapIn(left, round === rounds - 1);
     await meter.phaseEnd("rounds");
   }
 }
@@ -99,7 +99,7 @@ export async function treeOffheap({ nodes, rounds, stepEvery }, lib, meter) {
     else cur.right = a;
     if (++sinceStep === stepEvery) {
       sinceStep = 0;
-      step(false);
+      step();
     }
     if (n > 1) {
       const r = (n - 1) >>> 1;
@@ -113,14 +113,15 @@ export async function treeOffheap({ nodes, rounds, stepEvery }, lib, meter) {
   heap.setRoot("tree", root);
   cur.addr = root;
   cur.value = rng() >>> 2;
-  await buildAndReplace(rounds, sizes, meter, root, scratch, grow, (left) => {
+  await buildAndReplace(rounds, sizes, meter, root, scratch, grow, (left, last) => {
     cur.addr = scratch;
     const fresh = cur.left;
     cur.left = 0;
     cur.addr = root;
     if (left) cur.left = fresh;
     else cur.right = fresh;
-    meter.finishCycles(step, gc);
+    if (last) meter.finishCycles(step, gc); // the pacer alone between rounds, as V8's own schedule
+
   });
   return {
     memory: () => ({ committedBytes: heap.stats().committedBytes, collector: gc.stats() }),

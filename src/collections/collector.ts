@@ -249,11 +249,27 @@ export class Collector implements Reclaimer {
     const t0 = performance.now();
     if (this.phaseCode === PHASE_IDLE) {
       if (this.heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES]! < this.nextCycleBytes) return true;
-      this.startCycle();
+      this.scanRoots();
     }
     this.run(t0 + budgetMs);
     this.noteStep(t0);
     return this.phaseCode === PHASE_IDLE;
+  }
+
+  /**
+   * Starts a cycle now, whatever the trigger, if none runs: scans the roots;
+   * step() then advances it. Use it to collect in bounded steps (collect()
+   * is one pause). Throws DisposedError after dispose. Cost: O(roots).
+   *
+   * @example
+   * gc.startCycle();
+   * while (!gc.step(1)) await nextFrame();
+   */
+  startCycle(): void {
+    this.usable("Collector.startCycle");
+    const t0 = performance.now();
+    if (this.phaseCode === PHASE_IDLE) this.scanRoots();
+    this.noteStep(t0);
   }
 
   /**
@@ -266,7 +282,7 @@ export class Collector implements Reclaimer {
     this.usable("Collector.collect");
     const t0 = performance.now();
     if (this.phaseCode !== PHASE_IDLE) this.run(Infinity);
-    this.startCycle();
+    this.scanRoots();
     this.run(Infinity);
     this.noteStep(t0);
   }
@@ -407,7 +423,7 @@ export class Collector implements Reclaimer {
   }
 
   // Step 1: MARK and push every collected block a root names.
-  private startCycle(): void {
+  private scanRoots(): void {
     this.setPhase(PHASE_MARK, 0);
     this.sp = 0;
     this.markedBlocks = 0;
@@ -486,6 +502,8 @@ export class Collector implements Reclaimer {
   private sweepSome(to: number): void {
     const heap = this.heap;
     const gW = this.gW;
+    let blocks = 0;
+    let bytes = 0;
     for (let i = this.cursor; i < to; i++) {
       const x = heap.u32[gW + i]!;
       if (x === 0) continue;
@@ -495,14 +513,24 @@ export class Collector implements Reclaimer {
       while (dead !== 0) {
         const bit = 31 - Math.clz32(dead & -dead);
         dead &= dead - 1;
-        this.freeGarbage(i * 128 + bit * 4);
+        bytes += this.freeGarbage(i * 128 + bit * 4);
+        blocks++;
       }
     }
     this.cursor = to;
+    if (blocks === 0) return;
+    const u32 = heap.u32;
+    const d = this.dir >>> 2;
+    u32[d + DIR_LIVE_BLOCKS] = u32[d + DIR_LIVE_BLOCKS]! - blocks;
+    const f = this.dir >>> 3;
+    heap.f64[f + DIR_F64_LIVE_BYTES] = heap.f64[f + DIR_F64_LIVE_BYTES]! - bytes;
+    heap.f64[f + DIR_F64_FREED_BLOCKS] = heap.f64[f + DIR_F64_FREED_BLOCKS]! + blocks;
+    heap.f64[f + DIR_F64_FREED_BYTES] = heap.f64[f + DIR_F64_FREED_BYTES]! + bytes;
   }
 
-  // Frees a garbage block whose START is cleared: its owned strings, its word tags, the block.
-  private freeGarbage(addr: number): void {
+  // Frees a garbage block whose START is cleared (its owned strings, its
+  // word tags, the block) and returns its usable bytes.
+  private freeGarbage(addr: number): number {
     const heap = this.heap;
     const bytes = heap.blockBytes(addr);
     const wW = this.wW;
@@ -520,13 +548,7 @@ export class Collector implements Reclaimer {
       }
     }
     heap.free(addr);
-    const u32 = heap.u32;
-    const d = this.dir >>> 2;
-    u32[d + DIR_LIVE_BLOCKS] = u32[d + DIR_LIVE_BLOCKS]! - 1;
-    const f = this.dir >>> 3;
-    heap.f64[f + DIR_F64_LIVE_BYTES] = heap.f64[f + DIR_F64_LIVE_BYTES]! - bytes;
-    heap.f64[f + DIR_F64_FREED_BLOCKS] = heap.f64[f + DIR_F64_FREED_BLOCKS]! + 1;
-    heap.f64[f + DIR_F64_FREED_BYTES] = heap.f64[f + DIR_F64_FREED_BYTES]! + bytes;
+    return bytes;
   }
 
   // Ends a mark phase without sweeping: clears every MARK bit.
