@@ -28,7 +28,9 @@
 // Strings. A "string" field holds the address of a heap string block
 // (Heap.fromString), 0 for "". The record owns it: the setter stores a new
 // block and frees the old one, and free/reset free it. "ref" is a plain u32
-// address (0 = null) that the record does not own.
+// address (0 = null) that the record does not own; its setter, write and
+// reset pass the overwritten address to the collector's write barrier
+// while a Collector marks (collector.ts).
 //
 // Invariant (checked by check()):
 //   ST1 every string field is 0 or the address of a live block holding a
