@@ -94,8 +94,8 @@ const TAGS = new WeakMap<StructType, Int32Array>();
 const MARKING = new Map<Heap, Collector>();
 const NOTHING = new Int32Array(0);
 /** Objects marked, or bitmap words swept, between two reads of the clock. */
-const MARK_CHUNK = 256;
-const SWEEP_CHUNK = 32;
+const MARK_CHUNK = 128;
+const SWEEP_CHUNK = 16;
 
 function tagsOf(type: StructType): Int32Array {
   let tags = TAGS.get(type);
@@ -430,27 +430,28 @@ export class Collector implements Reclaimer {
   }
 
   // Marks, then sweeps, until the deadline or the end of the cycle.
-  // Each phase does at least one chunk, then another only while the last
-  // chunk's time fits before the deadline: a step overruns its budget by
-  // less than one chunk's variation, not by one chunk.
+  // Each phase does at least one chunk, then another only while twice the
+  // longest chunk of this call fits before the deadline: chunks take tens
+  // of microseconds but vary with cache misses and the heap's slow paths,
+  // so the margin keeps a step inside its budget.
   private run(deadline: number): void {
     let t = performance.now();
-    let chunk = 0;
+    let margin = 0;
     if (this.phaseCode === PHASE_MARK) {
       const t0 = t;
       do {
         this.markSome(MARK_CHUNK);
         const now = performance.now();
-        chunk = now - t;
+        margin = Math.max(margin, 2 * (now - t));
         t = now;
-      } while (this.sp > 0 && t + chunk < deadline);
+      } while (this.sp > 0 && t + margin < deadline);
       this.markMs += t - t0;
       if (this.sp > 0) return;
       const f = this.dir >>> 3;
       this.heap.f64[f + DIR_F64_MARKED_BLOCKS] = this.heap.f64[f + DIR_F64_MARKED_BLOCKS]! + this.markedBlocks;
       this.heap.f64[f + DIR_F64_MARKED_BYTES] = this.heap.f64[f + DIR_F64_MARKED_BYTES]! + this.markedBytes;
       this.setPhase(PHASE_SWEEP, this.base >>> L.G_WORD_SHIFT);
-      if (t + chunk >= deadline) return;
+      if (t + margin >= deadline) return;
     }
     if (this.phaseCode === PHASE_SWEEP) {
       const t0 = t;
@@ -458,9 +459,9 @@ export class Collector implements Reclaimer {
       do {
         this.sweepSome(Math.min(words, this.cursor + SWEEP_CHUNK));
         const now = performance.now();
-        chunk = now - t;
+        margin = Math.max(margin, 2 * (now - t));
         t = now;
-      } while (this.cursor < words && t + chunk < deadline);
+      } while (this.cursor < words && t + margin < deadline);
       this.sweepMs += t - t0;
       this.heap.u32[(this.dir >>> 2) + DIR_CURSOR] = this.cursor;
       if (this.cursor < words) return;
