@@ -4,6 +4,8 @@
 
 export { Heap } from "./heap/heap.js";
 export { Mutex } from "./heap/lock.js";
+export { HeapScope } from "./heap/scope.js";
+export { HeapHandle, type LeakedHandle } from "./heap/handles.js";
 export type { HeapOptions, AttachOptions, LoadOptions } from "./heap/options.js";
 export { type DebugOptions, type LeakSite, JUNK_ALLOC, POISON, CANARY } from "./common/debug-kit.js";
 export type { ProfileOptions, HeapProfile, ProfileSample, ProfileFrame } from "./heap/profile.js";

@@ -156,6 +156,8 @@ const MAIN_ENTRY_CASES: readonly Case[] = [
   { call: "Mutex", withTarget: (h) => new main.Mutex(h as never) },
   { call: "Mutex.open", withTarget: (h) => main.Mutex.open(h as never, 8) },
   { call: "formatStats", withTarget: (st) => main.formatStats(st as never), targetName: "stats", badTargets: [undefined, null, 0, {}, heap] },
+  { call: "HeapScope", none: "made by heap.scope(), which takes no arguments" },
+  { call: "HeapHandle", none: "made by heap.handle(addr), which takes an address, not options" },
   ...ERROR_CLASSES.map((call) => ({ call, none: "an error class" })),
 ];
 const DEBUG_ENTRY_CASES: readonly Case[] = [

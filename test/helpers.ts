@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import type { Heap } from "../src/index.js";
 import { OutOfMemoryError, PAGE_SIZE } from "../src/index.js";
+import { forEachPinned } from "../src/heap/reclaim.js";
 
 export const KIB = 1024;
 export const MIB = 1024 * 1024;
@@ -136,4 +137,11 @@ export function expectOutOfMemory(heap: Heap, fn: () => unknown, ...patterns: (s
   assert.equal(heap.buffer.byteLength, byteLength, "the backing memory changed length");
   heap.check();
   return e;
+}
+
+/** The addresses forEachPinned reports for `heap` (its open handles and scope pins), sorted. */
+export function rootsOf(heap: Heap): number[] {
+  const out: number[] = [];
+  forEachPinned(heap, (addr) => out.push(addr));
+  return out.sort((a, b) => a - b);
 }

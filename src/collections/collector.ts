@@ -35,7 +35,7 @@
 
 import type { Heap } from "../heap/heap.js";
 import { HeapCorruptionError, hex, InvalidImageError, OffheapRangeError, OffheapTypeError, DisposedError } from "../errors.js";
-import { attachReclaimer, detachReclaimer, forEachPinned, pinInScope, reclaimerOf, type Reclaimer } from "../heap/reclaim.js";
+import { attachReclaimer, detachReclaimer, forEachPinned, reclaimerOf, type Reclaimer } from "../heap/reclaim.js";
 import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
 import { isStructType, setRefBarrier, type StructFields, type StructInit, type StructType } from "./struct.js";
 import { describe } from "./scalar.js";
@@ -221,7 +221,7 @@ export class Collector implements Reclaimer {
     const d = this.dir >>> 2;
     u32[d + DIR_LIVE_BLOCKS] = u32[d + DIR_LIVE_BLOCKS]! + 1;
     heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES] = heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES]! + bytes;
-    pinInScope(heap, addr);
+    heap.currentScope?.pin(addr);
     return addr;
   }
 
@@ -305,7 +305,7 @@ export class Collector implements Reclaimer {
 
   /** Validates invariants C1-C6 (gc-layout.ts); throws HeapCorruptionError naming the first broken one. Cost: O(covered range / 64 + collected blocks). */
   check(): void {
-    this.usable("Collector.check");
+    if (this.disposed) throw new DisposedError("Collector.check: the collector was disposed");
     checkCollector(this.heap, this.dir);
   }
 

@@ -46,6 +46,12 @@
 // and snapshot.ts (what the image holds), image.ts and image-file.ts (its
 // header and files), debug.ts and debug-trailer.ts (debug mode), profile.ts
 // (sampling), roots.ts (named roots), strings.ts, options.ts.
+//
+// Lifetimes (JS-side state of one Heap object, not in the image): scope.ts
+// (heap.scope(): blocks freed together at dispose), handles.ts
+// (heap.handle(addr): one block freed at dispose, or by the engine's
+// garbage collector as a backstop), reclaim.ts (the hook a tracing
+// collector attaches to take its blocks out of manual freeing).
 
 import { HeapCorruptionError, InvalidImageError, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { type Backing, isMemoryObject, openBacking, refreshShared } from "../memory/backing.js";
@@ -77,6 +83,9 @@ import {
   ATTACH_OPTION_RULES, type AttachOptions, checkHeapOptions, HEAP_OPTION_RULES, type HeapOptions, LOAD_OPTION_RULES, type LoadOptions,
 } from "./options.js";
 import { describe } from "../common/options.js";
+import { type HeapScope, ScopeStack } from "./scope.js";
+import { HandleTable, type HeapHandle, type LeakedHandle } from "./handles.js";
+import { guardPaths, type Reclaimer } from "./reclaim.js";
 
 // Set by Heap.attach around its `new Heap` so the constructor opens an image
 // instead of formatting one; keeps one constructor and one object shape.
@@ -99,6 +108,12 @@ let freshImage = false;
 export class Heap extends Allocator {
   private debugHeap: DebugHeap | null = null;
   private debugSettings: Readonly<DebugOptions> | null = null;
+  /** @internal The reclaimer attached to this Heap (reclaim.ts), or null. */
+  reclaimer: Reclaimer | null = null;
+  /** @internal This Heap object's open scopes (scope.ts), from its first scope() on. */
+  scopes: ScopeStack | null = null;
+  /** @internal This Heap object's open handles (handles.ts), from its first handle() on. */
+  handles: HandleTable | null = null;
 
   /**
    * Makes a new, empty heap. Throws TypeError for options of the wrong
@@ -135,9 +150,23 @@ export class Heap extends Allocator {
     }
   }
 
-  /** @internal Debug mode's own alloc and free stay in place in both modes: they call coreAlloc and coreFree. */
+  /**
+   * @internal Puts this Heap's block calls in place: debug mode's own (they
+   * call coreAlloc and coreFree, so they serve both thread modes) or the
+   * fast paths of its thread mode; then, while a reclaimer is attached, the
+   * guard over free and realloc (reclaim.ts). A heap that never had a
+   * reclaimer gets exactly the calls it had before.
+   */
   override installFastPaths(): void {
-    if (this.debugHeap === null) super.installFastPaths();
+    const debug = this.debugHeap;
+    if (debug === null) {
+      delete (this as Partial<Heap>).realloc; // a guard's; removed before free, the reverse of guardPaths' order
+      super.installFastPaths();
+    } else {
+      this.free = debug.free;
+      this.realloc = debug.realloc;
+    }
+    if (this.reclaimer !== null) guardPaths(this, this.reclaimer);
   }
 
   /**
@@ -311,6 +340,11 @@ export class Heap extends Allocator {
     return moved;
   }
 
+  /** @internal Throws the error `api` should throw unless `addr` is the start of a live block (scope.ts, handles.ts). */
+  checkLive(addr: unknown, api: string): void {
+    this.plainSpan(addr, api, false);
+  }
+
   /** Usable size of the live block at `addr`: its class size, or its whole pages. Throws InvalidAddressError otherwise. */
   sizeOf(addr: number): number {
     this.plainSpan(addr, "Heap.sizeOf", false);
@@ -406,8 +440,9 @@ export class Heap extends Allocator {
 
   /**
    * Validates every invariant of the image (layout.ts and debug-trailer.ts
-   * list them) and throws HeapCorruptionError naming the first one broken.
-   * Cost: O(committed bytes / 64); for tests and debugging, not for hot paths.
+   * list them, and a Collector's gc-layout.ts) and throws
+   * HeapCorruptionError naming the first one broken. Cost: O(committed
+   * bytes / 64); for tests and debugging, not for hot paths.
    */
   check(): void {
     this.sync();
@@ -419,6 +454,7 @@ export class Heap extends Allocator {
       const debug = this.debugHeap;
       checkDebugBlocks(this, "Heap.check", debug === null ? () => "" : debug.note);
     });
+    this.reclaimer?.check();
   }
 
   /**
@@ -444,6 +480,65 @@ export class Heap extends Allocator {
     if (this.debugHeap === null) throw new OffheapTypeError("Heap.leaks: debug mode is off; make the heap with { debug: true }");
     this.sync();
     return this.debugHeap.leaks();
+  }
+
+  /**
+   * Opens a scope: the blocks its `alloc` and `calloc` return are freed
+   * together by its `dispose()` (at the end of a `using` block), except those
+   * it `keep`s or `pin`s; see HeapScope. The scope becomes the innermost
+   * open one (`currentScope`); scopes may be disposed in any order. A scope
+   * is JS-side state of this Heap object, not part of the image: another
+   * Heap on the same memory sees its blocks as ordinary live blocks. Throws
+   * OffheapTypeError if this Heap is detached. Cost: O(1); one JS object
+   * (its records array comes from a pool this Heap keeps).
+   *
+   * @example
+   * {
+   *   using scope = heap.scope();
+   *   const frame = scope.alloc(1500);
+   *   parse(heap, frame);
+   * } // frame is freed here
+   */
+  scope(): HeapScope {
+    this.sync();
+    return (this.scopes ??= new ScopeStack(this)).push();
+  }
+
+  /** The innermost scope of this Heap object that is still open (the last one opened and not disposed), or null. */
+  get currentScope(): HeapScope | null {
+    const open = this.scopes?.open;
+    return open === undefined || open.length === 0 ? null : open[open.length - 1]!;
+  }
+
+  /**
+   * Returns a handle that owns the live block at `addr`: `handle.dispose()`
+   * (at the end of a `using` block) frees it. A handle dropped without
+   * dispose is freed when V8 collects it (a FinalizationRegistry, whenever
+   * the engine runs it); in debug mode such blocks are listed by
+   * leakedHandles(). A block has one open handle at a time. Throws
+   * InvalidAddressError for an address that is not the start of a live
+   * block, or one with an open handle already; OffheapTypeError for a
+   * non-number; the heap is unchanged then. Cost: O(1); two JS objects and
+   * a registration with the FinalizationRegistry (three with the stack
+   * debug mode captures).
+   *
+   * @example
+   * using h = heap.handle(heap.alloc(64));
+   * heap.u32[h.addr >>> 2] = 1;
+   */
+  handle(addr: number): HeapHandle {
+    return (this.handles ??= new HandleTable(this)).make(addr);
+  }
+
+  /**
+   * Debug mode only: the blocks freed by the handle backstop because their
+   * handle was collected without dispose(), oldest first, each with its
+   * size and the stack that made the handle. Throws OffheapTypeError if
+   * debug mode is off. Cost: O(leaked handles).
+   */
+  leakedHandles(): LeakedHandle[] {
+    if (this.debugHeap === null) throw new OffheapTypeError("Heap.leakedHandles: debug mode is off; make the heap with { debug: true }");
+    return this.handles === null ? [] : this.handles.leaked.slice();
   }
 
   /**

@@ -1,16 +1,96 @@
-// Reclaimers: the hook a tracing collector (collections/collector.ts) uses to own heap blocks. Minimal version: the scopes and handles change replaces it.
-import type { Heap } from "./heap.js";
+// The reclaimer hook: how a tracing collector (collections/collector.ts)
+// takes blocks out of manual freeing, and finds the roots that open scopes
+// and handles hold. See heap.ts for an overview.
+//
+// A heap without a reclaimer pays nothing for this: its free and realloc
+// are the plain methods (or shared mode's, or debug mode's own calls), with
+// no test for a reclaimer anywhere. attachReclaimer installs, as own
+// properties of the heap object, a guarded free and realloc that ask the
+// reclaimer first and then call the calls that would otherwise be in place;
+// Heap.installFastPaths puts the guard back over the new calls whenever the
+// heap switches between its single-thread and shared modes.
+
 import { hex, OffheapTypeError } from "../errors.js";
-export interface Reclaimer { owns(addr: number): boolean; readonly name: string }
-const ATTACHED = new WeakMap<Heap, Reclaimer>();
-export function attachReclaimer(heap: Heap, r: Reclaimer): void {
-  if (ATTACHED.has(heap)) throw new OffheapTypeError(`${r.name}: the heap has a ${ATTACHED.get(heap)!.name} already`);
-  ATTACHED.set(heap, r);
-  const free = heap.free;
-  const h = heap as unknown as { free: (a: number) => void };
-  h.free = (addr: number) => { if (r.owns(addr)) throw new OffheapTypeError(`Heap.free: ${hex(addr)} is a block the ${r.name} manages`); free.call(heap, addr); };
+import type { Heap } from "./heap.js";
+
+/** @internal What a heap asks of a reclaimer (a tracing collector) attached to it. */
+export interface Reclaimer {
+  /** True if the block at addr is managed by the reclaimer (a collected block): free/realloc/scope-free/handle-free must not free it. */
+  owns(addr: number): boolean;
+  /** Name used in error messages, e.g. "Collector". */
+  readonly name: string;
+  /** Validates the reclaimer's own state in the image; Heap.check calls it. Throws HeapCorruptionError. */
+  check(): void;
 }
-export function detachReclaimer(heap: Heap, _r: Reclaimer): void { ATTACHED.delete(heap); delete (heap as unknown as { free?: unknown }).free; }
-export function reclaimerOf(heap: Heap): Reclaimer | null { return ATTACHED.get(heap) ?? null; }
-export function forEachPinned(_heap: Heap, _visit: (addr: number) => void): void {}
-export function pinInScope(_heap: Heap, _addr: number): void {}
+
+/** The block calls the guard wraps. */
+interface GuardedHeap {
+  free(addr: number): void;
+  realloc(addr: number, sizeBytes: number): number;
+}
+
+// The error of a free or realloc of a block `r` owns.
+function refused(api: string, addr: number, r: Reclaimer): OffheapTypeError {
+  return new OffheapTypeError(`${api}: ${hex(addr)} is a block the ${r.name} manages; drop its references and let it be collected`);
+}
+
+/**
+ * @internal Installs on `heap`, as own properties, a free and a realloc that
+ * throw OffheapTypeError for a block `r` owns (nothing changed) and
+ * otherwise call the free and realloc the heap has now. Heap.installFastPaths
+ * calls it after putting the unguarded calls in place. Cost: one call of
+ * `r.owns` per free or realloc of a nonzero address.
+ */
+export function guardPaths(heap: GuardedHeap, r: Reclaimer): void {
+  const free = heap.free;
+  const realloc = heap.realloc;
+  heap.free = (addr: number): void => {
+    if (typeof addr === "number" && addr !== 0 && r.owns(addr)) throw refused("Heap.free", addr, r);
+    free.call(heap, addr);
+  };
+  heap.realloc = (addr: number, sizeBytes: number): number => {
+    if (typeof addr === "number" && addr !== 0 && r.owns(addr)) throw refused("Heap.realloc", addr, r);
+    return realloc.call(heap, addr, sizeBytes);
+  };
+}
+
+/**
+ * @internal Attaches `r` to `heap`: from now on heap.free(addr) and
+ * heap.realloc(addr, n) of a block r owns throw OffheapTypeError (message:
+ * `Heap.free: 0x... is a block the Collector manages; drop its references
+ * and let it be collected`), heap unchanged; scopes and handles drop their
+ * roots to such blocks without freeing them. Throws OffheapTypeError if a
+ * reclaimer is attached already. Cost: O(1).
+ */
+export function attachReclaimer(heap: Heap, r: Reclaimer): void {
+  const current = heap.reclaimer;
+  if (current !== null) throw new OffheapTypeError(`attachReclaimer: this Heap has a reclaimer already (${current.name}); detach it first`);
+  heap.reclaimer = r;
+  heap.installFastPaths();
+}
+
+/**
+ * @internal Detaches `r` from `heap` and puts back the free and realloc the
+ * heap would have without it. Throws OffheapTypeError if `r` is not the
+ * heap's reclaimer. Cost: O(1).
+ */
+export function detachReclaimer(heap: Heap, r: Reclaimer): void {
+  if (heap.reclaimer !== r) throw new OffheapTypeError(`detachReclaimer: ${r.name} is not attached to this Heap`);
+  heap.reclaimer = null;
+  heap.installFastPaths();
+}
+
+/** @internal The reclaimer attached to heap, or null. */
+export function reclaimerOf(heap: Heap): Reclaimer | null {
+  return heap.reclaimer;
+}
+
+/**
+ * @internal Calls visit(addr) for every address rooted by this Heap's open
+ * handles and its open scopes' pins (duplicates allowed). Allocates nothing
+ * per address. Cost: O(open handles + open scopes + pins).
+ */
+export function forEachPinned(heap: Heap, visit: (addr: number) => void): void {
+  heap.scopes?.forEachPin(visit);
+  heap.handles?.forEachOpen(visit);
+}

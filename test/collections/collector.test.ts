@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DisposedError, Heap, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
+import { DisposedError, Heap, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
 import { Collector, defineStruct } from "../../src/collections/index.js";
 import { expectError, expectRejected, randInt, rng } from "../helpers.js";
 
@@ -267,6 +267,66 @@ describe("Collector marking and pacing", () => {
     gc.collect();
     assert.equal(gc.stats().cycles, 2);
     expectError(() => new Collector(new Heap(), { growth: -1 }), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "growth");
+  });
+});
+
+describe("Collector roots: scopes and handles", () => {
+  test("gc.alloc pins new records in the innermost open scope until it is disposed", () => {
+    const heap = new Heap();
+    const gc = eager(heap);
+    let a: number;
+    let b: number;
+    {
+      using outer = heap.scope();
+      a = gc.alloc(Node, { value: 1 });
+      {
+        using inner = heap.scope();
+        b = gc.alloc(Node, { value: 2, name: "inner" });
+        const bytes = inner.alloc(100); // a manual block: freed with the scope
+        gc.collect();
+        assert.ok(gc.owns(a) && gc.owns(b), "pinned by open scopes");
+        assert.ok(heap.sizeOf(bytes) >= 100);
+      }
+      gc.collect();
+      assert.ok(gc.owns(a) && !gc.owns(b), "the inner scope's pins are gone");
+      assert.ok(outer.disposed === false);
+    }
+    gc.collect();
+    assert.equal(gc.stats().liveBlocks, 0);
+    gc.check();
+    heap.check();
+  });
+
+  test("an open handle roots its record; disposing it drops the root without freeing", () => {
+    const heap = new Heap();
+    const gc = eager(heap);
+    const a = gc.alloc(Node, { value: 5 });
+    const child = gc.alloc(Node, { value: 6 });
+    Node.at(heap, a).a = child;
+    const h = heap.handle(a);
+    gc.collect();
+    assert.ok(gc.owns(a) && gc.owns(child));
+    h.dispose();
+    assert.ok(gc.owns(a), "a handle's dispose does not free a collected record");
+    gc.collect();
+    assert.ok(!gc.owns(a) && !gc.owns(child));
+    assert.equal(gc.stats().liveBlocks, 0);
+    heap.check();
+  });
+
+  test("heap.check runs the collector's check", () => {
+    const heap = new Heap();
+    const gc = eager(heap);
+    heap.setRoot("r", gc.alloc(Node));
+    heap.check();
+    // Damage C3: a MARK bit on an idle collector's record.
+    const u32 = heap.u32;
+    const r = heap.getRoot("r");
+    const dir = heap.getRoot("offheap.gc");
+    const base = u32[(dir >>> 2) + 8]!;
+    const gw = (u32[(dir >>> 2) + 3]! >>> 2) + ((r - base) >>> 7);
+    u32[gw] = u32[gw]! | (2 << ((r >>> 2) & 30));
+    expectError(() => heap.check(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "C3");
   });
 });
 
