@@ -101,7 +101,12 @@ const COLLECTIONS_CASES: readonly Case[] = [
   { call: "StructBase", withTarget: (h) => new collections.StructBase(h as never, point) },
   {
     call: "OffHeapArray", withTarget: (h) => new collections.OffHeapArray(h as never, "f64"),
-    withOptions: (o) => new collections.OffHeapArray(heap, "f64", o as never), wrongTypes: { capacity: "8" },
+    withOptions: (o) => new collections.OffHeapArray(heap, "f64", o as never), wrongTypes: { capacity: "8", collector: 1 },
+  },
+  {
+    // Each on a heap of its own: one Collector per heap.
+    call: "Collector", withTarget: (h) => new collections.Collector(h as never),
+    withOptions: (o) => new collections.Collector(new main.Heap(), o as never), wrongTypes: { growth: "1", minBytes: "4" },
   },
   { call: "OffHeapArray.open", withTarget: (h) => collections.OffHeapArray.open(h as never, someArray.address, "f64") },
   {

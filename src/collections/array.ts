@@ -8,8 +8,8 @@
 //   +4 A_DATA address of the element block (0 when capacity is 0)
 //   +5 A_STRIDE bytes per element
 //
-// Elements are packed at `data + i * stride` (stride = the scalar's size or
-// the struct's size, so every element stays aligned). The element block
+// Elements are packed at `data + i * stride` (stride = the scalar's size,
+// 4 for "ref", or the struct's size, so every element stays aligned). The element block
 // grows by Heap.realloc to double its capacity (at least MIN_CAPACITY), so n
 // pushes cost O(n) in all. The JS object holds only the header address:
 // `OffHeapArray.open(heap, address, type)` on another Heap over the same
@@ -21,17 +21,32 @@
 //   A2  length <= capacity; capacity 0 <=> data 0; otherwise data is a live
 //       block of at least capacity * stride bytes.
 //   A3  records: every record in [0, length) satisfies R1 (struct.ts).
+//
+// Collected arrays (options.collector): the header and the element block
+// are blocks of the Collector (collector.ts), tagged so that marking goes
+// from the header's A_DATA word to the element block and from there along
+// every "ref" element (or the refs of every record element); the array is
+// kept as long as a root reaches its header. Every store that overwrites a
+// ref (set, pop, clear, a grown block replacing A_DATA) passes the old one
+// to the write barrier. The element block grows by allocating a new one and
+// copying (realloc refuses collected blocks); the old one, its strings
+// handed over, is left for the collector.
 
 import type { Heap } from "../heap/heap.js";
-import { DisposedError, HeapCorruptionError, hex, OffheapRangeError } from "../errors.js";
+import { DisposedError, HeapCorruptionError, hex, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
 import { blockSize, type CollectionKind, HDR_MAGIC, HDR_TYPE, headerState, openHeader } from "./header.js";
 import { fingerprint } from "./hash.js";
-import { type BigIntType, checkScalar, describe, readScalar, type ScalarType, scalarCode, SCALAR_BYTES, writeScalar } from "./scalar.js";
-import { checkValues, isStructType, type StructFields, type StructInit, type StructRecord, type StructType, type StructValues } from "./struct.js";
+import { type BigIntType, checkScalar, describe, readScalar, type ScalarType, scalarCode, SCALAR_BYTES, T_U32, writeScalar } from "./scalar.js";
+import {
+  checkValues, isStructType, overwriteRef, type StructFields, type StructInit, type StructRecord, type StructType, type StructValues,
+} from "./struct.js";
+import { reclaimerOf } from "../heap/reclaim.js";
+import { type Collector, tagsOf } from "./collector.js";
+import { W_REF } from "./gc-layout.js";
 
-/** An element type: a scalar type name or a struct type. */
-export type ElementType = ScalarType | StructType<any>;
+/** An element type: a scalar type name, "ref" (a u32 address, followed by a Collector), or a struct type. */
+export type ElementType = ScalarType | "ref" | StructType<any>;
 /** What get() returns: a number, a bigint, or an accessor object. */
 export type ElementValue<E extends ElementType> =
   E extends StructType<infer F extends StructFields> ? StructRecord<F> : E extends BigIntType ? bigint : number;
@@ -46,6 +61,12 @@ export type ElementPlain<E extends ElementType> =
 export interface OffHeapArrayOptions {
   /** Elements to make room for at once. Default 0 (no element block until the first push). */
   capacity?: number;
+  /**
+   * The heap's Collector: the array's blocks are then collected (freed when
+   * no root reaches the header) and its "ref" elements, or its records'
+   * refs, keep what they point to alive. Default none: a manual array.
+   */
+  collector?: Collector;
 }
 
 const A_MAGIC = HDR_MAGIC;
@@ -59,7 +80,11 @@ const MAGIC = 0x5241484f; // "OHAR" little-endian
 const MIN_CAPACITY = 4;
 const MAX_LENGTH = 0xffffffff;
 const ARRAY: CollectionKind = { name: "OffHeapArray", magic: MAGIC, headerBytes: SIZEOF_HEADER };
-const OPTION_RULES: OptionRules = { capacity: { type: "number" } };
+const OPTION_RULES: OptionRules = { capacity: { type: "number" }, collector: { type: "object" } };
+/** Tags of a collected header: its A_DATA word is a ref. */
+const HEADER_TAGS = Int32Array.of(((A_DATA * 4) << 2) | W_REF);
+/** Tags of a collected "ref" element: the whole element. */
+const REF_TAGS = Int32Array.of(W_REF);
 
 // Set by open() around its `new OffHeapArray` so the constructor adopts an
 // existing header instead of allocating one.
@@ -86,6 +111,8 @@ export class OffHeapArray<E extends ElementType> {
   private readonly code: number; // scalar code, 0 for records
   private readonly struct: StructType | null;
   private readonly stride: number;
+  private readonly isRef: boolean;
+  private readonly gc: Collector | null;
 
   /**
    * Makes an empty array in `heap`. Throws OffheapTypeError for a `heap`
@@ -97,29 +124,36 @@ export class OffHeapArray<E extends ElementType> {
     const adopt = opening;
     opening = 0;
     checkHeap("OffHeapArray", heap);
-    const { capacity = 0 } = checkOptions("OffHeapArray", options, OPTION_RULES);
+    const { capacity = 0, collector } = checkOptions("OffHeapArray", options, OPTION_RULES);
     this.heap = heap;
     this.elementType = elementType;
     this.struct = isStructType(elementType) ? elementType : null;
-    this.code = this.struct === null ? scalarCode("OffHeapArray", elementType) : 0;
+    this.isRef = elementType === "ref";
+    this.code = this.struct !== null ? 0 : this.isRef ? T_U32 : scalarCode("OffHeapArray", elementType);
     this.stride = this.struct === null ? SCALAR_BYTES[this.code]! : this.struct.size;
+    const owner = reclaimerOf(heap);
     if (adopt !== 0) {
+      this.gc = owner !== null && owner.owns(adopt) ? (owner as Collector) : null;
       this.hdr = adopt;
       return;
     }
+    if (collector !== undefined && collector !== owner) throw new OffheapTypeError("OffHeapArray: options.collector is not the Collector of this heap");
+    this.gc = collector ?? null;
     if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity * this.stride > 2 ** 32) {
       throw new OffheapRangeError(`OffHeapArray: options.capacity ${String(capacity)} is not an integer in [0, ${Math.floor(2 ** 32 / this.stride)}]`);
     }
-    const hdr = heap.alloc(SIZEOF_HEADER);
+    const hdr = this.gc !== null ? this.gc.allocBlock(SIZEOF_HEADER, HEADER_TAGS, 0, 1) : heap.alloc(SIZEOF_HEADER);
     let data = 0;
     if (capacity > 0) {
       try {
-        data = heap.alloc(capacity * this.stride);
+        data = this.allocElements(capacity);
       } catch (e) {
-        heap.free(hdr);
+        if (this.gc !== null) this.gc.release(hdr);
+        else heap.free(hdr);
         throw e;
       }
     }
+    this.gc?.heap.currentScope?.pin(hdr);
     const w = hdr >>> 2;
     const u32 = heap.u32;
     u32[w + A_MAGIC] = MAGIC;
@@ -141,7 +175,7 @@ export class OffHeapArray<E extends ElementType> {
   static open<E extends ElementType>(heap: Heap, address: number, elementType: E): OffHeapArray<E> {
     const api = "OffHeapArray.open";
     checkHeap(api, heap);
-    if (!isStructType(elementType)) scalarCode(api, elementType);
+    if (!isStructType(elementType) && elementType !== "ref") scalarCode(api, elementType);
     opening = openHeader(heap, api, ARRAY, address, typeFingerprint(elementType), typeName(elementType));
     return new OffHeapArray(heap, elementType);
   }
@@ -198,6 +232,7 @@ export class OffHeapArray<E extends ElementType> {
       this.struct.reset(this.heap, a, value as StructInit<StructFields>);
     } else {
       checkScalar("OffHeapArray.set", this.code, value);
+      if (this.isRef) overwriteRef(this.heap, u32[a >>> 2]!);
       writeScalar(this.heap, this.code, a, value as number | bigint);
     }
   }
@@ -240,9 +275,13 @@ export class OffHeapArray<E extends ElementType> {
     let v: unknown;
     if (this.struct !== null) {
       v = this.struct.read(this.heap, a);
-      this.struct.freeOwned(this.heap, a);
+      this.struct.reset(this.heap, a); // strings freed, refs passed to the barrier and cleared: a collector follows no ref past the length
     } else {
       v = readScalar(this.heap, this.code, a);
+      if (this.isRef) {
+        overwriteRef(this.heap, v as number);
+        this.heap.u32[a >>> 2] = 0;
+      }
     }
     this.heap.u32[w + A_LENGTH] = n - 1;
     return v as ElementPlain<E>;
@@ -264,14 +303,19 @@ export class OffHeapArray<E extends ElementType> {
     const data = this.heap.u32[w + A_DATA]!;
     this.heap.u32[w + A_LENGTH] = 0;
     this.heap.u32[w + A_CAPACITY] = 0;
+    overwriteRef(this.heap, data);
     this.heap.u32[w + A_DATA] = 0;
-    this.heap.free(data);
+    if (this.gc === null) this.heap.free(data); // a collected one is left to the collector
   }
 
-  /** Frees every block of the array; afterwards every method throws DisposedError. Cost: as clear. */
+  /**
+   * Frees every block of the array (a collected array: clears it and leaves
+   * its blocks to the collector); afterwards every method throws
+   * DisposedError. Cost: as clear.
+   */
   dispose(): void {
     this.clear();
-    this.heap.free(this.hdr);
+    if (this.gc === null) this.heap.free(this.hdr);
     this.hdr = 0;
   }
 
@@ -318,9 +362,29 @@ export class OffHeapArray<E extends ElementType> {
   private grow(need: number): void {
     const w = this.hdr >>> 2;
     const cap = Math.min(MAX_LENGTH, Math.max(need, MIN_CAPACITY, 2 * this.heap.u32[w + A_CAPACITY]!));
-    const data = this.heap.realloc(this.heap.u32[w + A_DATA]!, cap * this.stride); // RangeError or OutOfMemoryError: the old block stays
+    const old = this.heap.u32[w + A_DATA]!;
+    let data: number;
+    if (this.gc === null) {
+      data = this.heap.realloc(old, cap * this.stride); // RangeError or OutOfMemoryError: the old block stays
+    } else {
+      data = this.allocElements(cap);
+      const u32 = this.heap.u32;
+      this.heap.u8.copyWithin(data, old, old + u32[w + A_LENGTH]! * this.stride);
+      if (old !== 0) {
+        if (this.struct?.hasStrings === true) this.gc.disownStrings(old);
+        overwriteRef(this.heap, old);
+      }
+    }
     this.heap.u32[w + A_DATA] = data;
     this.heap.u32[w + A_CAPACITY] = cap;
+  }
+
+  // A new element block for `capacity` elements: a plain block, or a collected one tagged for the element type.
+  private allocElements(capacity: number): number {
+    const bytes = capacity * this.stride;
+    if (this.gc === null) return this.heap.alloc(bytes);
+    const tags = this.isRef ? REF_TAGS : this.struct !== null ? tagsOf(this.struct) : NO_TAGS;
+    return this.gc.allocBlock(bytes, tags, this.stride, capacity);
   }
 
   private releaseRecords(w: number): void {
@@ -340,6 +404,8 @@ export class OffHeapArray<E extends ElementType> {
     return this.hdr;
   }
 }
+
+const NO_TAGS = new Int32Array(0);
 
 function typeName(t: ElementType): string {
   return isStructType(t) ? t.descriptor : String(t);

@@ -39,7 +39,6 @@ import { attachReclaimer, detachReclaimer, forEachPinned, reclaimerOf, type Recl
 import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
 import { isStructType, setRefBarrier, type StructFields, type StructInit, type StructType } from "./struct.js";
 import { describe } from "./scalar.js";
-import { PAGE_SIZE } from "../heap/layout.js";
 import * as L from "./gc-layout.js";
 import { checkCollector } from "./gc-check.js";
 
@@ -96,8 +95,11 @@ const NOTHING = new Int32Array(0);
 /** Objects marked, or bitmap words swept, between two reads of the clock. */
 const MARK_CHUNK = 128;
 const SWEEP_CHUNK = 16;
+/** A block larger than this is scanned in slices of it, one unit of MARK_CHUNK each, so one step never scans a whole large array. */
+const SLICE_BYTES = 512;
 
-function tagsOf(type: StructType): Int32Array {
+/** @internal The tags of a struct type's records: byte offset << 2 | W_REF or W_OWNED (array.ts uses them too). */
+export function tagsOf(type: StructType): Int32Array {
   let tags = TAGS.get(type);
   if (tags === undefined) {
     const list = type.fields.filter((f) => f.type === "ref" || f.type === "string");
@@ -144,6 +146,9 @@ export class Collector implements Reclaimer {
   private wW = 0;
   private gray: Uint32Array = new Uint32Array(1024);
   private sp = 0;
+  /** A large block being scanned a slice at a time: the next slice's start and the block's end (0: none). */
+  private slicePos = 0;
+  private sliceEnd = 0;
   private markedBlocks = 0;
   private markedBytes = 0;
   private markMs = 0;
@@ -197,15 +202,63 @@ export class Collector implements Reclaimer {
   alloc<F extends StructFields>(type: StructType<F>, init?: StructInit<F>): number {
     this.usable("Collector.alloc");
     if (!isStructType(type)) throw new OffheapTypeError(`Collector.alloc: type must be a struct type made by defineStruct, got ${describe(type)}`);
-    const tags = tagsOf(type as unknown as StructType);
+    const addr = type.alloc(this.heap, init);
+    this.adopt(addr, tagsOf(type as unknown as StructType), 0, 1, () => type.free(this.heap, addr));
+    this.heap.currentScope?.pin(addr);
+    return addr;
+  }
+
+  /**
+   * @internal A zeroed collected block of `bytes` (for a collection's header
+   * or elements, array.ts) whose tags are `tags` (as TAGS: byte offset << 2
+   * | tag) repeated `count` times `stride` bytes apart. Errors as alloc.
+   */
+  allocBlock(bytes: number, tags: Int32Array, stride: number, count: number): number {
+    this.usable("Collector.allocBlock");
+    const addr = this.heap.calloc(bytes);
+    return this.adopt(addr, tags, stride, count, () => this.heap.free(addr));
+  }
+
+  /**
+   * @internal Frees at once a collected block just made by allocBlock that
+   * nothing references yet (a collection's constructor undoing itself):
+   * it was never gray, so no step holds it. O(block / 64).
+   */
+  release(addr: number): void {
+    const u32 = this.heap.u32;
+    const gw = this.gW + (addr >>> L.G_WORD_SHIFT);
+    u32[gw] = (u32[gw]! & ~(3 << ((addr >>> 2) & SHIFT_MASK))) >>> 0;
+    const bytes = this.freeGarbage(addr);
+    const d = this.dir >>> 2;
+    u32[d + DIR_LIVE_BLOCKS] = u32[d + DIR_LIVE_BLOCKS]! - 1;
+    this.heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES] = this.heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES]! - bytes;
+  }
+
+  /**
+   * @internal Zeroes the string fields of the collected block at `addr`
+   * (W_OWNED words), so that another block, which took its strings (a
+   * collection's grown element block), is their one owner. O(block / 64).
+   */
+  disownStrings(addr: number): void {
+    const u32 = this.heap.u32;
+    const wW = this.wW;
+    for (let p = addr >>> 2, end = (addr + this.heap.blockBytes(addr)) >>> 2; p < end; p = (p | 15) + 1) {
+      let owned = (u32[wW + (p >>> 4)]! >>> 1) & EVEN_BITS & rangeMask(p & 15, Math.min(16, end - (p & ~15)));
+      for (; owned !== 0; owned &= owned - 1) u32[(p & ~15) + ((31 - Math.clz32(owned & -owned)) >>> 1)] = 0;
+    }
+  }
+
+  // Makes the new block at addr a collected block: START (and MARK when it
+  // is allocated black), its tags, the counts. On failure (the bitmaps
+  // cannot grow) calls undo, which frees the block.
+  private adopt(addr: number, tags: Int32Array, stride: number, count: number, undo: () => void): number {
     const heap = this.heap;
-    const addr = type.alloc(heap, init);
     const bytes = heap.blockBytes(addr);
     if (addr + bytes > this.cover) {
       try {
         this.growCover(addr + bytes);
       } catch (e) {
-        type.free(heap, addr);
+        undo();
         throw e;
       }
     }
@@ -213,15 +266,16 @@ export class Collector implements Reclaimer {
     const black = this.phaseCode === PHASE_MARK || (this.phaseCode === PHASE_SWEEP && addr >>> L.G_WORD_SHIFT >= this.cursor);
     const gw = this.gW + (addr >>> L.G_WORD_SHIFT);
     u32[gw] = (u32[gw]! | ((black ? START | MARK : START) << ((addr >>> 2) & SHIFT_MASK))) >>> 0;
-    for (let i = 0; i < tags.length; i++) {
-      const a = addr + (tags[i]! >>> 2);
-      const ww = this.wW + (a >>> L.W_WORD_SHIFT);
-      u32[ww] = (u32[ww]! | ((tags[i]! & 3) << ((a >>> 1) & SHIFT_MASK))) >>> 0;
+    for (let k = 0, at = addr; k < count && tags.length > 0; k++, at += stride) {
+      for (let i = 0; i < tags.length; i++) {
+        const a = at + (tags[i]! >>> 2);
+        const ww = this.wW + (a >>> L.W_WORD_SHIFT);
+        u32[ww] = (u32[ww]! | ((tags[i]! & 3) << ((a >>> 1) & SHIFT_MASK))) >>> 0;
+      }
     }
     const d = this.dir >>> 2;
     u32[d + DIR_LIVE_BLOCKS] = u32[d + DIR_LIVE_BLOCKS]! + 1;
     heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES] = heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES]! + bytes;
-    heap.currentScope?.pin(addr);
     return addr;
   }
 
@@ -348,7 +402,7 @@ export class Collector implements Reclaimer {
   // A new directory and bitmaps covering the committed range, rooted as GC_ROOT.
   private create(): number {
     const heap = this.heap;
-    const base = Math.floor((heap.firstDataPage * PAGE_SIZE) / L.COVER_ALIGN) * L.COVER_ALIGN;
+    const base = Math.floor(heap.dataStart / L.COVER_ALIGN) * L.COVER_ALIGN;
     const cover = alignCover(Math.max(heap.u8.length, base + L.COVER_ALIGN));
     const sizes = L.bitmapBytes(cover - base);
     const made: number[] = [];
@@ -422,6 +476,7 @@ export class Collector implements Reclaimer {
   private scanRoots(): void {
     this.setPhase(PHASE_MARK, 0);
     this.sp = 0;
+    this.sliceEnd = 0;
     this.markedBlocks = 0;
     this.markedBytes = 0;
     const heap = this.heap;
@@ -444,9 +499,9 @@ export class Collector implements Reclaimer {
         const now = performance.now();
         margin = Math.max(margin, 2 * (now - t));
         t = now;
-      } while (this.sp > 0 && t + margin < deadline);
+      } while ((this.sp > 0 || this.sliceEnd !== 0) && t + margin < deadline);
       this.markMs += t - t0;
-      if (this.sp > 0) return;
+      if (this.sp > 0 || this.sliceEnd !== 0) return;
       const f = this.dir >>> 3;
       this.heap.f64[f + DIR_F64_MARKED_BLOCKS] = this.heap.f64[f + DIR_F64_MARKED_BLOCKS]! + this.markedBlocks;
       this.heap.f64[f + DIR_F64_MARKED_BYTES] = this.heap.f64[f + DIR_F64_MARKED_BYTES]! + this.markedBytes;
@@ -484,13 +539,29 @@ export class Collector implements Reclaimer {
     let sp = this.sp;
     let blocks = 0;
     let bytes = 0;
-    for (; n > 0 && sp > 0; n--) {
-      const addr = gray[--sp]!;
-      const size = heap.blockBytes(addr);
-      blocks++;
-      bytes += size;
+    for (; n > 0; n--) {
+      let from: number;
+      let to: number;
+      if (this.sliceEnd !== 0) {
+        // The next slice of a large block (an array's elements).
+        from = this.slicePos;
+        to = Math.min(this.sliceEnd, from + SLICE_BYTES);
+        this.slicePos = to;
+        if (to === this.sliceEnd) this.sliceEnd = 0;
+      } else {
+        if (sp === 0) break;
+        from = gray[--sp]!;
+        const size = heap.blockBytes(from);
+        blocks++;
+        bytes += size;
+        to = from + size;
+        if (size > SLICE_BYTES) {
+          this.slicePos = to = from + SLICE_BYTES;
+          this.sliceEnd = from + size;
+        }
+      }
       // Heap words [p, end) of the block, 16 to a bitmap word; W_REF bits are the even ones.
-      for (let p = addr >>> 2, end = (addr + size) >>> 2; p < end; p = (p | 15) + 1) {
+      for (let p = from >>> 2, end = to >>> 2; p < end; p = (p | 15) + 1) {
         let x = u32[wW + (p >>> 4)]! & EVEN_BITS & rangeMask(p & 15, Math.min(16, end - (p & ~15)));
         while (x !== 0) {
           const bit = 31 - Math.clz32(x & -x);
@@ -578,6 +649,7 @@ export class Collector implements Reclaimer {
       if (u32[i] !== 0) u32[i] = u32[i]! & EVEN_BITS;
     }
     this.sp = 0;
+    this.sliceEnd = 0;
     this.setPhase(PHASE_IDLE, 0);
   }
 

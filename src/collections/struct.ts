@@ -433,6 +433,11 @@ export function setRefBarrier(barrier: ((heap: Heap, old: number) => void) | nul
   refBarrier = barrier;
 }
 
+/** @internal Passes `old`, a ref a store is about to overwrite, to the write barrier if a Collector marks (array.ts). */
+export function overwriteRef(heap: Heap, old: number): void {
+  if (refBarrier !== null) refBarrier(heap, old);
+}
+
 // Passes the old values of the ref fields at offsets `refs` of the record at `addr` to the barrier, before a store overwrites them.
 function overwriteRefs(heap: Heap, addr: number, refs: readonly number[]): void {
   if (refBarrier === null) return;

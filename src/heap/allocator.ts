@@ -500,6 +500,11 @@ export class Allocator {
     return usableBytes(this, addr);
   }
 
+  /** @internal Address of the first data page: no block lies below it (the collector's bitmaps start there). */
+  get dataStart(): number {
+    return this.firstDataPage * PAGE_SIZE;
+  }
+
   /**
    * @internal Usable bytes of the live block at `addr`, unchecked (addr must
    * be one): the collector's scan (collections/collector.ts). One

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DisposedError, Heap, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
-import { Collector, defineStruct } from "../../src/collections/index.js";
+import { Collector, defineStruct, OffHeapArray } from "../../src/collections/index.js";
 import { expectError, expectRejected, randInt, rng } from "../helpers.js";
 
 const SEED = Number(process.env.OFFHEAP_SEED ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
@@ -327,6 +327,67 @@ describe("Collector roots: scopes and handles", () => {
     const gw = (u32[(dir >>> 2) + 3]! >>> 2) + ((r - base) >>> 7);
     u32[gw] = u32[gw]! | (2 << ((r >>> 2) & 30));
     expectError(() => heap.check(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "C3");
+  });
+});
+
+describe("Collector: collected OffHeapArrays", () => {
+  test("an array of refs keeps its records; pop, set and clear let them go; growth copies under the barrier", () => {
+    const heap = new Heap();
+    const gc = eager(heap);
+    // Rooted before the chain, so marking reaches the header last: the array
+    // grows while its header is gray, and only the barrier on A_DATA keeps
+    // the records of the old element block.
+    const arr = new OffHeapArray(heap, "ref", { collector: gc });
+    heap.setRoot("arr", arr.address);
+    const [, last] = rootedChain(heap, gc, 3000);
+    for (let i = 0; i < 10; i++) arr.push(gc.alloc(Node, { value: i }));
+    const moved = gc.alloc(Node, { value: 99 });
+    Node.at(heap, last).a = moved;
+    gc.step(0);
+    assert.equal(gc.phase, "mark");
+    // Move the only reference to `moved` into the array while it grows (a new element block, allocated black).
+    for (let i = 10; i < 40; i++) arr.push(i === 33 ? moved : gc.alloc(Node, { value: i }));
+    Node.at(heap, last).a = 0;
+    while (!gc.step(0));
+    gc.collect();
+    assert.equal(arr.length, 40);
+    for (let i = 0; i < 40; i++) assert.equal(Node.at(heap, arr.get(i)).value, i === 33 ? 99 : i);
+    const live = gc.stats().liveBlocks;
+    const popped = arr.pop()!;
+    arr.set(0, 0);
+    gc.collect();
+    assert.ok(!gc.owns(popped));
+    assert.equal(gc.stats().liveBlocks, live - 2, "the popped record and the one set(0, 0) dropped");
+    arr.clear();
+    gc.collect();
+    assert.equal(gc.stats().liveBlocks, 3001 + 1, "the chain and the array's header");
+    gc.check();
+    heap.check();
+  });
+
+  test("a large array of refs is scanned in slices, and records with strings move without losing them", () => {
+    const heap = new Heap();
+    const gc = eager(heap);
+    const arr = new OffHeapArray(heap, "ref", { collector: gc, capacity: 20_000 });
+    heap.setRoot("arr", arr.address);
+    for (let i = 0; i < 20_000; i++) arr.push(gc.alloc(Node, { value: i }));
+    gc.step(0);
+    assert.equal(gc.phase, "mark", "one step does not scan 80 KB of refs");
+    while (!gc.step(0));
+    assert.equal(gc.stats().liveBlocks, 20_002);
+    const Rec = defineStruct({ who: "string", next: "ref" });
+    const recs = new OffHeapArray(heap, Rec, { collector: gc });
+    heap.setRoot("recs", recs.address);
+    for (let i = 0; i < 100; i++) recs.push({ who: `person ${i}`, next: arr.get(i) }); // grows 5 times
+    arr.clear();
+    gc.collect();
+    assert.equal(gc.stats().liveBlocks, 1 + 100 + 2, "arr's header, the 100 records recs refers to, recs' header and element block");
+    for (let i = 0; i < 100; i++) {
+      assert.equal(recs.get(i).who, `person ${i}`);
+      assert.equal(Node.at(heap, recs.get(i).next).value, i);
+    }
+    gc.check();
+    heap.check();
   });
 });
 
