@@ -425,6 +425,26 @@ describe("Collector images", () => {
   }
 });
 
+describe("Collector on a debug heap", () => {
+  test("debug trailers count in the collector's bytes, and its frees go through debug mode's checks", () => {
+    const heap = new Heap({ debug: true });
+    const gc = eager(heap);
+    const [head] = rootedChain(heap, gc, 500);
+    for (let i = 0; i < 500; i++) gc.alloc(Node, { name: `garbage ${i}` });
+    const arr = new OffHeapArray(heap, "ref", { collector: gc });
+    heap.setRoot("arr", arr.address);
+    for (let i = 0; i < 100; i++) arr.push(gc.alloc(Node, { value: i }));
+    while (!gc.step(0));
+    gc.collect();
+    heap.check();
+    assert.equal(gc.stats().liveBlocks, 501 + 2 + 100);
+    Node.at(heap, head).a = 0;
+    gc.collect();
+    heap.check();
+    assert.equal(gc.stats().liveBlocks, 1 + 2 + 100);
+  });
+});
+
 describe("Collector errors", () => {
   test("free and Type.free of a collected block throw and change nothing", () => {
     const heap = new Heap();
