@@ -35,7 +35,7 @@
 
 import type { Heap } from "../heap/heap.js";
 import { HeapCorruptionError, hex, InvalidImageError, OffheapRangeError, OffheapTypeError, DisposedError } from "../errors.js";
-import { attachReclaimer, detachReclaimer, forEachPinned, reclaimerOf, type Reclaimer } from "../heap/reclaim.js";
+import { attachReclaimer, detachReclaimer, forEachPinned, reclaimerOf } from "../heap/reclaim.js";
 import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
 import { isStructType, setRefBarrier, type StructFields, type StructInit, type StructType } from "./struct.js";
 import { describe } from "./scalar.js";
@@ -134,8 +134,10 @@ function shadeOverwritten(heap: Heap, old: number): void {
  * Node.at(heap, head).next = gc.alloc(Node, { value: 2 });
  * gc.collect();   // both live: reachable from the root
  */
-export class Collector implements Reclaimer {
+export class Collector {
+  /** "Collector": the name the heap's errors give it (a free of one of its blocks). */
   readonly name = "Collector";
+  /** The heap whose records it collects. */
   readonly heap: Heap;
   private dir: number;
   private phaseCode = PHASE_IDLE;
