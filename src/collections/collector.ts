@@ -205,7 +205,7 @@ export class Collector {
     this.usable("Collector.alloc");
     if (!isStructType(type)) throw new OffheapTypeError(`Collector.alloc: type must be a struct type made by defineStruct, got ${describe(type)}`);
     const addr = type.alloc(this.heap, init);
-    this.adopt(addr, tagsOf(type as unknown as StructType), 0, 1, () => type.free(this.heap, addr));
+    this.adopt(addr, tagsOf(type as unknown as StructType), 0, 1, type as unknown as StructType);
     this.heap.currentScope?.pin(addr);
     return addr;
   }
@@ -218,7 +218,7 @@ export class Collector {
   allocBlock(bytes: number, tags: Int32Array, stride: number, count: number): number {
     this.usable("Collector.allocBlock");
     const addr = this.heap.calloc(bytes);
-    return this.adopt(addr, tags, stride, count, () => this.heap.free(addr));
+    return this.adopt(addr, tags, stride, count, null);
   }
 
   /**
@@ -252,15 +252,18 @@ export class Collector {
 
   // Makes the new block at addr a collected block: START (and MARK when it
   // is allocated black), its tags, the counts. On failure (the bitmaps
-  // cannot grow) calls undo, which frees the block.
-  private adopt(addr: number, tags: Int32Array, stride: number, count: number, undo: () => void): number {
+  // cannot grow) frees the block: as a record of `type` (its strings too),
+  // or a plain block. No closure: this runs for every gc.alloc, and the
+  // point is to allocate nothing on the JS heap.
+  private adopt(addr: number, tags: Int32Array, stride: number, count: number, type: StructType | null): number {
     const heap = this.heap;
     const bytes = heap.blockBytes(addr);
     if (addr + bytes > this.cover) {
       try {
         this.growCover(addr + bytes);
       } catch (e) {
-        undo();
+        if (type !== null) type.free(heap, addr);
+        else heap.free(addr);
         throw e;
       }
     }
