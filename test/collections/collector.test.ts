@@ -12,52 +12,10 @@ import { join } from "node:path";
 import { DisposedError, Heap, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
 import { Collector, defineStruct, OffHeapArray } from "../../src/collections/index.js";
 import { expectError, expectRejected, randInt, rng } from "../helpers.js";
+import { CycleModel, eager, FIELDS, type ModelNode, Node, reachableFrom, verify } from "./gc-model.js";
 
 const SEED = Number(process.env.OFFHEAP_SEED ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
-const Node = defineStruct({ a: "ref", b: "ref", value: "u32", name: "string" });
 const Leaf = defineStruct({ x: "f64", tag: "u32" }); // no refs: never scanned
-const FIELDS = ["a", "b"] as const;
-
-interface ModelNode {
-  addr: number;
-  value: number;
-  name: string;
-  a: ModelNode | null;
-  b: ModelNode | null;
-}
-
-/** The program's view: named roots and the nodes it may still reach. */
-class Model {
-  roots = new Map<string, ModelNode>();
-  /** Every node the collector has not freed yet (by the model's rules). */
-  all = new Set<ModelNode>();
-  reachable(): Set<ModelNode> {
-    const seen = new Set<ModelNode>();
-    const stack = [...this.roots.values()];
-    while (stack.length > 0) {
-      const n = stack.pop()!;
-      if (seen.has(n)) continue;
-      seen.add(n);
-      for (const f of FIELDS) if (n[f] !== null) stack.push(n[f]!);
-    }
-    return seen;
-  }
-}
-
-function verify(heap: Heap, nodes: Iterable<ModelNode>, what: string): void {
-  const cur = Node.at(heap, 0);
-  for (const n of nodes) {
-    cur.addr = n.addr;
-    assert.equal(cur.value, n.value, `${what}: value of ${n.addr}`);
-    assert.equal(cur.name, n.name, `${what}: name of ${n.addr}`);
-    for (const f of FIELDS) assert.equal(cur[f], n[f]?.addr ?? 0, `${what}: field ${f} of ${n.addr}`);
-  }
-}
-
-/** A collector that starts a cycle at every step() from idle (no pacing), so small graphs exercise every phase. */
-function eager(heap: Heap): Collector {
-  return new Collector(heap, { minBytes: 0, growth: 0 });
-}
 
 describe("Collector model", () => {
   for (let round = 0; round < 4; round++) {
@@ -66,10 +24,9 @@ describe("Collector model", () => {
       const next = rng(seed);
       const heap = new Heap();
       const gc = eager(heap);
-      const model = new Model();
+      const roots = new Map<string, ModelNode>();
+      const model = new CycleModel(gc, () => reachableFrom(roots.values()));
       const pick = <T>(xs: T[]): T => xs[randInt(next, 0, xs.length - 1)]!;
-      let snapshotReach = new Set<ModelNode>();
-      let atStart = new Set<ModelNode>();
       let serial = 0;
       const make = (): ModelNode => {
         const n: ModelNode = { addr: 0, value: randInt(next, 0, 2 ** 32 - 1), name: next() < 0.3 ? `n${serial++}` : "", a: null, b: null };
@@ -82,25 +39,13 @@ describe("Collector model", () => {
         Node.at(heap, n.addr)[f] = to?.addr ?? 0;
       };
       const setRoot = (name: string, to: ModelNode | null): void => {
-        if (to === null) model.roots.delete(name);
-        else model.roots.set(name, to);
+        if (to === null) roots.delete(name);
+        else roots.set(name, to);
         heap.setRoot(name, to?.addr ?? 0);
-      };
-      // A cycle that ended frees exactly what was allocated before it started and not reachable then.
-      const cycleEnded = (): void => {
-        for (const n of atStart) if (!snapshotReach.has(n)) model.all.delete(n);
-        assert.equal(gc.stats().liveBlocks, model.all.size, "live blocks after a cycle");
-      };
-      const step = (): void => {
-        if (gc.phase === "idle") {
-          snapshotReach = model.reachable();
-          atStart = new Set(model.all);
-        }
-        if (gc.step(0)) cycleEnded();
       };
       setRoot("r0", make());
       for (let op = 0; op < 1500; op++) {
-        const live = [...model.reachable()];
+        const live = [...reachableFrom(roots.values())];
         const r = next();
         if (r < 0.45) {
           // Grow: a burst of new nodes hung from reachable ones (trees, DAGs, cycles, self references).
@@ -118,20 +63,16 @@ describe("Collector model", () => {
         } else if (r < 0.75) {
           setRoot(`r${randInt(next, 0, 5)}`, next() < 0.5 ? null : pick(live));
         } else if (r < 0.97) {
-          step();
+          model.step();
         } else {
-          // collect() finishes the cycle in progress and runs a fresh one: exactly the reachable nodes are left.
-          gc.collect();
-          const reach = model.reachable();
-          for (const n of model.all) if (!reach.has(n)) model.all.delete(n);
-          assert.equal(gc.stats().liveBlocks, model.all.size, "live blocks after collect()");
+          model.collect();
         }
-        verify(heap, model.reachable(), `seed ${seed} op ${op}`);
+        verify(heap, reachableFrom(roots.values()), `seed ${seed} op ${op}`);
         gc.check();
         if (op % 50 === 0) heap.check();
       }
       // Nothing leaks: with no roots, one collection frees every record and its strings.
-      for (const name of [...model.roots.keys()]) setRoot(name, null);
+      for (const name of [...roots.keys()]) setRoot(name, null);
       gc.collect();
       assert.equal(gc.stats().liveBlocks, 0);
       assert.equal(gc.stats().liveBytes, 0);
