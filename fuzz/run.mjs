@@ -17,19 +17,20 @@
 //   --quiet      print only failures and the summary
 //
 // A program is a target (heap, heap-debug, heap-links, range-treap, range-avl, buddy,
-// scalable, recyclable, map, array, reader) and a seed; the seed alone decides
+// scalable, recyclable, map, array, reader, collector) and a seed; the seed alone decides
 // every choice, so a failure replays with `--seed S`. On failure the
 // fuzzer prints the seed, target, step and operation, the replay command,
 // and exits 1. At the end it prints the programs and steps run and how many
 // misuses of each kind were caught. Exit code 0: every program passed.
 //
 // Files: lib.mjs (generator, expectations), heap.mjs, links.mjs, buffers.mjs,
-// collections.mjs, readers.mjs (the programs). Build first: `npm run build`.
+// collections.mjs, readers.mjs, collector.mjs (the programs). Build first: `npm run build`.
 import { heapProgram } from "./heap.mjs";
 import { linksProgram } from "./links.mjs";
 import { buddyProgram, rangeProgram, scalableProgram } from "./buffers.mjs";
 import { arrayProgram, mapProgram } from "./collections.mjs";
 import { readerProgram } from "./readers.mjs";
+import { collectorProgram } from "./collector.mjs";
 import { Program } from "./lib.mjs";
 
 /** Target name -> [default steps, program]. The order is the rotation: seed % TARGETS.length picks the target. */
@@ -45,6 +46,7 @@ const TARGETS = [
   ["map", 800, (p, n) => mapProgram(p, n)],
   ["array", 800, (p, n) => arrayProgram(p, n)],
   ["reader", 600, (p, n) => readerProgram(p, n)],
+  ["collector", 300, (p, n) => collectorProgram(p, n)],
 ];
 
 function parseArgs(argv) {
