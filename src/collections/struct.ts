@@ -377,6 +377,14 @@ function readField(heap: Heap, addr: number, f: Field): unknown {
   }
 }
 
+// Throws the error of a value of the wrong type for field f (the messages of checkBytes and checkScalar).
+function badValue(api: string, f: Field, v: unknown): never {
+  if (f.kind === F_BYTES && v instanceof Uint8Array) throw new OffheapRangeError(`${api}: ${v.length} bytes do not fit in bytes[${f.size}]`);
+  const want = f.kind === F_BOOL ? "a boolean" : f.kind === F_STRING ? "a string" : f.kind === F_BYTES ? "a Uint8Array"
+    : f.kind === T_U64 || f.kind === T_I64 ? "a bigint" : "a number";
+  throw new OffheapTypeError(`${api}: expected ${want}, got ${describe(v)}`);
+}
+
 /** What validate returns for no values: one shared empty list, so that a record made without values (OffHeapMap.getOrInsertRef) allocates nothing on the JS heap. */
 const NO_VALUES: unknown[] = Object.freeze([]) as unknown as unknown[];
 
@@ -384,20 +392,23 @@ const NO_VALUES: unknown[] = Object.freeze([]) as unknown as unknown[];
 function validate(api: string, byName: Map<string, Field>, values: unknown): unknown[] {
   if (values === undefined) return NO_VALUES;
   if (values === null || typeof values !== "object" || Array.isArray(values)) throw new OffheapTypeError(`${api}: values must be an object, got ${describe(values)}`);
+  // for-in over own properties (what Object.entries lists, without its
+  // pair arrays), and messages built only when a value is wrong: this runs
+  // for every record a collection stores (Type.alloc with two values:
+  // 212 -> 83 ns).
   const out: unknown[] = [];
-  for (const [name, v] of Object.entries(values)) {
+  const record = values as Record<string, unknown>;
+  for (const name in record) {
+    if (!Object.hasOwn(record, name)) continue;
+    const v = record[name];
     const f = byName.get(name);
     if (f === undefined) throw new OffheapTypeError(`${api}: ${describe(name)} is not a field of this struct`);
     if (v === undefined) continue;
-    if (f.kind === F_BOOL) {
-      if (typeof v !== "boolean") throw new OffheapTypeError(`${api}: field ${name}: expected a boolean, got ${describe(v)}`);
-    } else if (f.kind === F_STRING) {
-      if (typeof v !== "string") throw new OffheapTypeError(`${api}: field ${name}: expected a string, got ${describe(v)}`);
-    } else if (f.kind === F_BYTES) {
-      checkBytes(`${api}: field ${name}`, f.size, v);
-    } else {
-      checkScalar(`${api}: field ${name}`, f.kind === F_REF ? T_U32 : f.kind, v);
-    }
+    const kind = f.kind;
+    const ok = kind === F_BOOL ? typeof v === "boolean" : kind === F_STRING ? typeof v === "string"
+      : kind === F_BYTES ? v instanceof Uint8Array && v.length <= f.size
+      : typeof v === (kind === T_U64 || kind === T_I64 ? "bigint" : "number");
+    if (!ok) badValue(`${api}: field ${name}`, f, v);
     out.push(f, v);
   }
   return out;
