@@ -130,7 +130,7 @@ async function main() {
   out.push(machineLine(machine));
   const t = sizes.tree;
   const g = sizes.graph;
-  out.push(`Tree: ${t.nodes.toLocaleString("en-US")} nodes, ${t.rounds} rounds each rebuilding half. Graph: ${g.nodes.toLocaleString("en-US")} nodes, ${g.rounds} rounds of ${g.opsPerRound.toLocaleString("en-US")} rewirings. Off heap: gc.step(${STEP_MS}) every ${sizes.stepEvery.toLocaleString("en-US")} allocations (tree) or rewirings (graph) (the Collector's pacer starts a cycle when the collected bytes double since the last one), and after the last round the cycle finished plus one full cycle, in steps. Each cell: a fresh \`node ${CELL_NODE_FLAGS.join(" ")}\` process.`);
+  out.push(`Tree: ${t.nodes.toLocaleString("en-US")} nodes, ${t.rounds} rounds each rebuilding half. Graph: ${g.nodes.toLocaleString("en-US")} nodes, ${g.rounds} rounds of ${g.opsPerRound.toLocaleString("en-US")} rewirings. Off heap: gc.step(${STEP_MS}) every ${sizes.stepEvery.toLocaleString("en-US")} allocations (tree) or rewirings (graph) (the Collector's pacer starts a cycle when the collected bytes reach twice what the last one marked), and after the last round the cycle finished plus one full cycle, in steps. Each cell: a fresh \`node ${CELL_NODE_FLAGS.join(" ")}\` process.`);
   out.push("");
   out.push("Pauses: V8's GC pauses (PerformanceObserver 'gc') in the v8 world; each gc.step call off heap. Memory: right after the last round.");
   out.push("");
