@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { Worker } from "node:worker_threads";
 import { Heap, OffheapTypeError } from "../src/index.js";
 import { attachReclaimer, detachReclaimer, type Reclaimer, reclaimerOf } from "../src/heap/reclaim.js";
+import { Collector, defineStruct } from "../src/collections/index.js";
 import { expectError, expectRejected, rootsOf } from "./helpers.js";
 
 const INDEX = new URL("../src/index.js", import.meta.url).href; // build/test -> build/src
@@ -27,6 +28,7 @@ class FakeCollector implements Reclaimer {
 }
 
 const live = (heap: Heap): number => heap.stats().liveBlocks;
+const Rec = defineStruct({ next: "ref", value: "u32" });
 
 // The guard's promises on `heap` with `r` attached: owned blocks refused with
 // the heap unchanged, the others freed and reallocated normally.
@@ -204,4 +206,28 @@ test("Heap.check validates the attached reclaimer's state too", () => {
   detachReclaimer(heap, r);
   heap.check();
   assert.equal(r.checks, 2);
+});
+
+test("a Collector refuses a heap other threads use, with a clear error, and goes on once they leave", async () => {
+  const heap = new Heap();
+  const gc = new Collector(heap, { minBytes: 0, growth: 0 });
+  const kept = gc.alloc(Rec, { value: 5 });
+  heap.setRoot("kept", kept);
+  gc.alloc(Rec);
+  const w = await attachWorker(heap.memory);
+  try {
+    heap.stats(); // a slow path: this Heap switches to the shared paths
+    assert.equal(heap.sharedMode, true);
+    for (const call of [() => gc.step(0), () => gc.collect(), () => gc.alloc(Rec), () => gc.startCycle(), () => new Collector(heap)]) {
+      expectError(call, OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "shared with other threads");
+    }
+    expectError(() => heap.free(kept), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Collector manages");
+  } finally {
+    await w.detach();
+  }
+  heap.stats();
+  assert.equal(heap.sharedMode, false);
+  gc.collect();
+  assert.equal(gc.stats().liveBlocks, 1);
+  heap.check();
 });
