@@ -32,6 +32,12 @@
 // An address held only in a JS variable is not a root: link a new block
 // from a rooted one, or keep the scope that pinned it open, before the next
 // cycle starts.
+//
+// Also: collections make collected blocks with allocBlock (array.ts: a
+// collected OffHeapArray's header and elements, tagged like records); a
+// block over SLICE_BYTES is marked a slice at a time; step() starts a cycle
+// when the collected bytes reach (1 + growth) times what the last one
+// marked (Go's GOGC pacer), and stops before its budget runs out.
 
 import type { Heap } from "../heap/heap.js";
 import { HeapCorruptionError, hex, InvalidImageError, OffheapRangeError, OffheapTypeError, DisposedError } from "../errors.js";
