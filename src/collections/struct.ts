@@ -261,7 +261,7 @@ export function defineStruct<const F extends StructFields>(fields: F, options?: 
     for (let i = 0; i < prepared.length; i += 2) {
       const f = prepared[i] as Field;
       if (f.kind === F_STRING) freeStrings(heap, addr, [f.offset]);
-      else if (f.kind === F_REF) overwriteRefs(heap, addr, [f.offset]);
+      else if (f.kind === F_REF) overwriteRef(heap, heap.u32[(addr + f.offset) >>> 2]!);
     }
     store(heap, addr, prepared);
   };
@@ -321,7 +321,7 @@ function accessor(f: Field): PropertyDescriptor {
       get(this: StructBase) { return this.heap.u32[(this.addr + off) >>> 2]; },
       set(this: StructBase, v: number) {
         const w = (this.addr + off) >>> 2;
-        if (refBarrier !== null) refBarrier(this.heap, this.heap.u32[w]!);
+        overwriteRef(this.heap, this.heap.u32[w]!);
         this.heap.u32[w] = v;
       },
     };
@@ -451,8 +451,7 @@ export function overwriteRef(heap: Heap, old: number): void {
 
 // Passes the old values of the ref fields at offsets `refs` of the record at `addr` to the barrier, before a store overwrites them.
 function overwriteRefs(heap: Heap, addr: number, refs: readonly number[]): void {
-  if (refBarrier === null) return;
-  for (const off of refs) refBarrier(heap, heap.u32[(addr + off) >>> 2]!);
+  if (refBarrier !== null) for (const off of refs) refBarrier(heap, heap.u32[(addr + off) >>> 2]!);
 }
 
 /**
