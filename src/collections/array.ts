@@ -42,8 +42,8 @@ import {
   checkValues, isStructType, overwriteRef, type StructFields, type StructInit, type StructRecord, type StructType, type StructValues,
 } from "./struct.js";
 import { reclaimerOf } from "../heap/reclaim.js";
-import { type Collector, tagsOf } from "./collector.js";
-import { W_REF } from "./gc-layout.js";
+import type { Collector } from "./collector.js";
+import { tagsOf, W_REF } from "./gc-layout.js";
 
 /** An element type: a scalar type name, "ref" (a u32 address, followed by a Collector), or a struct type. */
 export type ElementType = ScalarType | "ref" | StructType<any>;

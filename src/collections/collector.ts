@@ -40,18 +40,18 @@
 // marked (Go's GOGC pacer), and stops before its budget runs out.
 
 import type { Heap } from "../heap/heap.js";
-import { HeapCorruptionError, hex, InvalidImageError, OffheapRangeError, OffheapTypeError, DisposedError } from "../errors.js";
+import { DisposedError, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { attachReclaimer, detachReclaimer, forEachPinned, reclaimerOf } from "../heap/reclaim.js";
 import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
 import { isStructType, setRefBarrier, type StructFields, type StructInit, type StructType } from "./struct.js";
 import { describe } from "./scalar.js";
 import * as L from "./gc-layout.js";
+import { GcSpace } from "./gc-space.js";
 import { checkCollector } from "./gc-check.js";
 
 const {
-  DIR_BYTES, DIR_COVER, DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, DIR_F64_LIVE_BYTES,
-  DIR_F64_MARKED_BLOCKS, DIR_F64_MARKED_BYTES, DIR_GBITS, DIR_LIVE_BLOCKS, DIR_PHASE, DIR_WBITS, EVEN_BITS, MARK,
-  PHASE_IDLE, PHASE_MARK, PHASE_SWEEP, SHIFT_MASK, START, W_OWNED,
+  DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, DIR_F64_LIVE_BYTES, DIR_F64_MARKED_BLOCKS,
+  DIR_F64_MARKED_BYTES, DIR_LIVE_BLOCKS, DIR_PHASE, EVEN_BITS, MARK, PHASE_IDLE, PHASE_MARK, PHASE_SWEEP, SHIFT_MASK, START,
 } = L;
 
 /** What `Collector.stats()` returns. */
@@ -93,11 +93,8 @@ export interface CollectorOptions {
 
 const OPTION_RULES: OptionRules = { growth: { type: "number" }, minBytes: { type: "number" } };
 
-/** Per struct type: its tagged words as (byte offset << 2 | W_REF or W_OWNED). */
-const TAGS = new WeakMap<StructType, Int32Array>();
 /** Collectors in their mark phase, by heap: the write barrier's lookup. */
 const MARKING = new Map<Heap, Collector>();
-const NOTHING = new Int32Array(0);
 /** Objects marked, or bitmap words swept, between two reads of the clock. */
 const MARK_CHUNK = 128;
 const SWEEP_CHUNK = 16;
@@ -105,17 +102,6 @@ const SWEEP_CHUNK = 16;
 const SLICE_BYTES = 512;
 /** Gray blocks markSome takes at once (their loads overlap). */
 const BATCH = 16;
-
-/** @internal The tags of a struct type's records: byte offset << 2 | W_REF or W_OWNED (array.ts uses them too). */
-export function tagsOf(type: StructType): Int32Array {
-  let tags = TAGS.get(type);
-  if (tags === undefined) {
-    const list = type.fields.filter((f) => f.type === "ref" || f.type === "string");
-    tags = list.length === 0 ? NOTHING : Int32Array.from(list, (f) => (f.offset << 2) | (f.type === "ref" ? L.W_REF : W_OWNED));
-    TAGS.set(type, tags);
-  }
-  return tags;
-}
 
 // The write barrier (struct.ts calls it while some collector marks): the
 // target of an overwritten reference is shaded, so it cannot be lost by
@@ -147,13 +133,9 @@ export class Collector {
   readonly name = "Collector";
   /** The heap whose records it collects. */
   readonly heap: Heap;
-  private dir: number;
+  private readonly space: GcSpace;
   private phaseCode = PHASE_IDLE;
   private cursor = 0;
-  private base = 0;
-  private cover = 0;
-  private gW = 0;
-  private wW = 0;
   private gray: Uint32Array = new Uint32Array(1024);
   private sp = 0;
   /** A large block being scanned a slice at a time: the next slice's start and the block's end (0: none). */
@@ -193,10 +175,11 @@ export class Collector {
     const other = reclaimerOf(heap);
     if (other !== null) throw new OffheapTypeError(`Collector: the heap has a ${other.name} already; one per heap`);
     this.heap = heap;
-    let dir = heap.getRoot(L.GC_ROOT);
-    if (dir === 0) dir = this.create();
-    this.dir = dir;
-    this.open();
+    const dir = heap.getRoot(L.GC_ROOT);
+    this.space = new GcSpace(heap, dir !== 0 ? dir : GcSpace.create(heap));
+    this.phaseCode = this.space.word(DIR_PHASE);
+    this.cursor = this.space.word(DIR_CURSOR);
+    if (this.phaseCode === PHASE_MARK) this.abandonMark(); // its gray stack was in the process that saved it
     attachReclaimer(heap, this);
     this.retrigger();
   }
@@ -215,10 +198,10 @@ export class Collector {
    * and string fields).
    */
   alloc<F extends StructFields>(type: StructType<F>, init?: StructInit<F>): number {
-    this.usable("Collector.alloc");
+    this.live("Collector.alloc");
     if (!isStructType(type)) throw new OffheapTypeError(`Collector.alloc: type must be a struct type made by defineStruct, got ${describe(type)}`);
     const addr = type.alloc(this.heap, init);
-    this.adopt(addr, tagsOf(type as unknown as StructType), 0, 1, type as unknown as StructType);
+    this.adopt(addr, L.tagsOf(type as unknown as StructType), 0, 1, type as unknown as StructType);
     this.heap.currentScope?.pin(addr);
     return addr;
   }
@@ -229,7 +212,7 @@ export class Collector {
    * | tag) repeated `count` times `stride` bytes apart. Errors as alloc.
    */
   allocBlock(bytes: number, tags: Int32Array, stride: number, count: number): number {
-    this.usable("Collector.allocBlock");
+    this.live("Collector.allocBlock");
     const addr = this.heap.calloc(bytes);
     return this.adopt(addr, tags, stride, count, null);
   }
@@ -241,12 +224,9 @@ export class Collector {
    */
   release(addr: number): void {
     const u32 = this.heap.u32;
-    const gw = this.gW + (addr >>> L.G_WORD_SHIFT);
+    const gw = this.space.gW + (addr >>> L.G_WORD_SHIFT);
     u32[gw] = (u32[gw]! & ~(3 << ((addr >>> 2) & SHIFT_MASK))) >>> 0;
-    const bytes = this.freeGarbage(addr);
-    const d = this.dir >>> 2;
-    u32[d + DIR_LIVE_BLOCKS] = u32[d + DIR_LIVE_BLOCKS]! - 1;
-    this.heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES] = this.heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES]! - bytes;
+    this.space.addLive(-1, -this.freeGarbage(addr));
   }
 
   /**
@@ -256,9 +236,9 @@ export class Collector {
    */
   disownStrings(addr: number): void {
     const u32 = this.heap.u32;
-    const wW = this.wW;
-    for (let p = addr >>> 2, end = (addr + this.heap.blockBytes(addr)) >>> 2; p < end; p = (p | 15) + 1) {
-      let owned = (u32[wW + (p >>> 4)]! >>> 1) & EVEN_BITS & rangeMask(p & 15, Math.min(16, end - (p & ~15)));
+    const wW = this.space.wW;
+    for (let p = addr >>> 2, end = (addr + this.heap.usable(addr)) >>> 2; p < end; p = (p | 15) + 1) {
+      let owned = (u32[wW + (p >>> 4)]! >>> 1) & EVEN_BITS & L.rangeMask(p & 15, Math.min(16, end - (p & ~15)));
       for (; owned !== 0; owned &= owned - 1) u32[(p & ~15) + ((31 - Math.clz32(owned & -owned)) >>> 1)] = 0;
     }
   }
@@ -270,10 +250,10 @@ export class Collector {
   // point is to allocate nothing on the JS heap.
   private adopt(addr: number, tags: Int32Array, stride: number, count: number, type: StructType | null): number {
     const heap = this.heap;
-    const bytes = heap.blockBytes(addr);
-    if (addr + bytes > this.cover) {
+    const bytes = heap.usable(addr);
+    if (addr + bytes > this.space.cover) {
       try {
-        this.growCover(addr + bytes);
+        this.space.grow(addr + bytes);
       } catch (e) {
         if (type !== null) type.free(heap, addr);
         else heap.free(addr);
@@ -282,25 +262,23 @@ export class Collector {
     }
     const u32 = heap.u32;
     const black = this.phaseCode === PHASE_MARK || (this.phaseCode === PHASE_SWEEP && addr >>> L.G_WORD_SHIFT >= this.cursor);
-    const gw = this.gW + (addr >>> L.G_WORD_SHIFT);
+    const gw = this.space.gW + (addr >>> L.G_WORD_SHIFT);
     u32[gw] = (u32[gw]! | ((black ? START | MARK : START) << ((addr >>> 2) & SHIFT_MASK))) >>> 0;
     for (let k = 0, at = addr; k < count && tags.length > 0; k++, at += stride) {
       for (let i = 0; i < tags.length; i++) {
         const a = at + (tags[i]! >>> 2);
-        const ww = this.wW + (a >>> L.W_WORD_SHIFT);
+        const ww = this.space.wW + (a >>> L.W_WORD_SHIFT);
         u32[ww] = (u32[ww]! | ((tags[i]! & 3) << ((a >>> 1) & SHIFT_MASK))) >>> 0;
       }
     }
-    const d = this.dir >>> 2;
-    u32[d + DIR_LIVE_BLOCKS] = u32[d + DIR_LIVE_BLOCKS]! + 1;
-    heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES] = heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES]! + bytes;
+    this.space.addLive(1, bytes);
     return addr;
   }
 
   /** True if `addr` is the start of a block this collector manages (heap/reclaim.ts). O(1). */
   owns(addr: number): boolean {
-    if (this.disposed || !Number.isInteger(addr) || addr < this.base || addr >= this.cover || (addr & 7) !== 0) return false;
-    return ((this.heap.u32[this.gW + (addr >>> L.G_WORD_SHIFT)]! >>> ((addr >>> 2) & SHIFT_MASK)) & START) !== 0;
+    if (this.disposed || !Number.isInteger(addr) || addr < this.space.base || addr >= this.space.cover || (addr & 7) !== 0) return false;
+    return ((this.heap.u32[this.space.gW + (addr >>> L.G_WORD_SHIFT)]! >>> ((addr >>> 2) & SHIFT_MASK)) & START) !== 0;
   }
 
   /**
@@ -314,13 +292,13 @@ export class Collector {
    * plus the root scan when a cycle starts (O(roots)).
    */
   step(budgetMs = 1): boolean {
-    this.usable("Collector.step");
+    this.live("Collector.step");
     if (typeof budgetMs !== "number" || !(budgetMs >= 0) || budgetMs === Infinity) {
       throw new OffheapRangeError(`Collector.step: budgetMs ${describe(budgetMs)} is not a finite number >= 0`);
     }
     const t0 = performance.now();
     if (this.phaseCode === PHASE_IDLE) {
-      if (this.heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES]! < this.nextCycleBytes) return true;
+      if (this.space.f64(DIR_F64_LIVE_BYTES) < this.nextCycleBytes) return true;
       this.scanRoots();
     }
     this.run(t0 + budgetMs);
@@ -338,7 +316,7 @@ export class Collector {
    * while (!gc.step(1)) await nextFrame();
    */
   startCycle(): void {
-    this.usable("Collector.startCycle");
+    this.live("Collector.startCycle");
     const t0 = performance.now();
     if (this.phaseCode === PHASE_IDLE) this.scanRoots();
     this.noteStep(t0);
@@ -351,7 +329,7 @@ export class Collector {
    * Cost: O(reachable blocks + covered range / 128).
    */
   collect(): void {
-    this.usable("Collector.collect");
+    this.live("Collector.collect");
     const t0 = performance.now();
     if (this.phaseCode !== PHASE_IDLE) this.run(Infinity);
     this.scanRoots();
@@ -361,15 +339,13 @@ export class Collector {
 
   /** Counts of the collector and its heap's collected blocks. O(1). */
   stats(): CollectorStats {
-    this.usable("Collector.stats");
-    const u32 = this.heap.u32;
-    const f = this.dir >>> 3;
-    const f64 = this.heap.f64;
+    this.live("Collector.stats");
+    const sp = this.space;
     return {
-      cycles: f64[f + DIR_F64_CYCLES]!, phase: this.phase,
-      liveBlocks: u32[(this.dir >>> 2) + DIR_LIVE_BLOCKS]!, liveBytes: f64[f + DIR_F64_LIVE_BYTES]!,
-      markedBlocks: f64[f + DIR_F64_MARKED_BLOCKS]!, markedBytes: f64[f + DIR_F64_MARKED_BYTES]!,
-      freedBlocks: f64[f + DIR_F64_FREED_BLOCKS]!, freedBytes: f64[f + DIR_F64_FREED_BYTES]!,
+      cycles: sp.f64(DIR_F64_CYCLES), phase: this.phase,
+      liveBlocks: sp.word(DIR_LIVE_BLOCKS), liveBytes: sp.f64(DIR_F64_LIVE_BYTES),
+      markedBlocks: sp.f64(DIR_F64_MARKED_BLOCKS), markedBytes: sp.f64(DIR_F64_MARKED_BYTES),
+      freedBlocks: sp.f64(DIR_F64_FREED_BLOCKS), freedBytes: sp.f64(DIR_F64_FREED_BYTES),
       markMs: this.markMs, sweepMs: this.sweepMs, steps: this.steps, longestStepMs: this.longestStepMs,
       nextCycleBytes: this.nextCycleBytes,
     };
@@ -378,7 +354,7 @@ export class Collector {
   /** Validates invariants C1-C6 (gc-layout.ts); throws HeapCorruptionError naming the first broken one. Cost: O(covered range / 64 + collected blocks). */
   check(): void {
     if (this.disposed) throw new DisposedError("Collector.check: the collector was disposed");
-    checkCollector(this.heap, this.dir);
+    checkCollector(this.heap, this.space.dir);
   }
 
   /**
@@ -402,8 +378,8 @@ export class Collector {
 
   /** @internal Shades `addr` if it is a collected block without MARK: sets MARK and pushes it. */
   shade(u32: Uint32Array, addr: number): void {
-    if ((addr & 7) !== 0 || addr >= this.cover || addr < this.base) return;
-    const gw = this.gW + (addr >>> L.G_WORD_SHIFT);
+    if ((addr & 7) !== 0 || addr >= this.space.cover || addr < this.space.base) return;
+    const gw = this.space.gW + (addr >>> L.G_WORD_SHIFT);
     const shift = (addr >>> 2) & SHIFT_MASK;
     const x = u32[gw]!;
     if (((x >>> shift) & 3) !== START) return;
@@ -412,79 +388,16 @@ export class Collector {
     this.gray[this.sp++] = addr;
   }
 
-  private usable(api: string): void {
+  private live(api: string): void {
     if (this.disposed) throw new DisposedError(`${api}: the collector was disposed`);
     if (this.heap.sharedMode) throw new OffheapTypeError(`${api}: the heap is now shared with other threads; the collector runs on a heap one thread uses`);
-  }
-
-  // A new directory and bitmaps covering the committed range, rooted as GC_ROOT.
-  private create(): number {
-    const heap = this.heap;
-    const base = Math.floor(heap.dataStart / L.COVER_ALIGN) * L.COVER_ALIGN;
-    const cover = alignCover(Math.max(heap.u8.length, base + L.COVER_ALIGN));
-    const sizes = L.bitmapBytes(cover - base);
-    const made: number[] = [];
-    try {
-      for (const n of [DIR_BYTES, sizes.granule, sizes.word]) made.push(heap.calloc(n));
-      const [dir, gbits, wbits] = made as [number, number, number];
-      const u32 = heap.u32;
-      const d = dir >>> 2;
-      u32[d + L.DIR_MAGIC] = L.GC_MAGIC;
-      u32[d + L.DIR_VERSION] = L.GC_VERSION;
-      u32[d + DIR_GBITS] = gbits;
-      u32[d + DIR_WBITS] = wbits;
-      u32[d + DIR_COVER] = cover;
-      u32[d + L.DIR_BASE] = base;
-      heap.setRoot(L.GC_ROOT, dir);
-      return dir;
-    } catch (e) {
-      for (const a of made) heap.free(a);
-      throw e;
-    }
-  }
-
-  // Reads the directory into this object; restarts a cycle saved while marking.
-  private open(): void {
-    const u32 = this.heap.u32;
-    const d = this.dir >>> 2;
-    if (u32[d + L.DIR_MAGIC] !== L.GC_MAGIC) throw new HeapCorruptionError("C1", `Collector: the root ${L.GC_ROOT} at ${hex(this.dir)} is not a collector directory`);
-    if (u32[d + L.DIR_VERSION] !== L.GC_VERSION) throw new InvalidImageError(`Collector: the heap's collector state has version ${u32[d + L.DIR_VERSION]}; this build reads ${L.GC_VERSION}`);
-    this.readBitmaps();
-    this.phaseCode = u32[d + DIR_PHASE]!;
-    this.cursor = u32[d + DIR_CURSOR]!;
-    if (this.phaseCode === PHASE_MARK) this.abandonMark();
-  }
-
-  private readBitmaps(): void {
-    const u32 = this.heap.u32;
-    const d = this.dir >>> 2;
-    this.base = u32[d + L.DIR_BASE]!;
-    this.cover = u32[d + DIR_COVER]!;
-    ({ gW: this.gW, wW: this.wW } = L.biasedWords(u32[d + DIR_GBITS]!, u32[d + DIR_WBITS]!, this.base));
-  }
-
-  // Grows both bitmaps to cover [0, end) and more (half again, or the committed range).
-  private growCover(end: number): void {
-    const heap = this.heap;
-    const cover = alignCover(Math.max(end, this.cover + this.cover / 2, heap.u8.length));
-    const sizes = L.bitmapBytes(cover - this.base);
-    const old = L.bitmapBytes(this.cover - this.base);
-    const d = this.dir >>> 2;
-    for (const [word, bytes, oldBytes] of [[DIR_GBITS, sizes.granule, old.granule], [DIR_WBITS, sizes.word, old.word]] as const) {
-      const moved = heap.realloc(heap.u32[d + word]!, bytes);
-      heap.u8.fill(0, moved + oldBytes, moved + bytes);
-      heap.u32[d + word] = moved;
-    }
-    heap.u32[d + DIR_COVER] = cover;
-    this.readBitmaps();
   }
 
   private setPhase(phase: number, cursor: number): void {
     this.phaseCode = phase;
     this.cursor = cursor;
-    const d = this.dir >>> 2;
-    this.heap.u32[d + DIR_PHASE] = phase;
-    this.heap.u32[d + DIR_CURSOR] = cursor;
+    this.space.setWord(DIR_PHASE, phase);
+    this.space.setWord(DIR_CURSOR, cursor);
     if (phase === PHASE_MARK) MARKING.set(this.heap, this);
     else MARKING.delete(this.heap);
     setRefBarrier(MARKING.size === 0 ? null : shadeOverwritten);
@@ -520,15 +433,14 @@ export class Collector {
       } while ((this.sp > 0 || this.sliceEnd !== 0) && t + margin < deadline);
       this.markMs += t - t0;
       if (this.sp > 0 || this.sliceEnd !== 0) return;
-      const f = this.dir >>> 3;
-      this.heap.f64[f + DIR_F64_MARKED_BLOCKS] = this.heap.f64[f + DIR_F64_MARKED_BLOCKS]! + this.markedBlocks;
-      this.heap.f64[f + DIR_F64_MARKED_BYTES] = this.heap.f64[f + DIR_F64_MARKED_BYTES]! + this.markedBytes;
-      this.setPhase(PHASE_SWEEP, this.base >>> L.G_WORD_SHIFT);
+      this.space.addF64(DIR_F64_MARKED_BLOCKS, this.markedBlocks);
+      this.space.addF64(DIR_F64_MARKED_BYTES, this.markedBytes);
+      this.setPhase(PHASE_SWEEP, this.space.base >>> L.G_WORD_SHIFT);
       if (t + margin >= deadline) return;
     }
     if (this.phaseCode === PHASE_SWEEP) {
       const t0 = t;
-      const words = this.cover >>> L.G_WORD_SHIFT;
+      const words = this.space.cover >>> L.G_WORD_SHIFT;
       do {
         this.sweepSome(Math.min(words, this.cursor + SWEEP_CHUNK));
         const now = performance.now();
@@ -536,10 +448,9 @@ export class Collector {
         t = now;
       } while (this.cursor < words && t + margin < deadline);
       this.sweepMs += t - t0;
-      this.heap.u32[(this.dir >>> 2) + DIR_CURSOR] = this.cursor;
+      this.space.setWord(DIR_CURSOR, this.cursor);
       if (this.cursor < words) return;
-      const f = (this.dir >>> 3) + DIR_F64_CYCLES;
-      this.heap.f64[f] = this.heap.f64[f]! + 1;
+      this.space.addF64(DIR_F64_CYCLES, 1);
       this.setPhase(PHASE_IDLE, 0);
       this.retrigger(this.markedBytes);
     }
@@ -554,7 +465,8 @@ export class Collector {
   private markSome(n: number): void {
     const heap = this.heap;
     const u32 = heap.u32;
-    const { wW, gW, base, cover, batchFrom, batchTo } = this;
+    const { wW, gW, base, cover } = this.space;
+    const { batchFrom, batchTo } = this;
     let gray = this.gray;
     let sp = this.sp;
     let blocks = 0;
@@ -571,7 +483,7 @@ export class Collector {
       } else {
         while (k < BATCH && sp > 0) {
           const addr = gray[--sp]!;
-          const size = heap.blockBytes(addr);
+          const size = heap.usable(addr);
           blocks++;
           bytes += size;
           touched ^= u32[wW + (addr >>> 6)]! ^ u32[addr >>> 2]!;
@@ -590,7 +502,7 @@ export class Collector {
       for (let j = 0; j < k; j++) {
         // Heap words [p, end) of the block, 16 to a bitmap word; W_REF bits are the even ones.
         for (let p = batchFrom[j]! >>> 2, end = batchTo[j]! >>> 2; p < end; p = (p | 15) + 1) {
-          let x = u32[wW + (p >>> 4)]! & EVEN_BITS & rangeMask(p & 15, Math.min(16, end - (p & ~15)));
+          let x = u32[wW + (p >>> 4)]! & EVEN_BITS & L.rangeMask(p & 15, Math.min(16, end - (p & ~15)));
           while (x !== 0) {
             const bit = 31 - Math.clz32(x & -x);
             x &= x - 1;
@@ -622,7 +534,7 @@ export class Collector {
   // Step 3: sweeps granule-bitmap words [cursor, to).
   private sweepSome(to: number): void {
     const heap = this.heap;
-    const gW = this.gW;
+    const gW = this.space.gW;
     let blocks = 0;
     let bytes = 0;
     for (let i = this.cursor; i < to; i++) {
@@ -640,23 +552,19 @@ export class Collector {
     }
     this.cursor = to;
     if (blocks === 0) return;
-    const u32 = heap.u32;
-    const d = this.dir >>> 2;
-    u32[d + DIR_LIVE_BLOCKS] = u32[d + DIR_LIVE_BLOCKS]! - blocks;
-    const f = this.dir >>> 3;
-    heap.f64[f + DIR_F64_LIVE_BYTES] = heap.f64[f + DIR_F64_LIVE_BYTES]! - bytes;
-    heap.f64[f + DIR_F64_FREED_BLOCKS] = heap.f64[f + DIR_F64_FREED_BLOCKS]! + blocks;
-    heap.f64[f + DIR_F64_FREED_BYTES] = heap.f64[f + DIR_F64_FREED_BYTES]! + bytes;
+    this.space.addLive(-blocks, -bytes);
+    this.space.addF64(DIR_F64_FREED_BLOCKS, blocks);
+    this.space.addF64(DIR_F64_FREED_BYTES, bytes);
   }
 
   // Frees a garbage block whose START is cleared (its owned strings, its
   // word tags, the block) and returns its usable bytes.
   private freeGarbage(addr: number): number {
     const heap = this.heap;
-    const bytes = heap.blockBytes(addr);
-    const wW = this.wW;
+    const bytes = heap.usable(addr);
+    const wW = this.space.wW;
     for (let p = addr >>> 2, end = (addr + bytes) >>> 2; p < end; p = (p | 15) + 1) {
-      const mask = rangeMask(p & 15, Math.min(16, end - (p & ~15)));
+      const mask = L.rangeMask(p & 15, Math.min(16, end - (p & ~15)));
       const x = heap.u32[wW + (p >>> 4)]!;
       if ((x & mask) === 0) continue;
       heap.u32[wW + (p >>> 4)] = (x & ~mask) >>> 0;
@@ -674,10 +582,7 @@ export class Collector {
 
   // Ends a mark phase without sweeping: clears every MARK bit.
   private abandonMark(): void {
-    const u32 = this.heap.u32;
-    for (let i = this.gW + (this.base >>> L.G_WORD_SHIFT), end = this.gW + (this.cover >>> L.G_WORD_SHIFT); i < end; i++) {
-      if (u32[i] !== 0) u32[i] = u32[i]! & EVEN_BITS;
-    }
+    this.space.clearMarks();
     this.sp = 0;
     this.sliceEnd = 0;
     this.setPhase(PHASE_IDLE, 0);
@@ -688,7 +593,7 @@ export class Collector {
   // the sweep left live: that counts the blocks allocated during the cycle,
   // garbage or not, and each cycle's trigger would ride on the last one's
   // floating garbage (the 10M-node tree's heap grew to 595 MiB on it).
-  private retrigger(marked = this.heap.f64[(this.dir >>> 3) + DIR_F64_LIVE_BYTES]!): void {
+  private retrigger(marked = this.space.f64(DIR_F64_LIVE_BYTES)): void {
     this.nextCycleBytes = Math.max(this.minBytes, marked * (1 + this.growth));
   }
 
@@ -699,17 +604,8 @@ export class Collector {
   }
 }
 
-/** Bits of bitmap positions [lo, hi) of a word, 2 bits per position (0 <= lo < hi <= 16). */
-function rangeMask(lo: number, hi: number): number {
-  return ((hi === 16 ? -1 : (1 << (hi * 2)) - 1) & ~((1 << (lo * 2)) - 1));
-}
-
 function nonNegative(name: string, v: number | undefined, fallback: number): number {
   if (v === undefined) return fallback;
   if (!(v >= 0) || v === Infinity) throw new OffheapRangeError(`Collector: options.${name} ${describe(v)} is not a finite number >= 0`);
   return v;
-}
-
-function alignCover(bytes: number): number {
-  return Math.ceil(bytes / L.COVER_ALIGN) * L.COVER_ALIGN;
 }

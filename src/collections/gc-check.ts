@@ -57,7 +57,7 @@ export function checkCollector(heap: Heap, dir: number): void {
       const bit = 31 - Math.clz32(starts & -starts);
       const addr = i * 128 + bit * 4;
       if (blockSize(heap, addr) <= 0) fail("C2", `START at ${hex(addr)}, which is not the start of a live block`);
-      const size = heap.blockBytes(addr); // what the collector counts (with a debug trailer, more than sizeOf)
+      const size = heap.usable(addr); // what the collector counts (with a debug trailer, more than sizeOf)
       if (addr + size > cover) fail("C2", `the block at ${hex(addr)} ends past the covered [${hex(base)}, ${hex(cover)})`);
       forTaggedWords(u32, wW, end, addr, badTag);
       const survives = phase !== L.PHASE_SWEEP || i < cursor || ((x >>> bit) & L.MARK) !== 0;

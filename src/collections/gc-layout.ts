@@ -48,6 +48,8 @@
 //       sweeping: swept or marked ones) is 0 or the start of a live block.
 //   C6  a W_OWNED word is 0 or the start of a live block that is not collected.
 
+import type { StructType } from "./struct.js";
+
 /** The named root holding the directory's address. */
 export const GC_ROOT = "offheap.gc";
 export const GC_MAGIC = 0x4347484f; // "OHGC" little-endian
@@ -102,4 +104,29 @@ export function bitmapBytes(bytes: number): { granule: number; word: number } {
  */
 export function biasedWords(gbits: number, wbits: number, base: number): { gW: number; wW: number } {
   return { gW: (gbits >>> 2) - base / (1 << G_WORD_SHIFT), wW: (wbits >>> 2) - base / (1 << W_WORD_SHIFT) };
+}
+
+/** Bits of bitmap positions [lo, hi) of a word, 2 bits per position (0 <= lo < hi <= 16). */
+export function rangeMask(lo: number, hi: number): number {
+  return (hi === 16 ? -1 : (1 << (hi * 2)) - 1) & ~((1 << (lo * 2)) - 1);
+}
+
+/** `bytes` rounded up to a whole cover step. */
+export function alignCover(bytes: number): number {
+  return Math.ceil(bytes / COVER_ALIGN) * COVER_ALIGN;
+}
+
+/** Per struct type: its tagged words as (byte offset << 2 | W_REF or W_OWNED). */
+const TAGS = new WeakMap<StructType, Int32Array>();
+const NO_TAGS = new Int32Array(0);
+
+/** The tags of a struct type's records, as above (Collector.alloc and collected arrays, array.ts). */
+export function tagsOf(type: StructType): Int32Array {
+  let tags = TAGS.get(type);
+  if (tags === undefined) {
+    const list = type.fields.filter((f) => f.type === "ref" || f.type === "string");
+    tags = list.length === 0 ? NO_TAGS : Int32Array.from(list, (f) => (f.offset << 2) | (f.type === "ref" ? W_REF : W_OWNED));
+    TAGS.set(type, tags);
+  }
+  return tags;
 }

@@ -9,7 +9,7 @@ import { createViews } from "../memory/views.js";
 import * as classof from "./class-of.js";
 const { CLASS_OF_GRANULE } = classof;
 import * as sizeclasses from "./size-classes.js";
-const { CLASS_SIZE, MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
+const { MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
 const { ALIGN_MASK, BITMAP_W, CC_LIMIT, CC_TOP, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
   DESC_SHIFT, G_FREE, G_LIVE, G_LIVE_DEBUG, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT, HDR_CACHE, HDR_DESC_OFF, HDR_END_PAGE,
@@ -495,25 +495,14 @@ export class Allocator {
     }
   }
 
-  /** @internal */
-  protected usable(addr: number): number {
+  /** @internal Usable bytes of the live block at `addr`, unchecked (addr must be one): also the collector's scan (collections/collector.ts). */
+  usable(addr: number): number {
     return usableBytes(this, addr);
   }
 
   /** @internal Address of the first data page: no block lies below it (the collector's bitmaps start there). */
   get dataStart(): number {
     return this.firstDataPage * PAGE_SIZE;
-  }
-
-  /**
-   * @internal Usable bytes of the live block at `addr`, unchecked (addr must
-   * be one): the collector's scan (collections/collector.ts). One
-   * descriptor load for a small block (D_CLASS is set on every page of a
-   * small span).
-   */
-  blockBytes(addr: number): number {
-    const cls = this.u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
-    return cls !== 0 ? CLASS_SIZE[cls]! : usableBytes(this, addr);
   }
 
   /** @internal Commits pages [0, endPage) in the backing memory. */

@@ -81,10 +81,15 @@ export function checkOption(name: string, value: unknown, min: number, max: numb
   return value;
 }
 
-/** Usable bytes of the live block at `addr` (the caller checked it): its class size, or its whole pages. */
+/**
+ * Usable bytes of the live block at `addr` (the caller checked it): its
+ * class size, or its whole pages. One descriptor load for a small block
+ * (D_CLASS is set on every page of a small span); a large block's start
+ * page is its owner.
+ */
 export function usableBytes(h: Core, addr: number): number {
   const u32 = h.u32;
-  const dw = h.descW + (u32[h.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_OWNER]! << DESC_SHIFT);
+  const dw = h.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT);
   const cls = u32[dw + D_CLASS]!;
   return cls !== 0 ? CLASS_SIZE[cls]! : u32[dw + D_NPAGES]! * PAGE_SIZE;
 }

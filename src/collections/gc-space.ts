@@ -1,0 +1,118 @@
+// The collector's state in the image as one object: its directory and two
+// bitmaps (gc-layout.ts draws them), the biased word indexes the marker and
+// the sweeper read them at, and the counts. See collector.ts for an overview.
+
+import type { Heap } from "../heap/heap.js";
+import { HeapCorruptionError, hex, InvalidImageError } from "../errors.js";
+import * as L from "./gc-layout.js";
+
+const { DIR_COVER, DIR_F64_LIVE_BYTES, DIR_GBITS, DIR_LIVE_BLOCKS, DIR_WBITS, EVEN_BITS, G_WORD_SHIFT } = L;
+
+/** The directory at `dir` and the bitmaps it names. */
+export class GcSpace {
+  readonly heap: Heap;
+  readonly dir: number;
+  /** Covered addresses: [base, cover). */
+  base = 0;
+  cover = 0;
+  /** Biased word indexes of the granule and word bitmaps (gc-layout.ts: biasedWords). */
+  gW = 0;
+  wW = 0;
+
+  /**
+   * A new directory and bitmaps covering the committed range, rooted as
+   * GC_ROOT; returns the directory's address. OutOfMemoryError: nothing is
+   * left allocated.
+   */
+  static create(heap: Heap): number {
+    const base = Math.floor(heap.dataStart / L.COVER_ALIGN) * L.COVER_ALIGN;
+    const cover = L.alignCover(Math.max(heap.u8.length, base + L.COVER_ALIGN));
+    const sizes = L.bitmapBytes(cover - base);
+    const made: number[] = [];
+    try {
+      for (const n of [L.DIR_BYTES, sizes.granule, sizes.word]) made.push(heap.calloc(n));
+      const [dir, gbits, wbits] = made as [number, number, number];
+      const u32 = heap.u32;
+      const d = dir >>> 2;
+      u32[d + L.DIR_MAGIC] = L.GC_MAGIC;
+      u32[d + L.DIR_VERSION] = L.GC_VERSION;
+      u32[d + DIR_GBITS] = gbits;
+      u32[d + DIR_WBITS] = wbits;
+      u32[d + DIR_COVER] = cover;
+      u32[d + L.DIR_BASE] = base;
+      heap.setRoot(L.GC_ROOT, dir);
+      return dir;
+    } catch (e) {
+      for (const a of made) heap.free(a);
+      throw e;
+    }
+  }
+
+  /** Opens the directory at `dir`: HeapCorruptionError (C1) if none is there, InvalidImageError for another version. */
+  constructor(heap: Heap, dir: number) {
+    const u32 = heap.u32;
+    const d = dir >>> 2;
+    if (u32[d + L.DIR_MAGIC] !== L.GC_MAGIC) throw new HeapCorruptionError("C1", `Collector: the root ${L.GC_ROOT} at ${hex(dir)} is not a collector directory`);
+    if (u32[d + L.DIR_VERSION] !== L.GC_VERSION) throw new InvalidImageError(`Collector: the heap's collector state has version ${u32[d + L.DIR_VERSION]}; this build reads ${L.GC_VERSION}`);
+    this.heap = heap;
+    this.dir = dir;
+    this.read();
+  }
+
+  /** The directory's u32 word i. */
+  word(i: number): number {
+    return this.heap.u32[(this.dir >>> 2) + i]!;
+  }
+
+  setWord(i: number, v: number): void {
+    this.heap.u32[(this.dir >>> 2) + i] = v;
+  }
+
+  /** The directory's f64 word i, and adding to it. */
+  f64(i: number): number {
+    return this.heap.f64[(this.dir >>> 3) + i]!;
+  }
+
+  addF64(i: number, x: number): void {
+    this.heap.f64[(this.dir >>> 3) + i] = this.f64(i) + x;
+  }
+
+  /** Counts `blocks` more collected blocks of `bytes` more (fewer, when negative). */
+  addLive(blocks: number, bytes: number): void {
+    this.setWord(DIR_LIVE_BLOCKS, this.word(DIR_LIVE_BLOCKS) + blocks);
+    this.addF64(DIR_F64_LIVE_BYTES, bytes);
+  }
+
+  /**
+   * Grows both bitmaps to cover [base, end) and more (half again, or the
+   * committed range); their new words are zero. OutOfMemoryError: the
+   * cover is unchanged (a bitmap may have grown).
+   */
+  grow(end: number): void {
+    const heap = this.heap;
+    const cover = L.alignCover(Math.max(end, this.cover + this.cover / 2, heap.u8.length));
+    const sizes = L.bitmapBytes(cover - this.base);
+    const old = L.bitmapBytes(this.cover - this.base);
+    for (const [word, bytes, oldBytes] of [[DIR_GBITS, sizes.granule, old.granule], [DIR_WBITS, sizes.word, old.word]] as const) {
+      const moved = heap.realloc(this.word(word), bytes);
+      heap.u8.fill(0, moved + oldBytes, moved + bytes);
+      this.setWord(word, moved);
+    }
+    this.setWord(DIR_COVER, cover);
+    this.read();
+  }
+
+  /** Clears every MARK bit (a mark phase abandoned). O(covered range / 128). */
+  clearMarks(): void {
+    const u32 = this.heap.u32;
+    for (let i = this.gW + (this.base >>> G_WORD_SHIFT), end = this.gW + (this.cover >>> G_WORD_SHIFT); i < end; i++) {
+      if (u32[i] !== 0) u32[i] = u32[i]! & EVEN_BITS;
+    }
+  }
+
+  private read(): void {
+    this.base = this.word(L.DIR_BASE);
+    this.cover = this.word(DIR_COVER);
+    ({ gW: this.gW, wW: this.wW } = L.biasedWords(this.word(DIR_GBITS), this.word(DIR_WBITS), this.base));
+  }
+}
