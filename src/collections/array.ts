@@ -43,7 +43,8 @@ import {
 } from "./struct.js";
 import { reclaimerOf } from "../heap/reclaim.js";
 import type { Collector } from "./collector.js";
-import { tagsOf, W_REF } from "./gc-layout.js";
+import { NO_TAGS, tagsOf, W_REF } from "./gc-layout.js";
+import { collectorOfHeader } from "./gc-space.js";
 
 /** An element type: a scalar type name, "ref" (a u32 address, followed by a Collector), or a struct type. */
 export type ElementType = ScalarType | "ref" | StructType<any>;
@@ -131,13 +132,12 @@ export class OffHeapArray<E extends ElementType> {
     this.isRef = elementType === "ref";
     this.code = this.struct !== null ? 0 : this.isRef ? T_U32 : scalarCode("OffHeapArray", elementType);
     this.stride = this.struct === null ? SCALAR_BYTES[this.code]! : this.struct.size;
-    const owner = reclaimerOf(heap);
     if (adopt !== 0) {
-      this.gc = owner !== null && owner.owns(adopt) ? (owner as Collector) : null;
+      this.gc = collectorOfHeader(heap, "OffHeapArray.open", adopt);
       this.hdr = adopt;
       return;
     }
-    if (collector !== undefined && collector !== owner) throw new OffheapTypeError("OffHeapArray: options.collector is not the Collector of this heap");
+    if (collector !== undefined && collector !== reclaimerOf(heap)) throw new OffheapTypeError("OffHeapArray: options.collector is not the Collector of this heap");
     this.gc = collector ?? null;
     if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity * this.stride > 2 ** 32) {
       throw new OffheapRangeError(`OffHeapArray: options.capacity ${String(capacity)} is not an integer in [0, ${Math.floor(2 ** 32 / this.stride)}]`);
@@ -404,8 +404,6 @@ export class OffHeapArray<E extends ElementType> {
     return this.hdr;
   }
 }
-
-const NO_TAGS = new Int32Array(0);
 
 function typeName(t: ElementType): string {
   return isStructType(t) ? t.descriptor : String(t);

@@ -200,10 +200,15 @@ export class Collector {
   alloc<F extends StructFields>(type: StructType<F>, init?: StructInit<F>): number {
     this.live("Collector.alloc");
     if (!isStructType(type)) throw new OffheapTypeError(`Collector.alloc: type must be a struct type made by defineStruct, got ${describe(type)}`);
-    const addr = type.alloc(this.heap, init);
-    this.adopt(addr, L.tagsOf(type as unknown as StructType), 0, 1, type as unknown as StructType);
+    const addr = this.allocRecord(type, init);
     this.heap.currentScope?.pin(addr);
     return addr;
+  }
+
+  /** @internal As alloc, but pinned nowhere: for a record a collected block references at once (a collected map's value). */
+  allocRecord<F extends StructFields>(type: StructType<F>, init?: StructInit<F>): number {
+    const addr = type.alloc(this.heap, init);
+    return this.adopt(addr, L.tagsOf(type as unknown as StructType), 0, 1, type as unknown as StructType);
   }
 
   /**
@@ -213,8 +218,36 @@ export class Collector {
    */
   allocBlock(bytes: number, tags: Int32Array, stride: number, count: number): number {
     this.live("Collector.allocBlock");
-    const addr = this.heap.calloc(bytes);
-    return this.adopt(addr, tags, stride, count, null);
+    return this.adopt(this.heap.calloc(bytes), tags, stride, count, null);
+  }
+
+  /**
+   * @internal A collected block of `bytes`, neither zeroed nor tagged, for
+   * an owner that zeroes it a part at a time and tags each part as it goes
+   * (tag; map-resize.ts: a map's next table). Until tagged, its words are
+   * never read by the marker or the sweep. Errors as alloc.
+   */
+  allocUnzeroed(bytes: number): number {
+    this.live("Collector.allocUnzeroed");
+    return this.adopt(this.heap.alloc(bytes), L.NO_TAGS, 0, 0, null);
+  }
+
+  /**
+   * @internal Tags `count` repeats of `tags` (as allocBlock), `stride`
+   * bytes apart, from `at` inside a block from allocUnzeroed, whose words
+   * there are zero. O(count * tags).
+   */
+  tag(at: number, tags: Int32Array, stride: number, count: number): void {
+    if (tags.length === 0) return;
+    const u32 = this.heap.u32;
+    const wW = this.space.wW;
+    for (let k = 0; k < count; k++, at += stride) {
+      for (let i = 0; i < tags.length; i++) {
+        const a = at + (tags[i]! >>> 2);
+        const ww = wW + (a >>> L.W_WORD_SHIFT);
+        u32[ww] = (u32[ww]! | ((tags[i]! & 3) << ((a >>> 1) & SHIFT_MASK))) >>> 0;
+      }
+    }
   }
 
   /**
@@ -264,13 +297,7 @@ export class Collector {
     const black = this.phaseCode === PHASE_MARK || (this.phaseCode === PHASE_SWEEP && addr >>> L.G_WORD_SHIFT >= this.cursor);
     const gw = this.space.gW + (addr >>> L.G_WORD_SHIFT);
     u32[gw] = (u32[gw]! | ((black ? START | MARK : START) << ((addr >>> 2) & SHIFT_MASK))) >>> 0;
-    for (let k = 0, at = addr; k < count && tags.length > 0; k++, at += stride) {
-      for (let i = 0; i < tags.length; i++) {
-        const a = at + (tags[i]! >>> 2);
-        const ww = this.space.wW + (a >>> L.W_WORD_SHIFT);
-        u32[ww] = (u32[ww]! | ((tags[i]! & 3) << ((a >>> 1) & SHIFT_MASK))) >>> 0;
-      }
-    }
+    this.tag(addr, tags, stride, count);
     this.space.addLive(1, bytes);
     return addr;
   }

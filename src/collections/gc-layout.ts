@@ -118,7 +118,8 @@ export function alignCover(bytes: number): number {
 
 /** Per struct type: its tagged words as (byte offset << 2 | W_REF or W_OWNED). */
 const TAGS = new WeakMap<StructType, Int32Array>();
-const NO_TAGS = new Int32Array(0);
+/** The tags of a block with no tagged word. */
+export const NO_TAGS = new Int32Array(0);
 
 /** The tags of a struct type's records, as above (Collector.alloc and collected arrays, array.ts). */
 export function tagsOf(type: StructType): Int32Array {

@@ -3,7 +3,9 @@
 // the sweeper read them at, and the counts. See collector.ts for an overview.
 
 import type { Heap } from "../heap/heap.js";
-import { HeapCorruptionError, hex, InvalidImageError } from "../errors.js";
+import { HeapCorruptionError, hex, InvalidImageError, OffheapTypeError } from "../errors.js";
+import { reclaimerOf } from "../heap/reclaim.js";
+import type { Collector } from "./collector.js";
 import * as L from "./gc-layout.js";
 
 const { DIR_COVER, DIR_F64_LIVE_BYTES, DIR_GBITS, DIR_LIVE_BLOCKS, DIR_WBITS, EVEN_BITS, G_WORD_SHIFT } = L;
@@ -115,4 +117,25 @@ export class GcSpace {
     this.cover = this.word(DIR_COVER);
     ({ gW: this.gW, wW: this.wW } = L.biasedWords(this.word(DIR_GBITS), this.word(DIR_WBITS), this.base));
   }
+}
+
+/**
+ * The Collector a collection opened from `heap` at `hdr` (its header
+ * block) belongs to, or null if the header is not a collected block. That
+ * is read from the collector state in the image, so that a collection made
+ * with a Collector is not opened as a plain one when none is open, which
+ * would free and move its blocks by hand. Throws OffheapTypeError if the
+ * header is collected and the heap has no open Collector; `api` names the
+ * call. O(1).
+ */
+export function collectorOfHeader(heap: Heap, api: string, hdr: number): Collector | null {
+  const dir = heap.getRoot(L.GC_ROOT);
+  if (dir === 0) return null;
+  const space = new GcSpace(heap, dir);
+  if (hdr < space.base || hdr >= space.cover || ((heap.u32[space.gW + (hdr >>> G_WORD_SHIFT)]! >>> ((hdr >>> 2) & L.SHIFT_MASK)) & L.START) === 0) return null;
+  const owner = reclaimerOf(heap);
+  if (owner === null || !owner.owns(hdr)) {
+    throw new OffheapTypeError(`${api}: the collection at ${hex(hdr)} was made with a Collector; open one on the heap (new Collector(heap)) before opening it`);
+  }
+  return owner as Collector;
 }

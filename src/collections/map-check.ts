@@ -1,4 +1,4 @@
-// The validator of OffHeapMap: checks invariants M1-M8 (map-layout.ts) of
+// The validator of OffHeapMap: checks invariants M1-M9 (map-layout.ts) of
 // one map image. See map.ts for an overview. For tests and debugging: it
 // walks every slot and allocates JS objects.
 
@@ -13,6 +13,7 @@ import {
   MAX_SCALAR_KIND, maxLoad, MIN_CAPACITY, recordOffset, V_STRUCT,
 } from "./map-layout.js";
 import { DELETED, distance, isFull, queryF64, queryWord, queryWords } from "./table.js";
+import type { Collector } from "./collector.js";
 
 /** What checkMap needs of a map: its shape and its lookup. */
 interface CheckedMap {
@@ -22,7 +23,8 @@ interface CheckedMap {
 
 /** Throws HeapCorruptionError naming the first broken invariant of the map whose header is at `hdr`. */
 export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerprint: number): void {
-  const { slotBytes, valueOff, keyKind, valueKind, struct } = map.shape();
+  const { slotBytes, valueOff, keyKind, valueKind, struct, gc } = map.shape();
+  const inKeyBlock = valueKind === V_STRUCT && keyKind <= K_BYTES && gc === null;
   const w = hdr >>> 2;
   const u32 = heap.u32;
   const fail = (id: string, what: string): never => {
@@ -89,7 +91,7 @@ export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerpri
       let keyBlockLength = -1;
       if (keyKind <= K_BYTES) {
         own(keyWord, "key block");
-        const extra = valueKind === V_STRUCT ? recordOffset(heap.u32[keyWord >>> 2]!) - 4 - heap.u32[keyWord >>> 2]! + struct!.size : 0;
+        const extra = inKeyBlock ? recordOffset(heap.u32[keyWord >>> 2]!) - 4 - heap.u32[keyWord >>> 2]! + struct!.size : 0;
         keyBlockLength = lengthBlock(keyWord, extra, "key block");
         for (let b = keyWord + 4 + keyBlockLength; b < keyWord + 4 + ((keyBlockLength + 3) & ~3); b++) {
           if (heap.u8[b] !== 0) fail("M7", `key block ${hex(keyWord)}: the padding after the key bytes is not zero`);
@@ -108,11 +110,12 @@ export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerpri
       if (map.find(w, want) !== slot) fail("M6", `a lookup of the key in slot ${i} of table ${hex(t)} does not find it there`);
       const value = heap.u32[(slot + valueOff) >>> 2]!;
       if (valueKind === V_STRUCT) {
-        if (keyKind <= K_BYTES) {
+        if (inKeyBlock) {
           if (value !== keyWord + recordOffset(keyBlockLength)) fail("M7", `the record of slot ${i} is not in its key block`);
         } else {
           own(value, "record block");
           if (blockSize(heap, value) < struct!.size) fail("M7", `record block ${hex(value)} is not a live block of ${struct!.size} bytes`);
+          if (gc !== null && !gc.owns(value)) fail("M9", `record block ${hex(value)} of a collected map is not a collected block`);
         }
         struct!.check(heap, value);
       } else if (valueKind > MAX_SCALAR_KIND) {
@@ -131,5 +134,22 @@ export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerpri
     if (blockSize(heap, next) < 2 * cap * slotBytes || zeroed > 2 * cap * slotBytes) fail("M8", `next table ${hex(next)} is not a live block of ${2 * cap} slots with ${zeroed} bytes zeroed`);
     if (owned.has(next)) fail("M8", `next table ${hex(next)} is used by the map already`);
     for (let i = next; i < next + zeroed; i++) if (heap.u8[i] !== 0) fail("M8", `byte ${i - next} of the next table is not zero`);
+  }
+  if (gc !== null) checkCollected(gc, heap, hdr, slotBytes, [[table, cap], [oldTable, oldCap]], next, fail);
+}
+
+// M9 but the records (checked with their entries): the header and tables
+// are collected blocks, and slots without an entry are zero past the hash.
+function checkCollected(gc: Collector, heap: Heap, hdr: number, slotBytes: number, tables: readonly (readonly [number, number])[], next: number,
+  fail: (id: string, what: string) => never): void {
+  for (const block of [hdr, next, ...tables.map(([t]) => t)]) {
+    if (block !== 0 && !gc.owns(block)) fail("M9", `block ${hex(block)} of a collected map is not a collected block`);
+  }
+  for (const [t, n] of tables) {
+    for (let i = 0; i < n; i++) {
+      const w = (t + i * slotBytes) >>> 2;
+      if (isFull(heap.u32[w]!)) continue;
+      for (let k = 1; k < slotBytes >>> 2; k++) if (heap.u32[w + k] !== 0) fail("M9", `slot ${i} of table ${hex(t)} holds no entry but its word ${k} is not zero`);
+    }
   }
 }

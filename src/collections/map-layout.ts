@@ -1,5 +1,5 @@
 // Binary layout of OffHeapMap: the header block, key and value blocks, the
-// kind codes, and the invariants check() enforces. See map.ts for an
+// kind codes, collected maps, and the invariants check() enforces. See map.ts for an
 // overview, map-resize.ts for how the map resizes and table.ts for the slots.
 //
 // Header block (13 u32 words, a 56-byte block):
@@ -26,6 +26,18 @@
 // key is in the map, so getRef's address can be kept across other inserts
 // and deletes. With number keys the record has its own block.
 //
+// Collected maps (options.collector): the header, the tables and the
+// records are blocks of the Collector (collector.ts). The header's three
+// table words are tagged W_REF; a table's slots are tagged per slot (the
+// key word of string and bytes keys and the value word of string and bytes
+// values W_OWNED, freed with the table; a record value W_REF), the next
+// table's as it is zeroed. Every record has its own block, never the key
+// block's, so a "ref" field elsewhere may point to it and keep it after its
+// entry is deleted. Deleting, moving (Robin Hood shifts, migration) and
+// dropping a record's slot pass the record to the write barrier, and every
+// slot without an entry is zero past its hash word (table.ts: vacate), so
+// no table owns a key block twice.
+//
 // Invariants (checked by check()):
 //   M1  the header is a live block with the magic word and the map's type fingerprint.
 //   M2  H_CAP is 0 (and H_TABLE 0) or a power of two >= MIN_CAPACITY with
@@ -43,6 +55,9 @@
 //       no block belongs to two entries, and records satisfy R1.
 //   M8  H_NEXT_TABLE is 0 (and H_ZEROED 0) or, with no old table, a live
 //       block of 2 * H_CAP slots whose first H_ZEROED bytes are zero.
+//   M9  a collected map: the header, the tables and the records are the
+//       Collector's blocks, and every slot without an entry is zero past
+//       its hash word.
 
 
 import { fingerprint } from "./hash.js";

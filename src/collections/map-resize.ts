@@ -27,7 +27,27 @@ import { HeapCorruptionError, hex, OutOfMemoryError } from "../errors.js";
 import {
   H_CAP, H_CURSOR, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE, H_OLD_TABLE, H_SIZE, H_TABLE, H_ZEROED, MAX_CAPACITY, maxLoad, MIN_CAPACITY,
 } from "./map-layout.js";
-import { carryWords, DELETED, isFull, place } from "./table.js";
+import { carryWords, DELETED, isFull, place, vacate } from "./table.js";
+
+/**
+ * What resizing needs of a map (map.ts: OffHeapMap is one): its heap and slots, and
+ * how it makes and drops table blocks: plain heap blocks, or a Collector's
+ * tagged blocks for a collected map.
+ */
+export interface MapTables {
+  readonly heap: Heap;
+  readonly slotBytes: number;
+  /** Index in a slot of the ref word the collector follows (table.ts: place), 0 for none. */
+  readonly refWord: number;
+  /** A zeroed table of `cap` slots. Throws OutOfMemoryError. */
+  zeroedTable(cap: number): number;
+  /** A table of `cap` slots that zeroNext zeroes a part at a time. Throws OutOfMemoryError. */
+  unzeroedTable(cap: number): number;
+  /** Bytes [from, to) of the table at `table` (from unzeroedTable), whole slots, were just zeroed. */
+  zeroed(table: number, from: number, to: number): void;
+  /** The table at `table`, all its slots vacated, is no longer referenced by the map. */
+  dropTable(table: number): void;
+}
 
 // Old slots whose entries one insert or delete moves into the current
 // table, and slots of the next table it zeroes.
@@ -65,10 +85,11 @@ export function grownCapacity(heap: Heap, w: number, api: string): number {
  * a full current table becomes the old one. Call it only when
  * grownCapacity returned newCap. O(the next table's bytes not zeroed yet).
  *
- * @example installTable(heap, w, heap.calloc(newCap * slotBytes), newCap, slotBytes);
+ * @example installTable(map, w, map.zeroedTable(newCap), newCap);
  */
-export function installTable(heap: Heap, w: number, table: number, newCap: number, slotBytes: number): void {
-  if (table === heap.u32[w + H_NEXT_TABLE]) zeroNext(heap, w, newCap * slotBytes); // the rest, if inserts outran zeroing
+export function installTable(m: MapTables, w: number, table: number, newCap: number): void {
+  const heap = m.heap;
+  if (table === heap.u32[w + H_NEXT_TABLE]) zeroNext(m, w, newCap * m.slotBytes); // the rest, if inserts outran zeroing
   const u32 = heap.u32;
   u32[w + H_NEXT_TABLE] = 0;
   u32[w + H_ZEROED] = 0;
@@ -81,7 +102,7 @@ export function installTable(heap: Heap, w: number, table: number, newCap: numbe
   }
   u32[w + H_CAP] = newCap;
   u32[w + H_TABLE] = table;
-  if (u32[w + H_OLD_LIVE] === 0 && u32[w + H_OLD_CAP] !== 0) endMigration(heap, w); // a table emptied by deletes
+  if (u32[w + H_OLD_LIVE] === 0 && u32[w + H_OLD_CAP] !== 0) endMigration(m, w); // a table emptied by deletes
 }
 
 /**
@@ -91,16 +112,18 @@ export function installTable(heap: Heap, w: number, table: number, newCap: numbe
  * ZERO_SLOTS more of its slots. An allocation failure leaves the next table
  * to the insert that needs it. O(MIGRATE_SLOTS + ZERO_SLOTS).
  *
- * @example resizeStep(heap, w, slotBytes); // at the end of set and delete
+ * @example resizeStep(map, w); // at the end of set and delete
  */
-export function resizeStep(heap: Heap, w: number, slotBytes: number): void {
-  migrate(heap, w, slotBytes);
+export function resizeStep(m: MapTables, w: number): void {
+  migrate(m, w);
+  const heap = m.heap;
+  const slotBytes = m.slotBytes;
   const cap = heap.u32[w + H_CAP]!;
   if (heap.u32[w + H_NEXT_TABLE] === 0) {
     if (heap.u32[w + H_OLD_CAP] !== 0 || heap.u32[w + H_SIZE]! < ((cap * PREPARE_AT_SIXTEENTHS) >>> 4) || cap < MIN_CAPACITY * 4 || 2 * cap > MAX_CAPACITY) return;
     let next: number;
     try {
-      next = heap.alloc(2 * cap * slotBytes);
+      next = m.unzeroedTable(2 * cap);
     } catch (e) {
       if (e instanceof OutOfMemoryError) return; // the insert that needs it will calloc, or throw
       throw e;
@@ -108,20 +131,24 @@ export function resizeStep(heap: Heap, w: number, slotBytes: number): void {
     heap.u32[w + H_NEXT_TABLE] = next;
     heap.u32[w + H_ZEROED] = 0;
   }
-  zeroNext(heap, w, Math.min(2 * cap * slotBytes, heap.u32[w + H_ZEROED]! + ZERO_SLOTS * slotBytes));
+  zeroNext(m, w, Math.min(2 * cap * slotBytes, heap.u32[w + H_ZEROED]! + ZERO_SLOTS * slotBytes));
 }
 
 // Zeroes the next table up to byte `end`.
-function zeroNext(heap: Heap, w: number, end: number): void {
+function zeroNext(m: MapTables, w: number, end: number): void {
+  const heap = m.heap;
   const next = heap.u32[w + H_NEXT_TABLE]!;
   const from = heap.u32[w + H_ZEROED]!;
   if (end <= from) return;
   heap.u8.fill(0, next + from, next + end);
+  m.zeroed(next, from, end);
   heap.u32[w + H_ZEROED] = end;
 }
 
-// Moves the entries of the next MIGRATE_SLOTS old slots into the current table.
-function migrate(heap: Heap, w: number, slotBytes: number): void {
+// Moves the entries of the next MIGRATE_SLOTS old slots into the current
+// table, vacating each old slot to DELETED.
+function migrate(m: MapTables, w: number): void {
+  const { heap, slotBytes, refWord } = m;
   const oldCap = heap.u32[w + H_OLD_CAP]!;
   if (oldCap === 0) return;
   const oldTable = heap.u32[w + H_OLD_TABLE]!;
@@ -135,21 +162,21 @@ function migrate(heap: Heap, w: number, slotBytes: number): void {
     const s = (oldTable >>> 2) + cursor * words;
     if (!isFull(heap.u32[s]!)) continue;
     for (let k = 0; k < words; k++) carry[k] = heap.u32[s + k]!;
-    place(heap, table, cap, slotBytes);
-    heap.u32[s] = DELETED;
+    place(heap, table, cap, slotBytes, refWord);
+    vacate(heap, s << 2, slotBytes, refWord, DELETED);
     left--;
   }
   heap.u32[w + H_CURSOR] = cursor;
   heap.u32[w + H_OLD_LIVE] = left;
-  if (left === 0) endMigration(heap, w);
+  if (left === 0) endMigration(m, w);
 }
 
-function endMigration(heap: Heap, w: number): void {
-  const u32 = heap.u32;
+function endMigration(m: MapTables, w: number): void {
+  const u32 = m.heap.u32;
   const old = u32[w + H_OLD_TABLE]!;
   u32[w + H_OLD_CAP] = 0;
   u32[w + H_OLD_TABLE] = 0;
   u32[w + H_CURSOR] = 0;
   u32[w + H_OLD_LIVE] = 0;
-  heap.free(old);
+  m.dropTable(old);
 }

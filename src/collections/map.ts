@@ -23,8 +23,14 @@ import { grownCapacity, installTable, resizeStep } from "./map-resize.js";
 import {
   type BigIntType, checkScalar, describe, isScalarType, readScalar, type ScalarType, scalarCode, T_F64, T_I64, T_U64, writeScalar,
 } from "./scalar.js";
-import { checkValues, isStructType, type StructFields, type StructInit, type StructRecord, type StructType } from "./struct.js";
-import { carryWords, DELETED, isFull, place, probe, queryNumber, queryWordValue, remove } from "./table.js";
+import {
+  checkValues, isStructType, overwriteRef, type StructFields, type StructInit, type StructRecord, type StructType,
+} from "./struct.js";
+import { carryWords, DELETED, EMPTY, isFull, place, probe, queryNumber, queryWordValue, remove, vacate } from "./table.js";
+import { reclaimerOf } from "../heap/reclaim.js";
+import type { Collector } from "./collector.js";
+import { NO_TAGS, W_OWNED, W_REF } from "./gc-layout.js";
+import { collectorOfHeader } from "./gc-space.js";
 
 /** Key types: strings (UTF-8), byte arrays, or numbers stored as u32, i32 or f64. */
 export type MapKeyType = "string" | "bytes" | "u32" | "i32" | "f64";
@@ -50,6 +56,8 @@ export interface MapShape {
   keyKind: number;
   valueKind: number;
   struct: StructType | null;
+  /** The Collector whose blocks the header, tables and records are, or null. */
+  gc: Collector | null;
 }
 
 /** Options of `new OffHeapMap` (key and value) and OffHeapMap.open (the same key and value). */
@@ -60,6 +68,14 @@ export interface OffHeapMapOptions<K extends MapKeyType, V extends MapValueType>
   capacity?: number;
   /** Hash seed (u32). Default: random per map, stored in the header. */
   hashSeed?: number;
+  /**
+   * The heap's Collector: the map is then collected (freed when no root
+   * reaches its header), each record value is a collected record of its
+   * own that "ref" fields elsewhere may point to (it outlives its entry
+   * while they do), and the collector follows the records' refs. open()
+   * finds this out from the image. Default: a plain map, freed by dispose.
+   */
+  collector?: Collector;
 }
 
 const KEY_CODES: Readonly<Record<MapKeyType, number>> = { string: K_STRING, bytes: K_BYTES, u32: K_U32, i32: K_I32, f64: K_F64 };
@@ -70,7 +86,10 @@ const OPTION_RULES: OptionRules = {
   value: { type: ["string", "function"], required: true, values: VALUE_TYPES },
   capacity: { type: "number" },
   hashSeed: { type: "number" },
+  collector: { type: "object" },
 };
+/** A collected map's header: the collector follows its three table words. */
+const HEADER_TAGS = Int32Array.of(((H_TABLE * 4) << 2) | W_REF, ((H_OLD_TABLE * 4) << 2) | W_REF, ((H_NEXT_TABLE * 4) << 2) | W_REF);
 
 let opening = 0;
 
@@ -95,8 +114,14 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
   private readonly keyKind: number;
   private readonly valueKind: number;
   private readonly struct: StructType | null;
-  private readonly slotBytes: number;
+  /** @internal Bytes per table slot. */
+  readonly slotBytes: number;
   private readonly valueOff: number;
+  private readonly gc: Collector | null;
+  /** @internal The value's word in a slot when it is a collected record (table.ts: place), else 0. */
+  readonly refWord: number;
+  /** A collected table's tags per slot: string and bytes keys and values are owned, records followed. */
+  private readonly slotTags: Int32Array;
 
   /**
    * Makes an empty map. Throws OffheapTypeError for a `heap` that is not a
@@ -119,6 +144,12 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     const wide = this.valueKind === T_F64 || this.valueKind === T_U64 || this.valueKind === T_I64;
     this.valueOff = this.keyKind === K_F64 ? 16 : 8;
     this.slotBytes = this.keyKind === K_F64 ? 24 : wide ? 16 : 12;
+    if (adopt !== 0) this.gc = collectorOfHeader(heap, "OffHeapMap.open", adopt);
+    else if (options.collector !== undefined && options.collector !== reclaimerOf(heap)) {
+      throw new OffheapTypeError("OffHeapMap: options.collector is not the Collector of this heap");
+    } else this.gc = options.collector ?? null;
+    this.refWord = this.gc !== null && this.valueKind === V_STRUCT ? this.valueOff >>> 2 : 0;
+    this.slotTags = this.gc === null ? NO_TAGS : slotTags(this.keyKind, this.valueKind, this.valueOff);
     if (adopt !== 0) {
       this.hdr = adopt;
       return;
@@ -131,14 +162,15 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     if ((seed >>> 0) !== seed) throw new OffheapRangeError(`OffHeapMap: options.hashSeed ${String(seed)} is not a u32`);
     let cap = 0;
     if (capacity > 0) for (cap = MIN_CAPACITY; maxLoad(cap) < capacity;) cap *= 2;
-    const hdr = heap.alloc(SIZEOF_HEADER);
+    const hdr = this.gc !== null ? this.gc.allocBlock(SIZEOF_HEADER, HEADER_TAGS, 0, 1) : heap.alloc(SIZEOF_HEADER);
     let table = 0;
     try {
-      if (cap > 0) table = heap.calloc(cap * this.slotBytes);
+      if (cap > 0) table = this.zeroedTable(cap);
     } catch (e) {
-      heap.free(hdr);
+      this.freeFresh(hdr);
       throw e;
     }
+    this.gc?.heap.currentScope?.pin(hdr);
     const u32 = heap.u32;
     u32.fill(0, hdr >>> 2, (hdr >>> 2) + (SIZEOF_HEADER >>> 2));
     u32[(hdr >>> 2) + H_MAGIC] = MAGIC;
@@ -198,7 +230,8 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
   /**
    * Address of the value block of `key` (a record, or a string or bytes
    * block), or 0 if absent. A record's address stays valid until its key is
-   * deleted; use it with a cursor (`T.at(heap, addr)`). Throws
+   * deleted (in a collected map, while the map or a "ref" field reaches
+   * it; such a field may hold it); use it with a cursor (`T.at(heap, addr)`). Throws
    * OffheapTypeError for a map of scalar values (they live in the table,
    * where entries move). Cost: as has.
    */
@@ -255,18 +288,21 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     const heap = this.heap;
     const oldTable = heap.u32[w + H_OLD_TABLE]!;
     if (oldTable !== 0 && slot >= oldTable && slot < oldTable + heap.u32[w + H_OLD_CAP]! * this.slotBytes) {
-      heap.u32[slot >>> 2] = DELETED;
+      vacate(heap, slot, this.slotBytes, this.refWord, DELETED);
       heap.u32[w + H_OLD_LIVE] = heap.u32[w + H_OLD_LIVE]! - 1;
     } else {
-      remove(heap, heap.u32[w + H_TABLE]!, heap.u32[w + H_CAP]!, this.slotBytes, slot);
+      remove(heap, heap.u32[w + H_TABLE]!, heap.u32[w + H_CAP]!, this.slotBytes, slot, this.refWord);
     }
     heap.u32[w + H_SIZE] = heap.u32[w + H_SIZE]! - 1;
     heap.u32[w + H_MODS] = heap.u32[w + H_MODS]! + 1;
-    resizeStep(heap, w, this.slotBytes);
+    resizeStep(this, w);
     return true;
   }
 
-  /** Removes every entry, frees every block but the header. Cost: O(capacity). */
+  /**
+   * Removes every entry and frees every block but the header (a collected
+   * map: drops its tables and records for the collector). Cost: O(capacity).
+   */
   clear(): void {
     const w = this.live("clear") >>> 2;
     const heap = this.heap;
@@ -275,20 +311,27 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
       const cap = heap.u32[w + (t === 0 ? H_OLD_CAP : H_CAP)]!;
       for (let i = 0; i < cap; i++) {
         const slot = table + i * this.slotBytes;
-        if (isFull(heap.u32[slot >>> 2]!)) this.release(slot);
+        if (!isFull(heap.u32[slot >>> 2]!)) continue;
+        this.release(slot);
+        vacate(heap, slot, this.slotBytes, this.refWord, EMPTY);
       }
-      heap.free(table);
+      if (table !== 0) this.dropTable(table);
     }
-    heap.free(heap.u32[w + H_NEXT_TABLE]!);
+    const next = heap.u32[w + H_NEXT_TABLE]!;
+    if (next !== 0) this.dropTable(next);
     const mods = heap.u32[w + H_MODS]!;
     heap.u32.fill(0, w + H_SIZE, w + (SIZEOF_HEADER >>> 2));
     heap.u32[w + H_MODS] = mods + 1;
   }
 
-  /** Frees every block of the map; afterwards every method throws DisposedError. Cost: as clear. */
+  /**
+   * Frees every block of the map (a collected map: clears it and leaves its
+   * header to the collector); afterwards every method throws DisposedError.
+   * Cost: as clear.
+   */
   dispose(): void {
     this.clear();
-    this.heap.free(this.hdr);
+    if (this.gc === null) this.heap.free(this.hdr);
     this.hdr = 0;
   }
 
@@ -329,7 +372,39 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
 
   /** @internal What checkMap needs of the map's shape. */
   shape(): MapShape {
-    return { slotBytes: this.slotBytes, valueOff: this.valueOff, keyKind: this.keyKind, valueKind: this.valueKind, struct: this.struct };
+    return { slotBytes: this.slotBytes, valueOff: this.valueOff, keyKind: this.keyKind, valueKind: this.valueKind, struct: this.struct, gc: this.gc };
+  }
+
+  // The map's part of MapTables (map-resize.ts), which resizeStep and
+  // installTable take the map as.
+
+  /** @internal A zeroed table of `cap` slots (MapTables): a plain block, or a collected one tagged per slot. */
+  zeroedTable(cap: number): number {
+    const bytes = cap * this.slotBytes;
+    return this.gc === null ? this.heap.calloc(bytes) : this.gc.allocBlock(bytes, this.slotTags, this.slotBytes, cap);
+  }
+
+  /** @internal A table of `cap` slots to be zeroed a part at a time (MapTables). */
+  unzeroedTable(cap: number): number {
+    const bytes = cap * this.slotBytes;
+    return this.gc === null ? this.heap.alloc(bytes) : this.gc.allocUnzeroed(bytes);
+  }
+
+  /** @internal Bytes [from, to) of an unzeroed table were zeroed (MapTables): a collected one's slots there get their tags. */
+  zeroed(table: number, from: number, to: number): void {
+    this.gc?.tag(table + from, this.slotTags, this.slotBytes, (to - from) / this.slotBytes);
+  }
+
+  /** @internal The map no longer references `table`, whose slots are vacated (MapTables): freed, or left to the collector. */
+  dropTable(table: number): void {
+    if (this.gc === null) this.heap.free(table);
+    else overwriteRef(this.heap, table);
+  }
+
+  // Frees a block made by this call that nothing references yet, plain or collected.
+  private freeFresh(block: number): void {
+    if (this.gc === null) this.heap.free(block);
+    else this.gc.release(block);
   }
 
   /** @internal Slot of the query's key (hash `h`) in the current or the old table, or 0. */
@@ -370,7 +445,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     // Everything that can fail comes first: nothing changes on failure.
     const newCap = grownCapacity(heap, w, api);
     const prepared = newCap === 0 ? 0 : heap.u32[w + H_NEXT_TABLE]!;
-    const newTable = newCap === 0 ? 0 : prepared !== 0 ? prepared : heap.calloc(newCap * this.slotBytes);
+    const newTable = newCap === 0 ? 0 : prepared !== 0 ? prepared : this.zeroedTable(newCap);
     let keyBlock = 0;
     let valueAddr = 0;
     try {
@@ -378,31 +453,32 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
       valueAddr = this.makeValue(keyBlock, value);
     } catch (e) {
       if (keyBlock !== 0) heap.free(keyBlock);
-      if (newTable !== prepared) heap.free(newTable);
+      if (newTable !== prepared) this.freeFresh(newTable);
       throw e;
     }
-    if (newTable !== 0) installTable(heap, w, newTable, newCap, this.slotBytes);
+    if (newTable !== 0) installTable(this, w, newTable, newCap);
     const carry = carryWords();
     carry.fill(0);
     carry[0] = h;
     carry[1] = this.keyKind <= K_BYTES ? keyBlock : this.keyKind === K_F64 ? 0 : queryWordValue();
-    const slot = place(heap, heap.u32[w + H_TABLE]!, heap.u32[w + H_CAP]!, this.slotBytes);
+    const slot = place(heap, heap.u32[w + H_TABLE]!, heap.u32[w + H_CAP]!, this.slotBytes, this.refWord);
     if (this.keyKind === K_F64) heap.f64[(slot + 8) >>> 3] = queryNumber();
     if (this.valueKind <= MAX_SCALAR_KIND) writeScalar(heap, this.valueKind, slot + this.valueOff, value as number | bigint);
     else heap.u32[(slot + this.valueOff) >>> 2] = valueAddr;
     heap.u32[w + H_SIZE] = heap.u32[w + H_SIZE]! + 1;
     heap.u32[w + H_MODS] = heap.u32[w + H_MODS]! + 1;
-    resizeStep(heap, w, this.slotBytes);
+    resizeStep(this, w);
   }
 
   // The key block of the query's key (with room for a record when the
-  // values are records), or 0 for number keys.
+  // values are records of a plain map), or 0 for number keys.
   private makeKey(): number {
-    return this.keyKind > K_BYTES ? 0 : makeKeyBlock(this.heap, this.struct === null ? 0 : this.struct.size);
+    return this.keyKind > K_BYTES ? 0 : makeKeyBlock(this.heap, this.struct === null || this.gc !== null ? 0 : this.struct.size);
   }
 
-  // Makes the value's block for a new entry (0 for scalars); records go
-  // into the key block when there is one.
+  // Makes the value's block for a new entry (0 for scalars); records of a
+  // plain map go into the key block when there is one, a collected map's
+  // are collected records.
   private makeValue(keyBlock: number, value: unknown): number {
     const heap = this.heap;
     switch (this.valueKind) {
@@ -410,6 +486,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
       case V_BYTES: return bytesBlock(heap, value as Uint8Array);
       case V_STRUCT: {
         const T = this.struct!;
+        if (this.gc !== null) return this.gc.allocRecord(T, value as StructInit<StructFields>);
         if (keyBlock === 0) return T.alloc(heap, value as StructInit<StructFields>);
         const rec = keyBlock + recordOffset(heap.u32[keyBlock >>> 2]!);
         heap.u8.fill(0, rec, rec + T.size);
@@ -440,13 +517,17 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     }
   }
 
-  // Frees the blocks of the entry at `slot` (the slot itself stays).
+  // Frees the blocks of the entry at `slot` (the slot itself stays). A
+  // collected record is left to the collector: vacating the slot passes it
+  // to the write barrier.
   private release(slot: number): void {
     const heap = this.heap;
     const value = heap.u32[(slot + this.valueOff) >>> 2]!;
     if (this.valueKind === V_STRUCT) {
-      this.struct!.freeOwned(heap, value);
-      if (this.keyKind > K_BYTES) heap.free(value);
+      if (this.gc === null) {
+        this.struct!.freeOwned(heap, value);
+        if (this.keyKind > K_BYTES) heap.free(value);
+      }
     } else if (this.valueKind > MAX_SCALAR_KIND) {
       heap.free(value);
     }
@@ -504,6 +585,17 @@ function mapTypes<K extends MapKeyType, V extends MapValueType>(api: string, hea
     throw new OffheapTypeError(`${api}: options.value ${describe(value)} is not ${VALUE_TYPES}`);
   }
   return { key, value };
+}
+
+// A collected table's tags per slot (as gc-layout.ts's tagsOf): the key
+// word of string and bytes keys and the value word of string and bytes
+// values are owned blocks, freed with the table; a record value is followed.
+function slotTags(keyKind: number, valueKind: number, valueOff: number): Int32Array {
+  const tags: number[] = [];
+  if (keyKind <= K_BYTES) tags.push((4 << 2) | W_OWNED);
+  if (valueKind === V_STRUCT) tags.push((valueOff << 2) | W_REF);
+  else if (valueKind > MAX_SCALAR_KIND) tags.push((valueOff << 2) | W_OWNED);
+  return tags.length === 0 ? NO_TAGS : Int32Array.from(tags);
 }
 
 function bytesBlock(heap: Heap, bytes: Uint8Array): number {

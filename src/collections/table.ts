@@ -27,6 +27,7 @@
 
 import type { Heap } from "../heap/heap.js";
 import { keyWords, MIN_HASH } from "./hash.js";
+import { overwriteRef } from "./struct.js";
 
 /** Hash word of an empty slot. */
 export const EMPTY = 0;
@@ -130,9 +131,12 @@ export function carryWords(): Uint32Array {
  * Inserts the entry in carryWords() (a key absent from the table) into
  * `table`, which has no deleted slots and room for it, and returns the
  * address of the slot it took. Entries it passes that are closer to their
- * home move one slot on. Cost: O(1) expected; no allocation.
+ * home move one slot on; with `refWord` (the index in a slot of a ref the
+ * collector follows, 0 for none) each one's ref goes to the write barrier
+ * first, since a move can take it from a part of the table the marker has
+ * not scanned into one it has. Cost: O(1) expected; no allocation.
  */
-export function place(heap: Heap, table: number, cap: number, slotBytes: number): number {
+export function place(heap: Heap, table: number, cap: number, slotBytes: number, refWord: number): number {
   const u32 = heap.u32;
   const mask = cap - 1;
   const words = slotBytes >>> 2;
@@ -149,6 +153,7 @@ export function place(heap: Heap, table: number, cap: number, slotBytes: number)
     const sd = (i - (sh & mask)) & mask;
     if (sd < d) {
       // Robin Hood: the carried entry is further from home; it takes the slot.
+      if (refWord !== 0) overwriteRef(heap, u32[w + refWord]!);
       for (let k = 0; k < words; k++) spare[k] = u32[w + k]!;
       for (let k = 0; k < words; k++) u32[w + k] = carry[k]!;
       carry.set(spare);
@@ -161,9 +166,11 @@ export function place(heap: Heap, table: number, cap: number, slotBytes: number)
 
 /**
  * Removes the entry at `slot` from `table` by shifting the run after it
- * back one slot, so no deleted slot is left. Cost: O(run length).
+ * back one slot, so no deleted slot is left. With `refWord` (as place) the
+ * ref of every entry removed or moved goes to the write barrier first.
+ * Cost: O(run length).
  */
-export function remove(heap: Heap, table: number, cap: number, slotBytes: number, slot: number): void {
+export function remove(heap: Heap, table: number, cap: number, slotBytes: number, slot: number, refWord: number): void {
   const u32 = heap.u32;
   const mask = cap - 1;
   const words = slotBytes >>> 2;
@@ -172,6 +179,7 @@ export function remove(heap: Heap, table: number, cap: number, slotBytes: number
     const j = (i + 1) & mask;
     const wi = (table >>> 2) + i * words;
     const wj = (table >>> 2) + j * words;
+    if (refWord !== 0) overwriteRef(heap, u32[wi + refWord]!);
     const sh = u32[wj]!;
     if (sh === EMPTY || (sh & mask) === j) {
       u32.fill(0, wi, wi + words);
@@ -180,6 +188,20 @@ export function remove(heap: Heap, table: number, cap: number, slotBytes: number
     u32.copyWithin(wi, wj, wj + words);
     i = j;
   }
+}
+
+/**
+ * Empties the slot at `slot` to the hash word `hashWord` (EMPTY, or DELETED
+ * in a table being migrated out of) and zeroes its other words, so no key
+ * or value address is left behind in it (a collected table's W_OWNED words
+ * are freed with it); its ref at `refWord` (as place) goes to the write
+ * barrier first.
+ */
+export function vacate(heap: Heap, slot: number, slotBytes: number, refWord: number, hashWord: number): void {
+  const w = slot >>> 2;
+  if (refWord !== 0) overwriteRef(heap, heap.u32[w + refWord]!);
+  heap.u32[w] = hashWord;
+  heap.u32.fill(0, w + 1, w + (slotBytes >>> 2));
 }
 
 /** Probe distance of the entry with hash `h` stored at index `i` of a table of `cap` slots. */
