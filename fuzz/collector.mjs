@@ -2,12 +2,13 @@
 // Collector, mutated between incremental steps, against a model of the
 // snapshot-at-the-beginning rules (collector.ts): a cycle frees exactly the
 // records allocated before it started and unreachable then, from named
-// roots, handles, scope pins and a collected array of refs. Every step:
+// roots, handles, scope pins, a collected array of refs and a collected map
+// of records (inserted, reset, deleted, grown and migrated). Every step:
 // gc.check(), the contents of every reachable record; every few steps
 // heap.check(). Misuse (freeing a collected record, bad budgets) must throw
 // its typed error and change nothing.
 import { Heap, OffheapRangeError, OffheapTypeError } from "offheap";
-import { Collector, defineStruct, OffHeapArray } from "offheap/collections";
+import { Collector, defineStruct, OffHeapArray, OffHeapMap } from "offheap/collections";
 import { CODES, ensure, imageOf, sameImage } from "./lib.mjs";
 
 const { RANGE, TYPE } = CODES;
@@ -28,6 +29,8 @@ export function collectorProgram(p, steps) {
   const scopes = []; // open scopes, innermost last: { scope, pins: Set }
   let elements = null; // the collected array's elements (records or null), or null while there is none
   let arr = null;
+  let map = null; // the collected map, or null while there is none
+  const entries = new Map(); // its key -> record
   let atStart = null; // records when the running cycle started
   let reachAtStart = null;
   let serial = 0;
@@ -37,6 +40,7 @@ export function collectorProgram(p, steps) {
     const seen = new Set();
     const stack = [...roots.values(), ...handles.keys(), ...scopes.flatMap((s) => [...s.pins])];
     if (elements !== null) for (const r of elements) if (r !== null) stack.push(r);
+    stack.push(...entries.values());
     while (stack.length > 0) {
       const r = stack.pop();
       if (seen.has(r)) continue;
@@ -67,7 +71,10 @@ export function collectorProgram(p, steps) {
   const countAfterCollect = () => {
     for (const r of [...all]) if (!reachable().has(r)) all.delete(r);
     const arrayBlocks = arr === null ? 0 : arr.capacity > 0 ? 2 : 1;
-    ensure(gc.stats().liveBlocks === all.size + arrayBlocks, () => `after collect(): ${gc.stats().liveBlocks} live blocks, the model has ${all.size} records and ${arrayBlocks} array blocks`);
+    // the map's header and the tables it names (map-layout.ts: H_TABLE, H_OLD_TABLE, H_NEXT_TABLE)
+    const mapBlocks = map === null ? 0 : 1 + [5, 7, 11].filter((k) => heap.u32[(map.address >>> 2) + k] !== 0).length;
+    ensure(gc.stats().liveBlocks === all.size + arrayBlocks + mapBlocks,
+      () => `after collect(): ${gc.stats().liveBlocks} live blocks, the model has ${all.size} records, ${arrayBlocks} array and ${mapBlocks} map blocks`);
   };
   const verify = () => {
     for (const r of reachable()) {
@@ -77,6 +84,11 @@ export function collectorProgram(p, steps) {
       for (const f of FIELDS) ensure(cur[f] === (r[f] === null ? 0 : r[f].addr), () => `field ${f} of 0x${r.addr.toString(16)}`);
     }
     if (elements !== null) for (let i = 0; i < elements.length; i++) ensure(arr.get(i) === (elements[i] === null ? 0 : elements[i].addr), () => `array element ${i}`);
+    if (map !== null) {
+      ensure(map.size === entries.size, () => `the map holds ${map.size} entries, the model ${entries.size}`);
+      for (const [k, r] of entries) ensure(map.getRef(k) === r.addr, () => `the map's record of key ${k}`);
+      map.check();
+    }
   };
   const unchanged = () => {
     const image = imageOf(heap.buffer);
@@ -167,6 +179,49 @@ export function collectorProgram(p, steps) {
         elements = [];
       }
     }],
+    [6, "map", () => {
+      if (map === null) {
+        if (scopes.length > 0) return; // a scope would pin the header, which the model counts only while the map is rooted
+        map = new OffHeapMap(heap, { key: p.pick(["u32", "string"]), value: Rec, collector: gc });
+        heap.setRoot("map", map.address);
+        return;
+      }
+      const key = () => (map.keyType === "u32" ? p.int(0, 400) : `k${p.int(0, 400)}`);
+      const c = p.next();
+      if (c < 0.5) {
+        // A burst of inserts and resets (set on a present key resets its record in place), so the table grows and migrates.
+        const live = [...reachable()];
+        for (let k = p.int(1, 40); k > 0; k--) {
+          const kk = key();
+          const value = p.int(0, 2 ** 32 - 1);
+          const name = p.chance(0.3) ? `m${serial++}` : "";
+          map.set(kk, { value, name });
+          const old = entries.get(kk);
+          if (old !== undefined) Object.assign(old, { value, name, a: null, b: null });
+          else {
+            const r = { addr: map.getRef(kk), value, name, a: null, b: null };
+            entries.set(kk, r);
+            all.add(r);
+            if (p.chance(0.3)) setField(r, p.pick(FIELDS), pickLive(live));
+            if (p.chance(0.3) && live.length > 0) setField(p.pick(live), p.pick(FIELDS), r);
+          }
+        }
+      } else if (c < 0.85) {
+        // Deletes: a record lives on while a ref elsewhere reaches it.
+        for (let k = p.int(1, 30); k > 0; k--) {
+          const kk = entries.size > 0 && p.chance(0.8) ? p.pick([...entries.keys()]) : key();
+          ensure(map.delete(kk) === entries.delete(kk), () => `delete(${kk})`);
+        }
+      } else if (c < 0.95) {
+        map.clear();
+        entries.clear();
+      } else {
+        map.dispose();
+        heap.setRoot("map", 0);
+        map = null;
+        entries.clear();
+      }
+    }],
     [25, "step", () => {
       if (gc.phase === "idle") {
         atStart = new Set(all);
@@ -213,6 +268,9 @@ export function collectorProgram(p, steps) {
   roots.clear();
   if (arr !== null) heap.setRoot("arr", 0);
   arr = elements = null;
+  if (map !== null) heap.setRoot("map", 0);
+  map = null;
+  entries.clear();
   gc.collect();
   ensure(gc.stats().liveBlocks === 0 && gc.stats().liveBytes === 0, () => `${gc.stats().liveBlocks} collected blocks left with no roots`);
   gc.check();

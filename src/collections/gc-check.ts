@@ -65,7 +65,8 @@ export function checkCollector(heap: Heap, dir: number): void {
         const v = u32[w >>> 2]!;
         if (v === 0) return;
         if (tag === L.W_OWNED) {
-          if (blockSize(heap, v) <= 0 || ((u32[gW + (v >>> L.G_WORD_SHIFT)]! >>> ((v >>> 2) & L.SHIFT_MASK)) & L.START) !== 0) {
+          const collected = v >= base && v < cover && ((u32[gW + (v >>> L.G_WORD_SHIFT)]! >>> ((v >>> 2) & L.SHIFT_MASK)) & L.START) !== 0;
+          if (blockSize(heap, v) <= 0 || collected) {
             fail("C6", `the string field at ${hex(w)} of ${hex(addr)} holds ${hex(v)}, which is not a live block of its own`);
           }
         } else if (tag === L.W_REF) {

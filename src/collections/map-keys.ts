@@ -63,13 +63,14 @@ export function hashF64(key: number, seed: number): number {
 }
 
 /**
- * A new key block holding the string or bytes query's key, with
- * `recordBytes` more after it (8-byte aligned) for a record. Errors as
- * Heap.alloc. Cost: O(key length).
+ * A new key block holding the string or bytes query's key, zero-padded to
+ * whole words (all of them asked for, so a debug heap's trailer is not
+ * overwritten), with `recordBytes` more after it (8-byte aligned) for a
+ * record. Errors as Heap.alloc. Cost: O(key length).
  */
 export function makeKeyBlock(heap: Heap, recordBytes: number): number {
   const n = queryLength();
-  const block = heap.alloc(recordBytes === 0 ? 4 + n : recordOffset(n) + recordBytes);
+  const block = heap.alloc(recordBytes === 0 ? 4 + ((n + 3) & ~3) : recordOffset(n) + recordBytes);
   const u32 = heap.u32;
   const q = keyWords();
   u32[block >>> 2] = n;

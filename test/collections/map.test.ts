@@ -431,6 +431,18 @@ describe("OffHeapMap API", () => {
     expectError(() => map.size, DisposedError, "ERR_OFFHEAP_DISPOSED");
   });
 
+  test("on a debug heap no key block writes past what it asked for (keys of every length mod 4)", () => {
+    const heap = new Heap({ debug: true });
+    for (const value of ["u32", "string"] as const) {
+      const map = new OffHeapMap(heap, { key: "string", value });
+      for (let i = 0; i < 200; i++) map.set("k".repeat(i % 9) + i, (value === "u32" ? i : `v${i}`) as never);
+      heap.check(); // the debug trailers after every block are intact
+      for (let i = 0; i < 200; i += 2) map.delete("k".repeat(i % 9) + i);
+      map.dispose();
+    }
+    heap.check();
+  });
+
   test("open checks the header and the types", () => {
     const heap = new Heap({ maxSize: MAX_SIZE });
     const map = new OffHeapMap(heap, { key: "string", value: Rec });
