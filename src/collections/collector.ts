@@ -34,7 +34,9 @@
 // cycle starts.
 //
 // Also: collections make collected blocks with allocBlock (array.ts: a
-// collected OffHeapArray's header and elements, tagged like records); a
+// collected OffHeapArray's header and elements, tagged like records;
+// map.ts: a collected OffHeapMap's header and tables, its records with
+// allocRecord, and the table it zeroes ahead with allocUnzeroed and tag); a
 // block over SLICE_BYTES is marked a slice at a time; step() starts a cycle
 // when the collected bytes reach (1 + growth) times what the last one
 // marked (Go's GOGC pacer), and stops before its budget runs out.
