@@ -319,6 +319,43 @@ function batchRecycle(rm) {
   };
 }
 
+// The same two shapes through heap.scope() (issue 13: per-request arenas):
+// a scope's alloc, the byte written through heap.u8, and a dispose that
+// frees the scope's blocks where recycle would, then a new scope.
+function scopeNextN(heap) {
+  let iter = 0;
+  let scope = heap.scope();
+  return (n) => {
+    let sink = 0;
+    for (let i = 0; i < n; i++) {
+      const a = scope.alloc(1024);
+      heap.u8[a] = 1;
+      sink += a;
+      if (iter++ % 100 === 0) {
+        scope.dispose();
+        scope = heap.scope();
+      }
+    }
+    return sink;
+  };
+}
+
+function scopeBatch(heap) {
+  return (n) => {
+    let sink = 0;
+    for (let i = 0; i < n; i++) {
+      const scope = heap.scope();
+      for (let j = 0; j < 10; j++) {
+        const a = scope.alloc(1024);
+        heap.u8[a] = 1;
+        sink += a;
+      }
+      scope.dispose();
+    }
+    return sink;
+  };
+}
+
 // ---------------------------------------------------------------------------
 // The groups.
 
@@ -411,14 +448,18 @@ export const ALLOC_GROUPS = [
   },
   {
     id: "recyclable",
-    title: "Recyclable memory (over a scalable allocator, first region 1 KiB)",
-    impls: ["offheap"],
+    title: "Recyclable memory (over a scalable allocator, first region 1 KiB), and heap scopes in the same shapes",
+    impls: ["offheap", "scope"],
     needs: ["RecyclableMemory", "ScalableAllocator", "Heap"],
     gomemColumns: ["GoMem"],
-    note: `JS baseline: nextN = ${U8} pushed on an array, recycle = empty the array.`,
+    note: `scope: \`heap.scope()\` over \`new Heap()\`, nextN = \`scope.alloc\` and a byte written through \`heap.u8\`, recycle = ` +
+      `\`scope.dispose()\` and a new scope. JS baseline: nextN = ${U8} pushed on an array, recycle = empty the array.`,
     suites: [
-      { name: "NextN", gomem: [32.1], js: true, make: (impl, lib) => nextN(recyclableOf(impl, lib)) },
-      { name: "BatchRecycle", gomem: [312], js: true, make: (impl, lib) => batchRecycle(recyclableOf(impl, lib)) },
+      { name: "NextN", gomem: [32.1], js: true, make: (impl, lib) => (impl === "scope" ? scopeNextN(new lib.Heap()) : nextN(recyclableOf(impl, lib))) },
+      {
+        name: "BatchRecycle", gomem: [312], js: true,
+        make: (impl, lib) => (impl === "scope" ? scopeBatch(new lib.Heap()) : batchRecycle(recyclableOf(impl, lib))),
+      },
     ],
   },
 ];
