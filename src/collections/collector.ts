@@ -41,6 +41,24 @@
 // when the collected bytes reach (1 + growth) times what the last one
 // marked (Go's GOGC pacer), and stops before its budget runs out.
 
+// Toward concurrent marking (not built: a Collector throws on a heap other
+// threads use). What the design keeps open for a marker on another worker
+// over the same shared memory:
+//  - all mark state but the gray stack is in the image already (START, MARK
+//    and the word tags in heap blocks), and marking reads nothing else: no
+//    type registry or JS object, so a worker that opens the directory
+//    (GcSpace) can run markSome as it is;
+//  - the granule word is the one word both sides write while marking (MARK
+//    by the marker; START|MARK by allocate-black): those stores become
+//    Atomics.or, and shade's test-and-set a compareExchange, so a block is
+//    pushed once;
+//  - the gray stack moves into heap blocks, one per marking thread, and the
+//    write barrier pushes into a per-mutator buffer that the marker drains
+//    (Go's SATB buffers); the mark phase ends by a handshake that flushes
+//    those buffers and finds every stack empty;
+//  - sweeping stays on the thread that owns the heap (it frees through
+//    heap.free) or uses the shared heap's free path.
+
 import type { Heap } from "../heap/heap.js";
 import { DisposedError, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { attachReclaimer, detachReclaimer, forEachPinned, reclaimerOf } from "../heap/reclaim.js";
