@@ -107,11 +107,13 @@ test("the package exports only its entry points and package.json", () => {
   assert.equal(out.trim(), pkg.name);
 });
 
-test('package.json: ESM, side-effect free but for the "development" entry, exports with types first', () => {
+test('package.json: ESM, side-effect free but for the "development" entry and the collector guard, exports with types first', () => {
   assert.equal(pkg.type, "module");
-  // dist/development.js turns debug mode on as a side effect of its import; bundlers drop the
-  // code of a file not listed here when none of its exports is used (test/bundler.test.ts).
-  assert.deepEqual(pkg.sideEffects, ["./dist/development.js"]);
+  // dist/development.js turns debug mode on as a side effect of its import, and
+  // dist/collections/gc-space.js registers the guard that Heap.attach/load put on a Collector's
+  // blocks; bundlers drop the code of a file not listed here when none of its exports is used
+  // (test/bundler.test.ts).
+  assert.deepEqual(pkg.sideEffects, ["./dist/development.js", "./dist/collections/gc-space.js"]);
   const main = pkg.exports["."];
   assert.ok(main && typeof main === "object", 'exports["."] is a conditions object');
   assert.equal(Object.keys(main)[0], "types", '"types" must be the first condition');

@@ -66,7 +66,7 @@ import { checkHeap, checkOptions, type OptionRules } from "../common/options.js"
 import { isStructType, setRefBarrier, type StructFields, type StructInit, type StructType } from "./struct.js";
 import { describe } from "./scalar.js";
 import * as L from "./gc-layout.js";
-import { GcSpace } from "./gc-space.js";
+import { CollectedBlocksGuard, GcSpace } from "./gc-space.js";
 import { checkCollector } from "./gc-check.js";
 
 const {
@@ -193,13 +193,14 @@ export class Collector {
     this.minBytes = nonNegative("minBytes", o.minBytes, 4 * 1024 * 1024);
     if (heap.sharedMode) throw new OffheapTypeError("Collector: the heap is shared with other threads; the collector runs on a heap one thread uses");
     const other = reclaimerOf(heap);
-    if (other !== null) throw new OffheapTypeError(`Collector: the heap has a ${other.name} already; one per heap`);
+    if (other !== null && !(other instanceof CollectedBlocksGuard)) throw new OffheapTypeError(`Collector: the heap has a ${other.name} already; one per heap`);
     this.heap = heap;
     const dir = heap.getRoot(L.GC_ROOT);
     this.space = new GcSpace(heap, dir !== 0 ? dir : GcSpace.create(heap));
     this.phaseCode = this.space.word(DIR_PHASE);
     this.cursor = this.space.word(DIR_CURSOR);
     if (this.phaseCode === PHASE_MARK) this.abandonMark(); // its gray stack was in the process that saved it
+    if (other !== null) detachReclaimer(heap, other); // the guard of the blocks a Collector left: this one guards them now
     attachReclaimer(heap, this);
     this.retrigger();
   }
@@ -405,7 +406,8 @@ export class Collector {
   }
 
   /**
-   * Detaches the collector from the heap: its blocks stay allocated and its
+   * Detaches the collector from the heap: its blocks stay allocated, and
+   * frees of them still throw (gc-space.ts: CollectedBlocksGuard), and its
    * state stays in the image (a new Collector on the heap goes on from it);
    * a cycle in progress is abandoned (its marks are cleared). Later calls
    * throw DisposedError; disposing again does nothing. O(covered range / 128)
@@ -416,6 +418,7 @@ export class Collector {
     if (this.phaseCode === PHASE_MARK) this.abandonMark();
     else if (this.phaseCode === PHASE_SWEEP) this.run(Infinity);
     detachReclaimer(this.heap, this);
+    attachReclaimer(this.heap, new CollectedBlocksGuard(this.heap, this.space.dir)); // its blocks stay collected
     this.disposed = true;
   }
 

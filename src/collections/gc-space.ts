@@ -4,8 +4,9 @@
 
 import type { Heap } from "../heap/heap.js";
 import { HeapCorruptionError, hex, InvalidImageError, OffheapTypeError } from "../errors.js";
-import { reclaimerOf } from "../heap/reclaim.js";
+import { type Reclaimer, reclaimerOf, registerImageReclaimer } from "../heap/reclaim.js";
 import type { Collector } from "./collector.js";
+import { checkCollector } from "./gc-check.js";
 import * as L from "./gc-layout.js";
 
 const { DIR_COVER, DIR_F64_LIVE_BYTES, DIR_GBITS, DIR_LIVE_BLOCKS, DIR_WBITS, EVEN_BITS, G_WORD_SHIFT } = L;
@@ -134,8 +135,48 @@ export function collectorOfHeader(heap: Heap, api: string, hdr: number): Collect
   const space = new GcSpace(heap, dir);
   if (hdr < space.base || hdr >= space.cover || ((heap.u32[space.gW + (hdr >>> G_WORD_SHIFT)]! >>> ((hdr >>> 2) & L.SHIFT_MASK)) & L.START) === 0) return null;
   const owner = reclaimerOf(heap);
-  if (owner === null || !owner.owns(hdr)) {
+  if (owner === null || owner instanceof CollectedBlocksGuard || !owner.owns(hdr)) {
     throw new OffheapTypeError(`${api}: the collection at ${hex(hdr)} was made with a Collector; open one on the heap (new Collector(heap)) before opening it`);
   }
   return owner as Collector;
 }
+
+/**
+ * The reclaimer of a heap whose image holds a Collector's blocks while no
+ * Collector is open on it: after gc.dispose(), and on a heap opened with
+ * Heap.load or Heap.attach until `new Collector(heap)` takes its place.
+ * heap.free and realloc of a collected block throw as they do with a
+ * Collector (a free would leave its START bit on a freed block, and a
+ * reused one would be taken for a record), and heap.check() validates
+ * C1-C6. It reads the bitmaps where they are, since nothing moves them
+ * until a Collector is open.
+ */
+export class CollectedBlocksGuard implements Reclaimer {
+  readonly name = "Collector";
+  private readonly space: GcSpace;
+
+  constructor(heap: Heap, dir: number) {
+    this.space = new GcSpace(heap, dir);
+  }
+
+  owns(addr: number): boolean {
+    const { base, cover, gW } = this.space;
+    if (!Number.isInteger(addr) || addr < base || addr >= cover || (addr & 7) !== 0) return false;
+    return ((this.space.heap.u32[gW + (addr >>> G_WORD_SHIFT)]! >>> ((addr >>> 2) & L.SHIFT_MASK)) & L.START) !== 0;
+  }
+
+  check(): void {
+    checkCollector(this.space.heap, this.space.dir);
+  }
+}
+
+// A heap opened over an image with a Collector's directory starts guarded.
+// A directory that is not one (no magic, another version) is left to the
+// Collector, which reports it when it is opened.
+registerImageReclaimer((heap) => {
+  const dir = heap.getRoot(L.GC_ROOT);
+  if (dir === 0 || dir + L.DIR_BYTES > heap.u8.length || (dir & 3) !== 0) return null;
+  const u32 = heap.u32;
+  if (u32[(dir >>> 2) + L.DIR_MAGIC] !== L.GC_MAGIC || u32[(dir >>> 2) + L.DIR_VERSION] !== L.GC_VERSION) return null;
+  return new CollectedBlocksGuard(heap, dir);
+});

@@ -85,7 +85,7 @@ import {
 import { describe } from "../common/options.js";
 import { type HeapScope, ScopeStack } from "./scope.js";
 import { HandleTable, type HeapHandle, type LeakedHandle } from "./handles.js";
-import { guardPaths, type Reclaimer } from "./reclaim.js";
+import { adoptImageReclaimer, guardPaths, type Reclaimer } from "./reclaim.js";
 
 // Set by Heap.attach around its `new Heap` so the constructor opens an image
 // instead of formatting one; keeps one constructor and one object shape.
@@ -281,7 +281,9 @@ export class Heap extends Allocator {
     if (problem !== "") throw new InvalidImageError(`Heap.attach: ${problem}`);
     const totalBytes = u32[HDR_TOTAL_PAGES]! * PAGE_SIZE;
     attaching = openBacking(memory, u32[HDR_END_PAGE]! * PAGE_SIZE, totalBytes);
-    return new Heap(checked);
+    const heap = new Heap(checked);
+    adoptImageReclaimer(heap); // e.g. the guard of a Collector's blocks (reclaim.ts)
+    return heap;
   }
 
   /** Debug mode's options when it is on, else null; allocators over this heap (ScalableAllocator) follow them. */

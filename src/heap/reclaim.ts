@@ -94,3 +94,28 @@ export function forEachPinned(heap: Heap, visit: (addr: number) => void): void {
   heap.scopes?.forEachPin(visit);
   heap.handles?.forEachOpen(visit);
 }
+
+/** Makers of the reclaimer a heap opened over an existing image starts with (registerImageReclaimer). */
+const imageReclaimers: ((heap: Heap) => Reclaimer | null)[] = [];
+
+/**
+ * @internal Registers `make`, which Heap.attach (and so Heap.load) calls on
+ * every heap it opens; the first reclaimer one returns is attached.
+ * collections/gc-space.ts registers the guard of the blocks a Collector
+ * left in the image, so that opening an image does not leave them open to
+ * heap.free until a Collector is made. Registering twice does nothing.
+ */
+export function registerImageReclaimer(make: (heap: Heap) => Reclaimer | null): void {
+  if (!imageReclaimers.includes(make)) imageReclaimers.push(make);
+}
+
+/** @internal Attaches to `heap`, just opened over an image, the reclaimer the first registered maker returns, if any. O(makers). */
+export function adoptImageReclaimer(heap: Heap): void {
+  for (const make of imageReclaimers) {
+    const r = make(heap);
+    if (r !== null) {
+      attachReclaimer(heap, r);
+      return;
+    }
+  }
+}

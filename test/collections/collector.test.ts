@@ -417,6 +417,37 @@ describe("Collector errors", () => {
     gc.check();
   });
 
+  test("with no Collector open (after dispose, on a heap attached or loaded), collected blocks still refuse free; check() validates them", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "offheap-gcguard-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const heap = new Heap();
+    const gc = eager(heap);
+    const r = gc.alloc(Node, { name: "kept" });
+    heap.setRoot("r", r);
+    gc.dispose();
+    const path = join(dir, "guarded.heap");
+    await heap.save(path);
+    for (const [what, h] of [["disposed", heap], ["attached", Heap.attach(heap.memory)], ["loaded", await Heap.load(path)]] as const) {
+      expectRejected(h, () => h.free(r), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Collector");
+      expectRejected(h, () => h.realloc(r, 100), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Collector");
+      expectRejected(h, () => Node.free(h, r), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Collector");
+      h.free(h.alloc(40)); // plain blocks free as ever
+      h.check();
+      // heap.check() runs the collector's check (C1-C6) with none open: a tag on a word outside any collected block is damage.
+      const d = h.getRoot("offheap.gc") >>> 2; // gc-layout.ts: DIR_WBITS +4, DIR_COVER +5, DIR_BASE +8
+      const last = h.u32[d + 4]! + ((h.u32[d + 5]! - h.u32[d + 8]!) >>> 4) - 4;
+      h.u32[last >>> 2] = 1;
+      expectError(() => h.check(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "C4");
+      h.u32[last >>> 2] = 0;
+      if (what === "attached") continue; // the same memory as `heap`: one Collector for both is enough
+      const again = eager(h); // takes the guard's place
+      again.collect();
+      assert.equal(Node.at(h, r).name, "kept", `${what}: the record survives`);
+      again.check();
+      h.check();
+    }
+  });
+
   test("dispose keeps the blocks and the state; a new Collector goes on; a disposed one throws", () => {
     const heap = new Heap();
     const gc = eager(heap);
