@@ -205,6 +205,11 @@ export class Collector {
     this.retrigger();
   }
 
+  /** @internal False once disposed, and while the heap is shared: alloc and allocBlock would throw. */
+  get canAllocate(): boolean {
+    return !this.disposed && !this.heap.sharedMode;
+  }
+
   /** Current phase: "idle" between cycles, "mark" or "sweep" during one. */
   get phase(): "idle" | "mark" | "sweep" {
     return this.phaseCode === PHASE_IDLE ? "idle" : this.phaseCode === PHASE_MARK ? "mark" : "sweep";

@@ -13,7 +13,7 @@ import {
   MAX_SCALAR_KIND, maxLoad, MIN_CAPACITY, recordOffset, V_STRUCT,
 } from "./map-layout.js";
 import { DELETED, distance, isFull, queryF64, queryWord, queryWords } from "./table.js";
-import type { Collector } from "./collector.js";
+import { type Reclaimer, reclaimerOf } from "../heap/reclaim.js";
 
 /** What checkMap needs of a map: its shape and its lookup. */
 interface CheckedMap {
@@ -23,8 +23,10 @@ interface CheckedMap {
 
 /** Throws HeapCorruptionError naming the first broken invariant of the map whose header is at `hdr`. */
 export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerprint: number): void {
-  const { slotBytes, valueOff, keyKind, valueKind, struct, gc } = map.shape();
-  const inKeyBlock = valueKind === V_STRUCT && keyKind <= K_BYTES && gc === null;
+  const { slotBytes, valueOff, keyKind, valueKind, struct, collected } = map.shape();
+  const inKeyBlock = valueKind === V_STRUCT && keyKind <= K_BYTES && !collected;
+  // The heap's Collector, or the guard of its blocks while none is open (gc-space.ts), tells collected blocks.
+  const gc = collected ? reclaimerOf(heap) : null;
   const w = hdr >>> 2;
   const u32 = heap.u32;
   const fail = (id: string, what: string): never => {
@@ -115,7 +117,7 @@ export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerpri
         } else {
           own(value, "record block");
           if (blockSize(heap, value) < struct!.size) fail("M7", `record block ${hex(value)} is not a live block of ${struct!.size} bytes`);
-          if (gc !== null && !gc.owns(value)) fail("M9", `record block ${hex(value)} of a collected map is not a collected block`);
+          if (collected && gc?.owns(value) !== true) fail("M9", `record block ${hex(value)} of a collected map is not a collected block`);
         }
         struct!.check(heap, value);
       } else if (valueKind > MAX_SCALAR_KIND) {
@@ -135,15 +137,15 @@ export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerpri
     if (owned.has(next)) fail("M8", `next table ${hex(next)} is used by the map already`);
     for (let i = next; i < next + zeroed; i++) if (heap.u8[i] !== 0) fail("M8", `byte ${i - next} of the next table is not zero`);
   }
-  if (gc !== null) checkCollected(gc, heap, hdr, slotBytes, [[table, cap], [oldTable, oldCap]], next, fail);
+  if (collected) checkCollected(gc, heap, hdr, slotBytes, [[table, cap], [oldTable, oldCap]], next, fail);
 }
 
 // M9 but the records (checked with their entries): the header and tables
 // are collected blocks, and slots without an entry are zero past the hash.
-function checkCollected(gc: Collector, heap: Heap, hdr: number, slotBytes: number, tables: readonly (readonly [number, number])[], next: number,
+function checkCollected(gc: Reclaimer | null, heap: Heap, hdr: number, slotBytes: number, tables: readonly (readonly [number, number])[], next: number,
   fail: (id: string, what: string) => never): void {
   for (const block of [hdr, next, ...tables.map(([t]) => t)]) {
-    if (block !== 0 && !gc.owns(block)) fail("M9", `block ${hex(block)} of a collected map is not a collected block`);
+    if (block !== 0 && gc?.owns(block) !== true) fail("M9", `block ${hex(block)} of a collected map is not a collected block`);
   }
   for (const [t, n] of tables) {
     for (let i = 0; i < n; i++) {

@@ -41,7 +41,12 @@ export interface MapTables {
   readonly refWord: number;
   /** A zeroed table of `cap` slots. Throws OutOfMemoryError. */
   zeroedTable(cap: number): number;
-  /** A table of `cap` slots that zeroNext zeroes a part at a time. Throws OutOfMemoryError. */
+  /**
+   * A table of `cap` slots that zeroNext zeroes a part at a time, or 0 if
+   * none can be made now without an error other than OutOfMemoryError (a
+   * collected map whose Collector was disposed): this runs after the call's
+   * change is made, which must not throw then. Throws OutOfMemoryError.
+   */
   unzeroedTable(cap: number): number;
   /** Bytes [from, to) of the table at `table` (from unzeroedTable), whole slots, were just zeroed. */
   zeroed(table: number, from: number, to: number): void;
@@ -128,6 +133,7 @@ export function resizeStep(m: MapTables, w: number): void {
       if (e instanceof OutOfMemoryError) return; // the insert that needs it will calloc, or throw
       throw e;
     }
+    if (next === 0) return; // likewise
     heap.u32[w + H_NEXT_TABLE] = next;
     heap.u32[w + H_ZEROED] = 0;
   }

@@ -56,8 +56,8 @@ export interface MapShape {
   keyKind: number;
   valueKind: number;
   struct: StructType | null;
-  /** The Collector whose blocks the header, tables and records are, or null. */
-  gc: Collector | null;
+  /** Whether the header, tables and records are a Collector's blocks. */
+  collected: boolean;
 }
 
 /** Options of `new OffHeapMap` (key and value) and OffHeapMap.open (the same key and value). */
@@ -372,7 +372,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
 
   /** @internal What checkMap needs of the map's shape. */
   shape(): MapShape {
-    return { slotBytes: this.slotBytes, valueOff: this.valueOff, keyKind: this.keyKind, valueKind: this.valueKind, struct: this.struct, gc: this.gc };
+    return { slotBytes: this.slotBytes, valueOff: this.valueOff, keyKind: this.keyKind, valueKind: this.valueKind, struct: this.struct, collected: this.gc !== null };
   }
 
   // The map's part of MapTables (map-resize.ts), which resizeStep and
@@ -384,10 +384,11 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     return this.gc === null ? this.heap.calloc(bytes) : this.gc.allocBlock(bytes, this.slotTags, this.slotBytes, cap);
   }
 
-  /** @internal A table of `cap` slots to be zeroed a part at a time (MapTables). */
+  /** @internal A table of `cap` slots to be zeroed a part at a time, or 0 while the Collector cannot allocate (MapTables). */
   unzeroedTable(cap: number): number {
     const bytes = cap * this.slotBytes;
-    return this.gc === null ? this.heap.alloc(bytes) : this.gc.allocUnzeroed(bytes);
+    if (this.gc === null) return this.heap.alloc(bytes);
+    return this.gc.canAllocate ? this.gc.allocUnzeroed(bytes) : 0;
   }
 
   /** @internal Bytes [from, to) of an unzeroed table were zeroed (MapTables): a collected one's slots there get their tags. */

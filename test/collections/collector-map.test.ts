@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Heap, HeapCorruptionError, OffheapTypeError } from "../../src/index.js";
+import { DisposedError } from "../../src/collections/index.js";
 import { Collector, OffHeapArray, OffHeapMap } from "../../src/collections/index.js";
 import { expectError, expectRejected, randInt, rng } from "../helpers.js";
 import { hashWord } from "../../src/collections/hash.js";
@@ -293,6 +294,28 @@ describe("Collector: collected OffHeapMap images and errors", () => {
     m.check();
     again.check();
     loaded.check();
+  });
+
+  test("after its Collector is disposed a collected map reads and deletes; a call that must allocate throws and changes nothing", () => {
+    const heap = new Heap();
+    const gc = eager(heap);
+    const map = new OffHeapMap(heap, { key: "u32", value: "u32", collector: gc });
+    heap.setRoot("map", map.address);
+    for (let i = 0; i < 39; i++) map.set(i, i); // 64 slots, one entry short of preparing the next table
+    gc.dispose();
+    for (let i = 39; i < 52; i++) map.set(i, i); // fits: preparing the next table is skipped, not thrown
+    assert.equal(heap.u32[(map.address >>> 2) + 11], 0, "no next table");
+    expectRejected(heap, () => map.set(52, 52), DisposedError, "ERR_OFFHEAP_DISPOSED", "Collector"); // must grow
+    assert.ok(map.delete(0));
+    map.check();
+    const again = eager(heap);
+    const reopened = OffHeapMap.open(heap, heap.getRoot("map"), { key: "u32", value: "u32" });
+    for (let i = 52; i < 200; i++) reopened.set(i, i);
+    again.collect();
+    assert.equal(reopened.size, 199);
+    for (let i = 1; i < 200; i++) assert.equal(reopened.get(i), i);
+    reopened.check();
+    again.check();
   });
 
   test("bad collector options and frees of a map's blocks throw and change nothing", () => {
