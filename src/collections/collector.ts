@@ -531,24 +531,47 @@ export class Collector {
     return (this.gray = bigger);
   }
 
-  // Step 3: sweeps granule-bitmap words [cursor, to).
+  // Step 3: sweeps granule-bitmap words [cursor, to). A word's garbage
+  // lies in one 128-byte line of one page, so (small blocks of one span, or
+  // one large block) it goes back in one heap.freeLine, not a heap.free
+  // each: most of what a sweep cost was those frees, and the flushes of the
+  // cache list they filled. freeLine runs under the heap lock, taken once
+  // in a chunk, at its first garbage.
   private sweepSome(to: number): void {
     const heap = this.heap;
     const gW = this.space.gW;
     let blocks = 0;
     let bytes = 0;
-    for (let i = this.cursor; i < to; i++) {
-      const x = heap.u32[gW + i]!;
-      if (x === 0) continue;
-      const starts = x & EVEN_BITS;
-      let dead = starts & ~((x >>> 1) & EVEN_BITS);
-      heap.u32[gW + i] = (starts & ~dead) >>> 0;
-      while (dead !== 0) {
-        const bit = 31 - Math.clz32(dead & -dead);
-        dead &= dead - 1;
-        bytes += this.freeGarbage(i * 128 + bit * 4);
-        blocks++;
+    let locked = false;
+    try {
+      for (let i = this.cursor; i < to; i++) {
+        const x = heap.u32[gW + i]!;
+        if (x === 0) continue;
+        const starts = x & EVEN_BITS;
+        const dead = starts & ~((x >>> 1) & EVEN_BITS);
+        if (dead === 0) {
+          heap.u32[gW + i] = starts;
+          continue;
+        }
+        heap.u32[gW + i] = (starts & ~dead) >>> 0;
+        if (!locked) {
+          heap.lockHeap();
+          locked = true;
+        }
+        const line = (i << L.G_WORD_SHIFT) >>> 0;
+        // One size for the line's blocks: a page holds one class, or starts one large block.
+        const size = heap.usable(line + ((31 - Math.clz32(dead & -dead)) << 2));
+        for (let d = dead; d !== 0; d &= d - 1) {
+          this.dropTags(line + ((31 - Math.clz32(d & -d)) << 2), size);
+          blocks++;
+          bytes += size;
+        }
+        if (!heap.freeLine(line, dead)) {
+          for (let d = dead; d !== 0; d &= d - 1) heap.free(line + ((31 - Math.clz32(d & -d)) << 2));
+        }
       }
+    } finally {
+      if (locked) heap.unlockHeap();
     }
     this.cursor = to;
     if (blocks === 0) return;
@@ -560,8 +583,16 @@ export class Collector {
   // Frees a garbage block whose START is cleared (its owned strings, its
   // word tags, the block) and returns its usable bytes.
   private freeGarbage(addr: number): number {
+    const bytes = this.heap.usable(addr);
+    this.dropTags(addr, bytes);
+    this.heap.free(addr);
+    return bytes;
+  }
+
+  // Clears the word tags of the garbage block [addr, addr + bytes) and frees
+  // the strings its W_OWNED words hold.
+  private dropTags(addr: number, bytes: number): void {
     const heap = this.heap;
-    const bytes = heap.usable(addr);
     const wW = this.space.wW;
     for (let p = addr >>> 2, end = (addr + bytes) >>> 2; p < end; p = (p | 15) + 1) {
       const mask = L.rangeMask(p & 15, Math.min(16, end - (p & ~15)));
@@ -576,8 +607,6 @@ export class Collector {
         if (s !== 0) heap.free(s);
       }
     }
-    heap.free(addr);
-    return bytes;
   }
 
   // Ends a mark phase without sweeping: clears every MARK bit.
