@@ -269,7 +269,7 @@ export function cachedSpan(h: Core, a: number, cls: number): number {
  * s to it, moving the span between lists as its state changes.
  */
 function returnObject(h: Core, addr: number, cls: number, s: number): void {
-  returnObjects(h, cls, s, addr & ~LINE_MASK, 1 << ((addr >>> 2) & GRANULE_SHIFT_MASK));
+  returnObjects(h, cls, s, addr - (addr & LINE_MASK), 1 << ((addr >>> 2) & GRANULE_SHIFT_MASK));
 }
 
 /**
