@@ -489,22 +489,32 @@ export class Collector {
         if (batchTo[0] === this.sliceEnd) this.sliceEnd = 0;
         k = 1;
       } else {
-        while (k < BATCH && sp > 0) {
+        // A loop of loads alone, so that the whole batch's misses are in
+        // flight together: with the size lookups inside, one pass through
+        // the loop took about twice the instructions, and fewer passes fit
+        // in the processor's reorder window at once.
+        for (; k < BATCH && sp > 0; k++) {
           const addr = gray[--sp]!;
+          touched ^= u32[wW + (addr >>> 6)]! ^ u32[addr >>> 2]!;
+          batchFrom[k] = addr;
+        }
+        if (k === 0) break;
+        for (let j = 0; j < k; j++) {
+          const addr = batchFrom[j]!;
           const size = heap.usable(addr);
           blocks++;
           bytes += size;
-          touched ^= u32[wW + (addr >>> 6)]! ^ u32[addr >>> 2]!;
-          batchFrom[k] = addr;
           if (size > SLICE_BYTES) {
-            // A large block ends the batch; the rest of it is scanned a slice at a time.
-            batchTo[k++] = this.slicePos = addr + SLICE_BYTES;
+            // A large block ends the batch: the blocks taken after it go back
+            // on the stack, in their order, and it is scanned a slice at a time.
+            for (let i = k - 1; i > j; i--) gray[sp++] = batchFrom[i]!;
+            batchTo[j] = this.slicePos = addr + SLICE_BYTES;
             this.sliceEnd = addr + size;
+            k = j + 1;
             break;
           }
-          batchTo[k++] = addr + size;
+          batchTo[j] = addr + size;
         }
-        if (k === 0) break;
       }
       n -= k;
       for (let j = 0; j < k; j++) {
