@@ -15,7 +15,7 @@ const { ALIGN_MASK, BITMAP_W, CC_LIMIT, CC_TOP, CC_POPS, CC_PUSHES, CC_REQUESTED
   DESC_SHIFT, G_FREE, G_LIVE, G_LIVE_DEBUG, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT, HDR_CACHE, HDR_DESC_OFF, HDR_END_PAGE,
   HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_LOCK, HDR_SHARED, HDR_SLOTS, HDR_TOTAL_PAGES, HEADER_BYTES, PAGE_SHIFT, PAGE_SIZE,
   SAMPLE_NEVER, SL_BUSY, SLOT_SHIFT } = layout;
-import { allocLarge, cachedSpan, cacheOverflow, foldCounts, freeLarge, refill } from "./central.js";
+import { allocLarge, cachedSpan, cacheOverflow, foldCounts, freeLarge, refill, returnLine } from "./central.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkSize, liveSpan, usableBytes } from "./validate.js";
 import type { Profiler } from "./profile.js";
@@ -509,6 +509,24 @@ export class Allocator {
     } else {
       unlockWord(this.i32, HDR_LOCK);
     }
+  }
+
+  /**
+   * @internal A sweeper's bulk free (collections/collector.ts): frees the
+   * blocks starting at the granules of the 128-byte line at `line` that
+   * `starts` names (bit 2k: the granule at line + 8k) onto their span's
+   * free list, in one step, if all are live blocks of one small span; else
+   * returns false, having changed nothing (free them with free()). Also
+   * false in shared mode, where other threads change other granules of the
+   * same bitmap word (free takes a compareExchange there). The caller holds
+   * the heap lock (lockHeap), once around a run of calls: taking it costs
+   * more than a line's frees. Throws HeapCorruptionError for damaged span
+   * metadata (the heap is unchanged then), OffheapTypeError without the
+   * lock. Cost: O(1) plus about 1 ns a block.
+   */
+  freeLine(line: number, starts: number): boolean {
+    if (this.lockDepth === 0) throw new OffheapTypeError("Heap.freeLine: the caller does not hold the heap lock (lockHeap)");
+    return !this.sharedMode && returnLine(this, line, starts);
   }
 
   /** @internal Usable bytes of the live block at `addr`, unchecked (addr must be one): also the collector's scan (collections/collector.ts). */

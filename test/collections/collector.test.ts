@@ -311,6 +311,29 @@ describe("Collector: collected OffHeapArrays", () => {
     heap.check();
   });
 
+  test("large blocks in the middle of a marking batch: the blocks taken after them are still scanned", () => {
+    // 64 arrays' headers are scanned together, so their element blocks
+    // (600 B, scanned in slices) come off the gray stack next, many to a
+    // batch: each ends its batch and puts the rest back.
+    const heap = new Heap();
+    const gc = eager(heap);
+    const outer = new OffHeapArray(heap, "ref", { collector: gc, capacity: 64 });
+    heap.setRoot("outer", outer.address);
+    for (let i = 0; i < 64; i++) {
+      const inner = new OffHeapArray(heap, "ref", { collector: gc, capacity: 150 });
+      for (let j = 0; j < 150; j++) inner.push(gc.alloc(Node, { value: j }));
+      outer.push(inner.address);
+      gc.alloc(Node); // garbage between them
+    }
+    for (let round = 0; round < 2; round++) {
+      gc.collect();
+      gc.check();
+      heap.check();
+      assert.equal(gc.stats().liveBlocks, 2 + 64 * (2 + 150), "the outer array's header and element block, each inner one's, and every record");
+    }
+    for (const h of outer) for (let j = 0; j < 150; j++) assert.equal(Node.at(heap, OffHeapArray.open(heap, h, "ref").get(j)).value, j);
+  });
+
   test("a large array of refs is scanned in slices, and records with strings move without losing them", () => {
     const heap = new Heap();
     const gc = eager(heap);

@@ -1,0 +1,113 @@
+// Heap.freeLine, the sweeper's bulk free (heap/central.ts returnLine): it
+// must leave the heap exactly as freeing the same blocks one by one does
+// (check() passes, the same counts), and refuse, changing nothing, whatever
+// it cannot free in one step.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { Heap, HeapCorruptionError, OffheapTypeError } from "../src/index.js";
+import { D_USED, DESC_SHIFT, PAGE_SHIFT } from "../src/heap/layout.js";
+import { assertUnchanged, expectError, fillBlock, KIB, MIB, randInt, rng, snapshot } from "./helpers.js";
+
+const LINE = 128;
+const lineOf = (a: number) => a - (a % LINE);
+const bitOf = (a: number) => 1 << (((a % LINE) >>> 3) * 2);
+
+// The counts freeLine must keep exact: in all and per class.
+function counts(heap: Heap) {
+  const s = heap.stats();
+  return {
+    liveBlocks: s.liveBlocks, liveBytes: s.liveBytes, allocs: s.allocs, frees: s.frees,
+    classes: s.classes.map(({ classIndex, liveObjects, allocs, frees }) => ({ classIndex, liveObjects, allocs, frees })),
+  };
+}
+
+// freeLine(line, starts) under the heap lock, as its caller takes it.
+function freeLine(heap: Heap, line: number, starts: number): boolean {
+  heap.lockHeap();
+  try {
+    return heap.freeLine(line, starts);
+  } finally {
+    heap.unlockHeap();
+  }
+}
+
+describe("freeLine", () => {
+  const SEED = 20261204;
+  test(`frees a line's blocks as free() one by one does: check() passes, same counts, memory reused (seed ${SEED})`, () => {
+    const next = rng(SEED);
+    const bulk = new Heap({ maxSize: 64 * MIB });
+    const single = new Heap({ maxSize: 64 * MIB });
+    for (let round = 0; round < 20; round++) {
+      // The same requests of both heaps (their addresses differ once their free lists do): sizes of a few classes, some large.
+      const made: [number, number][] = [];
+      for (let i = 0; i < 3000; i++) {
+        const r = next();
+        const size = r < 0.5 ? randInt(next, 1, 16) : r < 0.8 ? randInt(next, 17, 48) : r < 0.99 ? randInt(next, 49, 300) : randInt(next, 33 * KIB, 60 * KIB);
+        const a = bulk.alloc(size);
+        fillBlock(bulk, a, 0xa5);
+        made.push([a, single.alloc(size)]);
+      }
+      // Free a random half: in one heap grouped by line, in the other one by one.
+      const byLine = new Map<number, number>();
+      for (const [a, b] of made) {
+        if (next() < 0.5) continue;
+        byLine.set(lineOf(a), (byLine.get(lineOf(a)) ?? 0) | bitOf(a));
+        single.free(b);
+      }
+      for (const [line, starts] of byLine) {
+        const large = bulk.sizeOf(line + ((31 - Math.clz32(starts & -starts)) << 2)) > 32 * KIB;
+        assert.equal(freeLine(bulk, line, starts), !large, `freeLine(0x${line.toString(16)}, 0x${(starts >>> 0).toString(16)})`);
+        if (large) bulk.free(line);
+      }
+      bulk.check();
+      assert.deepEqual(counts(bulk), counts(single), `round ${round}: the counts of a bulk free and of single frees`);
+    }
+    // Everything freed can be allocated again, by both, without overlap (check() finds overlap).
+    for (let i = 0; i < 20000; i++) fillBlock(bulk, bulk.alloc(randInt(next, 1, 48)), 0x5a);
+    bulk.check();
+  });
+
+  test("refuses, changing nothing, what it cannot free in one step", () => {
+    const heap = new Heap({ maxSize: 16 * MIB });
+    const blocks = Array.from({ length: 64 }, () => heap.alloc(16));
+    const a = blocks.find((b) => b % LINE === 0 && blocks.includes(b + 16))!;
+    const large = heap.alloc(40 * KIB);
+    heap.free(a + 16);
+    const cases: [string, number, number][] = [
+      ["no blocks", a, 0],
+      ["a free block", a, bitOf(a) | bitOf(a + 16)],
+      ["a granule inside a block", a, bitOf(a + 8)],
+      ["a line that is not 128-aligned", a + 8, 1],
+      ["a large block", large, 1],
+      ["a line outside the heap", 0x7fff_ff80, 1],
+      ["the metadata", 0, 1],
+    ];
+    const unlocked = snapshot(heap);
+    expectError(() => heap.freeLine(a, bitOf(a)), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "does not hold the heap lock");
+    assertUnchanged(heap, unlocked, "without the lock");
+    for (const [what, line, starts] of cases) {
+      const before = snapshot(heap);
+      assert.equal(freeLine(heap, line, starts), false, what);
+      assertUnchanged(heap, before, what);
+    }
+  });
+
+  test("refuses a debug-mode block (free() knows its trailer)", () => {
+    const heap = new Heap({ maxSize: 16 * MIB, debug: true });
+    const a = heap.alloc(8);
+    const before = snapshot(heap);
+    assert.equal(freeLine(heap, lineOf(a), bitOf(a)), false);
+    assertUnchanged(heap, before, "a debug block");
+  });
+
+  test("a span counting fewer objects in use than the line frees is damage (S3), found before any write", () => {
+    const heap = new Heap({ maxSize: 16 * MIB });
+    const blocks = Array.from({ length: 64 }, () => heap.alloc(16));
+    const a = blocks.find((b) => b % LINE === 0 && blocks.includes(b + 16))!;
+    const used = heap["descW"] + ((a >>> PAGE_SHIFT) << DESC_SHIFT) + D_USED; // a span of 16-byte objects is one page
+    heap.u32[used] = 1;
+    const before = snapshot(heap);
+    expectError(() => freeLine(heap, a, bitOf(a) | bitOf(a + 16)), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "[invariant S3]", "used 1");
+    assert.deepEqual(snapshot(heap), before, "the image is unchanged");
+  });
+});
