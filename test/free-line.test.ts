@@ -92,6 +92,27 @@ describe("freeLine", () => {
     }
   });
 
+  test("above 2 GiB: lines and single frees returned to their spans keep their addresses (no sign bit)", () => {
+    // A 2 GiB block first, never touched, so the small spans after it lie past 2^31.
+    const heap = new Heap({ maxSize: 3 * 1024 * MIB });
+    const big = heap.alloc(2048 * MIB);
+    const blocks = Array.from({ length: 20000 }, () => heap.alloc(16));
+    assert.ok(blocks.every((b) => b >= 2 ** 31), "the small blocks lie past 2 GiB");
+    const a = blocks.find((b) => b % LINE === 0 && blocks.includes(b + 16))!;
+    const before = counts(heap);
+    assert.equal(freeLine(heap, a, bitOf(a) | bitOf(a + 16)), true);
+    assert.equal(counts(heap).liveBlocks, before.liveBlocks - 2);
+    // The rest one by one: the cache list overflows and flushes to the spans (central.ts: returnObject).
+    for (const b of blocks) if (b !== a && b !== a + 16) heap.free(b);
+    heap.check();
+    const committed = heap.stats().committedBytes;
+    for (let i = 0; i < 20000; i++) fillBlock(heap, heap.alloc(16), 0x5a);
+    assert.equal(heap.stats().committedBytes, committed, "the freed blocks are reused: no growth");
+    heap.check(); // no overlap, the free lists intact
+    heap.free(big);
+    heap.check();
+  });
+
   test("refuses a debug-mode block (free() knows its trailer)", () => {
     const heap = new Heap({ maxSize: 16 * MIB, debug: true });
     const a = heap.alloc(8);
