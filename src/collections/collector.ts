@@ -338,8 +338,7 @@ export class Collector {
 
   /** True if `addr` is the start of a block this collector manages (heap/reclaim.ts). O(1). */
   owns(addr: number): boolean {
-    if (this.disposed || !Number.isInteger(addr) || addr < this.space.base || addr >= this.space.cover || (addr & 7) !== 0) return false;
-    return ((this.heap.u32[this.space.gW + (addr >>> L.G_WORD_SHIFT)]! >>> ((addr >>> 2) & SHIFT_MASK)) & START) !== 0;
+    return !this.disposed && this.space.isStart(addr);
   }
 
   /**

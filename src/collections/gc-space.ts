@@ -105,6 +105,12 @@ export class GcSpace {
     this.read();
   }
 
+  /** True if a collected block starts at `addr` (its START bit), for any value. O(1). */
+  isStart(addr: number): boolean {
+    if (!Number.isInteger(addr) || addr < this.base || addr >= this.cover || (addr & 7) !== 0) return false;
+    return ((this.heap.u32[this.gW + (addr >>> G_WORD_SHIFT)]! >>> ((addr >>> 2) & L.SHIFT_MASK)) & L.START) !== 0;
+  }
+
   /** Clears every MARK bit (a mark phase abandoned). O(covered range / 128). */
   clearMarks(): void {
     const u32 = this.heap.u32;
@@ -132,8 +138,7 @@ export class GcSpace {
 export function collectorOfHeader(heap: Heap, api: string, hdr: number): Collector | null {
   const dir = heap.getRoot(L.GC_ROOT);
   if (dir === 0) return null;
-  const space = new GcSpace(heap, dir);
-  if (hdr < space.base || hdr >= space.cover || ((heap.u32[space.gW + (hdr >>> G_WORD_SHIFT)]! >>> ((hdr >>> 2) & L.SHIFT_MASK)) & L.START) === 0) return null;
+  if (!new GcSpace(heap, dir).isStart(hdr)) return null;
   const owner = reclaimerOf(heap);
   if (owner === null || owner instanceof CollectedBlocksGuard || !owner.owns(hdr)) {
     throw new OffheapTypeError(`${api}: the collection at ${hex(hdr)} was made with a Collector; open one on the heap (new Collector(heap)) before opening it`);
@@ -160,9 +165,7 @@ export class CollectedBlocksGuard implements Reclaimer {
   }
 
   owns(addr: number): boolean {
-    const { base, cover, gW } = this.space;
-    if (!Number.isInteger(addr) || addr < base || addr >= cover || (addr & 7) !== 0) return false;
-    return ((this.space.heap.u32[gW + (addr >>> G_WORD_SHIFT)]! >>> ((addr >>> 2) & L.SHIFT_MASK)) & L.START) !== 0;
+    return this.space.isStart(addr);
   }
 
   check(): void {
