@@ -8,7 +8,7 @@
 // 8-byte granule and a W_REF / W_OWNED tag per 4-byte word: the record's
 // "ref" and "string" fields, written from its type when it is allocated.
 // Roots are the heap's named roots, its open handles and the pins of its
-// open scopes (heap/reclaim.ts: forEachPinned); `gc.alloc` pins each new
+// open scopes (heap/reclaim.ts: forEachRoot); `gc.alloc` pins each new
 // block in the innermost open scope, so a graph built inside
 // `using scope = heap.scope()` is safe until it is linked from a root.
 //
@@ -61,7 +61,7 @@
 
 import type { Heap } from "../heap/heap.js";
 import { DisposedError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { attachReclaimer, detachReclaimer, forEachPinned, reclaimerOf } from "../heap/reclaim.js";
+import { attachReclaimer, detachReclaimer, forEachRoot, reclaimerOf } from "../heap/reclaim.js";
 import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
 import { isStructType, setRefBarrier, type StructFields, type StructInit, type StructType } from "./struct.js";
 import { describe } from "./scalar.js";
@@ -473,8 +473,7 @@ export class Collector {
     this.markedBlocks = 0;
     this.markedBytes = 0;
     const heap = this.heap;
-    for (const name of heap.rootNames()) this.shade(heap.u32, heap.getRoot(name));
-    forEachPinned(heap, (addr) => this.shade(heap.u32, addr));
+    forEachRoot(heap, (addr) => this.shade(heap.u32, addr));
   }
 
   // Marks, then sweeps, until the deadline or the end of the cycle.

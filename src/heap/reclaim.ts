@@ -12,6 +12,7 @@
 
 import { hex, OffheapTypeError } from "../errors.js";
 import type { Heap } from "./heap.js";
+import { forEachRootAddress } from "./roots.js";
 
 /** @internal What a heap asks of a reclaimer (a tracing collector) attached to it. */
 export interface Reclaimer {
@@ -83,6 +84,17 @@ export function detachReclaimer(heap: Heap, r: Reclaimer): void {
 /** @internal The reclaimer attached to heap, or null. */
 export function reclaimerOf(heap: Heap): Reclaimer | null {
   return heap.reclaimer;
+}
+
+/**
+ * @internal Calls visit(addr) for every address a collector's cycle starts
+ * from: the heap's named roots, its open handles and its open scopes'
+ * pins (duplicates allowed). Allocates nothing per address and reads no
+ * root names. Cost: O(roots + open handles + open scopes + pins).
+ */
+export function forEachRoot(heap: Heap, visit: (addr: number) => void): void {
+  forEachRootAddress(heap, visit);
+  forEachPinned(heap, visit);
 }
 
 /**

@@ -120,6 +120,15 @@ export function rootNames(heap: RootHeap): string[] {
   return names;
 }
 
+/** Calls visit(addr) for every root's address, reading no names. Cost: O(roots). */
+export function forEachRootAddress(heap: RootHeap, visit: (addr: number) => void): void {
+  const dir = heap.u32[HDR_ROOTS]!;
+  if (dir === 0) return;
+  const w = dir >>> 2;
+  const count = heap.u32[w + 1]!;
+  for (let i = 0; i < count; i++) visit(heap.u32[w + 3 + 2 * i]!);
+}
+
 /** Validates invariant N1; throws HeapCorruptionError. */
 export function checkRoots(heap: RootHeap): void {
   const dir = heap.u32[HDR_ROOTS]!;
