@@ -68,12 +68,12 @@ function memory(r) {
 const pausesOf = (r) => (r.world === "v8" ? r.v8 : r.steps);
 
 function mainRow(r) {
-  if (r.status !== "ok") return [r.graph, r.world, r.status === "dnf" ? `DNF >${r.timeoutS} s` : `error†`, "–", "–", "–", "–", "–", "–", "–", "–"];
+  if (r.status !== "ok") return [r.graph, r.world, r.status === "dnf" ? `DNF >${r.timeoutS} s` : `error†`, "–", "–", "–", "–", "–", "–", "–", "–", "–"];
   const p = pausesOf(r);
   const v8 = `${ms(r.v8.totalMs)} (max ${ms(r.v8.maxMs)}, ${r.v8.count})`;
   return [
     r.graph, r.world, (r.wallMs / 1000).toFixed(1), ms(p.totalMs), ms(p.maxMs), String(p.over1ms), String(p.count),
-    memory(r).text, mib(r.memory.rss), r.markMobjPerS === null ? "–" : r.markMobjPerS.toFixed(1), v8,
+    r.control.count === 0 ? "–" : `${ms(r.control.maxMs)}, ${r.control.over1ms}`, memory(r).text, mib(r.memory.rss), r.markMobjPerS === null ? "–" : r.markMobjPerS.toFixed(1), v8,
   ];
 }
 
@@ -98,7 +98,8 @@ function graphLines(graph, v8, off) {
   if (v8?.status !== "ok" || off?.status !== "ok") return lines;
   const same = v8.verify.reachable === off.verify.reachable && v8.verify.checksum === off.verify.checksum && v8.verify.walkSum === off.verify.walkSum;
   lines.push(`${mark(same)} ${graph}: both worlds end with the same graph (${v8.verify.reachable.toLocaleString("en-US")} / ${off.verify.reachable.toLocaleString("en-US")} nodes reachable, value checksums ${v8.verify.checksum} / ${off.verify.checksum})`);
-  lines.push(`${mark(off.steps.maxMs <= TARGET_PAUSE_MS)} ${graph}: longest pause with step(${STEP_MS}) ≤ ${TARGET_PAUSE_MS} ms (measured ${ms(off.steps.maxMs)} ms around the call, ${ms(off.collector.longestStepMs)} ms by stats(); ${off.steps.over1ms} of ${off.steps.count} steps ≥ 1 ms; V8's longest pause in that process ${ms(off.v8.maxMs)} ms)`);
+  const c = off.control;
+  lines.push(`${mark(off.steps.maxMs <= TARGET_PAUSE_MS)} ${graph}: longest pause with step(${STEP_MS}) ≤ ${TARGET_PAUSE_MS} ms (measured ${ms(off.steps.maxMs)} ms around the call, ${ms(off.collector.longestStepMs)} ms by stats(); ${off.steps.over1ms} of ${off.steps.count} steps ≥ 1 ms; V8's longest pause in that process ${ms(off.v8.maxMs)} ms. Control, a spin on the clock as long as each step that worked (up to ${0.95 * STEP_MS} ms), in the same process: longest ${ms(c.maxMs)} ms, ${c.over1ms} of ${c.count} ≥ 1 ms)`);
   const offTotal = off.steps.totalMs + off.v8.totalMs;
   lines.push(`${mark(offTotal <= v8.v8.totalMs)} ${graph}: total collection time ≤ V8's total GC time (offheap ${ms(off.steps.totalMs)} ms in steps + ${ms(off.v8.totalMs)} ms of V8 GC in its process = ${ms(offTotal)} ms, V8 ${ms(v8.v8.totalMs)} ms)`);
   const offBytes = memory(off).bytes;
@@ -132,10 +133,10 @@ async function main() {
   const g = sizes.graph;
   out.push(`Tree: ${t.nodes.toLocaleString("en-US")} nodes, ${t.rounds} rounds each rebuilding half. Graph: ${g.nodes.toLocaleString("en-US")} nodes, ${g.rounds} rounds of ${g.opsPerRound.toLocaleString("en-US")} rewirings. Off heap: gc.step(${STEP_MS}) every ${sizes.stepEvery.toLocaleString("en-US")} allocations (tree) or rewirings (graph) (the Collector's pacer starts a cycle when the collected bytes reach twice what the last one marked), and after the last round the cycle finished plus one full cycle, in steps. Each cell: a fresh \`node ${CELL_NODE_FLAGS.join(" ")}\` process.`);
   out.push("");
-  out.push("Pauses: V8's GC pauses (PerformanceObserver 'gc') in the v8 world; each gc.step call off heap. Memory: right after the last round.");
+  out.push("Pauses: V8's GC pauses (PerformanceObserver 'gc') in the v8 world; each gc.step call off heap. Control (off heap): after each step that took 0.1 ms or more, the process spins on the clock alone for as long, up to 0.95 of the budget; the longest spin and the spins of 1 ms or more show what the machine itself adds to a pause. Memory: right after the last round.");
   out.push("");
   out.push(markdownTable(
-    ["graph", "world", "run s", "total GC ms", "longest pause ms", "pauses ≥ 1 ms", "pauses", "memory MiB", "RSS MiB", "mark Mobj/s", "V8 GC in the process: ms (max, count)"],
+    ["graph", "world", "run s", "total GC ms", "longest pause ms", "pauses ≥ 1 ms", "pauses", "control: longest ms, ≥ 1 ms", "memory MiB", "RSS MiB", "mark Mobj/s", "V8 GC in the process: ms (max, count)"],
     results.map(mainRow), 2,
   ));
   const collected = results.filter((r) => r.status === "ok" && r.world === "offheap");

@@ -27,6 +27,14 @@ const GC_KINDS = {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** Spins until `ms` have passed on the clock; returns how long it took. */
+function spin(ms) {
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < ms) t = performance.now();
+  return t - t0;
+}
+
 /** Count, sum, longest and number of pauses of at least 1 ms. */
 class Pauses {
   count = 0;
@@ -52,6 +60,7 @@ class Meter {
     this.v8Entries = [];
     this.phases = []; // { name, start, end, steps: Pauses }
     this.steps = new Pauses();
+    this.control = new Pauses();
     this.observer = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) this.v8Entries.push({ start: e.startTime, ms: e.duration, kind: GC_KINDS[e.detail?.kind] ?? "other" });
     });
@@ -76,13 +85,23 @@ class Meter {
    * Returns step(): gc.step(stepMs), timed. The Collector's own pacer
    * (growth 1, minBytes 4 MiB: Go's defaults) decides when a cycle starts;
    * an idle collector with no cycle due returns at once.
+   *
+   * After each step that did work (took 0.1 ms or more), a control: the
+   * same process spins on the clock alone for as long as that step took,
+   * up to 0.95 of the budget (where a step aims to end), and the spin's
+   * own length is recorded. A spin touches no memory and calls nothing,
+   * so one that ends past the budget shows what the machine adds to a
+   * pause (the VM descheduled, an interrupt, V8's helper threads on the
+   * other core): the floor under the steps' longest.
    */
   stepper(gc) {
     const stepMs = this.stepMs;
     return () => {
       const t0 = performance.now();
       const done = gc.step(stepMs);
-      this.steps.add(performance.now() - t0);
+      const t1 = performance.now();
+      this.steps.add(t1 - t0);
+      if (t1 - t0 >= 0.1) this.control.add(spin(Math.min(t1 - t0, 0.95 * stepMs)));
       return done;
     };
   }
@@ -100,6 +119,7 @@ class Meter {
   summary() {
     const byName = {};
     const all = { v8: new Pauses(), steps: new Pauses(), v8Kinds: {} };
+    const { durations: _, ...control } = this.control;
     for (const p of this.phases) {
       const mine = (byName[p.name] ??= { ms: 0, v8: new Pauses(), steps: new Pauses() });
       mine.ms += p.end - p.start;
@@ -118,7 +138,7 @@ class Meter {
     const at = (q) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
     all.stepPercentiles = { p50: at(0.5), p99: at(0.99) };
     for (const p of [all.v8, all.steps, ...Object.values(byName).flatMap((x) => [x.v8, x.steps])]) delete p.durations;
-    return { phases: byName, ...all };
+    return { phases: byName, ...all, control };
   }
 }
 
