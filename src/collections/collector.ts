@@ -73,7 +73,7 @@ import { CollectedBlocksGuard, GcSpace } from "./gc-space.js";
 import { checkCollector } from "./gc-check.js";
 
 const {
-  DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, DIR_F64_LIVE_BYTES, DIR_F64_MARKED_BLOCKS,
+  CHUNK_SHIFT, G_WORD_SHIFT, W_WORD_SHIFT, DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, DIR_F64_LIVE_BYTES, DIR_F64_MARKED_BLOCKS,
   DIR_F64_MARKED_BYTES, DIR_LIVE_BLOCKS, DIR_PHASE, EVEN_BITS, MARK, PHASE_IDLE, PHASE_MARK, PHASE_SWEEP, SHIFT_MASK, START,
 } = L;
 const { PAGE_SHIFT } = heapLayout;
@@ -291,11 +291,11 @@ export class Collector {
   tag(at: number, tags: Int32Array, stride: number, count: number): void {
     if (tags.length === 0) return;
     const u32 = this.heap.u32;
-    const wW = this.space.wW;
+    const space = this.space;
     for (let k = 0; k < count; k++, at += stride) {
       for (let i = 0; i < tags.length; i++) {
         const a = at + (tags[i]! >>> 2);
-        const ww = wW + (a >>> L.W_WORD_SHIFT);
+        const ww = space.wWord(a);
         u32[ww] = (u32[ww]! | ((tags[i]! & 3) << ((a >>> 1) & SHIFT_MASK))) >>> 0;
       }
     }
@@ -308,7 +308,7 @@ export class Collector {
    */
   release(addr: number): void {
     const u32 = this.heap.u32;
-    const gw = this.space.gW + (addr >>> L.G_WORD_SHIFT);
+    const gw = this.space.gWord(addr);
     u32[gw] = (u32[gw]! & ~(3 << ((addr >>> 2) & SHIFT_MASK))) >>> 0;
     this.space.addLive(-1, -this.freeGarbage(addr));
   }
@@ -320,9 +320,8 @@ export class Collector {
    */
   disownStrings(addr: number): void {
     const u32 = this.heap.u32;
-    const wW = this.space.wW;
     for (let p = addr >>> 2, end = (addr + this.heap.usable(addr)) >>> 2; p < end; p = (p | 15) + 1) {
-      let owned = (u32[wW + (p >>> 4)]! >>> 1) & EVEN_BITS & L.rangeMask(p & 15, Math.min(16, end - (p & ~15)));
+      let owned = (u32[this.space.wWord(p << 2)]! >>> 1) & EVEN_BITS & L.rangeMask(p & 15, Math.min(16, end - (p & ~15)));
       for (; owned !== 0; owned &= owned - 1) u32[(p & ~15) + ((31 - Math.clz32(owned & -owned)) >>> 1)] = 0;
     }
   }
@@ -346,7 +345,7 @@ export class Collector {
     }
     const u32 = heap.u32;
     const black = this.phaseCode === PHASE_MARK || (this.phaseCode === PHASE_SWEEP && addr >>> L.G_WORD_SHIFT >= this.cursor);
-    const gw = this.space.gW + (addr >>> L.G_WORD_SHIFT);
+    const gw = this.space.gWord(addr);
     u32[gw] = (u32[gw]! | ((black ? START | MARK : START) << ((addr >>> 2) & SHIFT_MASK))) >>> 0;
     this.tag(addr, tags, stride, count);
     this.space.addLive(1, bytes);
@@ -458,7 +457,7 @@ export class Collector {
   /** @internal Shades `addr` if it is a collected block without MARK: sets MARK and pushes it. */
   shade(u32: Uint32Array, addr: number): void {
     if ((addr & 7) !== 0 || addr >= this.space.cover || addr < this.space.base) return;
-    const gw = this.space.gW + (addr >>> L.G_WORD_SHIFT);
+    const gw = this.space.gWord(addr);
     const shift = (addr >>> 2) & SHIFT_MASK;
     const x = u32[gw]!;
     if (((x >>> shift) & 3) !== START) return;
@@ -561,7 +560,7 @@ export class Collector {
   private markSome(n: number): void {
     const heap = this.heap;
     const u32 = heap.u32;
-    const { wW, gW, base, cover } = this.space;
+    const { gB, wB, base, cover } = this.space;
     const { batchFrom, batchTo } = this;
     let gray = this.gray;
     let sp = this.sp;
@@ -593,7 +592,7 @@ export class Collector {
           // A loop of loads alone, so that the whole batch's misses are in flight together.
           for (; k < BATCH && sp > 0; k++) {
             const addr = gray[--sp]!;
-            touched ^= u32[wW + (addr >>> 6)]! ^ u32[addr >>> 2]!;
+            touched ^= u32[wB[addr >>> CHUNK_SHIFT]! + (addr >>> W_WORD_SHIFT)]! ^ u32[addr >>> 2]!;
             batchFrom[k] = addr;
           }
         }
@@ -626,13 +625,13 @@ export class Collector {
         const end = batchTo[j]! >>> 2;
         lastPage = first >>> (PAGE_SHIFT - 2);
         for (let q = (end - 1) & ~15; q + 16 > first; q -= 16) {
-          let x = u32[wW + (q >>> 4)]! & EVEN_BITS & L.rangeMask(Math.max(first - q, 0), Math.min(16, end - q));
+          let x = u32[wB[q >>> (CHUNK_SHIFT - 2)]! + (q >>> 4)]! & EVEN_BITS & L.rangeMask(Math.max(first - q, 0), Math.min(16, end - q));
           while (x !== 0) {
             const bit = 31 - Math.clz32(x);
             x ^= 1 << bit;
             const t = u32[q + (bit >>> 1)]!;
             if ((t & 7) !== 0 || t >= cover || t < base) continue;
-            const gw = gW + (t >>> L.G_WORD_SHIFT);
+            const gw = gB[t >>> CHUNK_SHIFT]! + (t >>> G_WORD_SHIFT);
             const shift = (t >>> 2) & SHIFT_MASK;
             const g = u32[gw]!;
             if (((g >>> shift) & 3) !== START) continue;
@@ -687,21 +686,23 @@ export class Collector {
   // in a chunk, at its first garbage.
   private sweepSome(to: number): void {
     const heap = this.heap;
-    const gW = this.space.gW;
+    const gB = this.space.gB;
     let blocks = 0;
     let bytes = 0;
     let locked = false;
     try {
       for (let i = this.cursor; i < to; i++) {
-        const x = heap.u32[gW + i]!;
+        // Word i of the granule bitmap covers the line at i << G_WORD_SHIFT, in chunk i >>> (CHUNK_SHIFT - G_WORD_SHIFT).
+        const gw = gB[i >>> (CHUNK_SHIFT - G_WORD_SHIFT)]! + i;
+        const x = heap.u32[gw]!;
         if (x === 0) continue;
         const starts = x & EVEN_BITS;
         const dead = starts & ~((x >>> 1) & EVEN_BITS);
         if (dead === 0) {
-          heap.u32[gW + i] = starts;
+          heap.u32[gw] = starts;
           continue;
         }
-        heap.u32[gW + i] = (starts & ~dead) >>> 0;
+        heap.u32[gw] = (starts & ~dead) >>> 0;
         if (!locked) {
           heap.lockHeap();
           locked = true;
@@ -741,12 +742,13 @@ export class Collector {
   // the strings its W_OWNED words hold.
   private dropTags(addr: number, bytes: number): void {
     const heap = this.heap;
-    const wW = this.space.wW;
+    const wB = this.space.wB;
     for (let p = addr >>> 2, end = (addr + bytes) >>> 2; p < end; p = (p | 15) + 1) {
       const mask = L.rangeMask(p & 15, Math.min(16, end - (p & ~15)));
-      const x = heap.u32[wW + (p >>> 4)]!;
+      const ww = wB[p >>> (CHUNK_SHIFT - 2)]! + (p >>> 4);
+      const x = heap.u32[ww]!;
       if ((x & mask) === 0) continue;
-      heap.u32[wW + (p >>> 4)] = (x & ~mask) >>> 0;
+      heap.u32[ww] = (x & ~mask) >>> 0;
       let owned = (x >>> 1) & EVEN_BITS & mask;
       while (owned !== 0) {
         const bit = 31 - Math.clz32(owned & -owned);

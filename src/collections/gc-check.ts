@@ -8,11 +8,12 @@ import * as L from "./gc-layout.js";
 
 /**
  * Calls visit(wordAddress, tag) for every tagged word (W_REF or W_OWNED) in
- * [from, to) of the word bitmap at word index wW. Cost: O((to - from) / 64).
+ * [from, to) of the word bitmaps whose biased indexes per chunk are wB.
+ * Cost: O((to - from) / 64).
  */
-function forTaggedWords(u32: Uint32Array, wW: number, from: number, to: number, visit: (addr: number, tag: number) => void): void {
+function forTaggedWords(u32: Uint32Array, wB: Int32Array, from: number, to: number, visit: (addr: number, tag: number) => void): void {
   for (let p = from >>> 2, end = to >>> 2; p < end; p = (p | 15) + 1) {
-    const x = u32[wW + (p >>> 4)]!;
+    const x = u32[wB[p >>> (L.CHUNK_SHIFT - 2)]! + (p >>> 4)]!;
     if (x === 0) continue;
     for (let i = p & 15, last = Math.min(16, end - (p & ~15)); i < last; i++) {
       const tag = (x >>> (i * 2)) & 3;
@@ -33,21 +34,28 @@ export function checkCollector(heap: Heap, dir: number): void {
   const base = u32[d + L.DIR_BASE]!;
   const phase = u32[d + L.DIR_PHASE]!;
   const cursor = u32[d + L.DIR_CURSOR]!;
-  const sizes = L.bitmapBytes(cover - base);
-  const gbits = u32[d + L.DIR_GBITS]!;
-  const wbits = u32[d + L.DIR_WBITS]!;
-  if (cover % L.COVER_ALIGN !== 0 || base % L.COVER_ALIGN !== 0 || base >= cover || blockSize(heap, gbits) < sizes.granule || blockSize(heap, wbits) < sizes.word) {
-    fail("C1", `cover ${cover} is not a multiple of ${L.COVER_ALIGN}, or its bitmaps at ${hex(gbits)} and ${hex(wbits)} are not live blocks of ${sizes.granule} and ${sizes.word} bytes`);
+  const table = u32[d + L.DIR_CHUNKS]!;
+  if (cover % L.CHUNK_BYTES !== 0 || base % L.CHUNK_BYTES !== 0 || base >= cover || blockSize(heap, table) < (cover >>> L.CHUNK_SHIFT) * 4) {
+    fail("C1", `the cover [${hex(base)}, ${hex(cover)}) is not whole chunks of ${L.CHUNK_BYTES} bytes, or its chunk table at ${hex(table)} is not a live block of ${(cover >>> L.CHUNK_SHIFT) * 4} bytes`);
+  }
+  const seen = new Set<number>();
+  for (let c = base >>> L.CHUNK_SHIFT; c < cover >>> L.CHUNK_SHIFT; c++) {
+    const block = u32[(table >>> 2) + c]!;
+    if (blockSize(heap, block) < L.CHUNK_BITMAP_BYTES || seen.has(block)) {
+      fail("C1", `the bitmaps of chunk ${hex(c << L.CHUNK_SHIFT)} at ${hex(block)} are not a live block of ${L.CHUNK_BITMAP_BYTES} bytes of their own`);
+    }
+    seen.add(block);
   }
   const inRange = cursor >= base >>> L.G_WORD_SHIFT && cursor <= cover >>> L.G_WORD_SHIFT;
   if (phase > L.PHASE_SWEEP || (phase === L.PHASE_SWEEP ? !inRange : cursor !== 0)) fail("C1", `phase ${phase} with cursor ${cursor} is not a state`);
-  const { gW, wW } = L.biasedWords(gbits, wbits, base);
+  const { g: gB, w: wB } = L.chunkWords(u32, table, base, cover);
+  const gWord = (a: number): number => gB[a >>> L.CHUNK_SHIFT]! + (a >>> L.G_WORD_SHIFT);
   const badTag = (addr: number): never => fail("C4", `the word at ${hex(addr)} is tagged but lies in no collected block`);
   let blocks = 0;
   let bytes = 0;
   let end = base; // end of the last collected block: word tags in [end, next start) are damage
   for (let i = base >>> L.G_WORD_SHIFT, words = cover >>> L.G_WORD_SHIFT; i < words; i++) {
-    const x = u32[gW + i]!;
+    const x = u32[gWord(i << L.G_WORD_SHIFT)]!;
     if (x === 0) continue;
     if ((((x >>> 1) & L.EVEN_BITS) & ~x) !== 0) fail("C3", `a MARK bit in the granule-bitmap word of ${hex(i * 128)} has no START`);
     if ((x & ~L.EVEN_BITS) !== 0 && (phase === L.PHASE_IDLE || (phase === L.PHASE_SWEEP && i < cursor))) {
@@ -59,13 +67,13 @@ export function checkCollector(heap: Heap, dir: number): void {
       if (blockSize(heap, addr) <= 0) fail("C2", `START at ${hex(addr)}, which is not the start of a live block`);
       const size = heap.usable(addr); // what the collector counts (with a debug trailer, more than sizeOf)
       if (addr + size > cover) fail("C2", `the block at ${hex(addr)} ends past the covered [${hex(base)}, ${hex(cover)})`);
-      forTaggedWords(u32, wW, end, addr, badTag);
+      forTaggedWords(u32, wB, end, addr, badTag);
       const survives = phase !== L.PHASE_SWEEP || i < cursor || ((x >>> bit) & L.MARK) !== 0;
-      forTaggedWords(u32, wW, addr, addr + size, (w, tag) => {
+      forTaggedWords(u32, wB, addr, addr + size, (w, tag) => {
         const v = u32[w >>> 2]!;
         if (v === 0) return;
         if (tag === L.W_OWNED) {
-          const collected = v >= base && v < cover && ((u32[gW + (v >>> L.G_WORD_SHIFT)]! >>> ((v >>> 2) & L.SHIFT_MASK)) & L.START) !== 0;
+          const collected = v >= base && v < cover && ((u32[gWord(v)]! >>> ((v >>> 2) & L.SHIFT_MASK)) & L.START) !== 0;
           if (blockSize(heap, v) <= 0 || collected) {
             fail("C6", `the string field at ${hex(w)} of ${hex(addr)} holds ${hex(v)}, which is not a live block of its own`);
           }
@@ -80,7 +88,7 @@ export function checkCollector(heap: Heap, dir: number): void {
       bytes += size;
     }
   }
-  forTaggedWords(u32, wW, end, cover, badTag);
+  forTaggedWords(u32, wB, end, cover, badTag);
   const f = dir >>> 3;
   if (u32[d + L.DIR_LIVE_BLOCKS] !== blocks || heap.f64[f + L.DIR_F64_LIVE_BYTES] !== bytes) {
     fail("C2", `the directory counts ${u32[d + L.DIR_LIVE_BLOCKS]} blocks of ${heap.f64[f + L.DIR_F64_LIVE_BYTES]} bytes; the bitmap has ${blocks} of ${bytes}`);

@@ -1,17 +1,18 @@
-// The collector's state in the heap image: a directory block and two
-// bitmaps, all plain heap blocks, found again after save/load or attach
-// through the named root "offheap.gc". See collector.ts for an overview.
+// The collector's state in the heap image: a directory block, a chunk
+// table and one bitmap block per chunk of covered address space, all plain
+// heap blocks, found again after save/load or attach through the named
+// root "offheap.gc". See collector.ts for an overview.
 //
 //   directory (a heap block of DIR_BYTES; u32 words, f64 where noted)
 //   +0 DIR_MAGIC   "OHGC"              +1 DIR_VERSION
 //   +2 DIR_PHASE   PHASE_IDLE, PHASE_MARK or PHASE_SWEEP
-//   +3 DIR_GBITS   address of the granule bitmap
-//   +4 DIR_WBITS   address of the word bitmap
+//   +3 DIR_CHUNKS  address of the chunk table
+//   +4             0 (reserved)
 //   +5 DIR_COVER   end of the address space the bitmaps cover: [base, cover)
 //   +6 DIR_CURSOR  while sweeping: the next granule-bitmap word to sweep,
 //                  as the address it covers >>> 7
 //   +8 DIR_BASE    start of the covered space: the heap's first data page,
-//                  rounded down to COVER_ALIGN (no block lies below it)
+//                  rounded down to a chunk (no block lies below it)
 //   +7 DIR_LIVE_BLOCKS collected blocks allocated (START bits set)
 //   f64 +6 DIR_F64_LIVE_BYTES  usable bytes of those blocks
 //   f64 +7 DIR_F64_CYCLES      cycles completed
@@ -19,11 +20,21 @@
 //   f64 +10 DIR_F64_MARKED_BLOCKS, +11 DIR_F64_MARKED_BYTES  marked by the mark
 //          phases that finished, in all
 //
-//   granule bitmap: 2 bits per 8-byte granule of [base, cover), 16 granules
-//   a u32 word, the geometry of the allocation bitmap (layout.ts):
+//   chunk table: a u32 per CHUNK_BYTES of address space, from address 0 to
+//   cover: entry c (the chunk [c * CHUNK_BYTES, (c + 1) * CHUNK_BYTES)) is
+//   the address of that chunk's bitmap block, or 0 below base. A chunk's
+//   bitmap block is CHUNK_BITMAP_BYTES: its granule bitmap, then at
+//   CHUNK_GRANULE_BYTES its word bitmap. The cover grows a chunk at a time,
+//   as collected blocks reach past it, so growing the bitmaps allocates and
+//   zeroes 96 KiB, never copies them (one contiguous pair of bitmaps
+//   grown by half took 131 ms to copy at 373 MiB of cover on the bench VM,
+//   a pause inside gc.alloc).
+//
+//   granule bitmap: 2 bits per 8-byte granule, 16 granules a u32 word,
+//   the geometry of the allocation bitmap (layout.ts):
 //     bit 0 START  a collected block starts here
 //     bit 1 MARK   that block is marked (black or gray) in this cycle
-//   word bitmap: 2 bits per 4-byte word of [base, cover), 16 words a u32:
+//   word bitmap: 2 bits per 4-byte word, 16 words a u32:
 //     01 W_REF     the word is a "ref" field of a collected record: marking
 //                  follows it
 //     10 W_OWNED   the word is a "string" field: the address of a block the
@@ -33,12 +44,13 @@
 // Collector.alloc from its type: a loaded image is collected with no type
 // registered, and blocks with no W_REF word (strings, bytes, scalar
 // records) cost the marker one bitmap read: Go's noscan spans, per block.
-// Metadata: 6 bits per 8 bytes of covered range (9.4%), untouched where no
-// collected block lies.
+// Metadata: 6 bits per 8 bytes of covered range (9.4%), and 4 bytes per
+// MiB of address space for the chunk table.
 //
 // Invariants (checkCollector; the IDs appear in HeapCorruptionError):
-//   C1  the directory and both bitmaps are live blocks large enough for
-//       DIR_COVER; phase and cursor are in range.
+//   C1  the directory, the chunk table and each covered chunk's bitmap
+//       block are live blocks large enough for DIR_COVER; phase and cursor
+//       are in range.
 //   C2  every START granule is the start of a live heap block, inside
 //       [base, cover); DIR_LIVE_BLOCKS and DIR_F64_LIVE_BYTES count them.
 //   C3  MARK only on START granules; none while idle; while sweeping, none
@@ -53,13 +65,12 @@ import type { StructType } from "./struct.js";
 /** The named root holding the directory's address. */
 export const GC_ROOT = "offheap.gc";
 export const GC_MAGIC = 0x4347484f; // "OHGC" little-endian
-export const GC_VERSION = 1;
+export const GC_VERSION = 2;
 
 export const DIR_MAGIC = 0;
 export const DIR_VERSION = 1;
 export const DIR_PHASE = 2;
-export const DIR_GBITS = 3;
-export const DIR_WBITS = 4;
+export const DIR_CHUNKS = 3;
 export const DIR_COVER = 5;
 export const DIR_CURSOR = 6;
 export const DIR_LIVE_BLOCKS = 7;
@@ -80,6 +91,12 @@ export const PHASE_SWEEP = 2;
 export const G_WORD_SHIFT = 7;
 /** Word bitmap: the word of address a is (a >>> W_WORD_SHIFT), its bits at ((a >>> 1) & SHIFT_MASK). */
 export const W_WORD_SHIFT = 6;
+/** Address space per bitmap block: a chunk is [c << CHUNK_SHIFT, (c + 1) << CHUNK_SHIFT). */
+export const CHUNK_SHIFT = 20;
+export const CHUNK_BYTES = 1 << CHUNK_SHIFT;
+/** A chunk's bitmap block: its granule bitmap (CHUNK_BYTES / 32), then its word bitmap (CHUNK_BYTES / 16). */
+export const CHUNK_GRANULE_BYTES = CHUNK_BYTES >>> 5;
+export const CHUNK_BITMAP_BYTES = CHUNK_GRANULE_BYTES + (CHUNK_BYTES >>> 4);
 export const SHIFT_MASK = 30;
 export const START = 1;
 export const MARK = 2;
@@ -88,22 +105,24 @@ export const W_OWNED = 2;
 /** The START bits of a granule-bitmap word. */
 export const EVEN_BITS = 0x55555555;
 
-/** Cover grows in steps of this many bytes (a whole number of words in both bitmaps). */
-export const COVER_ALIGN = 1 << 16;
-
-/** Bytes of the granule bitmap and the word bitmap for `bytes` of covered address space. */
-export function bitmapBytes(bytes: number): { granule: number; word: number } {
-  return { granule: bytes >>> 5, word: bytes >>> 4 };
-}
-
 /**
- * Word indexes, biased by the base, at which the bitmaps of address a are
- * read: u32[gW + (a >>> G_WORD_SHIFT)] and u32[wW + (a >>> W_WORD_SHIFT)],
- * so no subtraction runs per address. The bitmaps lie above the base,
- * so both are >= 0.
+ * The biased word indexes of the bitmaps of every chunk of [base, cover),
+ * whose bitmap blocks the chunk table at `table` names: for an address a
+ * in chunk c = a >>> CHUNK_SHIFT, its granule-bitmap word is
+ * u32[g[c] + (a >>> G_WORD_SHIFT)] and its word-bitmap word
+ * u32[w[c] + (a >>> W_WORD_SHIFT)], so no subtraction runs per address.
+ * Entries below base are 0 (never read: callers test the range first).
  */
-export function biasedWords(gbits: number, wbits: number, base: number): { gW: number; wW: number } {
-  return { gW: (gbits >>> 2) - base / (1 << G_WORD_SHIFT), wW: (wbits >>> 2) - base / (1 << W_WORD_SHIFT) };
+export function chunkWords(u32: Uint32Array, table: number, base: number, cover: number): { g: Int32Array; w: Int32Array } {
+  const n = cover >>> CHUNK_SHIFT;
+  const g = new Int32Array(n);
+  const w = new Int32Array(n);
+  for (let c = base >>> CHUNK_SHIFT; c < n; c++) {
+    const block = u32[(table >>> 2) + c]!;
+    g[c] = (block >>> 2) - (c << (CHUNK_SHIFT - G_WORD_SHIFT));
+    w[c] = ((block + CHUNK_GRANULE_BYTES) >>> 2) - (c << (CHUNK_SHIFT - W_WORD_SHIFT));
+  }
+  return { g, w };
 }
 
 /** Bits of bitmap positions [lo, hi) of a word, 2 bits per position (0 <= lo < hi <= 16). */
@@ -111,9 +130,9 @@ export function rangeMask(lo: number, hi: number): number {
   return (hi === 16 ? -1 : (1 << (hi * 2)) - 1) & ~((1 << (lo * 2)) - 1);
 }
 
-/** `bytes` rounded up to a whole cover step. */
-export function alignCover(bytes: number): number {
-  return Math.ceil(bytes / COVER_ALIGN) * COVER_ALIGN;
+/** `bytes` rounded up to a whole chunk. */
+export function alignChunk(bytes: number): number {
+  return Math.ceil(bytes / CHUNK_BYTES) * CHUNK_BYTES;
 }
 
 /** Per struct type: its tagged words as (byte offset << 2 | W_REF or W_OWNED). */

@@ -1,6 +1,7 @@
-// The collector's state in the image as one object: its directory and two
-// bitmaps (gc-layout.ts draws them), the biased word indexes the marker and
-// the sweeper read them at, and the counts. See collector.ts for an overview.
+// The collector's state in the image as one object: its directory, chunk
+// table and bitmaps (gc-layout.ts draws them), the biased word indexes the
+// marker and the sweeper read them at, and the counts. See collector.ts for
+// an overview.
 
 import type { Heap } from "../heap/heap.js";
 import { HeapCorruptionError, hex, InvalidImageError, OffheapTypeError } from "../errors.js";
@@ -9,7 +10,7 @@ import type { Collector } from "./collector.js";
 import { checkCollector } from "./gc-check.js";
 import * as L from "./gc-layout.js";
 
-const { DIR_COVER, DIR_F64_LIVE_BYTES, DIR_GBITS, DIR_LIVE_BLOCKS, DIR_WBITS, EVEN_BITS, G_WORD_SHIFT } = L;
+const { CHUNK_SHIFT, DIR_CHUNKS, DIR_COVER, DIR_F64_LIVE_BYTES, DIR_LIVE_BLOCKS, EVEN_BITS, G_WORD_SHIFT, W_WORD_SHIFT } = L;
 
 /** The directory at `dir` and the bitmaps it names. */
 export class GcSpace {
@@ -18,29 +19,38 @@ export class GcSpace {
   /** Covered addresses: [base, cover). */
   base = 0;
   cover = 0;
-  /** Biased word indexes of the granule and word bitmaps (gc-layout.ts: biasedWords). */
-  gW = 0;
-  wW = 0;
+  /**
+   * Per chunk (address >>> CHUNK_SHIFT), the biased word indexes of its
+   * granule and word bitmaps (gc-layout.ts: chunkWords): gWord and wWord,
+   * which the marker and the sweeper inline.
+   */
+  gB: Int32Array = new Int32Array(0);
+  wB: Int32Array = new Int32Array(0);
 
   /**
-   * A new directory and bitmaps covering the committed range, rooted as
-   * GC_ROOT; returns the directory's address. OutOfMemoryError: nothing is
-   * left allocated.
+   * A new directory, chunk table and bitmaps covering the committed range,
+   * rooted as GC_ROOT; returns the directory's address. OutOfMemoryError:
+   * nothing is left allocated.
    */
   static create(heap: Heap): number {
-    const base = Math.floor(heap.dataStart / L.COVER_ALIGN) * L.COVER_ALIGN;
-    const cover = L.alignCover(Math.max(heap.u8.length, base + L.COVER_ALIGN));
-    const sizes = L.bitmapBytes(cover - base);
+    const base = Math.floor(heap.dataStart / L.CHUNK_BYTES) * L.CHUNK_BYTES;
+    const cover = L.alignChunk(Math.max(heap.u8.length, base + L.CHUNK_BYTES));
     const made: number[] = [];
     try {
-      for (const n of [L.DIR_BYTES, sizes.granule, sizes.word]) made.push(heap.calloc(n));
-      const [dir, gbits, wbits] = made as [number, number, number];
+      const dir = heap.calloc(L.DIR_BYTES);
+      made.push(dir);
+      const table = heap.calloc((cover >>> CHUNK_SHIFT) * 4);
+      made.push(table);
+      for (let c = base >>> CHUNK_SHIFT; c < cover >>> CHUNK_SHIFT; c++) {
+        const block = heap.calloc(L.CHUNK_BITMAP_BYTES);
+        made.push(block);
+        heap.u32[(table >>> 2) + c] = block;
+      }
       const u32 = heap.u32;
       const d = dir >>> 2;
       u32[d + L.DIR_MAGIC] = L.GC_MAGIC;
       u32[d + L.DIR_VERSION] = L.GC_VERSION;
-      u32[d + DIR_GBITS] = gbits;
-      u32[d + DIR_WBITS] = wbits;
+      u32[d + DIR_CHUNKS] = table;
       u32[d + DIR_COVER] = cover;
       u32[d + L.DIR_BASE] = base;
       heap.setRoot(L.GC_ROOT, dir);
@@ -86,43 +96,64 @@ export class GcSpace {
     this.addF64(DIR_F64_LIVE_BYTES, bytes);
   }
 
+  /** Word index of the granule-bitmap word of a covered address. */
+  gWord(addr: number): number {
+    return this.gB[addr >>> CHUNK_SHIFT]! + (addr >>> G_WORD_SHIFT);
+  }
+
+  /** Word index of the word-bitmap word of a covered address. */
+  wWord(addr: number): number {
+    return this.wB[addr >>> CHUNK_SHIFT]! + (addr >>> W_WORD_SHIFT);
+  }
+
   /**
-   * Grows both bitmaps to cover [base, end) and more (half again, or the
-   * committed range); their new words are zero. OutOfMemoryError: the
-   * cover is unchanged (a bitmap may have grown).
+   * Covers [base, end) and no more than the chunks that takes: a zeroed
+   * bitmap block for each new chunk (the chunk table grows by doubling).
+   * O(new chunks * 96 KiB), nothing copied but the table.
+   * OutOfMemoryError: the chunks added before it stay covered.
    */
   grow(end: number): void {
     const heap = this.heap;
-    const cover = L.alignCover(Math.max(end, this.cover + this.cover / 2, heap.u8.length));
-    const sizes = L.bitmapBytes(cover - this.base);
-    const old = L.bitmapBytes(this.cover - this.base);
-    for (const [word, bytes, oldBytes] of [[DIR_GBITS, sizes.granule, old.granule], [DIR_WBITS, sizes.word, old.word]] as const) {
-      const moved = heap.realloc(this.word(word), bytes);
-      heap.u8.fill(0, moved + oldBytes, moved + bytes);
-      this.setWord(word, moved);
+    const cover = L.alignChunk(end);
+    let table = this.word(DIR_CHUNKS);
+    const entries = cover >>> CHUNK_SHIFT;
+    if (heap.usable(table) < entries * 4) {
+      const old = this.cover >>> CHUNK_SHIFT;
+      table = heap.realloc(table, Math.max(entries, 2 * old) * 4);
+      heap.u8.fill(0, table + old * 4, table + heap.usable(table));
+      this.setWord(DIR_CHUNKS, table);
     }
-    this.setWord(DIR_COVER, cover);
-    this.read();
+    try {
+      for (let c = this.cover >>> CHUNK_SHIFT; c < entries; c++) {
+        const block = heap.calloc(L.CHUNK_BITMAP_BYTES);
+        heap.u32[(table >>> 2) + c] = block;
+        this.setWord(DIR_COVER, (c + 1) << CHUNK_SHIFT);
+      }
+    } finally {
+      this.read();
+    }
   }
 
   /** True if a collected block starts at `addr` (its START bit), for any value. O(1). */
   isStart(addr: number): boolean {
     if (!Number.isInteger(addr) || addr < this.base || addr >= this.cover || (addr & 7) !== 0) return false;
-    return ((this.heap.u32[this.gW + (addr >>> G_WORD_SHIFT)]! >>> ((addr >>> 2) & L.SHIFT_MASK)) & L.START) !== 0;
+    return ((this.heap.u32[this.gWord(addr)]! >>> ((addr >>> 2) & L.SHIFT_MASK)) & L.START) !== 0;
   }
 
   /** Clears every MARK bit (a mark phase abandoned). O(covered range / 128). */
   clearMarks(): void {
     const u32 = this.heap.u32;
-    for (let i = this.gW + (this.base >>> G_WORD_SHIFT), end = this.gW + (this.cover >>> G_WORD_SHIFT); i < end; i++) {
-      if (u32[i] !== 0) u32[i] = u32[i]! & EVEN_BITS;
+    for (let a = this.base; a < this.cover; a += L.CHUNK_BYTES) {
+      for (let i = this.gWord(a), end = i + (L.CHUNK_GRANULE_BYTES >>> 2); i < end; i++) {
+        if (u32[i] !== 0) u32[i] = u32[i]! & EVEN_BITS;
+      }
     }
   }
 
   private read(): void {
     this.base = this.word(L.DIR_BASE);
     this.cover = this.word(DIR_COVER);
-    ({ gW: this.gW, wW: this.wW } = L.biasedWords(this.word(DIR_GBITS), this.word(DIR_WBITS), this.base));
+    ({ g: this.gB, w: this.wB } = L.chunkWords(this.heap.u32, this.word(DIR_CHUNKS), this.base, this.cover));
   }
 }
 

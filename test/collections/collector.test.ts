@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { DisposedError, Heap, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
 import { Collector, defineStruct, OffHeapArray } from "../../src/collections/index.js";
 import { expectError, expectRejected, randInt, rng } from "../helpers.js";
-import { CycleModel, eager, FIELDS, type ModelNode, Node, reachableFrom, verify } from "./gc-model.js";
+import { CycleModel, eager, FIELDS, type ModelNode, Node, ownBlocks, reachableFrom, verify } from "./gc-model.js";
 
 const SEED = Number(process.env.OFFHEAP_SEED ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
 const Leaf = defineStruct({ x: "f64", tag: "u32" }); // no refs: never scanned
@@ -84,7 +84,7 @@ describe("Collector model", () => {
       gc.check();
       heap.check();
       const blocks = heap.stats().liveBlocks;
-      const expected = 3 + 1 + heap.rootNames().length; // directory, two bitmaps; root directory and its names
+      const expected = ownBlocks(heap);
       assert.equal(blocks, expected, "only the collector's and the roots' own blocks are left");
     });
   }
@@ -417,6 +417,65 @@ describe("Collector: collected OffHeapArrays", () => {
   });
 });
 
+describe("Collector bitmaps by chunk", () => {
+  test("the cover grows a chunk at a time; records and an array block across chunk boundaries are marked, swept and saved", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "offheap-gc-chunks-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const heap = new Heap();
+    const gc = eager(heap);
+    const cover = (h: Heap): number => h.u32[(h.getRoot("offheap.gc") >>> 2) + 5]!; // gc-layout.ts: DIR_COVER +5
+    const coverBefore = cover(heap);
+    // 1.6 MB of refs in one element block (it spans at least one 1 MiB
+    // chunk boundary), and 400,000 records with strings, garbage between.
+    const n = 400_000;
+    const arr = new OffHeapArray(heap, "ref", { collector: gc, capacity: n });
+    heap.setRoot("arr", arr.address);
+    for (let i = 0; i < n; i++) {
+      arr.push(gc.alloc(Node, { value: i, name: i % 100 === 0 ? `r${i}` : "" }));
+      if (i % 4 === 0) gc.alloc(Node, { name: "garbage" });
+    }
+    assert.ok(cover(heap) - coverBefore >= 8 * 2 ** 20, `the cover grew by ${cover(heap) - coverBefore} bytes`);
+    // A cycle in steps, replacing elements between them (the barrier shades the old ones).
+    gc.startCycle();
+    for (let i = 0; !gc.step(0); i += 997) {
+      if (i < n) arr.set(i, gc.alloc(Node, { value: i + 1, name: "fresh" }));
+    }
+    gc.collect();
+    gc.check();
+    heap.check();
+    assert.equal(gc.stats().liveBlocks, 2 + n);
+    const expect = (h: Heap, a: OffHeapArray<"ref">): void => {
+      const cur = Node.at(h, 0);
+      for (let i = 0; i < n; i++) {
+        cur.addr = a.get(i);
+        const fresh = i % 997 === 0 && cur.name === "fresh";
+        assert.equal(cur.value, fresh ? i + 1 : i);
+        if (!fresh) assert.equal(cur.name, i % 100 === 0 ? `r${i}` : "");
+      }
+    };
+    expect(heap, arr);
+    const path = join(dir, "chunks.heap");
+    await heap.save(path);
+    const loaded = await Heap.load(path);
+    const again = eager(loaded);
+    again.collect();
+    again.check();
+    expect(loaded, OffHeapArray.open(loaded, loaded.getRoot("arr"), "ref"));
+    // Damage: a chunk's entry in the table no longer names its bitmaps.
+    const d = heap.getRoot("offheap.gc") >>> 2;
+    const entry = (heap.u32[d + 3]! >>> 2) + (cover(heap) >>> 20) - 1; // DIR_CHUNKS +3: the last chunk's entry
+    const saved = heap.u32[entry]!;
+    heap.u32[entry] = 0;
+    expectError(() => gc.check(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "C1");
+    heap.u32[entry] = saved;
+    arr.clear();
+    gc.collect();
+    assert.equal(gc.stats().liveBlocks, 1, "the array's header: clear frees its element block");
+    gc.check();
+    heap.check();
+  });
+});
+
 describe("Collector images", () => {
   const dir = mkdtempSync(join(tmpdir(), "offheap-gc-"));
   for (const phase of ["idle", "mark", "sweep"] as const) {
@@ -514,8 +573,9 @@ describe("Collector errors", () => {
       h.free(h.alloc(40)); // plain blocks free as ever
       h.check();
       // heap.check() runs the collector's check (C1-C6) with none open: a tag on a word outside any collected block is damage.
-      const d = h.getRoot("offheap.gc") >>> 2; // gc-layout.ts: DIR_WBITS +4, DIR_COVER +5, DIR_BASE +8
-      const last = h.u32[d + 4]! + ((h.u32[d + 5]! - h.u32[d + 8]!) >>> 4) - 4;
+      // The last word-bitmap word of the last chunk (gc-layout.ts: DIR_CHUNKS +3, DIR_COVER +5; 1 MiB chunks, 96 KiB bitmap blocks).
+      const d = h.getRoot("offheap.gc") >>> 2;
+      const last = h.u32[(h.u32[d + 3]! >>> 2) + (h.u32[d + 5]! >>> 20) - 1]! + 96 * 1024 - 4;
       h.u32[last >>> 2] = 1;
       expectError(() => h.check(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "C4");
       h.u32[last >>> 2] = 0;

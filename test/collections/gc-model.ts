@@ -44,6 +44,17 @@ export function verify(heap: Heap, nodes: Iterable<ModelNode>, what: string): vo
 }
 
 /** A collector that starts a cycle at every step() from idle (no pacing), so small graphs exercise every phase. */
+/**
+ * Heap blocks that are the collector's and the roots' own: its directory,
+ * its chunk table and a bitmap block per covered chunk (gc-layout.ts:
+ * DIR_COVER +5, DIR_BASE +8, 1 MiB chunks), then the root directory and
+ * each root's name.
+ */
+export function ownBlocks(heap: Heap): number {
+  const d = heap.getRoot("offheap.gc") >>> 2;
+  return 2 + ((heap.u32[d + 5]! - heap.u32[d + 8]!) >>> 20) + 1 + heap.rootNames().length;
+}
+
 export function eager(heap: Heap): Collector {
   return new Collector(heap, { minBytes: 0, growth: 0 });
 }
