@@ -27,11 +27,38 @@ const GC_KINDS = {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-/** Spins until `ms` have passed on the clock; returns how long it took. */
-function spin(ms) {
+// The control's busy loop: integer arithmetic in registers, no memory, no
+// calls. spin() reads the clock only between slices of it of about 20 us:
+// performance.now() allocates on Node 20 (a 0.5 ms spin reading it in a
+// tight loop made 247 scavenges in 2,000 spins), which would have added V8
+// GC time to the offheap world's total.
+let spinSink = 0;
+function busy(iterations) {
+  let x = spinSink | 1;
+  for (let i = 0; i < iterations; i++) x = (Math.imul(x, 1103515245) + 12345) | 0;
+  spinSink = x;
+}
+
+/** Iterations of busy() per ms on this machine now: the fastest of 5 timed runs. */
+function calibrate() {
+  let best = 0;
+  for (let k = 0; k < 5; k++) {
+    const t0 = performance.now();
+    busy(2_000_000);
+    best = Math.max(best, 2_000_000 / (performance.now() - t0));
+  }
+  return best;
+}
+
+/** Runs busy() in slices of 20 us at `perMs` iterations a ms until `ms` have passed; returns how long it took. */
+function spin(ms, perMs) {
+  const slice = Math.round(0.02 * perMs);
   const t0 = performance.now();
   let t = t0;
-  while (t - t0 < ms) t = performance.now();
+  while (t - t0 < ms) {
+    busy(slice);
+    t = performance.now();
+  }
   return t - t0;
 }
 
@@ -87,21 +114,22 @@ class Meter {
    * an idle collector with no cycle due returns at once.
    *
    * After each step that did work (took 0.1 ms or more), a control: the
-   * same process spins on the clock alone for as long as that step took,
-   * up to 0.95 of the budget (where a step aims to end), and the spin's
-   * own length is recorded. A spin touches no memory and calls nothing,
-   * so one that ends past the budget shows what the machine adds to a
-   * pause (the VM descheduled, an interrupt, V8's helper threads on the
-   * other core): the floor under the steps' longest.
+   * same process runs a busy loop for as long as that step took, up to
+   * 0.95 of the budget (where a step aims to end), reading the clock
+   * every 20 us, and its own length is recorded. The loop touches no
+   * memory and calls nothing, so one that ends past the budget shows what
+   * the machine adds to a pause (the VM descheduled, an interrupt, V8's
+   * helper threads on the other core): the floor under the steps' longest.
    */
   stepper(gc) {
     const stepMs = this.stepMs;
+    const perMs = calibrate();
     return () => {
       const t0 = performance.now();
       const done = gc.step(stepMs);
       const t1 = performance.now();
       this.steps.add(t1 - t0);
-      if (t1 - t0 >= 0.1) this.control.add(spin(Math.min(t1 - t0, 0.95 * stepMs)));
+      if (t1 - t0 >= 0.1) this.control.add(spin(Math.min(t1 - t0, 0.95 * stepMs), perMs));
       return done;
     };
   }
