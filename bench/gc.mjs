@@ -83,7 +83,7 @@ function collectorRow(r) {
   return [
     r.graph, String(c.cycles), String(c.steps), ms(c.markMs), ms(c.sweepMs), r.markedBlocks.toLocaleString("en-US"), c.freedBlocks.toLocaleString("en-US"),
     c.liveBlocks.toLocaleString("en-US"), ms(c.longestStepMs), `${ms(r.stepPercentiles.p50)} / ${ms(r.stepPercentiles.p99)}`,
-    `${ms(build.steps.totalMs)} / ${ms(build.v8.totalMs)}`,
+    `${ms(build.steps.totalMs)} / ${ms(build.v8.totalMs)}`, ms(r.settleMs),
   ];
 }
 
@@ -131,7 +131,7 @@ async function main() {
   out.push(machineLine(machine));
   const t = sizes.tree;
   const g = sizes.graph;
-  out.push(`Tree: ${t.nodes.toLocaleString("en-US")} nodes, ${t.rounds} rounds each rebuilding half. Graph: ${g.nodes.toLocaleString("en-US")} nodes, ${g.rounds} rounds of ${g.opsPerRound.toLocaleString("en-US")} rewirings. Off heap: gc.step(${STEP_MS}) every ${sizes.stepEvery.toLocaleString("en-US")} allocations (tree) or rewirings (graph) (the Collector's pacer starts a cycle when the collected bytes reach twice what the last one marked), and after the last round the cycle finished plus one full cycle, in steps. Each cell: a fresh \`node ${CELL_NODE_FLAGS.join(" ")}\` process.`);
+  out.push(`Tree: ${t.nodes.toLocaleString("en-US")} nodes, ${t.rounds} rounds each rebuilding half. Graph: ${g.nodes.toLocaleString("en-US")} nodes, ${g.rounds} rounds of ${g.opsPerRound.toLocaleString("en-US")} rewirings. Off heap: gc.step(${STEP_MS}) every ${sizes.stepEvery.toLocaleString("en-US")} allocations (tree) or rewirings (graph) (the Collector's pacer starts a cycle when the collected bytes reach twice what the last one marked), and after the last round the cycle in progress finished in steps, all timed; then, untimed, one gc.collect() (its ms in the second table) so that the walk that follows can check that the collector keeps exactly what the roots reach, as the V8 world forces a full GC, untimed, before its heap-used-after-GC figure. Each cell: a fresh \`node ${CELL_NODE_FLAGS.join(" ")}\` process.`);
   out.push("");
   out.push("Pauses: V8's GC pauses (PerformanceObserver 'gc') in the v8 world; each gc.step call off heap. Control (off heap): after each step that took 0.1 ms or more, the process runs a busy loop for as long, up to 0.95 of the budget, that touches no memory and reads the clock every 20 µs; the longest and those of 1 ms or more show what the machine itself adds to a pause. Memory: right after the last round.");
   out.push("");
@@ -142,10 +142,10 @@ async function main() {
   const collected = results.filter((r) => r.status === "ok" && r.world === "offheap");
   if (collected.length) {
     out.push("");
-    out.push("Off heap, the Collector's stats() at the end (marked: summed over the cycles that finished):");
+    out.push("Off heap, the Collector's stats() at the end of the timed region (marked: summed over the cycles that finished):");
     out.push("");
     out.push(markdownTable(
-      ["graph", "cycles", "steps", "mark ms", "sweep ms", "marked", "freed", "live records", "longestStepMs", "step ms p50 / p99", "build: steps ms / V8 GC ms"],
+      ["graph", "cycles", "steps", "mark ms", "sweep ms", "marked", "freed", "live records", "longestStepMs", "step ms p50 / p99", "build: steps ms / V8 GC ms", "then collect() ms (untimed)"],
       collected.map(collectorRow),
     ));
   }

@@ -17,8 +17,8 @@
 // walked nodes, < 6 a walked node, else null. Dropped edges cut off parts of
 // the graph. Off heap, gc.step(stepMs) runs after every `stepEvery`
 // rewirings (the Collector's pacer decides when a cycle starts), and at
-// the end of the last round the cycle in progress is finished and one more runs
-// from a fresh root scan, in steps (as for the tree).
+// the end of the last round the cycle in progress is finished in steps,
+// then, untimed, one collect() runs (as for the tree).
 import { reseed, rng } from "../workloads.mjs";
 
 /** Root nodes of the graph. */
@@ -219,11 +219,12 @@ export async function graphOffheap({ nodes, rounds, opsPerRound, stepEvery }, li
         step();
       }
     }
-    if (round === rounds - 1) meter.finishCycles(step, gc); // the pacer alone between rounds, as V8's own schedule
+    if (round === rounds - 1) meter.finishCycle(step); // the pacer alone between rounds, as V8's own schedule
     await meter.phaseEnd("rounds");
   }
   return {
     memory: () => ({ committedBytes: heap.stats().committedBytes, collector: gc.stats() }),
+    settle: () => meter.settle(gc),
     verify() {
       const seen = new Uint8Array((heap.u8.length >>> 3) + 1);
       const stack = [];
