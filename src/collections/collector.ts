@@ -15,18 +15,18 @@
 // A cycle (tri-color, snapshot at the beginning, as Yuasa's barrier and
 // AssemblyScript's itcms):
 //  1. Start: set MARK on every collected block a root names and push it on
-//     the gray stack (JS typed arrays of GRAY_SEGMENT entries, so that it
-//     grows by one small segment and never copies itself in a step: the
-//     one piece of state not in the image; an image saved while marking
-//     restarts its cycle when opened).
-//  2. Mark, in steps: pop a block, read its word tags, set MARK on the
+//     the gray stack (gc-mark.ts: JS typed arrays of GRAY_SEGMENT entries,
+//     so that it grows by one small segment and never copies itself in a
+//     step: the one piece of state not in the image; an image saved while
+//     marking restarts its cycle when opened).
+//  2. Mark, in steps (gc-mark.ts: Marker): pop a block, read its word tags, set MARK on the
 //     target of each W_REF word that is a collected block without MARK, and
 //     push it. While marking, a ref setter that overwrites a reference shades
 //     the old target first (struct.ts: the write barrier), and gc.alloc
 //     sets MARK on the new block (allocated black): so everything reachable
 //     when the cycle started, or allocated since, ends marked, whatever the
 //     program changes between steps.
-//  3. Sweep, in steps: walk the granule bitmap from DIR_CURSOR; a START
+//  3. Sweep, in steps (gc-sweep.ts): walk the granule bitmap from DIR_CURSOR; a START
 //     without MARK is garbage: free the strings its W_OWNED words hold, clear
 //     its tags, free it. Clear MARK on the survivors. A block allocated
 //     while sweeping gets MARK if the cursor has not passed it.
@@ -68,15 +68,15 @@ import { checkHeap, checkOptions, type OptionRules } from "../common/options.js"
 import { isStructType, setRefBarrier, type StructFields, type StructInit, type StructType } from "./struct.js";
 import { describe } from "./scalar.js";
 import * as L from "./gc-layout.js";
-import * as heapLayout from "../heap/layout.js";
+import { Marker } from "./gc-mark.js";
+import { dropTags, sweepWords } from "./gc-sweep.js";
 import { CollectedBlocksGuard, GcSpace } from "./gc-space.js";
 import { checkCollector } from "./gc-check.js";
 
 const {
-  CHUNK_SHIFT, G_WORD_SHIFT, W_WORD_SHIFT, DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, DIR_F64_LIVE_BYTES, DIR_F64_MARKED_BLOCKS,
+  G_WORD_SHIFT, DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, DIR_F64_LIVE_BYTES, DIR_F64_MARKED_BLOCKS,
   DIR_F64_MARKED_BYTES, DIR_LIVE_BLOCKS, DIR_PHASE, EVEN_BITS, MARK, PHASE_IDLE, PHASE_MARK, PHASE_SWEEP, SHIFT_MASK, START,
 } = L;
-const { PAGE_SHIFT } = heapLayout;
 
 /** What `Collector.stats()` returns. */
 export interface CollectorStats {
@@ -132,18 +132,6 @@ const MARK_CHUNK = 128;
 const SWEEP_CHUNK = 256;
 /** What a step keeps of its budget for what follows its last chunk (the exit, the caller's clock reads): 1/20 of the budget, at most this. */
 const STEP_RESERVE_MS = 0.05;
-/** A block larger than this is scanned in slices of it, one unit of MARK_CHUNK each, so one step never scans a whole large array. */
-const SLICE_BYTES = 512;
-/**
- * Entries of one segment of the gray stack (16 KiB). The stack grows by a
- * segment: first touched, its 4 pages cost tens of microseconds on the
- * bench VM, where doubling and copying a 2 MiB stack took 3 ms in a step.
- */
-const GRAY_SEGMENT = 4096;
-/** Empty segments kept for the next cycle beyond the first (the rest are left to V8). */
-const SPARE_SEGMENTS = 64;
-/** Gray blocks markSome takes at once when the next one is far from the last scanned (their loads overlap). */
-const BATCH = 16;
 
 // The write barrier (struct.ts calls it while some collector marks): the
 // target of an overwritten reference is shaded, so it cannot be lost by
@@ -178,21 +166,7 @@ export class Collector {
   private readonly space: GcSpace;
   private phaseCode = PHASE_IDLE;
   private cursor = 0;
-  /** The gray stack: the segment on top and its entries [0, sp); full segments below it; empty ones kept for reuse. */
-  private gray: Uint32Array = new Uint32Array(GRAY_SEGMENT);
-  private sp = 0;
-  private readonly below: Uint32Array[] = [];
-  private readonly spare: Uint32Array[] = [];
-  /** A large block being scanned a slice at a time: the next slice's start and the block's end (0: none). */
-  private slicePos = 0;
-  private sliceEnd = 0;
-  /** What markSome's early loads read, kept so that the engine does not drop them. */
-  private touched = 0;
-  /** The blocks markSome scans next: [batchFrom[j], batchTo[j]). */
-  private readonly batchFrom = new Uint32Array(BATCH);
-  private readonly batchTo = new Uint32Array(BATCH);
-  private markedBlocks = 0;
-  private markedBytes = 0;
+  private readonly marker: Marker;
   private markMs = 0;
   private sweepMs = 0;
   private steps = 0;
@@ -222,6 +196,7 @@ export class Collector {
     this.heap = heap;
     const dir = heap.getRoot(L.GC_ROOT);
     this.space = new GcSpace(heap, dir !== 0 ? dir : GcSpace.create(heap));
+    this.marker = new Marker(heap, this.space);
     this.phaseCode = this.space.word(DIR_PHASE);
     this.cursor = this.space.word(DIR_CURSOR);
     if (this.phaseCode === PHASE_MARK) this.abandonMark(); // its gray stack was in the process that saved it
@@ -454,16 +429,9 @@ export class Collector {
     this.dispose();
   }
 
-  /** @internal Shades `addr` if it is a collected block without MARK: sets MARK and pushes it. */
+  /** @internal Shades `addr` if it is a collected block without MARK (the write barrier, struct.ts and the collections). */
   shade(u32: Uint32Array, addr: number): void {
-    if ((addr & 7) !== 0 || addr >= this.space.cover || addr < this.space.base) return;
-    const gw = this.space.gWord(addr);
-    const shift = (addr >>> 2) & SHIFT_MASK;
-    const x = u32[gw]!;
-    if (((x >>> shift) & 3) !== START) return;
-    u32[gw] = (x | (MARK << shift)) >>> 0;
-    if (this.sp === GRAY_SEGMENT) this.pushSegment();
-    this.gray[this.sp++] = addr;
+    this.marker.shade(u32, addr);
   }
 
   private live(api: string): void {
@@ -484,12 +452,9 @@ export class Collector {
   // Step 1: MARK and push every collected block a root names.
   private scanRoots(): void {
     this.setPhase(PHASE_MARK, 0);
-    this.emptyGray();
-    this.sliceEnd = 0;
-    this.markedBlocks = 0;
-    this.markedBytes = 0;
+    this.marker.reset();
     const heap = this.heap;
-    forEachRoot(heap, (addr) => this.shade(heap.u32, addr));
+    forEachRoot(heap, (addr) => this.marker.shade(heap.u32, addr));
   }
 
   // Marks, then sweeps, until the deadline or the end of the cycle.
@@ -503,15 +468,15 @@ export class Collector {
     if (this.phaseCode === PHASE_MARK) {
       const t0 = t;
       do {
-        this.markSome(MARK_CHUNK);
+        this.marker.markSome(MARK_CHUNK);
         const now = performance.now();
         margin = Math.max(margin, 2 * (now - t));
         t = now;
-      } while (this.marking() && t + margin < deadline);
+      } while (this.marker.marking() && t + margin < deadline);
       this.markMs += t - t0;
-      if (this.marking()) return;
-      this.space.addF64(DIR_F64_MARKED_BLOCKS, this.markedBlocks);
-      this.space.addF64(DIR_F64_MARKED_BYTES, this.markedBytes);
+      if (this.marker.marking()) return;
+      this.space.addF64(DIR_F64_MARKED_BLOCKS, this.marker.markedBlocks);
+      this.space.addF64(DIR_F64_MARKED_BYTES, this.marker.markedBytes);
       this.setPhase(PHASE_SWEEP, this.space.base >>> L.G_WORD_SHIFT);
       if (t + margin >= deadline) return;
     }
@@ -519,7 +484,9 @@ export class Collector {
       const t0 = t;
       const words = this.space.cover >>> L.G_WORD_SHIFT;
       do {
-        this.sweepSome(Math.min(words, this.cursor + SWEEP_CHUNK));
+        const to = Math.min(words, this.cursor + SWEEP_CHUNK);
+        sweepWords(this.heap, this.space, this.cursor, to);
+        this.cursor = to;
         const now = performance.now();
         margin = Math.max(margin, 2 * (now - t));
         t = now;
@@ -529,241 +496,25 @@ export class Collector {
       if (this.cursor < words) return;
       this.space.addF64(DIR_F64_CYCLES, 1);
       this.setPhase(PHASE_IDLE, 0);
-      this.retrigger(this.markedBytes);
+      this.retrigger(this.marker.markedBytes);
     }
   }
 
-  // Step 2: scans up to n gray blocks (or slices of a large one): shades
-  // the target of each W_REF word. shade() inlined, with the collector's
-  // fields in locals.
-  //
-  // Order: a block's last W_REF word is scanned first, so its first
-  // reference is pushed last and scanned next. A structure built depth
-  // first in field order (a tree grown in preorder, a list from its head)
-  // is then marked in the order it was allocated, which is mostly address
-  // order: a 3M-node tree marks at 8-10 ns a block in that order and 17 in
-  // the reverse one.
-  //
-  // Cache misses: a gray block on the page of the block scanned last, or
-  // the next page, is scanned at once (that order), and so is the first
-  // one that is not. When the next is not either, it is taken with the
-  // BATCH - 1 below it, and their first words and tag words are read
-  // before any is scanned: loads that do not depend on each other, so
-  // their misses overlap instead of coming one after another (on a random
-  // graph, most of what a block costs is those misses: 180 ns a block with
-  // the batch, 300 without). Batching every block cost the tree its order
-  // (24 ns a block): there, 1 block in 100 is far from the last, and never
-  // two in a row.
-  //
-  // A block's size comes from its page (one class to a page, or one large
-  // block starting there), looked up again only when the page changes.
-  private markSome(n: number): void {
-    const heap = this.heap;
-    const u32 = heap.u32;
-    const { gB, wB, base, cover } = this.space;
-    const { batchFrom, batchTo } = this;
-    let gray = this.gray;
-    let sp = this.sp;
-    let blocks = 0;
-    let bytes = 0;
-    let touched = 0;
-    let page = -1;
-    let pageSize = 0;
-    let lastPage = -2;
-    let farBefore = false;
-    while (n > 0) {
-      let k = 0;
-      if (this.sliceEnd !== 0) {
-        // The next slice of a large block (an array's elements).
-        batchFrom[0] = this.slicePos;
-        batchTo[0] = this.slicePos = Math.min(this.sliceEnd, this.slicePos + SLICE_BYTES);
-        if (batchTo[0] === this.sliceEnd) this.sliceEnd = 0;
-        k = 1;
-      } else {
-        if (sp === 0) {
-          if (this.below.length === 0) break;
-          gray = this.popSegment();
-          sp = GRAY_SEGMENT;
-        }
-        const near = (((gray[sp - 1]! >>> PAGE_SHIFT) - lastPage) >>> 0) <= 1;
-        if (near || !farBefore) {
-          batchFrom[k++] = gray[--sp]!;
-        } else {
-          // A loop of loads alone, so that the whole batch's misses are in flight together.
-          for (; k < BATCH && sp > 0; k++) {
-            const addr = gray[--sp]!;
-            touched ^= u32[wB[addr >>> CHUNK_SHIFT]! + (addr >>> W_WORD_SHIFT)]! ^ u32[addr >>> 2]!;
-            batchFrom[k] = addr;
-          }
-        }
-        farBefore = !near;
-        for (let j = 0; j < k; j++) {
-          const addr = batchFrom[j]!;
-          if (addr >>> PAGE_SHIFT !== page) {
-            page = addr >>> PAGE_SHIFT;
-            pageSize = heap.usable(addr);
-          }
-          blocks++;
-          bytes += pageSize;
-          if (pageSize > SLICE_BYTES) {
-            // A large block ends the batch: the blocks taken after it go back
-            // on the stack, in their order, and it is scanned a slice at a time.
-            for (let i = k - 1; i > j; i--) gray[sp++] = batchFrom[i]!;
-            batchTo[j] = this.slicePos = addr + SLICE_BYTES;
-            this.sliceEnd = addr + pageSize;
-            k = j + 1;
-            break;
-          }
-          batchTo[j] = addr + pageSize;
-        }
-      }
-      n -= k;
-      // The batch's last block first, so that the children of the one taken first end on top.
-      for (let j = k - 1; j >= 0; j--) {
-        // Heap words [first, end), 16 to a bitmap word (q: the first of them), last first; W_REF bits are the even ones.
-        const first = batchFrom[j]! >>> 2;
-        const end = batchTo[j]! >>> 2;
-        lastPage = first >>> (PAGE_SHIFT - 2);
-        for (let q = (end - 1) & ~15; q + 16 > first; q -= 16) {
-          let x = u32[wB[q >>> (CHUNK_SHIFT - 2)]! + (q >>> 4)]! & EVEN_BITS & L.rangeMask(Math.max(first - q, 0), Math.min(16, end - q));
-          while (x !== 0) {
-            const bit = 31 - Math.clz32(x);
-            x ^= 1 << bit;
-            const t = u32[q + (bit >>> 1)]!;
-            if ((t & 7) !== 0 || t >= cover || t < base) continue;
-            const gw = gB[t >>> CHUNK_SHIFT]! + (t >>> G_WORD_SHIFT);
-            const shift = (t >>> 2) & SHIFT_MASK;
-            const g = u32[gw]!;
-            if (((g >>> shift) & 3) !== START) continue;
-            u32[gw] = (g | (MARK << shift)) >>> 0;
-            if (sp === GRAY_SEGMENT) {
-              gray = this.pushSegment();
-              sp = 0;
-            }
-            gray[sp++] = t;
-          }
-        }
-      }
-    }
-    this.sp = sp;
-    this.touched = touched;
-    this.markedBlocks += blocks;
-    this.markedBytes += bytes;
-  }
 
-  // The gray stack's segments: pushSegment puts a full top segment below and
-  // returns the new (empty) top; popSegment drops the empty top and returns
-  // the full one below (there must be one). Both set this.gray; the caller
-  // sets this.sp.
-  private pushSegment(): Uint32Array {
-    this.below.push(this.gray);
-    this.sp = 0;
-    return (this.gray = this.spare.pop() ?? new Uint32Array(GRAY_SEGMENT));
-  }
-
-  private popSegment(): Uint32Array {
-    if (this.spare.length < SPARE_SEGMENTS) this.spare.push(this.gray);
-    this.sp = GRAY_SEGMENT;
-    return (this.gray = this.below.pop()!);
-  }
-
-  /** True while the gray stack or a large block's slices hold work. */
-  private marking(): boolean {
-    return this.sp > 0 || this.below.length > 0 || this.sliceEnd !== 0;
-  }
-
-  private emptyGray(): void {
-    while (this.below.length > 0) this.popSegment();
-    this.sp = 0;
-  }
-
-
-  // Step 3: sweeps granule-bitmap words [cursor, to). A word's garbage
-  // lies in one 128-byte line of one page, so (small blocks of one span, or
-  // one large block) it goes back in one heap.freeLine, not a heap.free
-  // each: most of what a sweep cost was those frees, and the flushes of the
-  // cache list they filled. freeLine runs under the heap lock, taken once
-  // in a chunk, at its first garbage.
-  private sweepSome(to: number): void {
-    const heap = this.heap;
-    const gB = this.space.gB;
-    let blocks = 0;
-    let bytes = 0;
-    let locked = false;
-    try {
-      for (let i = this.cursor; i < to; i++) {
-        // Word i of the granule bitmap covers the line at i << G_WORD_SHIFT, in chunk i >>> (CHUNK_SHIFT - G_WORD_SHIFT).
-        const gw = gB[i >>> (CHUNK_SHIFT - G_WORD_SHIFT)]! + i;
-        const x = heap.u32[gw]!;
-        if (x === 0) continue;
-        const starts = x & EVEN_BITS;
-        const dead = starts & ~((x >>> 1) & EVEN_BITS);
-        if (dead === 0) {
-          heap.u32[gw] = starts;
-          continue;
-        }
-        heap.u32[gw] = (starts & ~dead) >>> 0;
-        if (!locked) {
-          heap.lockHeap();
-          locked = true;
-        }
-        const line = (i << L.G_WORD_SHIFT) >>> 0;
-        // One size for the line's blocks: a page holds one class, or starts one large block.
-        const size = heap.usable(line + ((31 - Math.clz32(dead & -dead)) << 2));
-        for (let d = dead; d !== 0; d &= d - 1) {
-          this.dropTags(line + ((31 - Math.clz32(d & -d)) << 2), size);
-          blocks++;
-          bytes += size;
-        }
-        if (!heap.freeLine(line, dead)) {
-          for (let d = dead; d !== 0; d &= d - 1) heap.free(line + ((31 - Math.clz32(d & -d)) << 2));
-        }
-      }
-    } finally {
-      if (locked) heap.unlockHeap();
-    }
-    this.cursor = to;
-    if (blocks === 0) return;
-    this.space.addLive(-blocks, -bytes);
-    this.space.addF64(DIR_F64_FREED_BLOCKS, blocks);
-    this.space.addF64(DIR_F64_FREED_BYTES, bytes);
-  }
 
   // Frees a garbage block whose START is cleared (its owned strings, its
   // word tags, the block) and returns its usable bytes.
   private freeGarbage(addr: number): number {
     const bytes = this.heap.usable(addr);
-    this.dropTags(addr, bytes);
+    dropTags(this.heap, this.space, addr, bytes);
     this.heap.free(addr);
     return bytes;
-  }
-
-  // Clears the word tags of the garbage block [addr, addr + bytes) and frees
-  // the strings its W_OWNED words hold.
-  private dropTags(addr: number, bytes: number): void {
-    const heap = this.heap;
-    const wB = this.space.wB;
-    for (let p = addr >>> 2, end = (addr + bytes) >>> 2; p < end; p = (p | 15) + 1) {
-      const mask = L.rangeMask(p & 15, Math.min(16, end - (p & ~15)));
-      const ww = wB[p >>> (CHUNK_SHIFT - 2)]! + (p >>> 4);
-      const x = heap.u32[ww]!;
-      if ((x & mask) === 0) continue;
-      heap.u32[ww] = (x & ~mask) >>> 0;
-      let owned = (x >>> 1) & EVEN_BITS & mask;
-      while (owned !== 0) {
-        const bit = 31 - Math.clz32(owned & -owned);
-        owned &= owned - 1;
-        const s = heap.u32[(p & ~15) + (bit >>> 1)]!;
-        if (s !== 0) heap.free(s);
-      }
-    }
   }
 
   // Ends a mark phase without sweeping: clears every MARK bit.
   private abandonMark(): void {
     this.space.clearMarks();
-    this.emptyGray();
-    this.sliceEnd = 0;
+    this.marker.reset();
     this.setPhase(PHASE_IDLE, 0);
   }
 
