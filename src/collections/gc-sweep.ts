@@ -2,10 +2,12 @@
 // release of one garbage block's tags and owned strings.
 
 import type { Heap } from "../heap/heap.js";
+import * as heapLayout from "../heap/layout.js";
 import * as L from "./gc-layout.js";
 import type { GcSpace } from "./gc-space.js";
 
 const { CHUNK_SHIFT, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, EVEN_BITS, G_WORD_SHIFT } = L;
+const { PAGE_SHIFT } = heapLayout;
 
 /**
  * Sweeps granule-bitmap words [from, to) of `space` (step 3 of
@@ -23,6 +25,8 @@ export function sweepWords(heap: Heap, space: GcSpace, from: number, to: number)
   let blocks = 0;
   let bytes = 0;
   let locked = false;
+  let page = -1;
+  let size = 0;
   try {
     for (let i = from; i < to; i++) {
       // Word i of the granule bitmap covers the line at i << G_WORD_SHIFT, in chunk i >>> (CHUNK_SHIFT - G_WORD_SHIFT).
@@ -41,10 +45,17 @@ export function sweepWords(heap: Heap, space: GcSpace, from: number, to: number)
         locked = true;
       }
       const line = (i << G_WORD_SHIFT) >>> 0;
-      // One size for the line's blocks: a page holds one class, or starts one large block.
-      const size = heap.usable(line + ((31 - Math.clz32(dead & -dead)) << 2));
+      // One size for the page's blocks: a page holds one class, or starts one large block.
+      if (line >>> PAGE_SHIFT !== page) {
+        page = line >>> PAGE_SHIFT;
+        size = heap.usable(line + ((31 - Math.clz32(dead & -dead)) << 2));
+      }
+      if (size <= 64 && (dead & ~ALIGNED_STARTS[size >>> 3]!) === 0) {
+        dropLineTags(heap, space, line, dead, size);
+      } else {
+        for (let d = dead; d !== 0; d &= d - 1) dropTags(heap, space, line + ((31 - Math.clz32(d & -d)) << 2), size);
+      }
       for (let d = dead; d !== 0; d &= d - 1) {
-        dropTags(heap, space, line + ((31 - Math.clz32(d & -d)) << 2), size);
         blocks++;
         bytes += size;
       }
@@ -59,6 +70,63 @@ export function sweepWords(heap: Heap, space: GcSpace, from: number, to: number)
   space.addLive(-blocks, -bytes);
   space.addF64(DIR_F64_FREED_BLOCKS, blocks);
   space.addF64(DIR_F64_FREED_BYTES, bytes);
+}
+
+/**
+ * SPREAD[x]: for each even bit b of the byte x (a granule-bitmap START bit:
+ * the granule at byte 4b of its 32 bytes), bit 2b (the word-bitmap bit of
+ * its first 4-byte word). Times the tag bits of one block, a line's dead
+ * START bits become the tag bits of all its dead blocks.
+ */
+const SPREAD = Uint32Array.from({ length: 256 }, (_, x) => {
+  let m = 0;
+  for (let b = 0; b < 8; b += 2) if ((x >>> b) & 1) m |= 1 << (2 * b);
+  return m;
+});
+
+/**
+ * By size / 8, for the sizes 8, 16, 32 and 64: the START bits a line's
+ * blocks of that size can have when each starts at a multiple of its size
+ * (so each lies inside one 64-byte word-bitmap word, or fills it); 0 for
+ * the other sizes.
+ */
+const ALIGNED_STARTS = Uint32Array.from({ length: 9 }, (_, k) =>
+  k === 1 ? 0x55555555 : k === 2 ? 0x11111111 : k === 4 ? 0x01010101 : k === 8 ? 0x00010001 : 0);
+
+// Clears the word tags of the dead blocks of the 128-byte line at `line`
+// (START bits `dead`), all of `size` bytes, 8, 16, 32 or 64 and each at a
+// multiple of its size (ALIGNED_STARTS), and frees the strings their
+// W_OWNED words hold: the line's two word-bitmap words are each read and
+// written once for all its blocks. One block at a time (dropTags) this
+// was half of what sweeping 16-byte records cost.
+function dropLineTags(heap: Heap, space: GcSpace, line: number, dead: number, size: number): void {
+  let low: number;
+  let high: number;
+  if (size === 64) {
+    // One block per word-bitmap word.
+    low = (dead & 0xffff) !== 0 ? -1 : 0;
+    high = (dead >>> 16) !== 0 ? -1 : 0;
+  } else {
+    const pattern = (1 << (size >>> 1)) - 1; // one block's tag bits
+    low = Math.imul(SPREAD[dead & 0xff]! | (SPREAD[(dead >>> 8) & 0xff]! << 16), pattern);
+    high = Math.imul(SPREAD[(dead >>> 16) & 0xff]! | (SPREAD[dead >>> 24]! << 16), pattern);
+  }
+  dropWordTags(heap, space, line, low);
+  dropWordTags(heap, space, line + 64, high);
+}
+
+// Clears the bits of `mask` in the word-bitmap word of the 64 bytes at
+// `at`, and frees the strings its W_OWNED words among them hold.
+function dropWordTags(heap: Heap, space: GcSpace, at: number, mask: number): void {
+  if (mask === 0) return;
+  const ww = space.wWord(at);
+  const x = heap.u32[ww]!;
+  if ((x & mask) === 0) return;
+  heap.u32[ww] = (x & ~mask) >>> 0;
+  for (let owned = (x >>> 1) & EVEN_BITS & mask; owned !== 0; owned &= owned - 1) {
+    const s = heap.u32[(at >>> 2) + ((31 - Math.clz32(owned & -owned)) >>> 1)]!;
+    if (s !== 0) heap.free(s);
+  }
 }
 
 // Clears the word tags of the garbage block [addr, addr + bytes) and frees

@@ -417,6 +417,63 @@ describe("Collector: collected OffHeapArrays", () => {
   });
 });
 
+describe("Collector sweep", () => {
+  test("records of every kind of size lose their tags and owned strings when swept; survivors keep theirs", () => {
+    // Sizes 8 to 128 that are powers of two are swept a line at a time
+    // (gc-sweep.ts: dropLineTags); 24, 40, 200 and 5000 bytes (a large
+    // block) a block at a time. Strings and refs in the first and last words.
+    const heap = new Heap();
+    const gc = eager(heap);
+    const kinds = [2, 4, 6, 8, 10, 16, 32, 50, 1250].map((words) => {
+      const fields: Record<string, "string" | "ref" | "u32"> = {};
+      for (let w = 0; w < words; w++) fields[`f${w}`] = w === 0 || w === words - 1 ? (w % 2 === 0 ? "string" : "ref") : w % 3 === 0 ? "string" : "u32";
+      return { type: defineStruct(fields), words };
+    });
+    const kept = new OffHeapArray(heap, "ref", { collector: gc });
+    heap.setRoot("kept", kept.address);
+    const target = gc.alloc(Node, { value: 7 });
+    heap.setRoot("target", target);
+    const keptRecords: { kind: number; addr: number; i: number }[] = [];
+    for (let i = 0; i < 600; i++) {
+      for (const [k, { type, words }] of kinds.entries()) {
+        const init: Record<string, string | number> = {};
+        for (let w = 0; w < words; w++) {
+          const f = type.fields[w]!;
+          if (f.type === "string") init[f.name] = `k${k} i${i} w${w}`;
+          else if (f.type === "ref") init[f.name] = target;
+        }
+        const addr = gc.alloc(type, init as never);
+        if (i % 3 === 0) {
+          kept.push(addr);
+          keptRecords.push({ kind: k, addr, i });
+        }
+      }
+    }
+    gc.collect();
+    gc.check(); // C4: no tag is left on a freed record's words
+    heap.check();
+    assert.equal(gc.stats().liveBlocks, 1 + 2 + keptRecords.length);
+    for (const { kind, addr, i } of keptRecords) {
+      const { type, words } = kinds[kind]!;
+      const rec = type.at(heap, addr) as unknown as Record<string, string | number>;
+      for (let w = 0; w < words; w++) {
+        const f = type.fields[w]!;
+        if (f.type === "string") assert.equal(rec[f.name], `k${kind} i${i} w${w}`);
+        else if (f.type === "ref") assert.equal(rec[f.name], target);
+      }
+    }
+    kept.clear();
+    heap.setRoot("target", 0);
+    gc.collect();
+    gc.check();
+    heap.check();
+    assert.equal(gc.stats().liveBlocks, 1, "the array's header");
+    heap.setRoot("kept", 0);
+    gc.collect();
+    assert.equal(heap.stats().liveBlocks, ownBlocks(heap), "every owned string was freed with its record");
+  });
+});
+
 describe("Collector bitmaps by chunk", () => {
   test("the cover grows a chunk at a time; records and an array block across chunk boundaries are marked, swept and saved", async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "offheap-gc-chunks-"));
