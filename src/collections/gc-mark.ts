@@ -5,12 +5,12 @@
 // gray stack in JS typed arrays.
 
 import type { Heap } from "../heap/heap.js";
-import * as heapLayout from "../heap/layout.js";
+import * as reclaim from "../heap/reclaim.js";
 import * as L from "./gc-layout.js";
 import type { GcSpace } from "./gc-space.js";
 
 const { CHUNK_SHIFT, EVEN_BITS, G_WORD_SHIFT, MARK, SHIFT_MASK, START, W_WORD_SHIFT } = L;
-const { PAGE_SHIFT } = heapLayout;
+const { SIZE_PAGE_SHIFT: PAGE_SHIFT } = reclaim;
 
 /** A block larger than this is scanned in slices of it, one unit of markSome's n each, so one step never scans a whole large array. */
 const SLICE_BYTES = 512;

@@ -2,12 +2,12 @@
 // release of one garbage block's tags and owned strings.
 
 import type { Heap } from "../heap/heap.js";
-import * as heapLayout from "../heap/layout.js";
+import * as reclaim from "../heap/reclaim.js";
 import * as L from "./gc-layout.js";
 import type { GcSpace } from "./gc-space.js";
 
 const { CHUNK_SHIFT, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, EVEN_BITS, G_WORD_SHIFT } = L;
-const { PAGE_SHIFT } = heapLayout;
+const { SIZE_PAGE_SHIFT: PAGE_SHIFT } = reclaim;
 
 /**
  * Sweeps granule-bitmap words [from, to) of `space` (step 3 of

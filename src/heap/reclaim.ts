@@ -12,7 +12,16 @@
 
 import { hex, OffheapTypeError } from "../errors.js";
 import type { Heap } from "./heap.js";
+import { PAGE_SHIFT } from "./layout.js";
 import { forEachRootAddress } from "./roots.js";
+
+/**
+ * @internal log2 of the heap's page size. Every block that starts in one
+ * page has the same usable size (a page holds one size class, or starts
+ * one large block), so a collector's marker and sweep look a size up once
+ * per page (collections/gc-mark.ts, gc-sweep.ts).
+ */
+export const SIZE_PAGE_SHIFT = PAGE_SHIFT;
 
 /** @internal What a heap asks of a reclaimer (a tracing collector) attached to it. */
 export interface Reclaimer {
