@@ -203,6 +203,29 @@ describe("growth policy", () => {
     });
   }
 
+  test("a heap grown to all of a 4 GiB range keeps whole views (2^32 bytes, which >>> took as 0)", () => {
+    // Untouched large blocks commit the range without writing it.
+    const heap = new Heap({ maxSize: 2 ** 32 });
+    const blocks = [heap.alloc(2 ** 32 - 256 * MIB)];
+    for (;;) {
+      try {
+        blocks.push(heap.alloc(8 * MIB));
+      } catch (e) {
+        assert.ok(e instanceof OutOfMemoryError);
+        break;
+      }
+    }
+    assert.equal(heap.u8.length, 2 ** 32, "the heap committed its whole range");
+    assertViewsCurrent(heap);
+    assert.equal(heap.u32.length, 2 ** 30);
+    assert.equal(heap.f64.length, 2 ** 29);
+    const last = blocks.at(-1)!;
+    heap.u32[(last >>> 2) + 1] = 0xdeadbeef;
+    assert.equal(heap.u8[last + 4], 0xef);
+    for (const b of blocks) heap.free(b);
+    heap.check();
+  });
+
   test("growAt 1 and the largest maxSize are accepted", () => {
     const heap = new Heap({ growAt: 1, maxSize: 16 * MIB, initialSize: 64 * KIB });
     heap.check();

@@ -97,6 +97,12 @@ export const CHUNK_BYTES = 1 << CHUNK_SHIFT;
 /** A chunk's bitmap block: its granule bitmap (CHUNK_BYTES / 32), then its word bitmap (CHUNK_BYTES / 16). */
 export const CHUNK_GRANULE_BYTES = CHUNK_BYTES >>> 5;
 export const CHUNK_BITMAP_BYTES = CHUNK_GRANULE_BYTES + (CHUNK_BYTES >>> 4);
+/**
+ * The end of the space the collector can cover: DIR_COVER is a u32, and
+ * every address it shifts must stay below 2^32. A collected block reaching
+ * into the last MiB of a 4 GiB heap is refused (OutOfMemoryError).
+ */
+export const MAX_COVER = 2 ** 32 - CHUNK_BYTES;
 export const SHIFT_MASK = 30;
 export const START = 1;
 export const MARK = 2;

@@ -194,8 +194,8 @@ export class Marker {
 
   // The gray stack's segments: pushSegment puts a full top segment below and
   // returns the new (empty) top; popSegment drops the empty top and returns
-  // the full one below (there must be one). Both set this.gray; the caller
-  // sets this.sp.
+  // the full one below (there must be one). Both set this.gray and this.sp;
+  // markSome keeps its own copies of them in locals and sets its sp too.
   private pushSegment(): Uint32Array {
     this.below.push(this.gray);
     this.sp = 0;

@@ -4,7 +4,7 @@
 // an overview.
 
 import type { Heap } from "../heap/heap.js";
-import { HeapCorruptionError, hex, InvalidImageError, OffheapTypeError } from "../errors.js";
+import { HeapCorruptionError, hex, InvalidImageError, OffheapTypeError, OutOfMemoryError } from "../errors.js";
 import { type Reclaimer, reclaimerOf, registerImageReclaimer } from "../heap/reclaim.js";
 import type { Collector } from "./collector.js";
 import { checkCollector } from "./gc-check.js";
@@ -34,7 +34,7 @@ export class GcSpace {
    */
   static create(heap: Heap): number {
     const base = Math.floor(heap.dataStart / L.CHUNK_BYTES) * L.CHUNK_BYTES;
-    const cover = L.alignChunk(Math.max(heap.u8.length, base + L.CHUNK_BYTES));
+    const cover = Math.min(L.alignChunk(Math.max(heap.u8.length, base + L.CHUNK_BYTES)), L.MAX_COVER);
     const made: number[] = [];
     try {
       const dir = heap.calloc(L.DIR_BYTES);
@@ -110,10 +110,14 @@ export class GcSpace {
    * Covers [base, end) and no more than the chunks that takes: a zeroed
    * bitmap block for each new chunk (the chunk table grows by doubling).
    * O(new chunks * 96 KiB), nothing copied but the table.
-   * OutOfMemoryError: the chunks added before it stay covered.
+   * OutOfMemoryError: the chunks added before it stay covered; also for an
+   * end past MAX_COVER, with nothing changed.
    */
   grow(end: number): void {
     const heap = this.heap;
+    if (end > L.MAX_COVER) {
+      throw new OutOfMemoryError(`Collector: a collected block may not reach past ${hex(L.MAX_COVER)} (the last MiB of a 4 GiB heap); this one ends at ${hex(end)}`);
+    }
     const cover = L.alignChunk(end);
     let table = this.word(DIR_CHUNKS);
     const entries = cover >>> CHUNK_SHIFT;

@@ -125,8 +125,9 @@ class ImageChecksum {
 
   /** Adds bytes [from, to) of `bytes` (both multiples of 16), in order after what was added before. */
   update(bytes: Uint8Array, from: number, to: number): void {
-    const w = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
-    for (let at = from; at < to; at += LANE_STEP_BYTES) this.lanes(w, at >>> 2, Math.min(to, at + LANE_STEP_BYTES) >>> 2);
+    // Word indexes by division, not >>>: a 4 GiB image ends at byte 2^32, which >>> takes as 0.
+    const w = new Int32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.byteLength / 4));
+    for (let at = from; at < to; at += LANE_STEP_BYTES) this.lanes(w, at / 4, Math.min(to, at + LANE_STEP_BYTES) / 4);
   }
 
   private lanes(w: Int32Array, i: number, end: number): void {

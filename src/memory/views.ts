@@ -20,15 +20,16 @@ export interface Views {
 
 /** Creates fixed-length views over the first `byteLength` bytes of `buffer` (a multiple of 8). */
 export function createViews(buffer: ArrayBuffer | SharedArrayBuffer, byteLength: number): Views {
+  // Lengths by division, not >>>: a 4 GiB heap's byteLength is 2^32, which >>> takes as 0.
   return {
     u8: new Uint8Array(buffer, 0, byteLength),
     i8: new Int8Array(buffer, 0, byteLength),
-    u16: new Uint16Array(buffer, 0, byteLength >>> 1),
-    i16: new Int16Array(buffer, 0, byteLength >>> 1),
-    u32: new Uint32Array(buffer, 0, byteLength >>> 2),
-    i32: new Int32Array(buffer, 0, byteLength >>> 2),
-    f32: new Float32Array(buffer, 0, byteLength >>> 2),
-    f64: new Float64Array(buffer, 0, byteLength >>> 3),
+    u16: new Uint16Array(buffer, 0, Math.floor(byteLength / 2)),
+    i16: new Int16Array(buffer, 0, Math.floor(byteLength / 2)),
+    u32: new Uint32Array(buffer, 0, Math.floor(byteLength / 4)),
+    i32: new Int32Array(buffer, 0, Math.floor(byteLength / 4)),
+    f32: new Float32Array(buffer, 0, Math.floor(byteLength / 4)),
+    f64: new Float64Array(buffer, 0, Math.floor(byteLength / 8)),
     dataView: new DataView(buffer, 0, byteLength),
   };
 }

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DisposedError, Heap, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
+import { DisposedError, Heap, HeapCorruptionError, OffheapRangeError, OffheapTypeError, OutOfMemoryError } from "../../src/index.js";
+import type { GcSpace } from "../../src/collections/gc-space.js";
 import { Collector, defineStruct, OffHeapArray } from "../../src/collections/index.js";
 import { expectError, expectRejected, randInt, rng } from "../helpers.js";
 import { CycleModel, eager, FIELDS, type ModelNode, Node, ownBlocks, reachableFrom, verify } from "./gc-model.js";
@@ -475,6 +476,20 @@ describe("Collector sweep", () => {
 });
 
 describe("Collector bitmaps by chunk", () => {
+  test("the cover stops short of 4 GiB: an end in the last MiB is refused and changes nothing", () => {
+    // Every address the collector shifts must stay below 2^32 (gc-layout.ts: MAX_COVER).
+    const heap = new Heap();
+    const gc = eager(heap);
+    const space = (gc as unknown as { space: GcSpace }).space;
+    const cover = space.cover;
+    const table = heap.u32[(heap.getRoot("offheap.gc") >>> 2) + 3]!;
+    expectError(() => space.grow(2 ** 32 - 8), OutOfMemoryError, "ERR_OFFHEAP_OUT_OF_MEMORY", "last MiB");
+    assert.equal(space.cover, cover);
+    assert.equal(heap.u32[(heap.getRoot("offheap.gc") >>> 2) + 3], table, "the chunk table did not move");
+    gc.check();
+    heap.check();
+  });
+
   test("the cover grows a chunk at a time; records and an array block across chunk boundaries are marked, swept and saved", async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "offheap-gc-chunks-"));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
