@@ -120,15 +120,17 @@ const OPTION_RULES: OptionRules = { growth: { type: "number" }, minBytes: { type
 /** Collectors in their mark phase, by heap: the write barrier's lookup. */
 const MARKING = new Map<Heap, Collector>();
 /**
- * Objects marked, or granule-bitmap words swept, between two reads of the
- * clock. A read costs 70-100 ns (performance.now, Node 20 on the bench
- * machine), and a sweep chunk with garbage takes the heap lock, 120-160
- * ns more: at 16 words (2 KiB of heap) a chunk, these were a third of the
- * sweep of a mostly live heap. 256 words (32 KiB) sweep in about 0.5 us
- * live, and up to tens of us when every granule starts a dead block, well
- * inside a step's millisecond.
+ * The most work between two reads of the clock: units of marking (gc-mark.ts:
+ * markSome; 1,024 blocks in allocation order, or 128 far apart, about
+ * 15-25 us either way) and granule-bitmap words swept. A read costs 70-100
+ * ns (performance.now, Node 20 on the bench machine) and allocates, and a
+ * sweep chunk with garbage takes the heap lock, 120-160 ns more: at 16
+ * words (2 KiB of heap) a chunk, these were a third of the sweep of a
+ * mostly live heap. 256 words (32 KiB) sweep in about 0.5 us live, and up
+ * to tens of us when every granule starts a dead block, well inside a
+ * step's millisecond.
  */
-const MARK_CHUNK = 128;
+const MARK_CHUNK = 1024;
 const SWEEP_CHUNK = 256;
 /**
  * Chunks start at MIN_CHUNK units and double while one takes under

@@ -12,7 +12,7 @@ import type { GcSpace } from "./gc-space.js";
 const { CHUNK_SHIFT, EVEN_BITS, G_WORD_SHIFT, MARK, SHIFT_MASK, START, W_WORD_SHIFT } = L;
 const { SIZE_PAGE_SHIFT: PAGE_SHIFT } = reclaim;
 
-/** A block larger than this is scanned in slices of it, one unit of markSome's n each, so one step never scans a whole large array. */
+/** A block larger than this is scanned in slices of it, SLICE_UNITS of markSome's n each, so one step never scans a whole large array. */
 const SLICE_BYTES = 512;
 /**
  * Entries of one segment of the gray stack (16 KiB). The stack grows by a
@@ -24,6 +24,9 @@ const GRAY_SEGMENT = 4096;
 const SPARE_SEGMENTS = 64;
 /** Gray blocks markSome takes at once when the next one is far from the last scanned (their loads overlap). */
 const BATCH = 16;
+/** Units of markSome's work a block far from the last scanned counts for (one near it counts 1), and a slice of a large block (up to 128 refs). */
+const FAR_UNITS = 8;
+const SLICE_UNITS = 64;
 
 /** The gray stack of one collector and the scan that empties it. */
 export class Marker {
@@ -72,9 +75,12 @@ export class Marker {
   }
 
   /**
-   * Scans up to n gray blocks (or slices of a large one): shades the
-   * target of each W_REF word. Allocates nothing but a gray segment now
-   * and then. O(n).
+   * Scans gray blocks (and slices of large ones) for about n units of
+   * work: shades the target of each W_REF word. A block or slice near the
+   * one scanned before it costs 1 unit, any other FAR_UNITS (its cache
+   * misses: 180 ns a block on a random graph, 15 on a tree in allocation
+   * order), so a chunk of n units takes about as long on either. Allocates
+   * nothing but a gray segment now and then. O(n).
    */
   // shade() inlined, with the marker's fields in locals.
   //
@@ -120,6 +126,7 @@ export class Marker {
         batchTo[0] = this.slicePos = Math.min(this.sliceEnd, this.slicePos + SLICE_BYTES);
         if (batchTo[0] === this.sliceEnd) this.sliceEnd = 0;
         k = 1;
+        n -= SLICE_UNITS;
       } else {
         if (sp === 0) {
           if (this.below.length === 0) break;
@@ -157,8 +164,8 @@ export class Marker {
           }
           batchTo[j] = addr + pageSize;
         }
+        n -= farBefore ? FAR_UNITS * k : k;
       }
-      n -= k;
       // The batch's last block first, so that the children of the one taken first end on top.
       for (let j = k - 1; j >= 0; j--) {
         // Heap words [first, end), 16 to a bitmap word (q: the first of them), last first; W_REF bits are the even ones.
