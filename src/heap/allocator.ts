@@ -441,14 +441,20 @@ export class Allocator {
     if (this.detached) this.sync(); // throws
     if (this.lockDepth++ === 0) {
       if (this.i32.buffer !== this.backing.buffer) this.refreshViews(); // a grown unshared memory detached them
-      // One thread alone skips the lock's two atomics (about 20 ns on every
-      // slow path): it says it is busy, then looks whether another thread
-      // started sharing; an attaching thread waits for it (slots.ts).
+      // One thread alone skips the lock's compare-exchange and its wake-up
+      // check: it says it is busy, then looks whether another thread
+      // started sharing; an attaching thread stores HDR_SHARED, then waits
+      // while SL_BUSY is set (slots.ts). Both sides store, then load the
+      // other's word (Dekker's handshake): each needs a sequentially
+      // consistent store before its load. With a plain store the processor
+      // could still hold it in its store buffer when the load ran (x86
+      // reorders a store and a later load), and both threads could go on:
+      // this one without the lock, the attaching one under it.
       const busy = HDR_SLOTS + (this.slot << SLOT_SHIFT) + SL_BUSY;
       if (!this.sharedMode && !this.attaching) {
-        this.u32[busy] = 1;
-        if (this.u32[HDR_SHARED] === 0) this.biased = true;
-        else this.u32[busy] = 0;
+        Atomics.store(this.u32, busy, 1);
+        if (Atomics.load(this.u32, HDR_SHARED) === 0) this.biased = true;
+        else Atomics.store(this.u32, busy, 0);
       }
       if (!this.biased) lockWord(this.i32, HDR_LOCK, lockId(this), BROKEN_ID);
     }
@@ -505,7 +511,8 @@ export class Allocator {
     if (--this.lockDepth !== 0) return;
     if (this.biased) {
       this.biased = false;
-      this.u32[HDR_SLOTS + (this.slot << SLOT_SHIFT) + SL_BUSY] = 0;
+      // After every store of the slow path, for the attaching thread that waits on it.
+      Atomics.store(this.u32, HDR_SLOTS + (this.slot << SLOT_SHIFT) + SL_BUSY, 0);
     } else {
       unlockWord(this.i32, HDR_LOCK);
     }
