@@ -130,21 +130,10 @@ function dropWordTags(heap: Heap, space: GcSpace, at: number, mask: number): voi
 }
 
 // Clears the word tags of the garbage block [addr, addr + bytes) and frees
-// the strings its W_OWNED words hold.
+// the strings its W_OWNED words hold: dropWordTags on each word-bitmap word
+// it covers.
 export function dropTags(heap: Heap, space: GcSpace, addr: number, bytes: number): void {
-  const wB = space.wB;
   for (let p = addr >>> 2, end = (addr + bytes) >>> 2; p < end; p = (p | 15) + 1) {
-    const mask = L.rangeMask(p & 15, Math.min(16, end - (p & ~15)));
-    const ww = wB[p >>> (CHUNK_SHIFT - 2)]! + (p >>> 4);
-    const x = heap.u32[ww]!;
-    if ((x & mask) === 0) continue;
-    heap.u32[ww] = (x & ~mask) >>> 0;
-    let owned = (x >>> 1) & EVEN_BITS & mask;
-    while (owned !== 0) {
-      const bit = 31 - Math.clz32(owned & -owned);
-      owned &= owned - 1;
-      const s = heap.u32[(p & ~15) + (bit >>> 1)]!;
-      if (s !== 0) heap.free(s);
-    }
+    dropWordTags(heap, space, (p & ~15) * 4, L.rangeMask(p & 15, Math.min(16, end - (p & ~15))));
   }
 }
