@@ -11,7 +11,7 @@ const settings = [
   { name: "growBy 64 KiB", growBy: 64 << 10 },
   { name: "growBy 1 MiB", growBy: MIB },
   { name: "growBy 16 MiB", growBy: 16 * MIB },
-  { name: "default (an eighth of committed, >= 1 MiB)" },
+  { name: "default (a sixteenth of committed, >= 256 KiB)" },
   { name: "default, growAt 0.8", growAt: 0.8 },
   { name: "default, growAt 0.6", growAt: 0.6 },
 ];

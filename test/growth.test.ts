@@ -176,6 +176,25 @@ describe("growth policy", () => {
     assert.ok(results[0]! < results[1]! && results[1]! < results[2]!);
   });
 
+  test("the default step is a sixteenth of the committed pages, at least 256 KiB", () => {
+    // A small heap grows by 256 KiB beyond the need.
+    const small = new Heap({ initialSize: 64 * KIB, maxSize: 64 * MIB });
+    let before = dataBytes(small);
+    small.alloc(100_000); // needs 13 pages; 8 are committed
+    small.check();
+    let grew = dataBytes(small) - before;
+    assert.ok(grew >= 5 * PAGE_SIZE + 256 * KIB && grew <= 13 * PAGE_SIZE + 256 * KIB, `a 64 KiB heap grew by ${grew}`);
+    // A 16 MiB heap grows by 1 MiB beyond the need, not 2 MiB (an eighth) or more.
+    const large = new Heap({ initialSize: 16 * MIB, maxSize: 64 * MIB });
+    large.alloc(dataBytes(large) - 64 * KIB); // a large block leaves 8 free pages
+    before = dataBytes(large);
+    large.alloc(100_000);
+    large.check();
+    grew = dataBytes(large) - before;
+    const step = Math.ceil(before / 16 / PAGE_SIZE) * PAGE_SIZE;
+    assert.ok(grew >= 5 * PAGE_SIZE + step && grew <= 13 * PAGE_SIZE + step, `a ${before}-byte heap grew by ${grew}, expected the need plus ${step}`);
+  });
+
   test("growth stops at maxSize even when growBy asks for more", () => {
     const heap = new Heap({ initialSize: 64 * KIB, maxSize: 2 * MIB, growBy: 64 * MIB });
     heap.alloc(100_000);

@@ -100,6 +100,25 @@ describe("stats: the breakdown", () => {
     }
   });
 
+  test("metadata counts the bitmap and descriptors of data pages only, not of the address range or the metadata pages", () => {
+    // Ranges of 1 GiB and more get the same cache lists (cacheCapacity), so
+    // with the same pages committed their metadata must be the same bytes:
+    // the header, the cache lists, and 288 B per committed data page. The
+    // bitmap and descriptors of the metadata pages themselves (2.6 MiB for
+    // 2 GiB, 5.2 MiB for 4 GiB) are never written, so the OS backs them
+    // with no RAM.
+    const sizes = [2 ** 30, 2 ** 31, 2 ** 32].map((maxSize) => {
+      const heap = new Heap({ initialSize: 4 * MIB, maxSize });
+      for (let i = 0; i < 1000; i++) heap.alloc(16 + (i % 40) * 24);
+      heap.check();
+      const s = heap.stats();
+      return { metadata: s.metadataBytes, data: s.committedBytes - s.metadataBytes };
+    });
+    assert.deepEqual(sizes.map((x) => x.data), [sizes[0]!.data, sizes[0]!.data, sizes[0]!.data], "the same data pages committed");
+    assert.deepEqual(sizes.map((x) => x.metadata), [sizes[0]!.metadata, sizes[0]!.metadata, sizes[0]!.metadata], "the same metadata");
+    assert.ok(sizes[0]!.metadata < 1 * MIB, `metadata of a 4 MiB heap: ${sizes[0]!.metadata} bytes`);
+  });
+
   test("cached objects are the free objects on a class's cache list; span tails are what no object fits", () => {
     const heap = new Heap({ maxSize: 4 * MIB, initialSize: 256 * KIB });
     const cls = sizeClassOf(3000); // 3072-byte objects, 8 per 3-page span: 3 * 8192 - 8 * 3072 = 0 tail
@@ -280,10 +299,10 @@ offheap heap statistics (8 KiB pages)
 + free objects in size classes     16,168  15.8 KiB  3,888 bytes of them on cache lists
 + span tails                           88      88 B  too short for an object
 + free pages (page heap)            8,192   8.0 KiB
-+ metadata                         24,800  24.2 KiB  header, bitmap, page descriptors, cache lists
-= committed                        90,336  88.2 KiB
++ metadata                         22,784  22.3 KiB  header, bitmap, page descriptors, cache lists
+= committed                        88,320  86.3 KiB
   reserved (address range)      1,048,576   1.0 MiB
-  peak committed                   90,336  88.2 KiB  exact
+  peak committed                   88,320  86.3 KiB  exact
   peak live                        41,112  40.1 KiB  lower bound, sampled on slow paths
   requested since start            40,144  39.2 KiB
   fragmentation                     37.3%            1 - live / committed pages

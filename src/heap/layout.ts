@@ -14,9 +14,11 @@
 // The metadata is sized for `maxSize` when the heap is made and never
 // moves, so its offsets are fixed for the heap's life (a worker holding an
 // old, shorter view of a growing shared memory can still reach all
-// metadata). Its parts for uncommitted pages are never written, and on
-// every backing memory offheap uses they are untouched zero pages that the
-// OS does not back with RAM. Metadata costs 288 B per 8 KiB page (3.5%):
+// metadata). Its parts for uncommitted pages, and the bitmap and descriptors
+// of the metadata pages themselves, are never written (check() only reads
+// that the latter are zero), and on every backing memory offheap uses they
+// are untouched zero pages that the OS does not back with RAM: stats.ts
+// counts neither. Metadata costs 288 B per 8 KiB page (3.5%):
 // 256 B of bitmap (2 bits per 8 B) and a 32 B descriptor; the cache lists
 // take 4 B an object, at most 0.6% of the range (cacheCapacity), touched
 // only as far as the lists fill.

@@ -29,7 +29,7 @@ export interface HeapOptions {
    * memory's maximum; the default is then its current size).
    */
   memory?: MemoryOption;
-  /** Bytes added beyond the need when the heap grows. Default: an eighth of the committed pages, at least 1 MiB. */
+  /** Bytes added beyond the need when the heap grows. Default: a sixteenth of the committed pages, at least 256 KiB. */
   growBy?: number;
   /** Grow ahead of need once pages in use exceed this share of committed pages, in (0, 1]. Default 1 (grow on need). */
   growAt?: number;

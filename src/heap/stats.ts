@@ -239,9 +239,14 @@ export function heapStats(h: Core): HeapStats {
   };
 }
 
-// Metadata for pages past the committed end is reserved but never touched.
+// The metadata pages hold a bitmap and descriptors for every page of the
+// range, but only the parts for data pages up to the committed end are ever
+// written: those for pages past the end, and for the metadata pages
+// themselves (which hold no block), are reserved and never touched, so the OS
+// backs them with no RAM (layout.ts). They are not counted.
 function metadataFor(h: Core, endPage: number): number {
-  return h.firstDataPage * PAGE_SIZE - (h.totalPages - endPage) * META_BYTES_PER_PAGE;
+  const untouched = h.totalPages - endPage + h.firstDataPage;
+  return h.firstDataPage * PAGE_SIZE - untouched * META_BYTES_PER_PAGE;
 }
 
 function committedFor(h: Core, endPage: number): number {
