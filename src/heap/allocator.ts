@@ -281,10 +281,15 @@ export class Allocator {
    * address that is not the start of a live block; the heap is unchanged
    * then. Cost: O(1); no JS allocation.
    */
+  // Its slow cases leave through three calls (freeOverflow, freeBlock,
+  // freeSlow). 8cfc3a7 routed them through one small freeRest so that a
+  // case first met after V8 optimized free would deoptimize it once, not
+  // once per case; but V8 inlines freeRest, and its calls with them, into
+  // free and the caller's loop, and the third pass of bench:traces then
+  // still ran re-optimized code: gcc-wrapt 12.0 -> 32.7 ns/op, python-lines
+  // 14.7 -> 46.9 (5 interleaved rounds, medians), so it was reverted.
   free(addr: number): void {
     const u32 = this.u32;
-    // The class of a live block's page, -1 while the address is not known to start one.
-    let cls = -1;
     // No block starts past the committed end, so the bound is the views' end
     // (never past the range the bitmap covers); a stale view fails it.
     if ((addr >>> 0) === addr && (addr & ALIGN_MASK) === 0 && addr >>> 2 < u32.length) {
@@ -292,41 +297,27 @@ export class Allocator {
       const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
       const word = u32[bitW]!;
       if (((word >>> shift) & 3) === G_LIVE) {
-        cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
+        const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
         if (cls !== 0 && cls <= N_CLASSES) {
           const cw = this.cacheW + (cls << CC_SHIFT);
           const pushes = (u32[cw + CC_PUSHES]! + 1) | 0;
-          // Past the bound, freeRest folds the counts and makes room first (layout.ts: CC_LIMIT).
-          if (pushes <= (u32[cw + CC_LIMIT]! | 0)) {
-            const top = u32[cw + CC_TOP]! + 1;
-            u32[bitW] = word ^ (3 << shift); // G_LIVE -> G_FREE
-            u32[top] = addr;
-            u32[cw + CC_TOP] = top;
-            u32[cw + CC_PUSHES] = pushes;
+          // Past the bound, fold the counts and make room first (layout.ts: CC_LIMIT).
+          if (pushes > (u32[cw + CC_LIMIT]! | 0)) {
+            this.freeOverflow(addr, cls);
             return;
           }
+          const top = u32[cw + CC_TOP]! + 1;
+          u32[bitW] = word ^ (3 << shift); // G_LIVE -> G_FREE
+          u32[top] = addr;
+          u32[cw + CC_TOP] = top;
+          u32[cw + CC_PUSHES] = pushes;
+        } else {
+          this.freeBlock(addr, cls);
         }
+        return;
       }
     }
-    this.freeRest(addr, cls);
-  }
-
-  // Every free the fast path does not finish leaves it here, free(0) too,
-  // through one call site and no other operation. An operation that has
-  // never run (a call, a comparison) has no type feedback, and V8
-  // deoptimizes the optimized free (and each loop it was inlined into) the
-  // first time it runs; with one exit that happens at most once, not once
-  // per kind of slow case (a full list, a large block, a misuse), which the
-  // first 100,000 operations of real programs met one by one (bench:traces;
-  // --trace-deopt: "Insufficient type feedback").
-  private freeRest(addr: number, cls: number): void {
-    if (cls < 0) {
-      if (addr !== 0) this.freeSlow(addr);
-    } else if (cls !== 0 && cls <= N_CLASSES) {
-      this.freeOverflow(addr, cls);
-    } else {
-      this.freeBlock(addr, cls);
-    }
+    if (addr !== 0) this.freeSlow(addr);
   }
 
   /**
