@@ -278,23 +278,38 @@ const commands = [
 // The second thread: attaches to each heap it is sent (detaching from the
 // last), allocates and frees blocks of the sizes the model uses, and tells
 // the test it is done through word 0 of `ctl`.
+// ctl: word 0 is 0 while the worker works, then 1 (done) or 2 (it threw:
+// word 1 is the length of the error's text, UTF-8 from byte 8), so that an
+// exception in the worker fails the test with its message instead of
+// leaving the main thread to time out.
+const CTL_BYTES = 4096;
 if (!isMainThread) {
-  const ctl = new Int32Array((workerData as { ctl: SharedArrayBuffer }).ctl);
+  const ctlBuffer = (workerData as { ctl: SharedArrayBuffer }).ctl;
+  const ctl = new Int32Array(ctlBuffer);
   let heap: Heap | null = null;
   parentPort!.on("message", (m: { memory: WebAssembly.Memory; seed: number } | null) => {
-    heap?.detach();
-    heap = null;
-    if (m !== null) {
-      heap = Heap.attach(m.memory);
-      let x = m.seed | 1;
-      const blocks: number[] = [];
-      for (let i = 0; i < 300; i++) {
-        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-        blocks.push(heap.alloc((x >>> 0) % 600));
+    let state = 1;
+    try {
+      heap?.detach();
+      heap = null;
+      if (m !== null) {
+        heap = Heap.attach(m.memory);
+        let x = m.seed | 1;
+        const blocks: number[] = [];
+        for (let i = 0; i < 300; i++) {
+          x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+          blocks.push(heap.alloc((x >>> 0) % 600));
+        }
+        for (const b of blocks) heap.free(b);
       }
-      for (const b of blocks) heap.free(b);
+    } catch (e) {
+      const text = new TextEncoder().encode(e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e));
+      const n = Math.min(text.length, CTL_BYTES - 8);
+      new Uint8Array(ctlBuffer, 8, n).set(text.subarray(0, n));
+      ctl[1] = n;
+      state = 2;
     }
-    Atomics.store(ctl, 0, 1);
+    Atomics.store(ctl, 0, state);
     Atomics.notify(ctl, 0);
   });
 }
@@ -332,22 +347,34 @@ if (isMainThread) {
   });
 
   test(`model: ${SHARED_TARGET_OPS} operations on heaps another thread uses`, { timeout: 30 * 60_000 }, async () => {
-    const ctl = new Int32Array(new SharedArrayBuffer(4));
+    const ctl = new Int32Array(new SharedArrayBuffer(CTL_BYTES));
     const worker = new Worker(new URL(import.meta.url), { workerData: { ctl: ctl.buffer } });
     // Sends the worker a heap (or null: detach) and waits until it is done with it.
     const send = (m: { memory: WebAssembly.Memory; seed: number } | null): void => {
       Atomics.store(ctl, 0, 0);
       worker.postMessage(m);
       assert.equal(Atomics.wait(ctl, 0, 0, 20_000), "ok", "the worker did not answer");
+      if (Atomics.load(ctl, 0) === 2) {
+        const text = new TextDecoder().decode(new Uint8Array(ctl.buffer, 8, ctl[1]).slice());
+        workerFailure = `the worker threw on heap ${n} (seed ${m?.seed}): ${text}`;
+        assert.fail(workerFailure);
+      }
     };
+    // fast-check reports a throw in a model's setup without its message: this keeps it.
+    let workerFailure = "";
     let n = 0;
     try {
       const start = opsRun;
-      runModel(SHARED_TARGET_OPS, () => {
-        const heap = new Heap({ initialSize: 64 << 10, maxSize: MAX_SIZE });
-        send({ memory: heap.memory as WebAssembly.Memory, seed: BASE_SEED + n++ });
-        return heap;
-      });
+      try {
+        runModel(SHARED_TARGET_OPS, () => {
+          const heap = new Heap({ initialSize: 64 << 10, maxSize: MAX_SIZE });
+          send({ memory: heap.memory as WebAssembly.Memory, seed: BASE_SEED + n++ });
+          return heap;
+        });
+      } catch (e) {
+        if (workerFailure !== "") assert.fail(workerFailure);
+        throw e;
+      }
       assert.ok(opsRun - start >= SHARED_TARGET_OPS);
       send(null);
     } finally {
