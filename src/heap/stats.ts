@@ -7,8 +7,9 @@
 //
 // Where the committed bytes go (every term exact, and they add up):
 //
-//   committedBytes = metadataBytes              header, bitmap, descriptors, cache lists
-//                                               (and other threads' cache blocks, slots.ts)
+//   committedBytes = metadataBytes              header, cache lists, bitmap and descriptors
+//                                               of the committed data pages (and other
+//                                               threads' cache blocks, slots.ts)
 //                  + liveBytes                  live blocks (class size or whole pages)
 //                  + freeObjectBytes            free objects in class spans
 //                                               (cachedBytes of them on cache lists)
@@ -84,7 +85,7 @@ export interface HeapStats {
   committedBytes: number;
   /** Address range reserved for the heap (maxSize). */
   reservedBytes: number;
-  /** Bytes of header, bitmap, page descriptors and cache lists covering the committed range. */
+  /** Bytes of metadata the heap writes: the header, the cache lists, and the bitmap and page descriptors of the committed data pages (288 B a page). */
   metadataBytes: number;
   /** Bytes in live blocks, each rounded up to its class size or whole pages. */
   liveBytes: number;
