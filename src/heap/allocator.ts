@@ -281,14 +281,14 @@ export class Allocator {
    * address that is not the start of a live block; the heap is unchanged
    * then. Cost: O(1); no JS allocation.
    */
-  // Its slow cases leave through three calls (freeOverflow, freeBlock,
-  // freeSlow). 8cfc3a7 routed them through one small freeRest so that a
-  // case first met after V8 optimized free would deoptimize it once, not
-  // once per case; but V8 inlines freeRest, and its calls with them, into
-  // free and the caller's loop, and the third pass of bench:traces then
-  // still ran re-optimized code: gcc-wrapt 12.0 -> 32.7 ns/op, python-lines
-  // 14.7 -> 46.9 (5 interleaved rounds, medians), so it was reverted.
   free(addr: number): void {
+    // The slow cases leave through three calls (freeOverflow, freeBlock,
+    // freeSlow). 8cfc3a7 routed them through one small freeRest so that a
+    // case first met after V8 optimized free would deoptimize it once, not
+    // once per case; but V8 inlines freeRest, and its calls with it, into
+    // free and the caller's loop, and the third pass of bench:traces then
+    // still ran re-optimized code: gcc-wrapt 12.0 -> 32.7 ns/op, python-lines
+    // 14.7 -> 46.9 (5 interleaved rounds, medians), so it was reverted.
     const u32 = this.u32;
     // No block starts past the committed end, so the bound is the views' end
     // (never past the range the bitmap covers); a stale view fails it.
