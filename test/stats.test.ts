@@ -2,7 +2,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, Heap, type HeapStats, MAX_SMALL_SIZE, N_CLASSES, OutOfMemoryError, PAGE_SIZE } from "../src/index.js";
-import { countedLiveBytes } from "../src/heap/central.js";
+import { countedLiveBytes } from "../src/heap/live-bytes.js";
 import { sizeClassOf } from "../src/heap/class-of.js";
 import { count, formatStats, humanBytes } from "../src/heap/format-stats.js";
 import { HDR_CLASS_USED } from "../src/heap/layout.js";

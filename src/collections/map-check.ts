@@ -6,7 +6,7 @@ import type { Heap } from "../heap/heap.js";
 import { HeapCorruptionError, hex } from "../errors.js";
 import { hashBytes, hashWord } from "./hash.js";
 import { hashF64 } from "./map-keys.js";
-import type { MapShape } from "./map.js";
+import type { MapShape } from "./map-types.js";
 import { blockSize, headerState } from "./header.js";
 import {
   H_CAP, H_CURSOR, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE, H_OLD_TABLE, H_SEED, H_SIZE, H_TABLE, H_ZEROED, K_BYTES, K_F64, MAP,

@@ -2,7 +2,8 @@
 // heap blocks. map-layout.ts draws the header and lists the invariants;
 // table.ts has the Robin Hood table and map-resize.ts grows it
 // incrementally; map-keys.ts makes and reads keys; header.ts opens the
-// header; map-check.ts validates.
+// header; map-check.ts validates; map-types.ts has its types and checks its
+// options.
 //
 // The JS object holds the header's address and what the key and value types
 // fix (slot size, value offset, kinds); every other fact is in the header,
@@ -10,84 +11,32 @@
 
 import type { Heap } from "../heap/heap.js";
 import { ConcurrentModificationError, DisposedError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
 import { openHeader } from "./header.js";
 import { checkMap } from "./map-check.js";
 import { makeKeyBlock, queryKey, readKey } from "./map-keys.js";
 import {
   H_CAP, H_CURSOR, H_MAGIC, H_MODS, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE, H_OLD_TABLE, H_SEED, H_SIZE, H_TABLE, H_TYPE,
-  K_BYTES, K_F64, K_I32, K_STRING, K_U32, MAGIC, MAP, MAX_CAPACITY, MAX_SCALAR_KIND, maxLoad, MIN_CAPACITY, recordOffset, SIZEOF_HEADER,
+  K_BYTES, K_F64, MAGIC, MAP, MAX_CAPACITY, MAX_SCALAR_KIND, maxLoad, MIN_CAPACITY, recordOffset, SIZEOF_HEADER,
   typeFingerprint, typeName, V_BYTES, V_STRING, V_STRUCT,
 } from "./map-layout.js";
 import { grownCapacity, installTable, resizeStep } from "./map-resize.js";
 import {
-  type BigIntType, checkScalar, describe, isScalarType, readScalar, type ScalarType, scalarCode, T_F64, T_I64, T_U64, writeScalar,
+  checkScalar, describe, readScalar, scalarCode, T_F64, T_I64, T_U64, writeScalar,
 } from "./scalar.js";
 import {
-  checkValues, isStructType, overwriteRef, type StructFields, type StructInit, type StructRecord, type StructType,
+  checkValues, isStructType, overwriteRef, type StructFields, type StructInit, type StructType,
 } from "./struct.js";
 import { carryWords, DELETED, EMPTY, isFull, place, probe, queryNumber, queryWordValue, remove, vacate } from "./table.js";
 import { reclaimerOf } from "../heap/reclaim.js";
 import type { Collector } from "./collector.js";
 import { NO_TAGS, W_OWNED, W_REF } from "./gc-layout.js";
 import { collectorOfHeader } from "./gc-space.js";
+import {
+  KEY_CODES, type MapKey, type MapKeyArg, type MapKeyType, type MapShape, mapTypes, type MapValue, type MapValueInit, type MapValueType, type OffHeapMapOptions,
+} from "./map-types.js";
 
-/** Key types: strings (UTF-8), byte arrays, or numbers stored as u32, i32 or f64. */
-export type MapKeyType = "string" | "bytes" | "u32" | "i32" | "f64";
-/** Value types: scalars, strings, byte arrays, or records of a struct type. */
-export type MapValueType = ScalarType | "string" | "bytes" | StructType<any>;
-/** The JS type of keys that keys() returns. */
-export type MapKey<K extends MapKeyType> = K extends "string" ? string : K extends "bytes" ? Uint8Array : number;
-/** What lookups take: for a string map also the key's UTF-8 bytes. */
-export type MapKeyArg<K extends MapKeyType> = K extends "string" ? string | Uint8Array : MapKey<K>;
-/** What get() returns: a number, bigint, string, a copy of the bytes, or an accessor object. */
-export type MapValue<V extends MapValueType> =
-  V extends StructType<infer F extends StructFields> ? StructRecord<F> : V extends "string" ? string : V extends "bytes" ? Uint8Array
-    : V extends BigIntType ? bigint : number;
-/** What set() takes: as MapValue, or for records their values (or undefined for a zeroed record). */
-export type MapValueInit<V extends MapValueType> =
-  V extends StructType<infer F extends StructFields> ? StructInit<F> | undefined : V extends "string" ? string : V extends "bytes" ? Uint8Array
-    : V extends BigIntType ? bigint : number;
+export type { MapKey, MapKeyArg, MapKeyType, MapValue, MapValueInit, MapValueType, OffHeapMapOptions };
 
-/** @internal The layout facts checkMap needs. */
-export interface MapShape {
-  slotBytes: number;
-  valueOff: number;
-  keyKind: number;
-  valueKind: number;
-  struct: StructType | null;
-  /** Whether the header, tables and records are a Collector's blocks. */
-  collected: boolean;
-}
-
-/** Options of `new OffHeapMap` (key and value) and OffHeapMap.open (the same key and value). */
-export interface OffHeapMapOptions<K extends MapKeyType, V extends MapValueType> {
-  key: K;
-  value: V;
-  /** Entries to make room for at once. Default 0 (the first table is made by the first insert). */
-  capacity?: number;
-  /** Hash seed (u32). Default: random per map, stored in the header. */
-  hashSeed?: number;
-  /**
-   * The heap's Collector: the map is then collected (freed when no root
-   * reaches its header), each record value is a collected record of its
-   * own that "ref" fields elsewhere may point to (it outlives its entry
-   * while they do), and the collector follows the records' refs. open()
-   * finds this out from the image. Default: a plain map, freed by dispose.
-   */
-  collector?: Collector;
-}
-
-const KEY_CODES: Readonly<Record<MapKeyType, number>> = { string: K_STRING, bytes: K_BYTES, u32: K_U32, i32: K_I32, f64: K_F64 };
-const KEY_TYPES = Object.keys(KEY_CODES).map((k) => JSON.stringify(k)).join(", ");
-const VALUE_TYPES = 'a scalar type, "string", "bytes" or a struct type';
-const OPTION_RULES: OptionRules = {
-  key: { type: "string", required: true, values: `one of ${KEY_TYPES}` },
-  value: { type: ["string", "function"], required: true, values: VALUE_TYPES },
-  capacity: { type: "number" },
-  hashSeed: { type: "number" },
-  collector: { type: "object" },
-};
 /** A collected map's header: the collector follows its three table words. */
 const HEADER_TAGS = Int32Array.of(((H_TABLE * 4) << 2) | W_REF, ((H_OLD_TABLE * 4) << 2) | W_REF, ((H_NEXT_TABLE * 4) << 2) | W_REF);
 
@@ -574,18 +523,6 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     if (this.hdr === 0) throw new DisposedError(`OffHeapMap.${api}: the map was disposed`);
     return this.hdr;
   }
-}
-
-// Checks the heap and options of the call `api` and the key and value types
-// they name.
-function mapTypes<K extends MapKeyType, V extends MapValueType>(api: string, heap: Heap, options: OffHeapMapOptions<K, V>): { key: K; value: V } {
-  checkHeap(api, heap);
-  const { key, value } = checkOptions(api, options, OPTION_RULES);
-  if (!Object.prototype.hasOwnProperty.call(KEY_CODES, key)) throw new OffheapTypeError(`${api}: options.key ${describe(key)} is not one of ${KEY_TYPES}`);
-  if (!(isStructType(value) || value === "string" || value === "bytes" || isScalarType(value))) {
-    throw new OffheapTypeError(`${api}: options.value ${describe(value)} is not ${VALUE_TYPES}`);
-  }
-  return { key, value };
 }
 
 // A collected table's tags per slot (as gc-layout.ts's tagsOf): the key

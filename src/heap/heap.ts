@@ -62,7 +62,8 @@ import {
   CC_SHIFT, D_CLASS, D_USED, G_LIVE, G_LIVE_DEBUG, geometry, HDR_END_PAGE, HDR_F64_REQUESTED, HDR_TOTAL_PAGES,
   HEADER_BYTES, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
 } from "./layout.js";
-import { flushCaches, notePeakLive, releaseEmptySpans } from "./central.js";
+import { flushCaches, releaseEmptySpans } from "./central.js";
+import { notePeakLive } from "./live-bytes.js";
 import { attachSlot, detachSlot, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
 import { cutTail, extend, resizeLarge } from "./page-heap.js";
 import { granuleState, setGranule } from "./granules.js";

@@ -60,7 +60,7 @@
 //   f64 +8 HDR_F64_LARGE_ALLOCS (large blocks allocated so far)
 //   f64 +9 HDR_F64_REQUESTED (bytes requested by large blocks and realloc)
 //   f64 +12 HDR_F64_PEAK_LIVE  highest live bytes seen at a sampling point
-//                          (central.ts: notePeakLive; a lower bound of the
+//                          (live-bytes.ts: notePeakLive; a lower bound of the
 //                          true peak, see stats.ts)
 //   +26..+28 HDR_CLASS_USED  bit c set <=> class c's cache was ever refilled
 //                          (so classes with a clear bit have zero counts)

@@ -24,7 +24,7 @@
 // Peaks. peakCommittedBytes is exact: the committed end only grows in the
 // page heap's extend(), which records it. Live bytes change on the fast
 // paths, which only count; the peak of them (peakLiveBytes) is sampled, by
-// an exact sum of the counts (central.ts: countedLiveBytes), at every cache
+// an exact sum of the counts (live-bytes.ts: countedLiveBytes), at every cache
 // refill, every cache overflow, every large allocation and every
 // Heap.stats() call. So it is a lower bound of the true peak, and equal to
 // it unless live bytes rose and fell again between two samples: that can
