@@ -5,7 +5,7 @@ import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, Heap, type HeapStats, MAX_SMALL
 import { countedLiveBytes } from "../src/heap/live-bytes.js";
 import { sizeClassOf } from "../src/heap/class-of.js";
 import { count, formatStats, humanBytes } from "../src/heap/format-stats.js";
-import { HDR_CLASS_USED } from "../src/heap/layout.js";
+import { cacheArrayWords, geometry, HDR_CLASS_USED } from "../src/heap/layout.js";
 import { KIB, MIB, randInt, rng } from "./helpers.js";
 
 const SEED = Number(process.env.OFFHEAP_SEED ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
@@ -119,6 +119,30 @@ describe("stats: the breakdown", () => {
     assert.ok(sizes[0]!.metadata < 1 * MIB, `metadata of a 4 MiB heap: ${sizes[0]!.metadata} bytes`);
   });
 
+  test("metadata counts the cache lists' arrays in the 4 KiB pages they filled, and never less later", () => {
+    // A heap with a 2 GiB range has 0.6 MiB of arrays; a new one has written
+    // only their first slots, and the OS backs the rest with no RAM.
+    const heap = new Heap({ initialSize: 4 * MIB, maxSize: 2 ** 31 });
+    const totalPages = 2 ** 31 / PAGE_SIZE;
+    const g = geometry(totalPages);
+    const endPage = g.firstDataPage + (heap.stats().committedBytes - heap.stats().metadataBytes) / PAGE_SIZE;
+    const whole = g.firstDataPage * PAGE_SIZE - (totalPages - endPage + g.firstDataPage) * 288;
+    const before = heap.stats().metadataBytes;
+    assert.ok(whole - before >= 300 * KIB, `unwritten arrays left out: ${whole - before} bytes`);
+    assert.ok(whole - before <= cacheArrayWords(totalPages) * 4, "no more than the arrays");
+    // 4,000 16-byte blocks freed fill 16,000 bytes of their class's array (it holds 4,096).
+    const blocks = Array.from({ length: 4000 }, () => heap.alloc(16));
+    for (const p of blocks) heap.free(p);
+    const after = heap.stats().metadataBytes;
+    assert.ok(after - before >= 12 * KIB && after - before <= 20 * KIB && (after - before) % 4096 === 0, `metadata grew by ${after - before} bytes`);
+    // trim() empties the lists and gives back pages: what was written stays written.
+    const beyondPages = (s: HeapStats) => s.metadataBytes - ((s.committedBytes - s.metadataBytes) / PAGE_SIZE) * 288;
+    const written = beyondPages(heap.stats());
+    heap.trim();
+    assert.equal(beyondPages(heap.stats()), written);
+    heap.check();
+  });
+
   test("cached objects are the free objects on a class's cache list; span tails are what no object fits", () => {
     const heap = new Heap({ maxSize: 4 * MIB, initialSize: 256 * KIB });
     const cls = sizeClassOf(3000); // 3072-byte objects, 8 per 3-page span: 3 * 8192 - 8 * 3072 = 0 tail
@@ -175,9 +199,16 @@ describe("stats: peaks", () => {
   test(`peakCommittedBytes is the highest committedBytes ever, through growth and trim (seed ${SEED})`, () => {
     const next = rng(SEED);
     const heap = new Heap({ maxSize: 32 * MIB, initialSize: 64 * KIB, memory: "resizable" });
+    // committedBytes is what depends on the committed end page (its pages
+    // and their 288 B of bitmap and descriptor) plus the rest of the
+    // metadata, which only grows (the cache lists' arrays fill further):
+    // the peak is the first at its highest plus the rest as it is now.
+    const pageBytes = (s: HeapStats) => ((s.committedBytes - s.metadataBytes) / PAGE_SIZE) * (PAGE_SIZE + 288);
     let max = heap.stats().committedBytes;
+    let maxPages = pageBytes(heap.stats());
     assert.equal(heap.stats().peakCommittedBytes, max, "a new heap's peak is its initial size");
     const live: number[] = [];
+    let rest = 0;
     for (let i = 0; i < 3000; i++) {
       const r = next();
       if (r < 0.02) heap.trim();
@@ -185,13 +216,17 @@ describe("stats: peaks", () => {
       else live.push(heap.alloc(next() < 0.9 ? randInt(next, 1, 4000) : randInt(next, 40_000, 400_000)));
       const s = heap.stats();
       max = Math.max(max, s.committedBytes);
-      assert.equal(s.peakCommittedBytes, max, `after op ${i}`);
+      maxPages = Math.max(maxPages, pageBytes(s));
+      assert.ok(s.committedBytes - pageBytes(s) >= rest, `after op ${i}: the metadata beside the pages' never shrinks`);
+      rest = s.committedBytes - pageBytes(s);
+      assert.equal(s.peakCommittedBytes, maxPages + rest, `after op ${i}`);
+      assert.ok(s.peakCommittedBytes >= max, `after op ${i}: never below the highest committedBytes`);
     }
     for (const p of live) heap.free(p);
     assert.ok(heap.trim() > 0);
     const s = heap.stats();
     assert.ok(s.committedBytes < s.peakCommittedBytes, "trim lowers committed, not its peak");
-    assert.equal(s.peakCommittedBytes, max);
+    assert.equal(s.peakCommittedBytes, maxPages + s.committedBytes - pageBytes(s));
   });
 
   test("peakLiveBytes is exact for large blocks: each large allocation is a sample", () => {
@@ -299,10 +334,10 @@ offheap heap statistics (8 KiB pages)
 + free objects in size classes     16,168  15.8 KiB  3,888 bytes of them on cache lists
 + span tails                           88      88 B  too short for an object
 + free pages (page heap)            8,192   8.0 KiB
-+ metadata                         22,784  22.3 KiB  header, bitmap, page descriptors, cache lists
-= committed                        88,320  86.3 KiB
++ metadata                         18,688  18.3 KiB  header, bitmap, page descriptors, cache lists
+= committed                        84,224  82.3 KiB
   reserved (address range)      1,048,576   1.0 MiB
-  peak committed                   88,320  86.3 KiB  exact
+  peak committed                   84,224  82.3 KiB  pages at their peak, metadata as now
   peak live                        41,112  40.1 KiB  lower bound, sampled on slow paths
   requested since start            40,144  39.2 KiB
   fragmentation                     37.3%            1 - live / committed pages

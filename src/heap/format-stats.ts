@@ -36,7 +36,7 @@ export function formatStats(stats: HeapStats): string {
     ["+ metadata", count(s.metadataBytes), humanBytes(s.metadataBytes), "header, bitmap, page descriptors, cache lists"],
     ["= committed", count(s.committedBytes), humanBytes(s.committedBytes), ""],
     ["  reserved (address range)", count(s.reservedBytes), humanBytes(s.reservedBytes), ""],
-    ["  peak committed", count(s.peakCommittedBytes), humanBytes(s.peakCommittedBytes), "exact"],
+    ["  peak committed", count(s.peakCommittedBytes), humanBytes(s.peakCommittedBytes), "pages at their peak, metadata as now"],
     ["  peak live", count(s.peakLiveBytes), humanBytes(s.peakLiveBytes), "lower bound, sampled on slow paths"],
     ["  requested since start", count(s.requestedBytes), humanBytes(s.requestedBytes), ""],
     ["  fragmentation", percent(s.fragmentation), "", "1 - live / committed pages"],

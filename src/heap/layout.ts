@@ -21,7 +21,7 @@
 // counts neither. Metadata costs 288 B per 8 KiB page (3.5%):
 // 256 B of bitmap (2 bits per 8 B) and a 32 B descriptor; the cache lists
 // take 4 B an object, at most 0.6% of the range (cacheCapacity), touched
-// only as far as the lists fill.
+// only as far as the lists fill (stats.ts counts those 4 KiB pages).
 //
 // Allocation bitmap: the state of every 8-byte granule of the range, 2 bits
 // each, 16 granules per u32 word. The granule at address a is in word

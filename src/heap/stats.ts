@@ -38,7 +38,7 @@ import {
   CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_USED, DESC_SHIFT, 
   HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_F64_PEAK_LIVE,
   HDR_F64_REQUESTED, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_PEAK_END_PAGE, KIND_CACHE, KIND_LARGE, KIND_SMALL,
-  META_BYTES_PER_PAGE, PAGE_SIZE,
+  META_BYTES_PER_PAGE, PAGE_SIZE, cacheCapacity, geometry,
 } from "./layout.js";
 import type { Core } from "./core.js";
 import { cacheLength } from "./central.js";
@@ -85,7 +85,11 @@ export interface HeapStats {
   committedBytes: number;
   /** Address range reserved for the heap (maxSize). */
   reservedBytes: number;
-  /** Bytes of metadata the heap writes: the header, the cache lists, and the bitmap and page descriptors of the committed data pages (288 B a page). */
+  /**
+   * Bytes of metadata the heap writes: the header, the cache lists (their
+   * arrays as far as they were ever filled, in 4 KiB pages), and the bitmap
+   * and page descriptors of the committed data pages (288 B a page).
+   */
   metadataBytes: number;
   /** Bytes in live blocks, each rounded up to its class size or whole pages. */
   liveBytes: number;
@@ -126,7 +130,12 @@ export interface HeapStats {
    * average request so far (requestedBytes / allocs of its row).
    */
   internalFragmentation: number;
-  /** Highest committedBytes so far (exact; trim() lowers committedBytes, never this). */
+  /**
+   * Highest committedBytes so far: the committed pages at their peak, and
+   * the metadata as written by now (the cache lists' arrays only fill
+   * further, so it is never below the true peak, and above it only by the
+   * array pages first written since). trim() lowers committedBytes, never this.
+   */
   peakCommittedBytes: number;
   /**
    * Highest liveBytes seen at a sample: a cache refill, a cache overflow, a
@@ -213,7 +222,8 @@ export function heapStats(h: Core): HeapStats {
   liveBytes += largeBytes;
   liveRequestedEstimate += largeRequestedBytes;
   // Other threads' cache blocks (slots.ts) are metadata in data pages.
-  const metadataBytes = metadataFor(h, h.endPage) + cachePages * PAGE_SIZE;
+  const unwritten = unwrittenCacheBytes(h);
+  const metadataBytes = metadataFor(h, h.endPage) - unwritten + cachePages * PAGE_SIZE;
   const dataBytes = (h.endPage - h.firstDataPage - cachePages) * PAGE_SIZE;
   return {
     committedBytes: metadataBytes + dataBytes,
@@ -234,7 +244,7 @@ export function heapStats(h: Core): HeapStats {
     largeAllocs,
     fragmentation: dataBytes > 0 ? 1 - liveBytes / dataBytes : 0,
     internalFragmentation: liveBytes > 0 ? Math.max(0, 1 - liveRequestedEstimate / liveBytes) : 0,
-    peakCommittedBytes: committedFor(h, u32[HDR_PEAK_END_PAGE]!),
+    peakCommittedBytes: committedFor(h, u32[HDR_PEAK_END_PAGE]!) - unwritten,
     peakLiveBytes: Math.max(f64[HDR_F64_PEAK_LIVE]!, liveBytes),
     classes,
   };
@@ -248,6 +258,42 @@ export function heapStats(h: Core): HeapStats {
 function metadataFor(h: Core, endPage: number): number {
   const untouched = h.totalPages - endPage + h.firstDataPage;
   return h.firstDataPage * PAGE_SIZE - untouched * META_BYTES_PER_PAGE;
+}
+
+/** Bytes of the OS's pages: the unit in which it backs memory that was written with RAM. */
+const OS_PAGE = 4096;
+
+// Slot 0's cache lists (in the metadata pages, layout.ts) fill their arrays
+// from the bottom, and a slot once written holds an address (never 0) from
+// then on: each array's written part is its sentinel and the run of
+// non-zero slots after it. The rest of the cache region, up to the first
+// data page, was never written, and its 4 KiB pages that hold no written
+// word have no RAM either: on a heap with a 2 GiB range, about 0.4 of the
+// 0.6 MiB until the lists fill. A page written since the peak counts then
+// too, so the peak is never understated. (Memory the caller passed in was
+// zero-filled whole by the constructor; this counts what the heap writes in
+// memory it makes, as the rest of metadataFor does.)
+function unwrittenCacheBytes(h: Core): number {
+  const u32 = h.u32;
+  const { cacheOff } = geometry(h.totalPages);
+  const first = Math.ceil(cacheOff / OS_PAGE); // the first OS page wholly in the region
+  const end = (h.firstDataPage * PAGE_SIZE) / OS_PAGE;
+  let written = 0;
+  let next = first; // OS pages below it are counted already
+  let w = cacheOff / 4; // the sentinel of class 1's array
+  for (let cls = 1; cls <= N_CLASSES; cls++) {
+    const slots = cacheCapacity(cls, h.totalPages);
+    let top = 0;
+    while (top < slots && u32[w + top + 1] !== 0) top++;
+    const lo = Math.max(next, Math.floor((w * 4) / OS_PAGE));
+    const hi = Math.floor(((w + top) * 4) / OS_PAGE);
+    if (hi >= lo) {
+      written += hi - lo + 1;
+      next = hi + 1;
+    }
+    w += 1 + slots;
+  }
+  return (end - first - written) * OS_PAGE;
 }
 
 function committedFor(h: Core, endPage: number): number {
