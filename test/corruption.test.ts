@@ -20,7 +20,7 @@ import { isMainThread, parentPort, threadId, Worker, workerData } from "node:wor
 import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, Heap, HeapCorruptionError, N_CLASSES, PAGE_SIZE } from "../src/index.js";
 import { sizeClassOf } from "../src/heap/class-of.js";
 import {
-  BITMAP_BYTES_PER_PAGE, BITMAP_OFF, cacheCapacity, CC_ARRAY, CC_LIMIT, CC_MAX, CC_PUSHES, CC_TOP, CC_SHIFT, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED,
+  BITMAP_BYTES_PER_PAGE, BITMAP_OFF, cacheCapacity, CC_ARRAY, CC_BASE, CC_LIMIT, CC_MAX, CC_PUSHES, CC_TOP, CC_SHIFT, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED,
   DESC_SHIFT, HDR_BIN_NONEMPTY, HDR_CACHE, HDR_EMPTY, HDR_END_PAGE, HDR_F64_CLASS_ALLOCS, HDR_FREE_BIN, HDR_FREE_PAGES,
   G_FREE, G_LIVE, G_NONE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_MAGIC, HDR_N_EMPTY_SPANS, HDR_PARTIAL, HDR_ROOTS, HDR_TOTAL_PAGES,
   HDR_SLOTS, N_BINS, SL_THREAD,
@@ -288,6 +288,12 @@ if (isMainThread) {
       ["a cache-list slot points at a live block", "S2", (w) => { w.u32[cacheSlot(w, 1)] = live16(w); }],
       ["a cache list's top past its array", "S2", (w) => { w.u32[cacheW(CLS16, CC_TOP)] = w.u32[cacheW(CLS16, CC_ARRAY)]! + w.u32[cacheW(CLS16, CC_MAX)]! + 1; }],
       ["a cache list's push bound (CC_LIMIT)", "S2", (w) => { w.u32[cacheW(CLS16, CC_LIMIT)] = w.u32[cacheW(CLS16, CC_LIMIT)]! + 1; }],
+      ["a cache list's length at its last fold (CC_BASE)", "S2", (w) => { w.u32[cacheW(CLS16, CC_BASE)] = w.u32[cacheW(CLS16, CC_BASE)]! + 1; }],
+      ["a cache list longer than its fold and pushes allow (pops < 0)", "S2", (w) => {
+        w.u32[cacheW(CLS16, CC_BASE)] = 0;
+        w.u32[cacheW(CLS16, CC_PUSHES)] = 0;
+        w.u32[cacheW(CLS16, CC_LIMIT)] = w.u32[cacheW(CLS16, CC_MAX)]!;
+      }],
       ["a cache list's sentinel", "S2", (w) => { w.u32[w.u32[cacheW(CLS16, CC_ARRAY)]!] = w.cache16[0]!; }],
       ["D_OWNER of a multi-page span's second page", "P2", (w) => { w.u32[dw(w, w.multiSpan + 1, D_OWNER)] = w.multiSpan + 1; }],
       ["D_OWNER of a large block's last page", "P2", (w) => { const p = pageOf(w.large); w.u32[dw(w, p + 4, D_OWNER)] = p + 1; }],

@@ -11,7 +11,7 @@ const { CLASS_OF_GRANULE } = classof;
 import * as sizeclasses from "./size-classes.js";
 const { MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
-const { ALIGN_MASK, BITMAP_W, CC_LIMIT, CC_TOP, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
+const { ALIGN_MASK, BITMAP_W, CC_LIMIT, CC_TOP, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
   DESC_SHIFT, G_FREE, G_LIVE, G_LIVE_DEBUG, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT, HDR_CACHE, HDR_DESC_OFF, HDR_END_PAGE,
   HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_LOCK, HDR_SHARED, HDR_SLOTS, HDR_TOTAL_PAGES, HEADER_BYTES, PAGE_SHIFT, PAGE_SIZE,
   SAMPLE_NEVER, SL_BUSY, SLOT_SHIFT } = layout;
@@ -150,7 +150,6 @@ export class Allocator {
       // The last test is the heap profiler's countdown (profile.ts).
       if (addr >>> 2 < u32.length && ((word >>> shift) & 3) === G_FREE && requested <= (u32[cw + CC_SAMPLE_AT]! | 0)) {
         u32[cw + CC_TOP] = top - 1;
-        u32[cw + CC_POPS] = (u32[cw + CC_POPS]! + 1) | 0;
         u32[cw + CC_REQUESTED] = requested;
         u32[bitW] = word ^ (3 << shift); // G_FREE -> G_LIVE
         return addr;
@@ -217,7 +216,6 @@ export class Allocator {
         for (let word = u32[bitW]!; ((word >>> shift) & 3) === G_FREE; word = u32[bitW]!) {
           if (Atomics.compareExchange(u32, bitW, word, word ^ (3 << shift)) === word) {
             u32[cw + CC_TOP] = top - 1;
-            u32[cw + CC_POPS] = (u32[cw + CC_POPS]! + 1) | 0;
             u32[cw + CC_REQUESTED] = requested;
             return addr;
           }

@@ -54,7 +54,7 @@
 import * as sizeclasses from "./size-classes.js";
 const { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
-const { ALIGN_MASK, BITMAP_W, cacheCapacity, CC_ARRAY, CC_LIMIT, CC_MAX, CC_TOP, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
+const { ALIGN_MASK, BITMAP_W, cacheCapacity, CC_ARRAY, CC_BASE, CC_LIMIT, CC_MAX, CC_TOP, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
   D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, G_FREE, G_LIVE, HDR_CLASS_USED, HDR_EMPTY, HDR_F64_CLASS_ALLOCS,
   HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_FREE_PAGES,
   HDR_END_PAGE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_CACHE, KIND_LARGE, KIND_SMALL, CACHE_LINES_WORDS, cacheBlockBytes,
@@ -350,9 +350,10 @@ export function cacheLength(u32: Uint32Array, cw: number): number {
   return u32[cw + CC_TOP]! - u32[cw + CC_ARRAY]!;
 }
 
-// Makes the list at line cw the n objects in its array's slots 1..n, and sets the push bound (its counts are folded).
+// Makes the list at line cw the n objects in its array's slots 1..n, its base, and sets the push bound (its counts are folded).
 function setList(u32: Uint32Array, cw: number, n: number): void {
   u32[cw + CC_TOP] = u32[cw + CC_ARRAY]! + n;
+  u32[cw + CC_BASE] = n;
   u32[cw + CC_LIMIT] = u32[cw + CC_MAX]! - n;
 }
 
@@ -360,7 +361,7 @@ function setList(u32: Uint32Array, cw: number, n: number): void {
  * Folds class cls's pop and push counts into its totals and resets the
  * push bound; returns the list's length. Every slow path that changes the
  * list calls it first. Throws HeapCorruptionError (S2) if the count is
- * past the array.
+ * past the array, or more pushes than its length show.
  */
 export function foldCounts(h: Core, cls: number): number {
   const u32 = h.u32;
@@ -368,13 +369,16 @@ export function foldCounts(h: Core, cls: number): number {
   const cw = h.cacheW + (cls << CC_SHIFT);
   const n = cacheLength(u32, cw);
   if (!(n >= 0 && n <= u32[cw + CC_MAX]!)) damaged("S2", `class ${cls}'s cache list counts ${n} objects in an array of ${u32[cw + CC_MAX]}`);
-  f64[HDR_F64_CLASS_ALLOCS + cls] = f64[HDR_F64_CLASS_ALLOCS + cls]! + u32[cw + CC_POPS]!;
+  // alloc() counts nothing: the pops are what the list lost since the last fold, net of the pushes.
+  const pops = u32[cw + CC_BASE]! + u32[cw + CC_PUSHES]! - n;
+  if (pops < 0) damaged("S2", `class ${cls}'s cache list holds ${n} objects, more than its ${u32[cw + CC_BASE]} at the last fold and ${u32[cw + CC_PUSHES]} pushes since`);
+  f64[HDR_F64_CLASS_ALLOCS + cls] = f64[HDR_F64_CLASS_ALLOCS + cls]! + pops;
   f64[HDR_F64_CLASS_FREES + cls] = f64[HDR_F64_CLASS_FREES + cls]! + u32[cw + CC_PUSHES]!;
   const requested = u32[cw + CC_REQUESTED]!;
   f64[HDR_F64_CLASS_REQUESTED + cls] = f64[HDR_F64_CLASS_REQUESTED + cls]! + requested;
   // The fast path keeps CC_REQUESTED <= CC_SAMPLE_AT, so this stays >= 0.
   if (u32[cw + CC_SAMPLE_AT] !== SAMPLE_NEVER) u32[cw + CC_SAMPLE_AT] = Math.max(0, u32[cw + CC_SAMPLE_AT]! - requested);
-  u32[cw + CC_POPS] = 0;
+  u32[cw + CC_BASE] = n;
   u32[cw + CC_PUSHES] = 0;
   u32[cw + CC_REQUESTED] = 0;
   u32[cw + CC_LIMIT] = u32[cw + CC_MAX]! - n;

@@ -69,7 +69,7 @@ import { cutTail, extend, resizeLarge } from "./page-heap.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkHeap } from "./check.js";
 import { checkOption, checkSize } from "./validate.js";
-import { formatImage, imageProblem, planImage } from "./image.js";
+import { formatImage, imageProblem, planImage, upgradeImage } from "./image.js";
 import { loadImage, saveImage } from "./image-file.js";
 import { type HeapProfile, makeProfiler } from "./profile.js";
 import { checkRoots, getRoot, rootNames, setRoot } from "./roots.js";
@@ -280,6 +280,7 @@ export class Heap extends Allocator {
       problem = imageProblem(u32, (memory instanceof WebAssembly.Memory ? memory.buffer : memory).byteLength);
     }
     if (problem !== "") throw new InvalidImageError(`Heap.attach: ${problem}`);
+    upgradeImage(memory instanceof WebAssembly.Memory ? memory.buffer : memory);
     const totalBytes = u32[HDR_TOTAL_PAGES]! * PAGE_SIZE;
     attaching = openBacking(memory, u32[HDR_END_PAGE]! * PAGE_SIZE, totalBytes);
     const heap = new Heap(checked);

@@ -42,7 +42,7 @@
 import { InvalidImageError, OffheapTypeError } from "../errors.js";
 import { createMemory } from "../memory/backing.js";
 import { nodeFs } from "../common/write-file.js";
-import { PAGE_SIZE, VERSION } from "./layout.js";
+import { OLDEST_VERSION, PAGE_SIZE, VERSION } from "./layout.js";
 
 /** Version of the file format (the header above); the image inside has its own layout VERSION. */
 export const FILE_VERSION = 1;
@@ -230,7 +230,7 @@ export async function loadImage(path: string, kind: "wasm" | "resizable"): Promi
     const fileVersion = view.getUint32(OFF_FILE_VERSION, LE);
     if (fileVersion !== FILE_VERSION) refuse(`file format version ${fileVersion} (this build reads ${FILE_VERSION})`);
     const layoutVersion = view.getUint32(OFF_FILE_LAYOUT_VERSION, LE);
-    if (layoutVersion !== VERSION) refuse(`image layout version ${layoutVersion} (this build reads ${VERSION})`);
+    if (!(layoutVersion >= OLDEST_VERSION && layoutVersion <= VERSION)) refuse(`image layout version ${layoutVersion} (this build reads ${OLDEST_VERSION} to ${VERSION})`);
     const pageSize = view.getUint32(OFF_FILE_PAGE_SIZE, LE);
     if (pageSize !== PAGE_SIZE) refuse(`page size ${pageSize} (this build uses ${PAGE_SIZE})`);
     const imageBytes = view.getFloat64(OFF_FILE_IMAGE_BYTES, LE);

@@ -7,10 +7,10 @@ import { type MemoryOption, WASM_PAGE_SIZE } from "../memory/backing.js";
 import { classHash } from "./class-of.js";
 import { checkOption, defaultMaxSize } from "./validate.js";
 import { initCaches } from "./central.js";
-import { initSlots } from "./slots.js";
+import { initSlots, slotCacheLines } from "./slots.js";
 import {
-  CC_ARRAY, CC_MAX, CC_SHIFT, cacheCapacity, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
-  HDR_TOTAL_PAGES, HDR_VERSION, MAGIC, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE, VERSION,
+  CC_ARRAY, CC_BASE, CC_MAX, CC_PUSHES, CC_SHIFT, CC_TOP, cacheCapacity, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
+  HDR_TOTAL_PAGES, HDR_VERSION, MAGIC, MAX_RANGE_BYTES, OLDEST_VERSION, PAGE_SHIFT, PAGE_SIZE, VERSION,
 } from "./layout.js";
 import { N_CLASSES } from "./size-classes.js";
 
@@ -35,7 +35,8 @@ export function formatImage(u32: Uint32Array, totalPages: number): void {
 /** Why the header in u32 is not an image this build can open, in a memory of `byteLength` bytes; "" if it is one. */
 export function imageProblem(u32: Uint32Array, byteLength: number): string {
   if (u32[HDR_MAGIC] !== MAGIC) return "the memory does not hold an offheap heap image (bad magic number)";
-  if (u32[HDR_VERSION] !== VERSION) return `image format version ${u32[HDR_VERSION]} is not supported (this build reads version ${VERSION})`;
+  const version = u32[HDR_VERSION]!;
+  if (!(version >= OLDEST_VERSION && version <= VERSION)) return `image format version ${version} is not supported (this build reads versions ${OLDEST_VERSION} to ${VERSION})`;
   if (u32[HDR_PAGE_SHIFT] !== PAGE_SHIFT) return `image page size ${2 ** u32[HDR_PAGE_SHIFT]!} differs from ${PAGE_SIZE}`;
   if (u32[HDR_N_CLASSES] !== N_CLASSES || u32[HDR_CLASS_HASH] !== classHash()) return "image was made with a different size-class table";
   const total = u32[HDR_TOTAL_PAGES]!;
@@ -49,6 +50,26 @@ export function imageProblem(u32: Uint32Array, byteLength: number): string {
   if (end < firstDataPage || end > total) return `committed end page ${end} is outside [${firstDataPage}, ${total}]`;
   if (end * PAGE_SIZE > byteLength) return `image needs ${end * PAGE_SIZE} bytes but the memory holds ${byteLength}`;
   return "";
+}
+
+/**
+ * Brings an image that imageProblem accepted up to VERSION, in place, before
+ * any Heap opens it. Version 6 kept each cache list's pops since its last
+ * fold in word CC_BASE (then CC_POPS), and its length at that fold only as
+ * CC_MAX - CC_LIMIT (which a trap overwrites): the length is n + pops -
+ * pushes, its counts unchanged otherwise. Damaged counts stay damaged, for
+ * check() to name. O(slots * classes).
+ */
+export function upgradeImage(buffer: ArrayBuffer | SharedArrayBuffer): void {
+  const u32 = new Uint32Array(buffer);
+  if (u32[HDR_VERSION] === VERSION) return;
+  for (const lines of slotCacheLines(u32)) {
+    for (let cls = 1; cls <= N_CLASSES; cls++) {
+      const cw = lines + (cls << CC_SHIFT);
+      u32[cw + CC_BASE] = u32[cw + CC_TOP]! - u32[cw + CC_ARRAY]! + u32[cw + CC_BASE]! - u32[cw + CC_PUSHES]!;
+    }
+  }
+  u32[HDR_VERSION] = VERSION;
 }
 
 /**

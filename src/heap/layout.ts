@@ -90,7 +90,10 @@
 //            (another slot's lines are the same, at SL_CACHE + 8c):
 //            +0 CC_TOP     word index of the slot of the object on top of
 //                          the list (a stack: alloc pops, free pushes)
-//            +1 CC_POPS    objects alloc() took from it since the last fold
+//            +1 CC_BASE    objects on the list at the last fold: the pops
+//                          since are CC_BASE + CC_PUSHES - (CC_TOP - CC_ARRAY),
+//                          so alloc() counts nothing (until version 7 it
+//                          counted them here, CC_POPS: image.ts upgrades)
 //            +2 CC_PUSHES  objects free() put on it since the last fold
 //            +3 CC_ARRAY   word index of the list's array in the cache
 //                          region: a sentinel 0, then the addresses of the
@@ -98,7 +101,7 @@
 //                          CC_TOP - CC_ARRAY objects. Popping an empty list
 //                          reads the sentinel, which the fast path refuses.
 //            +4 CC_MAX     objects the array holds (cacheCapacity)
-//            +5 CC_LIMIT   CC_MAX - (objects on it at the last fold): free()
+//            +5 CC_LIMIT   CC_MAX - CC_BASE: free()
 //                          takes its slow path when CC_PUSHES passes it, so
 //                          the list never overflows its array and no count
 //                          wraps between folds (pops <= CC_MAX too)
@@ -148,7 +151,8 @@
 //   S2  class c's cache list holds objects of spans of class c, on object
 //       starts, without repeats, all G_FREE; CC_ARRAY and CC_MAX are the
 //       geometry's, the sentinel is 0, n = CC_TOP - CC_ARRAY is in [0,
-//       CC_MAX] and CC_LIMIT == CC_MAX - (n - CC_PUSHES + CC_POPS).
+//       CC_MAX], CC_LIMIT == CC_MAX - CC_BASE, and the pops since the
+//       last fold, CC_BASE + CC_PUSHES - n, are >= 0.
 //   S3  used == objects - |free list|; live objects of a span ==
 //       used - (its objects on the cache list) == its live granules; every
 //       G_FREE object is on exactly one list.
@@ -186,7 +190,9 @@ export const ALIGN = 1 << ALIGN_SHIFT;
 export const ALIGN_MASK = ALIGN - 1;
 
 export const MAGIC = 0x5048464f; // "OFHP" little-endian
-export const VERSION = 6;
+export const VERSION = 7;
+/** The oldest image version this build opens: version 6 images are upgraded in place when opened (image.ts upgradeImage). */
+export const OLDEST_VERSION = 6;
 
 export const HEADER_BYTES = PAGE_SIZE;
 export const BITMAP_OFF = HEADER_BYTES;
@@ -257,7 +263,7 @@ export const SLF_READY = 2;
 export const HDR_CACHE = 256;
 export const CC_SHIFT = 3; // 8 words per class
 export const CC_TOP = 0;
-export const CC_POPS = 1;
+export const CC_BASE = 1;
 export const CC_PUSHES = 2;
 export const CC_ARRAY = 3;
 export const CC_MAX = 4;

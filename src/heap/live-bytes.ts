@@ -5,7 +5,7 @@
 
 import { CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  CC_POPS, CC_PUSHES, CC_SHIFT, HDR_CLASS_USED, HDR_END_PAGE, HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES, HDR_F64_PEAK_LIVE, HDR_FREE_PAGES,
+  CC_ARRAY, CC_BASE, CC_SHIFT, CC_TOP, HDR_CLASS_USED, HDR_END_PAGE, HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES, HDR_F64_PEAK_LIVE, HDR_FREE_PAGES,
   HDR_LARGE_PAGES, HDR_SLOTS, MAX_SLOTS, PAGE_SIZE, SL_CACHE, SL_FLAGS, SL_THREAD, SLF_READY, SLOT_SHIFT,
 } from "./layout.js";
 import type { Core } from "./core.js";
@@ -39,7 +39,7 @@ export function countedLiveBytes(h: Core): number {
       for (let bits = u32[HDR_CLASS_USED + w]!; bits !== 0; bits &= bits - 1) {
         const cls = (w << 5) + 31 - Math.clz32(bits & -bits);
         const cw = lines + (cls << CC_SHIFT);
-        bytes += (u32[cw + CC_POPS]! - u32[cw + CC_PUSHES]!) * CLASS_SIZE[cls]!;
+        bytes += (u32[cw + CC_BASE]! - (u32[cw + CC_TOP]! - u32[cw + CC_ARRAY]!)) * CLASS_SIZE[cls]!; // pops - pushes
       }
     }
   }

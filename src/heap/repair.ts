@@ -19,7 +19,7 @@
 // checks the result.
 
 import * as layout from "./layout.js";
-const { CC_ARRAY, CC_LIMIT, CC_MAX, CC_POPS, CC_PUSHES, CC_REQUESTED, CC_SHIFT, CC_TOP, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_USED, DESC_SHIFT,
+const { CC_ARRAY, CC_BASE, CC_LIMIT, CC_MAX, CC_PUSHES, CC_REQUESTED, CC_SHIFT, CC_TOP, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_USED, DESC_SHIFT,
   G_FREE, G_LIVE_BIT, G_NONE, HDR_BIN_NONEMPTY, HDR_EMPTY, HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES, HDR_FREE_BIN,
   HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_CACHE, KIND_FREE, KIND_LARGE, KIND_SMALL,
   N_BINS, PAGE_SIZE } = layout;
@@ -44,7 +44,7 @@ export function repairAfterDeath(h: Core, deadLines: number, liveLines: number[]
     const cw = deadLines + (cls << CC_SHIFT);
     u32[cw + CC_TOP] = u32[cw + CC_ARRAY]!;
     u32[cw + CC_LIMIT] = u32[cw + CC_MAX]!;
-    u32[cw + CC_POPS] = 0;
+    u32[cw + CC_BASE] = 0;
     u32[cw + CC_PUSHES] = 0;
     u32[cw + CC_REQUESTED] = 0;
   }
@@ -149,7 +149,10 @@ export function repairAfterDeath(h: Core, deadLines: number, liveLines: number[]
   // C1: each class's frees make allocations minus frees its live objects.
   for (let cls = 1; cls <= N_CLASSES; cls++) {
     let pops = 0;
-    for (const lines of liveLines) pops += u32[lines + (cls << CC_SHIFT) + CC_POPS]! - u32[lines + (cls << CC_SHIFT) + CC_PUSHES]!;
+    for (const lines of liveLines) {
+      const cw = lines + (cls << CC_SHIFT);
+      pops += u32[cw + CC_BASE]! - (u32[cw + CC_TOP]! - u32[cw + CC_ARRAY]!); // pops - pushes since the fold
+    }
     const live = usedPerClass[cls]! - cachedPerClass[cls]!;
     f64[HDR_F64_CLASS_FREES + cls] = f64[HDR_F64_CLASS_ALLOCS + cls]! + pops - live;
   }
