@@ -9,7 +9,7 @@
 // last pass is "warm". Prints one JSON line:
 //   { allocator, trace, ops, prefixOps, prefixNs, passNs: [...], footprintBytes: [...] }
 // footprintBytes[k] is the allocator's peak memory after pass k+1: offheap's
-// peakCommittedBytes (exact), TLSF's wasm memory size (it never shrinks),
+// peakCommittedBytes (never below the true peak), TLSF's wasm memory size (it never shrinks),
 // null for V8 and the floor.
 //
 // Allocators: the adapters of ../allocators.mjs: offheap, as-tlsf, v8 and

@@ -21,8 +21,10 @@
 // metadata" for these; jemalloc's "allocated", "active" - "allocated",
 // "metadata" and "mapped" (committed here) come closest.
 //
-// Peaks. peakCommittedBytes is exact: the committed end only grows in the
-// page heap's extend(), which records it. Live bytes change on the fast
+// Peaks. peakCommittedBytes is the committed end at its peak (it only
+// grows in the page heap's extend(), which records it) with the metadata
+// as written by now: the cache lists' arrays only fill further, so it is
+// never below the true peak. Live bytes change on the fast
 // paths, which only count; the peak of them (peakLiveBytes) is sampled, by
 // an exact sum of the counts (live-bytes.ts: countedLiveBytes), at every cache
 // refill, every cache overflow, every large allocation and every
