@@ -369,8 +369,7 @@ export function foldCounts(h: Core, cls: number): number {
   const cw = h.cacheW + (cls << CC_SHIFT);
   const n = cacheLength(u32, cw);
   if (!(n >= 0 && n <= u32[cw + CC_MAX]!)) damaged("S2", `class ${cls}'s cache list counts ${n} objects in an array of ${u32[cw + CC_MAX]}`);
-  // alloc() counts nothing: the pops are what the list lost since the last fold, net of the pushes.
-  const pops = u32[cw + CC_BASE]! + u32[cw + CC_PUSHES]! - n;
+  const pops = layout.popsSinceFold(u32, cw);
   if (pops < 0) damaged("S2", `class ${cls}'s cache list holds ${n} objects, more than its ${u32[cw + CC_BASE]} at the last fold and ${u32[cw + CC_PUSHES]} pushes since`);
   f64[HDR_F64_CLASS_ALLOCS + cls] = f64[HDR_F64_CLASS_ALLOCS + cls]! + pops;
   f64[HDR_F64_CLASS_FREES + cls] = f64[HDR_F64_CLASS_FREES + cls]! + u32[cw + CC_PUSHES]!;

@@ -12,7 +12,7 @@
 import { HeapCorruptionError, hex } from "../errors.js";
 import { CLASS_OBJECTS, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  binOf, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, CC_ARRAY, CC_LIMIT, CC_MAX, CC_TOP, CC_BASE, CC_PUSHES, CC_SHIFT, G_FREE, G_LIVE_BIT, G_NONE, HDR_CACHE,
+  binOf, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, CC_ARRAY, CC_LIMIT, CC_MAX, CC_TOP, CC_BASE, CC_PUSHES, CC_SHIFT, popsSinceFold, G_FREE, G_LIVE_BIT, G_NONE, HDR_CACHE,
   HDR_BIN_NONEMPTY, HDR_EMPTY, HDR_FREE_BIN, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES,
   HDR_N_EMPTY_SPANS, HDR_PARTIAL, HDR_SLOTS, KIND_CACHE, KIND_FREE, KIND_SMALL, MAX_SLOTS, N_BINS, PAGE_SIZE, D_NEXT, D_PREV, SL_CACHE, SLOT_SHIFT, cacheBlockBytes,
 } from "./layout.js";
@@ -155,7 +155,7 @@ function checkCache(h: Core, lines: number, cls: number, seen: Uint32Array, cach
   if (u32[cw + CC_LIMIT] !== max - u32[cw + CC_BASE]! && u32[cw + CC_LIMIT] !== TRAP_LIMIT) {
     fail("S2", `${what}: its push bound ${u32[cw + CC_LIMIT]} does not match its length at the last fold, ${u32[cw + CC_BASE]}`);
   }
-  if (u32[cw + CC_BASE]! + u32[cw + CC_PUSHES]! < n) fail("S2", `${what} holds ${n} objects, more than its ${u32[cw + CC_BASE]} at the last fold and ${u32[cw + CC_PUSHES]} pushes since`);
+  if (popsSinceFold(u32, cw) < 0) fail("S2", `${what} holds ${n} objects, more than its ${u32[cw + CC_BASE]} at the last fold and ${u32[cw + CC_PUSHES]} pushes since`);
   for (let i = 1; i <= n; i++) {
     const a = u32[array + i]!;
     const page = Math.floor(a / PAGE_SIZE);

@@ -270,6 +270,16 @@ export const CC_MAX = 4;
 export const CC_LIMIT = 5;
 export const CC_REQUESTED = 6;
 export const CC_SAMPLE_AT = 7;
+
+/**
+ * Objects alloc() took from the cache list whose line starts at word cw
+ * since its last fold, derived from the line (alloc counts nothing):
+ * CC_BASE + CC_PUSHES - (CC_TOP - CC_ARRAY). Negative only if the line is
+ * damaged (S2).
+ */
+export function popsSinceFold(u32: Uint32Array, cw: number): number {
+  return u32[cw + CC_BASE]! + u32[cw + CC_PUSHES]! - (u32[cw + CC_TOP]! - u32[cw + CC_ARRAY]!);
+}
 /** CC_SAMPLE_AT of a class that is never sampled. */
 export const SAMPLE_NEVER = 0x7fffffff;
 export const HDR_PARTIAL = 896;

@@ -37,7 +37,7 @@
 
 import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  CC_BASE, CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_USED, DESC_SHIFT, 
+  CC_PUSHES, CC_REQUESTED, CC_SHIFT, D_USED, DESC_SHIFT, popsSinceFold,
   HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_F64_PEAK_LIVE,
   HDR_F64_REQUESTED, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_PEAK_END_PAGE, KIND_CACHE, KIND_LARGE, KIND_SMALL,
   META_BYTES_PER_PAGE, PAGE_SIZE, cacheCapacity, geometry,
@@ -194,7 +194,7 @@ export function heapStats(h: Core): HeapStats {
     for (const lines of slots) {
       const cw = lines + (cls << CC_SHIFT);
       const n = cacheLength(u32, cw);
-      classAllocs += u32[cw + CC_BASE]! + u32[cw + CC_PUSHES]! - n;
+      classAllocs += popsSinceFold(u32, cw);
       classFrees += u32[cw + CC_PUSHES]!;
       classRequested += u32[cw + CC_REQUESTED]!;
       cached += n;
