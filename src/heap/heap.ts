@@ -53,14 +53,13 @@
 // garbage collector as a backstop), reclaim.ts (the hook a tracing
 // collector attaches to take its blocks out of manual freeing).
 
-import { HeapCorruptionError, InvalidImageError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { type Backing, isMemoryObject, openBacking, refreshShared } from "../memory/backing.js";
+import { HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { type Backing, isMemoryObject, openBacking } from "../memory/backing.js";
 import { Allocator } from "./allocator.js";
 import { sizeClassOf } from "./class-of.js";
 import { MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  CC_SHIFT, D_CLASS, D_USED, G_LIVE, G_LIVE_DEBUG, geometry, HDR_END_PAGE, HDR_F64_REQUESTED, HDR_TOTAL_PAGES,
-  HEADER_BYTES, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
+  CC_SHIFT, D_CLASS, D_USED, G_LIVE, G_LIVE_DEBUG, geometry, HDR_F64_REQUESTED, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
 } from "./layout.js";
 import { flushCaches, releaseEmptySpans } from "./central.js";
 import { notePeakLive } from "./live-bytes.js";
@@ -69,7 +68,7 @@ import { cutTail, extend, resizeLarge } from "./page-heap.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkHeap } from "./check.js";
 import { checkOption, checkSize } from "./validate.js";
-import { formatImage, imageProblem, planImage, upgradeImage } from "./image.js";
+import { formatImage, imageProblem, openImage, planImage } from "./image.js";
 import { loadImage, saveImage } from "./image-file.js";
 import { type HeapProfile, makeProfiler } from "./profile.js";
 import { checkRoots, getRoot, rootNames, setRoot } from "./roots.js";
@@ -270,19 +269,7 @@ export class Heap extends Allocator {
     if (!isMemoryObject(memory)) {
       throw new OffheapTypeError(`Heap.attach: memory must be an ArrayBuffer, a SharedArrayBuffer or a WebAssembly.Memory holding a heap image, got ${describe(memory)}`);
     }
-    const buffer = memory instanceof WebAssembly.Memory ? memory.buffer : memory;
-    if (buffer.byteLength < HEADER_BYTES) throw new InvalidImageError(`Heap.attach: ${buffer.byteLength} bytes is too short for a heap image`);
-    const u32 = new Uint32Array(buffer, 0, HEADER_BYTES >>> 2);
-    // Another thread may grow a shared memory between reading its length and its header: read the length again, up to date.
-    let problem = imageProblem(u32, buffer.byteLength);
-    if (problem !== "") {
-      refreshShared(memory);
-      problem = imageProblem(u32, (memory instanceof WebAssembly.Memory ? memory.buffer : memory).byteLength);
-    }
-    if (problem !== "") throw new InvalidImageError(`Heap.attach: ${problem}`);
-    upgradeImage(memory instanceof WebAssembly.Memory ? memory.buffer : memory);
-    const totalBytes = u32[HDR_TOTAL_PAGES]! * PAGE_SIZE;
-    attaching = openBacking(memory, u32[HDR_END_PAGE]! * PAGE_SIZE, totalBytes);
+    attaching = openImage(memory, "Heap.attach");
     const heap = new Heap(checked);
     adoptImageReclaimer(heap); // e.g. the guard of a Collector's blocks (reclaim.ts)
     return heap;

@@ -2,15 +2,15 @@
 // (formatImage), checked by every Heap that opens an image (imageProblem). layout.ts draws the image.
 // See heap.ts for an overview.
 
-import { OffheapRangeError } from "../errors.js";
-import { type MemoryOption, WASM_PAGE_SIZE } from "../memory/backing.js";
+import { InvalidImageError, OffheapRangeError } from "../errors.js";
+import { type Backing, type MemoryOption, openBacking, refreshShared, WASM_PAGE_SIZE } from "../memory/backing.js";
 import { classHash } from "./class-of.js";
 import { checkOption, defaultMaxSize } from "./validate.js";
 import { initCaches } from "./central.js";
 import { initSlots, slotCacheLines } from "./slots.js";
 import {
   CC_ARRAY, CC_BASE, CC_MAX, CC_PUSHES, CC_SHIFT, CC_TOP, cacheCapacity, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
-  HDR_TOTAL_PAGES, HDR_VERSION, MAGIC, MAX_RANGE_BYTES, OLDEST_VERSION, PAGE_SHIFT, PAGE_SIZE, VERSION,
+  HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, MAGIC, MAX_RANGE_BYTES, OLDEST_VERSION, PAGE_SHIFT, PAGE_SIZE, VERSION,
 } from "./layout.js";
 import { N_CLASSES } from "./size-classes.js";
 
@@ -50,6 +50,28 @@ export function imageProblem(u32: Uint32Array, byteLength: number): string {
   if (end < firstDataPage || end > total) return `committed end page ${end} is outside [${firstDataPage}, ${total}]`;
   if (end * PAGE_SIZE > byteLength) return `image needs ${end * PAGE_SIZE} bytes but the memory holds ${byteLength}`;
   return "";
+}
+
+/**
+ * The Backing of the image that `memory` holds, for Heap.attach to open:
+ * checks its header (imageProblem) and brings an older version up to date
+ * in place (upgradeImage). Throws InvalidImageError, naming `api`, for
+ * memory that holds no image this version opens; it is unchanged then.
+ */
+export function openImage(memory: ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory, api: string): Backing {
+  const bufferOf = () => (memory instanceof WebAssembly.Memory ? memory.buffer : memory);
+  const buffer = bufferOf();
+  if (buffer.byteLength < HEADER_BYTES) throw new InvalidImageError(`${api}: ${buffer.byteLength} bytes is too short for a heap image`);
+  const u32 = new Uint32Array(buffer, 0, HEADER_BYTES >>> 2);
+  // Another thread may grow a shared memory between reading its length and its header: read the length again, up to date.
+  let problem = imageProblem(u32, buffer.byteLength);
+  if (problem !== "") {
+    refreshShared(memory);
+    problem = imageProblem(u32, bufferOf().byteLength);
+  }
+  if (problem !== "") throw new InvalidImageError(`${api}: ${problem}`);
+  upgradeImage(bufferOf());
+  return openBacking(memory, u32[HDR_END_PAGE]! * PAGE_SIZE, u32[HDR_TOTAL_PAGES]! * PAGE_SIZE);
 }
 
 /**
