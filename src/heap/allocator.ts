@@ -13,28 +13,14 @@ const { MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
 const { ALIGN_MASK, BITMAP_W, CC_LIMIT, CC_TOP, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
   DESC_SHIFT, G_FREE, G_LIVE, G_LIVE_DEBUG, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT, HDR_CACHE, HDR_DESC_OFF, HDR_END_PAGE,
-  HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_LOCK, HDR_SHARED, HDR_SLOTS, HDR_TOTAL_PAGES, HEADER_BYTES, PAGE_SHIFT, PAGE_SIZE,
-  SAMPLE_NEVER, SL_BUSY, SLOT_SHIFT } = layout;
+  HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_TOTAL_PAGES, HEADER_BYTES, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
 import { allocLarge, cachedSpan, cacheOverflow, foldCounts, freeLarge, refill, returnLine } from "./central.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkSize, liveSpan, usableBytes } from "./validate.js";
 import type { Profiler } from "./profile.js";
 import { checkPlainAccess } from "./debug-trailer.js";
-import { lockWord, unlockWord } from "./lock.js";
-import { BROKEN_ID, currentThreadId, enterSharedMode, leaveSharedMode, lockId, soleSlot } from "./slots.js";
-
-/**
- * The default growth policy: the heap grows by GROW_SHARE of its committed
- * pages beyond the need, at least GROW_MIN_BYTES. The step is what a heap
- * commits past its need at its peak, so it is small: on the traces of
- * bench:traces an eighth and 1 MiB left 0.5-1 MiB of free pages at the peak
- * of the 3-6 MiB heaps and 10 MiB at the 73 MiB one (peak footprint 1.29x
- * peak live; 1.16x with a sixteenth). Every backing memory grows in place,
- * so a growth costs a resize and new views, a few microseconds: the ~70
- * growths from 1 MiB to 100 MiB do not show (bench/growth.mjs).
- */
-const GROW_SHARE = 1 / 16;
-const GROW_MIN_BYTES = 256 << 10;
+import { currentThreadId, followSharedMode, releaseHeapLock, takeHeapLock } from "./slots.js";
+import { defaultGrowBytes } from "./options.js";
 
 /**
  * The views and the alloc/free paths of a heap image; `Heap` is the class
@@ -441,31 +427,11 @@ export class Allocator {
     if (this.detached) this.sync(); // throws
     if (this.lockDepth++ === 0) {
       if (this.i32.buffer !== this.backing.buffer) this.refreshViews(); // a grown unshared memory detached them
-      // One thread alone skips the lock's compare-exchange and its wake-up
-      // check: it says it is busy, then looks whether another thread
-      // started sharing; an attaching thread stores HDR_SHARED, then waits
-      // while SL_BUSY is set (slots.ts). Both sides store, then load the
-      // other's word (Dekker's handshake): each needs a sequentially
-      // consistent store before its load. With a plain store the processor
-      // could still hold it in its store buffer when the load ran (x86
-      // reorders a store and a later load), and both threads could go on:
-      // this one without the lock, the attaching one under it.
-      const busy = HDR_SLOTS + (this.slot << SLOT_SHIFT) + SL_BUSY;
-      if (!this.sharedMode && !this.attaching) {
-        Atomics.store(this.u32, busy, 1);
-        if (Atomics.load(this.u32, HDR_SHARED) === 0) this.biased = true;
-        else Atomics.store(this.u32, busy, 0);
-      }
-      if (!this.biased) lockWord(this.i32, HDR_LOCK, lockId(this), BROKEN_ID);
+      this.biased = takeHeapLock(this);
     }
     try {
       this.sync();
-      const shared = this.u32[HDR_SHARED] !== 0;
-      if (shared !== this.sharedMode) {
-        if (shared) enterSharedMode(this);
-      } else if (shared && soleSlot(this)) {
-        leaveSharedMode(this);
-      }
+      followSharedMode(this);
     } catch (e) {
       this.unlockHeap();
       throw e;
@@ -509,13 +475,9 @@ export class Allocator {
   /** @internal Releases the heap lock taken by lockHeap. */
   unlockHeap(): void {
     if (--this.lockDepth !== 0) return;
-    if (this.biased) {
-      this.biased = false;
-      // After every store of the slow path, for the attaching thread that waits on it.
-      Atomics.store(this.u32, HDR_SLOTS + (this.slot << SLOT_SHIFT) + SL_BUSY, 0);
-    } else {
-      unlockWord(this.i32, HDR_LOCK);
-    }
+    const biased = this.biased;
+    this.biased = false;
+    releaseHeapLock(this, biased);
   }
 
   /**
@@ -558,7 +520,7 @@ export class Allocator {
   /** @internal Growth policy: pages to add beyond the need when the heap grows. */
   growStepPages(): number {
     const committed = (this.endPage - this.firstDataPage) * PAGE_SIZE;
-    return Math.ceil((this.growByBytes >= 0 ? this.growByBytes : Math.max(GROW_MIN_BYTES, committed * GROW_SHARE)) / PAGE_SIZE);
+    return Math.ceil((this.growByBytes >= 0 ? this.growByBytes : defaultGrowBytes(committed)) / PAGE_SIZE);
   }
 
   // Re-reads what this object caches of the image: views (another Heap on

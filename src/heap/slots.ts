@@ -53,7 +53,7 @@ import { N_CLASSES } from "./size-classes.js";
 import { allocCacheBlock, flushCaches, foldCounts, freeCacheBlock } from "./central.js";
 import { cacheBlockBytes } from "./layout.js";
 import type { Allocator } from "./allocator.js";
-import { canWait, lockHolder } from "./lock.js";
+import { canWait, lockHolder, lockWord, unlockWord } from "./lock.js";
 import { checkHeap } from "./check.js";
 import { repairAfterDeath } from "./repair.js";
 
@@ -79,6 +79,46 @@ export function currentThreadId(): number {
   const key = Symbol.for("offheap.threadId");
   const g = globalThis as unknown as Record<symbol, number | undefined>;
   return (g[key] ??= 1 + Math.floor(Math.random() * 0x3ffffffe));
+}
+
+/**
+ * Takes the heap lock for `h` (its outermost lockHeap); returns true if it
+ * is held biased. One thread alone skips the lock's compare-exchange and its
+ * wake-up check: it says it is busy, then looks whether another thread
+ * started sharing; an attaching thread stores HDR_SHARED, then waits while
+ * SL_BUSY is set (see the top of this file). Both sides store, then load the
+ * other's word (Dekker's handshake): each needs a sequentially consistent
+ * store before its load. With a plain store the processor could still hold
+ * it in its store buffer when the load ran (x86 reorders a store and a
+ * later load), and both threads could go on: this one without the lock, the
+ * attaching one under it.
+ */
+export function takeHeapLock(h: Allocator): boolean {
+  if (!h.sharedMode && !h.attaching) {
+    const busy = slotWord(h.slot) + SL_BUSY;
+    Atomics.store(h.u32, busy, 1);
+    if (Atomics.load(h.u32, HDR_SHARED) === 0) return true;
+    Atomics.store(h.u32, busy, 0);
+  }
+  lockWord(h.i32, HDR_LOCK, lockId(h), BROKEN_ID);
+  return false;
+}
+
+/** Releases the heap lock takeHeapLock took for `h` (`biased`: what it returned). */
+export function releaseHeapLock(h: Allocator, biased: boolean): void {
+  // Biased: after every store of the slow path, for the attaching thread that waits on it.
+  if (biased) Atomics.store(h.u32, slotWord(h.slot) + SL_BUSY, 0);
+  else unlockWord(h.i32, HDR_LOCK);
+}
+
+/** Under the heap lock: switches `h` to the image's mode, shared when another thread uses the heap, plain when its slot is the last. */
+export function followSharedMode(h: Allocator): void {
+  const shared = h.u32[HDR_SHARED] !== 0;
+  if (shared !== h.sharedMode) {
+    if (shared) enterSharedMode(h);
+  } else if (shared && soleSlot(h)) {
+    leaveSharedMode(h);
+  }
 }
 
 /** The heap lock's holder id of `h`: its slot + 1 (a Heap takes the lock only once it has a slot). */
