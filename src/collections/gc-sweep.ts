@@ -43,6 +43,7 @@ export function sweepWords(heap: Heap, space: GcSpace, from: number, to: number)
       if (!locked) {
         heap.lockHeap();
         locked = true;
+        heap.samplePeakLive(); // freeLine lowers the live bytes without a cache list between
       }
       const line = (i << G_WORD_SHIFT) >>> 0;
       // One size for the page's blocks: a page holds one class, or starts one large block.

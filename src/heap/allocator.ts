@@ -15,6 +15,7 @@ const { ALIGN_MASK, BITMAP_W, CC_LIMIT, CC_TOP, CC_PUSHES, CC_REQUESTED, CC_SAMP
   DESC_SHIFT, G_FREE, G_LIVE, G_LIVE_DEBUG, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT, HDR_CACHE, HDR_DESC_OFF, HDR_END_PAGE,
   HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_TOTAL_PAGES, HEADER_BYTES, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
 import { allocLarge, cachedSpan, cacheOverflow, foldCounts, freeLarge, refill, returnLine } from "./central.js";
+import { notePeakLive } from "./live-bytes.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkSize, liveSpan, usableBytes } from "./validate.js";
 import type { Profiler } from "./profile.js";
@@ -478,6 +479,15 @@ export class Allocator {
     const biased = this.biased;
     this.biased = false;
     releaseHeapLock(this, biased);
+  }
+
+  /**
+   * @internal Samples the live-bytes peak (stats.ts: every path that lowers
+   * the live bytes past what the cache lists can hide takes a sample first).
+   * A sweeper calls it before a run of freeLine calls.
+   */
+  samplePeakLive(): void {
+    notePeakLive(this);
   }
 
   /**

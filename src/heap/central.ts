@@ -238,7 +238,6 @@ export function refill(h: Core & GrowAhead, cls: number): number {
     got += take;
   }
   setList(h.u32, cw, got);
-  notePeakLive(h);
   return h.u32[slot0 + got - 1]!;
 }
 
@@ -435,6 +434,7 @@ export function flushCache(h: Core, cls: number, keep: number): void {
  * exits, and what trim() and page pressure do first.
  */
 export function flushCaches(h: Core): void {
+  notePeakLive(h); // emptying the lists lets later frees hide more from the next sample
   for (let cls = 1; cls <= N_CLASSES; cls++) flushCache(h, cls, 0);
 }
 
@@ -485,7 +485,6 @@ export function allocLarge(h: Core & GrowAhead, sizeBytes: number): number {
   u32[HDR_LARGE_BLOCKS] = u32[HDR_LARGE_BLOCKS]! + 1;
   u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! + n;
   h.f64[HDR_F64_LARGE_ALLOCS] = h.f64[HDR_F64_LARGE_ALLOCS]! + 1;
-  notePeakLive(h);
   return addr;
 }
 
@@ -509,6 +508,7 @@ export function freeLarge(h: Core, addr: number, cls: number): void {
     }
     damaged("P1", `freeing ${hex(addr)}: the large block at page ${s} has ${n} pages; the committed end is page ${h.endPage}`);
   }
+  notePeakLive(h);
   setGranule(u32, addr, layout.G_NONE);
   u32[HDR_LARGE_BLOCKS] = u32[HDR_LARGE_BLOCKS]! - 1;
   u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! - n;

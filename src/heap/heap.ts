@@ -316,10 +316,13 @@ export class Heap extends Allocator {
     let inPlace = false;
     if (cls !== 0) {
       inPlace = sizeBytes <= MAX_SMALL_SIZE && sizeClassOf(sizeBytes) === cls;
-    } else if (sizeBytes > MAX_SMALL_SIZE && resizeLarge(this, addr >>> PAGE_SHIFT, Math.ceil(sizeBytes / PAGE_SIZE))) {
-      this.u32[dw + D_USED] = sizeBytes;
-      this.profiler?.resized(addr, sizeBytes);
-      inPlace = true;
+    } else if (sizeBytes > MAX_SMALL_SIZE) {
+      notePeakLive(this); // shrinking in place lowers the live bytes: a sample first (stats.ts)
+      if (resizeLarge(this, addr >>> PAGE_SHIFT, Math.ceil(sizeBytes / PAGE_SIZE))) {
+        this.u32[dw + D_USED] = sizeBytes;
+        this.profiler?.resized(addr, sizeBytes);
+        inPlace = true;
+      }
     }
     if (inPlace) {
       // A block debug mode allocated loses its trailer's meaning: it is a plain block now.

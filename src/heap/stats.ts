@@ -24,15 +24,22 @@
 // Peaks. peakCommittedBytes is the committed end at its peak (it only
 // grows in the page heap's extend(), which records it) with the metadata
 // as written by now: the cache lists' arrays only fill further, so it is
-// never below the true peak. Live bytes change on the fast
-// paths, which only count; the peak of them (peakLiveBytes) is sampled, by
-// an exact sum of the counts (live-bytes.ts: countedLiveBytes), at every cache
-// refill, every cache overflow, every large allocation and every
-// Heap.stats() call. So it is a lower bound of the true peak, and equal to
-// it unless live bytes rose and fell again between two samples: that can
-// only happen through objects popped from a cache list (at most its length
-// at the last sample, plus the objects freed to it since) or a large block
-// grown in place by realloc. The true peak is at most peakCommittedBytes -
+// never below the true peak. Live bytes change on the fast paths, which
+// only count; the peak of them (peakLiveBytes) is sampled, by an exact sum
+// of the counts (live-bytes.ts: countedLiveBytes), before every change
+// that can lower them past what the cache lists hide: at every cache
+// overflow and every flush of the lists (trim, a thread's exit, page
+// pressure), before a large block is freed or shrunk in place, before a
+// sweeper's bulk frees (freeLine), and at every Heap.stats() call. Between
+// two samples a class's live objects can then fall only by frees that
+// stayed on a cache list, and a list holds at most CC_MAX objects. So
+// peakLiveBytes is a lower bound of the true peak, below it by at most what
+// the cache lists of the classes in use can hold, and exact when no small
+// block was freed between the peak and the next sample (a large block's
+// free is itself a sample). Rising live bytes need no sample, so refills,
+// frequent while a program starts and its code is not optimized yet, take
+// none (they did: it cost a sixth of the first 100,000 operations of the
+// python-lines trace). The true peak is at most peakCommittedBytes -
 // metadataBytes.
 
 import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
@@ -140,10 +147,10 @@ export interface HeapStats {
    */
   peakCommittedBytes: number;
   /**
-   * Highest liveBytes seen at a sample: a cache refill, a cache overflow, a
-   * large allocation or a stats() call. A lower bound of the true peak, equal
-   * to it unless blocks popped from a cache list (or a large block grown in
-   * place) were freed again before the next sample.
+   * Highest liveBytes seen at a sample: a cache overflow or flush, a large
+   * block's free or shrink, a sweep, or a stats() call. A lower bound of the
+   * true peak, below it by at most what the cache lists can hold (frees that
+   * stayed on a list before the next sample).
    */
   peakLiveBytes: number;
   /** One row per size class that owns at least one span. */

@@ -13,6 +13,7 @@ import { DisposedError, Heap, HeapCorruptionError, OffheapRangeError, OffheapTyp
 import type { GcSpace } from "../../src/collections/gc-space.js";
 import { Collector, defineStruct, OffHeapArray } from "../../src/collections/index.js";
 import { expectError, expectRejected, randInt, rng } from "../helpers.js";
+import { countedLiveBytes } from "../../src/heap/live-bytes.js";
 import { CycleModel, eager, FIELDS, type ModelNode, Node, ownBlocks, reachableFrom, verify } from "./gc-model.js";
 
 const SEED = Number(process.env.OFFHEAP_SEED ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
@@ -472,6 +473,20 @@ describe("Collector sweep", () => {
     heap.setRoot("kept", 0);
     gc.collect();
     assert.equal(heap.stats().liveBlocks, ownBlocks(heap), "every owned string was freed with its record");
+  });
+
+  test("a sweep samples the heap's live-bytes peak before it frees (stats().peakLiveBytes)", () => {
+    const heap = new Heap();
+    const gc = new Collector(heap);
+    let head = 0;
+    for (let i = 0; i < 20_000; i++) head = gc.alloc(Node, { value: i, a: head });
+    heap.setRoot("head", head);
+    heap.setRoot("head", 0);
+    const built = countedLiveBytes(heap); // the count, not a sample: stats() would be one
+    gc.collect(); // frees the 20,000 nodes a line at a time (freeLine), past every cache list
+    const s = heap.stats();
+    assert.ok(s.liveBytes <= built - 20_000 * 16, `the nodes were freed: ${s.liveBytes} of ${built}`);
+    assert.ok(s.peakLiveBytes >= built, `peak ${s.peakLiveBytes} below the ${built} bytes live before the sweep`);
   });
 });
 
