@@ -94,6 +94,19 @@ describe("alloc and free", () => {
     const reused = second.filter((p) => first.includes(p)).length;
     assert.ok(reused >= 500 - CLASS_OBJECTS[classIndexOf(48)]!, `only ${reused} of 500 addresses reused`);
   });
+
+  test("a heap made in a user's buffer that holds old data starts clean: every list empty, check() passes", () => {
+    for (const memory of [new ArrayBuffer(4 * MIB), new SharedArrayBuffer(4 * MIB)]) {
+      new Uint8Array(memory).fill(0xff); // a cache list's sentinel is 0 in a clean image
+      const heap = new Heap({ memory });
+      heap.check();
+      assert.deepEqual([heap.stats().liveBytes, heap.stats().freeObjectBytes], [0, 0]);
+      const blocks = [8, 100, 1000, 5000, 40_000].map((size) => heap.alloc(size));
+      for (const p of blocks) heap.free(p);
+      heap.check();
+      assert.equal(heap.stats().liveBytes, 0);
+    }
+  });
 });
 
 describe("calloc", () => {

@@ -26,8 +26,7 @@ export function sizeClassOf(sizeBytes: number): number {
   return CLASS_OF_GRANULE[(sizeBytes + 7) >>> ALIGN_SHIFT]!;
 }
 
-/** FNV-1a hash of the class table, stored in the image so an image made with another table is refused. */
-export function classHash(): number {
+const CLASS_HASH = ((): number => {
   let h = 0x811c9dc5;
   for (let c = 1; c <= N_CLASSES; c++) {
     for (const v of [CLASS_SIZE[c]!, CLASS_PAGES[c]!, CLASS_OBJECTS[c]!]) {
@@ -35,4 +34,9 @@ export function classHash(): number {
     }
   }
   return h;
+})();
+
+/** FNV-1a hash of the class table, stored in the image so an image made with another table is refused. */
+export function classHash(): number {
+  return CLASS_HASH;
 }

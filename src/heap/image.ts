@@ -16,7 +16,7 @@ import { N_CLASSES } from "./size-classes.js";
 
 const MIB = 1 << 20;
 
-/** Writes a new image's header for `totalPages` pages of range (the header page must be zero): no pages committed yet, empty caches. */
+/** Writes a new image's header for `totalPages` pages of range (its metadata, geometry(totalPages).firstDataPage pages, must be zero): no pages committed yet, empty caches. */
 export function formatImage(u32: Uint32Array, totalPages: number): void {
   const { descOff, cacheOff, firstDataPage } = geometry(totalPages);
   u32[HDR_MAGIC] = MAGIC;
@@ -28,7 +28,7 @@ export function formatImage(u32: Uint32Array, totalPages: number): void {
   u32[HDR_FIRST_DATA_PAGE] = firstDataPage;
   u32[HDR_END_PAGE] = firstDataPage;
   u32[HDR_DESC_OFF] = descOff;
-  initCaches(u32, HDR_CACHE, cacheOff >>> 2, totalPages);
+  initCaches(u32, HDR_CACHE, cacheOff >>> 2, totalPages, true);
   initSlots(u32);
 }
 
