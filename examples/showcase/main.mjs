@@ -185,11 +185,11 @@ function comparison(o, map, off) {
   ];
 }
 
-function verdicts(o, map, off, loadJson, loadImage) {
+function verdicts(o, map, off, control, loadJson, loadImage) {
   const t = (label, pass, detail) => ({ label, pass, detail });
   const out = [];
   out.push(off.ok
-    ? t(`max GC pause with offheap < ${TARGET_GC_MAX_MS} ms`, off.gcMaxMs < TARGET_GC_MAX_MS, `${fmtMs(off.gcMaxMs)} (${off.gcMaxKind} during ${off.gcMaxPhase}; ${off.gcPauses.filter((p) => p.ms >= TARGET_GC_MAX_MS).length} of ${off.gcCount} pauses ≥ ${TARGET_GC_MAX_MS} ms); Map: ${map.ok ? fmtMs(map.gcMaxMs) : map.error}`)
+    ? t(`max GC pause with offheap < ${TARGET_GC_MAX_MS} ms`, off.gcMaxMs < TARGET_GC_MAX_MS, `${fmtMs(off.gcMaxMs)} (${off.gcMaxKind} during ${off.gcMaxPhase}; ${off.gcPauses.filter((p) => p.ms >= TARGET_GC_MAX_MS).length} of ${off.gcCount} pauses ≥ ${TARGET_GC_MAX_MS} ms); Map: ${map.ok ? fmtMs(map.gcMaxMs) : map.error}; the keys and names alone, no map: ${control.ok ? `${fmtMs(control.gcMaxMs)} (${control.gcCount} GCs)` : control.error}`)
     : t(`max GC pause with offheap < ${TARGET_GC_MAX_MS} ms`, null, off.error));
   const offTotal = off.ok ? off.heapUsedBytes + off.offHeap.committedBytes : NaN;
   out.push(off.ok && map.ok
@@ -309,23 +309,26 @@ async function main() {
     const limitFlags = [`--max-old-space-size=${o.limitHeapMb}`, "--expose-gc"];
     const limitTimeout = Math.min(o.timeout, 120);
     process.stderr.write(`offheap showcase: ${fmtInt(o.records)} records, ${fmtInt(o.lookups)} lookups, ${fmtInt(o.updates)} updates, seed ${o.seed}; each step in its own process\n`);
-    step(1, 6, "Map<string, object>: build, lookups, updates, then write it as JSON");
+    step(1, 7, "Map<string, object>: build, lookups, updates, then write it as JSON");
     const map = await runWorker(["--expose-gc"], ["map", ...common, "--file", jsonFile], o.timeout);
     stepDone(map);
-    step(2, 6, "OffHeapMap: build, lookups, updates, then heap.save");
+    step(2, 7, "OffHeapMap: build, lookups, updates, then heap.save");
     const off = await runWorker(["--expose-gc"], ["offheap", ...common, "--file", imageFile], o.timeout);
     stepDone(off);
-    step(3, 6, "reload the JSON: read, JSON.parse, verify");
+    step(3, 7, "control: the build loop's key and name strings alone, no map (the GC floor of both sides)");
+    const control = await runWorker(["--expose-gc"], ["strings", ...common], o.timeout);
+    stepDone(control);
+    step(4, 7, "reload the JSON: read, JSON.parse, verify");
     const loadJson = map.ok ? await runWorker([], ["load-json", ...common, "--file", jsonFile], o.timeout) : { ok: false, wallMs: 0, error: "no JSON file (the Map step failed)" };
     stepDone(loadJson);
-    step(4, 6, "reload the image: Heap.load, OffHeapMap.open, verify");
+    step(5, 7, "reload the image: Heap.load, OffHeapMap.open, verify");
     const loadImage = off.ok ? await runWorker([], ["load-image", ...common, "--file", imageFile], o.timeout) : { ok: false, wallMs: 0, error: "no image (the OffHeapMap step failed)" };
     stepDone(loadImage);
     const limitArgs = ["--records", o.limitRecords, "--lookups", o.lookups, "--seed", o.seed].map(String);
-    step(5, 6, `heap limit: ${fmtInt(o.limitRecords)} records in a Map under --max-old-space-size=${o.limitHeapMb}`);
+    step(6, 7, `heap limit: ${fmtInt(o.limitRecords)} records in a Map under --max-old-space-size=${o.limitHeapMb}`);
     const limitMap = await runWorker(limitFlags, ["limit-map", ...limitArgs], limitTimeout);
     stepDone(limitMap, limitMap.ok ? "" : ` (expected; more than ${fmtInt(limitMap.progress)} records were built)`);
-    step(6, 6, `heap limit: ${fmtInt(o.limitRecords)} records in an OffHeapMap under --max-old-space-size=${o.limitHeapMb}`);
+    step(7, 7, `heap limit: ${fmtInt(o.limitRecords)} records in an OffHeapMap under --max-old-space-size=${o.limitHeapMb}`);
     const limitOff = await runWorker(limitFlags, ["limit-offheap", ...limitArgs], limitTimeout);
     stepDone(limitOff);
     meta.loadAfter = os.loadavg();
@@ -334,8 +337,8 @@ async function main() {
     const rows = comparison(o, map, off);
     const persist = persistence(map, off, loadJson, loadImage);
     const limit = heapLimit(limitMap, limitOff);
-    const targets = verdicts(o, map, off, loadJson, loadImage);
-    const model = { meta, o, rows, persist, limit, targets, targetRecords: TARGET_RECORDS, results: { map, off, loadJson, loadImage, limitMap, limitOff } };
+    const targets = verdicts(o, map, off, control, loadJson, loadImage);
+    const model = { meta, o, rows, persist, limit, targets, targetRecords: TARGET_RECORDS, results: { map, off, control, loadJson, loadImage, limitMap, limitOff } };
     printText(model);
 
     const reportPath = resolve(o.out, REPORT_NAME);

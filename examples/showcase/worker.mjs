@@ -8,6 +8,7 @@
 //   offheap        the same with an OffHeapMap of records; --file: then saves the heap image
 //   load-json      reads and parses the JSON file, verifies a sample
 //   load-image     loads the heap image, opens the map, verifies a sample
+//   strings        the build loop's key and name strings alone, no map: the GC floor of both sides
 //   limit-map      builds the Map under a small --max-old-space-size (expected to crash), printing progress
 //   limit-offheap  builds the OffHeapMap under the same limit, then times lookups
 //
@@ -181,6 +182,22 @@ function buildOffHeap(heap, n, seed, progress) {
   return m;
 }
 
+// The build loop with no map at all: the same key and name strings and the
+// same numbers. Each string is stored (into a small ring, so V8 cannot elide
+// it) and soon dropped, as the OffHeapMap build drops them once copied. Its
+// collections are the floor of either side's: what the caller's own strings
+// cost V8, whatever holds the records.
+function buildNothing(n) {
+  const ring = new Array(256).fill("");
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    ring[i & 254] = keyOf(i);
+    ring[(i & 254) + 1] = nameOf(i);
+    sum += scoreOf(i) + latOf(i) + lngOf(i);
+  }
+  return sum + ring.length;
+}
+
 function offHeapLookups(m, cur, n, count, seed) {
   const s = lookupRng(seed);
   let sum = 0;
@@ -312,6 +329,13 @@ async function runLoadImage(o) {
   emit({ mode: o.mode, records: m.size, loadMs: t1 - t0, openMs: t2 - t1, ...check, ...memory() });
 }
 
+async function runStrings(o) {
+  let sum = 0;
+  const buildMs = timed("build", () => (sum = buildNothing(o.records)));
+  await settle();
+  emit({ mode: o.mode, records: o.records, buildMs, sum, ...gcSummary() });
+}
+
 async function runLimitMap(o) {
   const t0 = performance.now();
   const m = buildMap(o.records, true);
@@ -329,7 +353,7 @@ async function runLimitOffHeap(o) {
   emit({ mode: o.mode, records: m.size, buildMs, lookupMs, lookups: o.lookups, checksum, committedBytes: heap.stats().committedBytes, ...memory(), ...gcSummary() });
 }
 
-const MODES = { map: runMap, offheap: runOffHeap, "load-json": runLoadJson, "load-image": runLoadImage, "limit-map": runLimitMap, "limit-offheap": runLimitOffHeap };
+const MODES = { map: runMap, offheap: runOffHeap, strings: runStrings, "load-json": runLoadJson, "load-image": runLoadImage, "limit-map": runLimitMap, "limit-offheap": runLimitOffHeap };
 
 const opts = parseArgs(process.argv.slice(2));
 const run = MODES[opts.mode];
