@@ -16,9 +16,10 @@ import type { Core } from "./core.js";
  * last fold, in every attached slot) times its size, plus the large blocks'
  * pages. Other threads' counts are read as they are, so while they run the
  * sum is a moment's estimate. Only classes in
- * HDR_CLASS_USED can have counts. Cost: about 2 ns per class ever used and
- * attached slot (one slot, all 71 classes: 150 ns optimized, 5-10 us before
- * V8 optimizes it, which is why notePeakLive avoids it when it can), plus a
+ * HDR_CLASS_USED can have counts. Cost: a few ns per class ever used and
+ * attached slot once V8 has optimized it (one slot, 60 classes: 0.5-0.8
+ * us), 20-35 us a call before (5-10 us with the 30-40 classes a program
+ * starts with), which is why notePeakLive avoids it when it can; plus a
  * look at each of the slots.
  */
 export function countedLiveBytes(h: Core): number {
