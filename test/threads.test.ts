@@ -11,6 +11,7 @@
 // test/threads/common.mjs (patterns, record layout) with this file.
 import { describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { Worker } from "node:worker_threads";
 import { DoubleFreeError, Heap, heapSnapshot, InvalidAddressError, Mutex, OffheapTypeError } from "../src/index.js";
 import { OffHeapArray, OffHeapMap } from "../src/collections/index.js";
@@ -336,6 +337,24 @@ describe(`threads (${REPLAY})`, () => {
     map.dispose();
     array.dispose();
     endHeap(heap, 0, "hand-off");
+  });
+
+  test("thread ids: the main thread's is 0 without loading node:worker_threads; a worker's Heap takes its threadId", async () => {
+    // A process whose code never loaded worker_threads: its main thread's Heap must not load it (3-5 ms) to learn its id.
+    const dist = new URL("../../dist/index.js", import.meta.url).href;
+    const main = spawnSync(process.execPath, ["--input-type=module", "-e",
+      `import { Heap } from ${JSON.stringify(dist)}; const id = new Heap().threadId; ` +
+      `console.log(JSON.stringify({ id, loaded: process.moduleLoadList.includes("NativeModule worker_threads") }));`], { encoding: "utf8" });
+    assert.equal(main.status, 0, main.stderr);
+    assert.deepEqual(JSON.parse(main.stdout), { id: 0, loaded: false });
+    for (let k = 0; k < 2; k++) {
+      const w = spawn("id-worker.mjs", {}, `id worker ${k}`);
+      const { heapThreadId, threadId } = await nextMessage(w, 0);
+      assert.equal(threadId, w.threadId);
+      assert.equal(heapThreadId, threadId, "the worker's Heap has the worker's threadId");
+      assert.notEqual(heapThreadId, 0);
+      await w.exit;
+    }
   });
 
   test("Mutex: 4 workers increment one counter 100,000 times each under lock(), its Disposable and tryLock()", async () => {

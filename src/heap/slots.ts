@@ -71,9 +71,32 @@ export const TRAP_LIMIT = 0xffffffff;
 /** Heaps of this thread attached, per memory object (heap.memory). */
 const heapsOf = new WeakMap<object, number>();
 
-/** The id of the calling thread: worker_threads.threadId in Node, else a random id shared by every copy of this module in the thread. */
+/**
+ * The id of the calling thread: worker_threads.threadId in Node (0 on the
+ * main thread), else a random id shared by every copy of this module in the
+ * thread. Found once per thread. Loading node:worker_threads costs 3-5 ms in
+ * a process that has not loaded it (most of what making its first Heap
+ * cost), so Node's main thread is told apart without it: its list of loaded
+ * built-in modules names no worker module but the two every thread loads,
+ * while a worker's bootstrap loads several (and a program that made a
+ * worker loaded worker_threads). Any other list loads the module.
+ */
 export function currentThreadId(): number {
-  const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => { threadId?: number } | undefined } }).process;
+  if (thisThreadId < 0) thisThreadId = findThreadId();
+  return thisThreadId;
+}
+
+let thisThreadId = -1;
+
+/** The worker modules Node's main thread loads at startup (Node 20 to 24); a worker loads more. */
+const MAIN_THREAD_WORKER_MODULES = new Set(["NativeModule internal/worker/js_transferable", "Internal Binding worker"]);
+
+function findThreadId(): number {
+  const process = (globalThis as {
+    process?: { moduleLoadList?: unknown; getBuiltinModule?: (id: string) => { threadId?: number } | undefined };
+  }).process;
+  const loaded = process?.moduleLoadList;
+  if (Array.isArray(loaded) && loaded.every((m) => typeof m === "string" && (!/worker/i.test(m) || MAIN_THREAD_WORKER_MODULES.has(m)))) return 0;
   const threadId = process?.getBuiltinModule?.("node:worker_threads")?.threadId;
   if (typeof threadId === "number") return threadId;
   const key = Symbol.for("offheap.threadId");
