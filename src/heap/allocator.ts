@@ -5,7 +5,7 @@
 
 import { HeapCorruptionError, OffheapTypeError, OutOfMemoryError } from "../errors.js";
 import type { Backing } from "../memory/backing.js";
-import { createViews } from "../memory/views.js";
+import { createViews, viewLength } from "../memory/views.js";
 import * as classof from "./class-of.js";
 const { CLASS_OF_GRANULE } = classof;
 import * as sizeclasses from "./size-classes.js";
@@ -540,13 +540,13 @@ export class Allocator {
   /** @internal */
   protected sync(): void {
     if (this.detached) throw new OffheapTypeError("Heap: this Heap is detached (detach() was called); attach the memory again to use the heap");
-    if (this.u8.buffer !== this.backing.buffer || this.u8.length !== this.viewBytes()) this.refreshViews();
+    if (this.u8.buffer !== this.backing.buffer || this.u8.length !== viewLength(this.backing.buffer, this.rangeBytes)) this.refreshViews();
     let end = this.u32[HDR_END_PAGE]!;
     // Another thread may have grown the memory between the two reads (and
     // this thread's buffer may not show it yet: Backing.refresh).
     if (end * PAGE_SIZE > this.u8.length) {
-      if (this.u8.length === this.viewBytes()) this.backing.refresh();
-      if (this.u8.length !== this.viewBytes()) {
+      if (this.u8.length === viewLength(this.backing.buffer, this.rangeBytes)) this.backing.refresh();
+      if (this.u8.length !== viewLength(this.backing.buffer, this.rangeBytes)) {
         this.refreshViews();
         end = this.u32[HDR_END_PAGE]!;
       }
@@ -558,27 +558,11 @@ export class Allocator {
     this.endPage = end;
   }
 
-  // Views cover the buffer up to the heap's range: never past what the
-  // bitmap describes, even when a user's memory is bigger.
-  private viewBytes(buffer: ArrayBuffer | SharedArrayBuffer = this.backing.buffer): number {
-    const n = Math.min(buffer.byteLength, this.rangeBytes);
-    return n - (n & ALIGN_MASK);
-  }
-
   /** @internal */
   protected refreshViews(): void {
     // One read of the buffer: another thread's growth can replace a shared memory's buffer between two.
     const buffer = this.backing.buffer;
-    const v = createViews(buffer, this.viewBytes(buffer));
-    this.u8 = v.u8;
-    this.i8 = v.i8;
-    this.u16 = v.u16;
-    this.i16 = v.i16;
-    this.u32 = v.u32;
-    this.i32 = v.i32;
-    this.f32 = v.f32;
-    this.f64 = v.f64;
-    this.dataView = v.dataView;
+    Object.assign(this, createViews(buffer, viewLength(buffer, this.rangeBytes))); // the fields exist: the object keeps its shape
   }
 
   // Checks that `addr` is the start of a live block and returns its span's

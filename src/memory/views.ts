@@ -33,3 +33,13 @@ export function createViews(buffer: ArrayBuffer | SharedArrayBuffer, byteLength:
     dataView: new DataView(buffer, 0, byteLength),
   };
 }
+
+/**
+ * Bytes of `buffer` a heap's views cover: up to the heap's range
+ * (`rangeBytes`), never past what its bitmap describes even when a user's
+ * memory is bigger, rounded down to a multiple of 8 for createViews.
+ */
+export function viewLength(buffer: ArrayBuffer | SharedArrayBuffer, rangeBytes: number): number {
+  const n = Math.min(buffer.byteLength, rangeBytes);
+  return n - (n % 8);
+}
