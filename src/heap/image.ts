@@ -6,10 +6,10 @@ import { InvalidImageError, OffheapRangeError } from "../errors.js";
 import { type Backing, type MemoryOption, openBacking, refreshShared, WASM_PAGE_SIZE } from "../memory/backing.js";
 import { classHash } from "./class-of.js";
 import { checkOption, defaultMaxSize } from "./validate.js";
-import { initCaches } from "./central.js";
+import { cacheLength, initCaches } from "./central.js";
 import { initSlots, slotCacheLines } from "./slots.js";
 import {
-  CC_ARRAY, CC_BASE, CC_MAX, CC_PUSHES, CC_SHIFT, CC_TOP, cacheCapacity, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
+  CC_ARRAY, CC_BASE, CC_MAX, CC_PUSHES, CC_SHIFT, cacheCapacity, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
   HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, MAGIC, MAX_RANGE_BYTES, OLDEST_VERSION, PAGE_SHIFT, PAGE_SIZE, VERSION,
 } from "./layout.js";
 import { N_CLASSES } from "./size-classes.js";
@@ -88,7 +88,7 @@ export function upgradeImage(buffer: ArrayBuffer | SharedArrayBuffer): void {
   for (const lines of slotCacheLines(u32)) {
     for (let cls = 1; cls <= N_CLASSES; cls++) {
       const cw = lines + (cls << CC_SHIFT);
-      u32[cw + CC_BASE] = u32[cw + CC_TOP]! - u32[cw + CC_ARRAY]! + u32[cw + CC_BASE]! - u32[cw + CC_PUSHES]!;
+      u32[cw + CC_BASE] = cacheLength(u32, cw) + u32[cw + CC_BASE]! - u32[cw + CC_PUSHES]!;
     }
   }
   u32[HDR_VERSION] = VERSION;

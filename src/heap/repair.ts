@@ -151,7 +151,7 @@ export function repairAfterDeath(h: Core, deadLines: number, liveLines: number[]
     let pops = 0;
     for (const lines of liveLines) {
       const cw = lines + (cls << CC_SHIFT);
-      pops += u32[cw + CC_BASE]! - (u32[cw + CC_TOP]! - u32[cw + CC_ARRAY]!); // pops - pushes since the fold
+      pops += layout.popsSinceFold(u32, cw) - u32[cw + CC_PUSHES]!;
     }
     const live = usedPerClass[cls]! - cachedPerClass[cls]!;
     f64[HDR_F64_CLASS_FREES + cls] = f64[HDR_F64_CLASS_ALLOCS + cls]! + pops - live;
