@@ -275,10 +275,11 @@ const OS_PAGE = 4096;
 
 // Slot 0's cache lists (in the metadata pages, layout.ts) fill their arrays
 // from the bottom, and a slot once written holds an address (never 0) from
-// then on: each array's written part is its sentinel and the run of
-// non-zero slots after it. The rest of the cache region, up to the first
-// data page, was never written, and its 4 KiB pages that hold no written
-// word have no RAM either: on a heap with a 2 GiB range, about 0.4 of the
+// then on: each array's written part is the run of non-zero slots after its
+// sentinel. The sentinel itself, a 0, is never stored in memory the heap made
+// (formatImage leaves it to the zero page). The rest of the cache region, up
+// to the first data page, was never written, and its 4 KiB pages that hold
+// no written word have no RAM either: on a heap with a 2 GiB range, about
 // 0.6 MiB until the lists fill. A page written since the peak counts then
 // too, so the peak is never understated. (Memory the caller passed in was
 // zero-filled whole by the constructor; this counts what the heap writes in
@@ -290,14 +291,14 @@ function unwrittenCacheBytes(h: Core): number {
   const end = (h.firstDataPage * PAGE_SIZE) / OS_PAGE;
   let written = 0;
   let next = first; // OS pages below it are counted already
-  let w = cacheOff / 4; // the sentinel of class 1's array
+  let w = cacheOff / 4; // the sentinel of class 1's array; its slots follow
   for (let cls = 1; cls <= N_CLASSES; cls++) {
     const slots = cacheCapacity(cls, h.totalPages);
     let top = 0;
     while (top < slots && u32[w + top + 1] !== 0) top++;
-    const lo = Math.max(next, Math.floor((w * 4) / OS_PAGE));
+    const lo = Math.max(next, Math.floor(((w + 1) * 4) / OS_PAGE));
     const hi = Math.floor(((w + top) * 4) / OS_PAGE);
-    if (hi >= lo) {
+    if (top > 0 && hi >= lo) {
       written += hi - lo + 1;
       next = hi + 1;
     }
