@@ -371,7 +371,8 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
 
   // Validates `key`, makes it the probes' query and returns its hash. `api` is the whole name ("OffHeapMap.get"): a name built per call would be a JS allocation per lookup.
   private query(api: string, key: unknown): number {
-    return queryKey(this.heap.u32[(this.hdr >>> 2) + H_SEED]!, this.keyKind, api, key);
+    // | 0: as int32 bits (the hashes mix them so), a u32 of 2^31 or more would be a new HeapNumber per call
+    return queryKey(this.heap.u32[(this.hdr >>> 2) + H_SEED]! | 0, this.keyKind, api, key);
   }
 
   // Throws unless `value` fits the value type (before anything changes).

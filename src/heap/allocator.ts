@@ -146,7 +146,7 @@ export class Allocator {
   }
 
   private allocSlow(sizeBytes: number, api = "Heap.alloc"): number {
-    checkSize(api, sizeBytes, this.totalPages * PAGE_SIZE);
+    checkSize(api, sizeBytes, this.totalPages);
     this.lockHeap();
     try {
       return this.allocLocked(sizeBytes, api);

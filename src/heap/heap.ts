@@ -239,7 +239,7 @@ export class Heap extends Allocator {
           return heap.usable(addr);
         },
         usable: (addr) => heap.usable(addr),
-        checkSize: (api, n) => checkSize(api, n, heap.totalPages * PAGE_SIZE),
+        checkSize: (api, n) => checkSize(api, n, heap.totalPages),
         view: (addr, n) => new Uint8Array(heap.backing.buffer, addr, n),
         get profiler() { return heap.profiler; },
         lock: () => heap.lockHeap(),
@@ -282,7 +282,7 @@ export class Heap extends Allocator {
 
   /** Allocates `sizeBytes` and zeroes the whole usable block. Errors as alloc. */
   calloc(sizeBytes: number): number {
-    checkSize("Heap.calloc", sizeBytes, this.totalPages * PAGE_SIZE);
+    checkSize("Heap.calloc", sizeBytes, this.totalPages);
     const addr = this.alloc(sizeBytes);
     const end = addr + this.usable(addr);
     // A small block is zeroed by word stores: the call of TypedArray#fill costs more than they do (calloc(20): 55-60 ns with fill, 19-20 with stores).
@@ -299,7 +299,7 @@ export class Heap extends Allocator {
    * (bad size, bad address, OutOfMemoryError) the old block is untouched.
    */
   realloc(addr: number, sizeBytes: number): number {
-    checkSize("Heap.realloc", sizeBytes, this.totalPages * PAGE_SIZE);
+    checkSize("Heap.realloc", sizeBytes, this.totalPages);
     if (addr === 0) return this.alloc(sizeBytes);
     this.lockHeap();
     try {

@@ -67,10 +67,10 @@ export function defaultMaxSize(memory: MemoryOption): number {
   return Math.min(MAX_RANGE_BYTES, (type?.maximum ?? memory.buffer.byteLength / WASM_PAGE_SIZE) * WASM_PAGE_SIZE);
 }
 
-export function checkSize(api: string, size: unknown, maxBytes: number): asserts size is number {
+export function checkSize(api: string, size: unknown, totalPages: number): asserts size is number {
   if (typeof size !== "number") throw new OffheapTypeError(`${api}: size must be a number, got ${typeof size}`);
   if (!Number.isSafeInteger(size) || size < 0) throw new OffheapRangeError(`${api}: size ${size} is not a non-negative safe integer`);
-  if (size > maxBytes) throw new OffheapRangeError(`${api}: size ${size} exceeds the heap's maxSize ${maxBytes}`);
+  if (size > totalPages * PAGE_SIZE) throw new OffheapRangeError(`${api}: size ${size} exceeds the heap's maxSize ${totalPages * PAGE_SIZE}`);
 }
 
 export function checkOption(name: string, value: unknown, min: number, max: number, fallback: number): number {
