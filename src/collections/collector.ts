@@ -183,6 +183,9 @@ export class Collector {
   private steps = 0;
   private longestStepMs = 0;
   private disposed = false;
+  /** The type of the last record allocated, and its tags (tagsOf is a WeakMap lookup). */
+  private lastType: StructType | null = null;
+  private lastTags: Int32Array = L.NO_TAGS;
   private readonly growth: number;
   private readonly minBytes: number;
   private nextCycleBytes = 0;
@@ -248,7 +251,12 @@ export class Collector {
   /** @internal As alloc, but pinned nowhere: for a record a collected block references at once (a collected map's value). */
   allocRecord<F extends StructFields>(type: StructType<F>, init?: StructInit<F>): number {
     const addr = type.alloc(this.heap, init);
-    return this.adopt(addr, L.tagsOf(type as unknown as StructType), 0, 1, type as unknown as StructType);
+    const t = type as unknown as StructType;
+    if (t !== this.lastType) {
+      this.lastTags = L.tagsOf(t);
+      this.lastType = t;
+    }
+    return this.adopt(addr, this.lastTags, 0, 1, t);
   }
 
   /**
