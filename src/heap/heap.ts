@@ -59,7 +59,7 @@ import { Allocator } from "./allocator.js";
 import { sizeClassOf } from "./class-of.js";
 import { MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  CC_SHIFT, D_CLASS, D_USED, G_LIVE, G_LIVE_DEBUG, geometry, HDR_F64_REQUESTED, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
+  CC_SHIFT, D_CLASS, D_NPAGES, D_USED, G_LIVE, G_LIVE_DEBUG, geometry, HDR_F64_REQUESTED, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
 } from "./layout.js";
 import { flushCaches, releaseEmptySpans } from "./central.js";
 import { notePeakLive } from "./live-bytes.js";
@@ -317,8 +317,9 @@ export class Heap extends Allocator {
     if (cls !== 0) {
       inPlace = sizeBytes <= MAX_SMALL_SIZE && sizeClassOf(sizeBytes) === cls;
     } else if (sizeBytes > MAX_SMALL_SIZE) {
-      notePeakLive(this); // shrinking in place lowers the live bytes: a sample first (stats.ts)
-      if (resizeLarge(this, addr >>> PAGE_SHIFT, Math.ceil(sizeBytes / PAGE_SIZE))) {
+      const want = Math.ceil(sizeBytes / PAGE_SIZE);
+      if (want < u32[dw + D_NPAGES]!) notePeakLive(this); // shrinking in place lowers the live bytes: a sample first (stats.ts)
+      if (resizeLarge(this, addr >>> PAGE_SHIFT, want)) {
         this.u32[dw + D_USED] = sizeBytes;
         this.profiler?.resized(addr, sizeBytes);
         inPlace = true;
