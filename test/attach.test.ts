@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DoubleFreeError, Heap, InvalidAddressError, InvalidImageError, PAGE_SIZE } from "../src/index.js";
 import {
-  CC_BASE, CC_SHIFT, HDR_CACHE, HDR_CLASS_HASH, HDR_END_PAGE, HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, OLDEST_VERSION, popsSinceFold, VERSION,
+  CC_BASE, CC_SHIFT, HDR_CACHE, HDR_CLASS_HASH, HDR_END_PAGE, HDR_F64_LIVE_BOUND, HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, OLDEST_VERSION, popsSinceFold, VERSION,
 } from "../src/heap/layout.js";
 import { N_CLASSES } from "../src/heap/size-classes.js";
 import {
@@ -206,6 +206,7 @@ describe("attach upgrades an image of an older version", () => {
       u32[cw + CC_BASE] = pops;
     }
     u32[HDR_VERSION] = 6;
+    new Float64Array(copy, 0, HDR_F64_LIVE_BOUND + 1)[HDR_F64_LIVE_BOUND] = 0; // words version 6 left zero
     assert.ok(differs > 10, `the two versions' words differ in ${differs} classes`);
     const old = Heap.attach(copy);
     assert.equal(new Uint32Array(copy)[HDR_VERSION], VERSION, "upgraded in place");
@@ -219,6 +220,29 @@ describe("attach upgrades an image of an older version", () => {
     }
     old.check();
     assert.deepEqual(old.stats(), heap.stats());
+  });
+
+  test("version 7 (no live-bytes bound): the next peak sample sums the counts", () => {
+    const heap = new Heap({ maxSize: 16 * MIB, initialSize: 256 * KIB });
+    const small = heap.alloc(100);
+    const large = heap.alloc(300_000);
+    const peak = heap.stats().peakLiveBytes;
+    const copy = heap.buffer.slice(0);
+    const u32 = new Uint32Array(copy);
+    const f64 = new Float64Array(copy, 0, HDR_F64_LIVE_BOUND + 1);
+    u32[HDR_VERSION] = 7;
+    f64[HDR_F64_LIVE_BOUND] = 0; // as version 7 left it: a bound of 0 would skip every sample
+    const old = Heap.attach(copy);
+    assert.equal(u32[HDR_VERSION], VERSION, "upgraded in place");
+    assert.equal(f64[HDR_F64_LIVE_BOUND], Infinity);
+    old.check();
+    // Live bytes above the peak, then a large free: it samples them.
+    old.alloc(200_000);
+    old.free(large);
+    old.free(small);
+    assert.ok(old.stats().peakLiveBytes >= peak + 200_000, "the peak counts the block allocated after the upgrade");
+    assert.ok(f64[HDR_F64_LIVE_BOUND]! < Infinity, "the sample set the bound");
+    old.check();
   });
 });
 

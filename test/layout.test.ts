@@ -19,6 +19,7 @@ const KNOWN_LAYOUTS: Record<number, string> = {
   5: "0x4a687ff4", // granule states (2 bitmap bits per granule: G_FREE, G_LIVE_DEBUG), HDR_QUARANTINED (debug-trailer.ts), cache lists as arrays (CC_TOP, CC_ARRAY)
   6: "0x317d60d7", // threads: the slot table (HDR_SLOTS, SL_*), the heap lock (HDR_LOCK), HDR_SHARED, cache blocks (KIND_CACHE) (slots.ts)
   7: "0x226a4852", // CC_BASE: a cache list's length at its last fold replaces CC_POPS, so alloc counts nothing (central.ts foldCounts); version 6 images are upgraded (image.ts)
+  8: "0x5fca280f", // HDR_F64_LIVE_BOUND: an upper bound of the live bytes since the last peak sample, so the sample sums the counts only above the peak (live-bytes.ts); version 6 and 7 images are upgraded (image.ts)
 };
 
 const LAYOUT_NAME = /^(HDR_|CC_|D_|KIND_|DESC_|BITMAP_|GRANULE_|G_|WORD_LIVE_BITS$|HEADER_BYTES$|N_BINS$|PAGE_SHIFT$|ALIGN_SHIFT$|MAGIC$)/;

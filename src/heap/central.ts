@@ -64,7 +64,7 @@ import type { Core } from "./core.js";
 import { damaged, linkFront, popFront, unlink } from "./lists.js";
 import { extend, freeRun, growFor, takeRun } from "./page-heap.js";
 import { clearGranules, granuleState, liveGranules, markFreeObjects, popcount, setGranule } from "./granules.js";
-import { notePeakLive } from "./live-bytes.js";
+import { moveLiveBound, notePeakLive } from "./live-bytes.js";
 
 /** Offset bits of an address in its line: the 128 bytes whose granules one allocation-bitmap word holds. */
 const LINE_MASK = (1 << GRANULE_WORD_SHIFT) - 1;
@@ -241,6 +241,7 @@ export function refill(h: Core & GrowAhead, cls: number): number {
     got += take;
   }
   setList(h.u32, cw, got);
+  moveLiveBound(h, got * size);
   return h.u32[slot0 + got - 1]!;
 }
 
@@ -488,6 +489,7 @@ export function allocLarge(h: Core & GrowAhead, sizeBytes: number): number {
   u32[HDR_LARGE_BLOCKS] = u32[HDR_LARGE_BLOCKS]! + 1;
   u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! + n;
   h.f64[HDR_F64_LARGE_ALLOCS] = h.f64[HDR_F64_LARGE_ALLOCS]! + 1;
+  moveLiveBound(h, n * PAGE_SIZE);
   return addr;
 }
 
@@ -512,6 +514,7 @@ export function freeLarge(h: Core, addr: number, cls: number): void {
     damaged("P1", `freeing ${hex(addr)}: the large block at page ${s} has ${n} pages; the committed end is page ${h.endPage}`);
   }
   notePeakLive(h);
+  moveLiveBound(h, -n * PAGE_SIZE);
   setGranule(u32, addr, layout.G_NONE);
   u32[HDR_LARGE_BLOCKS] = u32[HDR_LARGE_BLOCKS]! - 1;
   u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! - n;

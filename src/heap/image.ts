@@ -9,7 +9,7 @@ import { checkOption, defaultMaxSize } from "./validate.js";
 import { cacheLength, initCaches } from "./central.js";
 import { initSlots, slotCacheLines } from "./slots.js";
 import {
-  CC_ARRAY, CC_BASE, CC_MAX, CC_PUSHES, CC_SHIFT, cacheCapacity, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
+  CC_ARRAY, CC_BASE, CC_MAX, CC_PUSHES, CC_SHIFT, cacheCapacity, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_F64_LIVE_BOUND, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
   HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, MAGIC, MAX_RANGE_BYTES, OLDEST_VERSION, PAGE_SHIFT, PAGE_SIZE, VERSION,
 } from "./layout.js";
 import { N_CLASSES } from "./size-classes.js";
@@ -79,18 +79,24 @@ export function openImage(memory: ArrayBuffer | SharedArrayBuffer | WebAssembly.
  * any Heap opens it. Version 6 kept each cache list's pops since its last
  * fold in word CC_BASE (then CC_POPS), and its length at that fold only as
  * CC_MAX - CC_LIMIT (which a trap overwrites): the length is n + pops -
- * pushes, its counts unchanged otherwise. Damaged counts stay damaged, for
- * check() to name. O(slots * classes).
+ * pushes, its counts unchanged otherwise. Versions 6 and 7 had no
+ * live-bytes bound (HDR_F64_LIVE_BOUND, in words they left zero): it
+ * becomes +Infinity, so the next peak sample sums the counts and sets it.
+ * Damaged counts stay damaged, for check() to name. O(slots * classes).
  */
 export function upgradeImage(buffer: ArrayBuffer | SharedArrayBuffer): void {
   const u32 = new Uint32Array(buffer);
-  if (u32[HDR_VERSION] === VERSION) return;
-  for (const lines of slotCacheLines(u32)) {
-    for (let cls = 1; cls <= N_CLASSES; cls++) {
-      const cw = lines + (cls << CC_SHIFT);
-      u32[cw + CC_BASE] = cacheLength(u32, cw) + u32[cw + CC_BASE]! - u32[cw + CC_PUSHES]!;
+  const version = u32[HDR_VERSION]!;
+  if (version === VERSION) return;
+  if (version === 6) {
+    for (const lines of slotCacheLines(u32)) {
+      for (let cls = 1; cls <= N_CLASSES; cls++) {
+        const cw = lines + (cls << CC_SHIFT);
+        u32[cw + CC_BASE] = cacheLength(u32, cw) + u32[cw + CC_BASE]! - u32[cw + CC_PUSHES]!;
+      }
     }
   }
+  new Float64Array(buffer, 0, HEADER_BYTES >>> 3)[HDR_F64_LIVE_BOUND] = Infinity;
   u32[HDR_VERSION] = VERSION;
 }
 

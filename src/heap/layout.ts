@@ -122,6 +122,12 @@
 //   +896 + c  HDR_PARTIAL     first span of class c with some free objects
 //   +1024 + c HDR_EMPTY       first span of class c with no live objects
 //   +1152 + b HDR_FREE_BIN    first free run of bin b (page heap)
+//   f64 +640 HDR_F64_LIVE_BOUND  an upper bound of the live bytes, less what
+//            alloc() took from the cache lists since the last sample of the
+//            peak: that sample's exact sum, raised by every refill (the
+//            objects it put on a list) and large allocation or growth, and
+//            lowered by a large block's free (live-bytes.ts: notePeakLive
+//            sums the counts only when it is above the peak)
 //
 // Page descriptor (8 u32 words at descOff + 32 * page):
 //
@@ -190,8 +196,8 @@ export const ALIGN = 1 << ALIGN_SHIFT;
 export const ALIGN_MASK = ALIGN - 1;
 
 export const MAGIC = 0x5048464f; // "OFHP" little-endian
-export const VERSION = 7;
-/** The oldest image version this build opens: version 6 images are upgraded in place when opened (image.ts upgradeImage). */
+export const VERSION = 8;
+/** The oldest image version this build opens: version 6 and 7 images are upgraded in place when opened (image.ts upgradeImage). */
 export const OLDEST_VERSION = 6;
 
 export const HEADER_BYTES = PAGE_SIZE;
@@ -285,6 +291,8 @@ export const SAMPLE_NEVER = 0x7fffffff;
 export const HDR_PARTIAL = 896;
 export const HDR_EMPTY = 1024;
 export const HDR_FREE_BIN = 1152;
+/** An upper bound of the live bytes since the last peak sample (live-bytes.ts); words 1280..1281, after the free bins. */
+export const HDR_F64_LIVE_BOUND = 640;
 export const HDR_F64_CLASS_ALLOCS = 720; // words 1440..1583
 export const HDR_F64_CLASS_FREES = 800; // words 1600..1743
 export const HDR_F64_CLASS_REQUESTED = 880; // words 1760..1903
@@ -382,6 +390,7 @@ export const HEADER_REGIONS: readonly { name: string; firstWord: number; words: 
   { name: "HDR_PARTIAL", firstWord: HDR_PARTIAL, words: HDR_EMPTY - HDR_PARTIAL, perClass: 1 },
   { name: "HDR_EMPTY", firstWord: HDR_EMPTY, words: HDR_FREE_BIN - HDR_EMPTY, perClass: 1 },
   { name: "HDR_FREE_BIN", firstWord: HDR_FREE_BIN, words: N_BINS, perClass: 0 },
+  { name: "HDR_F64_LIVE_BOUND", firstWord: HDR_F64_LIVE_BOUND << 1, words: 2, perClass: 0 },
   { name: "HDR_F64_CLASS_ALLOCS", firstWord: HDR_F64_CLASS_ALLOCS << 1, words: (HDR_F64_CLASS_FREES - HDR_F64_CLASS_ALLOCS) << 1, perClass: 2 },
   { name: "HDR_F64_CLASS_FREES", firstWord: HDR_F64_CLASS_FREES << 1, words: (HDR_F64_CLASS_REQUESTED - HDR_F64_CLASS_FREES) << 1, perClass: 2 },
   { name: "HDR_F64_CLASS_REQUESTED", firstWord: HDR_F64_CLASS_REQUESTED << 1, words: HEADER_WORDS - (HDR_F64_CLASS_REQUESTED << 1), perClass: 2 },

@@ -16,10 +16,11 @@
 
 import * as layout from "./layout.js";
 const { binOf, D_CLASS, D_KIND, D_NEXT, D_NPAGES, D_OWNER, DESC_SHIFT, HDR_BIN_NONEMPTY, HDR_END_PAGE, HDR_FREE_BIN,
-  HDR_FREE_PAGES, HDR_LARGE_PAGES, HDR_PEAK_END_PAGE, KIND_CACHE, KIND_FREE, KIND_LARGE, KIND_SMALL, N_BINS } = layout;
+  HDR_FREE_PAGES, HDR_LARGE_PAGES, HDR_PEAK_END_PAGE, KIND_CACHE, KIND_FREE, KIND_LARGE, KIND_SMALL, N_BINS, PAGE_SIZE } = layout;
 import { CLASS_PAGES, N_CLASSES } from "./size-classes.js";
 import type { Core } from "./core.js";
 import { damaged, linkFront, unlink } from "./lists.js";
+import { moveLiveBound } from "./live-bytes.js";
 
 /**
  * Called by walkSpans for each span or free run: its start page, pages,
@@ -249,6 +250,7 @@ export function resizeLarge(h: Core, s: number, want: number): boolean {
   if (want < n) {
     u32[dw + D_NPAGES] = want;
     u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! - (n - want);
+    moveLiveBound(h, -(n - want) * PAGE_SIZE); // the caller sampled the peak first
     freeRun(h, s + want, n - want);
     return true;
   }
@@ -264,5 +266,6 @@ export function resizeLarge(h: Core, s: number, want: number): boolean {
   for (let p = after; p < after + need; p++) u32[h.descW + (p << DESC_SHIFT) + D_OWNER] = s; // D_CLASS of free pages is 0
   u32[dw + D_NPAGES] = want;
   u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! + need;
+  moveLiveBound(h, need * PAGE_SIZE);
   return true;
 }

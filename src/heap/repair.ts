@@ -156,4 +156,5 @@ export function repairAfterDeath(h: Core, deadLines: number, liveLines: number[]
     const live = usedPerClass[cls]! - cachedPerClass[cls]!;
     f64[HDR_F64_CLASS_FREES + cls] = f64[HDR_F64_CLASS_ALLOCS + cls]! + pops - live;
   }
+  f64[layout.HDR_F64_LIVE_BOUND] = Infinity; // unknown after a repair: the next peak sample sums the counts (live-bytes.ts)
 }

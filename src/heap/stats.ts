@@ -30,13 +30,16 @@
 // that can lower them past what the cache lists hide: at every cache
 // overflow and every flush of the lists (trim, a thread's exit, page
 // pressure), before a large block is freed or shrunk in place, before a
-// sweeper's bulk frees (freeLine), and at every Heap.stats() call. Between
+// sweeper's bulk frees (freeLine), and at every Heap.stats() call. A sample
+// sums the counts only when the live bytes can be above the peak
+// (live-bytes.ts: notePeakLive; its bound leaves out only objects taken from
+// the cache lists, the same slack as below). Between
 // two samples a class's live objects can then fall only by frees that
 // stayed on a cache list, and a list holds at most CC_MAX objects. So
 // peakLiveBytes is a lower bound of the true peak, below it by at most what
-// the cache lists of the classes in use can hold, and exact when no small
-// block was freed between the peak and the next sample (a large block's
-// free is itself a sample). Rising live bytes need no sample, so refills,
+// the cache lists of the classes in use can hold, and exact when the peak
+// is made of large blocks and of small ones that refills put on the lists
+// since the last sum, none of them freed before the next sample. Rising live bytes need no sample, so refills,
 // frequent while a program starts and its code is not optimized yet, take
 // none (they did: it cost a sixth of the first 100,000 operations of the
 // python-lines trace). The true peak is at most peakCommittedBytes -
