@@ -80,6 +80,28 @@ describe("attach to the same memory", () => {
       b.check();
     });
   }
+
+  test("(resizable) a second heap keeps working after the first one trimmed the memory below its views", () => {
+    const a = new Heap({ memory: "resizable", maxSize: 16 * MIB, initialSize: 64 * KIB });
+    const keep = a.fromString("kept");
+    const big = a.alloc(4 * MIB);
+    const b = Heap.attach(a.memory);
+    const bLength = b.u8.length;
+    a.free(big);
+    a.trim();
+    assert.ok((a.memory as ArrayBuffer).byteLength < bLength, "the memory shrank below b's views");
+    assert.equal(b.u8.length, 0, "b's views are out of bounds");
+    const small = b.alloc(24); // the fast path refuses the empty views; the slow path replaces them
+    assert.ok(b.u8.length > 0);
+    assert.equal(b.readString(keep), "kept");
+    b.free(small);
+    const again = b.alloc(3 * MIB); // b grows the memory again
+    fillBlock(b, again, 0x2a);
+    assertBlockFilled(a, again, 0x2a);
+    a.free(again);
+    a.check();
+    b.check();
+  });
 });
 
 // One operation of a replayable random workload. Every heap given the same

@@ -427,7 +427,7 @@ export class Allocator {
   lockHeap(): void {
     if (this.detached) this.sync(); // throws
     if (this.lockDepth++ === 0) {
-      if (this.i32.buffer !== this.backing.buffer) this.refreshViews(); // a grown unshared memory detached them
+      if (this.i32.length === 0) this.refreshViews(); // detached or out of bounds: see sync
       this.biased = takeHeapLock(this);
     }
     try {
@@ -536,11 +536,18 @@ export class Allocator {
   // Re-reads what this object caches of the image: views (another Heap on
   // the same memory may have grown or shrunk it) and the committed end.
   // Every slow path calls it first; the fast paths stay correct without it
-  // because a stale view reads undefined or 0 and sends them here.
+  // because a stale view reads undefined or 0 and sends them here. Views
+  // made unusable read as empty: an unshared WebAssembly.Memory's growth
+  // detaches them, and a resizable buffer shrunk below their end puts them
+  // out of bounds (length 0). Views still usable but shorter than the
+  // memory (a resizable or shared buffer that grew) are replaced only when
+  // the committed end passes them. (Comparing the buffers instead cost
+  // 50-80 ns a slow path: WebAssembly.Memory's buffer getter and a
+  // typed array's are calls V8 does not inline.)
   /** @internal */
   protected sync(): void {
     if (this.detached) throw new OffheapTypeError("Heap: this Heap is detached (detach() was called); attach the memory again to use the heap");
-    if (this.u8.buffer !== this.backing.buffer || this.u8.length !== viewLength(this.backing.buffer, this.rangeBytes)) this.refreshViews();
+    if (this.u8.length === 0) this.refreshViews();
     let end = this.u32[HDR_END_PAGE]!;
     // Another thread may have grown the memory between the two reads (and
     // this thread's buffer may not show it yet: Backing.refresh).
