@@ -266,6 +266,15 @@ describe("attach upgrades an image of an older version", () => {
     assert.ok(f64[HDR_F64_LIVE_BOUND]! < Infinity, "the sample set the bound");
     old.check();
   });
+
+  test("a version 7 image keeps its cache lists' geometry: one with this version's longer lists is refused", () => {
+    // From a 1 GiB range on, version 8's lists hold more objects than version 7's (layout.ts: cacheCapacity).
+    const heap = new Heap({ memory: "resizable", maxSize: 1024 * MIB, initialSize: 64 * KIB });
+    const copy = heap.buffer.slice(0);
+    new Uint32Array(copy)[HDR_VERSION] = 7;
+    expectError(() => Heap.attach(copy), InvalidImageError, "ERR_OFFHEAP_INVALID_IMAGE", /image geometry does not match/);
+    assert.equal(new Uint32Array(copy)[HDR_VERSION], 7, "refused before any upgrade");
+  });
 });
 
 describe("attach rejects memory that holds no image", () => {

@@ -20,7 +20,7 @@ import { isMainThread, parentPort, threadId, Worker, workerData } from "node:wor
 import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, Heap, HeapCorruptionError, N_CLASSES, PAGE_SIZE } from "../src/index.js";
 import { sizeClassOf } from "../src/heap/class-of.js";
 import {
-  BITMAP_BYTES_PER_PAGE, BITMAP_OFF, cacheCapacity, CC_ARRAY, CC_BASE, CC_LIMIT, CC_MAX, CC_PUSHES, CC_TOP, CC_SHIFT, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED,
+  BITMAP_BYTES_PER_PAGE, BITMAP_OFF, CACHE_MAX_OBJECTS, cacheCapacity, CC_ARRAY, CC_BASE, CC_LIMIT, CC_MAX, CC_PUSHES, CC_TOP, CC_SHIFT, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED,
   DESC_SHIFT, HDR_BIN_NONEMPTY, HDR_CACHE, HDR_EMPTY, HDR_END_PAGE, HDR_F64_CLASS_ALLOCS, HDR_FREE_BIN, HDR_FREE_PAGES,
   G_FREE, G_LIVE, G_NONE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_MAGIC, HDR_N_EMPTY_SPANS, HDR_PARTIAL, HDR_ROOTS, HDR_TOTAL_PAGES,
   HDR_SLOTS, N_BINS, SL_THREAD,
@@ -212,7 +212,7 @@ function assertNoStrayWrites(w: World, before: Uint8Array, outcome: Outcome, exe
   const descEnd = h.descW * 4 + totalPages * 32;
   // The cache lists' arrays follow the descriptors; after them, padding up to the first data page.
   let cacheEnd = descEnd;
-  for (let cls = 1; cls <= N_CLASSES; cls++) cacheEnd += 4 * (1 + cacheCapacity(cls, totalPages));
+  for (let cls = 1; cls <= N_CLASSES; cls++) cacheEnd += 4 * (1 + cacheCapacity(cls, totalPages, CACHE_MAX_OBJECTS));
   protect(BITMAP_OFF + end * BITMAP_BYTES_PER_PAGE, BITMAP_OFF + totalPages * BITMAP_BYTES_PER_PAGE);
   protect(h.descW * 4 + end * 32, descEnd);
   protect(cacheEnd, h.firstDataPage * PAGE_SIZE);

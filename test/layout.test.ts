@@ -19,7 +19,7 @@ const KNOWN_LAYOUTS: Record<number, string> = {
   5: "0x4a687ff4", // granule states (2 bitmap bits per granule: G_FREE, G_LIVE_DEBUG), HDR_QUARANTINED (debug-trailer.ts), cache lists as arrays (CC_TOP, CC_ARRAY)
   6: "0x317d60d7", // threads: the slot table (HDR_SLOTS, SL_*), the heap lock (HDR_LOCK), HDR_SHARED, cache blocks (KIND_CACHE) (slots.ts)
   7: "0x226a4852", // CC_BASE: a cache list's length at its last fold replaces CC_POPS, so alloc counts nothing (central.ts foldCounts); version 6 images are upgraded (image.ts)
-  8: "0x5fca280f", // HDR_F64_LIVE_BOUND: an upper bound of the live bytes since the last peak sample, so the sample sums the counts only above the peak (live-bytes.ts); version 6 and 7 images are upgraded (image.ts)
+  8: "0x60828e5e", // HDR_F64_LIVE_BOUND: an upper bound of the live bytes since the last peak sample, so the sample sums the counts only above the peak (live-bytes.ts); HDR_CACHE_OBJECTS: the cache lists' cap, 16384 objects in new images; version 6 and 7 images are upgraded, keeping their cap of 4096 (image.ts)
 };
 
 const LAYOUT_NAME = /^(HDR_|CC_|D_|KIND_|DESC_|BITMAP_|GRANULE_|G_|WORD_LIVE_BITS$|HEADER_BYTES$|N_BINS$|PAGE_SHIFT$|ALIGN_SHIFT$|MAGIC$)/;
@@ -65,12 +65,12 @@ test("the metadata regions fit: bitmap after the header, descriptors after the b
   assert.equal(layout.G_LIVE_DEBUG & layout.G_LIVE_BIT, layout.G_LIVE_BIT);
   assert.equal(layout.G_FREE & layout.G_LIVE_BIT, 0);
   for (const totalPages of [2, 8, 512, 2048, 262144, 524288]) {
-    const { descOff, cacheOff, firstDataPage } = layout.geometry(totalPages);
+    const { descOff, cacheOff, firstDataPage } = layout.geometry(totalPages, layout.CACHE_MAX_OBJECTS);
     assert.ok(descOff >= layout.BITMAP_OFF + totalPages * layout.BITMAP_BYTES_PER_PAGE, `${totalPages} pages: descriptors after the bitmap`);
     assert.ok(cacheOff >= descOff + totalPages * layout.DESC_BYTES, `${totalPages} pages: cache lists after the descriptors`);
     let words = 0;
     for (let cls = 1; cls <= N_CLASSES; cls++) {
-      const n = layout.cacheCapacity(cls, totalPages);
+      const n = layout.cacheCapacity(cls, totalPages, layout.CACHE_MAX_OBJECTS);
       assert.ok(n >= layout.CACHE_MIN_OBJECTS && n <= layout.CACHE_MAX_OBJECTS, `${totalPages} pages: class ${cls} holds ${n}`);
       words += 1 + n; // a sentinel and the objects
     }

@@ -5,7 +5,7 @@ import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, Heap, type HeapStats, MAX_SMALL
 import { countedLiveBytes } from "../src/heap/live-bytes.js";
 import { sizeClassOf } from "../src/heap/class-of.js";
 import { count, formatStats, humanBytes } from "../src/heap/format-stats.js";
-import { cacheCapacity, geometry, HDR_CLASS_USED } from "../src/heap/layout.js";
+import { CACHE_MAX_OBJECTS, cacheCapacity, geometry, HDR_CLASS_USED } from "../src/heap/layout.js";
 import { KIB, MIB, randInt, rng } from "./helpers.js";
 
 const SEED = Number(process.env.OFFHEAP_SEED ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
@@ -125,7 +125,7 @@ describe("stats: the breakdown", () => {
     // backs them with no RAM.
     const heap = new Heap({ initialSize: 4 * MIB, maxSize: 2 ** 31 });
     const totalPages = 2 ** 31 / PAGE_SIZE;
-    const g = geometry(totalPages);
+    const g = geometry(totalPages, CACHE_MAX_OBJECTS);
     const endPage = g.firstDataPage + (heap.stats().committedBytes - heap.stats().metadataBytes) / PAGE_SIZE;
     const whole = g.firstDataPage * PAGE_SIZE - (totalPages - endPage + g.firstDataPage) * 288;
     const before = heap.stats().metadataBytes;
@@ -244,7 +244,7 @@ describe("stats: peaks", () => {
   test("peakLiveBytes of small blocks is sampled before frees pass what the cache lists hold: within one list's capacity", () => {
     const heap = new Heap({ maxSize: 16 * MIB, initialSize: 64 * KIB });
     const cls = sizeClassOf(64);
-    const capacity = cacheCapacity(cls, (16 * MIB) / PAGE_SIZE); // 512 objects
+    const capacity = cacheCapacity(cls, (16 * MIB) / PAGE_SIZE, CACHE_MAX_OBJECTS); // 512 objects
     const blocks = Array.from({ length: 3000 }, () => heap.alloc(64));
     for (const p of blocks) heap.free(p);
     const s = heap.stats();
@@ -302,7 +302,7 @@ describe("stats: peaks", () => {
         assert.equal(s.liveBytes, liveBytes);
         seen = Math.max(seen, s.liveBytes);
         // What stats.ts allows the peak to miss: what the cache lists can hold (classes without spans have empty lists).
-        const listBytes = s.classes.reduce((sum, c) => sum + cacheCapacity(c.classIndex, (4 * MIB) / PAGE_SIZE) * c.size, 0);
+        const listBytes = s.classes.reduce((sum, c) => sum + cacheCapacity(c.classIndex, (4 * MIB) / PAGE_SIZE, CACHE_MAX_OBJECTS) * c.size, 0);
         assert.ok(s.peakLiveBytes >= seen, `op ${i}: peak ${s.peakLiveBytes} below a value stats() returned, ${seen}`);
         assert.ok(s.peakLiveBytes <= truePeak, `op ${i}: peak ${s.peakLiveBytes} above the true peak ${truePeak}`);
         assert.ok(s.peakLiveBytes >= truePeak - listBytes, `op ${i}: peak ${s.peakLiveBytes} misses more of the true peak ${truePeak} than the cache lists hold, ${listBytes}`);

@@ -13,7 +13,7 @@ const { MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
 const { ALIGN_MASK, BITMAP_W, CC_LIMIT, CC_TOP, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
   DESC_SHIFT, G_FREE, G_LIVE, G_LIVE_DEBUG, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT, HDR_CACHE, HDR_DESC_OFF, HDR_END_PAGE,
-  HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_TOTAL_PAGES, HEADER_BYTES, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
+  HDR_CACHE_OBJECTS, HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_TOTAL_PAGES, HEADER_BYTES, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
 import { allocLarge, cachedSpan, cacheOverflow, foldCounts, freeLarge, refill, returnLine } from "./central.js";
 import { notePeakLive } from "./live-bytes.js";
 import { granuleState, setGranule } from "./granules.js";
@@ -46,6 +46,7 @@ export class Allocator {
   readonly firstDataPage: number;
   /** @internal Pages of the address range (Core). */
   readonly totalPages: number;
+  readonly cacheObjects: number;
   /** @internal Committed end page, a cache of HDR_END_PAGE (Core). */
   endPage: number;
   /** @internal Growth policy (central.ts acquirePages). */
@@ -85,6 +86,7 @@ export class Allocator {
     this.growByBytes = growByBytes;
     const u32 = new Uint32Array(backing.buffer, 0, HEADER_BYTES >>> 2);
     this.totalPages = u32[HDR_TOTAL_PAGES]!;
+    this.cacheObjects = u32[HDR_CACHE_OBJECTS]!;
     this.rangeBytes = this.totalPages * PAGE_SIZE;
     this.descW = u32[HDR_DESC_OFF]! >>> 2;
     this.firstDataPage = u32[HDR_FIRST_DATA_PAGE]!;

@@ -77,11 +77,11 @@ const LINE_MASK = (1 << GRANULE_WORD_SHIFT) - 1;
  * lies in its own page, and the first store to a page costs a page fault
  * (71 of them: more than half of what making a heap cost, 0.6 ms).
  */
-export function initCaches(u32: Uint32Array, linesW: number, cacheW: number, totalPages: number, arraysZero: boolean): void {
+export function initCaches(u32: Uint32Array, linesW: number, cacheW: number, totalPages: number, maxObjects: number, arraysZero: boolean): void {
   let w = cacheW;
   for (let cls = 1; cls <= N_CLASSES; cls++) {
     const cw = linesW + (cls << CC_SHIFT);
-    const slots = cacheCapacity(cls, totalPages);
+    const slots = cacheCapacity(cls, totalPages, maxObjects);
     u32[cw + CC_ARRAY] = w;
     u32[cw + CC_MAX] = slots;
     u32[cw + CC_SAMPLE_AT] = SAMPLE_NEVER;
@@ -529,7 +529,7 @@ export function freeLarge(h: Core, addr: number, cls: number): void {
  * empty spans.
  */
 export function allocCacheBlock(h: Core): number {
-  const n = Math.ceil(cacheBlockBytes(h.totalPages) / PAGE_SIZE);
+  const n = Math.ceil(cacheBlockBytes(h.totalPages, h.cacheObjects) / PAGE_SIZE);
   let s = takeRun(h, n);
   if (s === 0 && growFor(h, n)) s = takeRun(h, n);
   if (s === 0) {
@@ -546,7 +546,7 @@ export function allocCacheBlock(h: Core): number {
   u32[dw + D_FREE] = 0;
   const linesW = (s * PAGE_SIZE) >>> 2;
   u32.fill(0, linesW, linesW + CACHE_LINES_WORDS);
-  initCaches(u32, linesW, linesW + CACHE_LINES_WORDS, h.totalPages, false); // pages used before may hold anything
+  initCaches(u32, linesW, linesW + CACHE_LINES_WORDS, h.totalPages, h.cacheObjects, false); // pages used before may hold anything
   return linesW;
 }
 

@@ -58,7 +58,7 @@ export function checkHeap(h: Core): void {
       state[p] = checkSmallSpan(h, p, n, seen, cachedIn[p]!);
       if (state[p] === ST_EMPTY) nEmpty++;
     } else if (kind === KIND_CACHE) {
-      if (!blocks.delete(p) || n !== Math.ceil(cacheBlockBytes(h.totalPages) / PAGE_SIZE)) fail("T1", `the cache block at page ${p} (${n} pages) belongs to no slot`);
+      if (!blocks.delete(p) || n !== Math.ceil(cacheBlockBytes(h.totalPages, h.cacheObjects) / PAGE_SIZE)) fail("T1", `the cache block at page ${p} (${n} pages) belongs to no slot`);
       if (usedGranules(u32, p, n) !== 0) fail("B1", `the cache block at page ${p} has a granule that is not G_NONE`);
     } else {
       checkLarge(h, p, n);

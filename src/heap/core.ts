@@ -14,6 +14,8 @@ export interface Core {
   readonly descW: number;
   readonly firstDataPage: number;
   readonly totalPages: number;
+  /** Most objects a cache list holds (HDR_CACHE_OBJECTS): with totalPages, the cache lists' geometry. */
+  readonly cacheObjects: number;
   /** Word index of this Heap's slot's cache lines (layout.ts: SL_CACHE). */
   readonly cacheW: number;
   /** Committed end page (exclusive); mirrors HDR_END_PAGE. */

@@ -59,7 +59,7 @@ import { Allocator } from "./allocator.js";
 import { sizeClassOf } from "./class-of.js";
 import { MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  CC_SHIFT, D_CLASS, D_NPAGES, D_USED, G_LIVE, G_LIVE_DEBUG, geometry, HDR_F64_REQUESTED, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
+  CACHE_MAX_OBJECTS, CC_SHIFT, D_CLASS, D_NPAGES, D_USED, G_LIVE, G_LIVE_DEBUG, geometry, HDR_F64_REQUESTED, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
 } from "./layout.js";
 import { flushCaches, releaseEmptySpans } from "./central.js";
 import { notePeakLive } from "./live-bytes.js";
@@ -132,7 +132,7 @@ export class Heap extends Allocator {
     if (backing === null) {
       const memory = o.memory ?? "wasm";
       const plan = planImage(memory, o.maxSize, o.initialSize);
-      const { firstDataPage } = geometry(plan.totalPages);
+      const { firstDataPage } = geometry(plan.totalPages, CACHE_MAX_OBJECTS);
       backing = openBacking(memory, (firstDataPage + plan.initialPages) * PAGE_SIZE, plan.totalPages * PAGE_SIZE);
       const metadata = new Uint32Array(backing.buffer, 0, firstDataPage * (PAGE_SIZE >>> 2));
       if (typeof memory === "object") metadata.fill(0); // memory the heap created is zero; a user's buffer may hold anything

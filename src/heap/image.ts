@@ -9,8 +9,8 @@ import { checkOption, defaultMaxSize } from "./validate.js";
 import { cacheLength, initCaches } from "./central.js";
 import { initSlots, slotCacheLines } from "./slots.js";
 import {
-  CC_ARRAY, CC_BASE, CC_MAX, CC_PUSHES, CC_SHIFT, cacheCapacity, geometry, HDR_CACHE, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_F64_LIVE_BOUND, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
-  HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, MAGIC, MAX_RANGE_BYTES, OLDEST_VERSION, PAGE_SHIFT, PAGE_SIZE, VERSION,
+  CACHE_MAX_OBJECTS, CACHE_MIN_OBJECTS, CC_ARRAY, CC_BASE, CC_MAX, CC_PUSHES, CC_SHIFT, cacheCapacity, geometry, HDR_CACHE, HDR_CACHE_OBJECTS, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_F64_LIVE_BOUND, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
+  HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, MAGIC, MAX_RANGE_BYTES, OLD_CACHE_MAX_OBJECTS, OLDEST_VERSION, PAGE_SHIFT, PAGE_SIZE, VERSION,
 } from "./layout.js";
 import { N_CLASSES } from "./size-classes.js";
 
@@ -18,7 +18,7 @@ const MIB = 1 << 20;
 
 /** Writes a new image's header for `totalPages` pages of range (its metadata, geometry(totalPages).firstDataPage pages, must be zero): no pages committed yet, empty caches. */
 export function formatImage(u32: Uint32Array, totalPages: number): void {
-  const { descOff, cacheOff, firstDataPage } = geometry(totalPages);
+  const { descOff, cacheOff, firstDataPage } = geometry(totalPages, CACHE_MAX_OBJECTS);
   u32[HDR_MAGIC] = MAGIC;
   u32[HDR_VERSION] = VERSION;
   u32[HDR_PAGE_SHIFT] = PAGE_SHIFT;
@@ -28,7 +28,8 @@ export function formatImage(u32: Uint32Array, totalPages: number): void {
   u32[HDR_FIRST_DATA_PAGE] = firstDataPage;
   u32[HDR_END_PAGE] = firstDataPage;
   u32[HDR_DESC_OFF] = descOff;
-  initCaches(u32, HDR_CACHE, cacheOff >>> 2, totalPages, true);
+  u32[HDR_CACHE_OBJECTS] = CACHE_MAX_OBJECTS;
+  initCaches(u32, HDR_CACHE, cacheOff >>> 2, totalPages, CACHE_MAX_OBJECTS, true);
   initSlots(u32);
 }
 
@@ -40,11 +41,14 @@ export function imageProblem(u32: Uint32Array, byteLength: number): string {
   if (u32[HDR_PAGE_SHIFT] !== PAGE_SHIFT) return `image page size ${2 ** u32[HDR_PAGE_SHIFT]!} differs from ${PAGE_SIZE}`;
   if (u32[HDR_N_CLASSES] !== N_CLASSES || u32[HDR_CLASS_HASH] !== classHash()) return "image was made with a different size-class table";
   const total = u32[HDR_TOTAL_PAGES]!;
-  const { descOff, cacheOff, firstDataPage } = geometry(total);
+  // Versions 6 and 7 did not record the lists' cap (upgradeImage does).
+  const maxObjects = version < 8 ? OLD_CACHE_MAX_OBJECTS : u32[HDR_CACHE_OBJECTS]!;
+  if (!(maxObjects >= CACHE_MIN_OBJECTS && maxObjects <= CACHE_MAX_OBJECTS)) return `image cache lists hold up to ${maxObjects} objects, outside [${CACHE_MIN_OBJECTS}, ${CACHE_MAX_OBJECTS}]`;
+  const { descOff, cacheOff, firstDataPage } = geometry(total, maxObjects);
   if (u32[HDR_DESC_OFF] !== descOff || u32[HDR_FIRST_DATA_PAGE] !== firstDataPage) return "image geometry does not match its page count";
-  for (let cls = 1, w = cacheOff >>> 2; cls <= N_CLASSES; w += 1 + cacheCapacity(cls, total), cls++) {
+  for (let cls = 1, w = cacheOff >>> 2; cls <= N_CLASSES; w += 1 + cacheCapacity(cls, total, maxObjects), cls++) {
     const cw = HDR_CACHE + (cls << CC_SHIFT);
-    if (u32[cw + CC_ARRAY] !== w || u32[cw + CC_MAX] !== cacheCapacity(cls, total)) return `class ${cls}'s cache list is not where the geometry puts it`;
+    if (u32[cw + CC_ARRAY] !== w || u32[cw + CC_MAX] !== cacheCapacity(cls, total, maxObjects)) return `class ${cls}'s cache list is not where the geometry puts it`;
   }
   const end = u32[HDR_END_PAGE]!;
   if (end < firstDataPage || end > total) return `committed end page ${end} is outside [${firstDataPage}, ${total}]`;
@@ -82,6 +86,8 @@ export function openImage(memory: ArrayBuffer | SharedArrayBuffer | WebAssembly.
  * pushes, its counts unchanged otherwise. Versions 6 and 7 had no
  * live-bytes bound (HDR_F64_LIVE_BOUND, in words they left zero): it
  * becomes +Infinity, so the next peak sample sums the counts and sets it.
+ * Nor did they record their cache lists' cap (HDR_CACHE_OBJECTS): theirs,
+ * OLD_CACHE_MAX_OBJECTS, stays, and with it their geometry.
  * Damaged counts stay damaged, for check() to name. O(slots * classes).
  */
 export function upgradeImage(buffer: ArrayBuffer | SharedArrayBuffer): void {
@@ -97,6 +103,7 @@ export function upgradeImage(buffer: ArrayBuffer | SharedArrayBuffer): void {
     }
   }
   new Float64Array(buffer, 0, HEADER_BYTES >>> 3)[HDR_F64_LIVE_BOUND] = Infinity;
+  u32[HDR_CACHE_OBJECTS] = OLD_CACHE_MAX_OBJECTS; // their geometry's
   u32[HDR_VERSION] = VERSION;
 }
 
@@ -114,7 +121,7 @@ export function planImage(memory: MemoryOption, maxSize: number | undefined, ini
   }
   if (memory === "wasm" || memory instanceof WebAssembly.Memory) maxBytes -= maxBytes % WASM_PAGE_SIZE;
   const totalPages = Math.floor(maxBytes / PAGE_SIZE);
-  const { firstDataPage } = geometry(totalPages);
+  const { firstDataPage } = geometry(totalPages, CACHE_MAX_OBJECTS);
   if (totalPages < firstDataPage + 1) {
     throw new OffheapRangeError(`Heap: maxSize ${maxBytes} leaves no room for pages after ${firstDataPage * PAGE_SIZE} bytes of metadata`);
   }

@@ -212,7 +212,7 @@ export function attachSlot(h: Allocator): void {
   try {
     if (fresh && k !== 0) {
       const w = allocCacheBlock(h);
-      if (w === 0) throw new OutOfMemoryError(`Heap.attach: no room for this thread's cache (${cacheBlockBytes(h.totalPages)} bytes; the heap cannot grow)`);
+      if (w === 0) throw new OutOfMemoryError(`Heap.attach: no room for this thread's cache (${cacheBlockBytes(h.totalPages, h.cacheObjects)} bytes; the heap cannot grow)`);
       h.u32[sw + SL_CACHE] = w;
     }
     h.cacheW = h.u32[sw + SL_CACHE]!;

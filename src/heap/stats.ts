@@ -283,20 +283,20 @@ const OS_PAGE = 4096;
 // (formatImage leaves it to the zero page). The rest of the cache region, up
 // to the first data page, was never written, and its 4 KiB pages that hold
 // no written word have no RAM either: on a heap with a 2 GiB range, about
-// 0.6 MiB until the lists fill. A page written since the peak counts then
+// 1.5 MiB until the lists fill. A page written since the peak counts then
 // too, so the peak is never understated. (Memory the caller passed in was
 // zero-filled whole by the constructor; this counts what the heap writes in
 // memory it makes, as the rest of metadataFor does.)
 function unwrittenCacheBytes(h: Core): number {
   const u32 = h.u32;
-  const { cacheOff } = geometry(h.totalPages);
+  const { cacheOff } = geometry(h.totalPages, h.cacheObjects);
   const first = Math.ceil(cacheOff / OS_PAGE); // the first OS page wholly in the region
   const end = (h.firstDataPage * PAGE_SIZE) / OS_PAGE;
   let written = 0;
   let next = first; // OS pages below it are counted already
   let w = cacheOff / 4; // the sentinel of class 1's array; its slots follow
   for (let cls = 1; cls <= N_CLASSES; cls++) {
-    const slots = cacheCapacity(cls, h.totalPages);
+    const slots = cacheCapacity(cls, h.totalPages, h.cacheObjects);
     let top = 0;
     while (top < slots && u32[w + top + 1] !== 0) top++;
     const lo = Math.max(next, Math.floor(((w + 1) * 4) / OS_PAGE));
