@@ -303,28 +303,19 @@ function returnRun(h: Core, cls: number, s: number, first: number, last: number,
  */
 function returnObjects(h: Core, cls: number, s: number, line: number, starts: number): void {
   const u32 = h.u32;
-  const dw = h.descW + (s << DESC_SHIFT);
-  const head = u32[dw + D_FREE]!;
   const n = popcount(starts);
-  const used = u32[dw + D_USED]! - n;
+  const used = u32[h.descW + (s << DESC_SHIFT) + D_USED]! - n;
   if (!(used >= 0 && used < CLASS_OBJECTS[cls]!)) damaged("S3", `span at page ${s}: used ${used + n}, while ${n} objects of line ${hex(line)} are returned to it`);
-  // Each object links the next; the last, the old head.
+  // Each object links the next; returnRun links the last to the old head.
+  let first = 0;
   let prev = 0;
   for (let bits = starts; bits !== 0; bits &= bits - 1) {
     const a = line + ((31 - Math.clz32(bits & -bits)) << 2);
     if (prev !== 0) u32[prev >>> 2] = a;
+    else first = a;
     prev = a;
   }
-  u32[prev >>> 2] = head;
-  u32[dw + D_FREE] = line + ((31 - Math.clz32(starts & -starts)) << 2);
-  u32[dw + D_USED] = used;
-  if (used === 0) {
-    if (head !== 0) unlink(h, HDR_PARTIAL + cls, s);
-    linkFront(h, HDR_EMPTY + cls, s);
-    u32[HDR_N_EMPTY_SPANS] = u32[HDR_N_EMPTY_SPANS]! + 1;
-  } else if (head === 0) {
-    linkFront(h, HDR_PARTIAL + cls, s);
-  }
+  returnRun(h, cls, s, first, prev, n);
 }
 
 /**
