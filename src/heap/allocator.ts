@@ -46,6 +46,7 @@ export class Allocator {
   readonly firstDataPage: number;
   /** @internal Pages of the address range (Core). */
   readonly totalPages: number;
+  /** @internal Most objects a cache list holds (Core). */
   readonly cacheObjects: number;
   /** @internal Committed end page, a cache of HDR_END_PAGE (Core). */
   endPage: number;
