@@ -62,7 +62,7 @@ import {
   CACHE_MAX_OBJECTS, CC_SHIFT, D_CLASS, D_NPAGES, D_USED, G_LIVE, G_LIVE_DEBUG, geometry, HDR_F64_REQUESTED, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
 } from "./layout.js";
 import { flushCaches, releaseEmptySpans } from "./central.js";
-import { notePeakLive, recordLiveBytes } from "./live-bytes.js";
+import { notePeakLive, raisePeakLive } from "./live-bytes.js";
 import { attachSlot, detachSlot, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
 import { cutTail, extend, resizeLarge } from "./page-heap.js";
 import { granuleState, setGranule } from "./granules.js";
@@ -417,7 +417,7 @@ export class Heap extends Allocator {
   stats(): HeapStats {
     return this.locked(() => {
       const s = heapStats(this);
-      recordLiveBytes(this, s.liveBytes); // an exact count: a sample of the peak
+      raisePeakLive(this, s.liveBytes); // an exact count: a sample of the peak
       return s;
     });
   }

@@ -68,20 +68,25 @@ export function notePeakLive(h: Core): void {
   const f64 = h.f64;
   const peak = f64[HDR_F64_PEAK_LIVE]!;
   if ((u32[HDR_END_PAGE]! - h.firstDataPage - u32[HDR_FREE_PAGES]!) * PAGE_SIZE <= peak || f64[HDR_F64_LIVE_BOUND]! <= peak) return;
-  recordLiveBytes(h, countedLiveBytes(h));
+  const live = countedLiveBytes(h);
+  if (live > peak) f64[HDR_F64_PEAK_LIVE] = live;
+  f64[HDR_F64_LIVE_BOUND] = live;
 }
 
 /**
- * Takes `live`, the exact live bytes now, as a sample: the peak rises to
- * them and the bound becomes them. Heap.stats() passes the live bytes it
- * counted from the spans; it must record them, not call notePeakLive,
- * whose bound may skip a sum while the live bytes are above the peak, and
- * a later stats() would then report a lower peak than this one did.
+ * Heap.stats(): `live`, the exact live bytes it counted from the spans,
+ * raises the peak (and the bound, exact then) when above it. It must, not
+ * call notePeakLive, whose bound may skip the sum while the live bytes are
+ * above the peak (a later stats() would then report a lower peak than this
+ * one did). Below the peak it writes nothing: reading the statistics leaves
+ * the image as it was (heapSnapshot), and the bound stays a bound.
  */
-export function recordLiveBytes(h: Core, live: number): void {
+export function raisePeakLive(h: Core, live: number): void {
   const f64 = h.f64;
-  if (live > f64[HDR_F64_PEAK_LIVE]!) f64[HDR_F64_PEAK_LIVE] = live;
-  f64[HDR_F64_LIVE_BOUND] = live;
+  if (live > f64[HDR_F64_PEAK_LIVE]!) {
+    f64[HDR_F64_PEAK_LIVE] = live;
+    f64[HDR_F64_LIVE_BOUND] = live;
+  }
 }
 
 /**
