@@ -51,9 +51,10 @@ export function countedLiveBytes(h: Core): number {
 /**
  * Samples the live bytes into the peak (HDR_F64_PEAK_LIVE). Called by the
  * slow paths that let the live bytes fall past what the cache lists can
- * hide (a cache overflow or flush, a large block's free or shrink, a sweep)
- * and by Heap.stats(), so the peak is a lower bound of the true one: stats.ts
- * says by how much it can miss. The counts are summed (countedLiveBytes)
+ * hide (a cache overflow or flush, a large block's free or shrink, a sweep;
+ * Heap.stats() samples with its own exact count, raisePeakLive), so the peak
+ * is a lower bound of the true one: stats.ts says by how much it can miss.
+ * The counts are summed (countedLiveBytes)
  * only when the live bytes may be above the peak: when both the pages in
  * use and the live-bytes bound (HDR_F64_LIVE_BOUND) are. The bound is the
  * last sum plus what refills put on the cache lists and large blocks added
