@@ -55,14 +55,15 @@
 
 import { HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { type Backing, isMemoryObject, openBacking } from "../memory/backing.js";
+import { createViews } from "../memory/views.js";
 import { Allocator } from "./allocator.js";
 import { sizeClassOf } from "./class-of.js";
 import { MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
 import {
-  CACHE_MAX_OBJECTS, CC_SHIFT, D_CLASS, D_NPAGES, D_USED, G_LIVE, G_LIVE_DEBUG, geometry, HDR_F64_REQUESTED, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
+  CACHE_MAX_OBJECTS, CC_SHIFT, D_CLASS, D_USED, G_LIVE, G_LIVE_DEBUG, geometry, HDR_F64_REQUESTED, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
 } from "./layout.js";
 import { flushCaches, releaseEmptySpans } from "./central.js";
-import { notePeakLive, raisePeakLive } from "./live-bytes.js";
+import { raisePeakLive } from "./live-bytes.js";
 import { attachSlot, detachSlot, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
 import { cutTail, extend, resizeLarge } from "./page-heap.js";
 import { granuleState, setGranule } from "./granules.js";
@@ -187,16 +188,7 @@ export class Heap extends Allocator {
       this.unlockHeap();
     }
     this.detached = true;
-    const none = new ArrayBuffer(0);
-    this.u8 = new Uint8Array(none);
-    this.i8 = new Int8Array(none);
-    this.u16 = new Uint16Array(none);
-    this.i16 = new Int16Array(none);
-    this.u32 = new Uint32Array(none);
-    this.i32 = new Int32Array(none);
-    this.f32 = new Float32Array(none);
-    this.f64 = new Float64Array(none);
-    this.dataView = new DataView(none);
+    Object.assign(this, createViews(new ArrayBuffer(0), 0)); // empty: the fields keep their types and the object its shape
   }
 
   /** detach(), for `using heap = Heap.attach(memory)`. */
@@ -317,9 +309,7 @@ export class Heap extends Allocator {
     if (cls !== 0) {
       inPlace = sizeBytes <= MAX_SMALL_SIZE && sizeClassOf(sizeBytes) === cls;
     } else if (sizeBytes > MAX_SMALL_SIZE) {
-      const want = Math.ceil(sizeBytes / PAGE_SIZE);
-      if (want < u32[dw + D_NPAGES]!) notePeakLive(this); // shrinking in place lowers the live bytes: a sample first (stats.ts)
-      if (resizeLarge(this, addr >>> PAGE_SHIFT, want)) {
+      if (resizeLarge(this, addr >>> PAGE_SHIFT, Math.ceil(sizeBytes / PAGE_SIZE))) {
         this.u32[dw + D_USED] = sizeBytes;
         this.profiler?.resized(addr, sizeBytes);
         inPlace = true;

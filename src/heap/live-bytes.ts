@@ -54,9 +54,9 @@ export function countedLiveBytes(h: Core): number {
  * hide (a cache overflow or flush, a large block's free or shrink, a sweep;
  * Heap.stats() samples with its own exact count, raisePeakLive), so the peak
  * is a lower bound of the true one: stats.ts says by how much it can miss.
- * The counts are summed (countedLiveBytes)
- * only when the live bytes may be above the peak: when both the pages in
- * use and the live-bytes bound (HDR_F64_LIVE_BOUND) are. The bound is the
+ * The counts are summed (countedLiveBytes) only when the live bytes may be
+ * above the peak: when both the pages in use and the live-bytes bound
+ * (HDR_F64_LIVE_BOUND) are. The bound is the
  * last sum plus what refills put on the cache lists and large blocks added
  * since, so the live bytes are at most the bound plus the bytes alloc()
  * took from objects that were on the lists at that sum: within what stats.ts
@@ -70,7 +70,7 @@ export function notePeakLive(h: Core): void {
   const peak = f64[HDR_F64_PEAK_LIVE]!;
   if ((u32[HDR_END_PAGE]! - h.firstDataPage - u32[HDR_FREE_PAGES]!) * PAGE_SIZE <= peak || f64[HDR_F64_LIVE_BOUND]! <= peak) return;
   const live = countedLiveBytes(h);
-  if (live > peak) f64[HDR_F64_PEAK_LIVE] = live;
+  raisePeakLive(h, live);
   f64[HDR_F64_LIVE_BOUND] = live;
 }
 

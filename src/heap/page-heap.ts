@@ -20,7 +20,7 @@ const { binOf, D_CLASS, D_KIND, D_NEXT, D_NPAGES, D_OWNER, DESC_SHIFT, HDR_BIN_N
 import { CLASS_PAGES, N_CLASSES } from "./size-classes.js";
 import type { Core } from "./core.js";
 import { damaged, linkFront, unlink } from "./lists.js";
-import { moveLiveBound } from "./live-bytes.js";
+import { moveLiveBound, notePeakLive } from "./live-bytes.js";
 
 /**
  * Called by walkSpans for each span or free run: its start page, pages,
@@ -248,9 +248,10 @@ export function resizeLarge(h: Core, s: number, want: number): boolean {
   const n = u32[dw + D_NPAGES]!;
   const after = s + n;
   if (want < n) {
+    notePeakLive(h); // shrinking lowers the live bytes: a sample first (stats.ts)
     u32[dw + D_NPAGES] = want;
     u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! - (n - want);
-    moveLiveBound(h, -(n - want) * PAGE_SIZE); // the caller sampled the peak first
+    moveLiveBound(h, -(n - want) * PAGE_SIZE);
     freeRun(h, s + want, n - want);
     return true;
   }

@@ -39,9 +39,9 @@
 // peakLiveBytes is a lower bound of the true peak, below it by at most what
 // the cache lists of the classes in use can hold, and exact when the peak
 // is made of large blocks and of small ones that refills put on the lists
-// since the last sum, none of them freed before the next sample. Rising live bytes need no sample, so refills,
-// frequent while a program starts and its code is not optimized yet, take
-// none (they did: it cost a sixth of the first 100,000 operations of the
+// since the last sum, none of them freed before the next sample. Rising
+// live bytes need no sample, so refills, frequent while a program starts
+// and its code is not optimized yet, take none (they did: it cost a sixth of the first 100,000 operations of the
 // python-lines trace). The true peak is at most peakCommittedBytes -
 // metadataBytes.
 
