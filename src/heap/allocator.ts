@@ -552,14 +552,14 @@ export class Allocator {
     if (this.detached) throw new OffheapTypeError("Heap: this Heap is detached (detach() was called); attach the memory again to use the heap");
     if (this.u8.length === 0) this.refreshViews();
     let end = this.u32[HDR_END_PAGE]!;
-    // Another thread may have grown the memory between the two reads (and
-    // this thread's buffer may not show it yet: Backing.refresh).
-    if (end * PAGE_SIZE > this.u8.length) {
+    // Other threads may have grown the memory (and this thread's buffer may
+    // not show it yet: Backing.refresh), again after each new look: read
+    // the end again until the views are longer or the memory did not grow.
+    while (end * PAGE_SIZE > this.u8.length) {
       if (this.u8.length === viewLength(this.backing.buffer, this.rangeBytes)) this.backing.refresh();
-      if (this.u8.length !== viewLength(this.backing.buffer, this.rangeBytes)) {
-        this.refreshViews();
-        end = this.u32[HDR_END_PAGE]!;
-      }
+      if (this.u8.length === viewLength(this.backing.buffer, this.rangeBytes)) break; // damage, named below
+      this.refreshViews();
+      end = this.u32[HDR_END_PAGE]!;
     }
     // Every slow path trusts the committed end: damage must not move it past the memory.
     if (!(end >= this.firstDataPage && end <= this.totalPages && end * PAGE_SIZE <= this.u8.length)) {
