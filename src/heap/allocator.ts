@@ -270,13 +270,6 @@ export class Allocator {
    * then. Cost: O(1); no JS allocation.
    */
   free(addr: number): void {
-    // The slow cases leave through three calls (freeOverflow, freeBlock,
-    // freeSlow). 8cfc3a7 routed them through one small freeRest so that a
-    // case first met after V8 optimized free would deoptimize it once, not
-    // once per case; but V8 inlines freeRest, and its calls with it, into
-    // free and the caller's loop, and the third pass of bench:traces then
-    // still ran re-optimized code: gcc-wrapt 12.0 -> 32.7 ns/op, python-lines
-    // 14.7 -> 46.9 (5 interleaved rounds, medians), so it was reverted.
     const u32 = this.u32;
     // No block starts past the committed end, so the bound is the views' end
     // (never past the range the bitmap covers); a stale view fails it.
@@ -284,28 +277,67 @@ export class Allocator {
       const bitW = BITMAP_W + (addr >>> GRANULE_WORD_SHIFT);
       const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
       const word = u32[bitW]!;
-      if (((word >>> shift) & 3) === G_LIVE) {
-        const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
-        if (cls !== 0 && cls <= N_CLASSES) {
-          const cw = this.cacheW + (cls << CC_SHIFT);
-          const pushes = (u32[cw + CC_PUSHES]! + 1) | 0;
-          // Past the bound, fold the counts and make room first (layout.ts: CC_LIMIT).
-          if (pushes > (u32[cw + CC_LIMIT]! | 0)) {
-            this.freeOverflow(addr, cls);
-            return;
-          }
+      const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
+      if (((word >>> shift) & 3) === G_LIVE && cls !== 0 && cls <= N_CLASSES) {
+        const cw = this.cacheW + (cls << CC_SHIFT);
+        const pushes = (u32[cw + CC_PUSHES]! + 1) | 0;
+        // Past the bound, the counts are folded and room made first (layout.ts: CC_LIMIT).
+        if (pushes <= (u32[cw + CC_LIMIT]! | 0)) {
           const top = u32[cw + CC_TOP]! + 1;
           u32[bitW] = word ^ (3 << shift); // G_LIVE -> G_FREE
           u32[top] = addr;
           u32[cw + CC_TOP] = top;
           u32[cw + CC_PUSHES] = pushes;
-        } else {
-          this.freeBlock(addr, cls);
+          return;
         }
-        return;
       }
     }
-    if (addr !== 0) this.freeSlow(addr);
+    this.freeRest(addr);
+  }
+
+  // Every case of free() and freeShared() but their fast ones, behind
+  // their one other call site: a full list, a large block, free(0), misuse,
+  // a block of debug mode, and views left stale by another Heap's growth.
+  // The first Heap runs free(0) when it is made, so that the site has
+  // type feedback before V8 optimizes free: a site without it (a case
+  // first met after that) makes the optimized free deoptimize, and the
+  // caller's loop it was inlined into. With a site for each case, python-
+  // lines' replay ran deoptimized for tens of thousands of operations after
+  // its first large free. V8 does not inline freeRest until it has run a
+  // few real cases (free(0) returns before its calls), so a case new to it
+  // deoptimizes freeRest alone; once it is hot V8 may inline it, and then
+  // a case new to it deoptimizes the loop, as any new case did before.
+  private freeRest(addr: number): void {
+    if (addr === 0) return;
+    this.lockHeap();
+    try {
+      // Read again under the lock, with the views brought up to date:
+      // another thread may have freed the block since the fast path looked.
+      const u32 = this.u32;
+      if ((addr >>> 0) === addr && (addr & ALIGN_MASK) === 0 && addr >>> 2 < u32.length && granuleState(u32, addr) === G_LIVE) {
+        const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
+        if (cls === 0 || cls > N_CLASSES) {
+          freeLarge(this, addr, cls); // class 0; a class outside the table is damage, which it reports
+          if (this.profiler !== null) this.profiler.unsample(addr);
+          return;
+        }
+        // The list makes room (its counts folded, half of it flushed if
+        // full, which also lifts releaseThread's trap), and the fast path
+        // frees: in shared mode under the lock, so that no object is ever
+        // G_FREE on no list while another thread holds the lock and reads
+        // the image (a repair would put it on its span's free list, and
+        // then the push would put it on a cache list too).
+        cacheOverflow(this, cls);
+      } else {
+        // liveSpan's checks name the misuse; a block debug mode allocated
+        // (G_LIVE_DEBUG) becomes a plain one.
+        this.plainSpan(addr, "Heap.free", true);
+        if (granuleState(u32, addr) === G_LIVE_DEBUG) setGranule(u32, addr, G_LIVE);
+      }
+      this.coreFree(addr);
+    } finally {
+      this.unlockHeap();
+    }
   }
 
   /**
@@ -313,13 +345,10 @@ export class Allocator {
    * granule goes from G_LIVE to G_FREE with a compareExchange, the one
    * step where two threads freeing one block meet: exactly one exchange
    * succeeds, and the other free finds the block free and throws
-   * DoubleFreeError from freeSlow. The class and the push bound are read
+   * DoubleFreeError from freeRest. The class and the push bound are read
    * before the exchange: a free that must make room on its list (or that
    * releaseThread's trap stops: slots.ts) takes the heap lock first and
-   * changes the granule under it (freeLocked), so that no object is ever
-   * G_FREE on no list while another thread holds the lock and reads the
-   * image (a repair would put it on its span's free list, and then the
-   * push would put it on a cache list too).
+   * changes the granule under it (freeRest).
    */
   freeShared(addr: number): void {
     const u32 = this.u32;
@@ -327,99 +356,26 @@ export class Allocator {
       const bitW = BITMAP_W + (addr >>> GRANULE_WORD_SHIFT);
       const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
       let word = u32[bitW]!;
-      if (((word >>> shift) & 3) === G_LIVE) {
-        const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
-        if (cls === 0) {
-          this.freeBlock(addr, 0);
-          return;
-        }
+      const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
+      if (((word >>> shift) & 3) === G_LIVE && cls !== 0 && cls <= N_CLASSES) {
         const cw = this.cacheW + (cls << CC_SHIFT);
         const pushes = (u32[cw + CC_PUSHES]! + 1) | 0;
-        if (cls > N_CLASSES || pushes > (u32[cw + CC_LIMIT]! | 0)) {
-          this.freeLocked(addr);
-          return;
-        }
-        for (;;) {
+        // A failed exchange means a neighbour changed, or another thread
+        // freed this block first: then the loop ends, and freeRest names it.
+        while (pushes <= (u32[cw + CC_LIMIT]! | 0) && ((word >>> shift) & 3) === G_LIVE) {
           const seen = Atomics.compareExchange(u32, bitW, word, word ^ (3 << shift));
-          if (seen === word) break;
-          word = seen;
-          if (((word >>> shift) & 3) !== G_LIVE) {
-            this.freeSlow(addr); // another thread freed it first
+          if (seen === word) {
+            const top = u32[cw + CC_TOP]! + 1;
+            u32[top] = addr;
+            u32[cw + CC_TOP] = top;
+            u32[cw + CC_PUSHES] = pushes;
             return;
           }
+          word = seen;
         }
-        const top = u32[cw + CC_TOP]! + 1;
-        u32[top] = addr;
-        u32[cw + CC_TOP] = top;
-        u32[cw + CC_PUSHES] = pushes;
-        return;
       }
     }
-    if (addr !== 0) this.freeSlow(addr);
-  }
-
-  // freeShared's slow part: under the heap lock, the class's list makes
-  // room (its counts folded, half of it flushed if full, which also lifts a
-  // trap), and then freeShared itself makes the exchange and the push, or
-  // names the misuse if another thread freed the block meanwhile.
-  private freeLocked(addr: number): void {
-    this.lockHeap();
-    try {
-      const u32 = this.u32;
-      const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
-      if (granuleState(u32, addr) === G_LIVE) {
-        if (cls > N_CLASSES) freeLarge(this, addr, cls); // damage: it names it
-        if (cls !== 0) cacheOverflow(this, cls);
-      }
-      this.freeShared(addr);
-    } finally {
-      this.unlockHeap();
-    }
-  }
-
-  // A live granule whose page names no size class: a large block, freed
-  // under the heap lock. Another thread may have freed it since the fast
-  // path looked, so the granule is read again under the lock.
-  private freeBlock(addr: number, cls: number): void {
-    this.lockHeap();
-    try {
-      if (granuleState(this.u32, addr) !== G_LIVE) {
-        this.freeSlow(addr);
-        return;
-      }
-      freeLarge(this, addr, cls); // class 0; a class outside the table is damage, which it reports
-      if (this.profiler !== null) this.profiler.unsample(addr);
-    } finally {
-      this.unlockHeap();
-    }
-  }
-
-  // The free path's slow part, when class cls's pushes passed their bound:
-  // folds the counts and makes room (central.ts), then frees again. Kept out
-  // of free() so that free stays small enough for V8 to inline.
-  private freeOverflow(addr: number, cls: number): void {
-    this.lockHeap();
-    try {
-      if (!this.sharedMode) cacheOverflow(this, cls); // else the lock just switched this Heap to shared mode
-      this.coreFree(addr);
-    } finally {
-      this.unlockHeap();
-    }
-  }
-
-  // Frees through the checks of liveSpan: reached for misuse (which throws),
-  // for a block debug mode allocated (G_LIVE_DEBUG), which becomes a plain
-  // block, and for a live block the fast path could not see because this
-  // Heap's views went stale (another Heap on the memory grew it).
-  private freeSlow(addr: number): void {
-    this.lockHeap();
-    try {
-      this.plainSpan(addr, "Heap.free", true);
-      if (granuleState(this.u32, addr) === G_LIVE_DEBUG) setGranule(this.u32, addr, G_LIVE);
-      this.coreFree(addr);
-    } finally {
-      this.unlockHeap();
-    }
+    this.freeRest(addr);
   }
 
   /**
