@@ -298,9 +298,9 @@ export class Allocator {
   // Every case of free() and freeShared() but their fast ones, behind
   // their one other call site: a full list, a large block, free(0), misuse,
   // a block of debug mode, and views left stale by another Heap's growth.
-  // The first Heap runs free(0) when it is made, so that the site has
-  // type feedback before V8 optimizes free: a site without it (a case
-  // first met after that) makes the optimized free deoptimize, and the
+  // The first Heap runs free(0) when it is made (primeFree), so that the
+  // site has type feedback before V8 optimizes free: a site without it (a
+  // case first met after that) makes the optimized free deoptimize, and the
   // caller's loop it was inlined into. With a site for each case, python-
   // lines' replay ran deoptimized for tens of thousands of operations after
   // its first large free. V8 does not inline freeRest until it has run a
@@ -556,3 +556,19 @@ export class Allocator {
 }
 
 const proto = Allocator.prototype;
+
+// Set once the first Heap of this thread has run free(0) (primeFree).
+let freePrimed = false;
+
+/**
+ * @internal Gives free's call of its slow cases (freeRest) type feedback
+ * before V8 optimizes free: the Heap constructor calls it once the Heap
+ * has its final shape. V8 keeps feedback for a function only once it has
+ * run for a while (24 calls of free(0) were enough on Node 20 and 24, 16
+ * were not), so the first Heap of a thread makes 64; the others nothing.
+ */
+export function primeFree(h: Allocator): void {
+  if (freePrimed) return;
+  freePrimed = true;
+  for (let i = 0; i < 64; i++) proto.free.call(h, 0);
+}

@@ -56,7 +56,7 @@
 import { HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { type Backing, isMemoryObject, openBacking } from "../memory/backing.js";
 import { createViews } from "../memory/views.js";
-import { Allocator } from "./allocator.js";
+import { Allocator, primeFree } from "./allocator.js";
 import { sizeClassOf } from "./class-of.js";
 import { MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
 import {
@@ -93,8 +93,6 @@ import { adoptImageReclaimer, guardPaths, type Reclaimer } from "./reclaim.js";
 let attaching: Backing | null = null;
 // Set by Heap.load: the image's slots belong to no thread of this process.
 let freshImage = false;
-// Set once the first Heap of this thread has run free(0) to give free's slow call type feedback.
-let freeFeedback = false;
 
 /**
  * A heap inside one backing memory. `alloc` returns an address (a byte
@@ -151,14 +149,7 @@ export class Heap extends Allocator {
       const debug = this.debugHeap;
       openQuarantine(this, debug === null ? null : debug.adopt, (addr) => this.coreFree(addr));
     }
-    // free's call of its slow cases gets type feedback before V8 optimizes
-    // free (allocator.ts: freeRest). V8 keeps feedback for a function only
-    // once it has run for a while (24 calls of free(0) were enough on Node
-    // 20 and 24, 16 were not), so the first Heap of a thread makes 64.
-    if (!freeFeedback) {
-      freeFeedback = true;
-      for (let i = 0; i < 64; i++) super.free(0);
-    }
+    primeFree(this); // last: the feedback is for this object's final shape
   }
 
   /**

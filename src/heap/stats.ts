@@ -41,9 +41,9 @@
 // is made of large blocks and of small ones that refills put on the lists
 // since the last sum, none of them freed before the next sample. Rising
 // live bytes need no sample, so refills, frequent while a program starts
-// and its code is not optimized yet, take none (they did: it cost a sixth of the first 100,000 operations of the
-// python-lines trace). The true peak is at most peakCommittedBytes -
-// metadataBytes.
+// and its code is not optimized yet, take none (they did: it cost a sixth
+// of the first 100,000 operations of the python-lines trace). The true
+// peak is at most peakCommittedBytes - metadataBytes.
 
 import { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
