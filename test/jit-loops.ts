@@ -7,6 +7,7 @@
 
 import { fileURLToPath } from "node:url";
 import { DoubleFreeError, Heap } from "../src/index.js";
+import { Collector, defineStruct } from "../src/collections/index.js";
 
 // V8's test intrinsics, which parse only under --allow-natives-syntax; bit 4 of the status: optimized.
 const native = (body: string) => new Function("f", body) as (f: unknown) => number;
@@ -42,6 +43,73 @@ export const ALLOC_CASES: Record<string, number[]> = {
   "a class's first block": [3000],
   "more blocks of the class than its cache list holds": Array.from({ length: 20_000 }, () => 16),
 };
+
+const Leaf = defineStruct({ a: "ref", b: "ref", value: "u32" });
+const Comb = defineStruct(Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`r${i}`, "ref" as const])));
+const Big = defineStruct({ ref: "ref", pad: "bytes[2000]" });
+
+/** A mark case: builds a graph that meets the path, collected blocks the collector allocates; returns its root. */
+export const MARK_CASES: Record<string, (gc: Collector) => number> = {
+  // 70 levels of 64 refs: the next level in the first (scanned next), 63
+  // leaves in the others, which stay gray: 4,410 at the bottom, more than a
+  // gray segment holds (gc-mark.ts: GRAY_SEGMENT).
+  "a full gray segment": (gc) => {
+    const root = gc.alloc(Comb);
+    let level = root;
+    for (let depth = 0; depth < 70; depth++) {
+      const next = gc.alloc(Comb);
+      const fields = Comb.at(gc.heap, level) as unknown as Record<string, number>;
+      fields.r0 = next;
+      for (let i = 1; i < 64; i++) fields[`r${i}`] = gc.alloc(Leaf);
+      level = next;
+    }
+    return root;
+  },
+  // Over 2,000 bytes: scanned 512 bytes at a time (gc-mark.ts: SLICE_BYTES).
+  "a block scanned in slices": (gc) => {
+    const big = gc.alloc(Big);
+    Big.at(gc.heap, big).ref = gc.alloc(Leaf);
+    return big;
+  },
+};
+
+/** The line runMark prints before the case's graph is built and collected. */
+export const CASE_STARTS = "-- the case starts --";
+
+/** Runs a mark case: markJs's optimization status before and after a cycle meets the case's graph. */
+export function runMark(name: string): { before: boolean; after: boolean } {
+  const status = native("return %GetOptimizationStatus(f)");
+  const prepare = native("%PrepareFunctionForOptimization(f)");
+  const optimizeOnNextCall = native("%OptimizeFunctionOnNextCall(f)");
+  // A heap on an ArrayBuffer: the JavaScript scan (markJs) marks it; the wasm one, a WebAssembly.Memory.
+  const heap = new Heap({ memory: new ArrayBuffer(64 << 20) });
+  const gc = new Collector(heap);
+  const markJs = (gc as unknown as { marker: { markJs: unknown } }).marker.markJs;
+  // A binary tree of 255 records: no gray segment fills, no block is sliced.
+  const tree = (depth: number): number => {
+    const node = gc.alloc(Leaf);
+    if (depth > 0) {
+      const a = tree(depth - 1);
+      const b = tree(depth - 1);
+      const cur = Leaf.at(heap, node);
+      cur.a = a;
+      cur.b = b;
+    }
+    return node;
+  };
+  heap.setRoot("tree", tree(7));
+  prepare(markJs);
+  for (let round = 0; round < 20; round++) gc.collect();
+  optimizeOnNextCall(markJs);
+  gc.collect();
+  const before = (status(markJs) & OPTIMIZED) !== 0;
+  console.log(CASE_STARTS); // jit.test.ts reads V8's deoptimizations (--trace-deopt) after this line
+  heap.setRoot("case", MARK_CASES[name]!(gc));
+  gc.collect();
+  gc.check();
+  heap.check();
+  return { before, after: (status(markJs) & OPTIMIZED) !== 0 };
+}
 
 /** Runs a case: the loop's optimization status before and after it meets the case's blocks. */
 export function run(kind: "free" | "alloc", name: string): { before: boolean; after: boolean } {
@@ -83,7 +151,7 @@ export function run(kind: "free" | "alloc", name: string): { before: boolean; af
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [kind, name] = process.argv.slice(2) as ["free" | "alloc", string];
-  if ((kind === "free" ? FREE_CASES : ALLOC_CASES)[name] === undefined) throw new Error(`jit-loops: no ${kind} case "${name}"`);
-  console.log(JSON.stringify(run(kind, name)));
+  const [kind, name] = process.argv.slice(2) as ["free" | "alloc" | "mark", string];
+  if ((kind === "free" ? FREE_CASES : kind === "alloc" ? ALLOC_CASES : MARK_CASES)[name] === undefined) throw new Error(`jit-loops: no ${kind} case "${name}"`);
+  console.log(JSON.stringify(kind === "mark" ? runMark(name) : run(kind, name)));
 }

@@ -7,7 +7,9 @@
 //   +0 DIR_MAGIC   "OHGC"              +1 DIR_VERSION
 //   +2 DIR_PHASE   PHASE_IDLE, PHASE_MARK or PHASE_SWEEP
 //   +3 DIR_CHUNKS  address of the chunk table
-//   +4             0 (reserved)
+//   +4 DIR_WORKSPACE  address of the wasm marker's workspace (gc-mark.ts:
+//                  WORKSPACE_BYTES, allocated by the first mark phase that
+//                  runs the wasm scan, kept for the next ones), or 0
 //   +5 DIR_COVER   end of the address space the bitmaps cover: [base, cover)
 //   +6 DIR_CURSOR  while sweeping: the next granule-bitmap word to sweep,
 //                  as the address it covers >>> 7
@@ -71,6 +73,9 @@ export const DIR_MAGIC = 0;
 export const DIR_VERSION = 1;
 export const DIR_PHASE = 2;
 export const DIR_CHUNKS = 3;
+export const DIR_WORKSPACE = 4;
+/** Bytes of the wasm marker's workspace (gc-mark.ts draws it). */
+export const WORKSPACE_BYTES = 32768;
 export const DIR_COVER = 5;
 export const DIR_CURSOR = 6;
 export const DIR_LIVE_BLOCKS = 7;

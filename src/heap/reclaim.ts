@@ -13,6 +13,7 @@
 import { hex, OffheapTypeError } from "../errors.js";
 import type { Heap } from "./heap.js";
 import { PAGE_SHIFT } from "./layout.js";
+import { CLASS_SIZE } from "./size-classes.js";
 import { forEachRootAddress } from "./roots.js";
 
 /**
@@ -22,6 +23,14 @@ import { forEachRootAddress } from "./roots.js";
  * per page (collections/gc-mark.ts, gc-sweep.ts).
  */
 export const SIZE_PAGE_SHIFT = PAGE_SHIFT;
+
+/**
+ * @internal Usable bytes of each size class, by class index (1..length-1),
+ * for a marker that reads a block's class from its page descriptor itself
+ * (the collector's wasm scan: collections/gc-mark.ts keeps a copy in
+ * memory it can read).
+ */
+export const SIZE_CLASS_BYTES: Int32Array = CLASS_SIZE;
 
 /** @internal What a heap asks of a reclaimer (a tracing collector) attached to it. */
 export interface Reclaimer {
