@@ -22,8 +22,8 @@ const SCRIPT = fileURLToPath(new URL("./jit-loops.js", import.meta.url));
 
 function stillOptimized(kind: "free" | "alloc" | "mark", name: string): void {
   const trace = kind === "mark" ? ["--trace-deopt"] : [];
-  const r = spawnSync(process.execPath, ["--allow-natives-syntax", "--no-concurrent-recompilation", ...trace, SCRIPT, kind, name], { encoding: "utf8", timeout: 60_000 });
-  assert.equal(r.status, 0, r.stderr);
+  const r = spawnSync(process.execPath, ["--allow-natives-syntax", "--no-concurrent-recompilation", ...trace, SCRIPT, kind, name], { encoding: "utf8", timeout: 60_000, maxBuffer: 256 << 20 });
+  assert.equal(r.status, 0, `${r.error ?? ""} ${r.stderr}`); // (--trace-deopt prints megabytes on Node 24: hence the maxBuffer)
   const lines = r.stdout.trim().split("\n");
   const { before, after } = JSON.parse(lines.at(-1)!) as { before: boolean; after: boolean };
   if (kind === "mark") {
