@@ -10,17 +10,21 @@
 // gray before a segment fills), so the chunk of marking it happened in ran
 // on in V8's interpreter, 0.5-0.9 ms of a 1 ms step, and sweepWords' and
 // freeLine's first garbage was compiled in the middle of a step too. So the
-// first Collector of a thread (of a realm) runs a few small cycles on a scratch heap first,
-// with gray segments of 4 entries, so that every one of those sites has run
-// and V8 has allocated the functions' feedback (it does so only after some
-// calls of a function: 8 by default). It costs a few milliseconds, once.
+// first Collector of a thread runs a few small cycles on a scratch heap
+// first, with gray segments of 4 entries, so that every one of those sites
+// has run and V8 has allocated the functions' feedback. It costs about 10
+// ms, once.
 
 import { Heap } from "../heap/heap.js";
 import type { Collector } from "./collector.js";
 import { defineStruct } from "./struct.js";
 
-/** Cycles run on the scratch heap: each calls markJs and sweepWords more than V8's calls before it keeps feedback (8). */
-const ROUNDS = 3;
+/**
+ * Cycles run on the scratch heap. V8 keeps a function's feedback only after
+ * some calls of it (8 by default): with 3, bench:gc's graph still saw
+ * sweepWords deoptimize in its first sweep.
+ */
+const ROUNDS = 6;
 /** Entries of the scratch Collector's gray segments: a few blocks fill one. */
 export const SCRATCH_SEGMENT = 4;
 
