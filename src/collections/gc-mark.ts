@@ -23,7 +23,7 @@
 //   +256 ..  the gray stack's top: WS_CAPACITY entries
 
 import type { Heap } from "../heap/heap.js";
-import { OutOfMemoryError } from "../errors.js";
+import { HeapCorruptionError, OutOfMemoryError } from "../errors.js";
 import * as reclaim from "../heap/reclaim.js";
 import * as L from "./gc-layout.js";
 import type { GcSpace } from "./gc-space.js";
@@ -205,7 +205,13 @@ export class Marker {
         if (this.below.length === 0) break;
         sp = this.fill();
       }
-      sp = scan(ws, n, sp, WS_CAPACITY, WS_ROOM, table, base, cover, heap.descW);
+      try {
+        sp = scan(ws, n, sp, WS_CAPACITY, WS_ROOM, table, base, cover, heap.descW);
+      } catch (e) {
+        // A valid image keeps every load in bounds: the JavaScript scan would read undefined there.
+        if (e instanceof WebAssembly.RuntimeError) throw new HeapCorruptionError("C1", `Collector: marking read outside the heap's memory (${e.message}): the chunk table or the workspace is damaged`);
+        throw e;
+      }
       const u32 = heap.u32;
       this.markedBlocks += u32[ws + WS_BLOCKS]!;
       this.markedBytes += u32[ws + WS_BYTES]!;

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { Heap } from "../../src/index.js";
+import { Heap, HeapCorruptionError } from "../../src/index.js";
 import * as layout from "../../src/heap/layout.js";
 import * as gcLayout from "../../src/collections/gc-layout.js";
 import { Collector, defineStruct } from "../../src/collections/index.js";
@@ -74,3 +74,15 @@ for (const memory of ["wasm", "resizable", "shared"] as const) {
     heap.check();
   });
 }
+
+test("a chunk table entry damaged to an address past the memory: the wasm loop's collect() throws HeapCorruptionError (C1), as check() does", () => {
+  const heap = new Heap({ maxSize: 64 << 20 });
+  const gc = new Collector(heap);
+  const levels = comb(gc);
+  heap.setRoot("comb", levels[0]!);
+  const d = heap.getRoot("offheap.gc") >>> 2;
+  const table = heap.u32[d + 3]! >>> 2; // DIR_CHUNKS
+  heap.u32[table + (levels[0]! >>> 20)] = 0xfff00000; // the bitmaps of the comb's first chunk, far past the memory's end
+  assert.throws(() => gc.collect(), (e: unknown) => e instanceof HeapCorruptionError && e.invariant === "C1");
+  assert.throws(() => gc.check(), (e: unknown) => e instanceof HeapCorruptionError && e.invariant === "C1");
+});
