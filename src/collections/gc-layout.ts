@@ -8,8 +8,10 @@
 //   +2 DIR_PHASE   PHASE_IDLE, PHASE_MARK or PHASE_SWEEP
 //   +3 DIR_CHUNKS  address of the chunk table
 //   +4 DIR_WORKSPACE  address of the wasm marker's workspace (gc-mark.ts:
-//                  WORKSPACE_BYTES, allocated by the first mark phase that
-//                  runs the wasm scan, kept for the next ones), or 0
+//                  WORKSPACE_BYTES, allocated by the first Collector made
+//                  on the heap's WebAssembly.Memory, kept for later ones;
+//                  0 before, or on other memories; 0 in version 2 images
+//                  written before it, where the word was reserved)
 //   +5 DIR_COVER   end of the address space the bitmaps cover: [base, cover)
 //   +6 DIR_CURSOR  while sweeping: the next granule-bitmap word to sweep,
 //                  as the address it covers >>> 7
