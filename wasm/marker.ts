@@ -1,16 +1,18 @@
-// The collector's mark loop in WebAssembly (AssemblyScript): markSome of
+// The collector's mark loop in WebAssembly (AssemblyScript): markJs of
 // src/collections/gc-mark.ts, the same algorithm over the same image,
 // for heaps whose memory is a WebAssembly.Memory. `npm run gen:marker`
 // compiles it into src/collections/gc-mark-wasm.ts; gc-mark.ts says when
 // it runs and what stays in JavaScript.
 //
-// It imports the heap's memory and reads the image as markSome does: the
+// It imports the heap's memory and reads the image as markJs does: the
 // chunk table of the collector's bitmaps, the granule and word bitmaps,
 // the page descriptors for a block's size. Its own state is in the
 // marker's workspace, a heap block (gc-mark.ts draws it): the top of the
 // gray stack, the slice in progress, the batch, a copy of the class sizes
 // and what it counted. No data segment, no allocation, no import but the
 // memory: nothing of the heap is written but MARK bits and the workspace.
+// A damaged image can make it load past the memory's end: the trap
+// reaches gc-mark.ts, which throws HeapCorruptionError.
 
 // Workspace words (u32 indexes from the workspace's address); gc-mark.ts has the same.
 const WS_SLICE_POS: u32 = 0;
