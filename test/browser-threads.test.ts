@@ -11,7 +11,9 @@
 // spinning lock of a main thread. Then both workers free the same blocks at
 // once (each freed exactly once, the other free throws), detach, and the
 // page frees what is left, validates the heap (check) and counts its live
-// blocks and calls (stats). page.mjs and worker.mjs describe each step.
+// blocks and calls (stats). Last, on a heap of its own, a Collector frees
+// half of a tree: its marks come from the WebAssembly mark loop, compiled
+// in the page. page.mjs and worker.mjs describe each step.
 //
 // The page imports the built package (/dist/index.js), so `npm run build`
 // must have run (`npm test` does). The seed is printed in the test's name;
@@ -92,6 +94,7 @@ interface Result {
   race: { blocks: number; badWins: string[] };
   inMailboxes: number; liveBeforeDrain: number; expectedBeforeDrain: number; liveAfter: number;
   allocs: number; frees: number; statsAllocs: number; statsFrees: number; committedMiB: number;
+  collector: { sharedMemory: boolean; wasmLoop: boolean; whole: number; half: number };
   ms: { stress: number; race: number; total: number };
 }
 
@@ -153,6 +156,8 @@ test(`one heap, the page and two workers in Chromium: alloc, free across threads
     assert.equal(r.liveAfter, 0, "stats().liveBlocks is 0 once every block is freed");
     assert.equal(r.statsAllocs, r.allocs, "stats().allocs counts every alloc of every thread");
     assert.equal(r.statsFrees, r.frees, "stats().frees counts every successful free of every thread");
+    assert.deepEqual(r.collector, { sharedMemory: true, wasmLoop: true, whole: 4095, half: 2048 },
+      "a Collector on a shared heap marks with the WebAssembly loop and frees the dropped half of a 4,095-record tree");
   } finally {
     await browser.close();
     await new Promise((done) => server.close(done));

@@ -7,6 +7,7 @@
 // Query parameters: seed, ops (alloc + free calls per worker), race (blocks
 // in the racing-free round).
 import { Heap } from "/dist/index.js";
+import { Collector, defineStruct } from "/dist/collections/index.js";
 import {
   CTL_OPS, CTL_PHASE, CTL_WORDS, drawSize, hex, MAILBOX_SLOTS, MIB, PHASES, receive, rng, send, subSeed, verifyPattern,
   writePattern,
@@ -187,6 +188,7 @@ async function drive(heap, memory, message, failed, t0) {
   heap.check();
   const stats = heap.stats();
 
+  const collector = collectTree();
   const counts = stressMessages.map((m) => m.counts);
   const allocs = p.allocs + counts.reduce((s, c) => s + c.allocs, 0);
   const frees = p.frees + counts.reduce((s, c) => s + c.frees, 0) + done.reduce((s, m) => s + m.race.won, 0);
@@ -209,6 +211,37 @@ async function drive(heap, memory, message, failed, t0) {
     statsAllocs: stats.allocs,
     statsFrees: stats.frees,
     committedMiB: Math.round(stats.committedBytes / MIB),
+    collector,
     ms: { stress: Math.round(tStress - t0), race: Math.round(tRace - tStress), total: Math.round(performance.now() - t0) },
+  };
+}
+
+// The Collector in the browser, on a heap of its own (a shared memory here):
+// a binary tree of 4,095 records, its right half dropped, one collect()
+// each. Its marks come from the WebAssembly loop, whose module the page
+// compiles at once (new WebAssembly.Module), if the directory has its
+// workspace (gc-layout.ts: DIR_WORKSPACE, word 4).
+function collectTree() {
+  const heap = new Heap({ maxSize: 64 * MIB });
+  const gc = new Collector(heap);
+  const Node = defineStruct({ left: "ref", right: "ref", value: "u32" });
+  const tree = (depth) => {
+    const node = gc.alloc(Node, { value: depth });
+    if (depth > 1) Node.write(heap, node, { left: tree(depth - 1), right: tree(depth - 1) });
+    return node;
+  };
+  const root = tree(12);
+  heap.setRoot("tree", root);
+  gc.collect();
+  const whole = gc.stats().liveBlocks;
+  Node.at(heap, root).right = 0;
+  gc.collect();
+  gc.check();
+  heap.check();
+  return {
+    sharedMemory: heap.memory.buffer instanceof SharedArrayBuffer,
+    wasmLoop: heap.u32[(heap.getRoot("offheap.gc") >>> 2) + 4] !== 0,
+    whole,
+    half: gc.stats().liveBlocks,
   };
 }
