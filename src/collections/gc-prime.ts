@@ -46,20 +46,23 @@ export function primeCollector(make: (heap: Heap) => Collector): void {
   // Over gc-mark.ts's SLICE_BYTES, so it is scanned in slices; its 8 refs fill 2 gray segments.
   const Wide = defineStruct({ r0: "ref", r1: "ref", r2: "ref", r3: "ref", r4: "ref", r5: "ref", r6: "ref", r7: "ref", pad: "bytes[600]" });
   const pair = Pair.at(heap, 0);
-  for (let round = 0; round < ROUNDS; round++) {
-    const wide = gc.alloc(Wide);
-    heap.setRoot("prime", wide); // the last round's graph is garbage now
-    gc.startCycle();
-    const fields = Wide.at(heap, wide) as unknown as Record<string, number>;
-    for (let i = 0; i < 8; i++) {
-      const p = gc.alloc(Pair, { name: "x" }); // allocated black while marking
-      pair.addr = p;
-      pair.a = i > 0 ? fields[`r${i - 1}`]! : 0;
-      pair.b = wide;
-      pair.b = 0; // the write barrier shades the target it overwrites
-      fields[`r${i}`] = p;
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      const wide = gc.alloc(Wide);
+      heap.setRoot("prime", wide); // the last round's graph is garbage now
+      gc.startCycle();
+      const fields = Wide.at(heap, wide) as unknown as Record<string, number>;
+      for (let i = 0; i < 8; i++) {
+        const p = gc.alloc(Pair, { name: "x" }); // allocated black while marking
+        pair.addr = p;
+        pair.a = i > 0 ? fields[`r${i - 1}`]! : 0;
+        pair.b = wide;
+        pair.b = 0; // the write barrier shades the target it overwrites
+        fields[`r${i}`] = p;
+      }
+      gc.collect();
     }
-    gc.collect();
+  } finally {
+    gc.dispose(); // also after a failure: a Collector left marking stays in collector.ts's map of marking heaps
   }
-  gc.dispose();
 }
