@@ -2,7 +2,14 @@
 // against offheap, AS TLSF and V8 from JS, and against glibc, mimalloc,
 // jemalloc and tcmalloc natively, and prints Markdown tables of ns per op.
 //
-//   node bench/traces.mjs [--only offheap,mimalloc] [--traces python-index,git-log] [--runs N] [--timeout S] [--json FILE]
+//   node bench/traces.mjs [--only offheap,mimalloc] [--traces python-index,git-log] [--files A.trace,B.trace.gz]
+//                         [--runs N] [--timeout S] [--json FILE]
+//
+// --files replays traces of other programs (recorded with /work/shared/traces:
+// tracer.c, then convert.py; gzipped or not), named by their file names:
+// alone, only those; with --traces, those and the committed ones named. Each
+// file is read and checked (every free of a live slot, every alloc into a
+// free one) before any cell runs.
 //
 // Every cell is its own process, run one at a time (2-core machine): JS
 // cells are `node --expose-gc bench/traces/cell.mjs <allocator> <trace>`,
@@ -15,7 +22,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { fmtNs, machineInfo, machineLine, markdownTable, optionList, parseOptions, runCell } from "./common.mjs";
@@ -23,7 +30,7 @@ import { offheapDistUrl } from "./allocators.mjs";
 import { buildTlsf } from "./as-tlsf/build.mjs";
 import { buildNative, NATIVE_ALLOCATORS, nativeCell, wrongMalloc } from "./native/build.mjs";
 import { TRACES } from "./traces/catalog.mjs";
-import { DATA_DIR, loadTrace, traceStats } from "./traces/trace-file.mjs";
+import { committedTracePath, isGzip, loadTrace, traceName, traceStats } from "./traces/trace-file.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CELL_SCRIPT = join(HERE, "traces", "cell.mjs");
@@ -43,10 +50,11 @@ const LARGE_LIVE_BYTES = 64 * 2 ** 20;
 const PREFIX_OPS = 100_000;
 
 function parseArgs(argv) {
-  const opts = { only: null, traces: null, runs: 5, timeoutS: 180, json: null };
+  const opts = { only: null, traces: null, files: null, runs: 5, timeoutS: 180, json: null };
   parseOptions(argv, {
     "--only": (value) => (opts.only = optionList(value())),
     "--traces": (value) => (opts.traces = optionList(value())),
+    "--files": (value) => (opts.files = optionList(value())),
     "--runs": (value) => (opts.runs = Number(value())),
     "--timeout": (value) => (opts.timeoutS = Number(value())),
     "--json": (value) => (opts.json = value()),
@@ -59,22 +67,45 @@ function parseArgs(argv) {
   return opts;
 }
 
-/** The uncompressed copy of a trace the native replayer reads (written once into the cache). */
-function rawTracePath(name) {
-  const path = join(CACHE_DIR, `${name}.trace`);
-  const gz = `${DATA_DIR}${name}.trace.gz`;
+/**
+ * The traces to replay: the committed ones (all, or those --traces names)
+ * and the files --files names, each { name, kind, program, path }. Throws
+ * RangeError for a file that does not exist or whose name is taken.
+ */
+function selectTraces(opts) {
+  const committed = TRACES.filter((t) => (opts.traces ? opts.traces.includes(t.name) : opts.files === null))
+    .map((t) => ({ ...t, path: committedTracePath(t.name) }));
+  const files = (opts.files ?? []).map((file) => {
+    const path = resolve(file);
+    if (!existsSync(path)) throw new RangeError(`--files: ${file} does not exist`);
+    return { name: traceName(path), kind: "not in the repository", program: path, path };
+  });
+  const all = [...committed, ...files];
+  for (const [i, t] of all.entries()) {
+    if (all.findIndex((u) => u.name === t.name) !== i) throw new RangeError(`--files: ${t.program} is named "${t.name}", as another trace of this run is (rename the file)`);
+  }
+  return all;
+}
+
+/** An uncompressed copy of a trace for the native replayer: the file itself, or, gzipped, its copy in the cache (written once per content). */
+function rawTracePath(trace) {
+  const file = readFileSync(trace.path);
+  if (!isGzip(file)) return trace.path;
+  const path = join(CACHE_DIR, `${trace.name}.trace`);
   const stamp = `${path}.source`;
-  const key = createHash("sha256").update(readFileSync(gz)).digest("hex");
+  const key = createHash("sha256").update(file).digest("hex");
   if (!existsSync(path) || !existsSync(stamp) || readFileSync(stamp, "utf8") !== key) {
-    writeFileSync(path, gunzipSync(readFileSync(gz)));
+    writeFileSync(path, gunzipSync(file));
     writeFileSync(stamp, key);
   }
   return path;
 }
 
 function runOne(allocator, trace, ctx) {
-  const base = { allocator, trace };
-  if (JS_ALLOCATORS.includes(allocator)) return runCell(["--expose-gc", CELL_SCRIPT, allocator, trace], ctx.timeoutS, base);
+  const base = { allocator, trace: trace.name };
+  // A committed trace goes to the cell by name, another by path (cell.mjs).
+  const arg = trace.path === committedTracePath(trace.name) ? trace.name : trace.path;
+  if (JS_ALLOCATORS.includes(allocator)) return runCell(["--expose-gc", CELL_SCRIPT, allocator, arg], ctx.timeoutS, base);
   const { command, args, env } = nativeCell(ctx.nativeBin, allocator, rawTracePath(trace));
   return runCell(args, ctx.timeoutS, base, { command, env }).then((r) => {
     const wrong = r.status === "ok" && wrongMalloc(r);
@@ -120,7 +151,7 @@ function fmtResult(s, phase) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const log = (s) => process.stderr.write(`${s}\n`);
-  const traces = TRACES.filter((t) => !opts.traces || opts.traces.includes(t.name));
+  const traces = selectTraces(opts);
   mkdirSync(CACHE_DIR, { recursive: true });
 
   let allocators = ALL.filter((a) => !opts.only || opts.only.includes(a));
@@ -145,7 +176,14 @@ async function main() {
   for (const n of notes) log(n);
 
   log("trace stats ...");
-  const stats = Object.fromEntries(traces.map((t) => [t.name, traceStats(loadTrace(`${DATA_DIR}${t.name}.trace.gz`))]));
+  const stats = Object.fromEntries(traces.map((t) => {
+    const pairs = loadTrace(t.path); // its errors name the file
+    try {
+      return [t.name, traceStats(pairs)];
+    } catch (err) {
+      throw new RangeError(`${t.path}: not a valid trace: ${err.message}`);
+    }
+  }));
 
   const machine = machineInfo();
   const ctx = { timeoutS: opts.timeoutS, nativeBin };
@@ -155,7 +193,7 @@ async function main() {
     for (const t of traces) {
       for (const a of allocators) {
         process.stderr.write(`  [${run}/${opts.runs}] ${t.name} / ${a} ... `);
-        const r = await runOne(a, t.name, ctx);
+        const r = await runOne(a, t, ctx);
         results.push(r);
         log(r.status === "ok" ? `first ${fmtNs(phaseNs(r, "first"))}, warm ${fmtNs(phaseNs(r, "warm"))}, 100k ${fmtNs(phaseNs(r, "prefix"))} ns/op  [${r.wallS.toFixed(1)} s]` : `${r.status} ${r.error ?? ""}  [${r.wallS.toFixed(1)} s]`);
       }

@@ -4,6 +4,8 @@
 // slot's low byte in its last byte (past the first word); both are checked when the block is freed
 // and for every live block at the end, so two blocks that overlap, or a block
 // handed out while live, fail here. heap.check() runs along the way.
+// OFFHEAP_TRACES (comma-separated paths of convert.py's replay files,
+// gzipped or not) adds traces of programs not in the repository.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -16,9 +18,14 @@ const FREE_BIT = 0x80000000;
 const SLOT_MASK = 0x7fffffff;
 const CHECK_EVERY_OPS = 50_000;
 
-/** The first `maxOps` (slot, size) pairs of a committed trace. */
-function readTrace(name: string, maxOps: number): Uint32Array {
-  const bytes = gunzipSync(readFileSync(`${DATA}${name}.trace.gz`));
+/** Traces of programs not in the repository, replayed whole with the same checks: OFFHEAP_TRACES=a.trace,b.trace.gz npm test. */
+const EXTRA_TRACES = (process.env.OFFHEAP_TRACES ?? "").split(",").filter((path) => path !== "");
+
+/** The first `maxOps` (slot, size) pairs of a committed trace (by name) or of a trace file (a path: gzipped or not). */
+function readTrace(nameOrPath: string, maxOps: number): Uint32Array {
+  const file = readFileSync(nameOrPath.includes("/") ? nameOrPath : `${DATA}${nameOrPath}.trace.gz`);
+  const bytes = file[0] === 0x1f && file[1] === 0x8b ? gunzipSync(file) : file;
+  assert.equal(bytes.byteLength % 8, 0, `${nameOrPath}: ${bytes.byteLength} bytes is not a whole number of 8-byte pairs`);
   const ops = Math.min(bytes.byteLength >>> 3, maxOps);
   const pairs = new Uint32Array(ops * 2);
   new Uint8Array(pairs.buffer).set(bytes.subarray(0, ops * 8));
@@ -80,6 +87,13 @@ describe("traces: real programs' allocations replayed against a heap", () => {
     const { ops, peakLive } = replayChecked("git-log", Infinity);
     assert.ok(ops > 80_000 && peakLive > 500, `replayed ${ops} ops, ${peakLive} blocks live at most`);
   });
+
+  for (const path of EXTRA_TRACES) {
+    test(`${path} (OFFHEAP_TRACES: every op)`, () => {
+      const { ops } = replayChecked(path, Infinity);
+      assert.ok(ops > 0, `${path} holds no operation`);
+    });
+  }
 
   test("CPython, large live set (first 400,000 ops)", () => {
     const { ops, peakLive } = replayChecked("python-index", 400_000);

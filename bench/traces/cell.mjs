@@ -1,6 +1,8 @@
 // One trace cell in its own process: `node --expose-gc bench/traces/cell.mjs <allocator> <trace> [passes]`.
 //
-// Replays data/<trace>.trace.gz against one allocator: `passes` passes (default
+// <trace> is a committed trace's name (data/<trace>.trace.gz) or the path of
+// a trace file (it holds a "/"; gzipped or not), reported by its file name.
+// Replays the trace against one allocator: `passes` passes (default
 // 3) in this fresh process, each timed with process.hrtime.bigint(); what is
 // left live after a pass is freed, untimed, followed by a full GC. Pass 1 is
 // the program's own run ("first pass"), and its first 100,000 ops are timed
@@ -16,7 +18,7 @@
 // "floor", the JS loop floor (a bump through a small pre-touched ring that
 // never frees: the harness's own cost).
 import { loadAllocator } from "../allocators.mjs";
-import { DATA_DIR, loadTrace } from "./trace-file.mjs";
+import { loadTrace, traceName, tracePath } from "./trace-file.mjs";
 
 // Ops of the separately timed prefix of the first pass (PREFIX_OPS in traces.mjs and replay-passes.c too).
 const PREFIX_OPS = 100_000;
@@ -74,8 +76,8 @@ function timed(fn) {
   return Number(process.hrtime.bigint() - start);
 }
 
-async function runTraceCell(allocatorName, traceName, passes) {
-  const pairs = loadTrace(`${DATA_DIR}${traceName}.trace.gz`);
+async function runTraceCell(allocatorName, trace, passes) {
+  const pairs = loadTrace(tracePath(trace));
   const ops = pairs.length >>> 1;
   const prefixOps = Math.min(PREFIX_OPS, ops);
   const allocator = await (await loadAllocator(allocatorName))();
@@ -96,7 +98,7 @@ async function runTraceCell(allocatorName, traceName, passes) {
   }
   return {
     allocator: allocatorName,
-    trace: traceName,
+    trace: traceName(trace),
     ops,
     prefixOps,
     prefixNs,
@@ -105,9 +107,9 @@ async function runTraceCell(allocatorName, traceName, passes) {
   };
 }
 
-const [allocatorName, traceName, passesArg] = process.argv.slice(2);
-if (!allocatorName || !traceName) {
-  console.error("usage: node --expose-gc bench/traces/cell.mjs <offheap|as-tlsf|v8|floor> <trace> [passes]");
+const [allocatorName, traceArg, passesArg] = process.argv.slice(2);
+if (!allocatorName || !traceArg) {
+  console.error("usage: node --expose-gc bench/traces/cell.mjs <offheap|as-tlsf|v8|floor> <trace name | path/FILE.trace[.gz]> [passes]");
   process.exit(2);
 }
-console.log(JSON.stringify(await runTraceCell(allocatorName, traceName, passesArg === undefined ? 3 : Number(passesArg))));
+console.log(JSON.stringify(await runTraceCell(allocatorName, traceArg, passesArg === undefined ? 3 : Number(passesArg))));
