@@ -53,18 +53,7 @@ export const MARK_CASES: Record<string, (gc: Collector) => number> = {
   // 70 levels of 64 refs: the next level in the first (scanned next), 63
   // leaves in the others, which stay gray: 4,410 at the bottom, more than a
   // gray segment holds (gc-mark.ts: GRAY_SEGMENT).
-  "a full gray segment": (gc) => {
-    const root = gc.alloc(Comb);
-    let level = root;
-    for (let depth = 0; depth < 70; depth++) {
-      const next = gc.alloc(Comb);
-      const fields = Comb.at(gc.heap, level) as unknown as Record<string, number>;
-      fields.r0 = next;
-      for (let i = 1; i < 64; i++) fields[`r${i}`] = gc.alloc(Leaf);
-      level = next;
-    }
-    return root;
-  },
+  "a full gray segment": (gc) => comb(gc, 70),
   // Over 2,000 bytes: scanned 512 bytes at a time (gc-mark.ts: SLICE_BYTES).
   "a block scanned in slices": (gc) => {
     const big = gc.alloc(Big);
@@ -111,6 +100,62 @@ export function runMark(name: string): { before: boolean; after: boolean } {
   return { before, after: (status(markJs) & OPTIMIZED) !== 0 };
 }
 
+/** A wasm mark case: builds a graph, collected blocks the collector allocates, and returns its root; `spills`: its marking must move gray entries to JS segments. */
+export const WASM_MARK_CASES: Record<string, { build: (gc: Collector) => number; spills: boolean }> = {
+  // Marking ends inside a step: the driver finds the workspace empty with
+  // nothing below, and Collector.run goes from marking to sweeping.
+  "the end of a cycle run in steps": { build: (gc) => comb(gc, 8), spills: false },
+  // 100 levels of 63 gray leaves: 6,300, more than the workspace holds
+  // (gc-mark.ts: WS_CAPACITY - WS_ROOM, 5,760), so the driver moves entries
+  // to a JS segment, and back when the workspace runs empty.
+  "a full workspace": { build: (gc) => comb(gc, 100), spills: true },
+};
+
+/** `depth` levels of Comb records: the next level in r0, a Leaf in each other ref. */
+function comb(gc: Collector, depth: number): number {
+  const root = gc.alloc(Comb);
+  let level = root;
+  for (let d = 0; d < depth; d++) {
+    const next = gc.alloc(Comb);
+    const fields = Comb.at(gc.heap, level) as unknown as Record<string, number>;
+    fields.r0 = next;
+    for (let i = 1; i < 64; i++) fields[`r${i}`] = gc.alloc(Leaf);
+    level = next;
+  }
+  return root;
+}
+
+/**
+ * Runs a wasm mark case on a WebAssembly.Memory heap whose Collector is
+ * the process's first (it primes the driver: gc-prime.ts): the case's
+ * first cycle runs in steps of one chunk, and the driver (markWasm) is
+ * optimized after a few of them, as V8 optimizes it in the middle of a
+ * program's first long cycle; returns whether it was optimized then and
+ * still is at the cycle's end, and whether gray entries moved to JS.
+ */
+export function runMarkWasm(name: string): { before: boolean; after: boolean; spilled: boolean } {
+  const status = native("return %GetOptimizationStatus(f)");
+  const prepare = native("%PrepareFunctionForOptimization(f)");
+  const optimizeOnNextCall = native("%OptimizeFunctionOnNextCall(f)");
+  const heap = new Heap();
+  const gc = new Collector(heap);
+  const marker = (gc as unknown as { marker: { markWasm: unknown; below: unknown[]; ws: number } }).marker;
+  if (marker.ws === 0) throw new Error("jit-loops: the wasm mark loop does not run here");
+  heap.setRoot("case", WASM_MARK_CASES[name]!.build(gc));
+  prepare(marker.markWasm);
+  gc.startCycle();
+  for (let i = 0; i < 3; i++) gc.step(0);
+  optimizeOnNextCall(marker.markWasm);
+  gc.step(0);
+  const before = (status(marker.markWasm) & OPTIMIZED) !== 0;
+  console.log(CASE_STARTS); // jit.test.ts reads V8's deoptimizations (--trace-deopt) after this line
+  let spilled = false;
+  while (!gc.step(0)) spilled ||= marker.below.length > 0;
+  gc.check();
+  heap.check();
+  return { before, after: (status(marker.markWasm) & OPTIMIZED) !== 0, spilled };
+}
+
 /** Runs a case: the loop's optimization status before and after it meets the case's blocks. */
 export function run(kind: "free" | "alloc", name: string): { before: boolean; after: boolean } {
   const status = native("return %GetOptimizationStatus(f)");
@@ -151,7 +196,8 @@ export function run(kind: "free" | "alloc", name: string): { before: boolean; af
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [kind, name] = process.argv.slice(2) as ["free" | "alloc" | "mark", string];
-  if ((kind === "free" ? FREE_CASES : kind === "alloc" ? ALLOC_CASES : MARK_CASES)[name] === undefined) throw new Error(`jit-loops: no ${kind} case "${name}"`);
-  console.log(JSON.stringify(kind === "mark" ? runMark(name) : run(kind, name)));
+  const [kind, name] = process.argv.slice(2) as ["free" | "alloc" | "mark" | "mark-wasm", string];
+  const cases = { free: FREE_CASES, alloc: ALLOC_CASES, mark: MARK_CASES, "mark-wasm": WASM_MARK_CASES }[kind];
+  if (cases[name] === undefined) throw new Error(`jit-loops: no ${kind} case "${name}"`);
+  console.log(JSON.stringify(kind === "mark" ? runMark(name) : kind === "mark-wasm" ? runMarkWasm(name) : run(kind, name)));
 }

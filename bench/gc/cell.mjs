@@ -6,7 +6,8 @@
 // end of its last round and prints one JSON line: the wall time; V8's GC
 // pauses (PerformanceObserver 'gc', each entry one pause) in both worlds; off
 // heap, every gc.step / collect call timed with performance.now() around it
-// and the Collector's stats(); memory right after the last round (V8 heap
+// (and, of the steps of 1 ms or more, how many had a V8 collection begin
+// inside them) and the Collector's stats(); memory right after the last round (V8 heap
 // used and total, RSS, the heap's committed bytes), and V8's heap used after
 // a forced full GC (not timed); then a walk of what the roots reach, to check
 // both worlds built the same graph and the collector kept exactly that.
@@ -88,6 +89,7 @@ class Meter {
     this.phases = []; // { name, start, end, steps: Pauses }
     this.steps = new Pauses();
     this.control = new Pauses();
+    this.longSteps = []; // [start, ms] of every step of 1 ms or more, flat
     this.observer = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) this.v8Entries.push({ start: e.startTime, ms: e.duration, kind: GC_KINDS[e.detail?.kind] ?? "other" });
     });
@@ -129,6 +131,7 @@ class Meter {
       const done = gc.step(stepMs);
       const t1 = performance.now();
       this.steps.add(t1 - t0);
+      if (t1 - t0 >= 1) this.longSteps.push(t0, t1 - t0);
       if (t1 - t0 >= 0.1) this.control.add(spin(Math.min(t1 - t0, 0.95 * stepMs), perMs));
       return done;
     };
@@ -174,7 +177,25 @@ class Meter {
     const at = (q) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
     all.stepPercentiles = { p50: at(0.5), p99: at(0.99) };
     for (const p of [all.v8, all.steps, ...Object.values(byName).flatMap((x) => [x.v8, x.steps])]) delete p.durations;
-    return { phases: byName, ...all, control };
+    return { phases: byName, ...all, control, longSteps: this.longStepsSummary() };
+  }
+
+  /**
+   * The steps of 1 ms or more, split by whether a V8 collection began
+   * inside them (its pause is then part of the step's time): how many did,
+   * and the longest of those that did not (the collector's own longest).
+   */
+  longStepsSummary() {
+    let withV8Gc = 0;
+    let longestWithout = 0;
+    const l = this.longSteps;
+    for (let i = 0; i < l.length; i += 2) {
+      const start = l[i];
+      const ms = l[i + 1];
+      if (this.v8Entries.some((e) => e.start >= start && e.start <= start + ms)) withV8Gc++;
+      else longestWithout = Math.max(longestWithout, ms);
+    }
+    return { count: l.length / 2, withV8Gc, longestWithout };
   }
 }
 

@@ -72,7 +72,7 @@ import { Marker } from "./gc-mark.js";
 import { dropTags, sweepWords } from "./gc-sweep.js";
 import { CollectedBlocksGuard, GcSpace } from "./gc-space.js";
 import { checkCollector } from "./gc-check.js";
-import { primeCollector, SCRATCH_SEGMENT } from "./gc-prime.js";
+import { primeCollector, SCRATCH_CAPACITY, SCRATCH_SEGMENT } from "./gc-prime.js";
 
 const {
   G_WORD_SHIFT, DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, DIR_F64_LIVE_BYTES, DIR_F64_MARKED_BLOCKS,
@@ -118,8 +118,8 @@ export interface CollectorOptions {
 
 const OPTION_RULES: OptionRules = { growth: { type: "number" }, minBytes: { type: "number" } };
 
-/** True while primeCollector (gc-prime.ts) makes and runs its scratch Collector. */
-let priming = false;
+/** While primeCollector (gc-prime.ts) makes and runs its scratch Collectors: which mark loop the next one gets. */
+let priming: "js" | "wasm" | null = null;
 
 /** Collectors in their mark phase, by heap: the write barrier's lookup. */
 const MARKING = new Map<Heap, Collector>();
@@ -217,7 +217,7 @@ export class Collector {
     this.heap = heap;
     const dir = heap.getRoot(L.GC_ROOT);
     this.space = new GcSpace(heap, dir !== 0 ? dir : GcSpace.create(heap));
-    this.marker = priming ? new Marker(heap, this.space, SCRATCH_SEGMENT, true) : new Marker(heap, this.space);
+    this.marker = priming === null ? new Marker(heap, this.space) : new Marker(heap, this.space, SCRATCH_SEGMENT, priming === "js", SCRATCH_CAPACITY);
     this.phaseCode = this.space.word(DIR_PHASE);
     this.cursor = this.space.word(DIR_CURSOR);
     if (this.phaseCode === PHASE_MARK) this.abandonMark(); // its gray stack was in the process that saved it
@@ -225,14 +225,16 @@ export class Collector {
     attachReclaimer(heap, this);
     this.retrigger();
     // The first Collector of a thread gives V8 feedback for the marker's and the sweep's rare paths (gc-prime.ts).
-    if (!priming) {
-      priming = true;
+    if (priming === null) {
       try {
-        primeCollector((scratch) => new Collector(scratch));
+        primeCollector((scratch, loop) => {
+          priming = loop;
+          return new Collector(scratch);
+        });
       } catch {
         // Only speed is lost (a scratch heap that could not be made, say): this Collector is whole.
       } finally {
-        priming = false;
+        priming = null;
       }
     }
   }

@@ -56,7 +56,8 @@ const WS_CLASS_SIZE = 64;
 const WS_GRAY = 256;
 /** Gray entries the workspace holds, and the room a scan call keeps free (a batch of blocks of SLICE_BYTES, or a slice, pushes at most this many). */
 const WS_CAPACITY = WORKSPACE_BYTES / 4 - WS_GRAY;
-const WS_ROOM = (BATCH + 1) * (SLICE_BYTES / 4);
+/** Free gray entries the scan needs before a batch or slice: the most one pushes. */
+export const WS_ROOM = (BATCH + 1) * (SLICE_BYTES / 4);
 
 /** wasm/marker.ts's scan: (workspace, units, sp, capacity, room, chunk table, base, cover, descriptors) -> sp, all word indexes but base and cover. */
 type Scan = (ws: number, n: number, sp: number, capacity: number, room: number, table: number, base: number, cover: number, descW: number) => number;
@@ -120,17 +121,21 @@ export class Marker {
   private readonly scan: Scan | null;
   /** Word index of the workspace while the wasm scan does the work, else 0. */
   private ws = 0;
+  /** Gray entries the workspace holds: WS_CAPACITY, fewer in primeCollector's scratch Collector. */
+  private readonly capacity: number;
 
   /**
    * A marker with an empty gray stack. On a WebAssembly.Memory it opens
    * the directory's workspace, allocating it if there is none: if that
-   * fails (OutOfMemoryError), markJs does the work. `js`: markJs always
-   * (gc-prime.ts primes it so).
+   * fails (OutOfMemoryError), markJs does the work. `js`: markJs always.
+   * gc-prime.ts primes both loops with small `segment`s and `capacity`
+   * (at least WS_ROOM + segment), so that a few blocks fill them.
    */
-  constructor(heap: Heap, space: GcSpace, segment = GRAY_SEGMENT, js = false) {
+  constructor(heap: Heap, space: GcSpace, segment = GRAY_SEGMENT, js = false, capacity = WS_CAPACITY) {
     this.heap = heap;
     this.space = space;
     this.segment = segment;
+    this.capacity = capacity;
     this.gray = new Uint32Array(segment);
     this.scan = js ? null : wasmScan(heap.memory);
     if (this.scan !== null) this.ws = this.openWorkspace();
@@ -174,7 +179,7 @@ export class Marker {
     if (((x >>> shift) & 3) !== START) return;
     u32[gw] = (x | (MARK << shift)) >>> 0;
     if (this.ws !== 0) {
-      if (this.sp === WS_CAPACITY) this.sp = this.spill(this.sp);
+      if (this.sp === this.capacity) this.sp = this.spill(this.sp);
       this.heap.u32[this.ws + WS_GRAY + this.sp++] = addr;
       return;
     }
@@ -197,16 +202,17 @@ export class Marker {
     const scan = this.scan!;
     const { base, cover } = this.space;
     const table = this.space.word(DIR_CHUNKS) >>> 2;
+    const capacity = this.capacity;
     let sp = this.sp;
     for (;;) {
-      if (sp > WS_CAPACITY - WS_ROOM) {
+      if (sp > capacity - WS_ROOM) {
         sp = this.spill(sp);
       } else if (sp === 0 && heap.u32[ws + WS_SLICE_END] === 0) {
         if (this.below.length === 0) break;
         sp = this.fill();
       }
       try {
-        sp = scan(ws, n, sp, WS_CAPACITY, WS_ROOM, table, base, cover, heap.descW);
+        sp = scan(ws, n, sp, capacity, WS_ROOM, table, base, cover, heap.descW);
       } catch (e) {
         // A valid image keeps every load in bounds: the JavaScript scan would read undefined there.
         if (e instanceof WebAssembly.RuntimeError) throw new HeapCorruptionError("C1", `Collector: marking read outside the heap's memory (${e.message}): the chunk table or the workspace is damaged`);
