@@ -13,13 +13,13 @@
 // first Collector of a thread runs a few small cycles on a scratch heap
 // first, with gray segments of 4 entries, so that every one of those sites
 // has run and V8 has allocated the functions' feedback. Then the same for
-// the WebAssembly loop's driver (gc-mark.ts: markWasm), on a second scratch
-// heap: its gray stack emptied inside a call, moved to a JS segment and
-// back, and a cycle run in steps of one chunk, so that Collector.run has
-// returned from each phase and gone from one to the next inside a step.
-// Without it, bench:gc's graph deoptimized markWasm and run at the first
-// two of those (--trace-deopt), in steps of 1.2-2.4 ms. It costs about
-// 15 ms, once.
+// the WebAssembly loop's driver (gc-mark.ts: markWasm), with a second
+// scratch Collector on that heap: its gray stack emptied inside a call,
+// moved to a JS segment and back, and a cycle run in steps of one chunk,
+// so that Collector.run has returned from each phase and gone from one to
+// the next inside a step. Without it, bench:gc's graph deoptimized
+// markWasm and run at the first two of those (--trace-deopt), in steps of
+// 1.2-2.4 ms. The whole costs 10-15 ms, once.
 
 import { Heap } from "../heap/heap.js";
 import type { Collector } from "./collector.js";
