@@ -9,6 +9,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { Heap } from "../src/index.js";
@@ -19,7 +20,7 @@ const SLOT_MASK = 0x7fffffff;
 const CHECK_EVERY_OPS = 50_000;
 
 /** Traces of programs not in the repository, replayed whole with the same checks: OFFHEAP_TRACES=a.trace,b.trace.gz npm test. */
-const EXTRA_TRACES = (process.env.OFFHEAP_TRACES ?? "").split(",").filter((path) => path !== "");
+const EXTRA_TRACES = (process.env.OFFHEAP_TRACES ?? "").split(",").filter((path) => path !== "").map((path) => resolve(path));
 
 /** The first `maxOps` (slot, size) pairs of a committed trace (by name) or of a trace file (a path: gzipped or not). */
 function readTrace(nameOrPath: string, maxOps: number): Uint32Array {
