@@ -106,7 +106,7 @@ function runOne(allocator, trace, ctx) {
   // A committed trace goes to the cell by name, another by path (cell.mjs).
   const arg = trace.path === committedTracePath(trace.name) ? trace.name : trace.path;
   if (JS_ALLOCATORS.includes(allocator)) return runCell(["--expose-gc", CELL_SCRIPT, allocator, arg], ctx.timeoutS, base);
-  const { command, args, env } = nativeCell(ctx.nativeBin, allocator, rawTracePath(trace));
+  const { command, args, env } = nativeCell(ctx.nativeBin, allocator, ctx.rawPaths.get(trace.name));
   return runCell(args, ctx.timeoutS, base, { command, env }).then((r) => {
     const wrong = r.status === "ok" && wrongMalloc(r);
     return wrong ? { ...r, status: "error", error: wrong } : r;
@@ -186,7 +186,9 @@ async function main() {
   }));
 
   const machine = machineInfo();
-  const ctx = { timeoutS: opts.timeoutS, nativeBin };
+  // The native replayer's uncompressed copies, made (or checked against the cache) once per trace, not per cell.
+  const rawPaths = new Map(allocators.some((a) => NATIVE_ALLOCATORS.includes(a)) ? traces.map((t) => [t.name, rawTracePath(t)]) : []);
+  const ctx = { timeoutS: opts.timeoutS, nativeBin, rawPaths };
   const results = [];
   const runStart = performance.now();
   for (let run = 1; run <= opts.runs; run++) {
