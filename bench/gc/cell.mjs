@@ -7,10 +7,12 @@
 // pauses (PerformanceObserver 'gc', each entry one pause) in both worlds; off
 // heap, every gc.step / collect call timed with performance.now() around it
 // (and, of the steps of 1 ms or more, how many had a V8 collection begin
-// inside them) and the Collector's stats(); memory right after the last round (V8 heap
+// inside them) and the Collector's stats(); the CPU time of the process's
+// main thread and of its other threads over the timed region (Linux); memory right after the last round (V8 heap
 // used and total, RSS, the heap's committed bytes), and V8's heap used after
 // a forced full GC (not timed); then a walk of what the roots reach, to check
 // both worlds built the same graph and the collector kept exactly that.
+import { readdirSync, readFileSync } from "node:fs";
 import { constants, PerformanceObserver } from "node:perf_hooks";
 import { offheapDistUrl } from "../allocators.mjs";
 import { graphOffheap, graphV8 } from "./graph.mjs";
@@ -27,6 +29,36 @@ const GC_KINDS = {
 };
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * CPU ms this process has run so far on its main thread and on all its
+ * other threads (V8's platform workers: concurrent marking, parallel
+ * scavenging, sweeping, compiling; libuv's pool), from each thread's
+ * /proc/self/task/<tid>/schedstat (ns on the CPU, brought up to date at
+ * each scheduler tick: a few ms per thread). Threads that exited in
+ * between are not counted. null where /proc is not there (not Linux).
+ */
+function threadCpuMs() {
+  let tids;
+  try {
+    tids = readdirSync("/proc/self/task");
+  } catch {
+    return null;
+  }
+  let main = 0;
+  let others = 0;
+  for (const tid of tids) {
+    let ns;
+    try {
+      ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      continue; // the thread exited
+    }
+    if (Number(tid) === process.pid) main += ns / 1e6;
+    else others += ns / 1e6;
+  }
+  return { main, others };
+}
 
 // The control's busy loop: integer arithmetic in registers, no memory, no
 // calls. spin() reads the clock only between slices of it of about 20 us:
@@ -98,7 +130,15 @@ class Meter {
 
   /** The timed region starts. */
   begin() {
+    this.cpuAtStart = threadCpuMs();
     this.start = this.phaseStart = performance.now();
+  }
+
+  /** CPU ms of the main thread and of the others since begin(), or null (threadCpuMs). */
+  cpuSinceBegin() {
+    const now = threadCpuMs();
+    const then = this.cpuAtStart;
+    return now && then ? { main: now.main - then.main, others: now.others - then.others } : null;
   }
 
   /** Ends a phase (after each round too: the observer's entries are delivered while the event loop runs). */
@@ -221,6 +261,7 @@ async function main() {
 
   const result = world === "offheap" ? await run(params, lib, meter) : await run(params, meter);
   const wallMs = performance.now() - meter.start;
+  const cpuMs = meter.cpuSinceBegin();
   const mem = process.memoryUsage();
   const own = result.memory();
   const settleMs = result.settle?.() ?? null;
@@ -231,7 +272,7 @@ async function main() {
   const summary = meter.summary();
   const collector = own.collector ?? null;
   console.log(JSON.stringify({
-    graph, world, params, wallMs, ...summary,
+    graph, world, params, wallMs, cpuMs, ...summary,
     memory: { heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, rss: mem.rss, committedBytes: own.committedBytes ?? null, liveHeapUsed },
     collector,
     settleMs,
