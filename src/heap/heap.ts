@@ -162,7 +162,7 @@ export class Heap extends Allocator {
   override installFastPaths(): void {
     const debug = this.debugHeap;
     if (debug === null) {
-      delete (this as Partial<Heap>).realloc; // a guard's; removed before free, the reverse of guardPaths' order
+      if (Object.hasOwn(this, "realloc")) this.realloc = Heap.prototype.realloc; // a guard's; not deleted (allocator.ts: installFastPaths)
       super.installFastPaths();
     } else {
       this.free = debug.free;
