@@ -92,8 +92,15 @@ export class GcSpace {
 
   /** Counts `blocks` more collected blocks of `bytes` more (fewer, when negative). */
   addLive(blocks: number, bytes: number): void {
-    this.setWord(DIR_LIVE_BLOCKS, this.word(DIR_LIVE_BLOCKS) + blocks);
-    this.addF64(DIR_F64_LIVE_BYTES, bytes);
+    // Through the views at once, not word() and addF64(): gc.alloc calls
+    // this after V8 has spent its inlining budget on calloc (gc.alloc(Node):
+    // 42-45 -> 38-39 ns with tag's loop written out too).
+    const u32 = this.heap.u32;
+    const f64 = this.heap.f64;
+    const w = (this.dir >>> 2) + DIR_LIVE_BLOCKS;
+    const f = (this.dir >>> 3) + DIR_F64_LIVE_BYTES;
+    u32[w] = u32[w]! + blocks;
+    f64[f] = f64[f]! + bytes;
   }
 
   /** Word index of the granule-bitmap word of a covered address. */
