@@ -179,6 +179,53 @@ describe("Collector write barrier", () => {
   });
 });
 
+describe("Collector.alloc without values", () => {
+  // Its block is calloc'd at the size of the type it last saw (cached with the type's tags):
+  // types of different sizes in turn each get a zeroed block of their own size, tagged as their type.
+  test("records of types of different sizes in turn: zeroed, of their own size, refs followed", () => {
+    const heap = new Heap();
+    const gc = eager(heap);
+    const Big = defineStruct({ next: "ref", payload: "bytes[200]", n: "u32" });
+    const types = [Leaf, Big, Node] as const; // the smallest first
+    const blocks: number[] = [];
+    let last = 0;
+    for (let i = 0; i < 300; i++) {
+      const type = types[i % 3]!;
+      const addr = gc.alloc(type as typeof Node);
+      const plain = heap.calloc(type.size);
+      assert.equal(heap.usable(addr), heap.usable(plain), `record ${i}'s block is not the size of its type's`);
+      heap.free(plain);
+      for (let b = 0; b < type.size; b++) assert.equal(heap.u8[addr + b], 0, `record ${i} is not zeroed at byte ${b}`);
+      // Its scalar fields filled to their ends: a block shorter than the type would overlap the next record's.
+      if (type === Big) {
+        heap.u8.fill(i & 0xff, addr + Big.offsets.payload, addr + Big.offsets.payload + 200);
+        const big = Big.at(heap, addr);
+        big.n = i;
+        big.next = last; // a chain through the Big records only
+        last = addr;
+      } else if (type === Leaf) {
+        Object.assign(Leaf.at(heap, addr), { x: i + 0.5, tag: 0xa5a5a5a5 });
+      } else {
+        Node.at(heap, addr).value = 0xa5a5a5a5;
+      }
+      blocks.push(addr);
+    }
+    heap.setRoot("chain", last);
+    gc.check();
+    heap.check();
+    gc.collect(); // keeps the chain of 100 Big records, frees the 200 others
+    assert.equal(gc.stats().liveBlocks, 100);
+    for (let i = 1; i < 300; i += 3) {
+      const addr = blocks[i]!;
+      assert.ok(gc.owns(addr), `Big record ${i} was freed`);
+      assert.equal(Big.at(heap, addr).n, i);
+      for (let b = 0; b < 200; b++) assert.equal(heap.u8[addr + Big.offsets.payload + b], i & 0xff, `Big record ${i}'s payload changed`);
+    }
+    gc.check();
+    heap.check();
+  });
+});
+
 describe("Collector marking and pacing", () => {
   test("the gray stack grows by segments while a block is scanned, and steps between segments lose no entry", () => {
     // Each chain record's second ref is a leaf and its first the next record:
