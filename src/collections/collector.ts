@@ -41,7 +41,8 @@
 // allocRecord, and the table it zeroes ahead with allocUnzeroed and tag); a
 // block over SLICE_BYTES is marked a slice at a time; step() starts a cycle
 // when the collected bytes reach (1 + growth) times what the last one
-// marked (Go's GOGC pacer), and stops before its budget runs out.
+// marked (Go's GOGC pacer), and stops before its budget runs out, working
+// in chunks sized between reads of the clock (gc-chunk.ts).
 
 // Toward concurrent marking (not built: a Collector throws on a heap other
 // threads use). What the design keeps open for a marker on another worker
@@ -73,6 +74,7 @@ import { dropTags, sweepWords } from "./gc-sweep.js";
 import { CollectedBlocksGuard, GcSpace } from "./gc-space.js";
 import { checkCollector } from "./gc-check.js";
 import { primeCollector, SCRATCH_CAPACITY, SCRATCH_SEGMENT } from "./gc-prime.js";
+import { MARK_CHUNK, MIN_CHUNK, nextChunk, stepDeadline, SWEEP_CHUNK } from "./gc-chunk.js";
 
 const {
   G_WORD_SHIFT, DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, DIR_F64_LIVE_BYTES, DIR_F64_MARKED_BLOCKS,
@@ -123,31 +125,6 @@ let priming: "js" | "wasm" | null = null;
 
 /** Collectors in their mark phase, by heap: the write barrier's lookup. */
 const MARKING = new Map<Heap, Collector>();
-/**
- * The most work between two reads of the clock: units of marking (gc-mark.ts:
- * markSome; 1,024 blocks in allocation order, or 128 far apart, about
- * 15-25 us either way) and granule-bitmap words swept. A read costs 70-100
- * ns (performance.now, Node 20 on the bench machine) and allocates, and a
- * sweep chunk with garbage takes the heap lock, 120-160 ns more: at 16
- * words (2 KiB of heap) a chunk, these were a third of the sweep of a
- * mostly live heap. 256 words (32 KiB) sweep in about 0.5 us live, and up
- * to tens of us when every granule starts a dead block, well inside a
- * step's millisecond.
- */
-const MARK_CHUNK = 1024;
-const SWEEP_CHUNK = 256;
-/**
- * Chunks start at MIN_CHUNK units and double while one takes under
- * CHUNK_MS, up to the sizes above; one that takes over twice that halves
- * the next. The first chunks of a process run in V8's interpreter: a whole
- * 128-block mark chunk or 256-word sweep chunk took 1.8 and 2 ms there, in
- * one step.
- */
-const MIN_CHUNK = 8;
-const CHUNK_MS = 0.025;
-/** What a step keeps of its budget for what follows its last chunk (the exit, the caller's clock reads): 1/20 of the budget, at most this. */
-const STEP_RESERVE_MS = 0.05;
-
 // The write barrier (struct.ts calls it while some collector marks): the
 // target of an overwritten reference is shaded, so it cannot be lost by
 // moving the only reference to it into a block already scanned.
@@ -194,7 +171,7 @@ export class Collector {
   private readonly growth: number;
   private readonly minBytes: number;
   private nextCycleBytes = 0;
-  /** Units of the next mark and sweep chunk (nextChunk). */
+  /** Units of the next mark and sweep chunk (gc-chunk.ts: nextChunk). */
   private markChunk = MIN_CHUNK;
   private sweepChunk = MIN_CHUNK;
 
@@ -402,7 +379,7 @@ export class Collector {
       if (this.space.f64(DIR_F64_LIVE_BYTES) < this.nextCycleBytes) return true;
       this.scanRoots();
     }
-    this.run(t0 + budgetMs - Math.min(STEP_RESERVE_MS, budgetMs / 20));
+    this.run(stepDeadline(t0, budgetMs));
     this.noteStep(t0);
     return this.phaseCode === PHASE_IDLE;
   }
@@ -556,8 +533,6 @@ export class Collector {
     }
   }
 
-
-
   // Frees a garbage block whose START is cleared (its owned strings, its
   // word tags, the block) and returns its usable bytes.
   private freeGarbage(addr: number): number {
@@ -588,13 +563,6 @@ export class Collector {
     this.steps++;
     if (ms > this.longestStepMs) this.longestStepMs = ms;
   }
-}
-
-/** The units of the chunk after one of n units that took ms: doubled up to max while fast, halved down to MIN_CHUNK when slow. */
-function nextChunk(n: number, ms: number, max: number): number {
-  if (ms < CHUNK_MS) return Math.min(2 * n, max);
-  if (ms > 2 * CHUNK_MS) return Math.max(n >>> 1, MIN_CHUNK);
-  return n;
 }
 
 function nonNegative(name: string, v: number | undefined, fallback: number): number {
