@@ -8,10 +8,11 @@
 // heap, every gc.step / collect call timed with performance.now() around it
 // (and, of the steps of 1 ms or more, how many had a V8 collection begin
 // inside them) and the Collector's stats(); the CPU time of the process's
-// main thread and of its other threads over the timed region (Linux); memory right after the last round (V8 heap
-// used and total, RSS, the heap's committed bytes), and V8's heap used after
-// a forced full GC (not timed); then a walk of what the roots reach, to check
-// both worlds built the same graph and the collector kept exactly that.
+// main thread and of its other threads over the timed region (Linux);
+// memory right after the last round (V8 heap used and total, RSS, the
+// heap's committed bytes), and V8's heap used after a forced full GC (not
+// timed); then a walk of what the roots reach, to check both worlds built
+// the same graph and the collector kept exactly that.
 import { readdirSync, readFileSync } from "node:fs";
 import { constants, PerformanceObserver } from "node:perf_hooks";
 import { offheapDistUrl } from "../allocators.mjs";

@@ -77,7 +77,7 @@ import { primeCollector, SCRATCH_CAPACITY, SCRATCH_SEGMENT } from "./gc-prime.js
 import { MARK_CHUNK, MIN_CHUNK, nextChunk, stepDeadline, SWEEP_CHUNK } from "./gc-chunk.js";
 
 const {
-  G_WORD_SHIFT, DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, DIR_F64_LIVE_BYTES, DIR_F64_MARKED_BLOCKS,
+  CHUNK_SHIFT, G_WORD_SHIFT, W_WORD_SHIFT, DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, DIR_F64_LIVE_BYTES, DIR_F64_MARKED_BLOCKS,
   DIR_F64_MARKED_BYTES, DIR_LIVE_BLOCKS, DIR_PHASE, EVEN_BITS, MARK, PHASE_IDLE, PHASE_MARK, PHASE_SWEEP, SHIFT_MASK, START,
 } = L;
 
@@ -297,7 +297,7 @@ export class Collector {
       for (let i = 0; i < tags.length; i++) {
         const t = tags[i]!;
         const a = at + (t >>> 2);
-        const ww = wB[a >>> L.CHUNK_SHIFT]! + (a >>> L.W_WORD_SHIFT);
+        const ww = wB[a >>> CHUNK_SHIFT]! + (a >>> W_WORD_SHIFT);
         u32[ww] = (u32[ww]! | ((t & 3) << ((a >>> 1) & SHIFT_MASK))) >>> 0;
       }
     }
