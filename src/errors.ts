@@ -83,6 +83,17 @@ export class ConcurrentModificationError extends OffheapError {
   }
 }
 
+/**
+ * A worker the library runs (a Collector's helper thread) did not answer
+ * in time: it is stalled from outside, or gone without a word. Nothing was
+ * changed; the call can be made again.
+ */
+export class WorkerTimeoutError extends OffheapError {
+  constructor(message: string) {
+    super("ERR_OFFHEAP_WORKER_TIMEOUT", message);
+  }
+}
+
 /** A RangeError with a stable `code`: a numeric argument outside its allowed range. */
 export class OffheapRangeError extends RangeError {
   readonly code = "ERR_OFFHEAP_OUT_OF_RANGE";

@@ -18,7 +18,7 @@ export { formatStats } from "./heap/format-stats.js";
 export type { MemoryOption } from "./memory/backing.js";
 export {
   OffheapError, OutOfMemoryError, DoubleFreeError, InvalidAddressError, HeapCorruptionError, InvalidImageError, EndOfDataError,
-  DisposedError, ConcurrentModificationError,
+  DisposedError, ConcurrentModificationError, WorkerTimeoutError,
   OffheapRangeError, OffheapTypeError,
 } from "./errors.js";
 export { CLASS_SIZE, CLASS_PAGES, CLASS_OBJECTS, N_CLASSES, MAX_SMALL_SIZE } from "./heap/size-classes.js";

@@ -106,7 +106,7 @@ const COLLECTIONS_CASES: readonly Case[] = [
   {
     // Each on a heap of its own: one Collector per heap.
     call: "Collector", withTarget: (h) => new collections.Collector(h as never),
-    withOptions: (o) => new collections.Collector(new main.Heap(), o as never), wrongTypes: { growth: "1", minBytes: "4" },
+    withOptions: (o) => new collections.Collector(new main.Heap(), o as never), wrongTypes: { growth: "1", minBytes: "4", concurrent: "yes" },
   },
   { call: "OffHeapArray.open", withTarget: (h) => collections.OffHeapArray.open(h as never, someArray.address, "f64") },
   {
@@ -118,6 +118,7 @@ const COLLECTIONS_CASES: readonly Case[] = [
     withOptions: (o) => collections.OffHeapMap.open(heap, someMap.address, o as never), required: "key", valid: MAP_OPTIONS, wrongTypes: MAP_WRONG_TYPES,
   },
   { call: "ConcurrentModificationError", none: "an error class" },
+  { call: "WorkerTimeoutError", none: "an error class" },
   { call: "DisposedError", none: "an error class" },
 ];
 
@@ -144,7 +145,7 @@ const HEAP_WRONG_TYPES = {
 const image = new Uint8Array(heap.buffer).slice().buffer;
 const ERROR_CLASSES = [
   "OffheapError", "OutOfMemoryError", "DoubleFreeError", "InvalidAddressError", "HeapCorruptionError", "InvalidImageError",
-  "EndOfDataError", "DisposedError", "ConcurrentModificationError", "OffheapRangeError", "OffheapTypeError",
+  "EndOfDataError", "DisposedError", "ConcurrentModificationError", "WorkerTimeoutError", "OffheapRangeError", "OffheapTypeError",
 ];
 const MAIN_ENTRY_CASES: readonly Case[] = [
   {

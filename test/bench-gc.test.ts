@@ -19,8 +19,10 @@ test("bench/gc.mjs --smoke: every cell runs, the same graph in both worlds, the 
   const r = spawnSync(process.execPath, [join(ROOT, "bench", "gc.mjs"), "--smoke"], { cwd: ROOT, env, encoding: "utf8", timeout: 120_000 });
   assert.equal(r.status, 0, `bench/gc.mjs --smoke exited with ${r.status ?? r.signal}:\n${r.stdout}\n${r.stderr}`);
   for (const graph of ["tree", "graph"]) {
-    for (const world of ["v8", "offheap"]) assert.match(r.stdout, new RegExp(`^\\| ${graph} \\| ${world} \\| \\d`, "m"), `no row for ${graph} / ${world}:\n${r.stdout}`);
-    assert.match(r.stdout, new RegExp(`^- ✓ ${graph}: both worlds end with the same graph`, "m"), r.stdout);
-    assert.match(r.stdout, new RegExp(`^- ✓ ${graph}: the collector keeps exactly what the roots reach`, "m"), r.stdout);
+    for (const world of ["v8", "offheap", "concurrent"]) assert.match(r.stdout, new RegExp(`^\\| ${graph} \\| ${world} \\| \\d`, "m"), `no row for ${graph} / ${world}:\n${r.stdout}`);
+    for (const world of ["offheap", "concurrent"]) {
+      assert.match(r.stdout, new RegExp(`^- ✓ ${graph}, ${world}: both worlds end with the same graph`, "m"), r.stdout);
+      assert.match(r.stdout, new RegExp(`^- ✓ ${graph}, ${world}: the collector keeps exactly what the roots reach`, "m"), r.stdout);
+    }
   }
 });

@@ -11,6 +11,9 @@
 // gray stack, the slice in progress, the batch, a copy of the class sizes
 // and what it counted. No data segment, no allocation, no import but the
 // memory: nothing of the heap is written but MARK bits and the workspace.
+// In the shared module, with `shared`, MARK is set with i32.atomic.rmw.or
+// and a block is pushed only by the thread whose or set it: the helper
+// thread of gc-helper.ts marks the same bitmaps at the same time.
 // A damaged image can make it load past the memory's end: the trap
 // reaches gc-mark.ts, which throws HeapCorruptionError.
 
@@ -73,7 +76,7 @@ const D_NPAGES: u32 = 3;
 
 // Shades the targets of the W_REF words of heap words [first, end), last
 // first, pushing them on the gray stack at word `gray`; returns the new sp.
-@inline function scanRange(first: i32, end: i32, sp: u32, gray: u32, table: u32, base: u32, cover: u32): u32 {
+@inline function scanRange(first: i32, end: i32, sp: u32, gray: u32, table: u32, base: u32, cover: u32, shared: bool): u32 {
   for (let q = (end - 1) & ~15; q + 16 > first; q -= 16) {
     let x = word(wWord(table, <u32>q << 2)) & EVEN_BITS & rangeMask(max(first - q, 0), min(16, end - q));
     while (x != 0) {
@@ -85,7 +88,12 @@ const D_NPAGES: u32 = 3;
       const shift = (t >>> 2) & 30;
       const g = word(gw);
       if (((g >>> shift) & 3) != START) continue;
-      setWord(gw, g | (MARK << shift));
+      if (ASC_FEATURE_THREADS && shared) {
+        // Another thread marks too (a helper, gc-helper.ts): a test-and-set, so that one of them pushes the block.
+        if (((atomic.or<u32>(gw << 2, MARK << shift) >>> shift) & MARK) != 0) continue;
+      } else {
+        setWord(gw, g | (MARK << shift));
+      }
       setWord(gray + sp, t);
       sp++;
     }
@@ -97,13 +105,14 @@ const D_NPAGES: u32 = 3;
  * Scans gray blocks for about n units of work, as markJs: ws is the
  * workspace's word index, sp the gray entries in it, table the chunk
  * table's word index, [base, cover) the covered space, descW the page
- * descriptors' word index. Stops when the units are spent, when the gray
+ * descriptors' word index; shared (only in the shared module): MARK is set
+ * by a test-and-set, as another thread marks the same bitmaps. Stops when the units are spent, when the gray
  * stack and the slice are empty, or before a batch or slice when fewer
  * than `room` entries are free in the gray region of `capacity` (the most
  * a batch pushes: BATCH blocks of up to SLICE_BYTES). Returns the new sp;
  * the workspace gets the blocks and bytes it marked and the units left.
  */
-export function scan(ws: u32, n: i32, sp: u32, capacity: u32, room: u32, table: u32, base: u32, cover: u32, descW: u32): u32 {
+export function scan(ws: u32, n: i32, sp: u32, capacity: u32, room: u32, table: u32, base: u32, cover: u32, descW: u32, shared: bool): u32 {
   const gray = ws + WS_GRAY;
   const from = ws + WS_BATCH_FROM;
   const to = ws + WS_BATCH_TO;
@@ -125,7 +134,7 @@ export function scan(ws: u32, n: i32, sp: u32, capacity: u32, room: u32, table: 
       if (slicePos == sliceEnd) sliceEnd = 0;
       n -= SLICE_UNITS;
       lastPage = first >>> PAGE_SHIFT;
-      sp = scanRange(<i32>(first >>> 2), <i32>(slicePos >>> 2), sp, gray, table, base, cover);
+      sp = scanRange(<i32>(first >>> 2), <i32>(slicePos >>> 2), sp, gray, table, base, cover, shared);
       continue;
     }
     if (sp == 0) break;
@@ -149,7 +158,7 @@ export function scan(ws: u32, n: i32, sp: u32, capacity: u32, room: u32, table: 
         slicePos = end = top + SLICE_BYTES;
         sliceEnd = top + size;
       }
-      sp = scanRange(<i32>(top >>> 2), <i32>(end >>> 2), sp, gray, table, base, cover);
+      sp = scanRange(<i32>(top >>> 2), <i32>(end >>> 2), sp, gray, table, base, cover, shared);
       continue;
     }
     // A batch of far blocks: their first words and tag words are loaded
@@ -185,7 +194,7 @@ export function scan(ws: u32, n: i32, sp: u32, capacity: u32, room: u32, table: 
     for (let j = k - 1; j >= 0; j--) {
       const first = word(from + <u32>j);
       lastPage = first >>> PAGE_SHIFT;
-      sp = scanRange(<i32>(first >>> 2), <i32>(word(to + <u32>j) >>> 2), sp, gray, table, base, cover);
+      sp = scanRange(<i32>(first >>> 2), <i32>(word(to + <u32>j) >>> 2), sp, gray, table, base, cover, shared);
     }
   }
   setWord(ws + WS_SLICE_POS, slicePos);

@@ -21,7 +21,8 @@ import { treeOffheap, treeV8 } from "./tree.mjs";
 
 /** The off-heap heap's address range: up to 2 GiB every address is a small integer to V8 (options.ts). */
 const HEAP_MAX_BYTES = 2 ** 31;
-const GRAPHS = { tree: { v8: treeV8, offheap: treeOffheap }, graph: { v8: graphV8, offheap: graphOffheap } };
+// concurrent: the offheap world with a Collector that marks on a helper thread too (CollectorOptions.concurrent).
+const GRAPHS = { tree: { v8: treeV8, offheap: treeOffheap, concurrent: treeOffheap }, graph: { v8: graphV8, offheap: graphOffheap, concurrent: graphOffheap } };
 const GC_KINDS = {
   [constants.NODE_PERFORMANCE_GC_MINOR]: "minor",
   [constants.NODE_PERFORMANCE_GC_MAJOR]: "major",
@@ -240,27 +241,27 @@ class Meter {
   }
 }
 
-async function loadLib() {
+async function loadLib(concurrent) {
   const distUrl = offheapDistUrl();
   const { Heap } = await import(distUrl);
   const collections = new URL("./collections/index.js", distUrl).href;
   const { Collector, defineStruct } = await import(collections);
   if (typeof Collector !== "function") throw new TypeError(`bench/gc/cell.mjs: ${collections} exports no Collector (a build from before the collector)`);
-  return { Collector, defineStruct, newHeap: () => new Heap({ maxSize: HEAP_MAX_BYTES }) };
+  return { Collector, defineStruct, newHeap: () => new Heap({ maxSize: HEAP_MAX_BYTES }), collectorOptions: concurrent ? { concurrent: true } : undefined };
 }
 
 async function main() {
   const [graph, world, paramsJson] = process.argv.slice(2);
   const run = GRAPHS[graph]?.[world];
-  if (!run) throw new RangeError(`bench/gc/cell.mjs: unknown cell "${graph}" / "${world}" (graphs: ${Object.keys(GRAPHS).join(", ")}; worlds: v8, offheap)`);
+  if (!run) throw new RangeError(`bench/gc/cell.mjs: unknown cell "${graph}" / "${world}" (graphs: ${Object.keys(GRAPHS).join(", ")}; worlds: v8, offheap, concurrent)`);
   if (typeof globalThis.gc !== "function") throw new TypeError("bench/gc/cell.mjs: run with node --expose-gc");
   const params = JSON.parse(paramsJson);
   const meter = new Meter(params.stepMs);
-  const lib = world === "offheap" ? await loadLib() : null;
+  const lib = world === "v8" ? null : await loadLib(world === "concurrent");
   globalThis.gc();
   await tick();
 
-  const result = world === "offheap" ? await run(params, lib, meter) : await run(params, meter);
+  const result = lib !== null ? await run(params, lib, meter) : await run(params, meter);
   const wallMs = performance.now() - meter.start;
   const cpuMs = meter.cpuSinceBegin();
   const mem = process.memoryUsage();

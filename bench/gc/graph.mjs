@@ -137,7 +137,7 @@ export async function graphV8({ nodes, rounds, opsPerRound }, meter) {
 export async function graphOffheap({ nodes, rounds, opsPerRound, stepEvery }, lib, meter) {
   reseed();
   const heap = lib.newHeap();
-  const gc = new lib.Collector(heap);
+  const gc = new lib.Collector(heap, lib.collectorOptions);
   const Node = lib.defineStruct({ e0: "ref", e1: "ref", e2: "ref", e3: "ref", value: "u32" });
   const RootTable = lib.defineStruct(Object.fromEntries(Array.from({ length: ROOTS }, (_, r) => [`r${r}`, "ref"])));
   const step = meter.stepper(gc);

@@ -85,7 +85,7 @@ export async function treeOffheap({ nodes, rounds, stepEvery }, lib, meter) {
   reseed();
   const sizes = halves(nodes);
   const heap = lib.newHeap();
-  const gc = new lib.Collector(heap);
+  const gc = new lib.Collector(heap, lib.collectorOptions);
   const Node = lib.defineStruct({ left: "ref", right: "ref", value: "u32" });
   const step = meter.stepper(gc);
   const cur = Node.at(heap, 0);

@@ -44,32 +44,31 @@
 // marked (Go's GOGC pacer), and stops before its budget runs out, working
 // in chunks sized between reads of the clock (gc-chunk.ts).
 
-// Toward concurrent marking (not built: a Collector throws on a heap other
-// threads use). What the design keeps open for a marker on another worker
-// over the same shared memory:
-//  - all mark state but the gray stack is in the image already (START, MARK
-//    and the word tags in heap blocks), and marking reads nothing else: no
-//    type registry or JS object, so a worker that opens the directory
-//    (GcSpace) can run markSome as it is;
-//  - the granule word is the one word both sides write while marking (MARK
-//    by the marker; START|MARK by allocate-black): those stores become
-//    Atomics.or, and shade's test-and-set a compareExchange, so a block is
-//    pushed once;
-//  - the gray stack moves into heap blocks, one per marking thread, and the
-//    write barrier pushes into a per-mutator buffer that the marker drains
-//    (Go's SATB buffers); the mark phase ends by a handshake that flushes
-//    those buffers and finds every stack empty;
-//  - sweeping stays on the thread that owns the heap (it frees through
-//    heap.free) or uses the shared heap's free path.
+// Concurrent marking (CollectorOptions.concurrent; gc-helper.ts): a helper
+// worker marks over the heap's shared memory while the program runs. All
+// mark state but the program's gray stack is in the image (START, MARK and
+// the word tags in heap blocks), so the helper runs the same WebAssembly
+// scan over its own gray stack, a heap block. The granule word is the one
+// word both threads write while marking (MARK by either scan, START|MARK by
+// allocate-black, MARK by the write barrier): with a helper, those writes
+// are Atomics.or and the scans' a test-and-set, so a block is pushed once.
+// The snapshot barrier needs nothing more: the helper may read a ref field
+// before or after the program overwrites it, and the old target is shaded
+// either way. The write barrier pushes on the program's stack, which its
+// steps drain or hand to the helper; the mark phase ends in a step (the
+// program stopped) that finds both stacks empty and the helper idle.
+// Sweeping stays on the program's thread (it frees through heap.free). A
+// Collector still throws on a heap other threads allocate from.
 
 import type { Heap } from "../heap/heap.js";
-import { DisposedError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { DisposedError, OffheapRangeError, OffheapTypeError, WorkerTimeoutError } from "../errors.js";
 import { attachReclaimer, detachReclaimer, forEachRoot, reclaimerOf } from "../heap/reclaim.js";
 import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
 import { isStructType, setRefBarrier, type StructFields, type StructInit, type StructType } from "./struct.js";
 import { describe } from "./scalar.js";
 import * as L from "./gc-layout.js";
 import { Marker } from "./gc-mark.js";
+import { helperSupported } from "./gc-helper.js";
 import { dropTags, sweepWords } from "./gc-sweep.js";
 import { CollectedBlocksGuard, GcSpace } from "./gc-space.js";
 import { checkCollector } from "./gc-check.js";
@@ -104,6 +103,8 @@ export interface CollectorStats {
   longestStepMs: number;
   /** Collected bytes at which step() starts the next cycle (CollectorOptions). */
   nextCycleBytes: number;
+  /** Of markedBlocks, those this Collector's helper thread marked (CollectorOptions.concurrent), in all. */
+  helperMarkedBlocks: number;
 }
 
 /**
@@ -116,9 +117,17 @@ export interface CollectorOptions {
   growth?: number;
   /** No cycle starts from step() below this many collected bytes; default 4 MiB, >= 0. */
   minBytes?: number;
+  /**
+   * Mark on a helper thread too, while the program runs (default false):
+   * a worker that the Collector starts and ends (dispose), marking over
+   * the heap's shared memory beside the program's steps. Needs a heap on a
+   * shared WebAssembly.Memory (the default in Node) and Node's
+   * worker_threads (Node 20.16 or later); OffheapTypeError elsewhere.
+   */
+  concurrent?: boolean;
 }
 
-const OPTION_RULES: OptionRules = { growth: { type: "number" }, minBytes: { type: "number" } };
+const OPTION_RULES: OptionRules = { growth: { type: "number" }, minBytes: { type: "number" }, concurrent: { type: "boolean" } };
 
 /** While primeCollector (gc-prime.ts) makes and runs its scratch Collectors: which mark loop the next one gets. */
 let priming: "js" | "wasm" | null = null;
@@ -174,6 +183,8 @@ export class Collector {
   /** Units of the next mark and sweep chunk (gc-chunk.ts: nextChunk). */
   private markChunk = MIN_CHUNK;
   private sweepChunk = MIN_CHUNK;
+  /** CollectorOptions.concurrent; false again once a helper failed (a damaged image: another would fail too). */
+  private concurrent: boolean;
 
   /**
    * Opens the collector of `heap`: the state a Collector left in the image
@@ -189,6 +200,10 @@ export class Collector {
     const o = checkOptions("Collector", options, OPTION_RULES);
     this.growth = nonNegative("growth", o.growth, 1);
     this.minBytes = nonNegative("minBytes", o.minBytes, 4 * 1024 * 1024);
+    this.concurrent = o.concurrent === true;
+    if (this.concurrent && !helperSupported(heap)) {
+      throw new OffheapTypeError("Collector: options.concurrent needs a heap on a shared WebAssembly.Memory (the default in Node) and Node's worker_threads (Node 20.16 or later)");
+    }
     if (heap.sharedMode) throw new OffheapTypeError("Collector: the heap is shared with other threads; the collector runs on a heap one thread uses");
     const other = reclaimerOf(heap);
     if (other !== null && !(other instanceof CollectedBlocksGuard)) throw new OffheapTypeError(`Collector: the heap has a ${other.name} already; one per heap`);
@@ -202,6 +217,10 @@ export class Collector {
     if (other !== null) detachReclaimer(heap, other); // the guard of the blocks a Collector left: this one guards them now
     attachReclaimer(heap, this);
     this.retrigger();
+    if (this.concurrent && !this.marker.startHelper()) {
+      // The workspaces could not be allocated: the same as without the option.
+      this.concurrent = false;
+    }
     // The first Collector of a thread gives V8 feedback for the marker's and the sweep's rare paths (gc-prime.ts).
     if (priming === null) {
       try {
@@ -311,7 +330,7 @@ export class Collector {
   release(addr: number): void {
     const u32 = this.heap.u32;
     const gw = this.space.gWord(addr);
-    u32[gw] = (u32[gw]! & ~(3 << ((addr >>> 2) & SHIFT_MASK))) >>> 0;
+    Atomics.and(u32, gw, ~(3 << ((addr >>> 2) & SHIFT_MASK))); // a helper may set MARK bits of the same word
     this.space.addLive(-1, -this.freeGarbage(addr));
   }
 
@@ -348,7 +367,9 @@ export class Collector {
     const u32 = heap.u32;
     const black = this.phaseCode === PHASE_MARK || (this.phaseCode === PHASE_SWEEP && addr >>> L.G_WORD_SHIFT >= this.cursor);
     const gw = this.space.gWord(addr);
-    u32[gw] = (u32[gw]! | ((black ? START | MARK : START) << ((addr >>> 2) & SHIFT_MASK))) >>> 0;
+    const bits = (black ? START | MARK : START) << ((addr >>> 2) & SHIFT_MASK);
+    if (this.marker.helper === null) u32[gw] = (u32[gw]! | bits) >>> 0;
+    else Atomics.or(u32, gw, bits); // the helper sets MARK bits of the same word
     this.tag(addr, tags, stride, count);
     this.space.addLive(1, bytes);
     return addr;
@@ -425,13 +446,15 @@ export class Collector {
       markedBlocks: sp.f64(DIR_F64_MARKED_BLOCKS), markedBytes: sp.f64(DIR_F64_MARKED_BYTES),
       freedBlocks: sp.f64(DIR_F64_FREED_BLOCKS), freedBytes: sp.f64(DIR_F64_FREED_BYTES),
       markMs: this.markMs, sweepMs: this.sweepMs, steps: this.steps, longestStepMs: this.longestStepMs,
-      nextCycleBytes: this.nextCycleBytes,
+      nextCycleBytes: this.nextCycleBytes, helperMarkedBlocks: this.marker.helperBlocks,
     };
   }
 
   /** Validates invariants C1-C6 (gc-layout.ts); throws HeapCorruptionError naming the first broken one. Cost: O(covered range / 64 + collected blocks). */
   check(): void {
     if (this.disposed) throw new DisposedError("Collector.check: the collector was disposed");
+    // A running helper is stopped first (the next step sets it running again).
+    if (!this.marker.awaitHelper(true)) throw new WorkerTimeoutError("Collector.check: the helper thread did not stop scanning within 10 s; nothing was checked");
     checkCollector(this.heap, this.space.dir);
   }
 
@@ -445,6 +468,7 @@ export class Collector {
    */
   dispose(): void {
     if (this.disposed) return;
+    this.marker.stopHelper(); // what it held is the program's, or lost: the mark phase is abandoned either way
     if (this.phaseCode === PHASE_MARK) this.abandonMark();
     else if (this.phaseCode === PHASE_SWEEP) this.run(Infinity);
     detachReclaimer(this.heap, this);
@@ -478,6 +502,7 @@ export class Collector {
 
   // Step 1: MARK and push every collected block a root names.
   private scanRoots(): void {
+    if (this.concurrent && this.marker.helper === null) this.marker.startHelper(); // the last one was lost
     this.setPhase(PHASE_MARK, 0);
     this.marker.reset();
     const heap = this.heap;
@@ -493,18 +518,33 @@ export class Collector {
     let t = performance.now();
     let margin = 0;
     if (this.phaseCode === PHASE_MARK) {
+      const marker = this.marker;
       const t0 = t;
       let n = this.markChunk;
-      do {
-        this.marker.markSome(n);
+      for (;;) {
+        // Before each chunk, and after the last (so that a step hands the helper work to go on with).
+        if (marker.helper !== null && !marker.balance()) this.restartMark();
+        if (!marker.hasWork()) {
+          // What is left, if anything, is the helper's: a step leaves it to it; collect() waits for it.
+          if (deadline !== Infinity || !marker.marking()) break;
+          if (!marker.awaitHelper(false)) throw new WorkerTimeoutError("Collector.collect: the helper thread has not come back for 10 s; the cycle goes on at the next call");
+          continue;
+        }
+        marker.markSome(n);
         const now = performance.now();
         n = nextChunk(n, now - t, MARK_CHUNK);
         margin = Math.max(margin, 2 * (now - t));
         t = now;
-      } while (this.marker.marking() && t + margin < deadline);
+        if (t + margin >= deadline) {
+          if (marker.helper !== null && !marker.balance()) this.restartMark();
+          break;
+        }
+      }
+      t = performance.now();
       this.markChunk = n;
       this.markMs += t - t0;
-      if (this.marker.marking()) return;
+      if (marker.marking()) return;
+      marker.takeHelperCounts();
       this.space.addF64(DIR_F64_MARKED_BLOCKS, this.marker.markedBlocks);
       this.space.addF64(DIR_F64_MARKED_BYTES, this.marker.markedBytes);
       this.setPhase(PHASE_SWEEP, this.space.base >>> L.G_WORD_SHIFT);
@@ -540,6 +580,15 @@ export class Collector {
     dropTags(this.heap, this.space, addr, bytes);
     this.heap.free(addr);
     return bytes;
+  }
+
+  // The helper was lost holding gray blocks (gc-mark.ts: balance): the
+  // cycle starts again from the roots, marked by the program alone until
+  // the next cycle starts a new helper; none after one that failed.
+  private restartMark(): void {
+    if (this.marker.helperFailed) this.concurrent = false;
+    this.abandonMark();
+    this.scanRoots();
   }
 
   // Ends a mark phase without sweeping: clears every MARK bit.

@@ -17,6 +17,10 @@
 //                  as the address it covers >>> 7
 //   +8 DIR_BASE    start of the covered space: the heap's first data page,
 //                  rounded down to a chunk (no block lies below it)
+//   +9 DIR_HELPER  address of the helper thread's block (gc-helper.ts:
+//                  HELPER_BYTES), allocated by the first concurrent
+//                  Collector, kept for later ones; 0 before (the word was 0
+//                  in every image written before it)
 //   +7 DIR_LIVE_BLOCKS collected blocks allocated (START bits set)
 //   f64 +6 DIR_F64_LIVE_BYTES  usable bytes of those blocks
 //   f64 +7 DIR_F64_CYCLES      cycles completed
@@ -82,6 +86,9 @@ export const DIR_COVER = 5;
 export const DIR_CURSOR = 6;
 export const DIR_LIVE_BLOCKS = 7;
 export const DIR_BASE = 8;
+export const DIR_HELPER = 9;
+/** Bytes of the helper thread's block (gc-helper.ts): a workspace whose gray stack holds HELPER_BYTES / 4 - 256 entries. */
+export const HELPER_BYTES = 262144;
 export const DIR_F64_LIVE_BYTES = 6;
 export const DIR_F64_CYCLES = 7;
 export const DIR_F64_FREED_BLOCKS = 8;

@@ -28,8 +28,9 @@ import * as reclaim from "../heap/reclaim.js";
 import * as L from "./gc-layout.js";
 import type { GcSpace } from "./gc-space.js";
 import { MARKER_WASM, MARKER_WASM_SHARED } from "./gc-mark-wasm.js";
+import { H_FAILED, H_IDLE, H_RUN, helperSupported, MarkHelper } from "./gc-helper.js";
 
-const { CHUNK_SHIFT, DIR_CHUNKS, DIR_WORKSPACE, EVEN_BITS, G_WORD_SHIFT, MARK, SHIFT_MASK, START, W_WORD_SHIFT, WORKSPACE_BYTES } = L;
+const { CHUNK_SHIFT, DIR_CHUNKS, DIR_HELPER, DIR_WORKSPACE, EVEN_BITS, HELPER_BYTES, G_WORD_SHIFT, MARK, SHIFT_MASK, START, W_WORD_SHIFT, WORKSPACE_BYTES } = L;
 const { SIZE_CLASS_BYTES, SIZE_PAGE_SHIFT: PAGE_SHIFT } = reclaim;
 
 /** A block larger than this is scanned in slices of it, SLICE_UNITS of markSome's n each, so one step never scans a whole large array. */
@@ -48,8 +49,10 @@ const BATCH = 16;
 const FAR_UNITS = 8;
 const SLICE_UNITS = 64;
 
+const WS_SLICE_POS = 0;
 const WS_SLICE_END = 1;
 const WS_BLOCKS = 2;
+const WS_BYTES_WORD = 3;
 const WS_BYTES = 3;
 const WS_UNITS_LEFT = 5;
 const WS_CLASS_SIZE = 64;
@@ -59,8 +62,16 @@ const WS_CAPACITY = WORKSPACE_BYTES / 4 - WS_GRAY;
 /** Free gray entries the scan needs before a batch or slice: the most one pushes. */
 export const WS_ROOM = (BATCH + 1) * (SLICE_BYTES / 4);
 
-/** wasm/marker.ts's scan: (workspace, units, sp, capacity, room, chunk table, base, cover, descriptors) -> sp, all word indexes but base and cover. */
-type Scan = (ws: number, n: number, sp: number, capacity: number, room: number, table: number, base: number, cover: number, descW: number) => number;
+/**
+ * Gray entries the program's stack must hold before it gives the helper
+ * the older half of them. A tree's stack is a few dozen entries deep, and
+ * its oldest are the largest subtrees: a handover of one entry there is
+ * half the tree, for a few microseconds of waking the helper.
+ */
+const GIVE_MIN = 2;
+
+/** wasm/marker.ts's scan: (workspace, units, sp, capacity, room, chunk table, base, cover, descriptors, shared) -> sp, all word indexes but base and cover. */
+type Scan = (ws: number, n: number, sp: number, capacity: number, room: number, table: number, base: number, cover: number, descW: number, shared: number) => number;
 
 const modules: { plain?: WebAssembly.Module; shared?: WebAssembly.Module } = {};
 
@@ -81,6 +92,11 @@ function wasmScan(memory: unknown): Scan | null {
   } catch {
     return null; // a CompileError under a CSP without 'wasm-unsafe-eval': the JavaScript scan does the same work
   }
+}
+
+/** Writes the class sizes into a workspace at word ws (WS_CLASS_SIZE + class). */
+function writeClassSizes(u32: Uint32Array, ws: number): void {
+  for (let cls = 1; cls < SIZE_CLASS_BYTES.length; cls++) u32[ws + WS_CLASS_SIZE + cls] = SIZE_CLASS_BYTES[cls]!;
 }
 
 /**
@@ -123,6 +139,11 @@ export class Marker {
   private ws = 0;
   /** Gray entries the workspace holds: WS_CAPACITY, fewer in primeCollector's scratch Collector. */
   private readonly capacity: number;
+  /** The helper thread that marks beside the program (gc-helper.ts), or null. While there is one, MARK is set by test-and-set. */
+  helper: MarkHelper | null = null;
+  /** Blocks the helper threads marked, in all; and whether one failed (a damaged image: the Collector starts no other). */
+  helperBlocks = 0;
+  helperFailed = false;
 
   /**
    * A marker with an empty gray stack. On a WebAssembly.Memory it opens
@@ -146,8 +167,181 @@ export class Marker {
     this.emptyGray();
     this.sliceEnd = 0;
     if (this.ws !== 0) this.heap.u32[this.ws + WS_SLICE_END] = 0;
+    const h = this.helper;
+    if (h !== null && h.state() === H_IDLE) {
+      // A cycle is abandoned with the helper stopped (Collector: abandonMark): what it held goes.
+      h.setSp(0);
+      this.heap.u32[h.hw + WS_SLICE_END] = 0;
+      this.takeCounts(h);
+    }
     this.markedBlocks = 0;
     this.markedBytes = 0;
+  }
+
+  /**
+   * Starts a helper thread (gc-helper.ts) on the directory's helper block,
+   * allocating it if there is none. Returns false where there can be none:
+   * no wasm scan, a memory that is not shared, no worker_threads, or the
+   * block could not be allocated (OutOfMemoryError).
+   */
+  startHelper(): boolean {
+    if (this.ws === 0 || this.helper !== null || !helperSupported(this.heap)) return false;
+    const heap = this.heap;
+    let addr = this.space.word(DIR_HELPER);
+    try {
+      if (addr === 0) {
+        addr = heap.alloc(HELPER_BYTES);
+        this.space.setWord(DIR_HELPER, addr);
+      }
+      this.space.fixTable();
+    } catch (e) {
+      if (e instanceof OutOfMemoryError) return false;
+      throw e;
+    }
+    writeClassSizes(heap.u32, addr >>> 2);
+    this.helper = new MarkHelper(heap, this.space, addr, modules.shared!, WS_ROOM, WS_GRAY, { sliceEnd: WS_SLICE_END, blocks: WS_BLOCKS, bytes: WS_BYTES_WORD });
+    return true;
+  }
+
+  /**
+   * Ends the helper thread, if there is one: waits for it to stop scanning
+   * (gc-helper.ts: STOP_TIMEOUT_MS) and takes the gray entries it holds.
+   * Returns false if the work it held is lost (it died or failed holding
+   * some, or never stopped: then its block is left to it, never reused):
+   * the caller abandons the cycle.
+   */
+  stopHelper(): boolean {
+    const h = this.helper;
+    if (h === null) return true;
+    this.helper = null;
+    const stopped = h.await(true);
+    const state = h.state();
+    h.exit();
+    if (!stopped) {
+      this.space.setWord(DIR_HELPER, 0);
+      return false;
+    }
+    if (state === H_IDLE) this.takeAll(h);
+    return state !== H_RUN && state !== H_FAILED;
+  }
+
+  /**
+   * With a helper, between the program's scan calls: takes what the
+   * helper marked, moves entries to the program's stack when the helper's
+   * came back nearly full, gives it entries when it is idle with none,
+   * and sets it running. Returns false if the helper is gone holding work
+   * (the caller abandons the cycle; the helper is dropped). O(entries moved).
+   */
+  balance(): boolean {
+    const h = this.helper!;
+    const state = h.state();
+    if (h.gone()) {
+      this.helper = null;
+      if (state === H_FAILED) this.helperFailed = true;
+      h.exit();
+      if (state !== H_IDLE) return state !== H_RUN && state !== H_FAILED;
+      this.takeAll(h);
+      return true;
+    }
+    if (state !== H_IDLE) return true;
+    this.takeCounts(h);
+    let sp = h.sp();
+    if (sp > h.capacity >>> 1) {
+      sp = this.absorb(h, sp, h.capacity >>> 2);
+    } else if (sp === 0 && this.heap.u32[h.hw + WS_SLICE_END] === 0) {
+      sp = this.give(h);
+      if (sp === 0) return true;
+    }
+    h.setSp(sp);
+    h.run();
+    return true;
+  }
+
+  /** At the end of a mark phase (the helper idle): what it marked since the last balance(). */
+  takeHelperCounts(): void {
+    if (this.helper !== null && this.helper.state() === H_IDLE) this.takeCounts(this.helper);
+  }
+
+  private takeCounts(h: MarkHelper): void {
+    const [blocks, bytes] = h.takeCounts();
+    this.markedBlocks += blocks;
+    this.markedBytes += bytes;
+    this.helperBlocks += blocks;
+  }
+
+  // Everything an idle helper holds becomes the program's: its counts, its
+  // gray entries, and the rest of a large block it was scanning in slices,
+  // whose refs are shaded at once.
+  private takeAll(h: MarkHelper): void {
+    const u32 = this.heap.u32;
+    this.takeCounts(h);
+    this.absorb(h, h.sp(), 0);
+    const end = u32[h.hw + WS_SLICE_END]!;
+    if (end === 0) return;
+    for (let a = u32[h.hw + WS_SLICE_POS]!; a < end; a += 4) {
+      if (((u32[this.space.wWord(a)]! >>> ((a >>> 1) & SHIFT_MASK)) & L.W_REF) !== 0) this.shade(u32, u32[a >>> 2]!);
+    }
+    u32[h.hw + WS_SLICE_END] = 0;
+  }
+
+  /** True while the helper holds gray entries or runs. */
+  private helperBusy(): boolean {
+    const h = this.helper;
+    if (h === null) return false;
+    const state = h.state();
+    return state === H_RUN || state === H_FAILED || (state === H_IDLE && (h.sp() > 0 || this.heap.u32[h.hw + WS_SLICE_END] !== 0));
+  }
+
+  /** True while the program's own gray stack or slices hold work (the helper's aside). */
+  hasWork(): boolean {
+    return this.sp > 0 || this.below.length > 0 || (this.ws !== 0 ? this.heap.u32[this.ws + WS_SLICE_END] !== 0 : this.sliceEnd !== 0);
+  }
+
+  /** Waits (Atomics.wait) while the helper runs, asking it to stop first if `stop`; false if it did not stop in time. */
+  awaitHelper(stop: boolean): boolean {
+    return this.helper === null || this.helper.await(stop);
+  }
+
+  // Moves the helper's bottom gray entries, down to `keep` of them, to JS
+  // segments below the program's stack (whole segments, and the rest to
+  // the workspace when keep is 0); returns the helper's entries left.
+  private absorb(h: MarkHelper, sp: number, keep: number): number {
+    const u32 = this.heap.u32;
+    const hg = h.hw + WS_GRAY;
+    let k = 0;
+    for (; sp - k >= this.segment && sp - k - this.segment >= keep; k += this.segment) {
+      const segment = this.spare.pop() ?? new Uint32Array(this.segment);
+      segment.set(u32.subarray(hg + k, hg + k + this.segment));
+      this.below.push(segment);
+    }
+    if (keep === 0) {
+      for (; k < sp; k++) this.shade(u32, u32[hg + k]!, true);
+      h.setSp(0);
+      return 0;
+    }
+    u32.copyWithin(hg, hg + k, hg + sp);
+    return sp - k;
+  }
+
+  // Gives the idle, empty helper work: a JS segment from below the
+  // program's stack, or the bottom half of its workspace's entries if it
+  // has GIVE_MIN or more. Returns the helper's entries.
+  private give(h: MarkHelper): number {
+    const u32 = this.heap.u32;
+    const hg = h.hw + WS_GRAY;
+    const segment = this.below.pop();
+    if (segment !== undefined) {
+      u32.set(segment, hg);
+      if (this.spare.length < SPARE_SEGMENTS) this.spare.push(segment);
+      return this.segment;
+    }
+    if (this.sp < GIVE_MIN) return 0;
+    const n = this.sp >>> 1;
+    const g = this.ws + WS_GRAY;
+    u32.copyWithin(hg, g, g + n);
+    u32.copyWithin(g, g + n, g + this.sp);
+    this.sp -= n;
+    return n;
   }
 
   // The workspace's word index, with the class sizes written; 0 if it cannot be allocated.
@@ -163,21 +357,27 @@ export class Marker {
       }
       this.space.setWord(DIR_WORKSPACE, addr);
     }
-    const u32 = heap.u32;
     const ws = addr >>> 2;
-    u32[ws + WS_SLICE_END] = 0;
-    for (let cls = 1; cls < SIZE_CLASS_BYTES.length; cls++) u32[ws + WS_CLASS_SIZE + cls] = SIZE_CLASS_BYTES[cls]!;
+    heap.u32[ws + WS_SLICE_END] = 0;
+    writeClassSizes(heap.u32, ws);
     return ws;
   }
 
-  /** Shades `addr` if it is a collected block without MARK: sets MARK and pushes it. */
-  shade(u32: Uint32Array, addr: number): void {
-    if ((addr & 7) !== 0 || addr >= this.space.cover || addr < this.space.base) return;
-    const gw = this.space.gWord(addr);
-    const shift = (addr >>> 2) & SHIFT_MASK;
-    const x = u32[gw]!;
-    if (((x >>> shift) & 3) !== START) return;
-    u32[gw] = (x | (MARK << shift)) >>> 0;
+  /**
+   * Shades `addr` if it is a collected block without MARK: sets MARK and
+   * pushes it (by test-and-set while a helper marks too). `marked`: addr
+   * has MARK already and is pushed as it is (entries taken from the helper).
+   */
+  shade(u32: Uint32Array, addr: number, marked = false): void {
+    if (!marked) {
+      if ((addr & 7) !== 0 || addr >= this.space.cover || addr < this.space.base) return;
+      const gw = this.space.gWord(addr);
+      const shift = (addr >>> 2) & SHIFT_MASK;
+      const x = u32[gw]!;
+      if (((x >>> shift) & 3) !== START) return;
+      if (this.helper === null) u32[gw] = (x | (MARK << shift)) >>> 0;
+      else if (((Atomics.or(u32, gw, MARK << shift) >>> shift) & MARK) !== 0) return;
+    }
     if (this.ws !== 0) {
       if (this.sp === this.capacity) this.sp = this.spill(this.sp);
       this.heap.u32[this.ws + WS_GRAY + this.sp++] = addr;
@@ -212,7 +412,7 @@ export class Marker {
         sp = this.fill();
       }
       try {
-        sp = scan(ws, n, sp, capacity, WS_ROOM, table, base, cover, heap.descW);
+        sp = scan(ws, n, sp, capacity, WS_ROOM, table, base, cover, heap.descW, this.helper !== null ? 1 : 0);
       } catch (e) {
         // A valid image keeps every load in bounds: the JavaScript scan would read undefined there.
         if (e instanceof WebAssembly.RuntimeError) throw new HeapCorruptionError("C1", `Collector: marking read outside the heap's memory (${e.message}): the chunk table or the workspace is damaged`);
@@ -387,9 +587,9 @@ export class Marker {
     return (this.gray = this.below.pop()!);
   }
 
-  /** True while the gray stack or a large block's slices hold work. */
+  /** True while the gray stack or a large block's slices hold work, the helper's included. */
   marking(): boolean {
-    return this.sp > 0 || this.below.length > 0 || (this.ws !== 0 ? this.heap.u32[this.ws + WS_SLICE_END] !== 0 : this.sliceEnd !== 0);
+    return this.hasWork() || this.helperBusy();
   }
 
   private emptyGray(): void {

@@ -138,11 +138,29 @@ export class GcSpace {
       for (let c = this.cover >>> CHUNK_SHIFT; c < entries; c++) {
         const block = heap.calloc(L.CHUNK_BITMAP_BYTES);
         heap.u32[(table >>> 2) + c] = block;
-        this.setWord(DIR_COVER, (c + 1) << CHUNK_SHIFT);
+        // After the entry, for a helper thread that reads the cover first (gc-helper.ts).
+        Atomics.store(heap.u32, (this.dir >>> 2) + DIR_COVER, (c + 1) << CHUNK_SHIFT);
       }
     } finally {
       this.read();
     }
+  }
+
+  /**
+   * Makes the chunk table as large as any cover needs, so that grow()
+   * never moves it: a helper thread reads it while the program allocates
+   * (gc-helper.ts). OutOfMemoryError: unchanged. O(16 KiB) once.
+   */
+  fixTable(): void {
+    const heap = this.heap;
+    const bytes = (L.MAX_COVER >>> CHUNK_SHIFT) * 4;
+    const table = this.word(DIR_CHUNKS);
+    if (heap.usable(table) >= bytes) return;
+    const used = (this.cover >>> CHUNK_SHIFT) * 4;
+    const moved = heap.realloc(table, bytes);
+    heap.u8.fill(0, moved + used, moved + heap.usable(moved));
+    this.setWord(DIR_CHUNKS, moved);
+    this.read();
   }
 
   /** True if a collected block starts at `addr` (its START bit), for any value. O(1). */

@@ -14,4 +14,4 @@ export {
   OffHeapMap, type MapKey, type MapKeyArg, type MapKeyType, type MapValue, type MapValueInit, type MapValueType, type OffHeapMapOptions,
 } from "./map.js";
 export { Collector, type CollectorOptions, type CollectorStats } from "./collector.js";
-export { ConcurrentModificationError, DisposedError } from "../errors.js";
+export { ConcurrentModificationError, DisposedError, WorkerTimeoutError } from "../errors.js";

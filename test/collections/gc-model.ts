@@ -46,14 +46,16 @@ export function verify(heap: Heap, nodes: Iterable<ModelNode>, what: string): vo
 /** A collector that starts a cycle at every step() from idle (no pacing), so small graphs exercise every phase. */
 /**
  * Heap blocks that are the collector's and the roots' own: its directory,
- * its chunk table, a bitmap block per covered chunk and the wasm marker's
- * workspace if it has one (gc-layout.ts: DIR_WORKSPACE +4, DIR_COVER +5,
- * DIR_BASE +8, 1 MiB chunks), then the root directory and each root's name.
+ * its chunk table, a bitmap block per covered chunk, the wasm marker's
+ * workspace and the helper thread's block if it has them (gc-layout.ts:
+ * DIR_WORKSPACE +4, DIR_COVER +5, DIR_BASE +8, DIR_HELPER +9, 1 MiB
+ * chunks), then the root directory and each root's name.
  */
 export function ownBlocks(heap: Heap): number {
   const d = heap.getRoot("offheap.gc") >>> 2;
   const workspace = heap.u32[d + 4] !== 0 ? 1 : 0;
-  return 2 + ((heap.u32[d + 5]! - heap.u32[d + 8]!) >>> 20) + workspace + 1 + heap.rootNames().length;
+  const helper = heap.u32[d + 9] !== 0 ? 1 : 0;
+  return 2 + ((heap.u32[d + 5]! - heap.u32[d + 8]!) >>> 20) + workspace + helper + 1 + heap.rootNames().length;
 }
 
 export function eager(heap: Heap): Collector {
