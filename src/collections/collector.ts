@@ -63,12 +63,15 @@
 import type { Heap } from "../heap/heap.js";
 import { DisposedError, OffheapRangeError, OffheapTypeError, WorkerTimeoutError } from "../errors.js";
 import { attachReclaimer, detachReclaimer, forEachRoot, reclaimerOf } from "../heap/reclaim.js";
-import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
+import { checkHeap } from "../common/options.js";
 import { isStructType, setRefBarrier, type StructFields, type StructInit, type StructType } from "./struct.js";
 import { describe } from "./scalar.js";
 import * as L from "./gc-layout.js";
 import { Marker } from "./gc-mark.js";
 import { helperSupported } from "./gc-helper.js";
+import { collectorOptions, type CollectorOptions, type CollectorStats } from "./gc-options.js";
+
+export type { CollectorOptions, CollectorStats };
 import { dropTags, sweepWords } from "./gc-sweep.js";
 import { CollectedBlocksGuard, GcSpace } from "./gc-space.js";
 import { checkCollector } from "./gc-check.js";
@@ -80,54 +83,6 @@ const {
   DIR_F64_MARKED_BYTES, DIR_LIVE_BLOCKS, DIR_PHASE, EVEN_BITS, MARK, PHASE_IDLE, PHASE_MARK, PHASE_SWEEP, SHIFT_MASK, START,
 } = L;
 
-/** What `Collector.stats()` returns. */
-export interface CollectorStats {
-  /** Cycles completed (kept in the image). */
-  cycles: number;
-  /** "idle", "mark" or "sweep". */
-  phase: "idle" | "mark" | "sweep";
-  /** Collected blocks allocated now, and their usable bytes. */
-  liveBlocks: number;
-  liveBytes: number;
-  /** Blocks and bytes marked by the mark phases that finished, in all (markedBlocks / markMs is the mark rate). */
-  markedBlocks: number;
-  markedBytes: number;
-  /** Blocks and bytes the sweeps freed, in all. */
-  freedBlocks: number;
-  freedBytes: number;
-  /** Milliseconds spent marking and sweeping by this Collector, in all. */
-  markMs: number;
-  sweepMs: number;
-  /** Calls of step and collect, and the longest one in milliseconds. */
-  steps: number;
-  longestStepMs: number;
-  /** Collected bytes at which step() starts the next cycle (CollectorOptions). */
-  nextCycleBytes: number;
-  /** Of markedBlocks, those this Collector's helper thread marked (CollectorOptions.concurrent), in all. */
-  helperMarkedBlocks: number;
-}
-
-/**
- * When `step()` starts a cycle, as Go's GOGC: once the collected blocks'
- * bytes reach `max(minBytes, (1 + growth) * the bytes the last cycle
- * marked)`. collect() always runs a cycle.
- */
-export interface CollectorOptions {
-  /** Growth of the collected bytes over what the last cycle marked that starts the next cycle; default 1 (twice that), >= 0. */
-  growth?: number;
-  /** No cycle starts from step() below this many collected bytes; default 4 MiB, >= 0. */
-  minBytes?: number;
-  /**
-   * Mark on a helper thread too, while the program runs (default false):
-   * a worker that the Collector starts and ends (dispose), marking over
-   * the heap's shared memory beside the program's steps. Needs a heap on a
-   * shared WebAssembly.Memory (the default in Node) and Node's
-   * worker_threads (Node 20.16 or later); OffheapTypeError elsewhere.
-   */
-  concurrent?: boolean;
-}
-
-const OPTION_RULES: OptionRules = { growth: { type: "number" }, minBytes: { type: "number" }, concurrent: { type: "boolean" } };
 
 /** While primeCollector (gc-prime.ts) makes and runs its scratch Collectors: which mark loop the next one gets. */
 let priming: "js" | "wasm" | null = null;
@@ -190,17 +145,15 @@ export class Collector {
    * Opens the collector of `heap`: the state a Collector left in the image
    * (after save and load, or a dispose), or a new one. Throws
    * OffheapTypeError if heap is not a Heap, is shared with other threads or
-   * has a Collector already; HeapCorruptionError (C1) for a damaged
+   * has a Collector already, or for options.concurrent where there can be
+   * no helper thread (gc-helper.ts); HeapCorruptionError (C1) for a damaged
    * directory; OutOfMemoryError if its first bitmaps do not fit (the heap
    * is unchanged then); RangeError for options out of range. Cost: O(1),
    * or O(cover / 128) to restart an image saved while marking.
    */
   constructor(heap: Heap, options?: CollectorOptions) {
     checkHeap("Collector", heap);
-    const o = checkOptions("Collector", options, OPTION_RULES);
-    this.growth = nonNegative("growth", o.growth, 1);
-    this.minBytes = nonNegative("minBytes", o.minBytes, 4 * 1024 * 1024);
-    this.concurrent = o.concurrent === true;
+    ({ growth: this.growth, minBytes: this.minBytes, concurrent: this.concurrent } = collectorOptions(options));
     if (this.concurrent && !helperSupported(heap)) {
       throw new OffheapTypeError("Collector: options.concurrent needs a heap on a shared WebAssembly.Memory (the default in Node) and Node's worker_threads (Node 20.16 or later)");
     }
@@ -612,10 +565,4 @@ export class Collector {
     this.steps++;
     if (ms > this.longestStepMs) this.longestStepMs = ms;
   }
-}
-
-function nonNegative(name: string, v: number | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (!(v >= 0) || v === Infinity) throw new OffheapRangeError(`Collector: options.${name} ${describe(v)} is not a finite number >= 0`);
-  return v;
 }
