@@ -279,7 +279,8 @@ async function main() {
     collector,
     settleMs,
     markedBlocks: collector?.markedBlocks ?? null,
-    markMobjPerS: collector && collector.markMs > 0 ? collector.markedBlocks / collector.markMs / 1000 : null,
+    // The program's thread's rate: a helper thread's blocks are not marked in markMs.
+    markMobjPerS: collector && collector.markMs > 0 ? (collector.markedBlocks - (collector.helperMarkedBlocks ?? 0)) / collector.markMs / 1000 : null,
     verify: result.verify(),
   }));
 }
