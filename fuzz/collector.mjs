@@ -20,9 +20,12 @@ export function collectorProgram(p, steps) {
   const memory = p.pick(["wasm", "resizable"]);
   const debug = p.chance(0.2);
   const growth = p.pick([0, 0, 0.5]); // 0: every step from idle starts a cycle
-  p.note = `${memory}${debug ? ", debug" : ""}, growth ${growth}`;
+  // A helper thread marks too (gc-helper.ts): it comes up tens of milliseconds in, and marks
+  // between steps while the program mutates the graph; the model's rules are the same.
+  const concurrent = memory === "wasm" && p.chance(0.3);
+  p.note = `${memory}${debug ? ", debug" : ""}, growth ${growth}${concurrent ? ", concurrent" : ""}`;
   const heap = new Heap({ memory, debug });
-  const gc = new Collector(heap, { minBytes: 0, growth });
+  const gc = new Collector(heap, { minBytes: 0, growth, concurrent });
   const all = new Set(); // records not freed yet, by the model's rules
   const roots = new Map(); // name -> record
   const handles = new Map(); // record -> HeapHandle
@@ -91,6 +94,7 @@ export function collectorProgram(p, steps) {
     }
   };
   const unchanged = () => {
+    gc.check(); // stops a running helper thread (it goes on at the next step), so that the image holds still
     const image = imageOf(heap.buffer);
     return (kind) => {
       sameImage(image, heap.buffer, `misuse "${kind}"`);
@@ -275,4 +279,5 @@ export function collectorProgram(p, steps) {
   ensure(gc.stats().liveBlocks === 0 && gc.stats().liveBytes === 0, () => `${gc.stats().liveBlocks} collected blocks left with no roots`);
   gc.check();
   heap.check();
+  gc.dispose(); // ends a helper thread now (a dropped heap's would end when V8 collects it)
 }

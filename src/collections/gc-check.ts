@@ -39,8 +39,9 @@ export function checkCollector(heap: Heap, dir: number): void {
   if (ws !== 0 && blockSize(heap, ws) < L.WORKSPACE_BYTES) fail("C1", `the marker's workspace at ${hex(ws)} is not a live block of ${L.WORKSPACE_BYTES} bytes`);
   const helper = u32[d + L.DIR_HELPER]!;
   if (helper !== 0 && blockSize(heap, helper) < L.HELPER_BYTES) fail("C1", `the helper thread's block at ${hex(helper)} is not a live block of ${L.HELPER_BYTES} bytes`);
-  if (cover % L.CHUNK_BYTES !== 0 || base % L.CHUNK_BYTES !== 0 || base >= cover || blockSize(heap, table) < (cover >>> L.CHUNK_SHIFT) * 4) {
-    fail("C1", `the cover [${hex(base)}, ${hex(cover)}) is not whole chunks of ${L.CHUNK_BYTES} bytes, or its chunk table at ${hex(table)} is not a live block of ${(cover >>> L.CHUNK_SHIFT) * 4} bytes`);
+  const entries = Math.max(u32[d + L.DIR_TABLE_CAP]!, cover >>> L.CHUNK_SHIFT);
+  if (cover % L.CHUNK_BYTES !== 0 || base % L.CHUNK_BYTES !== 0 || base >= cover || blockSize(heap, table) < entries * 4) {
+    fail("C1", `the cover [${hex(base)}, ${hex(cover)}) is not whole chunks of ${L.CHUNK_BYTES} bytes, or its chunk table at ${hex(table)} is not a live block of ${entries * 4} bytes`);
   }
   const seen = new Set<number>();
   for (let c = base >>> L.CHUNK_SHIFT; c < cover >>> L.CHUNK_SHIFT; c++) {

@@ -21,6 +21,10 @@
 //                  HELPER_BYTES), allocated by the first concurrent
 //                  Collector, kept for later ones; 0 before (the word was 0
 //                  in every image written before it)
+//   +10 DIR_TABLE_CAP  entries the chunk table was allocated for (a debug
+//                  heap's block is larger than that, its trailer at the
+//                  end); 0 in images written before it: as many as the
+//                  cover needs
 //   +7 DIR_LIVE_BLOCKS collected blocks allocated (START bits set)
 //   f64 +6 DIR_F64_LIVE_BYTES  usable bytes of those blocks
 //   f64 +7 DIR_F64_CYCLES      cycles completed
@@ -87,6 +91,7 @@ export const DIR_CURSOR = 6;
 export const DIR_LIVE_BLOCKS = 7;
 export const DIR_BASE = 8;
 export const DIR_HELPER = 9;
+export const DIR_TABLE_CAP = 10;
 /** Bytes of the helper thread's block (gc-helper.ts): a workspace whose gray stack holds HELPER_BYTES / 4 - 256 entries. */
 export const HELPER_BYTES = 262144;
 export const DIR_F64_LIVE_BYTES = 6;

@@ -41,6 +41,7 @@ export class GcSpace {
       made.push(dir);
       const table = heap.calloc((cover >>> CHUNK_SHIFT) * 4);
       made.push(table);
+      heap.u32[(dir >>> 2) + L.DIR_TABLE_CAP] = cover >>> CHUNK_SHIFT;
       for (let c = base >>> CHUNK_SHIFT; c < cover >>> CHUNK_SHIFT; c++) {
         const block = heap.calloc(L.CHUNK_BITMAP_BYTES);
         made.push(block);
@@ -128,12 +129,7 @@ export class GcSpace {
     const cover = L.alignChunk(end);
     let table = this.word(DIR_CHUNKS);
     const entries = cover >>> CHUNK_SHIFT;
-    if (heap.usable(table) < entries * 4) {
-      const old = this.cover >>> CHUNK_SHIFT;
-      table = heap.realloc(table, Math.max(entries, 2 * old) * 4);
-      heap.u8.fill(0, table + old * 4, table + heap.usable(table));
-      this.setWord(DIR_CHUNKS, table);
-    }
+    if (this.tableCap() < entries) table = this.moveTable(Math.max(entries, 2 * (this.cover >>> CHUNK_SHIFT)));
     try {
       for (let c = this.cover >>> CHUNK_SHIFT; c < entries; c++) {
         const block = heap.calloc(L.CHUNK_BITMAP_BYTES);
@@ -152,15 +148,26 @@ export class GcSpace {
    * (gc-helper.ts). OutOfMemoryError: unchanged. O(16 KiB) once.
    */
   fixTable(): void {
-    const heap = this.heap;
-    const bytes = (L.MAX_COVER >>> CHUNK_SHIFT) * 4;
-    const table = this.word(DIR_CHUNKS);
-    if (heap.usable(table) >= bytes) return;
-    const used = (this.cover >>> CHUNK_SHIFT) * 4;
-    const moved = heap.realloc(table, bytes);
-    heap.u8.fill(0, moved + used, moved + heap.usable(moved));
-    this.setWord(DIR_CHUNKS, moved);
+    const entries = L.MAX_COVER >>> CHUNK_SHIFT;
+    if (this.tableCap() >= entries) return;
+    this.moveTable(entries);
     this.read();
+  }
+
+  // Entries the chunk table holds (DIR_TABLE_CAP; an image from before it: those the cover needs).
+  private tableCap(): number {
+    return this.word(L.DIR_TABLE_CAP) || this.cover >>> CHUNK_SHIFT;
+  }
+
+  // Reallocates the chunk table for `entries`, the new ones zero; returns its address. OutOfMemoryError: unchanged.
+  private moveTable(entries: number): number {
+    const heap = this.heap;
+    const used = (this.cover >>> CHUNK_SHIFT) * 4;
+    const table = heap.realloc(this.word(DIR_CHUNKS), entries * 4);
+    heap.u8.fill(0, table + used, table + entries * 4);
+    this.setWord(DIR_CHUNKS, table);
+    this.setWord(L.DIR_TABLE_CAP, entries);
+    return table;
   }
 
   /** True if a collected block starts at `addr` (its START bit), for any value. O(1). */
