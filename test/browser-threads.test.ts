@@ -13,7 +13,9 @@
 // page frees what is left, validates the heap (check) and counts its live
 // blocks and calls (stats). Last, on a heap of its own, a Collector frees
 // half of a tree: its marks come from the WebAssembly mark loop, compiled
-// in the page. page.mjs and worker.mjs describe each step.
+// in the page; then a Collector with a helper thread (a web worker of its
+// own) collects a larger tree in steps. page.mjs and worker.mjs describe
+// each step.
 //
 // The page imports the built package (/dist/index.js), so `npm run build`
 // must have run (`npm test` does). The seed is printed in the test's name;
@@ -95,6 +97,7 @@ interface Result {
   inMailboxes: number; liveBeforeDrain: number; expectedBeforeDrain: number; liveAfter: number;
   allocs: number; frees: number; statsAllocs: number; statsFrees: number; committedMiB: number;
   collector: { sharedMemory: boolean; wasmLoop: boolean; whole: number; half: number };
+  concurrent: { helperMarked: boolean; whole: number; half: number };
   ms: { stress: number; race: number; total: number };
 }
 
@@ -158,6 +161,8 @@ test(`one heap, the page and two workers in Chromium: alloc, free across threads
     assert.equal(r.statsFrees, r.frees, "stats().frees counts every successful free of every thread");
     assert.deepEqual(r.collector, { sharedMemory: true, wasmLoop: true, whole: 4095, half: 2048 },
       "a Collector on a shared heap marks with the WebAssembly loop and frees the dropped half of a 4,095-record tree");
+    assert.deepEqual(r.concurrent, { helperMarked: true, whole: 131_071, half: 65_536 },
+      "a concurrent Collector's helper (a web worker) marks blocks, and the cycle after the right half of a 131,071-record tree is dropped frees it");
   } finally {
     await browser.close();
     await new Promise((done) => server.close(done));

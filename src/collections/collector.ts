@@ -138,7 +138,7 @@ export class Collector {
   /** Units of the next mark and sweep chunk (gc-chunk.ts: nextChunk). */
   private markChunk = MIN_CHUNK;
   private sweepChunk = MIN_CHUNK;
-  /** CollectorOptions.concurrent; false again once a helper failed (a damaged image: another would fail too). */
+  /** CollectorOptions.concurrent (a helper that failed is not started again: gc-mark.ts, helperFailed). */
   private concurrent: boolean;
 
   /**
@@ -155,7 +155,7 @@ export class Collector {
     checkHeap("Collector", heap);
     ({ growth: this.growth, minBytes: this.minBytes, concurrent: this.concurrent } = collectorOptions(options));
     if (this.concurrent && !helperSupported(heap)) {
-      throw new OffheapTypeError("Collector: options.concurrent needs a heap on a shared WebAssembly.Memory (the default in Node) and Node's worker_threads (Node 20.16 or later)");
+      throw new OffheapTypeError("Collector: options.concurrent needs a heap on a shared WebAssembly.Memory (the default in Node, and on a cross-origin isolated page) and workers (Node 20.16 or later, or a browser's)");
     }
     if (heap.sharedMode) throw new OffheapTypeError("Collector: the heap is shared with other threads; the collector runs on a heap one thread uses");
     const other = reclaimerOf(heap);
@@ -455,7 +455,7 @@ export class Collector {
 
   // Step 1: MARK and push every collected block a root names.
   private scanRoots(): void {
-    if (this.concurrent && this.marker.helper === null) this.marker.startHelper(); // the last one was lost
+    if (this.concurrent && this.marker.helper === null && !this.marker.helperFailed) this.marker.startHelper(); // the last one was lost
     this.setPhase(PHASE_MARK, 0);
     this.marker.reset();
     const heap = this.heap;
@@ -539,7 +539,6 @@ export class Collector {
   // cycle starts again from the roots, marked by the program alone until
   // the next cycle starts a new helper; none after one that failed.
   private restartMark(): void {
-    if (this.marker.helperFailed) this.concurrent = false;
     this.abandonMark();
     this.scanRoots();
   }

@@ -127,18 +127,60 @@ function helperMain(d: HelperData): void {
   }
 }
 
-type WorkerLike = { on(event: "exit" | "error", f: (x: unknown) => void): unknown; unref(): void; terminate(): Promise<number> };
-type WorkerCtor = new (src: string, options: { eval: true; workerData: unknown }) => WorkerLike;
+type NodeWorker = { on(event: "exit" | "error", f: (x: unknown) => void): unknown; unref(): void; terminate(): Promise<number> };
+type NodeWorkerCtor = new (src: string, options: { eval: true; workerData: unknown }) => NodeWorker;
+type WebWorker = { addEventListener(event: "error", f: () => void): void; postMessage(data: unknown): void; terminate(): void };
+type WebPlatform = { Worker: new (url: string) => WebWorker; Blob: new (parts: string[], options: { type: string }) => unknown; URL: { createObjectURL(blob: unknown): string; revokeObjectURL(url: string): void } };
+
+/** The worker, started on `data`: what the program needs of it. */
+interface Spawned {
+  /** Ends it at once (its "exit" arrives later in Node; a web worker has none). */
+  terminate(): Promise<unknown>;
+}
 
 /** node:worker_threads' Worker where the platform gives it synchronously (Node 20.16+, 22.3+), else null. */
-function workerClass(): WorkerCtor | null {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => { Worker?: WorkerCtor } | undefined } }).process;
+function nodeWorker(): NodeWorkerCtor | null {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => { Worker?: NodeWorkerCtor } | undefined } }).process;
   return proc?.getBuiltinModule?.("node:worker_threads")?.Worker ?? null;
 }
 
-/** True where a Collector can have a helper thread: Node with worker_threads, a heap on a shared WebAssembly.Memory. */
+/** A browser's Worker, Blob and object URLs (a worker from source text), else null. */
+function webPlatform(): WebPlatform | null {
+  const g = globalThis as Partial<WebPlatform>;
+  return typeof g.Worker === "function" && typeof g.Blob === "function" && typeof g.URL?.createObjectURL === "function" ? (g as WebPlatform) : null;
+}
+
+/**
+ * Starts helperMain on `data` in a worker: Node's worker_threads (eval'd
+ * source, unref'd: it keeps no process alive), or a web worker from a blob
+ * URL (data posted to it: the module and the shared memory are cloned as
+ * themselves). `exited` runs when the worker is gone: Node's "exit", or a
+ * web worker's uncaught "error" (its script failed to load, or threw).
+ */
+function spawn(data: HelperData, exited: () => void): Spawned {
+  const NodeWorker = nodeWorker();
+  if (NodeWorker !== null) {
+    const worker = new NodeWorker(`(${helperMain.toString()})(process.getBuiltinModule("node:worker_threads").workerData)`, { eval: true, workerData: data });
+    worker.unref();
+    worker.on("exit", exited);
+    worker.on("error", () => {}); // an error ends the worker: "exit" follows
+    return worker;
+  }
+  const web = webPlatform()!;
+  const url = web.URL.createObjectURL(new web.Blob([`self.onmessage = (e) => { self.onmessage = null; (${helperMain.toString()})(e.data); };`], { type: "text/javascript" }));
+  try {
+    const worker = new web.Worker(url);
+    worker.addEventListener("error", exited);
+    worker.postMessage(data);
+    return { terminate: async () => worker.terminate() };
+  } finally {
+    web.URL.revokeObjectURL(url); // the worker has its script's URL already
+  }
+}
+
+/** True where a Collector can have a helper thread: Node with worker_threads or a browser's workers, a heap on a shared WebAssembly.Memory. */
 export function helperSupported(heap: Heap): boolean {
-  return workerClass() !== null && heap.memory instanceof WebAssembly.Memory && heap.memory.buffer instanceof SharedArrayBuffer;
+  return (nodeWorker() !== null || webPlatform() !== null) && heap.memory instanceof WebAssembly.Memory && heap.memory.buffer instanceof SharedArrayBuffer;
 }
 
 /**
@@ -160,7 +202,7 @@ export class MarkHelper {
   readonly capacity: number;
   private readonly heap: Heap;
   private readonly i32: Int32Array;
-  private worker: WorkerLike | null;
+  private worker: Spawned | null;
   /** Set by the worker's "exit" event (an object of its own, so that the listener does not keep this helper from orphans). */
   private readonly life = { exited: false };
 
@@ -170,7 +212,6 @@ export class MarkHelper {
    * shared scan module; `room` the scan's WS_ROOM.
    */
   constructor(heap: Heap, space: GcSpace, addr: number, module: WebAssembly.Module, room: number, wsGray: number, ws: { sliceEnd: number; blocks: number; bytes: number }) {
-    const Worker = workerClass()!;
     this.heap = heap;
     this.hw = addr >>> 2;
     this.capacity = L.HELPER_BYTES / 4 - wsGray;
@@ -191,14 +232,10 @@ export class MarkHelper {
       },
       states: { starting: H_STARTING, idle: H_IDLE, run: H_RUN, exit: H_EXIT, failed: H_FAILED },
     };
-    const worker = new Worker(`(${helperMain.toString()})(process.getBuiltinModule("node:worker_threads").workerData)`, { eval: true, workerData: data });
-    worker.unref();
     const life = this.life;
-    worker.on("exit", () => {
+    this.worker = spawn(data, () => {
       life.exited = true;
     });
-    worker.on("error", () => {}); // an error ends the worker: "exit" follows, and the cycle it held restarts
-    this.worker = worker;
     orphans.register(this, { i32: this.i32, hw: this.hw, owner }, this);
   }
 
@@ -258,7 +295,11 @@ export class MarkHelper {
         ok = false;
         break;
       }
-      Atomics.wait(i32, this.hw + H_STATE, H_RUN, Math.min(left, 50));
+      try {
+        Atomics.wait(i32, this.hw + H_STATE, H_RUN, Math.min(left, 50));
+      } catch {
+        // A browser's main thread may not block: it spins on the state word instead.
+      }
     }
     if (stop) Atomics.store(i32, this.hw + H_STOP, 0);
     return ok;
@@ -269,11 +310,13 @@ export class MarkHelper {
     orphans.unregister(this);
     Atomics.store(this.i32, this.hw + H_STATE, H_EXIT);
     Atomics.notify(this.i32, this.hw + H_STATE);
+    // A web worker lives on after its script returns; one still scanning (stalled) must stop too.
+    void this.worker?.terminate();
     this.worker = null;
   }
 
-  /** @internal Tests: ends the worker at once, whatever it is doing (its "exit" arrives later). */
-  kill(): Promise<number> {
+  /** @internal Tests: ends the worker at once, whatever it is doing (Node: resolves once its "exit" came). */
+  kill(): Promise<unknown> {
     return this.worker!.terminate();
   }
 }

@@ -28,7 +28,7 @@ import * as reclaim from "../heap/reclaim.js";
 import * as L from "./gc-layout.js";
 import type { GcSpace } from "./gc-space.js";
 import { MARKER_WASM, MARKER_WASM_SHARED } from "./gc-mark-wasm.js";
-import { H_FAILED, H_IDLE, H_RUN, helperSupported, MarkHelper } from "./gc-helper.js";
+import { H_FAILED, H_IDLE, H_RUN, H_STARTING, helperSupported, MarkHelper } from "./gc-helper.js";
 
 const { CHUNK_SHIFT, DIR_CHUNKS, DIR_HELPER, DIR_WORKSPACE, EVEN_BITS, HELPER_BYTES, G_WORD_SHIFT, MARK, SHIFT_MASK, START, W_WORD_SHIFT, WORKSPACE_BYTES } = L;
 const { SIZE_CLASS_BYTES, SIZE_PAGE_SHIFT: PAGE_SHIFT } = reclaim;
@@ -237,7 +237,8 @@ export class Marker {
     const state = h.state();
     if (h.gone()) {
       this.helper = null;
-      if (state === H_FAILED) this.helperFailed = true;
+      // One that failed, or never came up (its script refused: a CSP, say), is not started again.
+      if (state === H_FAILED || state === H_STARTING) this.helperFailed = true;
       h.exit();
       if (state !== H_IDLE) return state !== H_RUN && state !== H_FAILED;
       this.takeAll(h);

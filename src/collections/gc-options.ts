@@ -45,8 +45,10 @@ export interface CollectorOptions {
    * Mark on a helper thread too, while the program runs (default false):
    * a worker that the Collector starts and ends (dispose), marking over
    * the heap's shared memory beside the program's steps. Needs a heap on a
-   * shared WebAssembly.Memory (the default in Node) and Node's
-   * worker_threads (Node 20.16 or later); OffheapTypeError elsewhere.
+   * shared WebAssembly.Memory (the default in Node, and on a cross-origin
+   * isolated page) and workers: Node's worker_threads (Node 20.16 or
+   * later) or a browser's Worker (from a blob: URL, which the page's CSP
+   * must allow); OffheapTypeError elsewhere.
    */
   concurrent?: boolean;
 }

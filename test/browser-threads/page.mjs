@@ -189,6 +189,7 @@ async function drive(heap, memory, message, failed, t0) {
   const stats = heap.stats();
 
   const collector = collectTree();
+  const concurrent = await collectConcurrently();
   const counts = stressMessages.map((m) => m.counts);
   const allocs = p.allocs + counts.reduce((s, c) => s + c.allocs, 0);
   const frees = p.frees + counts.reduce((s, c) => s + c.frees, 0) + done.reduce((s, m) => s + m.race.won, 0);
@@ -212,8 +213,43 @@ async function drive(heap, memory, message, failed, t0) {
     statsFrees: stats.frees,
     committedMiB: Math.round(stats.committedBytes / MIB),
     collector,
+    concurrent,
     ms: { stress: Math.round(tStress - t0), race: Math.round(tRace - tStress), total: Math.round(performance.now() - t0) },
   };
+}
+
+// A Collector with a helper thread (concurrent: a web worker from a blob
+// URL, marking over the heap's shared memory) on a tree of 131,071 records:
+// cycles in steps, the page yielding between them, until the helper has
+// marked blocks (it comes up asynchronously); then the right half dropped
+// and one more cycle in steps.
+async function collectConcurrently() {
+  const heap = new Heap({ maxSize: 256 * MIB });
+  const gc = new Collector(heap, { concurrent: true, minBytes: 0, growth: 0 });
+  const Node = defineStruct({ left: "ref", right: "ref", value: "u32" });
+  const nodes = [];
+  for (let i = 0; i < 131_071; i++) nodes.push(gc.alloc(Node, { value: i }));
+  const cur = Node.at(heap, 0);
+  for (let i = 1; i < nodes.length; i++) {
+    cur.addr = nodes[(i - 1) >>> 1];
+    if (i % 2 === 1) cur.left = nodes[i];
+    else cur.right = nodes[i];
+  }
+  heap.setRoot("tree", nodes[0]);
+  const cycle = async () => {
+    gc.startCycle();
+    while (!gc.step(1)) await new Promise((r) => setTimeout(r, 0));
+  };
+  let cycles = 0;
+  for (; cycles < 100 && gc.stats().helperMarkedBlocks === 0; cycles++) await cycle();
+  const whole = gc.stats().liveBlocks;
+  Node.at(heap, nodes[0]).right = 0;
+  await cycle();
+  gc.check();
+  heap.check();
+  const result = { helperMarked: gc.stats().helperMarkedBlocks > 0, whole, half: gc.stats().liveBlocks };
+  gc.dispose();
+  return result;
 }
 
 // The Collector in the browser, on a heap of its own (a shared memory here):
