@@ -536,8 +536,8 @@ export class Collector {
   }
 
   // The helper was lost holding gray blocks (gc-mark.ts: balance): the
-  // cycle starts again from the roots, marked by the program alone until
-  // the next cycle starts a new helper; none after one that failed.
+  // cycle starts again from the roots, with a new helper (none after one
+  // that failed or never came up: the program marks alone then).
   private restartMark(): void {
     this.abandonMark();
     this.scanRoots();

@@ -29,10 +29,17 @@
 //
 // If the worker dies (terminated, or an error outside the scan) while it
 // held work, the blocks it had popped but not scanned are black with
-// unmarked children: the program learns it from the worker's "exit" event,
-// abandons the cycle (clears every MARK) and starts it again without a
-// helper. That event is the only sign of death it trusts: a helper that is
-// merely slow (more threads than cores) is waited for, never written over.
+// unmarked children: the program learns it from the worker's "exit" event
+// (a web worker's "error"), abandons the cycle (clears every MARK) and
+// starts it again with a new helper. That event is the only sign of death
+// it trusts: a helper that is merely slow (more threads than cores) is
+// waited for, never written over; only after STOP_TIMEOUT_MS of waiting in
+// check(), collect() or dispose() is it given up (WorkerTimeoutError, or
+// its block left to it for good).
+//
+// Workers: Node's worker_threads (its source text eval'd, unref'd), or a
+// browser's Worker from a blob: URL; the program's thread spins instead of
+// Atomics.wait where it may not block (a page's main thread).
 
 import type { Heap } from "../heap/heap.js";
 import * as L from "./gc-layout.js";

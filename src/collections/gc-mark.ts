@@ -52,7 +52,6 @@ const SLICE_UNITS = 64;
 const WS_SLICE_POS = 0;
 const WS_SLICE_END = 1;
 const WS_BLOCKS = 2;
-const WS_BYTES_WORD = 3;
 const WS_BYTES = 3;
 const WS_UNITS_LEFT = 5;
 const WS_CLASS_SIZE = 64;
@@ -199,7 +198,7 @@ export class Marker {
       throw e;
     }
     writeClassSizes(heap.u32, addr >>> 2);
-    this.helper = new MarkHelper(heap, this.space, addr, modules.shared!, WS_ROOM, WS_GRAY, { sliceEnd: WS_SLICE_END, blocks: WS_BLOCKS, bytes: WS_BYTES_WORD });
+    this.helper = new MarkHelper(heap, this.space, addr, modules.shared!, WS_ROOM, WS_GRAY, { sliceEnd: WS_SLICE_END, blocks: WS_BLOCKS, bytes: WS_BYTES });
     return true;
   }
 
