@@ -135,6 +135,9 @@ export class Collector {
   private readonly growth: number;
   private readonly minBytes: number;
   private nextCycleBytes = 0;
+  /** Collected bytes when the running cycle started, and what the program allocated while the last one marked (retrigger). */
+  private startLiveBytes = 0;
+  private runway = 0;
   /** Units of the next mark and sweep chunk (gc-chunk.ts: nextChunk). */
   private markChunk = MIN_CHUNK;
   private sweepChunk = MIN_CHUNK;
@@ -458,6 +461,7 @@ export class Collector {
     if (this.concurrent && this.marker.helper === null && !this.marker.helperFailed) this.marker.startHelper(); // the last one was lost
     this.setPhase(PHASE_MARK, 0);
     this.marker.reset();
+    this.startLiveBytes = this.space.f64(DIR_F64_LIVE_BYTES);
     const heap = this.heap;
     forEachRoot(heap, (addr) => this.marker.shade(heap.u32, addr));
   }
@@ -498,6 +502,7 @@ export class Collector {
       this.markMs += t - t0;
       if (marker.marking()) return;
       marker.takeHelperCounts();
+      this.runway = Math.max(0, this.space.f64(DIR_F64_LIVE_BYTES) - this.startLiveBytes);
       this.space.addF64(DIR_F64_MARKED_BLOCKS, this.marker.markedBlocks);
       this.space.addF64(DIR_F64_MARKED_BYTES, this.marker.markedBytes);
       this.setPhase(PHASE_SWEEP, this.space.base >>> L.G_WORD_SHIFT);
@@ -555,8 +560,15 @@ export class Collector {
   // the sweep left live: that counts the blocks allocated during the cycle,
   // garbage or not, and each cycle's trigger would ride on the last one's
   // floating garbage (the 10M-node tree's heap grew to 595 MiB on it).
+  //
+  // growth sets the goal, as GOGC does: the collected bytes should reach
+  // (1 + growth) times the marked bytes when the next cycle's marking ends,
+  // the peak (nothing is freed before the sweep). So the cycle starts that
+  // many bytes earlier as the program allocated while the last one marked
+  // (its runway), but never before half of the growth is used.
   private retrigger(marked = this.space.f64(DIR_F64_LIVE_BYTES)): void {
-    this.nextCycleBytes = Math.max(this.minBytes, marked * (1 + this.growth));
+    const goal = marked * (1 + this.growth);
+    this.nextCycleBytes = Math.max(this.minBytes, goal - this.runway, marked + (goal - marked) / 2);
   }
 
   private noteStep(t0: number): void {

@@ -32,12 +32,15 @@ export interface CollectorStats {
 }
 
 /**
- * When `step()` starts a cycle, as Go's GOGC: once the collected blocks'
- * bytes reach `max(minBytes, (1 + growth) * the bytes the last cycle
- * marked)`. collect() always runs a cycle.
+ * When `step()` starts a cycle, as Go's GOGC: the goal is that the
+ * collected blocks' bytes reach `(1 + growth) * the bytes the last cycle
+ * marked` when the next cycle's marking ends (their peak: nothing is freed
+ * before the sweep). So a cycle starts that goal less the bytes allocated
+ * while the last one marked, but not before half of the growth is used,
+ * nor below `minBytes`. collect() always runs a cycle.
  */
 export interface CollectorOptions {
-  /** Growth of the collected bytes over what the last cycle marked that starts the next cycle; default 1 (twice that), >= 0. */
+  /** Growth of the collected bytes over what the last cycle marked, at the next one's end of marking; default 1 (twice that), >= 0. */
   growth?: number;
   /** No cycle starts from step() below this many collected bytes; default 4 MiB, >= 0. */
   minBytes?: number;

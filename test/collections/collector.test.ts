@@ -324,6 +324,25 @@ describe("Collector marking and pacing", () => {
     assert.equal(gc.stats().cycles, 2);
     expectError(() => new Collector(new Heap(), { growth: -1 }), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "growth");
   });
+
+  test("the next cycle starts early by what the program allocated while the last one marked, at most half the growth early", () => {
+    for (const garbage of [200, 4000]) {
+      const heap = new Heap();
+      const gc = new Collector(heap, { minBytes: 0, growth: 1 });
+      rootedChain(heap, gc, 20_000);
+      gc.startCycle();
+      gc.step(0); // one small chunk: marking goes on
+      assert.equal(gc.phase, "mark");
+      for (let i = 0; i < garbage; i++) gc.alloc(Node); // allocated while the cycle marks: its runway
+      while (gc.phase === "mark") gc.step(0);
+      while (!gc.step(1));
+      const marked = gc.stats().markedBytes;
+      const runway = garbage * 16;
+      assert.equal(marked, 20_001 * 16, "the chain was marked; the blocks allocated black were not");
+      // Goal 2 x marked; the trigger is the goal less the runway, but not below marked + half the growth.
+      assert.equal(gc.stats().nextCycleBytes, Math.max(2 * marked - runway, 1.5 * marked), `${garbage} blocks allocated while marking`);
+    }
+  });
 });
 
 describe("Collector roots: scopes and handles", () => {
