@@ -179,9 +179,20 @@ class Meter {
     };
   }
 
-  /** Finishes the cycle in progress, in steps (timed with the rounds). */
-  finishCycle(step) {
-    while (!step());
+  /**
+   * Finishes the cycle in progress, in steps (timed with the rounds). A
+   * step that did less than a tenth of its budget (the rest of the cycle's
+   * marking is the helper thread's) is followed by a 1 ms sleep, as a
+   * program's next frame or tick would come: spinning on step() would
+   * count thousands of microsecond calls as collection time, and take the
+   * second core from the helper.
+   */
+  async finishCycle(step) {
+    for (;;) {
+      const t0 = performance.now();
+      if (step()) return;
+      if (performance.now() - t0 < 0.1 * this.stepMs) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   /**

@@ -219,7 +219,7 @@ export async function graphOffheap({ nodes, rounds, opsPerRound, stepEvery }, li
         step();
       }
     }
-    if (round === rounds - 1) meter.finishCycle(step); // the pacer alone between rounds, as V8's own schedule
+    if (round === rounds - 1) await meter.finishCycle(step); // the pacer alone between rounds, as V8's own schedule
     await meter.phaseEnd("rounds");
   }
   return {

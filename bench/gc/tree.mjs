@@ -36,7 +36,7 @@ async function buildAndReplace(rounds, sizes, meter, root, scratch, grow, swapIn
   for (let round = 0; round < rounds; round++) {
     const left = round % 2 === 0;
     grow(scratch, true, left ? sizes.left : sizes.right);
-    swapIn(left, round === rounds - 1);
+    await swapIn(left, round === rounds - 1);
     await meter.phaseEnd("rounds");
   }
 }
@@ -113,14 +113,14 @@ export async function treeOffheap({ nodes, rounds, stepEvery }, lib, meter) {
   heap.setRoot("tree", root);
   cur.addr = root;
   cur.value = rng() >>> 2;
-  await buildAndReplace(rounds, sizes, meter, root, scratch, grow, (left, last) => {
+  await buildAndReplace(rounds, sizes, meter, root, scratch, grow, async (left, last) => {
     cur.addr = scratch;
     const fresh = cur.left;
     cur.left = 0;
     cur.addr = root;
     if (left) cur.left = fresh;
     else cur.right = fresh;
-    if (last) meter.finishCycle(step); // the pacer alone between rounds, as V8's own schedule
+    if (last) await meter.finishCycle(step); // the pacer alone between rounds, as V8's own schedule
 
   });
   return {

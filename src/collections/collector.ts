@@ -482,7 +482,8 @@ export class Collector {
         // Before each chunk, and after the last (so that a step hands the helper work to go on with).
         if (marker.helper !== null && !marker.balance()) this.restartMark();
         if (!marker.hasWork()) {
-          // What is left, if anything, is the helper's: a step leaves it to it; collect() waits for it.
+          // What is left, if anything, is the helper's: a step leaves it to it (and returns at once:
+          // a program waiting for the cycle's end calls step() again later); collect() waits for it.
           if (deadline !== Infinity || !marker.marking()) break;
           if (!marker.awaitHelper(false)) throw new WorkerTimeoutError("Collector.collect: the helper thread has not come back for 10 s; the cycle goes on at the next call");
           continue;

@@ -289,7 +289,8 @@ export class MarkHelper {
    * Waits until the helper is not H_RUN: asked to stop first if `stop`,
    * else until it runs out of work. Returns false if it still runs after
    * STOP_TIMEOUT_MS (a worker stalled from outside: nothing may be written
-   * over it then). Blocks the thread (Atomics.wait).
+   * over it then). Blocks the thread (Atomics.wait), or spins where it
+   * may not block.
    */
   await(stop: boolean): boolean {
     const i32 = this.i32;

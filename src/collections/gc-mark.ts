@@ -247,7 +247,7 @@ export class Marker {
     this.takeCounts(h);
     let sp = h.sp();
     if (sp > h.capacity >>> 1) {
-      sp = this.absorb(h, sp, h.capacity >>> 2);
+      sp = this.absorb(h, sp, sp - (sp >>> 1));
     } else if (sp === 0 && this.heap.u32[h.hw + WS_SLICE_END] === 0) {
       sp = this.give(h);
       if (sp === 0) return true;
@@ -302,25 +302,23 @@ export class Marker {
     return this.helper === null || this.helper.await(stop);
   }
 
-  // Moves the helper's bottom gray entries, down to `keep` of them, to JS
-  // segments below the program's stack (whole segments, and the rest to
-  // the workspace when keep is 0); returns the helper's entries left.
+  // Moves the helper's bottom (oldest) gray entries, all but `keep` of
+  // them, to the program's stack: whole segments below it, the rest onto
+  // its top; returns the helper's entries left, `keep`.
   private absorb(h: MarkHelper, sp: number, keep: number): number {
     const u32 = this.heap.u32;
     const hg = h.hw + WS_GRAY;
+    const move = sp - keep;
     let k = 0;
-    for (; sp - k >= this.segment && sp - k - this.segment >= keep; k += this.segment) {
+    for (; move - k >= this.segment; k += this.segment) {
       const segment = this.spare.pop() ?? new Uint32Array(this.segment);
       segment.set(u32.subarray(hg + k, hg + k + this.segment));
       this.below.push(segment);
     }
-    if (keep === 0) {
-      for (; k < sp; k++) this.shade(u32, u32[hg + k]!, true);
-      h.setSp(0);
-      return 0;
-    }
-    u32.copyWithin(hg, hg + k, hg + sp);
-    return sp - k;
+    for (; k < move; k++) this.shade(u32, u32[hg + k]!, true);
+    if (keep > 0) u32.copyWithin(hg, hg + move, hg + sp);
+    h.setSp(keep);
+    return keep;
   }
 
   // Gives the idle, empty helper work: a JS segment from below the
