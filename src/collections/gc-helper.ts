@@ -60,8 +60,6 @@ export const H_EXIT = 3;
 export const H_FAILED = 4;
 /** Units of work of one scan call of the helper between its looks at H_STOP (about 50-150 us). */
 const HELPER_UNITS = 8192;
-/** The helper thread's nice value (Linux; 0 is the program's). */
-const HELPER_NICE = 10;
 /** How long dispose() and check() wait for a running helper to stop before they give up (it is far longer than a scan call). */
 const STOP_TIMEOUT_MS = 10_000;
 /** Owner tokens (H_OWNER): one per worker this thread starts. */
@@ -78,7 +76,6 @@ interface HelperData {
   capacity: number;
   room: number;
   units: number;
-  nice: number;
   words: { owner: number; state: number; stop: number; sp: number; blocks: number; bytes: number; sliceEnd: number; blocksDone: number; bytesDone: number; chunks: number; cover: number; base: number };
   states: { starting: number; idle: number; run: number; exit: number; failed: number };
 }
@@ -95,13 +92,6 @@ function helperMain(d: HelperData): void {
   const i32 = new Int32Array(d.memory.buffer);
   const dw = d.dir >>> 2;
   const state = hw + w.state;
-  // Below the program's threads when there are more runnable threads than cores: a step of the
-  // program is not preempted by its own marker (Linux: the nice value is the calling thread's).
-  try {
-    (globalThis as { process?: { getBuiltinModule?: (id: string) => { setPriority?: (p: number) => void } | undefined } }).process?.getBuiltinModule?.("node:os")?.setPriority?.(d.nice);
-  } catch {
-    // not permitted here: the default priority
-  }
   if (Atomics.compareExchange(i32, state, s.starting, s.idle) !== s.starting) return; // disposed before it came up
   Atomics.notify(i32, state);
   for (;;) {
@@ -232,7 +222,7 @@ export class MarkHelper {
     u32[this.hw + H_BYTES] = 0;
     u32[this.hw + ws.sliceEnd] = 0;
     const data: HelperData = {
-      module, memory: heap.memory as WebAssembly.Memory, hw: this.hw, owner, dir: space.dir, descW: heap.descW, capacity: this.capacity, room, units: HELPER_UNITS, nice: HELPER_NICE,
+      module, memory: heap.memory as WebAssembly.Memory, hw: this.hw, owner, dir: space.dir, descW: heap.descW, capacity: this.capacity, room, units: HELPER_UNITS,
       words: {
         owner: H_OWNER, state: H_STATE, stop: H_STOP, sp: H_SP, blocks: H_BLOCKS, bytes: H_BYTES, sliceEnd: ws.sliceEnd, blocksDone: ws.blocks, bytesDone: ws.bytes,
         chunks: L.DIR_CHUNKS, cover: L.DIR_COVER, base: L.DIR_BASE,
