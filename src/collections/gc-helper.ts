@@ -260,13 +260,19 @@ export class MarkHelper {
     this.heap.u32[this.hw + H_SP] = sp;
   }
 
-  /** While H_IDLE: the blocks and bytes it marked since the last call, zeroed. */
-  takeCounts(): [number, number] {
+  /**
+   * While H_IDLE: adds the blocks and bytes it marked since the last call
+   * to `to` (the marker's counts), and zeroes them. Allocates nothing: it
+   * runs at every chunk of a step that finds the helper idle.
+   */
+  takeCounts(to: { markedBlocks: number; markedBytes: number; helperBlocks: number }): void {
     const u32 = this.heap.u32;
-    const counts: [number, number] = [u32[this.hw + H_BLOCKS]!, u32[this.hw + H_BYTES]!];
+    const blocks = u32[this.hw + H_BLOCKS]!;
+    to.markedBlocks += blocks;
+    to.markedBytes += u32[this.hw + H_BYTES]!;
+    to.helperBlocks += blocks;
     u32[this.hw + H_BLOCKS] = 0;
     u32[this.hw + H_BYTES] = 0;
-    return counts;
   }
 
   /** From H_IDLE: the helper scans what its stack holds. */

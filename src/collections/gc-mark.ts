@@ -171,7 +171,7 @@ export class Marker {
       // A cycle is abandoned with the helper stopped (Collector: abandonMark): what it held goes.
       h.setSp(0);
       this.heap.u32[h.hw + WS_SLICE_END] = 0;
-      this.takeCounts(h);
+      h.takeCounts(this);
     }
     this.markedBlocks = 0;
     this.markedBytes = 0;
@@ -203,25 +203,21 @@ export class Marker {
   }
 
   /**
-   * Ends the helper thread, if there is one: waits for it to stop scanning
-   * (gc-helper.ts: STOP_TIMEOUT_MS) and takes the gray entries it holds.
-   * Returns false if the work it held is lost (it died or failed holding
-   * some, or never stopped: then its block is left to it, never reused):
-   * the caller abandons the cycle.
+   * Ends the helper thread, if there is one (dispose): waits for it to
+   * stop scanning (gc-helper.ts: STOP_TIMEOUT_MS) and takes the gray
+   * entries an idle one holds. A helper that never stopped keeps its
+   * block for good (never reused). The caller abandons a mark phase
+   * either way.
    */
-  stopHelper(): boolean {
+  stopHelper(): void {
     const h = this.helper;
-    if (h === null) return true;
+    if (h === null) return;
     this.helper = null;
     const stopped = h.await(true);
     const state = h.state();
     h.exit();
-    if (!stopped) {
-      this.space.setWord(DIR_HELPER, 0);
-      return false;
-    }
-    if (state === H_IDLE) this.takeAll(h);
-    return state !== H_RUN && state !== H_FAILED;
+    if (!stopped) this.space.setWord(DIR_HELPER, 0);
+    else if (state === H_IDLE) this.takeAll(h);
   }
 
   /**
@@ -244,7 +240,7 @@ export class Marker {
       return true;
     }
     if (state !== H_IDLE) return true;
-    this.takeCounts(h);
+    h.takeCounts(this);
     let sp = h.sp();
     if (sp > h.capacity >>> 1) {
       sp = this.absorb(h, sp, sp - (sp >>> 1));
@@ -259,14 +255,7 @@ export class Marker {
 
   /** At the end of a mark phase (the helper idle): what it marked since the last balance(). */
   takeHelperCounts(): void {
-    if (this.helper !== null && this.helper.state() === H_IDLE) this.takeCounts(this.helper);
-  }
-
-  private takeCounts(h: MarkHelper): void {
-    const [blocks, bytes] = h.takeCounts();
-    this.markedBlocks += blocks;
-    this.markedBytes += bytes;
-    this.helperBlocks += blocks;
+    if (this.helper !== null && this.helper.state() === H_IDLE) this.helper.takeCounts(this);
   }
 
   // Everything an idle helper holds becomes the program's: its counts, its
@@ -274,7 +263,7 @@ export class Marker {
   // whose refs are shaded at once.
   private takeAll(h: MarkHelper): void {
     const u32 = this.heap.u32;
-    this.takeCounts(h);
+    h.takeCounts(this);
     this.absorb(h, h.sp(), 0);
     const end = u32[h.hw + WS_SLICE_END]!;
     if (end === 0) return;
