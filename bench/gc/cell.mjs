@@ -13,7 +13,7 @@
 // heap's committed bytes), and V8's heap used after a forced full GC (not
 // timed); then a walk of what the roots reach, to check both worlds built
 // the same graph and the collector kept exactly that.
-import { readdirSync, readFileSync } from "node:fs";
+import { openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { constants, PerformanceObserver } from "node:perf_hooks";
 import { offheapDistUrl } from "../allocators.mjs";
 import { graphOffheap, graphV8 } from "./graph.mjs";
@@ -60,6 +60,43 @@ function threadCpuMs() {
     else others += ns / 1e6;
   }
   return { main, others };
+}
+
+/**
+ * How long this thread has waited for a CPU: runnable, but other threads
+ * (V8's compiler and GC workers, a helper, another process) had the cores.
+ * The second field of /proc/thread-self/schedstat, in ns, which Linux
+ * brings up to date each time the thread gets a CPU back, so it is exact
+ * between two steps. Read into a buffer and parsed without allocating
+ * (a string per step would add scavenges to the steps it measures). 0
+ * always where the file is not there (not Linux); a VM's host taking the
+ * CPU is not in it (the guest cannot see that).
+ */
+class RunQueueWait {
+  constructor() {
+    this.buf = new Uint8Array(96);
+    try {
+      this.fd = openSync("/proc/thread-self/schedstat", "r");
+    } catch {
+      this.fd = -1;
+    }
+  }
+
+  get available() {
+    return this.fd >= 0;
+  }
+
+  /** Ms waited so far. */
+  ms() {
+    if (this.fd < 0) return 0;
+    const b = this.buf;
+    const n = readSync(this.fd, b, 0, b.length, 0);
+    let i = 0;
+    while (i < n && b[i] !== 32) i++; // the first field: ns on the CPU
+    let ns = 0;
+    for (i++; i < n && b[i] >= 48 && b[i] <= 57; i++) ns = ns * 10 + (b[i] - 48);
+    return ns / 1e6;
+  }
 }
 
 // The control's busy loop: integer arithmetic in registers, no memory, no
@@ -123,7 +160,9 @@ class Meter {
     this.phases = []; // { name, start, end, steps: Pauses }
     this.steps = new Pauses();
     this.control = new Pauses();
-    this.longSteps = []; // [start, ms] of every step of 1 ms or more, flat
+    this.longSteps = []; // [start, ms, waited ms] of every step of 1 ms or more, flat
+    this.waits = new RunQueueWait();
+    this.longestOnCpu = 0; // the longest step less the time its thread waited for a CPU inside it
     this.observer = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) this.v8Entries.push({ start: e.startTime, ms: e.duration, kind: GC_KINDS[e.detail?.kind] ?? "other" });
     });
@@ -168,12 +207,16 @@ class Meter {
   stepper(gc) {
     const stepMs = this.stepMs;
     const perMs = calibrate();
+    const waits = this.waits;
     return () => {
+      const w0 = waits.ms();
       const t0 = performance.now();
       const done = gc.step(stepMs);
       const t1 = performance.now();
+      const waited = Math.min(t1 - t0, waits.ms() - w0);
       this.steps.add(t1 - t0);
-      if (t1 - t0 >= 1) this.longSteps.push(t0, t1 - t0);
+      if (t1 - t0 - waited > this.longestOnCpu) this.longestOnCpu = t1 - t0 - waited;
+      if (t1 - t0 >= 1) this.longSteps.push(t0, t1 - t0, waited);
       if (t1 - t0 >= 0.1) this.control.add(spin(Math.min(t1 - t0, 0.95 * stepMs), perMs));
       return done;
     };
@@ -237,18 +280,24 @@ class Meter {
    * The steps of 1 ms or more, split by whether a V8 collection began
    * inside them (its pause is then part of the step's time): how many did,
    * and the longest of those that did not (the collector's own longest).
+   * Of all of them, how many took under 1 ms less the time the thread
+   * waited for a CPU inside them (RunQueueWait), and over all steps, the
+   * longest less that wait (null off Linux).
    */
   longStepsSummary() {
     let withV8Gc = 0;
     let longestWithout = 0;
+    let underButForWait = 0;
     const l = this.longSteps;
-    for (let i = 0; i < l.length; i += 2) {
+    for (let i = 0; i < l.length; i += 3) {
       const start = l[i];
       const ms = l[i + 1];
+      if (ms - l[i + 2] < 1) underButForWait++;
       if (this.v8Entries.some((e) => e.start >= start && e.start <= start + ms)) withV8Gc++;
       else longestWithout = Math.max(longestWithout, ms);
     }
-    return { count: l.length / 2, withV8Gc, longestWithout };
+    const waits = this.waits.available;
+    return { count: l.length / 3, withV8Gc, longestWithout, underButForWait: waits ? underButForWait : null, longestOnCpu: waits ? this.longestOnCpu : null };
   }
 }
 
