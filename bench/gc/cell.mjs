@@ -279,25 +279,39 @@ class Meter {
   /**
    * The steps of 1 ms or more, split by whether a V8 collection began
    * inside them (its pause is then part of the step's time): how many did,
-   * and the longest of those that did not (the collector's own longest).
-   * Of all of them, how many took under 1 ms less the time the thread
-   * waited for a CPU inside them (RunQueueWait), and over all steps, the
-   * longest less that wait (null off Linux).
+   * and the longest of those that did not. Of those that did not, how many
+   * took under 1 ms less the time the thread waited for a CPU inside them
+   * (RunQueueWait), and the others: their count and the longest of them
+   * less its wait (on Linux; null elsewhere). Over all steps, the longest
+   * less its wait.
    */
   longStepsSummary() {
     let withV8Gc = 0;
     let longestWithout = 0;
     let underButForWait = 0;
+    let onCpu = 0;
+    let longestOnCpuWithout = 0;
     const l = this.longSteps;
     for (let i = 0; i < l.length; i += 3) {
       const start = l[i];
       const ms = l[i + 1];
+      if (this.v8Entries.some((e) => e.start >= start && e.start <= start + ms)) {
+        withV8Gc++;
+        continue;
+      }
+      longestWithout = Math.max(longestWithout, ms);
       if (ms - l[i + 2] < 1) underButForWait++;
-      if (this.v8Entries.some((e) => e.start >= start && e.start <= start + ms)) withV8Gc++;
-      else longestWithout = Math.max(longestWithout, ms);
+      else {
+        onCpu++;
+        longestOnCpuWithout = Math.max(longestOnCpuWithout, ms - l[i + 2]);
+      }
     }
     const waits = this.waits.available;
-    return { count: l.length / 3, withV8Gc, longestWithout, underButForWait: waits ? underButForWait : null, longestOnCpu: waits ? this.longestOnCpu : null };
+    return {
+      count: l.length / 3, withV8Gc, longestWithout,
+      underButForWait: waits ? underButForWait : null, onCpu: waits ? onCpu : null, longestOnCpuWithout: waits ? longestOnCpuWithout : null,
+      longestOnCpu: waits ? this.longestOnCpu : null,
+    };
   }
 }
 
