@@ -2,7 +2,8 @@
 // seconds) against the built dist/, every cell finishing, both worlds ending
 // with the same graph and the collector keeping exactly what the roots reach.
 // The benchmark's targets are not checked here: timings of tiny graphs on a
-// test machine say nothing.
+// test machine say nothing. On Linux, the pause line must carry the steps'
+// run-queue waits, so the schedstat reading is exercised.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -23,6 +24,10 @@ test("bench/gc.mjs --smoke: every cell runs, the same graph in both worlds, the 
     for (const world of ["offheap", "concurrent"]) {
       assert.match(r.stdout, new RegExp(`^- ✓ ${graph}, ${world}: both worlds end with the same graph`, "m"), r.stdout);
       assert.match(r.stdout, new RegExp(`^- ✓ ${graph}, ${world}: the collector keeps exactly what the roots reach`, "m"), r.stdout);
+      // Linux: each step's run-queue wait is read from /proc/thread-self/schedstat (bench/gc/cell.mjs: RunQueueWait).
+      if (process.platform === "linux") {
+        assert.match(r.stdout, new RegExp(`^- . ${graph}, ${world}: longest pause .*; the longest step less its run-queue wait \\d+\\.\\d+ ms;`, "m"), r.stdout);
+      }
     }
   }
 });
