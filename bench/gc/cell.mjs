@@ -67,10 +67,11 @@ function threadCpuMs() {
  * (V8's compiler and GC workers, a helper, another process) had the cores.
  * The second field of /proc/thread-self/schedstat, in ns, which Linux
  * brings up to date each time the thread gets a CPU back, so it is exact
- * between two steps. Read into a buffer and parsed without allocating
- * (a string per step would add scavenges to the steps it measures). 0
- * always where the file is not there (not Linux); a VM's host taking the
- * CPU is not in it (the guest cannot see that).
+ * between two steps. Read into a reused buffer and parsed from its bytes,
+ * outside the timed call: no string per reading (garbage that would bring
+ * V8's scavenges forward). 0 always where the file is not there (not
+ * Linux); a VM's host taking the CPU is not in it (the guest cannot see
+ * that).
  */
 class RunQueueWait {
   constructor() {
