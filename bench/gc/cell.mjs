@@ -300,7 +300,6 @@ class Meter {
     let withV8Gc = 0;
     let longestWithout = 0;
     let underButForWait = 0;
-    let onCpu = 0;
     let longestOnCpuWithout = 0;
     const l = this.longSteps;
     for (let i = 0; i < l.length; i += 3) {
@@ -312,15 +311,13 @@ class Meter {
       }
       longestWithout = Math.max(longestWithout, ms);
       if (ms - l[i + 2] < 1) underButForWait++;
-      else {
-        onCpu++;
-        longestOnCpuWithout = Math.max(longestOnCpuWithout, ms - l[i + 2]);
-      }
+      else longestOnCpuWithout = Math.max(longestOnCpuWithout, ms - l[i + 2]);
     }
+    const count = l.length / 3;
     const waits = this.waits.available;
     return {
-      count: l.length / 3, withV8Gc, longestWithout,
-      underButForWait: waits ? underButForWait : null, onCpu: waits ? onCpu : null, longestOnCpuWithout: waits ? longestOnCpuWithout : null,
+      count, withV8Gc, longestWithout,
+      underButForWait: waits ? underButForWait : null, onCpu: waits ? count - withV8Gc - underButForWait : null, longestOnCpuWithout: waits ? longestOnCpuWithout : null,
       longestOnCpu: waits ? this.longestOnCpu : null,
     };
   }

@@ -156,7 +156,7 @@ describe("Collector with a helper thread: a large graph", () => {
     const g = new Graph(heap, gc, rng(SEED));
     g.random(60_000);
     // At least 3 cycles, and more until the helper has marked a fair share: on a loaded machine its
-    // thread (at nice 10) may get little CPU while this one loops, so the loop also sleeps now and then.
+    // thread may get little CPU while this one loops, so the loop also sleeps now and then.
     let cycle = 0;
     for (; cycle < 3 || (gc.stats().helperMarkedBlocks < 10_000 && cycle < 40); cycle++) {
       let steps = 0;
