@@ -76,7 +76,7 @@ import { dropTags, sweepWords } from "./gc-sweep.js";
 import { CollectedBlocksGuard, GcSpace } from "./gc-space.js";
 import { checkCollector } from "./gc-check.js";
 import { primeCollector, SCRATCH_CAPACITY, SCRATCH_SEGMENT } from "./gc-prime.js";
-import { MARK_CHUNK, MIN_CHUNK, nextChunk, stepDeadline, SWEEP_CHUNK } from "./gc-chunk.js";
+import { afterChunk, CLK_DEADLINE, CLK_LONGEST_STEP, CLK_MARGIN, CLK_MARK_MS, CLK_PHASE, CLK_STEP, CLK_SWEEP_MS, CLK_T, CLK_WORDS, MARK_CHUNK, MIN_CHUNK, pastDeadline, setDeadline, SWEEP_CHUNK, SWEEP_WORDS } from "./gc-chunk.js";
 
 const {
   CHUNK_SHIFT, G_WORD_SHIFT, W_WORD_SHIFT, DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, DIR_F64_LIVE_BYTES, DIR_F64_MARKED_BLOCKS,
@@ -123,10 +123,9 @@ export class Collector {
   private phaseCode = PHASE_IDLE;
   private cursor = 0;
   private readonly marker: Marker;
-  private markMs = 0;
-  private sweepMs = 0;
+  /** Readings and times of the clock (gc-chunk.ts: CLK_*), stats()'s ms among them. */
+  private readonly clock = new Float64Array(CLK_WORDS);
   private steps = 0;
-  private longestStepMs = 0;
   private disposed = false;
   /** The type of the last record allocated, and its tags (tagsOf is a WeakMap lookup). */
   private lastType: StructType | null = null;
@@ -138,7 +137,7 @@ export class Collector {
   /** Collected bytes when the running cycle started, and what the program allocated while the last one marked (retrigger). */
   private startLiveBytes = 0;
   private runway = 0;
-  /** Units of the next mark and sweep chunk (gc-chunk.ts: nextChunk). */
+  /** Units of the next mark and sweep chunk (gc-chunk.ts: afterChunk); a sweep chunk's are the blocks it may free. */
   private markChunk = MIN_CHUNK;
   private sweepChunk = MIN_CHUNK;
   /** CollectorOptions.concurrent (a helper that failed is not started again: gc-mark.ts, helperFailed). */
@@ -351,13 +350,15 @@ export class Collector {
     if (typeof budgetMs !== "number" || !(budgetMs >= 0) || budgetMs === Infinity) {
       throw new OffheapRangeError(`Collector.step: budgetMs ${describe(budgetMs)} is not a finite number >= 0`);
     }
-    const t0 = performance.now();
+    const clk = this.clock;
+    clk[CLK_STEP] = performance.now();
     if (this.phaseCode === PHASE_IDLE) {
       if (this.space.f64(DIR_F64_LIVE_BYTES) < this.nextCycleBytes) return true;
       this.scanRoots();
     }
-    this.run(stepDeadline(t0, budgetMs));
-    this.noteStep(t0);
+    setDeadline(clk, budgetMs);
+    this.run();
+    this.noteStep();
     return this.phaseCode === PHASE_IDLE;
   }
 
@@ -372,9 +373,9 @@ export class Collector {
    */
   startCycle(): void {
     this.live("Collector.startCycle");
-    const t0 = performance.now();
+    this.clock[CLK_STEP] = performance.now();
     if (this.phaseCode === PHASE_IDLE) this.scanRoots();
-    this.noteStep(t0);
+    this.noteStep();
   }
 
   /**
@@ -385,11 +386,13 @@ export class Collector {
    */
   collect(): void {
     this.live("Collector.collect");
-    const t0 = performance.now();
-    if (this.phaseCode !== PHASE_IDLE) this.run(Infinity);
+    const clk = this.clock;
+    clk[CLK_STEP] = performance.now();
+    clk[CLK_DEADLINE] = Infinity;
+    if (this.phaseCode !== PHASE_IDLE) this.run();
     this.scanRoots();
-    this.run(Infinity);
-    this.noteStep(t0);
+    this.run();
+    this.noteStep();
   }
 
   /** Counts of the collector and its heap's collected blocks. O(1). */
@@ -401,7 +404,7 @@ export class Collector {
       liveBlocks: sp.word(DIR_LIVE_BLOCKS), liveBytes: sp.f64(DIR_F64_LIVE_BYTES),
       markedBlocks: sp.f64(DIR_F64_MARKED_BLOCKS), markedBytes: sp.f64(DIR_F64_MARKED_BYTES),
       freedBlocks: sp.f64(DIR_F64_FREED_BLOCKS), freedBytes: sp.f64(DIR_F64_FREED_BYTES),
-      markMs: this.markMs, sweepMs: this.sweepMs, steps: this.steps, longestStepMs: this.longestStepMs,
+      markMs: this.clock[CLK_MARK_MS]!, sweepMs: this.clock[CLK_SWEEP_MS]!, steps: this.steps, longestStepMs: this.clock[CLK_LONGEST_STEP]!,
       nextCycleBytes: this.nextCycleBytes, helperMarkedBlocks: this.marker.helperBlocks,
     };
   }
@@ -426,7 +429,10 @@ export class Collector {
     if (this.disposed) return;
     this.marker.stopHelper(); // what it held is the program's, or lost: the mark phase is abandoned either way
     if (this.phaseCode === PHASE_MARK) this.abandonMark();
-    else if (this.phaseCode === PHASE_SWEEP) this.run(Infinity);
+    else if (this.phaseCode === PHASE_SWEEP) {
+      this.clock[CLK_DEADLINE] = Infinity;
+      this.run();
+    }
     detachReclaimer(this.heap, this);
     attachReclaimer(this.heap, new CollectedBlocksGuard(this.heap, this.space.dir)); // its blocks stay collected
     this.disposed = true;
@@ -466,17 +472,18 @@ export class Collector {
     forEachRoot(heap, (addr) => this.marker.shade(heap.u32, addr));
   }
 
-  // Marks, then sweeps, until the deadline or the end of the cycle.
-  // Each phase does at least one chunk, then another only while twice the
-  // longest chunk of this call fits before the deadline: chunks take tens
-  // of microseconds but vary with cache misses and the heap's slow paths,
-  // so the margin keeps a step inside its budget.
-  private run(deadline: number): void {
-    let t = performance.now();
-    let margin = 0;
+  // Marks, then sweeps, until the deadline (CLK_DEADLINE) or the end of
+  // the cycle. Each phase does at least one chunk, then another only while
+  // twice the longest chunk of this call fits before the deadline: chunks
+  // take tens of microseconds but vary with cache misses and the heap's
+  // slow paths, so the margin keeps a step inside its budget. Its times
+  // stay in the clock's elements (gc-chunk.ts).
+  private run(): void {
+    const clk = this.clock;
+    clk[CLK_T] = clk[CLK_PHASE] = performance.now();
+    clk[CLK_MARGIN] = 0;
     if (this.phaseCode === PHASE_MARK) {
       const marker = this.marker;
-      const t0 = t;
       let n = this.markChunk;
       for (;;) {
         // Before each chunk, and after the last (so that a step hands the helper work to go on with).
@@ -484,46 +491,38 @@ export class Collector {
         if (!marker.hasWork()) {
           // What is left, if anything, is the helper's: a step leaves it to it (and returns at once:
           // a program waiting for the cycle's end calls step() again later); collect() waits for it.
-          if (deadline !== Infinity || !marker.marking()) break;
+          if (clk[CLK_DEADLINE] !== Infinity || !marker.marking()) break;
           if (!marker.awaitHelper(false)) throw new WorkerTimeoutError("Collector.collect: the helper thread has not come back for 10 s; the cycle goes on at the next call");
           continue;
         }
         marker.markSome(n);
-        const now = performance.now();
-        n = nextChunk(n, now - t, MARK_CHUNK);
-        margin = Math.max(margin, 2 * (now - t));
-        t = now;
-        if (t + margin >= deadline) {
+        n = afterChunk(clk, n, MARK_CHUNK);
+        if (pastDeadline(clk)) {
           if (marker.helper !== null && !marker.balance()) this.restartMark();
           break;
         }
       }
-      t = performance.now();
+      clk[CLK_T] = performance.now();
       this.markChunk = n;
-      this.markMs += t - t0;
+      clk[CLK_MARK_MS] = clk[CLK_MARK_MS]! + clk[CLK_T]! - clk[CLK_PHASE]!;
       if (marker.marking()) return;
       marker.takeHelperCounts();
       this.runway = Math.max(0, this.space.f64(DIR_F64_LIVE_BYTES) - this.startLiveBytes);
       this.space.addF64(DIR_F64_MARKED_BLOCKS, this.marker.markedBlocks);
       this.space.addF64(DIR_F64_MARKED_BYTES, this.marker.markedBytes);
       this.setPhase(PHASE_SWEEP, this.space.base >>> L.G_WORD_SHIFT);
-      if (t + margin >= deadline) return;
+      if (pastDeadline(clk)) return;
+      clk[CLK_PHASE] = clk[CLK_T]!;
     }
     if (this.phaseCode === PHASE_SWEEP) {
-      const t0 = t;
       const words = this.space.cover >>> L.G_WORD_SHIFT;
       let n = this.sweepChunk;
       do {
-        const to = Math.min(words, this.cursor + n);
-        sweepWords(this.heap, this.space, this.cursor, to);
-        this.cursor = to;
-        const now = performance.now();
-        n = nextChunk(n, now - t, SWEEP_CHUNK);
-        margin = Math.max(margin, 2 * (now - t));
-        t = now;
-      } while (this.cursor < words && t + margin < deadline);
+        this.cursor = sweepWords(this.heap, this.space, this.cursor, Math.min(words, this.cursor + SWEEP_WORDS), n);
+        n = afterChunk(clk, n, SWEEP_CHUNK);
+      } while (this.cursor < words && !pastDeadline(clk));
       this.sweepChunk = n;
-      this.sweepMs += t - t0;
+      clk[CLK_SWEEP_MS] = clk[CLK_SWEEP_MS]! + clk[CLK_T]! - clk[CLK_PHASE]!;
       this.space.setWord(DIR_CURSOR, this.cursor);
       if (this.cursor < words) return;
       this.space.addF64(DIR_F64_CYCLES, 1);
@@ -572,9 +571,10 @@ export class Collector {
     this.nextCycleBytes = Math.max(this.minBytes, goal - this.runway, marked + (goal - marked) / 2);
   }
 
-  private noteStep(t0: number): void {
-    const ms = performance.now() - t0;
+  private noteStep(): void {
+    const clk = this.clock;
+    clk[CLK_T] = performance.now();
     this.steps++;
-    if (ms > this.longestStepMs) this.longestStepMs = ms;
+    if (clk[CLK_T]! - clk[CLK_STEP]! > clk[CLK_LONGEST_STEP]!) clk[CLK_LONGEST_STEP] = clk[CLK_T]! - clk[CLK_STEP]!;
   }
 }

@@ -11,24 +11,27 @@ const { SIZE_PAGE_SHIFT: PAGE_SHIFT } = reclaim;
 
 /**
  * Sweeps granule-bitmap words [from, to) of `space` (step 3 of
- * collector.ts's overview): frees each START without MARK (its owned
+ * collector.ts's overview), or fewer: it stops after the word in which it
+ * freed its maxBlocks-th block. Frees each START without MARK (its owned
  * strings, its tags, the block), clears MARK on the rest, and counts what
- * it freed in the directory. O(to - from + freed blocks).
+ * it freed in the directory. Returns the word it stopped before.
+ * O(words swept + freed blocks).
  */
 // A word's garbage lies in one 128-byte line of one page, so (small
 // blocks of one span, or one large block) it goes back in one
 // heap.freeLine, not a heap.free each: most of what a sweep cost was those
 // frees, and the flushes of the cache list they filled. freeLine runs
 // under the heap lock, taken once in a call, at its first garbage.
-export function sweepWords(heap: Heap, space: GcSpace, from: number, to: number): void {
+export function sweepWords(heap: Heap, space: GcSpace, from: number, to: number, maxBlocks: number): number {
   const gB = space.gB;
   let blocks = 0;
   let bytes = 0;
   let locked = false;
   let page = -1;
   let size = 0;
+  let i = from;
   try {
-    for (let i = from; i < to; i++) {
+    for (; i < to && blocks < maxBlocks; i++) {
       // Word i of the granule bitmap covers the line at i << G_WORD_SHIFT, in chunk i >>> (CHUNK_SHIFT - G_WORD_SHIFT).
       const gw = gB[i >>> (CHUNK_SHIFT - G_WORD_SHIFT)]! + i;
       const x = heap.u32[gw]!;
@@ -67,10 +70,11 @@ export function sweepWords(heap: Heap, space: GcSpace, from: number, to: number)
   } finally {
     if (locked) heap.unlockHeap();
   }
-  if (blocks === 0) return;
+  if (blocks === 0) return i;
   space.addLive(-blocks, -bytes);
   space.addF64(DIR_F64_FREED_BLOCKS, blocks);
   space.addF64(DIR_F64_FREED_BYTES, bytes);
+  return i;
 }
 
 /**
