@@ -1,14 +1,18 @@
 // The script of step-garbage.test.ts: the JS garbage a Collector's cycle
 // makes when run in steps of 1 ms. A 500,000-node tree stays rooted while
-// each cycle sweeps 250,000 dropped nodes; after `warm` cycles (argv[2]),
-// ten more are measured: V8's heap used before and after each cycle's
-// steps, which must see no V8 collection (the caller gives V8 a young
-// generation large enough). Prints { steps, bytesPerCycle, collections }.
+// each cycle sweeps 250,000 dropped nodes; after `warm` cycles (argv[2],
+// the last ten of them collectionsDuring's uncounted run), ten more are
+// measured: V8's heap used before and after each cycle's steps, which must
+// see no V8 collection (the caller gives V8 a young generation large
+// enough). Prints { steps, bytesPerCycle, collections }.
 
 import v8 from "node:v8";
-import { PerformanceObserver } from "node:perf_hooks";
 import { Heap } from "../src/index.js";
 import { Collector, defineStruct } from "../src/collections/index.js";
+import { collectionsDuring } from "./garbage-loops.js";
+
+/** Cycles measured, after the same number run uncounted. */
+const MEASURED = 10;
 
 const heap = new Heap();
 const gc = new Collector(heap);
@@ -40,19 +44,16 @@ function cycle(garbage: number): { steps: number; bytes: number } {
 
 heap.setRoot("tree", tree(500_000));
 const warm = Number(process.argv[2] ?? 60);
-for (let i = 0; i < warm; i++) cycle(250_000);
-let collections = 0;
-const observer = new PerformanceObserver((list) => (collections += list.getEntries().length));
-observer.observe({ entryTypes: ["gc"] });
-await new Promise((resolve) => setImmediate(resolve));
-collections = 0;
+for (let i = MEASURED; i < warm; i++) cycle(250_000);
 let steps = 0;
 let bytes = 0;
-for (let i = 0; i < 10; i++) {
-  const c = cycle(250_000);
-  steps += c.steps;
-  bytes += c.bytes;
-}
-await new Promise((resolve) => setTimeout(resolve, 20)); // entries are delivered after a turn
-observer.disconnect();
-console.log(JSON.stringify({ steps, bytesPerCycle: Math.round(bytes / 10), collections }));
+const collections = await collectionsDuring(() => {
+  steps = 0;
+  bytes = 0;
+  for (let i = 0; i < MEASURED; i++) {
+    const c = cycle(250_000);
+    steps += c.steps;
+    bytes += c.bytes;
+  }
+});
+console.log(JSON.stringify({ steps, bytesPerCycle: Math.round(bytes / MEASURED), collections }));

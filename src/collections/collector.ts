@@ -575,6 +575,6 @@ export class Collector {
     const clk = this.clock;
     clk[CLK_T] = performance.now();
     this.steps++;
-    if (clk[CLK_T]! - clk[CLK_STEP]! > clk[CLK_LONGEST_STEP]!) clk[CLK_LONGEST_STEP] = clk[CLK_T]! - clk[CLK_STEP]!;
+    clk[CLK_LONGEST_STEP] = Math.max(clk[CLK_LONGEST_STEP]!, clk[CLK_T]! - clk[CLK_STEP]!);
   }
 }
