@@ -83,7 +83,7 @@ const D_NPAGES: u32 = 3;
       const bit = 31 - clz(x);
       x ^= <u32>1 << bit;
       const t = word(<u32>q + (bit >>> 1));
-      if ((t & 7) != 0 || t >= cover || t < base) continue;
+      if (((t & 7) | <u32>(t - base >= cover - base)) != 0) continue; // not a heap address: null, or damage
       const gw = gWord(table, t);
       const shift = (t >>> 2) & 30;
       const g = word(gw);
