@@ -9,7 +9,8 @@
 // the page descriptors for a block's size. Its own state is in the
 // marker's workspace, a heap block (gc-mark.ts draws it): the top of the
 // gray stack, the slice in progress, the batch, a copy of the class sizes
-// and what it counted. No data segment, no allocation, no import but the
+// and what it counted (two globals cache a chunk-table lookup within one
+// call, nothing more). No data segment, no allocation, no import but the
 // memory: nothing of the heap is written but MARK bits and the workspace.
 // In the shared module, with `shared`, MARK is set with i32.atomic.rmw.or
 // and a block is pushed only by the thread whose or set it: the helper
@@ -74,9 +75,18 @@ const D_NPAGES: u32 = 3;
   return cls != 0 ? word(sizes + cls) : word(dw + D_NPAGES) << PAGE_SHIFT;
 }
 
+// The chunk of the last target scanRange looked up and gWord's offset for
+// it (gWord less a >>> 7): a target is mostly in the chunk of the one
+// before, so its bitmap word is found without the chunk table's load.
+// scan() forgets them: the table may have moved or grown since its last call.
+let gChunk: u32 = 0xffffffff;
+let gChunkOff: u32 = 0;
+
 // Shades the targets of the W_REF words of heap words [first, end), last
 // first, pushing them on the gray stack at word `gray`; returns the new sp.
-@inline function scanRange(first: i32, end: i32, sp: u32, gray: u32, table: u32, base: u32, cover: u32, shared: bool): u32 {
+// `far`: the block is one of a batch of far blocks (a random graph), whose
+// targets are rarely in one chunk, so the chunk cache only costs there.
+@inline function scanRange(first: i32, end: i32, sp: u32, gray: u32, table: u32, base: u32, cover: u32, shared: bool, far: bool): u32 {
   for (let q = (end - 1) & ~15; q + 16 > first; q -= 16) {
     let x = word(wWord(table, <u32>q << 2)) & EVEN_BITS & rangeMask(max(first - q, 0), min(16, end - q));
     while (x != 0) {
@@ -84,7 +94,17 @@ const D_NPAGES: u32 = 3;
       x ^= <u32>1 << bit;
       const t = word(<u32>q + (bit >>> 1));
       if (((t & 7) | <u32>(t - base >= cover - base)) != 0) continue; // not a heap address: null, or damage
-      const gw = gWord(table, t);
+      let gw: u32;
+      if (far) {
+        gw = gWord(table, t);
+      } else {
+        const c = t >>> CHUNK_SHIFT;
+        if (c != gChunk) {
+          gChunk = c;
+          gChunkOff = (word(table + c) >>> 2) - (c << 13);
+        }
+        gw = gChunkOff + (t >>> 7);
+      }
       const shift = (t >>> 2) & 30;
       const g = word(gw);
       if (((g >>> shift) & 3) != START) continue;
@@ -113,6 +133,7 @@ const D_NPAGES: u32 = 3;
  * the workspace gets the blocks and bytes it marked and the units left.
  */
 export function scan(ws: u32, n: i32, sp: u32, capacity: u32, room: u32, table: u32, base: u32, cover: u32, descW: u32, shared: bool): u32 {
+  gChunk = 0xffffffff;
   const gray = ws + WS_GRAY;
   const from = ws + WS_BATCH_FROM;
   const to = ws + WS_BATCH_TO;
@@ -134,7 +155,7 @@ export function scan(ws: u32, n: i32, sp: u32, capacity: u32, room: u32, table: 
       if (slicePos == sliceEnd) sliceEnd = 0;
       n -= SLICE_UNITS;
       lastPage = first >>> PAGE_SHIFT;
-      sp = scanRange(<i32>(first >>> 2), <i32>(slicePos >>> 2), sp, gray, table, base, cover, shared);
+      sp = scanRange(<i32>(first >>> 2), <i32>(slicePos >>> 2), sp, gray, table, base, cover, shared, false);
       continue;
     }
     if (sp == 0) break;
@@ -158,7 +179,7 @@ export function scan(ws: u32, n: i32, sp: u32, capacity: u32, room: u32, table: 
         slicePos = end = top + SLICE_BYTES;
         sliceEnd = top + size;
       }
-      sp = scanRange(<i32>(top >>> 2), <i32>(end >>> 2), sp, gray, table, base, cover, shared);
+      sp = scanRange(<i32>(top >>> 2), <i32>(end >>> 2), sp, gray, table, base, cover, shared, false);
       continue;
     }
     // A batch of far blocks: their first words and tag words are loaded
@@ -194,7 +215,7 @@ export function scan(ws: u32, n: i32, sp: u32, capacity: u32, room: u32, table: 
     for (let j = k - 1; j >= 0; j--) {
       const first = word(from + <u32>j);
       lastPage = first >>> PAGE_SHIFT;
-      sp = scanRange(<i32>(first >>> 2), <i32>(word(to + <u32>j) >>> 2), sp, gray, table, base, cover, shared);
+      sp = scanRange(<i32>(first >>> 2), <i32>(word(to + <u32>j) >>> 2), sp, gray, table, base, cover, shared, true);
     }
   }
   setWord(ws + WS_SLICE_POS, slicePos);
