@@ -55,8 +55,12 @@ const D_NPAGES: u32 = 3;
 
 // Bitmap word index of address a in the chunk table at word t: granule bitmap (g) or word bitmap (w).
 @inline function gWord(t: u32, a: u32): u32 {
-  const c = a >>> CHUNK_SHIFT;
-  return (word(t + c) >>> 2) - (c << 13) + (a >>> 7);
+  return gChunkBase(t, a >>> CHUNK_SHIFT) + (a >>> 7);
+}
+
+// gWord less a >>> 7, for an address in chunk c: the same for every address of the chunk.
+@inline function gChunkBase(t: u32, c: u32): u32 {
+  return (word(t + c) >>> 2) - (c << 13);
 }
 
 @inline function wWord(t: u32, a: u32): u32 {
@@ -75,10 +79,10 @@ const D_NPAGES: u32 = 3;
   return cls != 0 ? word(sizes + cls) : word(dw + D_NPAGES) << PAGE_SHIFT;
 }
 
-// The chunk of the last target scanRange looked up and gWord's offset for
-// it (gWord less a >>> 7): a target is mostly in the chunk of the one
-// before, so its bitmap word is found without the chunk table's load.
-// scan() forgets them: the table may have moved or grown since its last call.
+// The chunk of the last target scanRange looked up, and its gChunkBase: a
+// target is mostly in the chunk of the one before, so its bitmap word is
+// found without the chunk table's load. scan() forgets them: the table may
+// have moved or grown since its last call.
 let gChunk: u32 = 0xffffffff;
 let gChunkOff: u32 = 0;
 
@@ -101,7 +105,7 @@ let gChunkOff: u32 = 0;
         const c = t >>> CHUNK_SHIFT;
         if (c != gChunk) {
           gChunk = c;
-          gChunkOff = (word(table + c) >>> 2) - (c << 13);
+          gChunkOff = gChunkBase(table, c);
         }
         gw = gChunkOff + (t >>> 7);
       }
