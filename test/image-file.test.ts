@@ -1,7 +1,7 @@
 // Named roots and heap image files: setRoot/getRoot, save/load round trips
-// after random work, the file header byte for byte (little-endian, as the
-// format defines it), and damaged or foreign files refused with
-// InvalidImageError.
+// after random work, the file header and run table byte for byte
+// (little-endian, as the format defines it), version 1 files, and damaged or
+// foreign files refused with InvalidImageError.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -106,27 +106,29 @@ function verify(heap: Heap, live: Map<number, number>): void {
 interface HeaderFields {
   fileVersion?: number;
   layoutVersion?: number;
+  /** Runs in the run table (version 2); 0 in version 1, where the word was flags. */
+  runs?: number;
   imageBytes: number;
   rangeBytes: number;
-  imageChecksum: number;
+  checksum: number;
 }
 
 /**
  * A file header as the format defines it (image-file.ts), built byte by byte
  * with Buffer's little-endian writers rather than by the code under test:
- * magic, versions, page size, flags, the two f64 sizes, the image checksum,
- * then the header checksum.
+ * magic, versions, page size, runs, the two f64 sizes, the checksum of the
+ * rest of the file, then the header checksum.
  */
 function fileHeader(f: HeaderFields): Buffer {
   const b = Buffer.alloc(64);
   b.write("OFHPIMG\n", 0, "latin1");
-  b.writeUInt32LE(f.fileVersion ?? 1, 8);
+  b.writeUInt32LE(f.fileVersion ?? 2, 8);
   b.writeUInt32LE(f.layoutVersion ?? VERSION, 12);
   b.writeUInt32LE(8192, 16);
-  b.writeUInt32LE(0, 20);
+  b.writeUInt32LE(f.runs ?? 0, 20);
   b.writeDoubleLE(f.imageBytes, 24);
   b.writeDoubleLE(f.rangeBytes, 32);
-  b.writeUInt32LE(f.imageChecksum, 40);
+  b.writeUInt32LE(f.checksum, 40);
   return sealHeader(b);
 }
 
@@ -138,25 +140,86 @@ function sealHeader(b: Buffer): Buffer {
   return b;
 }
 
+/** A version 2 run table: u32 pairs [first block, blocks], zero words to a multiple of 16 bytes. */
+function runTable(runs: [number, number][]): Buffer {
+  const b = Buffer.alloc(Math.ceil(runs.length / 2) * 16);
+  runs.forEach(([first, n], i) => {
+    b.writeUInt32LE(first, 8 * i);
+    b.writeUInt32LE(n, 8 * i + 4);
+  });
+  return b;
+}
+
+const BLOCK = 4096;
+
 describe("the file format", () => {
-  test("save writes exactly the little-endian header built byte by byte here, and load reads one", async () => {
-    const heap = new Heap({ maxSize: 16 * MIB, initialSize: 64 * KIB });
+  test("save writes the little-endian header and run table built byte by byte here, leaves out only long zero runs, and load reads one", async () => {
+    // A 64 MiB range: most of its metadata is never written.
+    const heap = new Heap({ maxSize: 64 * MIB, initialSize: 64 * KIB });
     const live = build(heap, 31, 500);
     const path = join(dir, "header.heap");
-    await heap.save(path);
+    const written = await heap.save(path);
     const file = readFileSync(path);
-    const image = file.subarray(FILE_HEADER_BYTES);
+    assert.equal(written, file.length);
     const imageBytes = committedEnd(heap);
+    const image = new Uint8Array(heap.buffer, 0, imageBytes).slice(); // as saved (stats() below records a peak sample in it)
+    // The runs, read from the file as the format defines them.
+    const n = file.readUInt32LE(20);
+    const tableBytes = Math.ceil(n / 2) * 16;
+    const runs: [number, number][] = [];
+    for (let i = 0; i < n; i++) runs.push([file.readUInt32LE(64 + 8 * i), file.readUInt32LE(68 + 8 * i)]);
+    assert.ok(n >= 2, `${n} runs: the header page and the data pages, apart`);
+    const data: Buffer[] = [];
+    let next = 0;
+    for (const [first, blocks] of runs) {
+      assert.ok(blocks >= 1 && first >= next && (first + blocks) * BLOCK <= imageBytes, `run [${first}, +${blocks}) in order, inside the image`);
+      for (let b = next; b < first; b++) assert.ok(image.subarray(b * BLOCK, (b + 1) * BLOCK).every((x) => x === 0), `block ${b}, left out, is zero`);
+      if (next > 0) assert.ok(first - next >= 16, `the hole before block ${first} is at least 16 blocks`);
+      data.push(Buffer.from(image.subarray(first * BLOCK, (first + blocks) * BLOCK)));
+      next = first + blocks;
+    }
+    for (let b = next; b < imageBytes / BLOCK; b++) assert.ok(image.subarray(b * BLOCK, (b + 1) * BLOCK).every((x) => x === 0), `block ${b}, left out, is zero`);
+    const rest = Buffer.concat([runTable(runs), ...data]);
+    assert.equal(rest.length, tableBytes + data.reduce((a, d) => a + d.length, 0));
+    assert.deepEqual(file.subarray(64), rest, "after the header: the run table, then the runs' bytes");
+    assert.ok(file.length < imageBytes, `${file.length} bytes for an image of ${imageBytes}`);
     const { reservedBytes } = heap.stats();
-    assert.equal(image.length, imageBytes, "the image is the committed pages");
-    const header = fileHeader({ imageBytes, rangeBytes: reservedBytes, imageChecksum: imageChecksum(image) });
+    const header = fileHeader({ runs: n, imageBytes, rangeBytes: reservedBytes, checksum: imageChecksum(rest) });
     assert.equal(file.subarray(0, FILE_HEADER_BYTES).toString("hex"), header.toString("hex"));
     const built = join(dir, "built.heap");
-    writeFileSync(built, Buffer.concat([header, image]));
+    writeFileSync(built, Buffer.concat([header, rest]));
     const loaded = await Heap.load(built, { memory: "resizable" });
     assert.equal(loaded.buffer.byteLength, imageBytes, "the image size came from bytes 24..31");
     assert.equal((loaded.buffer as ArrayBuffer).maxByteLength, reservedBytes, "the address range came from bytes 32..39");
+    assert.deepEqual(new Uint8Array(loaded.buffer, 0, imageBytes), image, "every byte of the image, the left-out zero blocks included");
     verify(loaded, live);
+  });
+
+  test("a version 1 file (the whole image after the header, its checksum over it) still loads", async () => {
+    const heap = new Heap({ maxSize: 16 * MIB, initialSize: 64 * KIB });
+    const live = build(heap, 32, 500);
+    const image = new Uint8Array(heap.buffer, 0, committedEnd(heap));
+    const path = join(dir, "version1.heap");
+    writeFileSync(path, Buffer.concat([fileHeader({ fileVersion: 1, imageBytes: image.length, rangeBytes: heap.stats().reservedBytes, checksum: imageChecksum(image) }), image]));
+    const loaded = await Heap.load(path);
+    verify(loaded, live);
+    assert.deepEqual(loaded.stats(), heap.stats());
+  });
+
+  test("a heap of one block in the default 2 GiB range saves to a file of tens of KiB, not its 74 MiB image", async () => {
+    const heap = new Heap();
+    const p = heap.alloc(100);
+    heap.u8.fill(7, p, p + 100);
+    heap.setRoot("p", p);
+    const path = join(dir, "small.heap");
+    const written = await heap.save(path);
+    assert.ok(committedEnd(heap) > 64 * MIB, `an image of ${committedEnd(heap)} bytes`);
+    assert.ok(written < 256 * KIB, `${written} bytes written`);
+    const loaded = await Heap.load(path);
+    loaded.check();
+    assert.equal(loaded.getRoot("p"), p);
+    assert.deepEqual(loaded.bytes(p), heap.bytes(p));
+    assert.deepEqual(loaded.stats(), heap.stats());
   });
 
   test("the image checksum is fixed: files written by earlier versions keep loading", () => {
@@ -214,13 +277,28 @@ describe("save and load", () => {
     cases.push(["trailing bytes", Buffer.concat([bytes, Buffer.alloc(8192)]), /trailing bytes/]);
     cases.push(["a JSON file", Buffer.from(JSON.stringify({ hello: "world" }).repeat(10)), /magic/]);
     cases.push(["an empty file", new Uint8Array(0), /shorter than the 64-byte header/]);
-    const image = bytes.subarray(FILE_HEADER_BYTES);
-    const fields = { imageBytes: image.length, rangeBytes: 16 * MIB, imageChecksum: imageChecksum(image) };
-    cases.push(["another layout version", Buffer.concat([fileHeader({ ...fields, layoutVersion: 999 }), image]), /layout version 999/]);
-    cases.push(["another file format version", Buffer.concat([fileHeader({ ...fields, fileVersion: 2 }), image]), /file format version 2 \(this build reads 1\)/]);
+    const rest = bytes.subarray(FILE_HEADER_BYTES);
+    const fields = { runs: bytes.readUInt32LE(20), imageBytes: bytes.readDoubleLE(24), rangeBytes: 16 * MIB, checksum: imageChecksum(rest) };
+    assert.equal(bytes.subarray(0, FILE_HEADER_BYTES).toString("hex"), fileHeader(fields).toString("hex"));
+    cases.push(["another layout version", Buffer.concat([fileHeader({ ...fields, layoutVersion: 999 }), rest]), /layout version 999/]);
+    cases.push(["another file format version", Buffer.concat([fileHeader({ ...fields, fileVersion: 3 }), rest]), /file format version 3 \(this build reads 1 to 2\)/]);
     const bigEndian = fileHeader(fields);
     bigEndian.writeUInt32BE(PAGE_SIZE, 16);
-    cases.push(["a page size written big-endian", Buffer.concat([sealHeader(bigEndian), image]), /page size 2097152 \(this build uses 8192\)/]);
+    cases.push(["a page size written big-endian", Buffer.concat([sealHeader(bigEndian), rest]), /page size 2097152 \(this build uses 8192\)/]);
+    // Run tables that break the format, each with a true checksum: the table is checked before any read.
+    const blocks = fields.imageBytes / BLOCK;
+    const withRuns = (runs: [number, number][], pad = 0): Buffer => {
+      const table = runTable(runs);
+      if (pad !== 0) table.writeUInt32LE(pad, table.length - 4);
+      const data = Buffer.alloc(runs.reduce((a, [, n]) => a + n, 0) * BLOCK);
+      return Buffer.concat([fileHeader({ ...fields, runs: runs.length, checksum: imageChecksum(Buffer.concat([table, data])) }), table, data]);
+    };
+    cases.push(["runs out of order", withRuns([[4, 2], [1, 1]]), /run table is damaged \(run 1 starts at block 1, before block 6\)/]);
+    cases.push(["overlapping runs", withRuns([[0, 3], [2, 1]]), /run table is damaged \(run 1 starts at block 2, before block 3\)/]);
+    cases.push(["a run past the image", withRuns([[0, 1], [blocks - 1, 2]]), new RegExp(`run table is damaged \\(run 1 of 2 blocks from block ${blocks - 1} in an image of ${blocks}\\)`)]);
+    cases.push(["an empty run", withRuns([[0, 1], [3, 0]]), /run table is damaged \(run 1 of 0 blocks/]);
+    cases.push(["a padding word that is not 0", withRuns([[0, 1]], 5), /padding word is not 0/]);
+    cases.push(["more runs than the file holds", Buffer.concat([fileHeader({ ...fields, runs: 2 ** 30 }), rest]), /gives 1073741824 runs/]);
     for (const [what, data, pattern] of cases) {
       const path = join(dir, "bad.heap");
       writeFileSync(path, data);
@@ -243,12 +321,12 @@ describe("save and load", () => {
     const path = join(dir, "big.heap");
     await heap.save(path);
     const bytes = readFileSync(path);
-    const imageBytes = bytes.length - FILE_HEADER_BYTES;
-    assert.ok(imageBytes > 16 * MIB, `${imageBytes} image bytes: three chunks`);
+    const fileBytes = bytes.length - FILE_HEADER_BYTES;
+    assert.ok(fileBytes > 16 * MIB, `${fileBytes} bytes after the header: three chunks`);
     const loaded = await Heap.load(path);
     verify(loaded, live);
     assert.equal(loaded.u8[big + 17 * MIB - 1], 0x5a);
-    for (const at of [100, 8 * MIB - 1, 8 * MIB, 12 * MIB + 3, imageBytes - 1]) {
+    for (const at of [100, 8 * MIB - 1, 8 * MIB, 12 * MIB + 3, fileBytes - 1]) {
       const flipped = Uint8Array.from(bytes);
       flipped[FILE_HEADER_BYTES + at] = flipped[FILE_HEADER_BYTES + at]! ^ 0x04;
       writeFileSync(join(dir, "bad-big.heap"), flipped);

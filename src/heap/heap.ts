@@ -554,11 +554,12 @@ export class Heap extends Allocator {
   }
 
   /**
-   * Writes the heap image (its committed bytes, behind a header with the
-   * format version, page size and a checksum) to the file `path`, replacing
-   * it atomically; resolves to the bytes written. Node only (node:fs).
-   * Do not change the heap until the promise settles. Cost: one write of the
-   * committed bytes plus a checksum pass.
+   * Writes the heap image (its committed bytes but for long runs of zero
+   * blocks, behind a header with the format version, page size and a
+   * checksum, and a table of the runs written: image-file.ts) to the file
+   * `path`, replacing it atomically; resolves to the bytes written. Node
+   * only (node:fs). Do not change the heap until the promise settles. Cost:
+   * one write of the non-zero committed bytes plus a pass over them.
    *
    * @example
    * heap.setRoot("users", users.address);
@@ -575,7 +576,8 @@ export class Heap extends Allocator {
    * (`memory`: "wasm", the default, or "resizable"). Throws InvalidImageError
    * for a damaged, truncated or foreign file, or one of another format
    * version; nothing is opened then. Node only (node:fs). Cost: one read of
-   * the file plus a checksum pass.
+   * the file plus a checksum pass; the image's zero blocks that the file
+   * leaves out are never touched.
    */
   static async load(path: string, options?: LoadOptions): Promise<Heap> {
     const { memory: kind, ...attach } = checkHeapOptions("Heap.load", options, LOAD_OPTION_RULES);

@@ -1,9 +1,17 @@
 // Heap image files: Heap.save writes the image to a file and Heap.load opens
 // it again. See heap.ts for an overview.
 //
-// A file is a 64-byte header followed by the image's committed bytes,
-// [0, endPage * PAGE_SIZE), exactly as they are in memory, so loading is one
-// read into a new backing memory plus a checksum pass, and then Heap.attach.
+// A file is a 64-byte header, a run table, and the image's committed bytes,
+// [0, endPage * PAGE_SIZE), as they are in memory but for its long runs of
+// zero blocks, which the file leaves out: the table lists the runs of 4 KiB
+// blocks it holds (FILE_BLOCK_BYTES), and every block outside them is zero.
+// Much of an image is zero: the metadata is laid out for the whole address
+// range (maxSize) and written only for the committed pages, so a heap of one
+// block made with the default 2 GiB range has a 74.5 MiB image of which
+// 11 blocks are not zero. Loading reads each run into a new backing memory,
+// whose pages start zero, so the pages of the zero blocks are never touched
+// (on the bench VM a first touch costs 11-14 us a 4 KiB page: most of what a
+// load costs).
 //
 // The header, little-endian, read and written through a DataView at the
 // offsets OFF_FILE_<FIELD> below:
@@ -13,31 +21,40 @@
 //    8 | u32 FILE_VERSION, the format of this header |
 //   12 | u32 layout VERSION of the image             |
 //   16 | u32 PAGE_SIZE                               |
-//   20 | u32 flags, 0                                |
+//   20 | u32 runs in the run table (0 in version 1)  |
 //   24 | f64 image bytes                             |
 //   32 | f64 address range of the heap (maxSize)     |
-//   40 | u32 image checksum                          |
+//   40 | u32 checksum of the rest of the file        |
 //   44 | u32 header checksum of bytes [0, 44)        |
 //   48 | zero                                        |
 //   64 +---------------------------------------------+
+//      | run table: for each run, u32 first block,   |
+//      | u32 blocks; in address order, apart; zero   |
+//      | words after it to a multiple of 16 bytes    |
+//      +---------------------------------------------+
+//      | the runs' bytes, one after the other        |
+//      +---------------------------------------------+
 //
-// The image after it is the heap's memory, whose words are in the host's
-// byte order: only a little-endian host's image matches the header, so on a
-// big-endian host save and load refuse to run (checkHostByteOrder).
+// Version 1 files, which Heap.load still reads, had no run table: the image
+// whole after the header, flags 0 at offset 20, and their checksum over it.
 //
-// The image checksum is four interleaved multiply-rotate lanes over the
-// image's 32-bit words (the shape of xxHash32), which runs at memory speed
-// in V8; the header checksum is FNV-1a taken a word at a time. They catch
-// damage and truncation, and are no defence against a deliberately forged
-// file.
+// The image is the heap's memory, whose words are in the host's byte order:
+// only a little-endian host's image matches the header, so on a big-endian
+// host save and load refuse to run (checkHostByteOrder).
+//
+// The checksum is four interleaved multiply-rotate lanes over the 32-bit
+// words after the header (the shape of xxHash32), which runs at memory
+// speed in V8; the header checksum is FNV-1a taken a word at a time. They
+// catch damage and truncation, and are no defence against a deliberately
+// forged file.
 //
 // save() writes to a temporary file next to the target and renames it over
 // the target, so a crash never leaves a half-written image under the name.
-// load() checks the header against the file's length, reads the image into
-// a new memory and checks the checksum before Heap.attach sees it: a damaged
-// or foreign file is refused with InvalidImageError and nothing is opened.
-// These functions use node:fs, imported on first use, so the rest of the
-// package still runs in browsers.
+// load() checks the header and the run table against the file's length,
+// reads the runs into a new memory and checks the checksum before
+// Heap.attach sees it: a damaged or foreign file is refused with
+// InvalidImageError and nothing is opened. These functions use node:fs,
+// imported on first use, so the rest of the package still runs in browsers.
 
 import { InvalidImageError, OffheapTypeError } from "../errors.js";
 import { createMemory } from "../memory/backing.js";
@@ -45,8 +62,14 @@ import { nodeFs } from "../common/write-file.js";
 import { OLDEST_VERSION, PAGE_SIZE, VERSION } from "./layout.js";
 
 /** Version of the file format (the header above); the image inside has its own layout VERSION. */
-export const FILE_VERSION = 1;
-/** Bytes of the file header; the image starts at this file offset. */
+export const FILE_VERSION = 2;
+/** The oldest file format version Heap.load reads. */
+const OLDEST_FILE_VERSION = 1;
+/** The unit of the run table: an OS page, the unit in which fresh memory is backed. */
+const FILE_BLOCK_BYTES = 4096;
+/** Zero runs shorter than this many blocks are written out: a run costs a read call (tens of microseconds) and 8 bytes of table. */
+const MIN_HOLE_BLOCKS = 16;
+/** Bytes of the file header; the run table (version 1: the image) starts at this file offset. */
 export const FILE_HEADER_BYTES = 64;
 const FILE_MAGIC = "OFHPIMG\n";
 
@@ -55,10 +78,10 @@ const OFF_FILE_MAGIC = 0;
 const OFF_FILE_VERSION = 8;
 const OFF_FILE_LAYOUT_VERSION = 12;
 const OFF_FILE_PAGE_SIZE = 16;
-const OFF_FILE_FLAGS = 20;
+const OFF_FILE_RUNS = 20;
 const OFF_FILE_IMAGE_BYTES = 24;
 const OFF_FILE_RANGE_BYTES = 32;
-const OFF_FILE_IMAGE_CHECKSUM = 40;
+const OFF_FILE_CHECKSUM = 40;
 const OFF_FILE_HEADER_CHECKSUM = 44; // the checksum covers every byte before it
 const LE = true; // DataView's littleEndian argument
 
@@ -173,22 +196,33 @@ export async function saveImage(buffer: ArrayBuffer | SharedArrayBuffer, imageBy
   checkHostByteOrder("Heap.save");
   const fs = await nodeFs<Fs>("Heap.save");
   const image = new Uint8Array(buffer, 0, imageBytes);
+  const runs = dataRuns(image);
+  const table = runTable(runs);
+  const sum = new ImageChecksum();
+  sum.update(table, 0, table.length);
+  for (let r = 0; r < runs.length; r += 2) sum.update(image, runs[r]! * FILE_BLOCK_BYTES, (runs[r]! + runs[r + 1]!) * FILE_BLOCK_BYTES);
   const header = new Uint8Array(FILE_HEADER_BYTES);
   const view = new DataView(header.buffer);
   for (let i = 0; i < FILE_MAGIC.length; i++) view.setUint8(OFF_FILE_MAGIC + i, FILE_MAGIC.charCodeAt(i));
   view.setUint32(OFF_FILE_VERSION, FILE_VERSION, LE);
   view.setUint32(OFF_FILE_LAYOUT_VERSION, VERSION, LE);
   view.setUint32(OFF_FILE_PAGE_SIZE, PAGE_SIZE, LE);
-  view.setUint32(OFF_FILE_FLAGS, 0, LE);
+  view.setUint32(OFF_FILE_RUNS, runs.length / 2, LE);
   view.setFloat64(OFF_FILE_IMAGE_BYTES, imageBytes, LE);
   view.setFloat64(OFF_FILE_RANGE_BYTES, rangeBytes, LE);
-  view.setUint32(OFF_FILE_IMAGE_CHECKSUM, imageChecksum(image), LE);
+  view.setUint32(OFF_FILE_CHECKSUM, sum.digest(), LE);
   view.setUint32(OFF_FILE_HEADER_CHECKSUM, headerChecksum(view), LE);
   const tmp = `${path}.${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}.tmp`;
   const file = await fs.open(tmp, "w");
+  let at = FILE_HEADER_BYTES + table.length;
   try {
     await writeAll(file, header, 0);
-    await writeAll(file, image, FILE_HEADER_BYTES);
+    await writeAll(file, table, FILE_HEADER_BYTES);
+    for (let r = 0; r < runs.length; r += 2) {
+      const run = image.subarray(runs[r]! * FILE_BLOCK_BYTES, (runs[r]! + runs[r + 1]!) * FILE_BLOCK_BYTES);
+      await writeAll(file, run, at);
+      at += run.length;
+    }
     await file.sync();
   } catch (err) {
     await file.close().catch(() => undefined);
@@ -197,7 +231,55 @@ export async function saveImage(buffer: ArrayBuffer | SharedArrayBuffer, imageBy
   }
   await file.close();
   await fs.rename(tmp, path);
-  return FILE_HEADER_BYTES + imageBytes;
+  return at;
+}
+
+/**
+ * The runs of `image` (a multiple of FILE_BLOCK_BYTES long) that a file
+ * holds: [first block, blocks] pairs, in order, covering every block that
+ * is not zero; zero runs shorter than MIN_HOLE_BLOCKS stay inside a run.
+ * Cost: a read of the image's words, up to the first non-zero word of each
+ * block.
+ */
+function dataRuns(image: Uint8Array): number[] {
+  const words = new Int32Array(image.buffer, image.byteOffset, image.length >>> 2);
+  const wordsPerBlock = FILE_BLOCK_BYTES >>> 2;
+  const blocks = image.length / FILE_BLOCK_BYTES;
+  const runs: number[] = [];
+  let first = -1; // the current run's first block, -1 outside one
+  let zeros = 0; // zero blocks since the current run's last non-zero one
+  for (let b = 0; b < blocks; b++) {
+    let zero = true;
+    for (let w = b * wordsPerBlock, end = w + wordsPerBlock; w < end; w++) {
+      if (words[w] !== 0) {
+        zero = false;
+        break;
+      }
+    }
+    if (!zero) {
+      if (first < 0) first = b;
+      else if (zeros >= MIN_HOLE_BLOCKS) {
+        runs.push(first, b - zeros - first);
+        first = b;
+      }
+      zeros = 0;
+    } else if (first >= 0) zeros++;
+  }
+  if (first >= 0) runs.push(first, blocks - zeros - first);
+  return runs;
+}
+
+/** Bytes of a run table of `n` runs: 8 a run, to a multiple of 16 (the checksum's step). */
+function tableBytes(n: number): number {
+  return Math.ceil(n / 2) * 16;
+}
+
+/** The run table's bytes for `runs`: little-endian u32 pairs, then zero words (tableBytes). */
+function runTable(runs: number[]): Uint8Array {
+  const table = new Uint8Array(tableBytes(runs.length / 2));
+  const view = new DataView(table.buffer);
+  for (let i = 0; i < runs.length; i++) view.setUint32(i * 4, runs[i]!, LE);
+  return table;
 }
 
 async function writeAll(file: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
@@ -228,7 +310,7 @@ export async function loadImage(path: string, kind: "wasm" | "resizable"): Promi
     }
     if (view.getUint32(OFF_FILE_HEADER_CHECKSUM, LE) !== headerChecksum(view)) refuse("its header is damaged (header checksum mismatch)");
     const fileVersion = view.getUint32(OFF_FILE_VERSION, LE);
-    if (fileVersion !== FILE_VERSION) refuse(`file format version ${fileVersion} (this build reads ${FILE_VERSION})`);
+    if (!(fileVersion >= OLDEST_FILE_VERSION && fileVersion <= FILE_VERSION)) refuse(`file format version ${fileVersion} (this build reads ${OLDEST_FILE_VERSION} to ${FILE_VERSION})`);
     const layoutVersion = view.getUint32(OFF_FILE_LAYOUT_VERSION, LE);
     if (!(layoutVersion >= OLDEST_VERSION && layoutVersion <= VERSION)) refuse(`image layout version ${layoutVersion} (this build reads ${OLDEST_VERSION} to ${VERSION})`);
     const pageSize = view.getUint32(OFF_FILE_PAGE_SIZE, LE);
@@ -238,13 +320,42 @@ export async function loadImage(path: string, kind: "wasm" | "resizable"): Promi
     if (!Number.isSafeInteger(imageBytes) || imageBytes % PAGE_SIZE !== 0 || imageBytes <= 0 || !(imageBytes <= rangeBytes) || rangeBytes > 2 ** 32) {
       refuse(`its header gives an image of ${imageBytes} bytes in a range of ${rangeBytes}`);
     }
-    if (size !== FILE_HEADER_BYTES + imageBytes) {
-      refuse(`the header promises ${imageBytes} image bytes but the file holds ${size - FILE_HEADER_BYTES} (${size < FILE_HEADER_BYTES + imageBytes ? "truncated" : "trailing bytes"})`);
+    const blocks = imageBytes / FILE_BLOCK_BYTES;
+    // Version 1: the whole image after the header (its word at OFF_FILE_RUNS was 0).
+    let table = new Uint8Array(0);
+    let runs = [0, blocks];
+    if (fileVersion > 1) {
+      const n = view.getUint32(OFF_FILE_RUNS, LE);
+      if (n > (size - FILE_HEADER_BYTES) / 8) refuse(`its header gives ${n} runs but the file holds ${size - FILE_HEADER_BYTES} bytes after it (truncated)`);
+      runs = [];
+      table = new Uint8Array(tableBytes(n));
+      await readAll(file, table, FILE_HEADER_BYTES);
+      const words = new DataView(table.buffer);
+      for (let i = 0, next = 0; i < table.length / 4; i++) {
+        const x = words.getUint32(i * 4, LE);
+        if (i >= 2 * n) {
+          if (x !== 0) refuse("its run table is damaged (a padding word is not 0)");
+        } else if (i % 2 === 0) {
+          if (x < next) refuse(`its run table is damaged (run ${i / 2} starts at block ${x}, before block ${next})`);
+          runs.push(x);
+        } else {
+          if (x === 0 || runs[i - 1]! + x > blocks) refuse(`its run table is damaged (run ${(i - 1) / 2} of ${x} blocks from block ${runs[i - 1]!} in an image of ${blocks})`);
+          runs.push(x);
+          next = runs[i - 1]! + x;
+        }
+      }
     }
+    let dataBytes = 0;
+    for (let r = 1; r < runs.length; r += 2) dataBytes += runs[r]! * FILE_BLOCK_BYTES;
+    const want = FILE_HEADER_BYTES + table.length + dataBytes;
+    if (size !== want) refuse(`the header promises ${want} bytes but the file holds ${size} (${size < want ? "truncated" : "trailing bytes"})`);
     const memory = createMemory(kind, imageBytes, rangeBytes);
     const buffer = memory instanceof WebAssembly.Memory ? memory.buffer : memory;
-    const image = new Uint8Array(buffer, 0, imageBytes);
-    if (await readSummed(file, image, FILE_HEADER_BYTES) !== view.getUint32(OFF_FILE_IMAGE_CHECKSUM, LE)) refuse("its image is damaged (checksum mismatch)");
+    const sum = new ImageChecksum();
+    sum.update(table, 0, table.length);
+    if (await readSummed(file, new Uint8Array(buffer, 0, imageBytes), runs, FILE_HEADER_BYTES + table.length, sum) !== view.getUint32(OFF_FILE_CHECKSUM, LE)) {
+      refuse("its image is damaged (checksum mismatch)");
+    }
     return memory;
   } finally {
     await file.close();
@@ -252,29 +363,38 @@ export async function loadImage(path: string, kind: "wasm" | "resizable"): Promi
 }
 
 /**
- * Reads the file from `position` into all of `into` and returns the
- * checksum of what it read. READS_IN_FLIGHT chunks are read at once (on
+ * Reads the file from `position` on into the runs of `image` that `runs`
+ * names ([first block, blocks] pairs, in order, as the file holds them one
+ * after the other), adds what it read to `sum` and returns its digest.
+ * READS_IN_FLIGHT chunks of at most READ_CHUNK_BYTES are read at once (on
  * libuv's thread pool) while the chunk before them is summed, in order.
  * Reading into fresh memory costs a page fault per page; two reads fault
  * on two cores: a 455 MiB image took 1.67 s with one read at a time, 0.82 s
  * with two (three gained nothing on 2 cores), and the sum (0.15-0.2 s
  * warm) runs beside them.
  */
-async function readSummed(file: FileHandle, into: Uint8Array, position: number): Promise<number> {
-  const sum = new ImageChecksum();
-  const chunks = Math.ceil(into.length / READ_CHUNK_BYTES);
+async function readSummed(file: FileHandle, image: Uint8Array, runs: number[], position: number, sum: ImageChecksum): Promise<number> {
+  const chunks: number[] = []; // [image offset, file offset, bytes] triples
+  for (let r = 0, at = position; r < runs.length; r += 2) {
+    for (let from = runs[r]! * FILE_BLOCK_BYTES, end = from + runs[r + 1]! * FILE_BLOCK_BYTES; from < end; from += READ_CHUNK_BYTES) {
+      const bytes = Math.min(READ_CHUNK_BYTES, end - from);
+      chunks.push(from, at, bytes);
+      at += bytes;
+    }
+  }
+  const n = chunks.length / 3;
   const reads: Promise<void>[] = [];
   const start = (k: number): void => {
-    const at = k * READ_CHUNK_BYTES;
-    const read = readAll(file, into.subarray(at, Math.min(into.length, at + READ_CHUNK_BYTES)), position + at);
+    const from = chunks[3 * k]!;
+    const read = readAll(file, image.subarray(from, from + chunks[3 * k + 2]!), chunks[3 * k + 1]!);
     read.catch(() => undefined); // a failure is thrown where the chunk is awaited, or dropped if an earlier one failed
     reads.push(read);
   };
-  for (let k = 0; k < Math.min(READS_IN_FLIGHT, chunks); k++) start(k);
-  for (let k = 0; k < chunks; k++) {
+  for (let k = 0; k < Math.min(READS_IN_FLIGHT, n); k++) start(k);
+  for (let k = 0; k < n; k++) {
     await reads[k];
-    if (k + READS_IN_FLIGHT < chunks) start(k + READS_IN_FLIGHT);
-    sum.update(into, k * READ_CHUNK_BYTES, Math.min(into.length, (k + 1) * READ_CHUNK_BYTES));
+    if (k + READS_IN_FLIGHT < n) start(k + READS_IN_FLIGHT);
+    sum.update(image, chunks[3 * k]!, chunks[3 * k]! + chunks[3 * k + 2]!);
   }
   return sum.digest();
 }
