@@ -3,6 +3,7 @@
 // (little-endian, as the format defines it), version 1 files, and damaged or
 // foreign files refused with InvalidImageError.
 import { describe, test } from "node:test";
+import fc from "fast-check";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { endianness, tmpdir } from "node:os";
@@ -333,6 +334,71 @@ describe("save and load", () => {
       await assert.rejects(Heap.load(join(dir, "bad-big.heap")), (e: unknown) => e instanceof InvalidImageError && /image is damaged/.test(e.message), `image byte ${at}`);
     }
   });
+});
+
+// Damage anywhere in a file: Heap.load refuses it with InvalidImageError, or
+// (damage to what no check covers, as the header's zero tail, or a header
+// field resealed that leaves the image valid) opens the image as it was saved.
+const DAMAGE_SEED = Number(process.env.OFFHEAP_SEED ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
+test(`a damaged file is refused or opens the image as saved, never another (fast-check, seed ${DAMAGE_SEED})`, async () => {
+  type Damage =
+    | { kind: "flip"; at: number; bit: number }
+    | { kind: "truncate"; at: number }
+    | { kind: "append"; bytes: number }
+    | { kind: "field"; offset: 20 | 24 | 32 | 40; value: number }
+    | { kind: "tail"; at: number; bit: number } // the header's zero bytes [48, 64), which no checksum covers
+    | { kind: "grow"; offset: 24 | 32; pages: number }; // image bytes or range this many pages larger, resealed: still valid
+  const damage: fc.Arbitrary<Damage> = fc.oneof(
+    fc.record({ kind: fc.constant("flip" as const), at: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), bit: fc.integer({ min: 0, max: 7 }) }),
+    fc.record({ kind: fc.constant("truncate" as const), at: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }) }),
+    fc.record({ kind: fc.constant("append" as const), bytes: fc.integer({ min: 1, max: 9000 }) }),
+    fc.record({ kind: fc.constant("field" as const), offset: fc.constantFrom(20 as const, 24 as const, 32 as const, 40 as const), value: fc.integer({ min: 0, max: 2 ** 32 - 1 }) }),
+    fc.record({ kind: fc.constant("tail" as const), at: fc.integer({ min: 48, max: 63 }), bit: fc.integer({ min: 0, max: 7 }) }),
+    fc.record({ kind: fc.constant("grow" as const), offset: fc.constantFrom(24 as const, 32 as const), pages: fc.integer({ min: 0, max: 64 }) }),
+  );
+  let loaded = 0;
+  let refused = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.array(damage, { minLength: 1, maxLength: 6 }), async (seed, damages) => {
+      const heap = new Heap({ maxSize: 8 * MIB, initialSize: 64 * KIB });
+      build(heap, seed, 60);
+      const path = join(dir, "damage.heap");
+      await heap.save(path);
+      const image = new Uint8Array(heap.buffer, 0, committedEnd(heap)).slice();
+      const good = readFileSync(path);
+      for (const d of damages) {
+        let bytes: Buffer = Buffer.from(good);
+        if (d.kind === "flip" || d.kind === "tail") {
+          const at = d.kind === "tail" ? d.at : Math.floor(d.at * bytes.length);
+          bytes[at] = bytes[at]! ^ (1 << d.bit);
+        } else if (d.kind === "grow") {
+          // the range grows with the image, which may not pass it
+          for (const offset of d.offset === 24 ? [24, 32] : [32]) bytes.writeDoubleLE(bytes.readDoubleLE(offset) + d.pages * PAGE_SIZE, offset);
+          sealHeader(bytes);
+        } else if (d.kind === "truncate") bytes = bytes.subarray(0, Math.floor(d.at * bytes.length));
+        else if (d.kind === "append") bytes = Buffer.concat([bytes, Buffer.alloc(d.bytes, 0x33)]);
+        else if (d.offset === 24 || d.offset === 32) {
+          bytes.writeDoubleLE(d.value * PAGE_SIZE, d.offset); // a whole number of pages, or a range, resealed
+          sealHeader(bytes);
+        } else {
+          bytes.writeUInt32LE(d.value, d.offset);
+          sealHeader(bytes);
+        }
+        writeFileSync(path, bytes);
+        try {
+          const copy = await Heap.load(path);
+          assert.deepEqual(new Uint8Array(copy.buffer, 0, image.length), image, `${JSON.stringify(d)} opened another image`);
+          copy.check();
+          loaded++;
+        } catch (e) {
+          if (!(e instanceof InvalidImageError)) throw e;
+          refused++;
+        }
+      }
+    }),
+    { seed: DAMAGE_SEED, numRuns: 25 },
+  );
+  assert.ok(refused > 0 && loaded > 0, `${refused} damaged files refused, ${loaded} opened as saved: both happen`);
 });
 
 test("collections survive save and load: re-opened from their roots with every entry", async () => {
