@@ -326,7 +326,7 @@ export async function loadImage(path: string, kind: "wasm" | "resizable"): Promi
     let runs = [0, blocks];
     if (fileVersion > 1) {
       const n = view.getUint32(OFF_FILE_RUNS, LE);
-      if (n > (size - FILE_HEADER_BYTES) / 8) refuse(`its header gives ${n} runs but the file holds ${size - FILE_HEADER_BYTES} bytes after it (truncated)`);
+      if (tableBytes(n) > size - FILE_HEADER_BYTES) refuse(`its header gives ${n} runs but the file holds ${size - FILE_HEADER_BYTES} bytes after it (truncated)`);
       runs = [];
       table = new Uint8Array(tableBytes(n));
       await readAll(file, table, FILE_HEADER_BYTES);
