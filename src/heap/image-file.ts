@@ -198,31 +198,32 @@ export async function saveImage(buffer: ArrayBuffer | SharedArrayBuffer, imageBy
   const image = new Uint8Array(buffer, 0, imageBytes);
   const runs = dataRuns(image);
   const table = runTable(runs);
-  const sum = new ImageChecksum();
-  sum.update(table, 0, table.length);
-  for (let r = 0; r < runs.length; r += 2) sum.update(image, runs[r]! * FILE_BLOCK_BYTES, (runs[r]! + runs[r + 1]!) * FILE_BLOCK_BYTES);
-  const header = new Uint8Array(FILE_HEADER_BYTES);
-  const view = new DataView(header.buffer);
-  for (let i = 0; i < FILE_MAGIC.length; i++) view.setUint8(OFF_FILE_MAGIC + i, FILE_MAGIC.charCodeAt(i));
-  view.setUint32(OFF_FILE_VERSION, FILE_VERSION, LE);
-  view.setUint32(OFF_FILE_LAYOUT_VERSION, VERSION, LE);
-  view.setUint32(OFF_FILE_PAGE_SIZE, PAGE_SIZE, LE);
-  view.setUint32(OFF_FILE_RUNS, runs.length / 2, LE);
-  view.setFloat64(OFF_FILE_IMAGE_BYTES, imageBytes, LE);
-  view.setFloat64(OFF_FILE_RANGE_BYTES, rangeBytes, LE);
-  view.setUint32(OFF_FILE_CHECKSUM, sum.digest(), LE);
-  view.setUint32(OFF_FILE_HEADER_CHECKSUM, headerChecksum(view), LE);
   const tmp = `${path}.${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}.tmp`;
   const file = await fs.open(tmp, "w");
   let at = FILE_HEADER_BYTES + table.length;
   try {
-    await writeAll(file, header, 0);
+    // The table and the runs, summed as they are written; then the header, which holds the sum.
+    const sum = new ImageChecksum();
+    sum.update(table, 0, table.length);
     await writeAll(file, table, FILE_HEADER_BYTES);
     for (let r = 0; r < runs.length; r += 2) {
       const run = image.subarray(runs[r]! * FILE_BLOCK_BYTES, (runs[r]! + runs[r + 1]!) * FILE_BLOCK_BYTES);
+      sum.update(run, 0, run.length);
       await writeAll(file, run, at);
       at += run.length;
     }
+    const header = new Uint8Array(FILE_HEADER_BYTES);
+    const view = new DataView(header.buffer);
+    for (let i = 0; i < FILE_MAGIC.length; i++) view.setUint8(OFF_FILE_MAGIC + i, FILE_MAGIC.charCodeAt(i));
+    view.setUint32(OFF_FILE_VERSION, FILE_VERSION, LE);
+    view.setUint32(OFF_FILE_LAYOUT_VERSION, VERSION, LE);
+    view.setUint32(OFF_FILE_PAGE_SIZE, PAGE_SIZE, LE);
+    view.setUint32(OFF_FILE_RUNS, runs.length / 2, LE);
+    view.setFloat64(OFF_FILE_IMAGE_BYTES, imageBytes, LE);
+    view.setFloat64(OFF_FILE_RANGE_BYTES, rangeBytes, LE);
+    view.setUint32(OFF_FILE_CHECKSUM, sum.digest(), LE);
+    view.setUint32(OFF_FILE_HEADER_CHECKSUM, headerChecksum(view), LE);
+    await writeAll(file, header, 0);
     await file.sync();
   } catch (err) {
     await file.close().catch(() => undefined);
@@ -327,22 +328,20 @@ export async function loadImage(path: string, kind: "wasm" | "resizable"): Promi
     if (fileVersion > 1) {
       const n = view.getUint32(OFF_FILE_RUNS, LE);
       if (tableBytes(n) > size - FILE_HEADER_BYTES) refuse(`its header gives ${n} runs but the file holds ${size - FILE_HEADER_BYTES} bytes after it (truncated)`);
-      runs = [];
       table = new Uint8Array(tableBytes(n));
       await readAll(file, table, FILE_HEADER_BYTES);
       const words = new DataView(table.buffer);
-      for (let i = 0, next = 0; i < table.length / 4; i++) {
-        const x = words.getUint32(i * 4, LE);
-        if (i >= 2 * n) {
-          if (x !== 0) refuse("its run table is damaged (a padding word is not 0)");
-        } else if (i % 2 === 0) {
-          if (x < next) refuse(`its run table is damaged (run ${i / 2} starts at block ${x}, before block ${next})`);
-          runs.push(x);
-        } else {
-          if (x === 0 || runs[i - 1]! + x > blocks) refuse(`its run table is damaged (run ${(i - 1) / 2} of ${x} blocks from block ${runs[i - 1]!} in an image of ${blocks})`);
-          runs.push(x);
-          next = runs[i - 1]! + x;
-        }
+      runs = [];
+      for (let r = 0, next = 0; r < n; r++) {
+        const first = words.getUint32(8 * r, LE);
+        const count = words.getUint32(8 * r + 4, LE);
+        if (first < next) refuse(`its run table is damaged (run ${r} starts at block ${first}, before block ${next})`);
+        if (count === 0 || first + count > blocks) refuse(`its run table is damaged (run ${r} of ${count} blocks from block ${first} in an image of ${blocks})`);
+        runs.push(first, count);
+        next = first + count;
+      }
+      for (let off = 8 * n; off < table.length; off += 4) {
+        if (words.getUint32(off, LE) !== 0) refuse("its run table is damaged (a padding word is not 0)");
       }
     }
     let dataBytes = 0;
