@@ -10,6 +10,9 @@
 // the two virtual CPUs are not always equally fast: the same build's pair64
 // read 3.5 ns/op on one and 3.5 or 6.0 on the other, by the minute, so an
 // unpinned cell lands on either and the runs of one build split in two.
+// Pinning puts V8's compiler and GC threads on that CPU too, which the
+// timed run of these warm workloads hardly needs; a program's first
+// operations do (bench:traces' prefix): there it would measure the wait.
 //
 // Typical use: keep the previous release's build in .bench-cache and compare:
 //   git worktree add /tmp/prev <commit> && (cd /tmp/prev && npm ci && npm run build)
