@@ -236,6 +236,37 @@ describe(`threads (${REPLAY})`, () => {
     }
   });
 
+  test("check() while workers alloc and free: the others wait, so it never reports a change in flight as damage", async (t) => {
+    // Their fast paths change their caches and granules without the lock;
+    // before check() made them wait, about one check in a hundred here
+    // threw HeapCorruptionError (S2, S3) on a sound heap.
+    const seed = C.subSeed(SEED, 250);
+    const heap = makeHeap(256 * MIB);
+    const ctrl = shared(2);
+    const workers = [0, 1, 2].map((n) => spawn("churn-worker.mjs", { memory: heap.memory, ctrl, seed: C.subSeed(seed, n) }, `churn worker ${n}`));
+    for (const deadline = Date.now() + 30_000; Atomics.load(ctrl, 1) < workers.length;) {
+      if (Date.now() > deadline) {
+        Atomics.store(ctrl, 0, 1);
+        await finish(workers, 10_000, () => "the churn workers did not start");
+        assert.fail(`the churn workers did not all start (${REPLAY})`);
+      }
+      await sleep(1);
+    }
+    const checks = Math.round(300 * Math.min(1, SCALE));
+    try {
+      for (let i = 0; i < checks; i++) {
+        doing(`concurrent check() ${i} of ${checks}`);
+        heap.check();
+        if (i % 16 === 0) await sleep(1); // let the workers' messages and errors through
+      }
+    } finally {
+      Atomics.store(ctrl, 0, 1);
+    }
+    const done = await finish(workers, 60_000, () => "the churn workers did not stop");
+    endHeap(heap, 0, "concurrent check()");
+    t.diagnostic(`${checks} checks while 3 workers made ${done.reduce((n, d) => n + d.ops, 0)} allocs and frees`);
+  });
+
   test("terminate(): workers killed at random moments are released; the others finish; every block is accounted for", async (t) => {
     const seed = C.subSeed(SEED, 300);
     const next = C.rng(seed);

@@ -64,7 +64,7 @@ import {
 } from "./layout.js";
 import { flushCaches, releaseEmptySpans } from "./central.js";
 import { raisePeakLive } from "./live-bytes.js";
-import { attachSlot, detachSlot, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
+import { attachSlot, detachSlot, holdOtherThreads, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
 import { cutTail, extend, resizeLarge } from "./page-heap.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkHeap } from "./check.js";
@@ -431,14 +431,18 @@ export class Heap extends Allocator {
   /**
    * Validates every invariant of the image (layout.ts and debug-trailer.ts
    * list them, and a Collector's gc-layout.ts) and throws
-   * HeapCorruptionError naming the first one broken. Cost: O(committed
-   * bytes / 64); for tests and debugging, not for hot paths.
+   * HeapCorruptionError naming the first one broken. While other threads
+   * use the heap it first makes them wait (slots.ts holdOtherThreads): their
+   * fast paths change their caches without the lock. Cost: O(committed
+   * bytes / 64), and 20 ms more while other threads use the heap; for tests
+   * and debugging, not for hot paths.
    */
   check(): void {
     this.sync();
     const problem = imageProblem(this.u32, this.backing.buffer.byteLength);
     if (problem !== "") throw new HeapCorruptionError("H1", `Heap.check: ${problem}`);
     this.locked(() => {
+      if (this.sharedMode) holdOtherThreads(this);
       checkHeap(this);
       checkRoots(this);
       const debug = this.debugHeap;

@@ -296,6 +296,20 @@ function awaitHandshake(h: Allocator): void {
   }
 }
 
+/**
+ * Under the heap lock, while other threads use the heap: arms the trap in
+ * every other slot and waits QUIESCE_MS, so that each other thread finishes
+ * the fast path it is in and its next alloc or free takes its slow path,
+ * which waits for the lock held here. Their caches and granules then hold
+ * still until the caller unlocks, and each thread's slow path takes its
+ * traps away (a fold resets the push bound; allocSampled the threshold).
+ * For Heap.check and releaseThread, which read every slot's caches.
+ */
+export function holdOtherThreads(h: Allocator): void {
+  armTraps(h, h.slot, true);
+  pause(QUIESCE_MS);
+}
+
 // Sleeps `ms` milliseconds where this thread may wait, else spins.
 function pause(ms: number): void {
   if (canWait) {
@@ -383,10 +397,8 @@ export function releaseThreadSlot(h: Allocator, threadId: number): boolean {
     Atomics.store(h.i32, HDR_LOCK, lockId(h) << 1 | 1);
     h.adoptLock();
     try {
-      // The other threads' caches must hold still while the image is read:
-      // trapped, their next alloc or free waits for the lock held here.
-      armTraps(h, h.slot, true);
-      pause(QUIESCE_MS);
+      // The other threads' caches must hold still while the image is read.
+      holdOtherThreads(h);
       try {
         checkHeap(h);
       } catch {
