@@ -210,9 +210,9 @@ export class Collector {
    * and string fields).
    */
   alloc<F extends StructFields>(type: StructType<F>, init?: StructInit<F>): number {
-    this.live("Collector.alloc");
     // The last type allocated passed this test already (allocRecord's callers check theirs).
     if ((type as unknown) !== this.lastType && !isStructType(type)) {
+      this.live("Collector.alloc");
       throw new OffheapTypeError(`Collector.alloc: type must be a struct type made by defineStruct, got ${describe(type)}`);
     }
     const addr = this.allocRecord(type, init);
@@ -220,8 +220,15 @@ export class Collector {
     return addr;
   }
 
-  /** @internal As alloc, but pinned nowhere: for a record a collected block references at once (a collected map's value). */
+  /**
+   * @internal As alloc, but pinned nowhere: for a record a collected block
+   * references at once (a collected map's value). Throws DisposedError after
+   * dispose, as alloc: a map made with this Collector outlives it, and a
+   * record allocated through a disposed Collector, in the phase it left,
+   * would be white to the next one's marking and freed while the map holds it.
+   */
   allocRecord<F extends StructFields>(type: StructType<F>, init?: StructInit<F>): number {
+    this.live("Collector.alloc");
     const t = type as unknown as StructType;
     if (t !== this.lastType) {
       this.lastTags = L.tagsOf(t);

@@ -321,6 +321,42 @@ describe("Collector: collected OffHeapMap images and errors", () => {
     again.check();
   });
 
+  test("after its Collector is disposed a collected map of records refuses a new record; the next Collector keeps every record it holds", () => {
+    // The map allocates its records through the Collector it was made with. Through a disposed one
+    // this went on (no DisposedError), and the record, in the phase that Collector left, was white
+    // to the next Collector's marking, which freed it while the map held it (found by an acceptance run).
+    const heap = new Heap();
+    const gc = eager(heap);
+    const map = new OffHeapMap(heap, { key: "u32", value: Node, collector: gc, capacity: 64 });
+    heap.setRoot("map", map.address);
+    map.set(1, { value: 1 });
+    gc.dispose();
+    expectRejected(heap, () => map.set(2, { value: 2 }), DisposedError, "ERR_OFFHEAP_DISPOSED", "Collector");
+    expectRejected(heap, () => map.getOrInsertRef(3), DisposedError, "ERR_OFFHEAP_DISPOSED", "Collector");
+    map.set(1, { value: 10 }); // an existing record is rewritten in place: no allocation
+    assert.ok(map.has(1) && !map.has(2) && !map.has(3));
+    const again = eager(heap);
+    // A long chain from the map's record keeps the next Collector marking across steps.
+    let p = map.getRef(1);
+    for (let i = 0; i < 20_000; i++) {
+      const q = again.alloc(Node, { value: i });
+      Node.at(heap, p).a = q;
+      p = q;
+    }
+    again.startCycle();
+    again.step(0);
+    assert.equal(again.phase, "mark");
+    expectRejected(heap, () => map.set(100, { value: 100 }), DisposedError, "ERR_OFFHEAP_DISPOSED", "Collector");
+    const reopened = OffHeapMap.open(heap, heap.getRoot("map"), { key: "u32", value: Node });
+    for (let k = 100; k < 110; k++) reopened.set(k, { value: k });
+    while (!again.step(1));
+    again.collect();
+    for (let k = 100; k < 110; k++) assert.ok(again.owns(reopened.getRef(k)), `the record of key ${k}, inserted while marking, is kept`);
+    assert.equal(Node.at(heap, reopened.getRef(1)).value, 10);
+    heap.check();
+    reopened.check();
+  });
+
   test("bad collector options and frees of a map's blocks throw and change nothing", () => {
     const heap = new Heap();
     const gc = eager(heap);
