@@ -44,6 +44,8 @@ describe("roots", () => {
     expectRejected(heap, () => heap.setRoot("", p), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "1 to 256 characters");
     expectRejected(heap, () => heap.setRoot(7 as unknown as string, p), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE");
     expectError(() => heap.getRoot("x".repeat(300)), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE");
+    expectRejected(heap, () => heap.setRoot("offheap.gc", 0), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "offheap's own");
+    expectRejected(heap, () => heap.setRoot("offheap.mine", p), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "offheap's own");
     assert.equal(heap.getRoot("a"), p);
   });
 

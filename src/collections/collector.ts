@@ -62,7 +62,7 @@
 
 import type { Heap } from "../heap/heap.js";
 import { DisposedError, OffheapRangeError, OffheapTypeError, WorkerTimeoutError } from "../errors.js";
-import { attachReclaimer, detachReclaimer, forEachRoot, reclaimerOf } from "../heap/reclaim.js";
+import { attachReclaimer, checkSoleHeap, claimSoleHeap, detachReclaimer, forEachRoot, reclaimerOf, releaseSoleHeap } from "../heap/reclaim.js";
 import { checkHeap } from "../common/options.js";
 import { isStructType, setRefBarrier, type StructFields, type StructInit, type StructType } from "./struct.js";
 import { describe } from "./scalar.js";
@@ -162,6 +162,7 @@ export class Collector {
     if (heap.sharedMode) throw new OffheapTypeError("Collector: the heap is shared with other threads; the collector runs on a heap one thread uses");
     const other = reclaimerOf(heap);
     if (other !== null && !(other instanceof CollectedBlocksGuard)) throw new OffheapTypeError(`Collector: the heap has a ${other.name} already; one per heap`);
+    checkSoleHeap(heap, "Collector");
     this.heap = heap;
     const dir = heap.getRoot(L.GC_ROOT);
     this.space = new GcSpace(heap, dir !== 0 ? dir : GcSpace.create(heap));
@@ -171,6 +172,7 @@ export class Collector {
     if (this.phaseCode === PHASE_MARK) this.abandonMark(); // its gray stack was in the process that saved it
     if (other !== null) detachReclaimer(heap, other); // the guard of the blocks a Collector left: this one guards them now
     attachReclaimer(heap, this);
+    claimSoleHeap(heap, this);
     this.retrigger();
     if (this.concurrent && !this.marker.startHelper()) {
       // The workspaces could not be allocated: the same as without the option.
@@ -441,6 +443,7 @@ export class Collector {
       this.run();
     }
     detachReclaimer(this.heap, this);
+    releaseSoleHeap(this.heap, this);
     attachReclaimer(this.heap, new CollectedBlocksGuard(this.heap, this.space.dir)); // its blocks stay collected
     this.disposed = true;
   }

@@ -54,7 +54,7 @@ export class GcSpace {
       u32[d + DIR_CHUNKS] = table;
       u32[d + DIR_COVER] = cover;
       u32[d + L.DIR_BASE] = base;
-      heap.setRoot(L.GC_ROOT, dir);
+      heap.setLibraryRoot(L.GC_ROOT, dir);
       return dir;
     } catch (e) {
       for (const a of made) heap.free(a);

@@ -86,7 +86,7 @@ import {
 import { describe } from "../common/options.js";
 import { type HeapScope, ScopeStack } from "./scope.js";
 import { HandleTable, type HeapHandle, type LeakedHandle } from "./handles.js";
-import { adoptImageReclaimer, guardPaths, type Reclaimer } from "./reclaim.js";
+import { adoptImageReclaimer, guardPaths, type Reclaimer, refuseClaimedMemory } from "./reclaim.js";
 
 // Set by Heap.attach around its `new Heap` so the constructor opens an image
 // instead of formatting one; keeps one constructor and one object shape.
@@ -262,6 +262,7 @@ export class Heap extends Allocator {
     if (!isMemoryObject(memory)) {
       throw new OffheapTypeError(`Heap.attach: memory must be an ArrayBuffer, a SharedArrayBuffer or a WebAssembly.Memory holding a heap image, got ${describe(memory)}`);
     }
+    refuseClaimedMemory(memory, "Heap.attach");
     attaching = openImage(memory, "Heap.attach");
     const heap = new Heap(checked);
     adoptImageReclaimer(heap); // e.g. the guard of a Collector's blocks (reclaim.ts)
@@ -547,12 +548,17 @@ export class Heap extends Allocator {
     this.locked(() => setRoot(this, name, addr));
   }
 
+  /** @internal setRoot for the library's own roots, whose names begin with "offheap." (roots.ts RESERVED_ROOT_PREFIX). */
+  setLibraryRoot(name: string, addr: number): void {
+    this.locked(() => setRoot(this, name, addr, true));
+  }
+
   /** The address stored under `name` by setRoot, or 0 if there is none. Cost: O(roots). */
   getRoot(name: string): number {
     return this.locked(() => getRoot(this, name));
   }
 
-  /** Names of all roots. */
+  /** Names of all roots but the library's own (names beginning with "offheap."). */
   rootNames(): string[] {
     return this.locked(() => rootNames(this));
   }

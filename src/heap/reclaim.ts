@@ -15,6 +15,7 @@ import type { Heap } from "./heap.js";
 import { PAGE_SHIFT } from "./layout.js";
 import { CLASS_SIZE } from "./size-classes.js";
 import { forEachRootAddress } from "./roots.js";
+import { heapsOnMemory } from "./slots.js";
 
 /**
  * @internal log2 of the heap's page size. Every block that starts in one
@@ -97,6 +98,46 @@ export function detachReclaimer(heap: Heap, r: Reclaimer): void {
   if (heap.reclaimer !== r) throw new OffheapTypeError(`detachReclaimer: ${r.name} is not attached to this Heap`);
   heap.reclaimer = null;
   heap.installFastPaths();
+}
+
+// A Collector's roots are its Heap's handles and scopes, and its write
+// barrier is found by its Heap: a second Heap of the same thread on the same
+// memory (Heap.attach shares the slot) would open handles and scopes it does
+// not see and store refs it is not told of, and could make a second
+// Collector on the same image. So a Collector claims its memory for its Heap
+// alone, per thread as this module is (another thread's Heap puts the heap
+// in shared mode, where a Collector refuses to run).
+const soleReclaimers = new WeakMap<object, Reclaimer>();
+
+/**
+ * @internal Throws OffheapTypeError, naming `api`, unless `heap` is the only
+ * Heap of this thread on its memory and no reclaimer claimed the memory
+ * (claimSoleHeap). Changes nothing.
+ */
+export function checkSoleHeap(heap: Heap, api: string): void {
+  const other = soleReclaimers.get(heap.memory);
+  if (other !== undefined) throw new OffheapTypeError(`${api}: a ${other.name} runs on this memory already; one per heap`);
+  if (heapsOnMemory(heap.memory) > 1) {
+    throw new OffheapTypeError(`${api}: another Heap of this thread is attached to the same memory (Heap.attach); detach it first, so that every handle, scope and store of the heap goes through this one`);
+  }
+}
+
+/** @internal Claims `heap`'s memory for `r` (after checkSoleHeap): Heap.attach of it in this thread is refused until releaseSoleHeap. */
+export function claimSoleHeap(heap: Heap, r: Reclaimer): void {
+  soleReclaimers.set(heap.memory, r);
+}
+
+/** @internal Ends the claim of `r` on `heap`'s memory. */
+export function releaseSoleHeap(heap: Heap, r: Reclaimer): void {
+  if (soleReclaimers.get(heap.memory) === r) soleReclaimers.delete(heap.memory);
+}
+
+/** @internal Throws OffheapTypeError, naming `api`, if a reclaimer claimed `memory` in this thread (Heap.attach). */
+export function refuseClaimedMemory(memory: object, api: string): void {
+  const r = soleReclaimers.get(memory);
+  if (r !== undefined) {
+    throw new OffheapTypeError(`${api}: this thread's Heap on this memory runs a ${r.name}; use that Heap (a second one would open handles and scopes the ${r.name} does not see)`);
+  }
 }
 
 /** @internal The reclaimer attached to heap, or null. */

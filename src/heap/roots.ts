@@ -49,6 +49,14 @@ function checkName(api: string, name: unknown): asserts name is string {
   }
 }
 
+/**
+ * Names the library keeps its own roots under (the Collector's directory,
+ * "offheap.gc"): Heap.setRoot refuses them and rootNames leaves them out, so
+ * a program that clears every root it lists cannot cut a Collector off from
+ * its state.
+ */
+export const RESERVED_ROOT_PREFIX = "offheap.";
+
 /** The address stored under `name`, or 0 if there is none. */
 export function getRoot(heap: RootHeap, name: string): number {
   checkName("Heap.getRoot", name);
@@ -63,8 +71,11 @@ export function getRoot(heap: RootHeap, name: string): number {
  * be the start of a live block (sizeOf checks it and throws
  * InvalidAddressError otherwise). Errors leave the roots as they were.
  */
-export function setRoot(heap: RootHeap, name: string, address: number): void {
+export function setRoot(heap: RootHeap, name: string, address: number, library = false): void {
   checkName("Heap.setRoot", name);
+  if (!library && name.startsWith(RESERVED_ROOT_PREFIX)) {
+    throw new OffheapRangeError(`Heap.setRoot: root names beginning with "${RESERVED_ROOT_PREFIX}" are offheap's own (a Collector keeps its state under "${RESERVED_ROOT_PREFIX}gc"), got "${name}"`);
+  }
   if (address !== 0) heap.sizeOf(address); // throws for anything but a live block
   let dir = heap.u32[HDR_ROOTS]!;
   const i = dir === 0 ? -1 : find(heap, dir, name);
@@ -116,7 +127,10 @@ export function rootNames(heap: RootHeap): string[] {
   const names: string[] = [];
   if (dir === 0) return names;
   const count = heap.u32[(dir >>> 2) + 1]!;
-  for (let i = 0; i < count; i++) names.push(heap.readString(heap.u32[(dir >>> 2) + 2 + 2 * i]!));
+  for (let i = 0; i < count; i++) {
+    const name = heap.readString(heap.u32[(dir >>> 2) + 2 + 2 * i]!);
+    if (!name.startsWith(RESERVED_ROOT_PREFIX)) names.push(name);
+  }
   return names;
 }
 

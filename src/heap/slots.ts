@@ -71,6 +71,11 @@ export const TRAP_LIMIT = 0xffffffff;
 /** Heaps of this thread attached, per memory object (heap.memory). */
 const heapsOf = new WeakMap<object, number>();
 
+/** The Heaps of this thread attached to `memory` (a heap.memory) and not detached. */
+export function heapsOnMemory(memory: object): number {
+  return heapsOf.get(memory) ?? 0;
+}
+
 /**
  * The id of the calling thread: worker_threads.threadId in Node (0 on the
  * main thread), else a random id shared by every copy of this module in the

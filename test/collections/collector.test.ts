@@ -723,7 +723,9 @@ describe("Collector errors", () => {
     gc.dispose();
     const path = join(dir, "guarded.heap");
     await heap.save(path);
-    for (const [what, h] of [["disposed", heap], ["attached", Heap.attach(heap.memory)], ["loaded", await Heap.load(path)]] as const) {
+    const heaps: [string, () => Heap | Promise<Heap>][] = [["disposed", () => heap], ["attached", () => Heap.attach(heap.memory)], ["loaded", () => Heap.load(path)]];
+    for (const [what, open] of heaps) {
+      const h = await open();
       expectRejected(h, () => h.free(r), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Collector");
       expectRejected(h, () => h.realloc(r, 100), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Collector");
       expectRejected(h, () => Node.free(h, r), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Collector");
@@ -736,13 +738,72 @@ describe("Collector errors", () => {
       h.u32[last >>> 2] = 1;
       expectError(() => h.check(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "C4");
       h.u32[last >>> 2] = 0;
-      if (what === "attached") continue; // the same memory as `heap`: one Collector for both is enough
+      if (what === "attached") {
+        // The same memory as `heap`, in the same thread: a Collector on either needs the other detached.
+        expectRejected(h, () => eager(h), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "another Heap of this thread");
+        expectRejected(heap, () => eager(heap), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "another Heap of this thread");
+        h.detach();
+        continue;
+      }
       const again = eager(h); // takes the guard's place
       again.collect();
       assert.equal(Node.at(h, r).name, "kept", `${what}: the record survives`);
       again.check();
       h.check();
+      again.dispose();
     }
+  });
+
+  test("the Collector's own root is not the program's: rootNames leaves it out and setRoot refuses it", async (t) => {
+    // A program that cleared every root rootNames listed cut the Collector off from its state: the next
+    // Collector (after save and load, or a dispose) saw no collected block, and heap.free freed its
+    // records (found by an acceptance run).
+    const dir = mkdtempSync(join(tmpdir(), "offheap-gcroot-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const heap = new Heap();
+    const gc = eager(heap);
+    const r = gc.alloc(Node, { value: 5 });
+    heap.setRoot("data", r);
+    assert.deepEqual(heap.rootNames(), ["data"]);
+    assert.notEqual(heap.getRoot("offheap.gc"), 0, "readable by name");
+    expectRejected(heap, () => heap.setRoot("offheap.gc", 0), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "offheap's own");
+    for (const name of heap.rootNames()) if (name !== "data") heap.setRoot(name, 0);
+    const path = join(dir, "gcroot.heap");
+    await heap.save(path);
+    const loaded = await Heap.load(path);
+    expectRejected(loaded, () => loaded.free(r), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Collector");
+    const again = eager(loaded);
+    assert.equal(again.stats().liveBlocks, 1);
+    assert.ok(again.owns(r));
+    again.collect();
+    assert.equal(Node.at(loaded, r).value, 5);
+    loaded.check();
+  });
+
+  test("one Collector per heap, through one Heap: no second Heap of the thread beside a Collector, nor a Collector beside one", () => {
+    // A Collector's roots are its Heap's handles and scopes, and its write barrier is found by its
+    // Heap: a second Heap of the thread on the same memory (Heap.attach) went unseen, and could make a
+    // second Collector run cycles on the same image, which freed records the first one's roots reached
+    // (found by an acceptance run).
+    const heap = new Heap();
+    const gc = eager(heap);
+    const r = gc.alloc(Node, { value: 1 });
+    heap.setRoot("r", r);
+    expectRejected(heap, () => Heap.attach(heap.memory), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Heap.attach", "runs a Collector");
+    gc.dispose();
+    const other = Heap.attach(heap.memory); // no Collector runs: allowed, and its free is guarded (the test above)
+    expectRejected(heap, () => eager(heap), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "another Heap of this thread");
+    other.detach();
+    const again = eager(heap);
+    again.collect();
+    assert.equal(Node.at(heap, r).value, 1);
+    again.check();
+    again.dispose();
+    // A memory of its own is another heap: a copy attached beside the Collector's is allowed.
+    const copy = Heap.attach(new Uint8Array(heap.buffer).slice().buffer);
+    eager(copy).collect();
+    copy.check();
+    heap.check();
   });
 
   test("dispose keeps the blocks and the state; a new Collector goes on; a disposed one throws", () => {

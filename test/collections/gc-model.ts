@@ -55,7 +55,7 @@ export function ownBlocks(heap: Heap): number {
   const d = heap.getRoot("offheap.gc") >>> 2;
   const workspace = heap.u32[d + 4] !== 0 ? 1 : 0;
   const helper = heap.u32[d + 9] !== 0 ? 1 : 0;
-  return 2 + ((heap.u32[d + 5]! - heap.u32[d + 8]!) >>> 20) + workspace + helper + 1 + heap.rootNames().length;
+  return 2 + ((heap.u32[d + 5]! - heap.u32[d + 8]!) >>> 20) + workspace + helper + 1 + heap.rootNames().length + 1; // + "offheap.gc", which rootNames leaves out
 }
 
 export function eager(heap: Heap): Collector {
