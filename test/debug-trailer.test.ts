@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DoubleFreeError, Heap, HeapCorruptionError, InvalidAddressError } from "../src/index.js";
+import { DoubleFreeError, Heap, HeapCorruptionError, InvalidAddressError, OffheapRangeError } from "../src/index.js";
 import { CANARY } from "../src/common/debug-kit.js";
 import { G_FREE, G_LIVE, G_LIVE_DEBUG, HDR_QUARANTINED } from "../src/heap/layout.js";
 import { granuleState } from "../src/heap/granules.js";
@@ -116,6 +116,30 @@ describe("an image made in debug mode, opened without it", () => {
     dbg.check();
     plain.check();
     assert.equal(plain.stats().liveBlocks, 4 + dbg.u32[HDR_QUARANTINED]!, "blocks 0, 3, 4, 5 and the quarantined ones");
+  });
+
+  test("a live debug block's size, to a plain heap, is the size debug mode was asked for: the program may write all of it", () => {
+    // sizeOf and bytes() gave the whole usable size, canary and trailer included, and the free
+    // after the program had written that many bytes found the trailer damaged (D1; check(): D2).
+    // Found by an acceptance run.
+    for (const request of [1, 24, 100, 5000, 40_000]) {
+      const dbg = new Heap({ maxSize: 4 * MIB, debug: true });
+      const a = dbg.alloc(request);
+      const s = dbg.fromString("made in debug mode");
+      const plain = Heap.attach(copyOf(dbg));
+      assert.equal(plain.sizeOf(a), request, `sizeOf of a ${request}-byte request`);
+      assert.equal(plain.bytes(a).length, request, "bytes()");
+      expectRejected(plain, () => plain.bytes(a, request + 1), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", `[0, ${request}]`);
+      assert.equal(plain.readString(s), "made in debug mode");
+      plain.u8.fill(0x11, a, a + plain.sizeOf(a));
+      plain.check();
+      const moved = plain.realloc(a, request + 40_000);
+      assert.ok(plain.u8.subarray(moved, moved + request).every((b) => b === 0x11), "realloc kept the bytes");
+      plain.free(moved);
+      plain.freeString(s);
+      plain.check();
+      assert.equal(plain.stats().liveBlocks, 0);
+    }
   });
 
   test("a live debug block whose canary was overwritten is reported to the plain heap too", () => {

@@ -19,7 +19,7 @@ import { notePeakLive } from "./live-bytes.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkSize, liveSpan, usableBytes } from "./validate.js";
 import type { Profiler } from "./profile.js";
-import { checkPlainAccess } from "./debug-trailer.js";
+import { plainAccessSize } from "./debug-trailer.js";
 import { currentThreadId, followSharedMode, releaseHeapLock, takeHeapLock } from "./slots.js";
 import { defaultGrowBytes } from "./options.js";
 
@@ -552,12 +552,19 @@ export class Allocator {
   // liveSpan for the plain calls, which must also know the blocks debug mode
   // allocated (G_LIVE_DEBUG, debug-trailer.ts): one that waits in a
   // quarantine is not allocated, and one whose trailer is damaged was
-  // written past its end. A live one is a usable block like any other.
+  // written past its end. A live one's size for the program is what debug
+  // mode was asked for (plainSize).
   /** @internal */
   protected plainSpan(addr: unknown, api: string, freeing: boolean): number {
     const dw = this.liveSpan(addr, api, freeing);
-    checkPlainAccess(this, addr as number, this.usable(addr as number), api, freeing);
+    plainAccessSize(this, addr as number, this.usable(addr as number), api, freeing);
     return dw;
+  }
+
+  /** @internal plainSpan, returning the bytes of the block the program may use: its usable size, or a debug block's requested size. */
+  protected plainSize(addr: unknown, api: string): number {
+    this.liveSpan(addr, api, false);
+    return plainAccessSize(this, addr as number, this.usable(addr as number), api, false);
   }
 }
 

@@ -126,19 +126,23 @@ export function checkDebugBlocks(h: Core, api: string, note: (addr: number) => s
 /**
  * What a plain call (free, realloc, sizeOf, bytes, readString of a Heap,
  * or of a debug heap on a block it did not allocate) must know of the live
- * block at addr of `usable` bytes: if debug mode allocated it, one waiting
- * in a quarantine is not allocated (DoubleFreeError when `freeing`, else
- * InvalidAddressError), and one whose trailer is damaged was written past
- * its end (HeapCorruptionError D1). A live one is a usable block like any other.
+ * block at addr of `usable` bytes, and the bytes of it the program may
+ * use, which it returns: all `usable` of a plain block. If debug mode
+ * allocated it, one waiting in a quarantine is not allocated
+ * (DoubleFreeError when `freeing`, else InvalidAddressError), one whose
+ * trailer is damaged was written past its end (HeapCorruptionError D1), and
+ * a live one has the size it was asked for: its canary and trailer follow,
+ * and the free that writes over them would find them damaged.
  */
-export function checkPlainAccess(h: Core, addr: number, usable: number, api: string, freeing: boolean): void {
-  if (granuleState(h.u32, addr) !== G_LIVE_DEBUG) return;
+export function plainAccessSize(h: Core, addr: number, usable: number, api: string, freeing: boolean): number {
+  if (granuleState(h.u32, addr) !== G_LIVE_DEBUG) return usable;
   const trailer = trailerState(h.u32, addr, usable);
   if (trailer === TRAILER_FREED) {
     const what = `${hex(addr)} is not allocated: debug mode freed it and it waits in a quarantine`;
     throw freeing ? new DoubleFreeError(`${api}: ${what} (double free)`) : new InvalidAddressError(`${api}: ${what}`);
   }
   if (trailer === TRAILER_DAMAGED) throw overflowError(api, addr, ": the debug trailer of this block, allocated in debug mode, is damaged");
+  return trailerSize(h.u32, addr, usable);
 }
 
 /** HeapCorruptionError D2: the quarantined block at addr was written after it was freed. */

@@ -323,7 +323,7 @@ export class Heap extends Allocator {
       this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
       return addr;
     }
-    const oldUsable = this.usable(addr);
+    const oldUsable = this.plainSize(addr, "Heap.realloc");
     const moved = this.alloc(sizeBytes);
     this.u8.copyWithin(moved, addr, addr + Math.min(oldUsable, sizeBytes));
     this.free(addr);
@@ -335,10 +335,14 @@ export class Heap extends Allocator {
     this.plainSpan(addr, api, false);
   }
 
-  /** Usable size of the live block at `addr`: its class size, or its whole pages. Throws InvalidAddressError otherwise. */
+  /**
+   * Usable size of the live block at `addr`: its class size, or its whole
+   * pages; the size requested of a block debug mode allocated (a canary and
+   * trailer follow it; debug-trailer.ts), by any Heap. Throws
+   * InvalidAddressError otherwise.
+   */
   sizeOf(addr: number): number {
-    this.plainSpan(addr, "Heap.sizeOf", false);
-    return this.usable(addr);
+    return this.plainSize(addr, "Heap.sizeOf");
   }
 
   /**
@@ -347,8 +351,7 @@ export class Heap extends Allocator {
    * heap's views, it goes stale when the heap grows.
    */
   bytes(addr: number, length?: number): Uint8Array {
-    this.plainSpan(addr, "Heap.bytes", false);
-    const usable = this.usable(addr);
+    const usable = this.plainSize(addr, "Heap.bytes");
     const n = length ?? usable;
     if (!Number.isSafeInteger(n) || n < 0 || n > usable) {
       throw new OffheapRangeError(`Heap.bytes: length ${String(n)} is not an integer in [0, ${usable}] (the block's usable size)`);
@@ -363,8 +366,7 @@ export class Heap extends Allocator {
 
   /** Decodes a string stored by fromString. Throws InvalidAddressError if `addr` is not a live block holding one. */
   readString(addr: number): string {
-    this.plainSpan(addr, "Heap.readString", false);
-    return readString(this, addr, this.usable(addr));
+    return readString(this, addr, this.plainSize(addr, "Heap.readString"));
   }
 
   /** Frees a string made by fromString; same as free. */
