@@ -81,6 +81,34 @@ describe("attach to the same memory", () => {
     });
   }
 
+  for (const order of ["the memory, then its buffer", "the buffer, then its memory"] as const) {
+    test(`through two objects over the same bytes (${order}) the Heaps share the slot: detaching one leaves the other whole`, () => {
+      // Counted per memory object, Heap.attach(heap.buffer) beside a Heap on heap.memory was a second
+      // owner of the thread's slot: its detach() gave the slot back while the other still used it,
+      // and that one's frees went to caches nobody owned (check: S3; found by an acceptance run).
+      for (const memory of ["wasm", "shared"] as const) {
+        const base = memory === "wasm" ? new Heap({ maxSize: 16 * MIB, memory: new WebAssembly.Memory({ initial: 17, maximum: 256 }) }) : new Heap({ maxSize: 16 * MIB });
+        const [first, second] = order === "the memory, then its buffer" ? [base, Heap.attach(base.buffer)] : [Heap.attach(base.buffer), base];
+        const kept = Array.from({ length: 50 }, (_, i) => second.alloc(16 + i));
+        second.free(second.alloc(64));
+        (order === "the memory, then its buffer" ? second : first).detach();
+        const user = order === "the memory, then its buffer" ? first : second;
+        for (let i = 0; i < 1000; i++) user.free(user.alloc(24 + (i % 200)));
+        user.check();
+        assert.equal(user.stats().liveBlocks, kept.length, `${memory}: the blocks of the Heap that stays`);
+        for (const a of kept) user.free(a);
+        user.check();
+        // A copy is other bytes: its Heap has a slot of its own, and its detach leaves the original's.
+        const copy = Heap.attach(new Uint8Array(user.buffer).slice().buffer);
+        copy.free(copy.alloc(24));
+        copy.detach();
+        user.free(user.alloc(24));
+        user.check();
+        assert.equal(user.stats().liveBlocks, 0);
+      }
+    });
+  }
+
   test("(resizable) a second heap keeps working after the first one trimmed the memory below its views", () => {
     const a = new Heap({ memory: "resizable", maxSize: 16 * MIB, initialSize: 64 * KIB });
     const keep = a.fromString("kept");

@@ -262,9 +262,14 @@ export class Heap extends Allocator {
     if (!isMemoryObject(memory)) {
       throw new OffheapTypeError(`Heap.attach: memory must be an ArrayBuffer, a SharedArrayBuffer or a WebAssembly.Memory holding a heap image, got ${describe(memory)}`);
     }
-    refuseClaimedMemory(memory, "Heap.attach");
     attaching = openImage(memory, "Heap.attach");
     const heap = new Heap(checked);
+    try {
+      refuseClaimedMemory(heap, "Heap.attach");
+    } catch (e) {
+      heap.detach(); // its share of this thread's slot: nothing changed
+      throw e;
+    }
     adoptImageReclaimer(heap); // e.g. the guard of a Collector's blocks (reclaim.ts)
     return heap;
   }

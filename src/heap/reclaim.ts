@@ -15,7 +15,7 @@ import type { Heap } from "./heap.js";
 import { PAGE_SHIFT } from "./layout.js";
 import { CLASS_SIZE } from "./size-classes.js";
 import { forEachRootAddress } from "./roots.js";
-import { heapsOnMemory } from "./slots.js";
+import { heapsOnMemory, imageOf } from "./slots.js";
 
 /**
  * @internal log2 of the heap's page size. Every block that starts in one
@@ -115,7 +115,7 @@ const soleReclaimers = new WeakMap<object, Reclaimer>();
  * (claimSoleHeap). Changes nothing.
  */
 export function checkSoleHeap(heap: Heap, api: string): void {
-  const other = soleReclaimers.get(heap.memory);
+  const other = soleReclaimers.get(imageOf(heap.memory));
   if (other !== undefined) throw new OffheapTypeError(`${api}: a ${other.name} runs on this memory already; one per heap`);
   if (heapsOnMemory(heap.memory) > 1) {
     throw new OffheapTypeError(`${api}: another Heap of this thread is attached to the same memory (Heap.attach); detach it first, so that every handle, scope and store of the heap goes through this one`);
@@ -124,17 +124,22 @@ export function checkSoleHeap(heap: Heap, api: string): void {
 
 /** @internal Claims `heap`'s memory for `r` (after checkSoleHeap): Heap.attach of it in this thread is refused until releaseSoleHeap. */
 export function claimSoleHeap(heap: Heap, r: Reclaimer): void {
-  soleReclaimers.set(heap.memory, r);
+  soleReclaimers.set(imageOf(heap.memory), r);
 }
 
 /** @internal Ends the claim of `r` on `heap`'s memory. */
 export function releaseSoleHeap(heap: Heap, r: Reclaimer): void {
-  if (soleReclaimers.get(heap.memory) === r) soleReclaimers.delete(heap.memory);
+  const key = imageOf(heap.memory);
+  if (soleReclaimers.get(key) === r) soleReclaimers.delete(key);
 }
 
-/** @internal Throws OffheapTypeError, naming `api`, if a reclaimer claimed `memory` in this thread (Heap.attach). */
-export function refuseClaimedMemory(memory: object, api: string): void {
-  const r = soleReclaimers.get(memory);
+/**
+ * @internal Throws OffheapTypeError, naming `api`, if a reclaimer claimed the
+ * memory of `heap`, just attached (Heap.attach, which then detaches it), for
+ * another Heap of this thread on the same image.
+ */
+export function refuseClaimedMemory(heap: Heap, api: string): void {
+  const r = soleReclaimers.get(imageOf(heap.memory));
   if (r !== undefined) {
     throw new OffheapTypeError(`${api}: this thread's Heap on this memory runs a ${r.name}; use that Heap (a second one would open handles and scopes the ${r.name} does not see)`);
   }

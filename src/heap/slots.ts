@@ -5,7 +5,7 @@
 // Every Heap belongs to a slot, the one of its thread: the first Heap of a
 // thread claims a free slot, later Heaps of the same thread (Heap.attach on
 // the same memory object) join it, and detach() of the last one gives it
-// back. This thread's Heaps per memory are counted here (heapsOf), not in
+// back. This thread's Heaps per image are counted here (heapsOf), not in
 // the image, so attaching to a copy of an image leaves the copy as it was. A
 // slot's caches are touched only by its thread, so the fast paths use plain
 // loads and stores on them. Slot 0's cache lines are the header's and its
@@ -68,12 +68,70 @@ const TRAP_SAMPLE_AT = 0x80000000;
 /** A CC_LIMIT no push passes (-1 as int32): a trap for the fast free (check.ts accepts it in S2). */
 export const TRAP_LIMIT = 0xffffffff;
 
-/** Heaps of this thread attached, per memory object (heap.memory). */
+/**
+ * Heaps of this thread attached, per image: under the memory object the
+ * first of them was attached through (the image's key). Another object
+ * over the same bytes (a WebAssembly.Memory and its buffer) has the same
+ * key (imageKeys), so that the last Heap of either gives the slot back.
+ */
 const heapsOf = new WeakMap<object, number>();
+/** The key in heapsOf of each memory object a Heap of this thread was attached through. */
+const imageKeys = new WeakMap<object, object>();
+/** The keys in heapsOf, to test a new memory object against. */
+let keys: WeakRef<object>[] = [];
 
-/** The Heaps of this thread attached to `memory` (a heap.memory) and not detached. */
+/** The key of the image `memory` (a heap.memory a Heap of this thread was attached through) holds; `memory` itself if none was. */
+export function imageOf(memory: object): object {
+  return imageKeys.get(memory) ?? memory;
+}
+
+/** The Heaps of this thread attached to the image `memory` (a heap.memory) holds and not detached. */
 export function heapsOnMemory(memory: object): number {
-  return heapsOf.get(memory) ?? 0;
+  return heapsOf.get(imageOf(memory)) ?? 0;
+}
+
+// Finds the key of h's image (under the lock, h's slot set up): that of a
+// memory object already attached if it is the same bytes as h.memory,
+// else h.memory. Two objects are the same bytes if a word written through
+// one reads back through the other: word 0 of class 0's cache line in h's
+// slot, which no class uses (layout.ts) and no other thread touches; a
+// copy of the image does not see it. The word is put back.
+function keyOfImage(h: Allocator): object {
+  const known = imageKeys.get(h.memory);
+  if (known !== undefined) return known;
+  keys = keys.filter((ref) => ref.deref() !== undefined);
+  const probe = h.cacheW;
+  const before = h.i32[probe]!;
+  let key: object = h.memory;
+  try {
+    for (const ref of keys) {
+      const other = ref.deref()!;
+      if ((heapsOf.get(other) ?? 0) === 0) continue;
+      const words = viewOf(other);
+      if (words === null || probe >= words.length) continue;
+      h.i32[probe] = 0x2f6b1d3 ^ h.threadId;
+      const first = words[probe] === h.i32[probe];
+      h.i32[probe] = ~(0x2f6b1d3 ^ h.threadId);
+      if (first && words[probe] === h.i32[probe]) {
+        key = other;
+        break;
+      }
+    }
+  } finally {
+    h.i32[probe] = before;
+  }
+  imageKeys.set(h.memory, key);
+  if (key === h.memory) keys.push(new WeakRef(key));
+  return key;
+}
+
+// Words of a memory object's current buffer, or null for one detached (an unshared WebAssembly.Memory's old buffer).
+function viewOf(memory: object): Int32Array | null {
+  try {
+    return new Int32Array(memory instanceof WebAssembly.Memory ? memory.buffer : (memory as ArrayBuffer | SharedArrayBuffer));
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -227,7 +285,8 @@ export function attachSlot(h: Allocator): void {
     }
     h.attaching = false;
     if (h.u32[HDR_SHARED] !== 0 && !h.sharedMode) enterSharedMode(h);
-    heapsOf.set(h.memory, (heapsOf.get(h.memory) ?? 0) + 1);
+    const key = keyOfImage(h);
+    heapsOf.set(key, (heapsOf.get(key) ?? 0) + 1);
   } catch (e) {
     if (fresh && (h.u32[sw + SL_FLAGS]! & SLF_READY) === 0) h.u32[sw + SL_THREAD] = 0;
     throw e;
@@ -354,12 +413,13 @@ function resetBounds(h: Allocator): void {
 
 /** Gives `h`'s share of its slot back (under the heap lock); the last Heap of the slot empties its caches and frees it. */
 export function detachSlot(h: Allocator): void {
-  const heaps = (heapsOf.get(h.memory) ?? 1) - 1;
+  const key = imageOf(h.memory);
+  const heaps = (heapsOf.get(key) ?? 1) - 1;
   if (heaps > 0) {
-    heapsOf.set(h.memory, heaps);
+    heapsOf.set(key, heaps);
     return;
   }
-  heapsOf.delete(h.memory);
+  heapsOf.delete(key);
   releaseSlot(h, h.slot);
 }
 

@@ -790,6 +790,8 @@ describe("Collector errors", () => {
     const r = gc.alloc(Node, { value: 1 });
     heap.setRoot("r", r);
     expectRejected(heap, () => Heap.attach(heap.memory), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Heap.attach", "runs a Collector");
+    expectRejected(heap, () => Heap.attach(heap.buffer), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Heap.attach", "runs a Collector"); // the same bytes
+    heap.free(heap.alloc(24)); // the refused attach left the thread's slot to this Heap
     gc.dispose();
     const other = Heap.attach(heap.memory); // no Collector runs: allowed, and its free is guarded (the test above)
     expectRejected(heap, () => eager(heap), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "another Heap of this thread");
