@@ -16,7 +16,7 @@
 // and every argument is validated before anything changes.
 
 import { HeapCorruptionError, OffheapError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { describe } from "../common/options.js";
+import { checkNumber, describe } from "../common/options.js";
 
 // Copies of fewer bytes than this run as a byte loop: below it, creating the
 // subarray view that TypedArray#set needs costs more than the loop.
@@ -175,6 +175,7 @@ export class BufferList implements Iterable<Uint8Array> {
    * @example list.dropFront(reader.offset);
    */
   dropFront(nBytes: number, onDropped?: (buf: Uint8Array) => void): this {
+    checkNumber("BufferList.dropFront", "nBytes", nBytes);
     if (!Number.isSafeInteger(nBytes) || nBytes < 0 || nBytes > this.sizeBytes) {
       throw new OffheapRangeError(`BufferList.dropFront: ${String(nBytes)} bytes is not an integer in [0, ${this.sizeBytes}] (the list's size)`);
     }

@@ -23,7 +23,7 @@
 // before failing at the end; LEB128 had no overflow check.
 
 import { EndOfDataError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { describe } from "../common/options.js";
+import { checkNumber, describe } from "../common/options.js";
 import { BufferList, copyBytes } from "./buffer-list.js";
 import { checkReader } from "./buffer-reader-check.js";
 import { decodeBigLEB128, decodeLEB128, gatherLEB128, leb128Length, MAX_LEB128_BYTES } from "./leb128.js";
@@ -443,6 +443,7 @@ export class BufferReader {
   unread(nBytes: number): void {
     const pos = this.pos;
     if (!(Number.isSafeInteger(nBytes) && nBytes >= 0 && nBytes <= this.bufStart + pos)) {
+      checkNumber("BufferReader.unread", "nBytes", nBytes);
       throw new OffheapRangeError(`BufferReader.unread: ${String(nBytes)} is not a byte count in [0, ${this.bufStart + pos}] (the bytes consumed)`);
     }
     if (nBytes <= pos) {
@@ -567,6 +568,7 @@ export class BufferReader {
   // Validates a byte count for api and checks that it is available.
   private need(api: string, nBytes: number): void {
     if (!(Number.isSafeInteger(nBytes) && nBytes >= 0)) {
+      checkNumber(`BufferReader.${api}`, "nBytes", nBytes);
       throw new OffheapRangeError(`BufferReader.${api}: ${String(nBytes)} is not a byte count (a non-negative safe integer)`);
     }
     if (nBytes > this.remaining) throw this.end(api, nBytes);

@@ -24,7 +24,7 @@
 import { DoubleFreeError, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError, hex } from "../errors.js";
 import type { Heap } from "../heap/heap.js";
 import { DEBUG_OPTION_RULES, type DebugOptions, type LeakSite } from "../common/debug-kit.js";
-import { checkHeap, checkOptions, describe, type OptionRules } from "../common/options.js";
+import { checkHeap, checkNumber, checkOptions, describe, type OptionRules } from "../common/options.js";
 import { createScalableDebug, type ScalableDebug } from "./scalable-debug.js";
 import { RangeAllocator } from "./range-allocator.js";
 
@@ -260,6 +260,7 @@ export class ScalableAllocator {
   freeRest(view: Uint8Array, keepBytes: number): Uint8Array {
     if (!(view instanceof Uint8Array)) throw new OffheapTypeError(`ScalableAllocator.freeRest: expected a Uint8Array, got ${describe(view)}`);
     const n = view.byteLength;
+    checkNumber("ScalableAllocator.freeRest", "keepBytes", keepBytes);
     if (!Number.isSafeInteger(keepBytes) || keepBytes < 0 || keepBytes > n) {
       throw new OffheapRangeError(`ScalableAllocator.freeRest: keepBytes ${String(keepBytes)} is not an integer in [0, ${n}] (the view's length)`);
     }
@@ -475,6 +476,7 @@ export class ScalableAllocator {
   }
 }
 
-function badSize(api: string, sizeBytes: unknown): OffheapRangeError {
+function badSize(api: string, sizeBytes: unknown): OffheapRangeError | OffheapTypeError {
+  if (typeof sizeBytes !== "number") return new OffheapTypeError(`${api}: size must be a number, got ${describe(sizeBytes)}`);
   return new OffheapRangeError(`${api}: size ${describe(sizeBytes)} is not an integer in [0, ${MAX_REQUEST}]`);
 }

@@ -34,7 +34,7 @@
 
 import type { Heap } from "../heap/heap.js";
 import { DisposedError, HeapCorruptionError, hex, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { checkHeap, checkOptions, type OptionRules } from "../common/options.js";
+import { checkHeap, checkNumber, checkOptions, type OptionRules } from "../common/options.js";
 import { blockSize, type CollectionKind, HDR_MAGIC, HDR_TYPE, headerState, openHeader } from "./header.js";
 import { fingerprint } from "./hash.js";
 import { type BigIntType, checkScalar, describe, readScalar, type ScalarType, scalarCode, SCALAR_BYTES, T_U32, writeScalar } from "./scalar.js";
@@ -290,6 +290,7 @@ export class OffHeapArray<E extends ElementType> {
   /** Makes room for `capacity` elements. Throws RangeError, OutOfMemoryError; nothing changes then. Cost: O(length) if the block moves. */
   reserve(capacity: number): void {
     const w = this.live("reserve") >>> 2;
+    checkNumber("OffHeapArray.reserve", "capacity", capacity);
     if (!Number.isSafeInteger(capacity) || capacity < 0 || capacity > MAX_LENGTH) {
       throw new OffheapRangeError(`OffHeapArray.reserve: capacity ${String(capacity)} is not an integer in [0, ${MAX_LENGTH}]`);
     }
@@ -395,6 +396,7 @@ export class OffHeapArray<E extends ElementType> {
   }
 
   private badIndex(i: unknown, n: number): never {
+    checkNumber("OffHeapArray", "an index", i);
     throw new OffheapRangeError(`OffHeapArray: index ${describe(i)} is outside [0, ${n}) (the array's length)`);
   }
 

@@ -89,6 +89,15 @@ export function isHeap(heap: unknown): boolean {
 }
 
 /**
+ * Throws OffheapTypeError, naming `api` and the argument `what`, unless
+ * `value` is a number: the test before a range check, so that a string
+ * where a count or index belongs is a type error, not a range error.
+ */
+export function checkNumber(api: string, what: string, value: unknown): asserts value is number {
+  if (typeof value !== "number") throw new OffheapTypeError(`${api}: ${what} must be a number, got ${describe(value)}`);
+}
+
+/**
  * A short description of a value for error messages: its type or class
  * name (`null`, `a string`, `an Array`, `function f`), or a number's value.
  *

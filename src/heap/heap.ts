@@ -83,7 +83,7 @@ import { readString, writeString } from "./strings.js";
 import {
   ATTACH_OPTION_RULES, type AttachOptions, checkHeapOptions, HEAP_OPTION_RULES, type HeapOptions, LOAD_OPTION_RULES, type LoadOptions,
 } from "./options.js";
-import { describe } from "../common/options.js";
+import { checkNumber, describe } from "../common/options.js";
 import { type HeapScope, ScopeStack } from "./scope.js";
 import { HandleTable, type HeapHandle, type LeakedHandle } from "./handles.js";
 import { adoptImageReclaimer, guardPaths, type Reclaimer, refuseClaimedMemory } from "./reclaim.js";
@@ -358,6 +358,7 @@ export class Heap extends Allocator {
   bytes(addr: number, length?: number): Uint8Array {
     const usable = this.plainSize(addr, "Heap.bytes");
     const n = length ?? usable;
+    checkNumber("Heap.bytes", "length", n);
     if (!Number.isSafeInteger(n) || n < 0 || n > usable) {
       throw new OffheapRangeError(`Heap.bytes: length ${String(n)} is not an integer in [0, ${usable}] (the block's usable size)`);
     }
