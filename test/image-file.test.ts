@@ -263,6 +263,15 @@ describe("save and load", () => {
     });
   }
 
+  test("a save that fails at its rename (the path is a directory) rejects and leaves no temporary file", async () => {
+    const heap = new Heap({ maxSize: 8 * MIB });
+    heap.setRoot("x", heap.fromString("kept"));
+    const target = mkdtempSync(join(dir, "a-directory-"));
+    await assert.rejects(heap.save(target), /EISDIR|EEXIST|ENOTEMPTY|EPERM/);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith(".tmp")), [], "no temporary file is left behind (an acceptance run found one)");
+    heap.check();
+  });
+
   test("damaged, truncated, foreign and other-version files are refused with InvalidImageError", async () => {
     const heap = new Heap({ maxSize: 16 * MIB, initialSize: 64 * KIB });
     build(heap, 99, 300);
@@ -276,6 +285,12 @@ describe("save and load", () => {
     const header = Uint8Array.from(bytes);
     header[24] = header[24]! ^ 1;
     cases.push(["a flipped header byte", header, /header is damaged/]);
+    for (const at of [48, 55, 63]) {
+      // No checksum covers them; they must be zero (an acceptance run found flips there loaded).
+      const reserved = Uint8Array.from(bytes);
+      reserved[at] = reserved[at]! ^ 0x80;
+      cases.push([`a flipped byte ${at} of the header's zero tail`, reserved, /header is damaged \(bytes 48 to 63 are not zero\)/]);
+    }
     cases.push(["a truncated file", bytes.subarray(0, bytes.length - 8192), /truncated/]);
     cases.push(["trailing bytes", Buffer.concat([bytes, Buffer.alloc(8192)]), /trailing bytes/]);
     cases.push(["a JSON file", Buffer.from(JSON.stringify({ hello: "world" }).repeat(10)), /magic/]);
@@ -348,7 +363,7 @@ test(`a damaged file is refused or opens the image as saved, never another (fast
     | { kind: "truncate"; at: number }
     | { kind: "append"; bytes: number }
     | { kind: "field"; offset: 20 | 24 | 32 | 40; value: number }
-    | { kind: "tail"; at: number; bit: number } // the header's zero bytes [48, 64), which no checksum covers
+    | { kind: "tail"; at: number; bit: number } // the header's zero bytes [48, 64), which no checksum covers: refused all the same
     | { kind: "grow"; offset: 24 | 32; pages: number }; // image bytes or range this many pages larger, resealed: still valid
   const damage: fc.Arbitrary<Damage> = fc.oneof(
     fc.record({ kind: fc.constant("flip" as const), at: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), bit: fc.integer({ min: 0, max: 7 }) }),

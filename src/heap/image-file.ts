@@ -83,6 +83,7 @@ const OFF_FILE_IMAGE_BYTES = 24;
 const OFF_FILE_RANGE_BYTES = 32;
 const OFF_FILE_CHECKSUM = 40;
 const OFF_FILE_HEADER_CHECKSUM = 44; // the checksum covers every byte before it
+const OFF_FILE_RESERVED = 48; // zero to the header's end: load refuses a file where they are not
 const LE = true; // DataView's littleEndian argument
 
 const CHUNK_BYTES = 64 << 20; // fs reads and writes move at most this many bytes per call
@@ -201,6 +202,7 @@ export async function saveImage(buffer: ArrayBuffer | SharedArrayBuffer, imageBy
   const tmp = `${path}.${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}.tmp`;
   const file = await fs.open(tmp, "w");
   let at = FILE_HEADER_BYTES + table.length;
+  let open = true;
   try {
     // The table and the runs, summed as they are written; then the header, which holds the sum.
     const sum = new ImageChecksum();
@@ -225,13 +227,14 @@ export async function saveImage(buffer: ArrayBuffer | SharedArrayBuffer, imageBy
     view.setUint32(OFF_FILE_HEADER_CHECKSUM, headerChecksum(view), LE);
     await writeAll(file, header, 0);
     await file.sync();
+    open = false;
+    await file.close();
+    await fs.rename(tmp, path); // a failed rename (path is a directory, say) leaves no temporary file either
   } catch (err) {
-    await file.close().catch(() => undefined);
+    if (open) await file.close().catch(() => undefined);
     await fs.rm(tmp, { force: true });
     throw err;
   }
-  await file.close();
-  await fs.rename(tmp, path);
   return at;
 }
 
@@ -310,6 +313,9 @@ export async function loadImage(path: string, kind: "wasm" | "resizable"): Promi
       if (view.getUint8(OFF_FILE_MAGIC + i) !== FILE_MAGIC.charCodeAt(i)) refuse("no heap image magic at its start");
     }
     if (view.getUint32(OFF_FILE_HEADER_CHECKSUM, LE) !== headerChecksum(view)) refuse("its header is damaged (header checksum mismatch)");
+    for (let off = OFF_FILE_RESERVED; off < FILE_HEADER_BYTES; off += 4) {
+      if (view.getUint32(off, LE) !== 0) refuse(`its header is damaged (bytes ${OFF_FILE_RESERVED} to ${FILE_HEADER_BYTES - 1} are not zero)`);
+    }
     const fileVersion = view.getUint32(OFF_FILE_VERSION, LE);
     if (!(fileVersion >= OLDEST_FILE_VERSION && fileVersion <= FILE_VERSION)) refuse(`file format version ${fileVersion} (this build reads ${OLDEST_FILE_VERSION} to ${FILE_VERSION})`);
     const layoutVersion = view.getUint32(OFF_FILE_LAYOUT_VERSION, LE);
