@@ -238,11 +238,11 @@ describe(`threads (${REPLAY})`, () => {
 
   test("check() while workers alloc and free: the others wait, so it never reports a change in flight as damage", async (t) => {
     // Their fast paths change their caches and granules without the lock;
-    // before check() made them wait, about one check in a hundred here
-    // threw HeapCorruptionError (S2, S3) on a sound heap.
+    // before check() made them wait and looked again, about one check in a
+    // hundred here threw HeapCorruptionError (S2, S3) on a sound heap.
     const seed = C.subSeed(SEED, 250);
     const heap = makeHeap(256 * MIB);
-    const ctrl = shared(2);
+    const ctrl = shared(3);
     const workers = [0, 1, 2].map((n) => spawn("churn-worker.mjs", { memory: heap.memory, ctrl, seed: C.subSeed(seed, n) }, `churn worker ${n}`));
     for (const deadline = Date.now() + 30_000; Atomics.load(ctrl, 1) < workers.length;) {
       if (Date.now() > deadline) {
@@ -252,12 +252,15 @@ describe(`threads (${REPLAY})`, () => {
       }
       await sleep(1);
     }
-    const checks = Math.round(300 * Math.min(1, SCALE));
+    // At least 300 checks, while the workers make at least 2,000,000 operations (or for 30 s).
+    const minChecks = Math.round(300 * Math.min(1, SCALE));
+    const minOps = Math.round(2_000_000 * Math.min(1, SCALE));
+    let checks = 0;
     try {
-      for (let i = 0; i < checks; i++) {
-        doing(`concurrent check() ${i} of ${checks}`);
+      for (const until = Date.now() + 30_000; (checks < minChecks || Atomics.load(ctrl, 2) * 256 < minOps) && Date.now() < until; checks++) {
+        doing(`concurrent check() ${checks}`);
         heap.check();
-        if (i % 16 === 0) await sleep(1); // let the workers' messages and errors through
+        if (checks % 16 === 0) await sleep(1); // let the workers' messages and errors through
       }
     } finally {
       Atomics.store(ctrl, 0, 1);

@@ -20,7 +20,7 @@ import { granuleState, setGranule } from "./granules.js";
 import { checkSize, liveSpan, usableBytes } from "./validate.js";
 import type { Profiler } from "./profile.js";
 import { plainAccessSize } from "./debug-trailer.js";
-import { currentThreadId, followSharedMode, releaseHeapLock, takeHeapLock } from "./slots.js";
+import { currentThreadId, followSharedMode, noteBuffer, releaseHeapLock, takeHeapLock } from "./slots.js";
 import { defaultGrowBytes } from "./options.js";
 
 /**
@@ -537,6 +537,7 @@ export class Allocator {
     // One read of the buffer: another thread's growth can replace a shared memory's buffer between two.
     const buffer = this.backing.buffer;
     Object.assign(this, createViews(buffer, viewLength(buffer, this.rangeBytes))); // the fields exist: the object keeps its shape
+    noteBuffer(this); // a Heap attached through this buffer shares this one's slot (slots.ts)
   }
 
   // Checks that `addr` is the start of a live block and returns its span's

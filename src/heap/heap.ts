@@ -441,23 +441,34 @@ export class Heap extends Allocator {
    * Validates every invariant of the image (layout.ts and debug-trailer.ts
    * list them, and a Collector's gc-layout.ts) and throws
    * HeapCorruptionError naming the first one broken. While other threads
-   * use the heap it first makes them wait (slots.ts holdOtherThreads): their
-   * fast paths change their caches without the lock. Cost: O(committed
-   * bytes / 64), and 20 ms more while other threads use the heap; for tests
-   * and debugging, not for hot paths.
+   * use the heap, their fast paths change their caches and granules without
+   * the lock: damage found then may be a change in flight, so check() makes
+   * them wait (slots.ts holdOtherThreads) and checks again, and throws only
+   * if the heap is damaged with them stopped. Cost: O(committed bytes / 64),
+   * and 20 ms more for such a second look; for tests and debugging, not for
+   * hot paths.
    */
   check(): void {
     this.sync();
     const problem = imageProblem(this.u32, this.backing.buffer.byteLength);
     if (problem !== "") throw new HeapCorruptionError("H1", `Heap.check: ${problem}`);
     this.locked(() => {
-      if (this.sharedMode) holdOtherThreads(this);
-      checkHeap(this);
-      checkRoots(this);
-      const debug = this.debugHeap;
-      checkDebugBlocks(this, "Heap.check", debug === null ? () => "" : debug.note);
+      try {
+        this.checkLocked();
+      } catch (e) {
+        if (!this.sharedMode || !(e instanceof HeapCorruptionError)) throw e;
+        holdOtherThreads(this);
+        this.checkLocked();
+      }
     });
     this.reclaimer?.check();
+  }
+
+  private checkLocked(): void {
+    checkHeap(this);
+    checkRoots(this);
+    const debug = this.debugHeap;
+    checkDebugBlocks(this, "Heap.check", debug === null ? () => "" : debug.note);
   }
 
   /**

@@ -70,15 +70,17 @@ export const TRAP_LIMIT = 0xffffffff;
 
 /**
  * Heaps of this thread attached, per image: under the memory object the
- * first of them was attached through (the image's key). Another object
- * over the same bytes (a WebAssembly.Memory and its buffer) has the same
- * key (imageKeys), so that the last Heap of either gives the slot back.
+ * first of them was attached through (the image's key). A
+ * WebAssembly.Memory and the buffers it hands out are the same bytes, so
+ * each buffer a Heap of this thread saw of its memory (at attach and after
+ * every growth: noteBuffer) has the memory's key too (imageKeys), and the
+ * last Heap through either gives the slot back. WeakMaps only: nothing here
+ * keeps a memory alive (a WeakRef kept every memory made in one synchronous
+ * run alive to its end, and a test making thousands ran out of address space).
  */
 const heapsOf = new WeakMap<object, number>();
-/** The key in heapsOf of each memory object a Heap of this thread was attached through. */
+/** The key in heapsOf of each memory object (and each buffer of a WebAssembly.Memory) a Heap of this thread was attached through. */
 const imageKeys = new WeakMap<object, object>();
-/** The keys in heapsOf, to test a new memory object against. */
-let keys: WeakRef<object>[] = [];
 
 /** The key of the image `memory` (a heap.memory a Heap of this thread was attached through) holds; `memory` itself if none was. */
 export function imageOf(memory: object): object {
@@ -90,48 +92,22 @@ export function heapsOnMemory(memory: object): number {
   return heapsOf.get(imageOf(memory)) ?? 0;
 }
 
-// Finds the key of h's image (under the lock, h's slot set up): that of a
-// memory object already attached if it is the same bytes as h.memory,
-// else h.memory. Two objects are the same bytes if a word written through
-// one reads back through the other: word 0 of class 0's cache line in h's
-// slot, which no class uses (layout.ts) and no other thread touches; a
-// copy of the image does not see it. The word is put back.
+// The key of h's image: that of h.memory, or of a WebAssembly.Memory's
+// current buffer, if a Heap of this thread was attached through it; else h.memory.
 function keyOfImage(h: Allocator): object {
-  const known = imageKeys.get(h.memory);
-  if (known !== undefined) return known;
-  keys = keys.filter((ref) => ref.deref() !== undefined);
-  const probe = h.cacheW;
-  const before = h.i32[probe]!;
-  let key: object = h.memory;
-  try {
-    for (const ref of keys) {
-      const other = ref.deref()!;
-      if ((heapsOf.get(other) ?? 0) === 0) continue;
-      const words = viewOf(other);
-      if (words === null || probe >= words.length) continue;
-      h.i32[probe] = 0x2f6b1d3 ^ h.threadId;
-      const first = words[probe] === h.i32[probe];
-      h.i32[probe] = ~(0x2f6b1d3 ^ h.threadId);
-      if (first && words[probe] === h.i32[probe]) {
-        key = other;
-        break;
-      }
-    }
-  } finally {
-    h.i32[probe] = before;
-  }
-  imageKeys.set(h.memory, key);
-  if (key === h.memory) keys.push(new WeakRef(key));
+  const memory = h.memory;
+  let key = imageKeys.get(memory);
+  if (key === undefined && memory instanceof WebAssembly.Memory) key = imageKeys.get(memory.buffer);
+  key ??= memory;
+  imageKeys.set(memory, key);
+  noteBuffer(h);
   return key;
 }
 
-// Words of a memory object's current buffer, or null for one detached (an unshared WebAssembly.Memory's old buffer).
-function viewOf(memory: object): Int32Array | null {
-  try {
-    return new Int32Array(memory instanceof WebAssembly.Memory ? memory.buffer : (memory as ArrayBuffer | SharedArrayBuffer));
-  } catch {
-    return null;
-  }
+/** Gives the current buffer of `h`'s WebAssembly.Memory its image's key (attach, and after a growth: Allocator.refreshViews). */
+export function noteBuffer(h: Allocator): void {
+  const memory = h.memory;
+  if (memory instanceof WebAssembly.Memory) imageKeys.set(memory.buffer, imageOf(memory));
 }
 
 /**

@@ -4,7 +4,7 @@
 // detaches, while the main thread runs heap.check() over and over.
 //
 // workerData: { memory, ctrl (Int32Array: word 0 the stop flag; word 1
-// counts the workers that attached), seed }.
+// counts the workers that attached, word 2 their operations in 256s), seed }.
 // Posts { ops } when done.
 import { workerData, parentPort } from "node:worker_threads";
 import { Heap } from "../../dist/index.js";
@@ -37,6 +37,7 @@ while (Atomics.load(ctrl, 0) === 0) {
       free(Math.floor(next() * held.length));
     }
   }
+  Atomics.add(ctrl, 2, 1);
 }
 while (held.length > 0) free(held.length - 1);
 heap.detach();
