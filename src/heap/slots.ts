@@ -4,7 +4,8 @@
 //
 // Every Heap belongs to a slot, the one of its thread: the first Heap of a
 // thread claims a free slot, later Heaps of the same thread (Heap.attach on
-// the same memory object) join it, and detach() of the last one gives it
+// the same image: the same memory object, or a buffer a Heap of the thread
+// saw of its WebAssembly.Memory) join it, and detach() of the last one gives it
 // back. This thread's Heaps per image are counted here (heapsOf), not in
 // the image, so attaching to a copy of an image leaves the copy as it was. A
 // slot's caches are touched only by its thread, so the fast paths use plain
