@@ -397,7 +397,8 @@ export function scalableProgram(p, steps, { recyclable }) {
     } else if (choice === 4) {
       const bad = p.pick([-1, 1.5, NaN, 2 ** 32, "8"]);
       const call = p.pick(mem === null ? ["malloc", "borrow"] : ["malloc", "borrow", "nextN"]);
-      misuse(`scalable: ${call} of a bad size`, () => (call === "nextN" ? mem.nextN(bad) : sa[call](bad)), OffheapRangeError, RANGE);
+      const [type, code] = typeof bad === "number" ? [OffheapRangeError, RANGE] : [OffheapTypeError, TYPE];
+      misuse(`scalable: ${call} of a bad size`, () => (call === "nextN" ? mem.nextN(bad) : sa[call](bad)), type, code);
     } else if (choice === 5 && pieces.length > 0) {
       const q = p.pick(pieces);
       misuse("scalable: freeRest past the view", () => sa.freeRest(q.view, p.pick([q.view.length + 1, -1, 0.5])), OffheapRangeError, RANGE);

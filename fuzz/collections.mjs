@@ -288,7 +288,8 @@ export function arrayProgram(p, steps) {
       if (choice === 0) {
         const bad = p.pick([-1, model.length, model.length + 5, 1.5, "0", NaN]);
         const call = p.pick(["get", "set", "addrOf"]);
-        misuse(`array: ${call} at an index out of range`, () => arr[call](bad, randomValue()), OffheapRangeError, RANGE);
+        if (typeof bad === "number") misuse(`array: ${call} at an index out of range`, () => arr[call](bad, randomValue()), OffheapRangeError, RANGE);
+        else misuse(`array: ${call} at an index that is not a number`, () => arr[call](bad, randomValue()), OffheapTypeError, TYPE);
       } else if (choice === 1) {
         const call = model.length > 0 && p.chance(0.5) ? "set" : "push";
         misuse(`array: ${call} of a value of the wrong type`, () => (call === "set" ? arr.set(index(), wrongValue) : arr.push(wrongValue)), OffheapTypeError, TYPE);

@@ -394,7 +394,8 @@ export function readerProgram(p, steps) {
       } else if (choice === 7) {
         const size = list.size;
         const n = p.pick([-1, size + 1, size + p.int(2, 100), 0.5, NaN, Infinity, 2 ** 53, "0", null]);
-        lmisuse("list: dropFront of a bad count", () => list.dropFront(n, () => ensure(false, "dropFront called back before throwing")), OffheapRangeError, RANGE);
+        const [type, code] = typeof n === "number" ? [OffheapRangeError, RANGE] : [OffheapTypeError, TYPE];
+        lmisuse("list: dropFront of a bad count", () => list.dropFront(n, () => ensure(false, "dropFront called back before throwing")), type, code);
       } else if (choice === 8) {
         const bufs = [listBuf(), bad];
         lmisuse("list: constructed with a non-Uint8Array", () => new BufferList(p.chance(0.5) ? bufs : bufs.reverse()), OffheapTypeError, TYPE);
@@ -530,8 +531,9 @@ export function readerProgram(p, steps) {
     if (choice === 0) {
       const api = p.pick(["readBytes", "readView", "skip", "rangeN", "unread"]);
       const n = p.pick([-1, -p.int(2, 100), 0.5, p.int(1, 9) + 0.25, NaN, Infinity, -Infinity, 2 ** 53, 2 ** 60, "3", null, undefined, 3n]);
+      const [type, code] = typeof n === "number" ? [OffheapRangeError, RANGE] : [OffheapTypeError, TYPE];
       rmisuse("reader: bad byte count", () => (api === "rangeN" ? rw.reader.rangeN(n, () => ensure(false, "rangeN called back before throwing")) : rw.reader[api](n)),
-        OffheapRangeError, RANGE, api);
+        type, code, api);
     } else if (choice === 1) {
       const api = p.pick(["readUintBE", "readUintLE"]);
       const w = p.pick([0, 7, 8, -1, 2.5, NaN, Infinity, "3", null, undefined]);
