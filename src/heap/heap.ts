@@ -450,7 +450,12 @@ export class Heap extends Allocator {
    */
   check(): void {
     this.sync();
-    const problem = imageProblem(this.u32, this.backing.buffer.byteLength);
+    let problem = imageProblem(this.u32, this.backing.buffer.byteLength);
+    if (problem !== "") {
+      // Another thread may have grown a shared memory since this one last read its length (as openImage).
+      this.backing.refresh();
+      problem = imageProblem(this.u32, this.backing.buffer.byteLength);
+    }
     if (problem !== "") throw new HeapCorruptionError("H1", `Heap.check: ${problem}`);
     this.locked(() => {
       try {
