@@ -476,7 +476,8 @@ export class ScalableAllocator {
   }
 }
 
-function badSize(api: string, sizeBytes: unknown): OffheapRangeError | OffheapTypeError {
-  if (typeof sizeBytes !== "number") return new OffheapTypeError(`${api}: size must be a number, got ${describe(sizeBytes)}`);
+// Throws OffheapTypeError for a size that is not a number; else returns the OffheapRangeError to throw.
+function badSize(api: string, sizeBytes: unknown): OffheapRangeError {
+  checkNumber(api, "size", sizeBytes);
   return new OffheapRangeError(`${api}: size ${describe(sizeBytes)} is not an integer in [0, ${MAX_REQUEST}]`);
 }

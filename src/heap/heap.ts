@@ -69,12 +69,12 @@ import { cutTail, extend, resizeLarge } from "./page-heap.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkHeap } from "./check.js";
 import { checkOption, checkSize } from "./validate.js";
-import { formatImage, imageProblem, openImage, planImage } from "./image.js";
+import { currentImageProblem, formatImage, openImage, planImage } from "./image.js";
 import { loadImage, saveImage } from "./image-file.js";
 import { type HeapProfile, makeProfiler } from "./profile.js";
 import { checkRoots, getRoot, rootNames, setRoot } from "./roots.js";
 import { type DebugHeap, debugDefaults, installDebug } from "./debug.js";
-import { checkDebugBlocks, openQuarantine } from "./debug-trailer.js";
+import { checkDebugBlocks, openQuarantine, plainAccessSize } from "./debug-trailer.js";
 import type { DebugOptions, LeakSite } from "../common/debug-kit.js";
 import { heapStats, type HeapStats } from "./stats.js";
 import { formatStats } from "./format-stats.js";
@@ -309,7 +309,9 @@ export class Heap extends Allocator {
   }
 
   private reallocLocked(addr: number, sizeBytes: number): number {
-    const dw = this.plainSpan(addr, "Heap.realloc", true);
+    // plainSpan, keeping the size it finds: the block's bytes a move copies.
+    const dw = this.liveSpan(addr, "Heap.realloc", true);
+    const oldSize = plainAccessSize(this, addr, this.usable(addr), "Heap.realloc", true);
     const u32 = this.u32;
     const cls = u32[dw + D_CLASS]!;
     let inPlace = false;
@@ -328,9 +330,8 @@ export class Heap extends Allocator {
       this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
       return addr;
     }
-    const oldUsable = this.plainSize(addr, "Heap.realloc");
     const moved = this.alloc(sizeBytes);
-    this.u8.copyWithin(moved, addr, addr + Math.min(oldUsable, sizeBytes));
+    this.u8.copyWithin(moved, addr, addr + Math.min(oldSize, sizeBytes));
     this.free(addr);
     return moved;
   }
@@ -450,12 +451,7 @@ export class Heap extends Allocator {
    */
   check(): void {
     this.sync();
-    let problem = imageProblem(this.u32, this.backing.buffer.byteLength);
-    if (problem !== "") {
-      // Another thread may have grown a shared memory since this one last read its length (as openImage).
-      this.backing.refresh();
-      problem = imageProblem(this.u32, this.backing.buffer.byteLength);
-    }
+    const problem = currentImageProblem(this.u32, () => this.backing.buffer.byteLength, () => this.backing.refresh());
     if (problem !== "") throw new HeapCorruptionError("H1", `Heap.check: ${problem}`);
     this.locked(() => {
       try {

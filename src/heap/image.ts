@@ -57,6 +57,19 @@ export function imageProblem(u32: Uint32Array, byteLength: number): string {
 }
 
 /**
+ * imageProblem of the image whose header `u32` views, in memory now
+ * `byteLength()` long; if that seems too short, read again after
+ * `refresh()`: another thread may have grown a shared memory since this
+ * one last read its length (openImage, Heap.check).
+ */
+export function currentImageProblem(u32: Uint32Array, byteLength: () => number, refresh: () => void): string {
+  const problem = imageProblem(u32, byteLength());
+  if (problem === "") return problem;
+  refresh();
+  return imageProblem(u32, byteLength());
+}
+
+/**
  * The Backing of the image that `memory` holds, for Heap.attach to open:
  * checks its header (imageProblem) and brings an older version up to date
  * in place (upgradeImage). Throws InvalidImageError, naming `api`, for
@@ -68,11 +81,7 @@ export function openImage(memory: ArrayBuffer | SharedArrayBuffer | WebAssembly.
   if (buffer.byteLength < HEADER_BYTES) throw new InvalidImageError(`${api}: ${buffer.byteLength} bytes is too short for a heap image`);
   const u32 = new Uint32Array(buffer, 0, HEADER_BYTES >>> 2);
   // Another thread may grow a shared memory between reading its length and its header: read the length again, up to date.
-  let problem = imageProblem(u32, buffer.byteLength);
-  if (problem !== "") {
-    refreshShared(memory);
-    problem = imageProblem(u32, bufferOf().byteLength);
-  }
+  const problem = currentImageProblem(u32, () => bufferOf().byteLength, () => refreshShared(memory));
   if (problem !== "") throw new InvalidImageError(`${api}: ${problem}`);
   upgradeImage(bufferOf());
   return openBacking(memory, u32[HDR_END_PAGE]! * PAGE_SIZE, u32[HDR_TOTAL_PAGES]! * PAGE_SIZE);
