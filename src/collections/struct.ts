@@ -44,7 +44,7 @@ import {
 } from "./scalar.js";
 import { fingerprint } from "./hash.js";
 import { blockSize } from "./header.js";
-import { checkHeap, checkOptions, isHeap, type OptionRules } from "../common/options.js";
+import { checkHeap, checkNumber, checkOptions, isHeap, type OptionRules } from "../common/options.js";
 import { reclaimerOf } from "../heap/reclaim.js";
 
 /** A field's type: a scalar, "bool" (1 byte), "string" (owned), "ref" (u32 address), or `bytes[N]` (N inline bytes). */
@@ -147,14 +147,28 @@ interface Field extends FieldInfo {
   readonly kind: number;
 }
 
+// A cursor's address is not a uint32: a string would make every field's
+// address a concatenation ("8" + 4 is "84"), a fraction or a negative number
+// an index no record has.
+function badCursor(type: string, addr: unknown): never {
+  checkNumber(`${type}: a cursor`, "addr", addr);
+  throw new InvalidAddressError(`${type}: a cursor's addr must be an integer in [0, 2^32), got ${addr}`);
+}
+
 /** Base class of every accessor class; `instanceof StructBase` tells a struct type's records. */
 export class StructBase {
   readonly heap: Heap;
   addr: number;
-  /** A cursor at `addr` (not checked). Throws OffheapTypeError if `heap` is not a Heap. O(1). */
+  /**
+   * A cursor at `addr`: an integer in [0, 2^32), not checked further (a
+   * live record or not). Throws OffheapTypeError if `heap` is not a Heap or
+   * `addr` not a number, InvalidAddressError if it is a number outside
+   * that range. O(1). Moving it (`cur.addr = q`) checks nothing.
+   */
   constructor(heap: Heap, addr: number) {
-    // The struct type's name is looked up only when the check fails: this runs for every accessor made.
+    // The struct type's name is looked up only when a check fails: this runs for every accessor made.
     if (!isHeap(heap)) checkHeap((new.target as Partial<StructType>).descriptor ?? "StructBase", heap);
+    if ((addr >>> 0) !== addr) badCursor((new.target as Partial<StructType>).descriptor ?? "StructBase", addr);
     this.heap = heap;
     this.addr = addr;
   }

@@ -4,7 +4,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { DoubleFreeError, Heap, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
+import { DoubleFreeError, Heap, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
 import { defineStruct } from "../../src/collections/index.js";
 import { expectError, expectRejected, MIB } from "../helpers.js";
 
@@ -115,5 +115,24 @@ describe("defineStruct records", () => {
     assert.equal(heap.f64[(q + Q.offsets.x) >>> 3], 3);
     cp.addr = P.alloc(heap, { x: 5 });
     assert.equal(cp.x, 5);
+  });
+
+  test("a cursor at an address that is not a uint32: typed errors, nothing written", () => {
+    const heap = new Heap({ maxSize: 16 * MIB });
+    const P = defineStruct({ x: "f64", y: "f64" });
+    const p = P.alloc(heap, { x: 1, y: 2 });
+    const before = heap.u8.slice(0, heap.u8.length);
+    // "8" would make x's address "8" + 0 = "80" and y's "88": another record's bytes.
+    expectError(() => P.at(heap, String(p) as unknown as number), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "addr must be a number");
+    expectError(() => new P(heap, undefined as unknown as number), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "addr must be a number");
+    for (const bad of [-8, p + 0.5, 2 ** 32, NaN]) {
+      expectError(() => P.at(heap, bad), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS", "integer in [0, 2^32)");
+    }
+    assert.deepEqual(heap.u8.slice(0, heap.u8.length), before);
+    heap.check();
+    // 0 (a cursor to move later) and any uint32 are taken as they are.
+    const cur = P.at(heap, 0);
+    cur.addr = p;
+    assert.equal(cur.y, 2);
   });
 });
