@@ -373,6 +373,38 @@ describe(`threads (${REPLAY})`, () => {
     endHeap(heap, 0, "hand-off");
   });
 
+  test("a thread's Heaps on one image switch paths together: none runs the plain paths while another thread uses the heap", async (t) => {
+    // Heaps of one thread on one image share its slot and its caches' traps. The first to take
+    // its trap switched alone and took the traps away, and the others went on with the plain
+    // paths, whose bitmap stores can undo another thread's exchange on the same word.
+    const heap = makeHeap();
+    const sibling = Heap.attach(heap.memory);
+    sibling.free(sibling.alloc(8));
+    heap.free(heap.alloc(8));
+    const w = spawn("attach-worker.mjs", { memory: heap.memory }, "attaching worker");
+    t.after(() => w.worker.terminate()); // on a failure, the worker waits for a message that never comes
+    await nextMessage(w, 0);
+    heap.free(heap.alloc(8)); // its trap: this Heap switches to the shared paths
+    assert.equal(heap.sharedMode, true, "the Heap that took the trap");
+    assert.equal(sibling.sharedMode, true, "the other Heap on the same image");
+    assert.equal(sibling.alloc, heap.alloc);
+    assert.equal(sibling.free, heap.free);
+    // A Heap that joins the slot now runs the shared paths, as do the others.
+    const late = Heap.attach(heap.memory);
+    assert.equal(late.sharedMode, true);
+    w.worker.postMessage("detach");
+    assert.equal(await nextMessage(w, 1), "detached");
+    await w.exit;
+    sibling.stats(); // a slow path: the last thread left goes back to the plain paths, every Heap of it
+    for (const [name, h] of [["heap", heap], ["sibling", sibling], ["late", late]] as const) {
+      assert.equal(h.sharedMode, false, `${name} is back on the plain paths`);
+      assert.equal(h.alloc, Heap.prototype.alloc, name);
+    }
+    late.detach();
+    sibling.detach();
+    endHeap(heap, 0, "siblings");
+  });
+
   test("thread ids: the main thread's is 0 without loading node:worker_threads; a worker's Heap takes its threadId", async () => {
     // A process whose code never loaded worker_threads: its main thread's Heap must not load it (3-5 ms) to learn its id.
     const dist = new URL("../../dist/index.js", import.meta.url).href;

@@ -6,8 +6,9 @@
 // thread claims a free slot, later Heaps of the same thread (Heap.attach on
 // the same image: the same memory object, or a buffer a Heap of the thread
 // saw of its WebAssembly.Memory) join it, and detach() of the last one gives it
-// back. This thread's Heaps per image are counted here (heapsOf), not in
-// the image, so attaching to a copy of an image leaves the copy as it was. A
+// back. This thread's Heaps per image are kept here (heapsOf), not in
+// the image, so attaching to a copy of an image leaves the copy as it was;
+// they share the slot's caches, so they switch paths together. A
 // slot's caches are touched only by its thread, so the fast paths use plain
 // loads and stores on them. Slot 0's cache lines are the header's and its
 // arrays the cache region; another slot's live in a cache block
@@ -79,7 +80,7 @@ export const TRAP_LIMIT = 0xffffffff;
  * keeps a memory alive (a WeakRef kept every memory made in one synchronous
  * run alive to its end, and a test making thousands ran out of address space).
  */
-const heapsOf = new WeakMap<object, number>();
+const heapsOf = new WeakMap<object, Set<Allocator>>();
 /** The key in heapsOf of each memory object (and each buffer of a WebAssembly.Memory) a Heap of this thread was attached through. */
 const imageKeys = new WeakMap<object, object>();
 
@@ -90,7 +91,7 @@ export function imageOf(memory: object): object {
 
 /** The Heaps of this thread attached to the image `memory` (a heap.memory) holds and not detached. */
 export function heapsOnMemory(memory: object): number {
-  return heapsOf.get(imageOf(memory)) ?? 0;
+  return heapsOf.get(imageOf(memory))?.size ?? 0;
 }
 
 // The key of h's image: that of h.memory, or of a WebAssembly.Memory's
@@ -261,9 +262,11 @@ export function attachSlot(h: Allocator): void {
       h.u32[sw + SL_FLAGS] = h.u32[HDR_SHARED] !== 0 ? SLF_READY | SLF_SHARED : SLF_READY;
     }
     h.attaching = false;
-    if (h.u32[HDR_SHARED] !== 0 && !h.sharedMode) enterSharedMode(h);
     const key = keyOfImage(h);
-    heapsOf.set(key, (heapsOf.get(key) ?? 0) + 1);
+    let heaps = heapsOf.get(key);
+    if (heaps === undefined) heapsOf.set(key, (heaps = new Set()));
+    heaps.add(h);
+    if (h.u32[HDR_SHARED] !== 0 && !h.sharedMode) enterSharedMode(h);
   } catch (e) {
     if (fresh && (h.u32[sw + SL_FLAGS]! & SLF_READY) === 0) h.u32[sw + SL_THREAD] = 0;
     throw e;
@@ -360,23 +363,35 @@ function pause(ms: number): void {
   }
 }
 
-/** Switches `h` to the shared paths (under the heap lock): takes its slot's traps away and acknowledges. */
+/**
+ * Switches `h` and the other Heaps of its slot to the shared paths (under
+ * the heap lock): takes the slot's traps away and acknowledges. All of them
+ * at once: the traps are the slot's, and a Heap left on the plain paths
+ * once they are gone would store bitmap words another thread changes.
+ */
 export function enterSharedMode(h: Allocator): void {
-  h.sharedMode = true;
-  h.installFastPaths();
+  switchPaths(h, true);
   if (h.attaching) return; // its caches are new
   resetBounds(h);
   const sw = slotWord(h.slot);
   Atomics.store(h.u32, sw + SL_FLAGS, h.u32[sw + SL_FLAGS]! | SLF_SHARED);
 }
 
-/** Switches `h`, the one thread left, back to the plain paths (under the heap lock). */
+/** Switches `h`, of the one thread left, and the other Heaps of its slot back to the plain paths (under the heap lock). */
 export function leaveSharedMode(h: Allocator): void {
   Atomics.store(h.u32, HDR_SHARED, 0);
-  h.sharedMode = false;
-  h.installFastPaths();
+  switchPaths(h, false);
   const sw = slotWord(h.slot);
   h.u32[sw + SL_FLAGS] = h.u32[sw + SL_FLAGS]! & ~SLF_SHARED;
+}
+
+// Installs the fast paths of a mode in `h` and in every other Heap of this thread on its image.
+function switchPaths(h: Allocator, shared: boolean): void {
+  const siblings = h.attaching ? undefined : heapsOf.get(imageOf(h.memory));
+  for (const each of siblings?.has(h) ? siblings : [h]) {
+    each.sharedMode = shared;
+    each.installFastPaths();
+  }
 }
 
 // Folds every class's counts (which resets its push bound) and sets its profiler threshold afresh: no trap is left.
@@ -391,11 +406,9 @@ function resetBounds(h: Allocator): void {
 /** Gives `h`'s share of its slot back (under the heap lock); the last Heap of the slot empties its caches and frees it. */
 export function detachSlot(h: Allocator): void {
   const key = imageOf(h.memory);
-  const heaps = (heapsOf.get(key) ?? 1) - 1;
-  if (heaps > 0) {
-    heapsOf.set(key, heaps);
-    return;
-  }
+  const heaps = heapsOf.get(key);
+  heaps?.delete(h);
+  if (heaps !== undefined && heaps.size > 0) return;
   heapsOf.delete(key);
   releaseSlot(h, h.slot);
 }
