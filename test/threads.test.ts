@@ -405,6 +405,39 @@ describe(`threads (${REPLAY})`, () => {
     endHeap(heap, 0, "siblings");
   });
 
+  test("an idle thread answers a new thread's handshake: Heap.attach does not wait out the 100 ms it gives a running thread", async (t) => {
+    // This thread waits for events while each worker attaches (nextMessage sleeps): it runs no heap
+    // code, and answers from its event loop (heap/handshake.ts). Unanswered, an attach takes 100 ms.
+    const heap = makeHeap();
+    heap.free(heap.alloc(8));
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const w = spawn("attach-worker.mjs", { memory: heap.memory }, `attaching worker ${i}`);
+      t.after(() => w.worker.terminate());
+      times.push((await nextMessage(w, 0)).attachMs);
+      assert.equal(heap.sharedMode, false, "answered from the event loop, the Heap switches at its next call");
+      heap.free(heap.alloc(8));
+      assert.equal(heap.sharedMode, true);
+      w.worker.postMessage("detach");
+      await nextMessage(w, 1);
+      await w.exit;
+      heap.stats(); // a slow path: the one thread left goes back to the plain paths
+      assert.equal(heap.sharedMode, false);
+    }
+    assert.ok(Math.min(...times) < 80, `Heap.attach took ${times.map((ms) => ms.toFixed(1)).join(", ")} ms`);
+    endHeap(heap, 0, "idle answer");
+  });
+
+  test("the handshake listener keeps no process alive: one whose main thread made a Heap ends when its work does", () => {
+    const dist = new URL("../../dist/index.js", import.meta.url).href;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e",
+      `import { Heap } from ${JSON.stringify(dist)}; const heap = new Heap(); heap.free(heap.alloc(8)); ` +
+      `await new Promise((done) => setTimeout(done, 50)); console.log("done");`], { encoding: "utf8", timeout: 20_000 });
+    assert.equal(r.error, undefined, "the process ended by itself");
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "done");
+  });
+
   test("thread ids: the main thread's is 0 without loading node:worker_threads; a worker's Heap takes its threadId", async () => {
     // A process whose code never loaded worker_threads: its main thread's Heap must not load it (3-5 ms) to learn its id.
     const dist = new URL("../../dist/index.js", import.meta.url).href;

@@ -33,8 +33,9 @@
 // so the next alloc or free of each takes its slow path, where lockHeap
 // switches that Heap and acknowledges (SLF_SHARED). The attaching thread
 // waits for the acknowledgements before its first allocation, up to
-// HANDSHAKE_MS: a thread that is idle (waiting for events) cannot answer, and
-// is not inside alloc or free either; it switches at its next call.
+// HANDSHAKE_MS: a thread that is idle (waiting for events) is not inside
+// alloc or free, and answers from its event loop (handshake.ts) where the
+// platform lets it; one that cannot switches at its next call.
 // What remains unguarded: a thread descheduled by the OS in the middle of a
 // plain fast path for longer than HANDSHAKE_MS, whose one pending store to
 // a bitmap word could then undo another thread's change of a neighbour.
@@ -58,6 +59,7 @@ import type { Allocator } from "./allocator.js";
 import { canWait, lockHolder, lockWord, unlockWord } from "./lock.js";
 import { checkHeap } from "./check.js";
 import { repairAfterDeath } from "./repair.js";
+import { announceHandshake, listenForHandshakes } from "./handshake.js";
 
 /** How long an attaching thread waits for running threads to switch to the shared paths. */
 const HANDSHAKE_MS = 100;
@@ -267,6 +269,7 @@ export function attachSlot(h: Allocator): void {
     if (heaps === undefined) heapsOf.set(key, (heaps = new Set()));
     heaps.add(h);
     if (h.u32[HDR_SHARED] !== 0 && !h.sharedMode) enterSharedMode(h);
+    if (h.u32.buffer instanceof SharedArrayBuffer) listenForHandshakes(h.threadId);
   } catch (e) {
     if (fresh && (h.u32[sw + SL_FLAGS]! & SLF_READY) === 0) h.u32[sw + SL_THREAD] = 0;
     throw e;
@@ -283,7 +286,9 @@ function startSharing(h: Allocator): boolean {
   try {
     if (soleSlot(h)) return false;
     if (h.u32[HDR_SHARED] === 0) Atomics.store(h.u32, HDR_SHARED, 1);
-    return armTraps(h, h.slot);
+    const armed = armTraps(h, h.slot);
+    if (armed) announceHandshake(h.u32.buffer as SharedArrayBuffer, h.threadId);
+    return armed;
   } finally {
     h.unlockHeap();
   }
