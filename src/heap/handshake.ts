@@ -15,10 +15,16 @@
 // free, which is all the acknowledgement says. It sets SLF_SHARED in its
 // slot and leaves the traps armed, so each of its Heaps switches to the
 // shared paths at its next call, as an idle thread that did not answer in
-// time does. The listener needs no Heap: it finds its slot by thread id in
-// the buffer the message carries (the same shared memory), and holds nothing
-// between messages, so it keeps no heap alive. A busy thread answers as
-// before, and one that gets the message late finds nothing left to do.
+// time does. It answers under the heap lock, where a slot that has not
+// answered while HDR_SHARED is set has its traps armed (the attaching
+// thread sets both in one critical section): a message that arrives late,
+// from an earlier attach, can then never acknowledge for a slot whose traps
+// are not yet armed. It only tries the lock (again 1 ms later while it is
+// held, for about as long as the attaching thread waits), so a thread that
+// died holding it cannot hang this thread's event loop. The listener needs
+// no Heap: it finds its slot by thread id in the buffer the message carries
+// (the same shared memory), and holds nothing after that, so it keeps no
+// heap alive. A busy thread answers as before, from its slow path.
 //
 // Where BroadcastChannel is missing (some browsers' workers), or before the
 // listener is up (it starts in a task after the thread's first shared Heap,
@@ -26,7 +32,12 @@
 // it did.
 
 import * as layout from "./layout.js";
-const { HDR_MAGIC, HDR_SHARED, HDR_SLOTS, HDR_VERSION, HEADER_BYTES, MAGIC, MAX_SLOTS, SL_FLAGS, SL_THREAD, SLF_READY, SLF_SHARED, SLOT_SHIFT, VERSION } = layout;
+const { HDR_LOCK, HDR_MAGIC, HDR_SHARED, HDR_SLOTS, HDR_VERSION, HEADER_BYTES, MAGIC, MAX_SLOTS, SL_FLAGS, SL_THREAD, SLF_READY, SLF_SHARED, SLOT_SHIFT,
+  VERSION } = layout;
+import { tryLockWord, unlockWord } from "./lock.js";
+
+/** How many times, 1 ms apart, an answer tries the heap lock: about the 100 ms an attaching thread waits. */
+const LOCK_TRIES = 100;
 
 /** The channel's name: every copy of offheap in the process (of this layout version) listens on it. */
 const CHANNEL = `offheap.handshake.v${VERSION}`;
@@ -63,17 +74,32 @@ export function announceHandshake(buffer: SharedArrayBuffer, threadId: number): 
   ensureChannel(threadId)?.postMessage(buffer);
 }
 
-// A message on the channel: if it is an image this thread has a slot in that
-// still waits for its answer, this thread answers for its Heaps there. Anything
-// else (another image, a message that is not an image) is left alone.
+// A message on the channel: if it is an image this thread has a slot in,
+// this thread answers for its Heaps there. Anything else (a message that is
+// not an image of this layout version) is left alone.
 function answer(data: unknown, threadId: number): void {
   if (!(data instanceof SharedArrayBuffer) || data.byteLength < HEADER_BYTES) return;
-  const u32 = new Uint32Array(data, 0, HEADER_BYTES >>> 2);
-  if (u32[HDR_MAGIC] !== MAGIC || u32[HDR_VERSION] !== VERSION || Atomics.load(u32, HDR_SHARED) === 0) return;
-  for (let k = 0; k < MAX_SLOTS; k++) {
+  const i32 = new Int32Array(data, 0, HEADER_BYTES >>> 2);
+  if (i32[HDR_MAGIC] !== MAGIC || i32[HDR_VERSION] !== VERSION) return;
+  tryAnswer(i32, threadId + 1, LOCK_TRIES);
+}
+
+// Under the heap lock: acknowledges for the slot of thread id `me` (SL_THREAD's value) if HDR_SHARED is
+// set and the slot has not answered (its traps are then armed). Tries the lock `tries` times, 1 ms apart.
+function tryAnswer(i32: Int32Array, me: number, tries: number): void {
+  let k = 0;
+  while (k < MAX_SLOTS && Atomics.load(i32, HDR_SLOTS + (k << SLOT_SHIFT) + SL_THREAD) !== me) k++;
+  if (k === MAX_SLOTS) return;
+  if (!tryLockWord(i32, HDR_LOCK, k + 1)) {
+    if (tries > 1) (setTimeout(() => tryAnswer(i32, me, tries - 1), 1) as { unref?: () => void }).unref?.();
+    return;
+  }
+  try {
     const sw = HDR_SLOTS + (k << SLOT_SHIFT);
-    if (Atomics.load(u32, sw + SL_THREAD) === threadId + 1 && (Atomics.load(u32, sw + SL_FLAGS) & (SLF_READY | SLF_SHARED)) === SLF_READY) {
-      Atomics.or(u32, sw + SL_FLAGS, SLF_SHARED);
+    if (Atomics.load(i32, HDR_SHARED) !== 0 && i32[sw + SL_THREAD] === me && (i32[sw + SL_FLAGS]! & (SLF_READY | SLF_SHARED)) === SLF_READY) {
+      Atomics.or(i32, sw + SL_FLAGS, SLF_SHARED);
     }
+  } finally {
+    unlockWord(i32, HDR_LOCK);
   }
 }
