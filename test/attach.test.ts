@@ -3,7 +3,7 @@
 // the image attached elsewhere behaves exactly like the original.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { DoubleFreeError, Heap, InvalidAddressError, InvalidImageError, PAGE_SIZE } from "../src/index.js";
+import { DoubleFreeError, Heap, InvalidAddressError, InvalidImageError, OffheapRangeError, OffheapTypeError, PAGE_SIZE } from "../src/index.js";
 import {
   CC_BASE, CC_SHIFT, HDR_CACHE, HDR_CLASS_HASH, HDR_END_PAGE, HDR_F64_LIVE_BOUND, HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, OLDEST_VERSION, popsSinceFold, VERSION,
 } from "../src/heap/layout.js";
@@ -108,6 +108,59 @@ describe("attach to the same memory", () => {
       }
     });
   }
+
+  test("a Heap attached through heap.buffer follows the memory's growth (shared and unshared WebAssembly.Memory)", () => {
+    // A buffer keeps the length it had when it was read (an unshared memory's growth detaches it):
+    // attached through the buffer, the second Heap saw the first one's growth as damage (H1) or threw
+    // a TypeError about a detached buffer. It is attached through the memory the buffer is of.
+    for (const memory of ["shared", "wasm"] as const) {
+      const base = memory === "wasm" ? new Heap({ maxSize: 64 * MIB, memory: new WebAssembly.Memory({ initial: 17, maximum: 1024 }) }) : new Heap({ maxSize: 64 * MIB });
+      const second = Heap.attach(base.buffer);
+      assert.equal(second.memory, base.memory, `${memory}: attached through the memory`);
+      const kept = second.alloc(100);
+      const big = base.alloc(8 * MIB); // grows the memory
+      const p = second.alloc(64);
+      assert.equal(second.sizeOf(big), 8 * MIB, memory);
+      second.check();
+      second.free(p);
+      second.free(big);
+      base.free(kept);
+      second.detach();
+      base.check();
+      assert.equal(base.stats().liveBlocks, 0, memory);
+    }
+  });
+
+  test("a Heap on a buffer that cannot show the grown heap throws OffheapRangeError, not damage; the heap is unchanged", () => {
+    const base = new Heap({ maxSize: 64 * MIB });
+    // Another object over the same shared memory, as a worker gets heap.buffer by postMessage: no Heap of this
+    // thread saw it, so it is attached as the fixed-length buffer it is. (It shares this thread's slot but is
+    // counted apart: it is not detached, which would give the slot back under base.)
+    const snapshot = structuredClone(base.buffer);
+    const fixed = Heap.attach(snapshot);
+    assert.equal(fixed.memory, snapshot);
+    fixed.free(fixed.alloc(64));
+    const big = base.alloc(8 * MIB); // past the snapshot's length
+    const before = base.stats();
+    for (const call of [() => fixed.alloc(8), () => fixed.sizeOf(big), () => fixed.check()]) {
+      expectError(call, OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "past the", "buffer this Heap was attached through", "attach through the WebAssembly.Memory");
+    }
+    base.check();
+    assert.deepEqual(base.stats(), before);
+    base.free(big);
+    base.check();
+  });
+
+  test("a Heap on a WebAssembly.Memory's ArrayBuffer that the memory's growth detached throws OffheapTypeError", () => {
+    const memory = new WebAssembly.Memory({ initial: 32, maximum: 64 });
+    const heap = new Heap({ memory: memory.buffer });
+    heap.free(heap.alloc(8));
+    memory.grow(1); // detaches memory.buffer, the heap's buffer
+    expectError(() => heap.alloc(8), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "was detached", "attach through the WebAssembly.Memory");
+    const again = Heap.attach(memory);
+    again.free(again.alloc(8));
+    again.check();
+  });
 
   test("(resizable) a second heap keeps working after the first one trimmed the memory below its views", () => {
     const a = new Heap({ memory: "resizable", maxSize: 16 * MIB, initialSize: 64 * KIB });

@@ -3,7 +3,7 @@
 // (heap.ts, which has the overview) adds the rest of the API on top: the
 // fast paths stay in one small class that V8 sees whole.
 
-import { HeapCorruptionError, OffheapTypeError, OutOfMemoryError } from "../errors.js";
+import { HeapCorruptionError, OffheapRangeError, OffheapTypeError, OutOfMemoryError } from "../errors.js";
 import type { Backing } from "../memory/backing.js";
 import { createViews, viewLength } from "../memory/views.js";
 import * as classof from "./class-of.js";
@@ -527,6 +527,10 @@ export class Allocator {
     }
     // Every slow path trusts the committed end: damage must not move it past the memory.
     if (!(end >= this.firstDataPage && end <= this.totalPages && end * PAGE_SIZE <= this.u8.length)) {
+      if (end >= this.firstDataPage && end <= this.totalPages && end * PAGE_SIZE > this.backing.maxByteLength) {
+        // Not damage: another Heap grew the image past what this one's buffer can ever show.
+        throw new OffheapRangeError(`Heap: the heap has grown to ${end * PAGE_SIZE} bytes, past the ${this.backing.maxByteLength}-byte buffer this Heap was attached through, which cannot grow (a WebAssembly.Memory's buffer keeps the length it had when it was read); attach through the WebAssembly.Memory`);
+      }
       throw new HeapCorruptionError("H1", `Heap: damaged metadata: committed end page ${end} is outside [${this.firstDataPage}, ${Math.min(this.totalPages, Math.floor(this.u8.length / PAGE_SIZE))}]`);
     }
     this.endPage = end;
@@ -536,6 +540,8 @@ export class Allocator {
   protected refreshViews(): void {
     // One read of the buffer: another thread's growth can replace a shared memory's buffer between two.
     const buffer = this.backing.buffer;
+    // A buffer of length 0 holds no image: a WebAssembly.Memory that grew detached it.
+    if (buffer.byteLength === 0) throw new OffheapTypeError("Heap: the buffer this Heap was attached through was detached (a WebAssembly.Memory detaches its buffer when it grows); attach through the WebAssembly.Memory");
     Object.assign(this, createViews(buffer, viewLength(buffer, this.rangeBytes))); // the fields exist: the object keeps its shape
     noteBuffer(this); // a Heap attached through this buffer shares this one's slot (slots.ts)
   }

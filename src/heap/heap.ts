@@ -64,7 +64,7 @@ import {
 } from "./layout.js";
 import { flushCaches, releaseEmptySpans } from "./central.js";
 import { raisePeakLive } from "./live-bytes.js";
-import { attachSlot, detachSlot, holdOtherThreads, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
+import { attachableMemory, attachSlot, detachSlot, holdOtherThreads, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
 import { cutTail, extend, resizeLarge } from "./page-heap.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkHeap } from "./check.js";
@@ -253,7 +253,10 @@ export class Heap extends Allocator {
    * except that blocks debug mode freed into a quarantine are released when
    * the heap is opened without debug mode (with it, they wait in the new
    * heap's quarantine). A plain ArrayBuffer cannot grow, so a heap attached to
-   * one is limited to its length. Throws InvalidImageError if `memory` holds
+   * one is limited to its length. The buffer of a WebAssembly.Memory that a
+   * Heap of this thread uses (`heap.buffer`) is attached through that
+   * memory, so the new Heap follows its growth (its `memory` is the
+   * WebAssembly.Memory). Throws InvalidImageError if `memory` holds
    * no image this version can open. Cost: O(1), plus O(live blocks) if some
    * wait in a quarantine.
    */
@@ -262,6 +265,7 @@ export class Heap extends Allocator {
     if (!isMemoryObject(memory)) {
       throw new OffheapTypeError(`Heap.attach: memory must be an ArrayBuffer, a SharedArrayBuffer or a WebAssembly.Memory holding a heap image, got ${describe(memory)}`);
     }
+    memory = attachableMemory(memory);
     attaching = openImage(memory, "Heap.attach");
     const heap = new Heap(checked);
     try {

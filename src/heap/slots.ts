@@ -108,10 +108,26 @@ function keyOfImage(h: Allocator): object {
   return key;
 }
 
+/** The WebAssembly.Memory of each buffer noteBuffer saw, so that Heap.attach(buffer) attaches through the memory. */
+const memoryOfBuffer = new WeakMap<object, WebAssembly.Memory>();
+
 /** Gives the current buffer of `h`'s WebAssembly.Memory its image's key (attach, and after a growth: Allocator.refreshViews). */
 export function noteBuffer(h: Allocator): void {
   const memory = h.memory;
-  if (memory instanceof WebAssembly.Memory) imageKeys.set(memory.buffer, imageOf(memory));
+  if (memory instanceof WebAssembly.Memory) {
+    imageKeys.set(memory.buffer, imageOf(memory));
+    memoryOfBuffer.set(memory.buffer, memory);
+  }
+}
+
+/**
+ * The WebAssembly.Memory whose buffer `memory` is, if a Heap of this thread
+ * uses that memory; else `memory`. A buffer keeps the length it had when it
+ * was read (an unshared memory's growth even detaches it), so a Heap
+ * attached through it could not follow the heap's growth.
+ */
+export function attachableMemory<M extends object>(memory: M): M | WebAssembly.Memory {
+  return memoryOfBuffer.get(memory) ?? memory;
 }
 
 /**
