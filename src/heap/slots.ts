@@ -81,6 +81,9 @@ export const TRAP_LIMIT = 0xffffffff;
  * last Heap through either gives the slot back. WeakMaps only: nothing here
  * keeps a memory alive (a WeakRef kept every memory made in one synchronous
  * run alive to its end, and a test making thousands ran out of address space).
+ * A set's Heaps hold their memory, and so their key: the entry lives as long
+ * as they do, and goes with them (a WeakMap's entry holds its value only
+ * through its key).
  */
 const heapsOf = new WeakMap<object, Set<Allocator>>();
 /** The key in heapsOf of each memory object (and each buffer of a WebAssembly.Memory) a Heap of this thread was attached through. */
