@@ -17,6 +17,7 @@ import { DoubleFreeError, Heap, heapSnapshot, InvalidAddressError, Mutex, Offhea
 import { OffHeapArray, OffHeapMap } from "../src/collections/index.js";
 import type * as Common from "./threads/common.mjs";
 import { hex, MIB } from "./helpers.js";
+import { wasmCompareExchange } from "../src/heap/wasm-cas.js";
 
 const THREADS = new URL("../../test/threads/", import.meta.url);
 const C = (await import(new URL("common.mjs", THREADS).href)) as typeof Common;
@@ -192,12 +193,14 @@ describe(`threads (${REPLAY})`, () => {
   }
 
   describe("racing double frees: of two frees of one block exactly one succeeds", () => {
-    for (const allocBy of ["main", "racers"] as const) {
-      const who = allocBy === "main" ? "the main thread allocated every block" : "one of the two racers allocated each block";
+    // On a shared WebAssembly.Memory the shared paths exchange with a WebAssembly instruction
+    // (heap/wasm-cas.ts), on a SharedArrayBuffer with Atomics.compareExchange: both race here.
+    for (const [allocBy, memory] of [["main", "wasm"], ["racers", "wasm"], ["racers", "sab"]] as const) {
+      const who = `${allocBy === "main" ? "the main thread allocated every block" : "one of the two racers allocated each block"} (${memory === "wasm" ? "a shared WebAssembly.Memory" : "a SharedArrayBuffer"})`;
       test(who, async (t) => {
-        const seed = C.subSeed(SEED, allocBy === "main" ? 200 : 201);
+        const seed = C.subSeed(SEED, allocBy === "main" ? 200 : memory === "wasm" ? 201 : 202);
         const rounds = Math.round(4000 * SCALE);
-        const heap = makeHeap(256 * MIB);
+        const heap = memory === "wasm" ? makeHeap(256 * MIB) : new Heap({ memory: new SharedArrayBuffer(256 * MIB), initialSize: MIB });
         const blocks = shared(rounds);
         if (allocBy === "main") {
           const next = C.rng(seed);
@@ -386,6 +389,7 @@ describe(`threads (${REPLAY})`, () => {
     await nextMessage(w, 0);
     heap.free(heap.alloc(8)); // its trap: this Heap switches to the shared paths
     assert.equal(heap.sharedMode, true, "the Heap that took the trap");
+    assert.equal(heap.casWord, wasmCompareExchange(heap.memory), "its exchange is the WebAssembly instruction");
     assert.equal(sibling.sharedMode, true, "the other Heap on the same image");
     assert.equal(sibling.alloc, heap.alloc);
     assert.equal(sibling.free, heap.free);

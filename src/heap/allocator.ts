@@ -22,6 +22,7 @@ import type { Profiler } from "./profile.js";
 import { plainAccessSize } from "./debug-trailer.js";
 import { currentThreadId, followSharedMode, noteBuffer, releaseHeapLock, takeHeapLock } from "./slots.js";
 import { defaultGrowBytes } from "./options.js";
+import { type CompareExchange, wasmCompareExchange } from "./wasm-cas.js";
 
 /**
  * The views and the alloc/free paths of a heap image; `Heap` is the class
@@ -64,6 +65,13 @@ export class Allocator {
   readonly threadId: number = 0;
   /** @internal True while this Heap runs the shared-mode paths (slots.ts). */
   sharedMode = false;
+  /**
+   * @internal The shared fast paths' compare-exchange of a bitmap word, by
+   * byte address: a WebAssembly instruction on a shared WebAssembly.Memory
+   * (wasm-cas.ts; installFastPaths sets it), Atomics.compareExchange on
+   * other memories.
+   */
+  casWord: CompareExchange = (byteAddress, expected, replacement) => Atomics.compareExchange(this.u32, byteAddress >>> 2, expected, replacement);
   /** @internal True after detach(): every call throws. */
   protected detached = false;
   /** @internal How deep this Heap holds the heap lock (the lock is reentrant per thread). */
@@ -204,7 +212,7 @@ export class Allocator {
         // (a free of it, refused without a write) reads its granule: a
         // failed exchange means a neighbour changed, and it tries again.
         for (let word = u32[bitW]!; ((word >>> shift) & 3) === G_FREE; word = u32[bitW]!) {
-          if (Atomics.compareExchange(u32, bitW, word, word ^ (3 << shift)) === word) {
+          if (this.casWord(bitW << 2, word, word ^ (3 << shift)) >>> 0 === word) {
             u32[cw + CC_TOP] = top - 1;
             u32[cw + CC_REQUESTED] = requested;
             return addr;
@@ -365,7 +373,7 @@ export class Allocator {
         // A failed exchange means a neighbour changed, or another thread
         // freed this block first: then the loop ends, and freeRest names it.
         while (pushes <= (u32[cw + CC_LIMIT]! | 0) && ((word >>> shift) & 3) === G_LIVE) {
-          const seen = Atomics.compareExchange(u32, bitW, word, word ^ (3 << shift));
+          const seen = this.casWord(bitW << 2, word, word ^ (3 << shift)) >>> 0;
           if (seen === word) {
             const top = u32[cw + CC_TOP]! + 1;
             u32[top] = addr;
@@ -415,6 +423,7 @@ export class Allocator {
   installFastPaths(): void {
     const self = this as { alloc: (n: number) => number; free: (a: number) => void };
     if (this.sharedMode) {
+      this.casWord = wasmCompareExchange(this.memory) ?? this.casWord;
       self.alloc = proto.allocShared;
       self.free = proto.freeShared;
     } else {
