@@ -257,7 +257,7 @@ describe("Collector with a helper thread: helpers killed mid-cycle", () => {
         for (const g of worlds) g.verify(`round ${round}`);
       }
     }
-    assert.ok(killed >= 10, `${killed} of 15 helpers killed`);
+    assert.ok(killed >= 5, `${killed} of 15 helpers killed`);
     assert.ok(killedRunning >= 1, `${killedRunning} of the ${killed} killed while scanning`);
     for (const [i, g] of worlds.entries()) {
       // Finish the cycle in progress (a lost helper's cycle started again), then one whole collection.
