@@ -18,6 +18,7 @@ import { OffHeapArray, OffHeapMap } from "../src/collections/index.js";
 import type * as Common from "./threads/common.mjs";
 import { hex, MIB } from "./helpers.js";
 import { wasmCompareExchange } from "../src/heap/wasm-cas.js";
+import { MAX_SLOTS, SL_THREAD, slotWord } from "../src/heap/layout.js";
 
 const THREADS = new URL("../../test/threads/", import.meta.url);
 const C = (await import(new URL("common.mjs", THREADS).href)) as typeof Common;
@@ -116,6 +117,23 @@ function freeSlots(heap: Heap, slots: Int32Array, what: string): number {
     n++;
   }
   return n;
+}
+
+/** Allocates 100 blocks of 16 to 115 bytes and fills each with its pattern. */
+function writeBlocks(heap: Heap): number[] {
+  return Array.from({ length: 100 }, (_, i) => {
+    const a = heap.alloc(16 + i);
+    C.writePattern(heap, a, 16 + i);
+    return a;
+  });
+}
+
+/** Verifies and frees the blocks of writeBlocks. */
+function freeBlocks(heap: Heap, blocks: number[]): void {
+  blocks.forEach((a, i) => {
+    assert.equal(C.verifyPattern(heap, a, `block ${i}`), 16 + i);
+    heap.free(a);
+  });
 }
 
 /** Ends a test: the heap passes check(), holds `live` blocks, and the main thread detaches. */
@@ -407,6 +425,91 @@ describe(`threads (${REPLAY})`, () => {
     late.detach();
     sibling.detach();
     endHeap(heap, 0, "siblings");
+  });
+
+  // A memory posted to a thread arrives as a new object each time (structured clone).
+  test("a thread given one heap as two memory objects: each Heap keeps working when the other detaches", async () => {
+    // Two objects over the same bytes looked like two images: the second Heap's detach() gave
+    // back the slot whose caches the first still used (check: S3), and a path switch by one
+    // left the other on the plain paths.
+    const heap = makeHeap();
+    heap.free(heap.alloc(8));
+    const w = spawn("alias-worker.mjs", { mode: "twice", memory: heap.memory }, "worker given the heap twice");
+    w.worker.postMessage({ memory: heap.memory });
+    const [done] = await finish([w], 30_000, () => `${w.name} did not finish`);
+    assert.deepEqual(done, { blocks: 400 });
+    heap.free(heap.alloc(8)); // the worker's attach put the heap in shared mode; a slow path leaves it
+    endHeap(heap, 0, "two objects");
+  });
+
+  test("this thread's heap sent away and back: the Heap on the returned object joins the first one's slot, and either may detach", async (t) => {
+    const heap = makeHeap();
+    const kept = writeBlocks(heap);
+    const w = spawn("alias-worker.mjs", { mode: "echo" }, "echoing worker");
+    t.after(() => w.worker.terminate());
+    w.worker.postMessage(heap.memory);
+    const back = (await nextMessage(w, 0)) as WebAssembly.Memory;
+    assert.notEqual(back, heap.memory, "a new object over the same bytes");
+    const other = Heap.attach(back);
+    assert.equal(other.slot, heap.slot, "one thread, one image, one slot");
+    assert.equal(other.sharedMode, false);
+    const blocks = Array.from({ length: 100 }, () => other.alloc(40));
+    for (const a of blocks) heap.free(a); // blocks of either Heap are the image's
+    other.detach(); // its slot stays: heap is still on it
+    freeBlocks(heap, kept);
+    endHeap(heap, 0, "sent and back");
+  });
+
+  test("a heap whose memory the program never read, sent away and back: the Heap on the returned object takes a slot of its own, and both run the shared paths meanwhile", async (t) => {
+    // Only heap's own code can do this (memoryObject does not list the memory): no probe finds heap.
+    const heap = makeHeap();
+    const kept = writeBlocks(heap);
+    const w = spawn("alias-worker.mjs", { mode: "echo" }, "echoing worker");
+    t.after(() => w.worker.terminate());
+    w.worker.postMessage(heap.memoryObject);
+    const other = Heap.attach((await nextMessage(w, 0)) as WebAssembly.Memory);
+    assert.notEqual(other.slot, heap.slot);
+    assert.equal(other.sharedMode, true);
+    heap.free(heap.alloc(8)); // its trap
+    assert.equal(heap.sharedMode, true, "heap switched at its next call");
+    const blocks = Array.from({ length: 100 }, () => other.alloc(40));
+    for (const a of blocks) heap.free(a);
+    // other's memory is listed (the program passed it in): a third object joins other's slot.
+    w.worker.postMessage(heap.memoryObject);
+    const third = Heap.attach((await nextMessage(w, 1)) as WebAssembly.Memory);
+    assert.equal(third.slot, other.slot);
+    third.detach();
+    other.detach();
+    heap.stats(); // a slow path: the thread's last slot goes back to the plain paths
+    assert.equal(heap.sharedMode, false);
+    freeBlocks(heap, kept);
+    endHeap(heap, 0, "unlisted sent and back");
+  });
+
+  test("a worker that attaches to each memory it is sent and never detaches holds one slot, past MAX_SLOTS messages", async () => {
+    // Its dropped Heaps are either still listed (the probe matches them) or collected (their slot
+    // is an orphan to take over): a slot per message would run out after MAX_SLOTS.
+    const heap = makeHeap();
+    const w = new Worker(new URL("alias-worker.mjs", THREADS), { workerData: { mode: "each" } });
+    const threadId = w.threadId;
+    const messages = MAX_SLOTS + 20;
+    const died = new Promise<never>((_, fail) => w.once("error", fail));
+    died.catch(() => {}); // awaited in the race below
+    try {
+      for (let i = 1; i <= messages; i++) {
+        const reply = new Promise<unknown>((done) => w.once("message", done));
+        w.postMessage({ memory: heap.memory });
+        assert.deepEqual(await Promise.race([reply, died]), { attached: i });
+      }
+      let slots = 0;
+      for (let k = 0; k < MAX_SLOTS; k++) if (heap.u32[slotWord(k) + SL_THREAD] === threadId + 1) slots++;
+      assert.equal(slots, 1, "the worker's slots");
+    } finally {
+      await w.terminate();
+    }
+    assert.equal(heap.releaseThread(threadId), true);
+    heap.free(heap.alloc(8));
+    endHeap(heap, 0, "attach per message");
   });
 
   test("an idle thread answers a new thread's handshake: Heap.attach does not wait out the 100 ms it gives a running thread", async (t) => {

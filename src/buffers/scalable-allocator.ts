@@ -113,7 +113,7 @@ export class ScalableAllocator {
     checkHeap("ScalableAllocator", heap);
     options = checkOptions("ScalableAllocator", options, OPTION_RULES);
     if (typeof options.debug === "object") checkOptions("ScalableAllocator", options.debug, DEBUG_OPTION_RULES, "options.debug");
-    const memory = heap.memory;
+    const memory = heap.memoryObject;
     if (typeof WebAssembly !== "undefined" && memory instanceof WebAssembly.Memory && !(memory.buffer instanceof SharedArrayBuffer)) {
       throw new OffheapTypeError(
         "ScalableAllocator: the heap's memory is an unshared WebAssembly.Memory, whose buffer is detached when it grows, " +

@@ -177,7 +177,7 @@ function spawn(data: HelperData, exited: () => void): Spawned {
 
 /** True where a Collector can have a helper thread: Node with worker_threads or a browser's workers, a heap on a shared WebAssembly.Memory. */
 export function helperSupported(heap: Heap): boolean {
-  return (nodeWorker() !== null || webPlatform() !== null) && heap.memory instanceof WebAssembly.Memory && heap.memory.buffer instanceof SharedArrayBuffer;
+  return (nodeWorker() !== null || webPlatform() !== null) && heap.memoryObject instanceof WebAssembly.Memory && heap.memoryObject.buffer instanceof SharedArrayBuffer;
 }
 
 /**
@@ -214,7 +214,7 @@ export class MarkHelper {
     this.capacity = L.HELPER_BYTES / 4 - wsGray;
     const u32 = heap.u32;
     const owner = (nextOwner = (nextOwner + 1) | 0);
-    Atomics.store(this.i32 = new Int32Array((heap.memory as WebAssembly.Memory).buffer), this.hw + H_OWNER, owner);
+    Atomics.store(this.i32 = new Int32Array((heap.memoryObject as WebAssembly.Memory).buffer), this.hw + H_OWNER, owner);
     Atomics.store(this.i32, this.hw + H_STATE, H_STARTING);
     u32[this.hw + H_STOP] = 0;
     u32[this.hw + H_SP] = 0;
@@ -222,7 +222,7 @@ export class MarkHelper {
     u32[this.hw + H_BYTES] = 0;
     u32[this.hw + ws.sliceEnd] = 0;
     const data: HelperData = {
-      module, memory: heap.memory as WebAssembly.Memory, hw: this.hw, owner, dir: space.dir, descW: heap.descW, capacity: this.capacity, room, units: HELPER_UNITS,
+      module, memory: heap.memoryObject as WebAssembly.Memory, hw: this.hw, owner, dir: space.dir, descW: heap.descW, capacity: this.capacity, room, units: HELPER_UNITS,
       words: {
         owner: H_OWNER, state: H_STATE, stop: H_STOP, sp: H_SP, blocks: H_BLOCKS, bytes: H_BYTES, sliceEnd: ws.sliceEnd, blocksDone: ws.blocks, bytesDone: ws.bytes,
         chunks: L.DIR_CHUNKS, cover: L.DIR_COVER, base: L.DIR_BASE,

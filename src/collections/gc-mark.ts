@@ -157,7 +157,7 @@ export class Marker {
     this.segment = segment;
     this.capacity = capacity;
     this.gray = new Uint32Array(segment);
-    this.scan = js ? null : wasmScan(heap.memory);
+    this.scan = js ? null : wasmScan(heap.memoryObject);
     if (this.scan !== null) this.ws = this.openWorkspace();
   }
 

@@ -20,7 +20,8 @@ import { granuleState, setGranule } from "./granules.js";
 import { checkSize, liveSpan, usableBytes } from "./validate.js";
 import type { Profiler } from "./profile.js";
 import { plainAccessSize } from "./debug-trailer.js";
-import { currentThreadId, followSharedMode, noteBuffer, releaseHeapLock, takeHeapLock } from "./slots.js";
+import { currentThreadId, followSharedMode, releaseHeapLock, takeHeapLock } from "./slots.js";
+import { listMemory, noteBuffer } from "./thread-heaps.js";
 import { defaultGrowBytes } from "./options.js";
 import { type CompareExchange, wasmCompareExchange } from "./wasm-cas.js";
 
@@ -57,6 +58,8 @@ export class Allocator {
   cacheW = HDR_CACHE;
   /** @internal This Heap's slot in the slot table, -1 until it has one (slots.ts). */
   slot = -1;
+  /** @internal True once this Heap's memory is listed, and its slot says so (slots.ts: listMemory). */
+  memoryListed = false;
   /**
    * The id of the thread this Heap belongs to: `worker_threads.threadId` in
    * Node (0 on the main thread), a random id elsewhere. Pass it to
@@ -106,12 +109,19 @@ export class Allocator {
 
   /** The backing memory object: a WebAssembly.Memory, ArrayBuffer or SharedArrayBuffer. */
   get memory(): ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory {
+    if (!this.memoryListed) listMemory(this);
     return this.backing.memory;
   }
 
   /** The current buffer (replaced when a WebAssembly.Memory grows). */
   get buffer(): ArrayBuffer | SharedArrayBuffer {
+    if (!this.memoryListed) listMemory(this);
     return this.backing.buffer;
+  }
+
+  /** @internal heap.memory for the heap's own code: the program did not read it (slots.ts: listMemory). */
+  get memoryObject(): ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory {
+    return this.backing.memory;
   }
 
   /**
@@ -423,7 +433,7 @@ export class Allocator {
   installFastPaths(): void {
     const self = this as { alloc: (n: number) => number; free: (a: number) => void };
     if (this.sharedMode) {
-      this.casWord = wasmCompareExchange(this.memory) ?? this.casWord;
+      this.casWord = wasmCompareExchange(this.memoryObject) ?? this.casWord;
       self.alloc = proto.allocShared;
       self.free = proto.freeShared;
     } else {

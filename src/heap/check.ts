@@ -14,7 +14,7 @@ import { CLASS_OBJECTS, CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
   binOf, D_CLASS, D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, CC_ARRAY, CC_LIMIT, CC_MAX, CC_TOP, CC_BASE, CC_PUSHES, CC_SHIFT, popsSinceFold, G_FREE, G_LIVE_BIT, G_NONE, HDR_CACHE,
   HDR_BIN_NONEMPTY, HDR_EMPTY, HDR_FREE_BIN, HDR_FREE_PAGES, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES,
-  HDR_N_EMPTY_SPANS, HDR_PARTIAL, HDR_SLOTS, KIND_CACHE, KIND_FREE, KIND_SMALL, MAX_SLOTS, N_BINS, PAGE_SIZE, D_NEXT, D_PREV, SL_CACHE, SLOT_SHIFT, cacheBlockBytes,
+  HDR_N_EMPTY_SPANS, HDR_PARTIAL, HDR_SLOTS, KIND_CACHE, KIND_FREE, KIND_SMALL, MAX_SLOTS, N_BINS, PAGE_SIZE, D_NEXT, D_PREV, SL_CACHE, slotWord, cacheBlockBytes,
 } from "./layout.js";
 import type { Core } from "./core.js";
 import { granuleState, usedGranules } from "./granules.js";
@@ -130,7 +130,7 @@ function checkSlots(h: Core): Set<number> {
   const pages = new Set<number>();
   if (u32[HDR_SLOTS + SL_CACHE] !== HDR_CACHE) fail("T1", `slot 0's cache lines are at word ${u32[HDR_SLOTS + SL_CACHE]}, not ${HDR_CACHE}`);
   for (let k = 1; k < MAX_SLOTS; k++) {
-    const sw = HDR_SLOTS + (k << SLOT_SHIFT);
+    const sw = slotWord(k);
     if (!slotReady(u32, k)) continue;
     const w = u32[sw + SL_CACHE]!;
     const p = (w << 2) / PAGE_SIZE;

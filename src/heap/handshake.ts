@@ -32,8 +32,8 @@
 // it did.
 
 import * as layout from "./layout.js";
-const { HDR_LOCK, HDR_MAGIC, HDR_SHARED, HDR_SLOTS, HDR_VERSION, HEADER_BYTES, MAGIC, MAX_SLOTS, SL_FLAGS, SL_THREAD, SLF_READY, SLF_SHARED, SLOT_SHIFT,
-  VERSION } = layout;
+const { HDR_LOCK, HDR_MAGIC, HDR_SHARED, HDR_VERSION, HEADER_BYTES, MAGIC, MAX_SLOTS, SL_FLAGS, SL_THREAD, SLF_READY, SLF_SHARED, slotOf,
+  slotWord, VERSION } = layout;
 import { tryLockWord, unlockWord } from "./lock.js";
 
 /** How many times, 1 ms apart, an answer tries the heap lock: about the 100 ms an attaching thread waits. */
@@ -84,20 +84,19 @@ function answer(data: unknown, threadId: number): void {
   tryAnswer(i32, threadId + 1, LOCK_TRIES);
 }
 
-// Under the heap lock: acknowledges for the slot of thread id `me` (SL_THREAD's value) if HDR_SHARED is
-// set and the slot has not answered (its traps are then armed). Tries the lock `tries` times, 1 ms apart.
+// Under the heap lock: acknowledges for the slots of thread id `me` (SL_THREAD's value) that have not answered
+// while HDR_SHARED is set (their traps are then armed). Tries the lock `tries` times, 1 ms apart.
 function tryAnswer(i32: Int32Array, me: number, tries: number): void {
-  let k = 0;
-  while (k < MAX_SLOTS && Atomics.load(i32, HDR_SLOTS + (k << SLOT_SHIFT) + SL_THREAD) !== me) k++;
-  if (k === MAX_SLOTS) return;
+  let k = slotOf(i32, me - 1);
+  if (k < 0) return;
   if (!tryLockWord(i32, HDR_LOCK, k + 1)) {
     if (tries > 1) (setTimeout(() => tryAnswer(i32, me, tries - 1), 1) as { unref?: () => void }).unref?.();
     return;
   }
   try {
-    const sw = HDR_SLOTS + (k << SLOT_SHIFT);
-    if (Atomics.load(i32, HDR_SHARED) !== 0 && i32[sw + SL_THREAD] === me && (i32[sw + SL_FLAGS]! & (SLF_READY | SLF_SHARED)) === SLF_READY) {
-      Atomics.or(i32, sw + SL_FLAGS, SLF_SHARED);
+    for (; Atomics.load(i32, HDR_SHARED) !== 0 && k < MAX_SLOTS; k++) {
+      const sw = slotWord(k);
+      if (i32[sw + SL_THREAD] === me && (i32[sw + SL_FLAGS]! & (SLF_READY | SLF_SHARED)) === SLF_READY) Atomics.or(i32, sw + SL_FLAGS, SLF_SHARED);
     }
   } finally {
     unlockWord(i32, HDR_LOCK);

@@ -64,7 +64,8 @@ import {
 } from "./layout.js";
 import { flushCaches, releaseEmptySpans } from "./central.js";
 import { raisePeakLive } from "./live-bytes.js";
-import { attachableMemory, attachSlot, detachSlot, holdOtherThreads, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
+import { attachSlot, detachSlot, holdOtherThreads, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
+import { attachableMemory, listMemory } from "./thread-heaps.js";
 import { cutTail, extend, resizeLarge } from "./page-heap.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkHeap } from "./check.js";
@@ -141,9 +142,13 @@ export class Heap extends Allocator {
       initialPages = plan.initialPages;
     }
     super(backing, growAt, growBy);
+    // An image this thread made, or a copy no other thread runs on: the slot with this thread's id is its.
+    const made = attached === null || freshImage || !(backing.buffer instanceof SharedArrayBuffer);
     if (attached === null) extend(this, initialPages);
-    else if (freshImage || !(backing.buffer instanceof SharedArrayBuffer)) releaseOtherSlots(this);
-    attachSlot(this);
+    else if (made) releaseOtherSlots(this);
+    attachSlot(this, made);
+    // The program holds the memory it passed in, and may hand it on (slots.ts: listMemory).
+    if (attached === null ? typeof o.memory === "object" : !freshImage) listMemory(this);
     this.installTools(o);
     if (attached !== null) {
       const debug = this.debugHeap;

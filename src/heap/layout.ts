@@ -77,7 +77,9 @@
 //   +31 HDR_SHARED   1 while more than one thread (slot) uses the heap:
 //                          every thread then runs the shared-mode paths
 //   +32 + 4k HDR_SLOTS  slot k of the slot table (slots.ts), one per thread
-//                          attached, MAX_SLOTS of them:
+//                          attached (a thread attached through memory
+//                          objects not known to be one may hold more),
+//                          MAX_SLOTS of them:
 //            +0 SL_THREAD  the thread's id + 1 (worker_threads.threadId);
 //                          0 = the slot is free
 //            +1 SL_BUSY    1 while the thread runs a slow path without taking
@@ -90,7 +92,10 @@
 //            +3 SL_FLAGS   SLF_SHARED: the thread switched to shared mode;
 //                          SLF_READY: its cache lines are set up (a slot
 //                          is claimed, with a compareExchange on SL_THREAD,
-//                          before its thread takes the heap lock)
+//                          before its thread takes the heap lock);
+//                          bits 8-31: the id the thread gave the memory
+//                          object its Heaps are attached through
+//                          (thread-heaps.ts); 0: none recorded
 //   +256 + 8c HDR_CACHE  slot 0's cache list of class c (the local cache), 32 bytes
 //            (another slot's lines are the same, at SL_CACHE + 8c):
 //            +0 CC_TOP     word index of the slot of the object on top of
@@ -268,10 +273,22 @@ export const SL_THREAD = 0;
 export const SL_BUSY = 1;
 /** ...word index of the slot's cache lines (HDR_CACHE for slot 0; else the start of its cache block). */
 export const SL_CACHE = 2;
-/** ...flags: SLF_SHARED once the thread runs the shared-mode paths, SLF_READY once its caches are set up. */
+/** ...flags: SLF_SHARED once the thread runs the shared-mode paths, SLF_READY once its caches are set up; from bit SLF_KEY_SHIFT the id of the memory object its Heaps are on (thread-heaps.ts). */
 export const SL_FLAGS = 3;
 export const SLF_SHARED = 1;
 export const SLF_READY = 2;
+export const SLF_KEY_SHIFT = 8;
+
+/** The first word of slot k's entry in the slot table. */
+export function slotWord(k: number): number {
+  return HDR_SLOTS + (k << SLOT_SHIFT);
+}
+
+/** The first slot of thread `threadId` in the slot table `words`, -1 if it has none. */
+export function slotOf(words: Uint32Array | Int32Array, threadId: number): number {
+  for (let k = 0; k < MAX_SLOTS; k++) if (Atomics.load(words, slotWord(k) + SL_THREAD) === threadId + 1) return k;
+  return -1;
+}
 export const HDR_CACHE = 256;
 export const CC_SHIFT = 3; // 8 words per class
 export const CC_TOP = 0;

@@ -6,7 +6,7 @@
 import { CLASS_SIZE, N_CLASSES } from "./size-classes.js";
 import {
   CC_ARRAY, CC_BASE, CC_SHIFT, CC_TOP, HDR_CLASS_USED, HDR_END_PAGE, HDR_F64_CLASS_ALLOCS, HDR_F64_CLASS_FREES, HDR_F64_LIVE_BOUND, HDR_F64_PEAK_LIVE, HDR_FREE_PAGES,
-  HDR_LARGE_PAGES, HDR_SLOTS, MAX_SLOTS, PAGE_SIZE, SL_CACHE, SL_FLAGS, SL_THREAD, SLF_READY, SLOT_SHIFT,
+  HDR_LARGE_PAGES, MAX_SLOTS, PAGE_SIZE, SL_CACHE, SL_FLAGS, SL_THREAD, SLF_READY, slotWord,
 } from "./layout.js";
 import type { Core } from "./core.js";
 
@@ -34,7 +34,7 @@ export function countedLiveBytes(h: Core): number {
   }
   // The counts since each list's last fold, in every attached slot (one, mostly).
   for (let k = 0; k < MAX_SLOTS; k++) {
-    const sw = HDR_SLOTS + (k << SLOT_SHIFT);
+    const sw = slotWord(k);
     if (u32[sw + SL_THREAD] === 0 || (u32[sw + SL_FLAGS]! & SLF_READY) === 0) continue;
     const lines = u32[sw + SL_CACHE]!;
     for (let w = 0; w <= N_CLASSES >>> 5; w++) {

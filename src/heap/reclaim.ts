@@ -15,7 +15,7 @@ import type { Heap } from "./heap.js";
 import { PAGE_SHIFT } from "./layout.js";
 import { CLASS_SIZE } from "./size-classes.js";
 import { forEachRootAddress } from "./roots.js";
-import { heapsOnMemory, imageOf } from "./slots.js";
+import { heapsOnMemory, imageOf } from "./thread-heaps.js";
 
 /**
  * @internal log2 of the heap's page size. Every block that starts in one
@@ -115,21 +115,21 @@ const soleReclaimers = new WeakMap<object, Reclaimer>();
  * (claimSoleHeap). Changes nothing.
  */
 export function checkSoleHeap(heap: Heap, api: string): void {
-  const other = soleReclaimers.get(imageOf(heap.memory));
+  const other = soleReclaimers.get(imageOf(heap.memoryObject));
   if (other !== undefined) throw new OffheapTypeError(`${api}: a ${other.name} runs on this memory already; one per heap`);
-  if (heapsOnMemory(heap.memory) > 1) {
+  if (heapsOnMemory(heap.memoryObject) > 1) {
     throw new OffheapTypeError(`${api}: another Heap of this thread is attached to the same memory (Heap.attach); detach it first, so that every handle, scope and store of the heap goes through this one`);
   }
 }
 
 /** @internal Claims `heap`'s memory for `r` (after checkSoleHeap): Heap.attach of it in this thread is refused until releaseSoleHeap. */
 export function claimSoleHeap(heap: Heap, r: Reclaimer): void {
-  soleReclaimers.set(imageOf(heap.memory), r);
+  soleReclaimers.set(imageOf(heap.memoryObject), r);
 }
 
 /** @internal Ends the claim of `r` on `heap`'s memory. */
 export function releaseSoleHeap(heap: Heap, r: Reclaimer): void {
-  const key = imageOf(heap.memory);
+  const key = imageOf(heap.memoryObject);
   if (soleReclaimers.get(key) === r) soleReclaimers.delete(key);
 }
 
@@ -139,7 +139,7 @@ export function releaseSoleHeap(heap: Heap, r: Reclaimer): void {
  * another Heap of this thread on the same image.
  */
 export function refuseClaimedMemory(heap: Heap, api: string): void {
-  const r = soleReclaimers.get(imageOf(heap.memory));
+  const r = soleReclaimers.get(imageOf(heap.memoryObject));
   if (r !== undefined) {
     throw new OffheapTypeError(`${api}: this thread's Heap on this memory runs a ${r.name}; use that Heap (a second one would open handles and scopes the ${r.name} does not see)`);
   }

@@ -4,11 +4,14 @@
 //
 // Every Heap belongs to a slot, the one of its thread: the first Heap of a
 // thread claims a free slot, later Heaps of the same thread (Heap.attach on
-// the same image: the same memory object, or a buffer a Heap of the thread
-// saw of its WebAssembly.Memory) join it, and detach() of the last one gives it
-// back. This thread's Heaps per image are kept here (heapsOf), not in
+// the same image: the same memory object, a buffer a Heap of the thread
+// saw of its WebAssembly.Memory, or another object over the same bytes that
+// a probe finds: attachSlot) join it, and detach() of the last one gives it
+// back. This thread's Heaps per image are kept in thread-heaps.ts, not in
 // the image, so attaching to a copy of an image leaves the copy as it was;
-// they share the slot's caches, so they switch paths together. A
+// they share the slot's caches, so they switch paths together. (A thread
+// attached through an object the probe cannot match holds a second slot,
+// as if it were another thread.) A
 // slot's caches are touched only by its thread, so the fast paths use plain
 // loads and stores on them. Slot 0's cache lines are the header's and its
 // arrays the cache region; another slot's live in a cache block
@@ -50,8 +53,8 @@
 
 import { HeapCorruptionError, OffheapRangeError, OutOfMemoryError } from "../errors.js";
 import * as layout from "./layout.js";
-const { CC_LIMIT, CC_SAMPLE_AT, CC_SHIFT, HDR_CACHE, HDR_LOCK, HDR_SHARED, HDR_SLOTS, MAX_SLOTS, SAMPLE_NEVER, SL_CACHE, SL_FLAGS,
-  SL_BUSY, SL_THREAD, SLF_READY, SLF_SHARED, SLOT_SHIFT } = layout;
+const { CC_LIMIT, CC_SAMPLE_AT, CC_SHIFT, HDR_CACHE, HDR_LOCK, HDR_SHARED, MAX_SLOTS, SAMPLE_NEVER, SL_CACHE, SL_FLAGS,
+  SL_BUSY, SL_THREAD, SLF_KEY_SHIFT, SLF_READY, SLF_SHARED, slotOf, slotWord } = layout;
 import { N_CLASSES } from "./size-classes.js";
 import { allocCacheBlock, flushCaches, foldCounts, freeCacheBlock } from "./central.js";
 import { cacheBlockBytes } from "./layout.js";
@@ -60,6 +63,7 @@ import { canWait, lockHolder, lockWord, unlockWord } from "./lock.js";
 import { checkHeap } from "./check.js";
 import { repairAfterDeath } from "./repair.js";
 import { announceHandshake, listenForHandshakes } from "./handshake.js";
+import { findImage, joinImage, leaveImage, siblingsOf, slotOfImage, unlistedKey } from "./thread-heaps.js";
 
 /** How long an attaching thread waits for running threads to switch to the shared paths. */
 const HANDSHAKE_MS = 100;
@@ -72,65 +76,16 @@ const TRAP_SAMPLE_AT = 0x80000000;
 /** A CC_LIMIT no push passes (-1 as int32): a trap for the fast free (check.ts accepts it in S2). */
 export const TRAP_LIMIT = 0xffffffff;
 
-/**
- * Heaps of this thread attached, per image: under the memory object the
- * first of them was attached through (the image's key). A
- * WebAssembly.Memory and the buffers it hands out are the same bytes, so
- * each buffer a Heap of this thread saw of its memory (at attach and after
- * every growth: noteBuffer) has the memory's key too (imageKeys), and the
- * last Heap through either gives the slot back. WeakMaps only: nothing here
- * keeps a memory alive (a WeakRef kept every memory made in one synchronous
- * run alive to its end, and a test making thousands ran out of address space).
- * A set's Heaps hold their memory, and so their key: the entry lives as long
- * as they do, and goes with them (a WeakMap's entry holds its value only
- * through its key).
- */
-const heapsOf = new WeakMap<object, Set<Allocator>>();
-/** The key in heapsOf of each memory object (and each buffer of a WebAssembly.Memory) a Heap of this thread was attached through. */
-const imageKeys = new WeakMap<object, object>();
-
-/** The key of the image `memory` (a heap.memory a Heap of this thread was attached through) holds; `memory` itself if none was. */
-export function imageOf(memory: object): object {
-  return imageKeys.get(memory) ?? memory;
-}
-
-/** The Heaps of this thread attached to the image `memory` (a heap.memory) holds and not detached. */
-export function heapsOnMemory(memory: object): number {
-  return heapsOf.get(imageOf(memory))?.size ?? 0;
-}
-
-// The key of h's image: that of h.memory, or of a WebAssembly.Memory's
-// current buffer, if a Heap of this thread was attached through it; else h.memory.
-function keyOfImage(h: Allocator): object {
-  const memory = h.memory;
-  let key = imageKeys.get(memory);
-  if (key === undefined && memory instanceof WebAssembly.Memory) key = imageKeys.get(memory.buffer);
-  key ??= memory;
-  imageKeys.set(memory, key);
-  noteBuffer(h);
-  return key;
-}
-
-/** The WebAssembly.Memory of each buffer noteBuffer saw, so that Heap.attach(buffer) attaches through the memory. */
-const memoryOfBuffer = new WeakMap<object, WebAssembly.Memory>();
-
-/** Gives the current buffer of `h`'s WebAssembly.Memory its image's key (attach, and after a growth: Allocator.refreshViews). */
-export function noteBuffer(h: Allocator): void {
-  const memory = h.memory;
-  if (memory instanceof WebAssembly.Memory) {
-    imageKeys.set(memory.buffer, imageOf(memory));
-    memoryOfBuffer.set(memory.buffer, memory);
+// A slot of thread id `me` (SL_THREAD's value) that no listed object of
+// this thread matched (findImage) and whose object (its id) is not a live
+// unlisted one: its Heaps went without detach(), or it is a copy of the
+// image and they are on the original. -1 if there is none.
+function orphanSlot(u32: Uint32Array, me: number): number {
+  for (let k = 0; k < MAX_SLOTS; k++) {
+    const sw = slotWord(k);
+    if (u32[sw + SL_THREAD] === me && (u32[sw + SL_FLAGS]! & SLF_READY) !== 0 && !unlistedKey(u32[sw + SL_FLAGS]! >>> SLF_KEY_SHIFT)) return k;
   }
-}
-
-/**
- * The WebAssembly.Memory whose buffer `memory` is, if a Heap of this thread
- * uses that memory; else `memory`. A buffer keeps the length it had when it
- * was read (an unshared memory's growth even detaches it), so a Heap
- * attached through it could not follow the heap's growth.
- */
-export function attachableMemory<M extends object>(memory: M): M | WebAssembly.Memory {
-  return memoryOfBuffer.get(memory) ?? memory;
+  return -1;
 }
 
 /**
@@ -211,16 +166,6 @@ export function lockId(h: Allocator): number {
   return h.slot + 1;
 }
 
-function slotWord(k: number): number {
-  return HDR_SLOTS + (k << SLOT_SHIFT);
-}
-
-/** The slot of thread `threadId`, -1 if it has none. */
-export function slotOf(u32: Uint32Array, threadId: number): number {
-  for (let k = 0; k < MAX_SLOTS; k++) if (u32[slotWord(k) + SL_THREAD] === threadId + 1) return k;
-  return -1;
-}
-
 /** True if `h`'s slot is the only one in use (under the heap lock). */
 export function soleSlot(h: Allocator): boolean {
   for (let k = 0; k < MAX_SLOTS; k++) if (k !== h.slot && h.u32[slotWord(k) + SL_THREAD] !== 0) return false;
@@ -245,14 +190,26 @@ export function initSlots(u32: Uint32Array): void {
 }
 
 /**
- * Gives `h` the slot of its thread, claiming a free one if the thread has
- * none (taking the lock itself). When another thread already uses the heap,
- * the heap enters shared mode and this waits for the running threads to
- * switch (see the top of this file). Throws OffheapRangeError when all
- * MAX_SLOTS slots are taken, OutOfMemoryError when a cache block does not fit.
+ * Gives `h` the slot of its thread's Heaps on its image, claiming a free one
+ * if there are none (taking the lock itself). `made`: the image is one this
+ * thread made (new Heap), opened from a file, or an unshared copy, where
+ * the slot with this thread's id is this thread's. Otherwise `h` joins the
+ * Heaps of this thread on the same memory object or on another object over
+ * the same bytes (findListedKey), else a slot whose Heaps are gone
+ * (orphanSlot); failing those it takes a slot of its own: a Heap of this
+ * thread may be on the image through an object that is not listed, and two
+ * slots of one thread are safe where a slot shared with Heaps it does not
+ * know is not (the last detach() of either would free it under the other).
+ * When another slot is in use, the heap enters shared mode and this waits
+ * for the running threads to switch (see the top of this file). Throws
+ * OffheapRangeError when all MAX_SLOTS slots are taken, OutOfMemoryError
+ * when a cache block does not fit.
  */
-export function attachSlot(h: Allocator): void {
-  let k = slotOf(h.u32, h.threadId);
+export function attachSlot(h: Allocator, made: boolean): void {
+  const key = findImage(h, !made);
+  let k: number;
+  if (key !== undefined) k = slotOfImage(key);
+  else k = made ? slotOf(h.u32, h.threadId) : orphanSlot(h.u32, h.threadId + 1);
   const fresh = k < 0;
   // Claimed before the lock is taken, so the lock's holder is always a slot: a thread that
   // stops while attaching is found by releaseThread like any other.
@@ -278,15 +235,12 @@ export function attachSlot(h: Allocator): void {
       h.u32[sw + SL_CACHE] = w;
     }
     h.cacheW = h.u32[sw + SL_CACHE]!;
+    h.attaching = false;
+    const id = joinImage(h, key);
     if (fresh) {
       resetBounds(h);
-      h.u32[sw + SL_FLAGS] = h.u32[HDR_SHARED] !== 0 ? SLF_READY | SLF_SHARED : SLF_READY;
+      h.u32[sw + SL_FLAGS] = (h.u32[HDR_SHARED] !== 0 ? SLF_READY | SLF_SHARED : SLF_READY) | id << SLF_KEY_SHIFT;
     }
-    h.attaching = false;
-    const key = keyOfImage(h);
-    let heaps = heapsOf.get(key);
-    if (heaps === undefined) heapsOf.set(key, (heaps = new Set()));
-    heaps.add(h);
     if (h.u32[HDR_SHARED] !== 0 && !h.sharedMode) enterSharedMode(h);
     if (h.u32.buffer instanceof SharedArrayBuffer) listenForHandshakes(h.threadId);
   } catch (e) {
@@ -297,9 +251,9 @@ export function attachSlot(h: Allocator): void {
   }
 }
 
-// Under the lock: if another thread uses the heap, enters shared mode and
-// arms the traps of the threads that have not switched; returns whether
-// there were any (then the caller waits for them).
+// Under the lock: if another slot is in use, enters shared mode and arms
+// the traps of the slots that have not switched; returns whether another
+// thread holds one of them (then the caller waits for it).
 function startSharing(h: Allocator): boolean {
   h.lockHeap();
   try {
@@ -313,7 +267,10 @@ function startSharing(h: Allocator): boolean {
   }
 }
 
-// Arms the trap in every slot in use but `self` whose thread has not switched; returns whether there was one.
+// Arms the trap in every slot in use but `self` whose thread has not
+// switched (every one: `all`); returns whether another thread holds one.
+// Another slot of this thread (attachSlot) is in no fast path while this
+// code runs: it counts as switched at once, and its Heaps switch at their next call.
 function armTraps(h: Allocator, self: number, all = false): boolean {
   const u32 = h.u32;
   let armed = false;
@@ -325,7 +282,8 @@ function armTraps(h: Allocator, self: number, all = false): boolean {
       u32[cw + CC_LIMIT] = TRAP_LIMIT;
       u32[cw + CC_SAMPLE_AT] = TRAP_SAMPLE_AT;
     }
-    armed = true;
+    if (u32[sw + SL_THREAD] !== h.threadId + 1) armed = true;
+    else if (!all) u32[sw + SL_FLAGS] = u32[sw + SL_FLAGS]! | SLF_SHARED;
   }
   return armed;
 }
@@ -374,8 +332,7 @@ function awaitHandshake(h: Allocator): void {
  * For Heap.check and releaseThread, which read every slot's caches.
  */
 export function holdOtherThreads(h: Allocator): void {
-  armTraps(h, h.slot, true);
-  pause(QUIESCE_MS);
+  if (armTraps(h, h.slot, true)) pause(QUIESCE_MS);
 }
 
 // Sleeps `ms` milliseconds where this thread may wait, else spins.
@@ -411,8 +368,7 @@ export function leaveSharedMode(h: Allocator): void {
 
 // Installs the fast paths of a mode in `h` and in every other Heap of this thread on its image.
 function switchPaths(h: Allocator, shared: boolean): void {
-  const siblings = h.attaching ? undefined : heapsOf.get(imageOf(h.memory));
-  for (const each of siblings?.has(h) ? siblings : [h]) {
+  for (const each of h.attaching ? [h] : siblingsOf(h)) {
     each.sharedMode = shared;
     each.installFastPaths();
   }
@@ -429,12 +385,7 @@ function resetBounds(h: Allocator): void {
 
 /** Gives `h`'s share of its slot back (under the heap lock); the last Heap of the slot empties its caches and frees it. */
 export function detachSlot(h: Allocator): void {
-  const key = imageOf(h.memory);
-  const heaps = heapsOf.get(key);
-  heaps?.delete(h);
-  if (heaps !== undefined && heaps.size > 0) return;
-  heapsOf.delete(key);
-  releaseSlot(h, h.slot);
+  if (leaveImage(h)) releaseSlot(h, h.slot);
 }
 
 // Returns slot k's cached objects to their spans (if its caches were set up) and frees the slot.
@@ -470,8 +421,8 @@ function freeSlot(h: Allocator, k: number): void {
  * take back (found by validating the image after it held the lock).
  */
 export function releaseThreadSlot(h: Allocator, threadId: number): boolean {
-  const id = slotOf(h.u32, threadId);
-  if (id >= 0 && lockHolder(h.i32, HDR_LOCK) === id + 1) {
+  const id = lockHolder(h.i32, HDR_LOCK) - 1;
+  if (id >= 0 && id < MAX_SLOTS && h.u32[slotWord(id) + SL_THREAD] === threadId + 1) {
     // It died holding the heap lock: take the lock over, then see what it left.
     Atomics.store(h.i32, HDR_LOCK, lockId(h) << 1 | 1);
     h.adoptLock();
@@ -496,10 +447,13 @@ export function releaseThreadSlot(h: Allocator, threadId: number): boolean {
     h.lockHeap();
   }
   try {
-    const k = slotOf(h.u32, threadId);
-    if (k < 0) return false;
-    releaseSlot(h, k);
-    return true;
+    let released = false;
+    for (let k = 0; k < MAX_SLOTS; k++) {
+      if (h.u32[slotWord(k) + SL_THREAD] !== threadId + 1) continue;
+      releaseSlot(h, k);
+      released = true;
+    }
+    return released;
   } finally {
     h.unlockHeap();
   }
@@ -507,17 +461,15 @@ export function releaseThreadSlot(h: Allocator, threadId: number): boolean {
 
 /**
  * Opens a copy of an image (an unshared buffer, or a file): no other thread
- * runs on it, so the lock is free and every slot but this thread's id has
- * its caches returned and is freed. (A slot with this thread's id, from the
+ * runs on it, so the lock is free and every slot but the first with this
+ * thread's id has its caches returned and is freed. (That slot, from the
  * image's own process or another, is consistent data: this thread goes on
  * with its caches.)
  */
 export function releaseOtherSlots(h: Allocator): void {
   h.u32[HDR_LOCK] = 0;
   h.u32[HDR_SHARED] = 0;
-  for (let k = 0; k < MAX_SLOTS; k++) {
-    const thread = h.u32[slotWord(k) + SL_THREAD]!;
-    if (thread !== 0 && thread !== h.threadId + 1) releaseSlot(h, k);
-  }
+  const kept = slotOf(h.u32, h.threadId);
+  for (let k = 0; k < MAX_SLOTS; k++) if (k !== kept && h.u32[slotWord(k) + SL_THREAD] !== 0) releaseSlot(h, k);
   for (let k = 0; k < MAX_SLOTS; k++) h.u32[slotWord(k) + SL_FLAGS] = h.u32[slotWord(k) + SL_FLAGS]! & ~SLF_SHARED;
 }
