@@ -58,7 +58,7 @@ export class Allocator {
   cacheW = HDR_CACHE;
   /** @internal This Heap's slot in the slot table, -1 until it has one (slots.ts). */
   slot = -1;
-  /** @internal True once this Heap's memory is listed, and its slot says so (slots.ts: listMemory). */
+  /** @internal True once this Heap's memory is listed (thread-heaps.ts: listMemory), or an unshared memory that needs not be. */
   memoryListed = false;
   /**
    * The id of the thread this Heap belongs to: `worker_threads.threadId` in
@@ -119,7 +119,7 @@ export class Allocator {
     return this.backing.buffer;
   }
 
-  /** @internal heap.memory for the heap's own code: the program did not read it (slots.ts: listMemory). */
+  /** @internal heap.memory for the heap's own code: the program did not read it (thread-heaps.ts: listMemory). */
   get memoryObject(): ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory {
     return this.backing.memory;
   }

@@ -57,17 +57,14 @@ import { HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../err
 import { type Backing, isMemoryObject, openBacking } from "../memory/backing.js";
 import { createViews } from "../memory/views.js";
 import { Allocator, primeFree } from "./allocator.js";
-import { sizeClassOf } from "./class-of.js";
-import { MAX_SMALL_SIZE, N_CLASSES } from "./size-classes.js";
-import {
-  CACHE_MAX_OBJECTS, CC_SHIFT, D_CLASS, D_USED, G_LIVE, G_LIVE_DEBUG, geometry, HDR_F64_REQUESTED, MAX_RANGE_BYTES, PAGE_SHIFT, PAGE_SIZE,
-} from "./layout.js";
+import { N_CLASSES } from "./size-classes.js";
+import { CACHE_MAX_OBJECTS, CC_SHIFT, geometry, MAX_RANGE_BYTES, PAGE_SIZE } from "./layout.js";
 import { flushCaches, releaseEmptySpans } from "./central.js";
 import { raisePeakLive } from "./live-bytes.js";
 import { attachSlot, detachSlot, holdOtherThreads, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
 import { attachableMemory, listMemory } from "./thread-heaps.js";
-import { cutTail, extend, resizeLarge } from "./page-heap.js";
-import { granuleState, setGranule } from "./granules.js";
+import { cutTail, extend } from "./page-heap.js";
+import { resizeBlock, zeroBlock } from "./resize.js";
 import { checkHeap } from "./check.js";
 import { checkOption, checkSize } from "./validate.js";
 import { currentImageProblem, formatImage, openImage, planImage } from "./image.js";
@@ -147,7 +144,7 @@ export class Heap extends Allocator {
     if (attached === null) extend(this, initialPages);
     else if (made) releaseOtherSlots(this);
     attachSlot(this, made);
-    // The program holds the memory it passed in, and may hand it on (slots.ts: listMemory).
+    // The program holds the memory it passed in, and may hand it on (thread-heaps.ts: listMemory).
     if (attached === null ? typeof o.memory === "object" : !freshImage) listMemory(this);
     this.installTools(o);
     if (attached !== null) {
@@ -292,10 +289,7 @@ export class Heap extends Allocator {
   calloc(sizeBytes: number): number {
     checkSize("Heap.calloc", sizeBytes, this.totalPages);
     const addr = this.alloc(sizeBytes);
-    const end = addr + this.usable(addr);
-    // A small block is zeroed by word stores: the call of TypedArray#fill costs more than they do (calloc(20): 55-60 ns with fill, 19-20 with stores).
-    if (end - addr <= 64) for (let w = addr >>> 2, u32 = this.u32; w < end >>> 2; w++) u32[w] = 0;
-    else this.u8.fill(0, addr, end);
+    zeroBlock(this, addr);
     return addr;
   }
 
@@ -320,29 +314,7 @@ export class Heap extends Allocator {
   private reallocLocked(addr: number, sizeBytes: number): number {
     // plainSpan, keeping the size it finds: the block's bytes a move copies.
     const dw = this.liveSpan(addr, "Heap.realloc", true);
-    const oldSize = plainAccessSize(this, addr, this.usable(addr), "Heap.realloc", true);
-    const u32 = this.u32;
-    const cls = u32[dw + D_CLASS]!;
-    let inPlace = false;
-    if (cls !== 0) {
-      inPlace = sizeBytes <= MAX_SMALL_SIZE && sizeClassOf(sizeBytes) === cls;
-    } else if (sizeBytes > MAX_SMALL_SIZE) {
-      if (resizeLarge(this, addr >>> PAGE_SHIFT, Math.ceil(sizeBytes / PAGE_SIZE))) {
-        this.u32[dw + D_USED] = sizeBytes;
-        this.profiler?.resized(addr, sizeBytes);
-        inPlace = true;
-      }
-    }
-    if (inPlace) {
-      // A block debug mode allocated loses its trailer's meaning: it is a plain block now.
-      if (granuleState(this.u32, addr) === G_LIVE_DEBUG) setGranule(this.u32, addr, G_LIVE);
-      this.f64[HDR_F64_REQUESTED] = this.f64[HDR_F64_REQUESTED]! + sizeBytes;
-      return addr;
-    }
-    const moved = this.alloc(sizeBytes);
-    this.u8.copyWithin(moved, addr, addr + Math.min(oldSize, sizeBytes));
-    this.free(addr);
-    return moved;
+    return resizeBlock(this, addr, sizeBytes, dw, plainAccessSize(this, addr, this.usable(addr), "Heap.realloc", true), this.profiler);
   }
 
   /** @internal Throws the error `api` should throw unless `addr` is the start of a live block (scope.ts, handles.ts). */
