@@ -512,6 +512,46 @@ describe(`threads (${REPLAY})`, () => {
     endHeap(heap, 0, "attach per message");
   });
 
+  test("3 workers attach and detach at random through the memory objects they are sent, while this thread allocates: every block survives", async () => {
+    // Each message makes a new object over the same bytes; Heaps through any of them are one
+    // thread's on one image, and blocks one allocates another verifies and frees.
+    const heap = makeHeap();
+    const workers = [0, 1, 2].map((i) => spawn("alias-worker.mjs", { mode: "random", memory: heap.memory, seed: C.subSeed(SEED, 300 + i) }, `random attacher ${i}`));
+    const answered = workers.map(() => 0);
+    const mine: number[] = [];
+    const next = C.rng(C.subSeed(SEED, 299));
+    const work = setInterval(() => {
+      doing("random attachers: the main thread's allocations");
+      workers.forEach((w, i) => {
+        for (; answered[i]! < w.messages.length && w.messages[answered[i]!] === "more"; answered[i]!++) w.worker.postMessage({ memory: heap.memory });
+      });
+      for (let i = 0; i < 500; i++) {
+        if (mine.length > 300) {
+          const a = mine.splice(C.randInt(next, 0, mine.length - 1), 1)[0]!;
+          C.verifyPattern(heap, a, "a block of the main thread");
+          heap.free(a);
+        }
+        const size = C.randInt(next, 8, 600);
+        const a = heap.alloc(size);
+        C.writePattern(heap, a, size);
+        mine.push(a);
+      }
+    }, 1);
+    try {
+      const done = await finish(workers, 60_000, () => workers.map((w) => `${w.name}: ${w.messages.length} messages`).join("\n"));
+      for (const d of done) assert.equal(d.steps, 400);
+      assert.ok(done.some((d) => d.objects > 5), `objects per worker: ${done.map((d) => d.objects).join(", ")}`);
+    } finally {
+      clearInterval(work);
+    }
+    for (const a of mine) {
+      C.verifyPattern(heap, a, "a block of the main thread");
+      heap.free(a);
+    }
+    for (const w of workers) assert.equal(heap.releaseThread(w.threadId), false, `${w.name} detached every Heap: it holds no slot`);
+    endHeap(heap, 0, "random attachers");
+  });
+
   test("an idle thread answers a new thread's handshake: Heap.attach does not wait out the 100 ms it gives a running thread", async (t) => {
     // This thread waits for events while each worker attaches (nextMessage sleeps): it runs no heap
     // code, and answers from its event loop (heap/handshake.ts). Unanswered, an attach takes 100 ms.

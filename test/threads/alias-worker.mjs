@@ -9,11 +9,16 @@
 //   "each"    attaches to every memory it is sent, never detaching (a
 //             handler that drops its Heap), allocates and frees a block;
 //             collects garbage before every other attach; posts { attached } for each.
+//   "random"  from workerData.seed: attaches through the memory objects it
+//             has (workerData.memory, and one more per "more" it posts and
+//             the answer it gets), detaches, allocates blocks through one
+//             Heap and verifies and frees them through another, 400 steps;
+//             then frees the rest, detaches all and posts { objects, steps }.
 import { parentPort, workerData } from "node:worker_threads";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Heap } from "../../dist/index.js";
-import { verifyPattern, writePattern } from "./common.mjs";
+import { randInt, rng, verifyPattern, writePattern } from "./common.mjs";
 
 const { mode } = workerData;
 if (mode === "echo") {
@@ -29,6 +34,42 @@ if (mode === "echo") {
     attached++;
     parentPort.postMessage({ attached });
   });
+} else if (mode === "random") {
+  const next = rng(workerData.seed);
+  const objects = [workerData.memory];
+  const heaps = [Heap.attach(workerData.memory)];
+  const blocks = [];
+  const any = (xs) => xs[randInt(next, 0, xs.length - 1)];
+  for (let step = 0; step < 400; step++) {
+    const r = randInt(next, 0, 9);
+    if (r === 0) {
+      parentPort.postMessage("more");
+      objects.push(await new Promise((done) => parentPort.once("message", (m) => done(m.memory))));
+    } else if (r <= 2) {
+      heaps.push(Heap.attach(any(objects)));
+    } else if (r === 3 && heaps.length > 1) {
+      heaps.splice(randInt(next, 0, heaps.length - 1), 1)[0].detach();
+    } else {
+      const heap = any(heaps);
+      for (let i = 0; i < 50; i++) {
+        const size = randInt(next, 8, 600);
+        const a = heap.alloc(size);
+        writePattern(heap, a, size);
+        blocks.push(a);
+      }
+      for (let i = 0; i < 40; i++) {
+        const heap = any(heaps);
+        const a = blocks.splice(randInt(next, 0, blocks.length - 1), 1)[0];
+        verifyPattern(heap, a, `step ${step}`);
+        heap.free(a);
+      }
+    }
+  }
+  for (const a of blocks) heaps[0].free(a);
+  for (const heap of heaps.slice(1)) heap.detach();
+  heaps[0].check();
+  heaps[0].detach();
+  parentPort.postMessage({ objects: objects.length, steps: 400 });
 } else {
   const first = Heap.attach(workerData.memory);
   const { memory } = await new Promise((done) => parentPort.once("message", done));
