@@ -41,8 +41,9 @@ const imageKeys = new WeakMap<object, object>();
 /** The WebAssembly.Memory of each buffer noteBuffer saw, so that Heap.attach(buffer) attaches through the memory. */
 const memoryOfBuffer = new WeakMap<object, WebAssembly.Memory>();
 
-/** Listed keys (see the top of this file). */
+/** Listed keys (see the top of this file); the collected ones are dropped when the list doubles, and before each probe. */
 let listed: WeakRef<object>[] = [];
+let pruneAt = 64;
 const listedKeys = new WeakSet<object>();
 const LIST_PER_TASK = 256;
 let listBudget = LIST_PER_TASK;
@@ -82,7 +83,7 @@ export function findImage(h: Allocator, probe: boolean): object | undefined {
 // other: word 0 of class 0's cache line in the listed Heaps' slot, which no
 // class uses (layout.ts) and no other thread touches. It is put back.
 function findListed(h: Allocator): object | undefined {
-  listed = listed.filter((ref) => ref.deref() !== undefined);
+  pruneListed();
   for (const ref of listed) {
     const key = ref.deref()!;
     const heaps = heapsOf.get(key);
@@ -101,6 +102,11 @@ function findListed(h: Allocator): object | undefined {
     }
   }
   return undefined;
+}
+
+function pruneListed(): void {
+  listed = listed.filter((ref) => ref.deref() !== undefined);
+  pruneAt = 2 * listed.length + 64;
 }
 
 /** The slot of the Heaps under `key` (findImage's). */
@@ -173,6 +179,7 @@ export function listMemory(h: Allocator): void {
     const timer = setTimeout(() => (listBudget = LIST_PER_TASK), 0);
     (timer as { unref?: () => void }).unref?.();
   }
+  if (listed.length >= pruneAt) pruneListed();
   listed.push(new WeakRef(key));
   listedKeys.add(key);
   unlistedIds.delete(keyIds.get(key)!);
