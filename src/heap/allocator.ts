@@ -203,10 +203,11 @@ export class Allocator {
   /**
    * @internal alloc's fast path in shared mode (slots.ts), installed as this
    * Heap's `alloc` while other threads use the heap: the same steps as alloc,
-   * but the granule changes with a compareExchange, since other threads
-   * change other granules of the same bitmap word. Cost: about 8 ns more
-   * than alloc (one compare-exchange: casWord). Everything else it touches is this
-   * thread's own slot.
+   * but other threads change other granules of the same bitmap word, so
+   * the granule changes with a compareExchange (casWord: about 8 ns more
+   * than alloc) where another object may start in the same bitmap byte
+   * (classes of 8-24 bytes), else with a store of that byte alone.
+   * Everything else it touches is this thread's own slot.
    */
   allocShared(sizeBytes: number): number {
     if ((sizeBytes >>> 0) === sizeBytes && sizeBytes <= MAX_SMALL_SIZE) {
@@ -218,6 +219,22 @@ export class Allocator {
       if (addr >>> 2 < u32.length && requested <= (u32[cw + CC_SAMPLE_AT]! | 0)) {
         const bitW = BITMAP_W + (addr >>> GRANULE_WORD_SHIFT);
         const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
+        if (sizeBytes > 24) {
+          // A bitmap byte covers 32 bytes, where no other object of a class
+          // of 32 bytes and up starts: no other thread writes this byte (a
+          // free of a neighbour exchanges the word, and fails and tries
+          // again if this store lands first), so a plain store does.
+          const bi = (bitW << 2) + (shift >>> 3);
+          const u8 = this.u8;
+          const byte = u8[bi]!;
+          if (((byte >>> (shift & 7)) & 3) === G_FREE) {
+            u8[bi] = byte ^ (3 << (shift & 7));
+            u32[cw + CC_TOP] = top - 1;
+            u32[cw + CC_REQUESTED] = requested;
+            return addr;
+          }
+          return this.allocSlow(sizeBytes);
+        }
         // The object is on this thread's list, so only a misuse elsewhere
         // (a free of it, refused without a write) reads its granule: a
         // failed exchange means a neighbour changed, and it tries again.

@@ -23,7 +23,9 @@
 // While several do (HDR_SHARED == 1), each Heap runs allocShared and
 // freeShared (allocator.ts), which change the bitmap's granules with a
 // compareExchange: other threads change other granules of the same word,
-// and of two frees of one block exactly one exchange succeeds. Every slow
+// and of two frees of one block exactly one exchange succeeds. (An alloc
+// of more than 24 bytes stores the one byte of the word that no other
+// thread writes.) Every slow
 // path, in both modes, runs under the heap lock (HDR_LOCK, lock.ts), which
 // orders the central lists, the page heap, the slot table and growth.
 // There is one lock, so there is no lock order to keep; a Mutex a user
