@@ -24,6 +24,7 @@ import { currentThreadId, followSharedMode, releaseHeapLock, takeHeapLock } from
 import { listMemory, noteBuffer } from "./thread-heaps.js";
 import { defaultGrowBytes } from "./options.js";
 import { type CompareExchange, wasmCompareExchange } from "./wasm-cas.js";
+import { allocShared, freeShared } from "./shared-paths.js";
 
 /**
  * The views and the alloc/free paths of a heap image; `Heap` is the class
@@ -166,7 +167,8 @@ export class Allocator {
     return this.allocSlow(sizeBytes);
   }
 
-  private allocSlow(sizeBytes: number, api = "Heap.alloc"): number {
+  /** @internal Every case of alloc() and allocShared() but their fast ones. */
+  allocSlow(sizeBytes: number, api = "Heap.alloc"): number {
     checkSize(api, sizeBytes, this.totalPages);
     this.lockHeap();
     try {
@@ -200,64 +202,14 @@ export class Allocator {
     return addr;
   }
 
-  /**
-   * @internal alloc's fast path in shared mode (slots.ts), installed as this
-   * Heap's `alloc` while other threads use the heap: the same steps as alloc,
-   * but other threads change other granules of the same bitmap word, so
-   * the granule changes with a compareExchange (casWord: about 8 ns more
-   * than alloc) where another object may start in the same bitmap byte
-   * (classes of 8-24 bytes), else with a store of that byte alone.
-   * Everything else it touches is this thread's own slot.
-   */
-  allocShared(sizeBytes: number): number {
-    if ((sizeBytes >>> 0) === sizeBytes && sizeBytes <= MAX_SMALL_SIZE) {
-      const cw = this.cacheW + (CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]! << CC_SHIFT);
-      const u32 = this.u32;
-      const top = u32[cw + CC_TOP]!;
-      const addr = u32[top]!;
-      const requested = (u32[cw + CC_REQUESTED]! + sizeBytes) | 0;
-      if (addr >>> 2 < u32.length && requested <= (u32[cw + CC_SAMPLE_AT]! | 0)) {
-        const bitW = BITMAP_W + (addr >>> GRANULE_WORD_SHIFT);
-        const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
-        if (sizeBytes > 24) {
-          // A bitmap byte covers 32 bytes, where no other object of a class
-          // of 32 bytes and up starts: no other thread writes this byte (a
-          // free of a neighbour exchanges the word, and fails and tries
-          // again if this store lands first), so a plain store does.
-          const bi = (bitW << 2) + (shift >>> 3);
-          const u8 = this.u8;
-          const byte = u8[bi]!;
-          if (((byte >>> (shift & 7)) & 3) === G_FREE) {
-            u8[bi] = byte ^ (3 << (shift & 7));
-            u32[cw + CC_TOP] = top - 1;
-            u32[cw + CC_REQUESTED] = requested;
-            return addr;
-          }
-          return this.allocSlow(sizeBytes);
-        }
-        // The object is on this thread's list, so only a misuse elsewhere
-        // (a free of it, refused without a write) reads its granule: a
-        // failed exchange means a neighbour changed, and it tries again.
-        for (let word = u32[bitW]!; ((word >>> shift) & 3) === G_FREE; word = u32[bitW]!) {
-          if (this.casWord(bitW << 2, word, word ^ (3 << shift)) >>> 0 === word) {
-            u32[cw + CC_TOP] = top - 1;
-            u32[cw + CC_REQUESTED] = requested;
-            return addr;
-          }
-        }
-      }
-    }
-    return this.allocSlow(sizeBytes);
-  }
-
   /** @internal The fast alloc of this Heap's mode: what the slow paths and debug mode call. */
   coreAlloc(sizeBytes: number): number {
-    return this.sharedMode ? this.allocShared(sizeBytes) : proto.alloc.call(this, sizeBytes);
+    return this.sharedMode ? allocShared.call(this, sizeBytes) : proto.alloc.call(this, sizeBytes);
   }
 
   /** @internal The fast free of this Heap's mode. */
   coreFree(addr: number): void {
-    if (this.sharedMode) this.freeShared(addr);
+    if (this.sharedMode) freeShared.call(this, addr);
     else proto.free.call(this, addr);
   }
 
@@ -344,7 +296,8 @@ export class Allocator {
   // a case new to it deoptimizes the loop, as any new case did before.
   // (8cfc3a7 had one small exit too, without the feedback: V8 inlined it
   // and its calls, and still deoptimized there; it was reverted.)
-  private freeRest(addr: number): void {
+  /** @internal */
+  freeRest(addr: number): void {
     if (addr === 0) return;
     this.lockHeap();
     try {
@@ -375,44 +328,6 @@ export class Allocator {
     } finally {
       this.unlockHeap();
     }
-  }
-
-  /**
-   * @internal free's fast path in shared mode (slots.ts): as free, but the
-   * granule goes from G_LIVE to G_FREE with a compareExchange, the one
-   * step where two threads freeing one block meet: exactly one exchange
-   * succeeds, and the other free finds the block free and throws
-   * DoubleFreeError from freeRest. The class and the push bound are read
-   * before the exchange: a free that must make room on its list (or that
-   * releaseThread's trap stops: slots.ts) takes the heap lock first and
-   * changes the granule under it (freeRest).
-   */
-  freeShared(addr: number): void {
-    const u32 = this.u32;
-    if ((addr >>> 0) === addr && (addr & ALIGN_MASK) === 0 && addr >>> 2 < u32.length) {
-      const bitW = BITMAP_W + (addr >>> GRANULE_WORD_SHIFT);
-      const shift = (addr >>> 2) & GRANULE_SHIFT_MASK;
-      let word = u32[bitW]!;
-      const cls = u32[this.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
-      if (((word >>> shift) & 3) === G_LIVE && cls !== 0 && cls <= N_CLASSES) {
-        const cw = this.cacheW + (cls << CC_SHIFT);
-        const pushes = (u32[cw + CC_PUSHES]! + 1) | 0;
-        // A failed exchange means a neighbour changed, or another thread
-        // freed this block first: then the loop ends, and freeRest names it.
-        while (pushes <= (u32[cw + CC_LIMIT]! | 0) && ((word >>> shift) & 3) === G_LIVE) {
-          const seen = this.casWord(bitW << 2, word, word ^ (3 << shift)) >>> 0;
-          if (seen === word) {
-            const top = u32[cw + CC_TOP]! + 1;
-            u32[top] = addr;
-            u32[cw + CC_TOP] = top;
-            u32[cw + CC_PUSHES] = pushes;
-            return;
-          }
-          word = seen;
-        }
-      }
-    }
-    this.freeRest(addr);
   }
 
   /**
@@ -451,8 +366,8 @@ export class Allocator {
     const self = this as { alloc: (n: number) => number; free: (a: number) => void };
     if (this.sharedMode) {
       this.casWord = wasmCompareExchange(this.memoryObject) ?? this.casWord;
-      self.alloc = proto.allocShared;
-      self.free = proto.freeShared;
+      self.alloc = allocShared;
+      self.free = freeShared;
     } else {
       // Back to the prototype's calls. Own properties are reassigned, never
       // deleted: on Node 24 (V8 13) deleting them turned the Heap into a

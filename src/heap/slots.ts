@@ -21,7 +21,7 @@
 // Modes. While one thread uses the heap (HDR_SHARED == 0), alloc and free
 // are the plain fast paths: no atomics, as fast as before threads existed.
 // While several do (HDR_SHARED == 1), each Heap runs allocShared and
-// freeShared (allocator.ts), which change the bitmap's granules with a
+// freeShared (shared-paths.ts), which change the bitmap's granules with a
 // compareExchange: other threads change other granules of the same word,
 // and of two frees of one block exactly one exchange succeeds. (An alloc
 // of more than 24 bytes stores the one byte of the word that no other

@@ -1,6 +1,6 @@
 // The shared fast paths' compare-exchange, as one WebAssembly instruction.
 //
-// allocShared and freeShared (allocator.ts) change a granule of the
+// allocShared and freeShared (shared-paths.ts) change a granule of the
 // allocation bitmap with a compare-exchange of its 32-bit word. V8 does not
 // inline Atomics: Atomics.compareExchange is a call of a builtin, 11.0 ns on
 // a word in the cache (Node 20 and 24; Atomics.load 5.3 ns; the same
