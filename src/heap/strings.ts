@@ -12,7 +12,6 @@ import { hex, InvalidAddressError, OffheapTypeError } from "../errors.js";
 interface StringHeap {
   readonly u8: Uint8Array;
   readonly u32: Uint32Array;
-  readonly buffer: ArrayBuffer | SharedArrayBuffer;
   alloc(sizeBytes: number): number;
 }
 
@@ -56,5 +55,5 @@ export function readString(heap: StringHeap, addr: number, sizeBytes: number): s
     throw new InvalidAddressError(`Heap.readString: the block at ${hex(addr)} does not hold a string from fromString (length prefix ${n} exceeds the block)`);
   }
   const bytes = heap.u8.subarray(addr + 4, addr + 4 + n);
-  return decoder.decode(heap.buffer instanceof ArrayBuffer ? bytes : bytes.slice());
+  return decoder.decode(bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice()); // Chrome's TextDecoder refuses a view of shared memory
 }
