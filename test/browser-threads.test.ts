@@ -96,6 +96,7 @@ interface Result {
   race: { blocks: number; badWins: string[] };
   inMailboxes: number; liveBeforeDrain: number; expectedBeforeDrain: number; liveAfter: number;
   allocs: number; frees: number; statsAllocs: number; statsFrees: number; committedMiB: number;
+  alias: { sameObject: boolean; sameSlot: boolean; blocks: number };
   collector: { sharedMemory: boolean; wasmLoop: boolean; whole: number; half: number };
   concurrent: { helperMarked: boolean; whole: number; half: number };
   ms: { stress: number; race: number; total: number };
@@ -155,6 +156,8 @@ test(`one heap, the page and two workers in Chromium: alloc, free across threads
     assert.equal(a.won + b.won, RACE_BLOCKS, "the two workers' successful frees add up to the raced blocks");
     for (const x of [a, b]) assert.equal(x.won + x.doubleFree + x.invalidAddress, RACE_BLOCKS, `each failed racing free threw DoubleFreeError or InvalidAddressError (${JSON.stringify(x)})`);
 
+    assert.deepEqual(r.alias, { sameObject: false, sameSlot: true, blocks: 200 },
+      "the memory sent to a worker and back is a new object; a Heap on it joins the page's slot, and its blocks are freed through the page's Heap after it detached");
     assert.equal(r.liveBeforeDrain, r.expectedBeforeDrain, "after the workers detached, stats().liveBlocks counts the page's blocks and those left in the mailboxes");
     assert.equal(r.liveAfter, 0, "stats().liveBlocks is 0 once every block is freed");
     assert.equal(r.statsAllocs, r.allocs, "stats().allocs counts every alloc of every thread");

@@ -176,6 +176,23 @@ async function drive(heap, memory, message, failed, t0) {
   const badWins = [];
   for (let i = 0; i < RACE && badWins.length < 10; i++) if (wins[i] !== 1) badWins.push(`block ${hex(blocks[i])} (#${i}) freed ${wins[i]} times`);
 
+  phase("attaching through the memory sent away and back");
+  // Structured cloning makes a new WebAssembly.Memory over the same bytes: Heap.attach finds the
+  // page's Heap on them and joins its slot, so its detach leaves the page's Heap its caches.
+  workers[0].postMessage({ type: "echo", memory });
+  const back = (await message(0, "echo")).memory;
+  const other = Heap.attach(back);
+  const alias = { sameObject: back === memory, sameSlot: other.slot === heap.slot, blocks: 0 };
+  for (let i = 0; i < 200; i++) {
+    const size = 16 + i;
+    const addr = other.alloc(size);
+    p.allocs++;
+    writePattern(other, addr, size);
+    own.push([addr, size]); // freed through the page's Heap below
+    alias.blocks++;
+  }
+  other.detach();
+
   phase("draining the mailboxes");
   // The workers are detached: what is live is the page's blocks and the ones left in the mailboxes.
   const left = [];
@@ -212,6 +229,7 @@ async function drive(heap, memory, message, failed, t0) {
     statsAllocs: stats.allocs,
     statsFrees: stats.frees,
     committedMiB: Math.round(stats.committedBytes / MIB),
+    alias,
     collector,
     concurrent,
     ms: { stress: Math.round(tStress - t0), race: Math.round(tRace - tStress), total: Math.round(performance.now() - t0) },

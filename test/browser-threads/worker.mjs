@@ -27,6 +27,7 @@ self.onmessage = async (e) => {
   try {
     if (msg.type === "start") await start(msg);
     else if (msg.type === "race") race(msg);
+    else if (msg.type === "echo") self.postMessage({ type: "echo", memory: msg.memory }); // a new object over the same bytes
     else throw new Error(`worker: unknown message ${JSON.stringify(msg.type)}`);
   } catch (err) {
     self.postMessage({ type: "error", error: errorData(err) });
