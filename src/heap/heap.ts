@@ -258,9 +258,15 @@ export class Heap extends Allocator {
    * one is limited to its length. The buffer of a WebAssembly.Memory that a
    * Heap of this thread uses (`heap.buffer`) is attached through that
    * memory, so the new Heap follows its growth (its `memory` is the
-   * WebAssembly.Memory). Throws InvalidImageError if `memory` holds
+   * WebAssembly.Memory). Heaps of one thread on one shared image share the
+   * thread's cache, and the last one's detach() returns it, whichever
+   * object each came through: a memory posted to a thread twice arrives as
+   * two objects, which a probe of the memories the program passed in or
+   * read (`heap.memory`, `heap.buffer`) tells apart from two heaps
+   * (thread-heaps.ts). Throws InvalidImageError if `memory` holds
    * no image this version can open. Cost: O(1), plus O(live blocks) if some
-   * wait in a quarantine.
+   * wait in a quarantine, plus O(memories listed) for an object this thread
+   * has not attached through.
    */
   static attach(memory: ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory, options?: AttachOptions): Heap {
     const checked = checkHeapOptions("Heap.attach", options, ATTACH_OPTION_RULES);
