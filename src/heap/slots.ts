@@ -197,7 +197,7 @@ export function initSlots(u32: Uint32Array): void {
  * thread made (new Heap), opened from a file, or an unshared copy, where
  * the slot with this thread's id is this thread's. Otherwise `h` joins the
  * Heaps of this thread on the same memory object or on another object over
- * the same bytes (findListedKey), else a slot whose Heaps are gone
+ * the same bytes (thread-heaps.ts findImage), else a slot whose Heaps are gone
  * (orphanSlot); failing those it takes a slot of its own: a Heap of this
  * thread may be on the image through an object that is not listed, and two
  * slots of one thread are safe where a slot shared with Heaps it does not
