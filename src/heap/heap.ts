@@ -61,7 +61,7 @@ import { N_CLASSES } from "./size-classes.js";
 import { CACHE_MAX_OBJECTS, CC_SHIFT, geometry, MAX_RANGE_BYTES, PAGE_SIZE } from "./layout.js";
 import { flushCaches, releaseEmptySpans } from "./central.js";
 import { raisePeakLive } from "./live-bytes.js";
-import { attachSlot, detachSlot, holdOtherThreads, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
+import { attachSlot, checkHoldingOthers, detachSlot, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
 import { attachableMemory, listMemory } from "./thread-heaps.js";
 import { cutTail, extend } from "./page-heap.js";
 import { resizeBlock, zeroBlock } from "./resize.js";
@@ -431,7 +431,7 @@ export class Heap extends Allocator {
    * HeapCorruptionError naming the first one broken. While other threads
    * use the heap, their fast paths change their caches and granules without
    * the lock: damage found then may be a change in flight, so check() makes
-   * them wait (slots.ts holdOtherThreads) and checks again, and throws only
+   * them wait (slots.ts checkHoldingOthers) and checks again, and throws only
    * if the heap is damaged with them stopped. Cost: O(committed bytes / 64),
    * and 20 ms more for such a second look; for tests and debugging, not for
    * hot paths.
@@ -440,15 +440,7 @@ export class Heap extends Allocator {
     this.sync();
     const problem = currentImageProblem(this.u32, () => this.backing.buffer.byteLength, () => this.backing.refresh());
     if (problem !== "") throw new HeapCorruptionError("H1", `Heap.check: ${problem}`);
-    this.locked(() => {
-      try {
-        this.checkLocked();
-      } catch (e) {
-        if (!this.sharedMode || !(e instanceof HeapCorruptionError)) throw e;
-        holdOtherThreads(this);
-        this.checkLocked();
-      }
-    });
+    checkHoldingOthers(this, () => this.checkLocked());
     this.reclaimer?.check();
   }
 

@@ -333,8 +333,29 @@ function awaitHandshake(h: Allocator): void {
  * traps away (a fold resets the push bound; allocSampled the threshold).
  * For Heap.check and releaseThread, which read every slot's caches.
  */
-export function holdOtherThreads(h: Allocator): void {
+function holdOtherThreads(h: Allocator): void {
   if (armTraps(h, h.slot, true)) pause(QUIESCE_MS);
+}
+
+/**
+ * Runs `check`, a validation of the image, under the heap lock. While other
+ * threads use the heap, their fast paths change their caches and granules
+ * without the lock, so damage found then may be a change in flight: this
+ * makes them wait (holdOtherThreads) and runs `check` again, whose error stands.
+ */
+export function checkHoldingOthers(h: Allocator, check: () => void): void {
+  h.lockHeap();
+  try {
+    try {
+      check();
+    } catch (e) {
+      if (!h.sharedMode || !(e instanceof HeapCorruptionError)) throw e;
+      holdOtherThreads(h);
+      check();
+    }
+  } finally {
+    h.unlockHeap();
+  }
 }
 
 // Sleeps `ms` milliseconds where this thread may wait, else spins.

@@ -88,7 +88,7 @@ function findListed(h: Allocator): object | undefined {
     const key = ref.deref()!;
     const heaps = heapsOf.get(key);
     if (heaps === undefined || heaps.size === 0) continue;
-    const other = heaps.values().next().value!;
+    const other = anyOf(heaps);
     const w = other.cacheW;
     if (w >= h.u32.length) continue;
     const before = other.u32[w]!;
@@ -104,6 +104,11 @@ function findListed(h: Allocator): object | undefined {
   return undefined;
 }
 
+// One Heap of a set that holds some: they share their slot and listing.
+function anyOf(heaps: Set<Allocator>): Allocator {
+  return heaps.values().next().value!;
+}
+
 function pruneListed(): void {
   listed = listed.filter((ref) => ref.deref() !== undefined);
   pruneAt = 2 * listed.length + 64;
@@ -111,7 +116,7 @@ function pruneListed(): void {
 
 /** The slot of the Heaps under `key` (findImage's). */
 export function slotOfImage(key: object): number {
-  return heapsOf.get(key)!.values().next().value!.slot;
+  return anyOf(heapsOf.get(key)!).slot;
 }
 
 /**
@@ -126,7 +131,7 @@ export function joinImage(h: Allocator, key: object | undefined): number {
   const heaps = heapsOf.get(key);
   if (heaps !== undefined && heaps.size > 0) {
     heaps.add(h);
-    h.memoryListed = heaps.values().next().value!.memoryListed;
+    h.memoryListed = anyOf(heaps).memoryListed;
     return keyIds.get(key)!;
   }
   heapsOf.set(key, new Set([h]));
@@ -171,10 +176,10 @@ export function unlistedKey(id: number): boolean {
  * LIST_PER_TASK. Writes nothing in the image.
  */
 export function listMemory(h: Allocator): void {
+  if (h.memoryListed || listBudget === 0) return;
   const key = imageOf(h.memoryObject);
   const heaps = heapsOf.get(key);
-  if (h.memoryListed || heaps === undefined || !heaps.has(h)) return; // (or detached)
-  if (listBudget === 0) return;
+  if (heaps === undefined || !heaps.has(h)) return; // detached
   if (listBudget-- === LIST_PER_TASK) {
     const timer = setTimeout(() => (listBudget = LIST_PER_TASK), 0);
     (timer as { unref?: () => void }).unref?.();
