@@ -24,10 +24,11 @@
 //   partial  0 < used < objects                   in HDR_PARTIAL[c]
 //   empty    used == 0                            in HDR_EMPTY[c]
 //
-// Empty spans stay with their class, and cached objects in their cache,
-// until a page request finds no free run: then every cache is flushed and
-// every empty span released before the heap grows (so caching never makes
-// the heap bigger), or until trim() does the same.
+// Empty spans stay with their class until a page request finds no free
+// run: then they are released before the heap grows. Cached objects stay in
+// their cache until the heap cannot grow: then this thread's caches are
+// flushed and the spans that emptied released (acquirePages says why in
+// that order), or until trim() does the same.
 //
 // Damage. A write after free lands in a free object; the only link kept
 // there is a span's free list (the cache lists are arrays in the metadata,
