@@ -118,6 +118,24 @@ describe("an image made in debug mode, opened without it", () => {
     assert.equal(plain.stats().liveBlocks, 4 + dbg.u32[HDR_QUARANTINED]!, "blocks 0, 3, 4, 5 and the quarantined ones");
   });
 
+  test("a Heap attached beside a debug heap whose quarantine holds blocks leaves them there: a write after free is still caught", () => {
+    // Attaching released every quarantined block of the image, the quarantines of running debug
+    // Heaps too (found by an acceptance run, with threads; test/threads.test.ts has that case).
+    for (const debug of [false, true]) {
+      const { heap: dbg, blocks } = populated(true);
+      dbg.free(blocks[0]!);
+      dbg.free(blocks[3]!);
+      const other = Heap.attach(dbg.memory, { debug });
+      assert.equal(other.u32[HDR_QUARANTINED], 2, `debug: ${debug}: the blocks still wait in the first heap's quarantine`);
+      expectRejected(other, () => other.free(blocks[0]!), DoubleFreeError, "ERR_OFFHEAP_DOUBLE_FREE", "quarantine");
+      dbg.u8[blocks[3]! + 10] = 7;
+      expectError(() => dbg.check(), HeapCorruptionError, CORRUPT, "use after free", "byte 10 changed", "invariant D2");
+      dbg.u8[blocks[3]! + 10] = dbg.u8[blocks[3]! + 11]!; // the poison byte back
+      other.detach();
+      dbg.check();
+    }
+  });
+
   test("a live debug block's size, to a plain heap, is the size debug mode was asked for: the program may write all of it", () => {
     // sizeOf and bytes() gave the whole usable size, canary and trailer included, and the free
     // after the program had written that many bytes found the trailer damaged (D1; check(): D2).

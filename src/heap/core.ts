@@ -18,6 +18,8 @@ export interface Core {
   readonly cacheObjects: number;
   /** Word index of this Heap's slot's cache lines (layout.ts: SL_CACHE). */
   readonly cacheW: number;
+  /** This Heap's slot in the slot table (slots.ts). */
+  readonly slot: number;
   /** Committed end page (exclusive); mirrors HDR_END_PAGE. */
   endPage: number;
   /** Makes the backing memory hold pages [0, endPage); false if it cannot. */

@@ -12,8 +12,13 @@
 //   | user bytes | canary 0xcb ... 0xcb    | n ^ SIZE_KEY | n ^ STATE  |
 //   +------------+------------------------+--------------+------------+
 //
-// STATE is LIVE_KEY while the block is allocated and FREED_KEY while it
-// waits in a quarantine, its bytes before the trailer all POISON. Blocks
+// STATE is LIVE_KEY while the block is allocated and FREED_KEY + k while it
+// waits in the quarantine of a Heap of slot k (slots.ts), its bytes before
+// the trailer all POISON. The slot says whose quarantine it is: a Heap that
+// opens the image takes over only the blocks of slots no thread uses (or of
+// its own slot, if no other Heap of its thread shares it), so attaching
+// leaves the quarantines of running debug Heaps alone. (Earlier releases
+// wrote FREED_KEY for every slot: their blocks read as slot 0's.) Blocks
 // allocated without debug mode are G_LIVE and have no trailer; a debug
 // mode frees them as plain blocks, and a Heap without debug mode turns a
 // G_LIVE_DEBUG block it frees or reallocates back into a plain one.
@@ -28,7 +33,7 @@
 import { DoubleFreeError, HeapCorruptionError, hex, InvalidAddressError } from "../errors.js";
 import { CANARY, POISON } from "../common/debug-kit.js";
 import * as layout from "./layout.js";
-const { G_LIVE, G_LIVE_DEBUG, HDR_QUARANTINED } = layout;
+const { G_LIVE, G_LIVE_DEBUG, HDR_QUARANTINED, MAX_SLOTS } = layout;
 import type { Core } from "./core.js";
 import { walkBlocks } from "./blocks.js";
 import { granuleState, setGranule } from "./granules.js";
@@ -54,15 +59,20 @@ export function trailerSize(u32: Uint32Array, addr: number, usable: number): num
 export function trailerState(u32: Uint32Array, addr: number, usable: number): number {
   const n = trailerSize(u32, addr, usable);
   if (n < 0) return TRAILER_DAMAGED;
-  const state = u32[((addr + usable) >>> 2) - 1]!;
-  return state === ((n ^ LIVE_KEY) >>> 0) ? TRAILER_LIVE : state === ((n ^ FREED_KEY) >>> 0) ? TRAILER_FREED : TRAILER_DAMAGED;
+  const key = (u32[((addr + usable) >>> 2) - 1]! ^ n) >>> 0;
+  return key === LIVE_KEY ? TRAILER_LIVE : (key - FREED_KEY) >>> 0 < MAX_SLOTS ? TRAILER_FREED : TRAILER_DAMAGED;
 }
 
-/** Writes the trailer of the block [addr, addr + usable): n requested bytes, live or freed. */
-export function writeTrailer(u32: Uint32Array, addr: number, usable: number, n: number, freed: boolean): void {
+/** The slot whose quarantine holds the block [addr, addr + usable) (its trailer says TRAILER_FREED). */
+export function quarantineSlot(u32: Uint32Array, addr: number, usable: number): number {
+  return ((u32[((addr + usable) >>> 2) - 1]! ^ trailerSize(u32, addr, usable)) >>> 0) - FREED_KEY;
+}
+
+/** Writes the trailer of the block [addr, addr + usable): n requested bytes, live, or freed into the quarantine of slot `slot` (>= 0). */
+export function writeTrailer(u32: Uint32Array, addr: number, usable: number, n: number, slot = -1): void {
   const w = (addr + usable) >>> 2;
   u32[w - 2] = (n ^ SIZE_KEY) >>> 0;
-  u32[w - 1] = (n ^ (freed ? FREED_KEY : LIVE_KEY)) >>> 0;
+  u32[w - 1] = (n ^ (slot < 0 ? LIVE_KEY : FREED_KEY + slot)) >>> 0;
 }
 
 /** Offset of the first changed canary byte of a live debug block of n requested bytes, or -1. */
@@ -151,14 +161,15 @@ export function useAfterFree(api: string, addr: number, size: string, what: stri
 }
 
 /**
- * Addresses of the blocks waiting in a quarantine, in address order; none
- * without a walk when the header counts none. Cost: O(live blocks) if any.
+ * Addresses of the blocks waiting in the quarantines of the slots `ofSlot`
+ * accepts, in address order; none without a walk when the header counts
+ * none. Cost: O(live blocks) if any.
  */
-export function quarantinedBlocks(h: Core): number[] {
+export function quarantinedBlocks(h: Core, ofSlot: (slot: number) => boolean): number[] {
   const out: number[] = [];
   if (h.u32[HDR_QUARANTINED] === 0) return out;
   walkBlocks(h, (addr, state, usable) => {
-    if (state === G_LIVE_DEBUG && trailerState(h.u32, addr, usable) === TRAILER_FREED) out.push(addr);
+    if (state === G_LIVE_DEBUG && trailerState(h.u32, addr, usable) === TRAILER_FREED && ofSlot(quarantineSlot(h.u32, addr, usable))) out.push(addr);
   });
   return out;
 }
@@ -171,15 +182,18 @@ export function releaseQuarantined(h: Core, addr: number, free: (addr: number) =
 }
 
 /**
- * What a Heap opening an image does with the blocks waiting in a quarantine
- * there (a debug heap's image, saved or copied, or still in use by another
- * Heap): with debug mode it takes them into its own quarantine (`adopt`),
- * without it releases them, so none stays allocated forever. Damage found
- * on the way is left for check() to name: a damaged image must still open.
+ * What a Heap opening an image, or releasing a dead thread's slot, does
+ * with the blocks waiting in the quarantines of slots `ofSlot` accepts (a
+ * debug heap's image, saved or copied, or a thread that stopped without
+ * detach()): with debug mode it takes them into its own quarantine
+ * (`adopt`), without it releases them, so none stays allocated forever.
+ * Damage found on the way is left for check() to name: a damaged image
+ * must still open. Under the heap lock: other threads' debug Heaps change
+ * their quarantines under it.
  */
-export function openQuarantine(h: Core, adopt: ((addrs: number[]) => void) | null, free: (addr: number) => void): void {
+export function openQuarantine(h: Core, ofSlot: (slot: number) => boolean, adopt: ((addrs: number[]) => void) | null, free: (addr: number) => void): void {
   try {
-    const blocks = quarantinedBlocks(h);
+    const blocks = quarantinedBlocks(h, ofSlot);
     if (adopt !== null) adopt(blocks);
     else for (const addr of blocks) releaseQuarantined(h, addr, free);
   } catch (e) {

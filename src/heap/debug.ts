@@ -36,6 +36,7 @@ import * as layout from "./layout.js";
 const { G_LIVE, G_LIVE_DEBUG, HDR_QUARANTINED } = layout;
 import { walkBlocks } from "./blocks.js";
 import { granuleState, setGranule } from "./granules.js";
+import { moveBlock } from "./resize.js";
 import {
   checkedSize, DEBUG_OVERHEAD, overflowError, poisonDamage, releaseQuarantined, TRAILER_DAMAGED, TRAILER_FREED, TRAILER_LIVE,
   trailerSize, trailerState, useAfterFree, writeTrailer,
@@ -201,7 +202,7 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
     const u8 = h.u8;
     u8.fill(JUNK_ALLOC, addr, addr + sizeBytes);
     u8.fill(CANARY, addr + sizeBytes, addr + usable - 8);
-    writeTrailer(h.u32, addr, usable, sizeBytes, false);
+    writeTrailer(h.u32, addr, usable, sizeBytes);
     setGranule(h.u32, addr, G_LIVE_DEBUG);
     if (sampleEvery !== 0 && ++allocCount % sampleEvery === 0) sites.set(addr, new Error("allocation site"));
     else sites.delete(addr);
@@ -218,7 +219,7 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
     }
     const usable = raw.usable(addr);
     h.u8.fill(POISON, addr, addr + usable - 8);
-    writeTrailer(h.u32, addr, usable, n, true);
+    writeTrailer(h.u32, addr, usable, n, h.slot);
     h.u32[HDR_QUARANTINED] = h.u32[HDR_QUARANTINED]! + 1;
     freedBy.set(addr, { seq: ++freeSeq, stack: sampleEvery !== 0 ? new Error("free site") : null });
     quarantine.push(addr, usable);
@@ -241,16 +242,17 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
       raw.checkSize("Heap.realloc", sizeBytes);
       if (addr === 0) return alloc(sizeBytes);
       const n = liveRequested("Heap.realloc", addr, true);
-      const moved = alloc(sizeBytes);
-      h.u8.copyWithin(moved, addr, addr + Math.min(n, sizeBytes));
-      free(addr);
-      return moved;
+      return moveBlock(h, addr, Math.min(n, sizeBytes), sizeBytes, alloc, free);
     },
     sizeOf(addr: number): number {
       return liveRequested("Heap.sizeOf", addr, false);
     },
     adopt(addrs: number[]): void {
-      for (const addr of addrs) quarantine.push(addr, raw.usable(addr));
+      for (const addr of addrs) {
+        const usable = raw.usable(addr);
+        writeTrailer(h.u32, addr, usable, trailerSize(h.u32, addr, usable), h.slot); // this Heap's quarantine now
+        quarantine.push(addr, usable);
+      }
     },
     releaseQuarantine(): void {
       evict(0);

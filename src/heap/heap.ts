@@ -61,8 +61,8 @@ import { N_CLASSES } from "./size-classes.js";
 import { CACHE_MAX_OBJECTS, CC_SHIFT, geometry, MAX_RANGE_BYTES, PAGE_SIZE } from "./layout.js";
 import { flushCaches, releaseEmptySpans } from "./central.js";
 import { raisePeakLive } from "./live-bytes.js";
-import { attachSlot, checkHoldingOthers, detachSlot, releaseOtherSlots, releaseThreadSlot } from "./slots.js";
-import { attachableMemory, listMemory } from "./thread-heaps.js";
+import { attachSlot, checkHoldingOthers, detachSlot, releaseOtherSlots, releaseThreadSlot, slotInUse } from "./slots.js";
+import { attachableMemory, heapsOnMemory, listMemory } from "./thread-heaps.js";
 import { cutTail, extend } from "./page-heap.js";
 import { resizeBlock, zeroBlock } from "./resize.js";
 import { checkHeap } from "./check.js";
@@ -148,8 +148,9 @@ export class Heap extends Allocator {
     if (attached === null ? typeof o.memory === "object" : !freshImage) listMemory(this);
     this.installTools(o);
     if (attached !== null) {
-      const debug = this.debugHeap;
-      openQuarantine(this, debug === null ? null : debug.adopt, (addr) => this.coreFree(addr));
+      // Blocks left in the quarantines of slots no thread uses, and of this one unless another Heap of this thread shares it.
+      const alone = heapsOnMemory(this.memoryObject) === 1;
+      this.takeQuarantines((k) => (k === this.slot ? alone : !slotInUse(this.u32, k)));
     }
     primeFree(this); // last: the feedback is for this object's final shape
   }
@@ -213,7 +214,19 @@ export class Heap extends Allocator {
     if (!Number.isSafeInteger(threadId) || threadId < 0) throw new OffheapTypeError(`Heap.releaseThread: threadId must be a non-negative integer, got ${describe(threadId)}`);
     if (threadId === this.threadId) throw new OffheapRangeError(`Heap.releaseThread: ${threadId} is this Heap's own thread; use detach()`);
     this.sync();
-    return releaseThreadSlot(this, threadId);
+    if (!releaseThreadSlot(this, threadId)) return false;
+    this.takeQuarantines((k) => !slotInUse(this.u32, k)); // the blocks its debug Heaps had freed
+    return true;
+  }
+
+  // Opens the quarantines of the slots `ofSlot` accepts, whose Heaps are gone (debug-trailer.ts: openQuarantine).
+  private takeQuarantines(ofSlot: (slot: number) => boolean): void {
+    this.lockHeap();
+    try {
+      openQuarantine(this, ofSlot, this.debugHeap?.adopt ?? null, (addr) => this.coreFree(addr));
+    } finally {
+      this.unlockHeap();
+    }
   }
 
   // Debug mode replaces alloc, free and the other block calls with own

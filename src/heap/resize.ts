@@ -2,6 +2,7 @@
 // zeroing and realloc's work under the heap lock (heap.ts calls both).
 
 import type { Allocator } from "./allocator.js";
+import type { Core } from "./core.js";
 import { sizeClassOf } from "./class-of.js";
 import { MAX_SMALL_SIZE } from "./size-classes.js";
 import { D_CLASS, D_USED, G_LIVE, G_LIVE_DEBUG, HDR_F64_REQUESTED, PAGE_SHIFT, PAGE_SIZE } from "./layout.js";
@@ -43,8 +44,25 @@ export function resizeBlock(h: Allocator, addr: number, sizeBytes: number, dw: n
     h.f64[HDR_F64_REQUESTED] = h.f64[HDR_F64_REQUESTED]! + sizeBytes;
     return addr;
   }
-  const moved = h.alloc(sizeBytes);
-  h.u8.copyWithin(moved, addr, addr + Math.min(oldSize, sizeBytes));
-  h.free(addr);
+  return moveBlock(h, addr, Math.min(oldSize, sizeBytes), sizeBytes, (n) => h.alloc(n), (a) => h.free(a));
+}
+
+/**
+ * realloc's move: a new block of `sizeBytes` from `alloc` gets the first
+ * `copyBytes` of the block at `addr`, which `free` then frees. The fast
+ * paths take no lock, so another thread's free of the block may win the
+ * race against this realloc after it checked the block: then the free
+ * here throws (DoubleFreeError), and the new block is freed before the
+ * error goes on, so a realloc that loses loses nothing.
+ */
+export function moveBlock(h: Core, addr: number, copyBytes: number, sizeBytes: number, alloc: (n: number) => number, free: (addr: number) => void): number {
+  const moved = alloc(sizeBytes);
+  h.u8.copyWithin(moved, addr, addr + copyBytes);
+  try {
+    free(addr);
+  } catch (e) {
+    free(moved);
+    throw e;
+  }
   return moved;
 }

@@ -170,8 +170,13 @@ export function lockId(h: Allocator): number {
 
 /** True if `h`'s slot is the only one in use (under the heap lock). */
 export function soleSlot(h: Allocator): boolean {
-  for (let k = 0; k < MAX_SLOTS; k++) if (k !== h.slot && h.u32[slotWord(k) + SL_THREAD] !== 0) return false;
+  for (let k = 0; k < MAX_SLOTS; k++) if (k !== h.slot && slotInUse(h.u32, k)) return false;
   return true;
+}
+
+/** True if a thread holds slot k (set up or not yet). */
+export function slotInUse(u32: Uint32Array, k: number): boolean {
+  return u32[slotWord(k) + SL_THREAD] !== 0;
 }
 
 /** True if slot k is in use and its caches are set up. */

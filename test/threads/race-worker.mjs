@@ -8,14 +8,18 @@
 // seed, allocBy ("main": the parent allocated every block up front;
 // "racers": in each round one racer, chosen by the seed, allocates the block
 // and patterns it, so the race is between the owner's local free and a
-// remote one) }. Posts { errors } (unexpected error messages) when done.
+// remote one), reallocTo (optional, with allocBy "main": an Int32Array of
+// a size per round that moves the round's block; racer 1 then reallocs the
+// block to it instead of freeing it, and frees the moved block if it won) }.
+// Posts { errors } (unexpected error messages) when done.
 import { workerData, parentPort } from "node:worker_threads";
 import { Heap } from "../../dist/index.js";
 import {
   barrier, drawSize, RES_DOUBLE_FREE, RES_INVALID_ADDRESS, RES_OK, RES_OTHER, rng, subSeed, verifyPattern, writePattern,
 } from "./common.mjs";
 
-const { memory, ctrl, blocks, results, role, seed, allocBy } = workerData;
+const { memory, ctrl, blocks, results, role, seed, allocBy, reallocTo } = workerData;
+const reallocs = reallocTo !== undefined && role === 1;
 const heap = Heap.attach(memory);
 const errors = [];
 
@@ -44,13 +48,14 @@ for (let round = 0; round < blocks.length; round++) {
   const a = Atomics.load(blocks, round);
   let res = RES_OK;
   try {
-    heap.free(a);
+    if (reallocs) heap.free(heap.realloc(a, reallocTo[round]));
+    else heap.free(a);
   } catch (e) {
     if (e?.name === "DoubleFreeError") res = RES_DOUBLE_FREE;
     else if (e?.name === "InvalidAddressError") res = RES_INVALID_ADDRESS;
     else {
       res = RES_OTHER;
-      if (errors.length < 10) errors.push(`round ${round}, free(0x${a.toString(16)}): ${e?.name}: ${e?.message}`);
+      if (errors.length < 10) errors.push(`round ${round}, ${reallocs ? "realloc" : "free"}(0x${a.toString(16)}): ${e?.name}: ${e?.message}`);
     }
   }
   results[2 * round + role] = res;
