@@ -16,12 +16,15 @@ const WRONG = ["8", {}, [1]] as const;
 test("a size, count or index of the wrong type is an OffheapTypeError; out of range, an OffheapRangeError; nothing changes", () => {
   const heap = new Heap({ maxSize: 8 << 20 });
   const a = heap.alloc(24);
+  const debugHeap = new Heap({ maxSize: 8 << 20, debug: true }); // its bytes() is debug mode's own
+  const d = debugHeap.alloc(24);
   const scalable = new ScalableAllocator(heap);
   const view = scalable.malloc(100);
   const array = new OffHeapArray(heap, "u32");
   array.push(1);
   const calls: [string, (x: unknown) => unknown, unknown][] = [
     ["Heap.bytes", (x) => heap.bytes(a, x as number), 25],
+    ["Heap.bytes", (x) => debugHeap.bytes(d, x as number), 25],
     ["ScalableAllocator.malloc", (x) => scalable.malloc(x as number), -1],
     ["ScalableAllocator.borrow", (x) => scalable.borrow(x as number), -1],
     ["ScalableAllocator.freeRest", (x) => scalable.freeRest(view, x as number), 101],
@@ -35,6 +38,7 @@ test("a size, count or index of the wrong type is an OffheapTypeError; out of ra
   }
   assert.equal(array.get(0), 1);
   heap.check();
+  debugHeap.check();
 });
 
 test("the byte counts of BufferList and BufferReader: the same rule", () => {

@@ -16,7 +16,7 @@
 // and every argument is validated before anything changes.
 
 import { HeapCorruptionError, OffheapError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { checkNumber, describe } from "../common/options.js";
+import { checkCallback, checkNumber, describe } from "../common/options.js";
 
 // Copies of fewer bytes than this run as a byte loop: below it, creating the
 // subarray view that TypedArray#set needs costs more than the loop.
@@ -176,6 +176,7 @@ export class BufferList implements Iterable<Uint8Array> {
    */
   dropFront(nBytes: number, onDropped?: (buf: Uint8Array) => void): this {
     checkNumber("BufferList.dropFront", "nBytes", nBytes);
+    checkCallback("BufferList.dropFront", "onDropped", onDropped, true);
     if (!Number.isSafeInteger(nBytes) || nBytes < 0 || nBytes > this.sizeBytes) {
       throw new OffheapRangeError(`BufferList.dropFront: ${String(nBytes)} bytes is not an integer in [0, ${this.sizeBytes}] (the list's size)`);
     }
@@ -245,6 +246,7 @@ export class BufferList implements Iterable<Uint8Array> {
    * @example list.range((buf) => hash.update(buf));
    */
   range(callback: (buf: Uint8Array, index: number) => void): void {
+    checkCallback("BufferList.range", "callback", callback);
     const bufs = this.bufs;
     for (let i = 0; i < bufs.length; i++) callback(bufs[i]!, i);
   }

@@ -23,7 +23,7 @@
 // before failing at the end; LEB128 had no overflow check.
 
 import { EndOfDataError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { checkNumber, describe } from "../common/options.js";
+import { checkCallback, checkNumber, describe } from "../common/options.js";
 import { BufferList, copyBytes } from "./buffer-list.js";
 import { checkReader } from "./buffer-reader-check.js";
 import { decodeBigLEB128, decodeLEB128, gatherLEB128, leb128Length, MAX_LEB128_BYTES } from "./leb128.js";
@@ -471,6 +471,7 @@ export class BufferReader {
    * @example r.range((view) => socket.write(view));
    */
   range(callback: (view: Uint8Array) => void): void {
+    checkCallback("BufferReader.range", "callback", callback);
     while (this.remaining > 0) {
       if (this.pos === this.curLength) this.nextBuffer();
       const cur = this.cur, pos = this.pos;
@@ -486,6 +487,7 @@ export class BufferReader {
    */
   rangeN(nBytes: number, callback: (view: Uint8Array) => void): void {
     this.need("rangeN", nBytes);
+    checkCallback("BufferReader.rangeN", "callback", callback);
     let left = nBytes;
     while (left > 0) {
       if (this.pos === this.curLength) this.nextBuffer();
@@ -512,6 +514,7 @@ export class BufferReader {
    * @example list.push(nextChunk); r.clipFront(); r.readUint32BE();
    */
   clipFront(onDropped?: (buf: Uint8Array) => void): number {
+    checkCallback("BufferReader.clipFront", "onDropped", onDropped, true);
     const nBytes = this.offset;
     let list = this.list;
     if (list === null) list = this.list = new BufferList(this.bufs);

@@ -57,10 +57,15 @@ export class RecyclableMemory {
   /**
    * Remembers `view` (from the same allocator's `malloc`, or a sub-view of
    * one) to be freed by the next `recycle()`. Ownership passes to this
-   * object: do not free the view yourself.
+   * object: do not free the view yourself. Throws InvalidAddressError for a
+   * view of other memory or outside the allocator's regions (a foreign
+   * view's offset would name another buffer's bytes); nothing is
+   * remembered then. An empty view is ignored.
    */
   addRecycleBytes(view: Uint8Array): void {
     if (!(view instanceof Uint8Array)) throw new OffheapTypeError(`RecyclableMemory.addRecycleBytes: expected a Uint8Array`);
+    if (view.byteLength === 0) return;
+    this.allocator.checkView(view, "RecyclableMemory.addRecycleBytes");
     this.remember(view.byteOffset, view.byteLength);
   }
 

@@ -21,7 +21,7 @@
 // grows, which would silently empty every view handed out, so the
 // constructor refuses such a heap with a clear error.
 
-import { DoubleFreeError, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError, hex } from "../errors.js";
+import { DoubleFreeError, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError, OutOfMemoryError, hex } from "../errors.js";
 import type { Heap } from "../heap/heap.js";
 import { DEBUG_OPTION_RULES, type DebugOptions, type LeakSite } from "../common/debug-kit.js";
 import { checkHeap, checkNumber, checkOptions, describe, type OptionRules } from "../common/options.js";
@@ -271,6 +271,17 @@ export class ScalableAllocator {
     return view.subarray(0, keepBytes);
   }
 
+  /**
+   * Throws InvalidAddressError unless the non-empty `view` is over this
+   * heap's memory and inside one region (whether its bytes are allocated is
+   * known when it is freed). RecyclableMemory.addRecycleBytes.
+   * @internal
+   */
+  checkView(view: Uint8Array, api: string): void {
+    this.checkOwnMemory(view, api);
+    this.regionOf(view.byteOffset, view.byteLength, api);
+  }
+
   // Throws InvalidAddressError unless `view` is over a buffer of this heap's memory (one from before a growth included).
   private checkOwnMemory(view: Uint8Array, api: string): void {
     if (view.buffer !== this.buffer && !this.buffers.includes(view.buffer)) {
@@ -289,12 +300,18 @@ export class ScalableAllocator {
     this.totalFree += sizeBytes;
   }
 
-  // Gives [address, address + sizeBytes) back to its region; the totals are the caller's.
-  private releaseRange(address: number, sizeBytes: number, api: string): void {
+  // The region [address, address + sizeBytes) lies in; throws InvalidAddressError if none.
+  private regionOf(address: number, sizeBytes: number, api: string): Region {
     const r = this.regionAt(address);
     if (r === null || address + sizeBytes > r.base + r.size) {
       throw new InvalidAddressError(`${api}: [${hex(address)}, ${hex(address + sizeBytes)}) is not inside one region of this allocator`);
     }
+    return r;
+  }
+
+  // Gives [address, address + sizeBytes) back to its region; the totals are the caller's.
+  private releaseRange(address: number, sizeBytes: number, api: string): void {
+    const r = this.regionOf(address, sizeBytes, api);
     try {
       r.range.free(address - r.base, sizeBytes);
     } catch (err) {
@@ -411,15 +428,29 @@ export class ScalableAllocator {
     this.debugMode?.check();
   }
 
-  /** Draws a region able to hold `sizeBytes` from the heap and inserts it in address order. */
+  /**
+   * Draws a region able to hold `sizeBytes` from the heap and inserts it in
+   * address order: the next size of the doubling, or one of its own for a
+   * request past maxRegionSize. If the heap cannot give the doubled size
+   * (out of memory, or past its maxSize), a region of just the request is
+   * tried; the doubling goes on only from a region of its size that was
+   * made (a rejected request used to leave it past what the heap holds, and
+   * every later region failed).
+   */
   private addRegion(sizeBytes: number): Region {
-    let size = this.nextRegionSize;
-    if (sizeBytes > this.maxRegionSize) size = sizeBytes; // a region of its own
-    else {
-      while (size < sizeBytes) size = Math.min(size * 2, this.maxRegionSize);
-      this.nextRegionSize = Math.min(size * 2, this.maxRegionSize);
+    let doubling = sizeBytes <= this.maxRegionSize;
+    let size = doubling ? this.nextRegionSize : sizeBytes; // past maxRegionSize: a region of its own
+    while (size < sizeBytes) size = Math.min(size * 2, this.maxRegionSize);
+    let base: number;
+    try {
+      base = this.heap.alloc(size);
+    } catch (e) {
+      if (!(e instanceof OutOfMemoryError || e instanceof OffheapRangeError) || size === sizeBytes) throw e;
+      size = sizeBytes;
+      doubling = false;
+      base = this.heap.alloc(size);
     }
-    const base = this.heap.alloc(size);
+    if (doubling) this.nextRegionSize = Math.min(size * 2, this.maxRegionSize);
     const r: Region = { base, size, range: new RangeAllocator(size) };
     const list = this.regionList;
     let i = list.length;

@@ -39,7 +39,7 @@ import { blockSize, type CollectionKind, HDR_MAGIC, HDR_TYPE, headerState, openH
 import { fingerprint } from "./hash.js";
 import { type BigIntType, checkScalar, describe, readScalar, type ScalarType, scalarCode, SCALAR_BYTES, T_U32, writeScalar } from "./scalar.js";
 import {
-  checkValues, isStructType, overwriteRef, type StructFields, type StructInit, type StructRecord, type StructType, type StructValues,
+  isStructType, overwriteRef, type StructFields, type StructInit, type StructRecord, type StructType, type StructValues, valuesOf,
 } from "./struct.js";
 import { reclaimerOf } from "../heap/reclaim.js";
 import type { Collector } from "./collector.js";
@@ -224,6 +224,8 @@ export class OffHeapArray<E extends ElementType> {
    * OffheapTypeError for a value of the wrong type; nothing changes then.
    */
   set(i: number, value: ElementInit<E>): void {
+    // A record's values are read first: a getter among them that changes this array runs before the call reads it.
+    if (this.struct !== null) value = valuesOf(this.struct, "OffHeapArray.set", value) as ElementInit<E>;
     const w = this.live("set") >>> 2;
     const u32 = this.heap.u32;
     if (!((i >>> 0) === i && i < u32[w + A_LENGTH]!)) this.badIndex(i, u32[w + A_LENGTH]!);
@@ -246,9 +248,9 @@ export class OffHeapArray<E extends ElementType> {
    * Cost: amortized O(1).
    */
   push(value?: ElementInit<E>): number {
+    if (this.struct !== null) value = valuesOf(this.struct, "OffHeapArray.push", value) as ElementInit<E>; // as in set
     const hdr = this.live("push");
     if (this.struct === null) checkScalar("OffHeapArray.push", this.code, value);
-    else checkValues(this.struct, "OffHeapArray.push", value);
     const n = this.heap.u32[(hdr >>> 2) + A_LENGTH]!;
     if (n === MAX_LENGTH) throw new OffheapRangeError(`OffHeapArray.push: the array has ${MAX_LENGTH} elements, the most a u32 length holds`);
     if (n === this.heap.u32[(hdr >>> 2) + A_CAPACITY]!) this.grow(n + 1);

@@ -24,7 +24,7 @@ import {
   checkScalar, describe, readScalar, scalarCode, T_F64, T_I64, T_U64, writeScalar,
 } from "./scalar.js";
 import {
-  checkValues, isStructType, overwriteRef, type StructFields, type StructInit, type StructType,
+  checkValues, isStructType, valuesOf, overwriteRef, type StructFields, type StructInit, type StructType,
 } from "./struct.js";
 import { carryWords, DELETED, EMPTY, isFull, place, probe, queryNumber, queryWordValue, remove, vacate } from "./table.js";
 import { reclaimerOf } from "../heap/reclaim.js";
@@ -143,9 +143,11 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
    */
   static open<K extends MapKeyType, V extends MapValueType>(heap: Heap, address: number, options: OffHeapMapOptions<K, V>): OffHeapMap<K, V> {
     const api = "OffHeapMap.open";
-    const { key, value } = mapTypes(api, heap, options);
+    // Read once: the types checked against the header are the ones the map is opened with (a getter could answer differently).
+    const o = options !== null && typeof options === "object" ? { ...options } : options;
+    const { key, value } = mapTypes(api, heap, o);
     opening = openHeader(heap, api, MAP, address, typeFingerprint(key, value), typeName(key, value));
-    return new OffHeapMap(heap, options);
+    return new OffHeapMap(heap, o);
   }
 
   /** Address of the header block: what open() takes. 0 after dispose(). */
@@ -216,6 +218,8 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
    * of the next table zeroed).
    */
   set(key: MapKeyArg<K>, value: MapValueInit<V>): this {
+    // A record's values are read first: a getter among them that changes this map runs before the call reads it.
+    if (this.struct !== null) value = valuesOf(this.struct, "OffHeapMap.set", value) as MapValueInit<V>;
     const w = this.live("set") >>> 2;
     const h = this.query("OffHeapMap.set", key);
     this.checkValue("OffHeapMap.set", value);

@@ -245,7 +245,7 @@ export function defineStruct<const F extends StructFields>(fields: F, options?: 
     try {
       addr = heap.calloc(size);
     } catch (e) {
-      for (let i = 1; i < prepared.length; i += 2) heap.free(prepared[i] as number);
+      freePrepared(heap, prepared, prepared.length);
       throw e;
     }
     store(heap, addr, prepared);
@@ -260,18 +260,22 @@ export function defineStruct<const F extends StructFields>(fields: F, options?: 
     heap.free(addr);
   };
   type.freeOwned = (heap, addr) => {
-    checkHeap(call.freeOwned, heap);
+    checkRecordAddress(call.freeOwned, heap, addr, size);
     freeStrings(heap, addr, strings);
   };
   type.read = (heap, addr) => {
-    checkHeap(call.read, heap);
+    checkRecordAddress(call.read, heap, addr, size);
     const out: Record<string, unknown> = {};
     for (const name of declared) out[name] = readField(heap, addr, byName.get(name)!);
     return out as StructValues<F>;
   };
   type.write = (heap, addr, values) => {
-    checkHeap(call.write, heap);
-    const prepared = prepare(call.write, heap, byName, values);
+    checkRecordAddress(call.write, heap, addr, size);
+    const checked = validate(call.write, byName, values);
+    const replaced = [];
+    for (let i = 0; i < checked.length; i += 2) if ((checked[i] as Field).kind === F_STRING) replaced.push((checked[i] as Field).offset);
+    checkStrings(heap, addr, replaced); // before the new strings are made, which may reuse a stale one's block
+    const prepared = makeStrings(heap, checked);
     for (let i = 0; i < prepared.length; i += 2) {
       const f = prepared[i] as Field;
       if (f.kind === F_STRING) freeStrings(heap, addr, [f.offset]);
@@ -280,8 +284,10 @@ export function defineStruct<const F extends StructFields>(fields: F, options?: 
     store(heap, addr, prepared);
   };
   type.reset = (heap, addr, values) => {
-    checkHeap(call.reset, heap);
-    const prepared = prepare(call.reset, heap, byName, values);
+    checkRecordAddress(call.reset, heap, addr, size);
+    const checked = validate(call.reset, byName, values);
+    checkStrings(heap, addr, strings); // as in write
+    const prepared = makeStrings(heap, checked);
     overwriteRefs(heap, addr, refs);
     freeStrings(heap, addr, strings);
     heap.u8.fill(0, addr, addr + size);
@@ -289,7 +295,7 @@ export function defineStruct<const F extends StructFields>(fields: F, options?: 
   };
   FIELDS_OF.set(type as unknown as StructType, byName);
   type.check = (heap, addr) => {
-    checkHeap(call.check, heap);
+    checkRecordAddress(call.check, heap, addr, size);
     for (const off of strings) {
       const s = heap.u32[(addr + off) >>> 2]!;
       if (s === 0) continue;
@@ -432,18 +438,40 @@ function validate(api: string, byName: Map<string, Field>, values: unknown): unk
 // [field, value-or-string-address, ...]. On any error the blocks made so
 // far are freed, so the heap is unchanged.
 function prepare(api: string, heap: Heap, byName: Map<string, Field>, values: unknown): unknown[] {
-  const out = validate(api, byName, values);
+  return makeStrings(heap, validate(api, byName, values));
+}
+
+// The second half of prepare(): makes the string blocks of validated values, in place.
+function makeStrings(heap: Heap, out: unknown[]): unknown[] {
   for (let i = 0; i < out.length; i += 2) {
     const f = out[i] as Field;
     if (f.kind !== F_STRING) continue;
     try {
       out[i + 1] = out[i + 1] === "" ? 0 : heap.fromString(out[i + 1] as string);
     } catch (e) {
-      for (let j = 0; j < i; j += 2) if ((out[j] as Field).kind === F_STRING) heap.free(out[j + 1] as number);
+      freePrepared(heap, out, i);
       throw e;
     }
   }
   return out;
+}
+
+// Frees the strings prepare() made for the values before index `end` (the other values are numbers, not blocks).
+function freePrepared(heap: Heap, prepared: unknown[], end: number): void {
+  for (let i = 0; i < end; i += 2) if ((prepared[i] as Field).kind === F_STRING && prepared[i + 1] !== 0) heap.free(prepared[i + 1] as number);
+}
+
+
+// Throws unless `heap` is a Heap and `addr` an integer such that a record
+// of `size` bytes there lies in the heap's committed bytes. Whether a
+// record lives there is not checked: one may sit inside an array's block.
+function checkRecordAddress(api: string, heap: Heap, addr: unknown, size: number): void {
+  checkHeap(api, heap);
+  if ((addr as number) >>> 0 !== addr) {
+    checkNumber(api, "addr", addr);
+    throw new InvalidAddressError(`${api}: addr must be an integer in [0, 2^32), got ${addr}`);
+  }
+  if (!heap.covers(addr + size)) throw new InvalidAddressError(`${api}: a ${size}-byte record at ${hex(addr)} ends past the heap's committed bytes`);
 }
 
 const FIELDS_OF = new WeakMap<StructType, Map<string, Field>>();
@@ -477,6 +505,21 @@ export function checkValues(type: StructType, api: string, values: unknown): voi
   validate(api, FIELDS_OF.get(type)!, values);
 }
 
+/**
+ * `values` read once into a plain object (undefined stays undefined),
+ * after checking them as checkValues does: a collection's set or push
+ * takes it before it reads its own state, so that a getter among the
+ * values, which may change the collection, runs before the call plans
+ * anything.
+ */
+export function valuesOf(type: StructType, api: string, values: unknown): unknown {
+  if (values === undefined) return undefined;
+  const checked = validate(api, FIELDS_OF.get(type)!, values);
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < checked.length; i += 2) out[(checked[i] as Field).name] = checked[i + 1];
+  return out;
+}
+
 // Stores prepared values (string fields hold block addresses by now).
 function store(heap: Heap, addr: number, prepared: unknown[]): void {
   for (let i = 0; i < prepared.length; i += 2) {
@@ -492,8 +535,13 @@ function store(heap: Heap, addr: number, prepared: unknown[]): void {
   }
 }
 
-/** Frees the string blocks at the given field offsets of the record at `addr` and zeroes those fields. */
+/**
+ * Frees the string blocks at the given field offsets of the record at
+ * `addr` and zeroes those fields. If one is not a live block, throws what
+ * Heap.free would throw for it before it changes anything.
+ */
 export function freeStrings(heap: Heap, addr: number, stringOffsets: readonly number[]): void {
+  checkStrings(heap, addr, stringOffsets);
   for (const off of stringOffsets) {
     const w = (addr + off) >>> 2;
     const s = heap.u32[w]!;
@@ -511,15 +559,29 @@ function refuseCollected(heap: Heap, addr: number, api: string): void {
   if (r !== null && r.owns(addr)) throw new OffheapTypeError(`${api}: ${hex(addr)} is a record the ${r.name} manages; drop its references and let it be collected`);
 }
 
-// Throws unless `addr` is a live block of at least `size` bytes: the error
-// Heap.free would throw for it (DoubleFreeError, InvalidAddressError).
-function liveRecord(heap: Heap, addr: number, size: number, api: string): void {
-  let usable: number;
+// Throws what Heap.free would throw (DoubleFreeError, InvalidAddressError)
+// unless every non-zero string field at these offsets of the record at addr
+// is a live block.
+function checkStrings(heap: Heap, addr: number, stringOffsets: readonly number[]): void {
+  for (const off of stringOffsets) {
+    const s = heap.u32[(addr + off) >>> 2]!;
+    if (s !== 0) liveBlock(heap, s);
+  }
+}
+
+// The usable size of the live block at addr; else throws the error Heap.free would throw for it.
+function liveBlock(heap: Heap, addr: number): number {
   try {
-    usable = heap.sizeOf(addr);
+    return heap.sizeOf(addr);
   } catch (e) {
     heap.free(addr); // throws the precise error, changing nothing
     throw e;
   }
+}
+
+// Throws unless `addr` is a live block of at least `size` bytes: the error
+// Heap.free would throw for it (DoubleFreeError, InvalidAddressError).
+function liveRecord(heap: Heap, addr: number, size: number, api: string): void {
+  const usable = liveBlock(heap, addr);
   if (usable < size) throw new InvalidAddressError(`${api}: the block at ${hex(addr)} has ${usable} bytes, too small for a ${size}-byte record`);
 }

@@ -98,6 +98,15 @@ export function checkNumber(api: string, what: string, value: unknown): asserts 
 }
 
 /**
+ * Throws OffheapTypeError, naming `api` and the argument `what`, unless
+ * `value` is a function (or undefined, when `optional`): before the call
+ * consumes or drops anything it would hand to it.
+ */
+export function checkCallback(api: string, what: string, value: unknown, optional = false): void {
+  if (typeof value !== "function" && !(optional && value === undefined)) throw new OffheapTypeError(`${api}: ${what} must be a function, got ${describe(value)}`);
+}
+
+/**
  * A short description of a value for error messages: its type or class
  * name (`null`, `a string`, `an Array`, `function f`), or a number's value.
  *

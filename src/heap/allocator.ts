@@ -462,6 +462,12 @@ export class Allocator {
   // the committed end passes them. (Comparing the buffers instead cost
   // 50-80 ns a slow path: WebAssembly.Memory's buffer getter and a
   // typed array's are calls V8 does not inline.)
+  /** @internal True if bytes [0, end) are committed (the views brought up to date first if they are shorter). */
+  covers(end: number): boolean {
+    if (end > this.endPage * PAGE_SIZE) this.sync();
+    return end <= this.endPage * PAGE_SIZE;
+  }
+
   /** @internal */
   protected sync(): void {
     if (this.detached) throw new OffheapTypeError("Heap: this Heap is detached (detach() was called); attach the memory again to use the heap");

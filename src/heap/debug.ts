@@ -27,6 +27,7 @@
 // them, see adopt), and is left alone.
 
 import { DoubleFreeError, HeapCorruptionError, hex, OffheapRangeError } from "../errors.js";
+import { checkNumber } from "../common/options.js";
 import {
   CANARY, type DebugOptions, debugSettings, formatStack, JUNK_ALLOC, type LeakSite, LeakGroups, POISON, Quarantine,
 } from "../common/debug-kit.js";
@@ -95,6 +96,7 @@ export function installDebug(heap: DebuggedHeap, raw: RawHeap, options: DebugOpt
   heap.bytes = (addr: number, length?: number): Uint8Array => {
     const n = d.sizeOf(addr);
     const want = length ?? n;
+    checkNumber("Heap.bytes", "length", want); // as the plain bytes(): OffheapTypeError for a length that is no number
     if (!Number.isSafeInteger(want) || want < 0 || want > n) {
       throw new OffheapRangeError(`Heap.bytes: length ${String(want)} is not an integer in [0, ${n}] (the block's requested size)`);
     }
@@ -194,6 +196,8 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
     }
   };
 
+  const calls = { alloc, free }; // realloc's, made once
+
   const allocLocked = (sizeBytes: number): number => {
     raw.checkSize("Heap.alloc", sizeBytes);
     const addr = raw.alloc(sizeBytes + DEBUG_OVERHEAD);
@@ -242,7 +246,7 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
       raw.checkSize("Heap.realloc", sizeBytes);
       if (addr === 0) return alloc(sizeBytes);
       const n = liveRequested("Heap.realloc", addr, true);
-      return moveBlock(h, addr, Math.min(n, sizeBytes), sizeBytes, alloc, free);
+      return moveBlock(h, addr, Math.min(n, sizeBytes), sizeBytes, calls);
     },
     sizeOf(addr: number): number {
       return liveRequested("Heap.sizeOf", addr, false);

@@ -44,25 +44,32 @@ export function resizeBlock(h: Allocator, addr: number, sizeBytes: number, dw: n
     h.f64[HDR_F64_REQUESTED] = h.f64[HDR_F64_REQUESTED]! + sizeBytes;
     return addr;
   }
-  return moveBlock(h, addr, Math.min(oldSize, sizeBytes), sizeBytes, (n) => h.alloc(n), (a) => h.free(a));
+  return moveBlock(h, addr, Math.min(oldSize, sizeBytes), sizeBytes, h);
 }
 
 /**
- * realloc's move: a new block of `sizeBytes` from `alloc` gets the first
- * `copyBytes` of the block at `addr`, which `free` then frees. The fast
+ * realloc's move: a new block of `sizeBytes` from `calls.alloc` gets the
+ * first `copyBytes` of the block at `addr`, which `calls.free` then frees
+ * (an object's methods, not closures: realloc makes no JS garbage). The fast
  * paths take no lock, so another thread's free of the block may win the
  * race against this realloc after it checked the block: then the free
  * here throws (DoubleFreeError), and the new block is freed before the
  * error goes on, so a realloc that loses loses nothing.
  */
-export function moveBlock(h: Core, addr: number, copyBytes: number, sizeBytes: number, alloc: (n: number) => number, free: (addr: number) => void): number {
-  const moved = alloc(sizeBytes);
+export function moveBlock(h: Core, addr: number, copyBytes: number, sizeBytes: number, calls: BlockCalls): number {
+  const moved = calls.alloc(sizeBytes);
   h.u8.copyWithin(moved, addr, addr + copyBytes);
   try {
-    free(addr);
+    calls.free(addr);
   } catch (e) {
-    free(moved);
+    calls.free(moved);
     throw e;
   }
   return moved;
+}
+
+/** The block calls moveBlock uses. */
+export interface BlockCalls {
+  alloc(sizeBytes: number): number;
+  free(addr: number): void;
 }

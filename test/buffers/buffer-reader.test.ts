@@ -500,3 +500,20 @@ test("a reader over an empty list stays valid while the list grows, and sees the
   assert.equal(r.readByte(), 5);
   r.check();
 });
+
+test("range, rangeN, clipFront and BufferList's range and dropFront refuse a callback that is no function before they consume or drop anything", () => {
+  const list = () => new BufferList([new Uint8Array([1, 2, 3]), new Uint8Array([4, 5, 6])]);
+  const r = new BufferReader(list());
+  expectError(() => r.range(null as unknown as () => void), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "callback must be a function");
+  expectError(() => r.rangeN(4, "cb" as unknown as () => void), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "callback must be a function");
+  assert.equal(r.offset, 0);
+  r.skip(2);
+  expectError(() => r.clipFront(42 as unknown as () => void), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "onDropped must be a function");
+  assert.equal(r.offset, 2);
+  const l = list();
+  expectError(() => l.range(42 as unknown as () => void), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "callback must be a function");
+  expectError(() => l.dropFront(2, "recycle" as unknown as () => void), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "onDropped must be a function");
+  assert.equal(l.size, 6);
+  l.dropFront(2); // an omitted callback is fine
+  assert.equal(l.size, 4);
+});

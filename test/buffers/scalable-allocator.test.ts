@@ -19,6 +19,19 @@ function newAllocator(initialSize = 1 * KIB, maxRegionSize = 64 * KIB) {
 }
 
 describe("ScalableAllocator", () => {
+  test("a malloc the heap cannot hold leaves later mallocs that need a new region working", () => {
+    // The rejected request moved the region doubling past the heap's size, and every later
+    // region was asked for that size.
+    const heap = new Heap({ maxSize: 4 * MIB });
+    const alloc = new ScalableAllocator(heap, { initialSize: 64 * KIB, maxRegionSize: 8 * MIB });
+    alloc.malloc(10);
+    expectError(() => alloc.malloc(6 * MIB), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "6291456");
+    assert.equal(alloc.malloc(100 * KIB).length, 100 * KIB);
+    assert.equal(alloc.regions, 2);
+    alloc.check();
+    heap.check();
+  });
+
   test("malloc hands out disjoint views of the heap's memory that keep their bytes", () => {
     const { heap, alloc } = newAllocator();
     const views: Uint8Array[] = [];
@@ -166,6 +179,22 @@ describe("ScalableAllocator", () => {
 });
 
 describe("RecyclableMemory", () => {
+  test("addRecycleBytes refuses a view of other memory or outside the allocator's regions: recycle() would free another buffer's bytes", () => {
+    const { heap, alloc } = newAllocator();
+    const mem = new RecyclableMemory(alloc);
+    const live = alloc.malloc(64);
+    live.fill(7);
+    const foreign = new Uint8Array(new ArrayBuffer(live.byteOffset + 64)).subarray(live.byteOffset, live.byteOffset + 64); // same offset, other memory
+    expectError(() => mem.addRecycleBytes(foreign), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS", "other memory");
+    const outside = heap.bytes(heap.alloc(64)); // this heap's memory, but no region of the allocator
+    expectError(() => mem.addRecycleBytes(outside), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS", "not inside one region");
+    assert.equal(mem.buffers, 0, "nothing remembered");
+    mem.recycle();
+    assert.ok(live.every((b) => b === 7));
+    alloc.check();
+    heap.check();
+  });
+
   test("nextN and addRecycleBytes are freed by recycle and by `using`", () => {
     const { alloc } = newAllocator();
     const mem = new RecyclableMemory(alloc);

@@ -145,6 +145,27 @@ describe("OffHeapArray model", () => {
 });
 
 describe("OffHeapArray API", () => {
+  test("push and set with record values whose getter changes the array: the getter runs first", () => {
+    // They read the array's length and data before the values: a getter that pushed, popped or
+    // disposed left a dangling string, a write past the length, or a read of the freed header.
+    const heap = new Heap({ maxSize: 64 * MIB });
+    const R = defineStruct({ s: "string", n: "u32" });
+    const a = new OffHeapArray(heap, R);
+    a.push({ s: "0" });
+    a.push({ get s() { for (let i = 0; i < 100; i++) a.push({ s: `in${i}`, n: i }); return "outer"; }, n: 999 });
+    assert.equal(a.length, 102);
+    assert.deepEqual(R.read(heap, a.addrOf(101)), { s: "outer", n: 999 });
+    a.check();
+    expectError(() => a.set(101, { get s() { a.pop(); a.pop(); return "x"; } }), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "index"); // the getter's pops happened first
+    assert.equal(a.length, 100);
+    a.check();
+    const b = new OffHeapArray(heap, R);
+    expectError(() => b.push({ get s() { b.dispose(); return "x"; } }), DisposedError, "ERR_OFFHEAP_DISPOSED");
+    heap.check();
+    a.dispose();
+    assert.equal(heap.stats().liveBlocks, 0);
+  });
+
   test("indexes out of range throw RangeError and change nothing", () => {
     const heap = new Heap({ maxSize: MAX_SIZE });
     const a = new OffHeapArray(heap, "u32");

@@ -332,6 +332,41 @@ describe("OffHeapMap resizing", () => {
 });
 
 describe("OffHeapMap API", () => {
+  test("set with record values whose getter changes the map: the getter runs first, and both changes land", () => {
+    // set() planned the insert (and set up its key query) before it read the values, so a getter
+    // that inserted into the same map left the outer key unfindable and the table damaged (M6).
+    const heap = new Heap({ maxSize: MAX_SIZE });
+    const R = defineStruct({ s: "string", n: "u32" });
+    const map = new OffHeapMap(heap, { key: "string", value: R });
+    for (let i = 0; i < 11; i++) map.set(`a${i}`, { s: "v", n: i });
+    map.set("outer", {
+      get s() {
+        for (let i = 0; i < 200; i++) map.set(`in${i}`, { s: "w", n: i });
+        return "x";
+      },
+      n: 7,
+    });
+    assert.equal(map.size, 212);
+    assert.deepEqual(R.read(heap, map.getRef("outer")), { s: "x", n: 7 });
+    assert.deepEqual(R.read(heap, map.getRef("in199")), { s: "w", n: 199 });
+    map.check();
+    heap.check();
+  });
+
+  test("open reads its options once: a getter cannot open a map as other types than the ones checked against its header", () => {
+    const heap = new Heap({ maxSize: MAX_SIZE });
+    const map = new OffHeapMap(heap, { key: "u32", value: "f64" });
+    const blocks = [0, 1, 2].map((i) => heap.fromString(`user data ${i}`));
+    blocks.forEach((b, i) => map.set(b, i)); // u32 keys that equal live blocks' addresses
+    let reads = 0;
+    const sneaky = { get key() { return reads++ < 1 ? "u32" : "string"; }, value: "f64" } as unknown as { key: "u32"; value: "f64" };
+    const opened = OffHeapMap.open(heap, map.address, sneaky);
+    assert.equal(opened.keyType, "u32");
+    opened.clear(); // as a string map it freed the "key blocks": the program's strings
+    assert.deepEqual(blocks.map((b) => heap.readString(b)), ["user data 0", "user data 1", "user data 2"]);
+    heap.check();
+  });
+
   test("string keys: non-ASCII, lone surrogates and byte lookups agree with TextEncoder", () => {
     const heap = new Heap({ maxSize: MAX_SIZE });
     const map = new OffHeapMap(heap, { key: "string", value: "i32" });

@@ -4,7 +4,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { DoubleFreeError, Heap, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
+import { DoubleFreeError, Heap, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError, OutOfMemoryError } from "../../src/index.js";
 import { defineStruct } from "../../src/collections/index.js";
 import { expectError, expectRejected, MIB } from "../helpers.js";
 
@@ -134,5 +134,55 @@ describe("defineStruct records", () => {
     const cur = P.at(heap, 0);
     cur.addr = p;
     assert.equal(cur.y, 2);
+  });
+
+  test("Type.read, write, reset, check and freeOwned refuse an address that is no uint32 or a record past the heap's end", () => {
+    const heap = new Heap({ maxSize: 16 * MIB });
+    const P = defineStruct({ x: "f64", n: "u32", name: "string" });
+    const p = P.alloc(heap, { x: 1, n: 2, name: "a" });
+    const calls = [
+      ["read", (a: number) => P.read(heap, a)], ["write", (a: number) => P.write(heap, a, { n: 5 })], ["reset", (a: number) => P.reset(heap, a)],
+      ["check", (a: number) => P.check(heap, a)], ["freeOwned", (a: number) => P.freeOwned(heap, a)],
+    ] as const;
+    for (const [name, call] of calls) {
+      // "8" + 4 would be address "84": the write landed in another place.
+      expectRejected(heap, () => call(String(p) as unknown as number), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", `.${name}: addr must be a number`);
+      expectRejected(heap, () => call(-8), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS", "integer in [0, 2^32)");
+      expectRejected(heap, () => call(2 ** 31), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS", "past the heap's committed bytes");
+    }
+    assert.deepEqual(P.read(heap, p), { x: 1, n: 2, name: "a" });
+    heap.check();
+  });
+
+  test("a record whose string field was freed behind its back: free, write and reset throw before they change anything", () => {
+    // T.free freed the first string and zeroed the fields before it met the stale second one;
+    // T.write and T.reset leaked the strings they had made for the new values.
+    const heap = new Heap({ maxSize: 16 * MIB });
+    const R = defineStruct({ a: "string", b: "string" });
+    const r = R.alloc(heap, { a: "first", b: "second" });
+    heap.freeString(heap.u32[(r + R.offsets.b) >>> 2]!); // the program's bug
+    expectRejected(heap, () => R.free(heap, r), DoubleFreeError, "ERR_OFFHEAP_DOUBLE_FREE");
+    expectRejected(heap, () => R.write(heap, r, { a: "new a", b: "new b" }), DoubleFreeError, "ERR_OFFHEAP_DOUBLE_FREE");
+    expectRejected(heap, () => R.reset(heap, r, { a: "new a" }), DoubleFreeError, "ERR_OFFHEAP_DOUBLE_FREE");
+    expectRejected(heap, () => R.freeOwned(heap, r), DoubleFreeError, "ERR_OFFHEAP_DOUBLE_FREE");
+    R.write(heap, r, { a: "only a" }); // a write that does not touch the stale field goes on
+    assert.equal(R.at(heap, r).a, "only a");
+    heap.check();
+  });
+
+  test("Type.alloc out of memory frees only the strings it made: a ref or number field that equals a live block's address is not freed", () => {
+    const heap = new Heap({ maxSize: MIB, initialSize: 0 });
+    const victim = heap.alloc(40); // the program's block; a record's ref names it
+    heap.free(heap.alloc(16)); // room for the record's string, none for the record
+    const tiny: number[] = [];
+    try {
+      for (;;) tiny.push(heap.alloc(8));
+    } catch (e) {
+      assert.ok(e instanceof OutOfMemoryError, String(e));
+    }
+    const R = defineStruct({ name: "string", owner: "ref", n: "u32" });
+    expectRejected(heap, () => R.alloc(heap, { name: "hello", owner: victim, n: victim }), OutOfMemoryError, "ERR_OFFHEAP_OUT_OF_MEMORY");
+    assert.equal(heap.sizeOf(victim), 40);
+    heap.check();
   });
 });
