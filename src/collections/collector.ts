@@ -418,9 +418,14 @@ export class Collector {
     };
   }
 
+  /** @internal Stops the helper thread until the next step (Reclaimer.quiesce: Heap.save). */
+  quiesce(): void {
+    if (!this.marker.awaitHelper(true)) throw new WorkerTimeoutError("Heap.save: the Collector's helper thread did not stop marking within 10 s; nothing was saved");
+  }
+
   /** Validates invariants C1-C6 (gc-layout.ts); throws HeapCorruptionError naming the first broken one. Cost: O(covered range / 64 + collected blocks). */
   check(): void {
-    if (this.disposed) throw new DisposedError("Collector.check: the collector was disposed");
+    this.live("Collector.check");
     // A running helper is stopped first (the next step sets it running again).
     if (!this.marker.awaitHelper(true)) throw new WorkerTimeoutError("Collector.check: the helper thread did not stop scanning within 10 s; nothing was checked");
     checkCollector(this.heap, this.space.dir);
@@ -437,6 +442,15 @@ export class Collector {
   dispose(): void {
     if (this.disposed) return;
     this.marker.stopHelper(); // what it held is the program's, or lost: the mark phase is abandoned either way
+    if (this.heap.isDetached) {
+      // The image is out of this Heap's reach and keeps the collector's state as it is: only this object's hold goes.
+      MARKING.delete(this.heap);
+      setRefBarrier(MARKING.size === 0 ? null : shadeOverwritten);
+      detachReclaimer(this.heap, this);
+      releaseSoleHeap(this.heap, this);
+      this.disposed = true;
+      return;
+    }
     if (this.phaseCode === PHASE_MARK) this.abandonMark();
     else if (this.phaseCode === PHASE_SWEEP) {
       this.clock[CLK_DEADLINE] = Infinity;
@@ -459,6 +473,8 @@ export class Collector {
 
   private live(api: string): void {
     if (this.disposed) throw new DisposedError(`${api}: the collector was disposed`);
+    // Its views are empty: a step read undefined words, and collect() never ended.
+    if (this.heap.isDetached) throw new OffheapTypeError(`${api}: its Heap was detached; dispose() this collector (a Collector on a Heap attached again goes on from the image)`);
     if (this.heap.sharedMode) throw new OffheapTypeError(`${api}: the heap is now shared with other threads; the collector runs on a heap one thread uses`);
   }
 

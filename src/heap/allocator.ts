@@ -462,6 +462,11 @@ export class Allocator {
   // the committed end passes them. (Comparing the buffers instead cost
   // 50-80 ns a slow path: WebAssembly.Memory's buffer getter and a
   // typed array's are calls V8 does not inline.)
+  /** @internal True once detach() ran: every call of this Heap throws. */
+  get isDetached(): boolean {
+    return this.detached;
+  }
+
   /** @internal True if bytes [0, end) are committed (the views brought up to date first if they are shorter). */
   covers(end: number): boolean {
     if (end > this.endPage * PAGE_SIZE) this.sync();

@@ -590,6 +590,7 @@ export class Heap extends Allocator {
    */
   save(path: string): Promise<number> {
     this.sync();
+    this.reclaimer?.quiesce?.(); // a Collector's helper thread marks between steps: the checksums would not match the bytes written
     return saveImage(this.backing.buffer, this.endPage * PAGE_SIZE, this.rangeBytes, path);
   }
 

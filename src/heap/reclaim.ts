@@ -41,6 +41,13 @@ export interface Reclaimer {
   readonly name: string;
   /** Validates the reclaimer's own state in the image; Heap.check calls it. Throws HeapCorruptionError. */
   check(): void;
+  /**
+   * Stops work it does on the image in the background (a Collector's
+   * helper thread marking) until the program's next call of it: Heap.save
+   * calls it before it reads the image, which must hold still until the
+   * file is written.
+   */
+  quiesce?(): void;
 }
 
 /** The block calls the guard wraps. */

@@ -688,6 +688,32 @@ describe("Collector on a debug heap", () => {
 });
 
 describe("Collector errors", () => {
+  test("a Collector whose Heap was detached: typed errors, dispose() works, and a Collector on the memory attached again goes on", () => {
+    // Its calls read the emptied views: step() returned, stats() gave undefined counts, check()
+    // and dispose() reported damage (C1), and collect() never returned. Found by an acceptance run.
+    const heap = new Heap();
+    const gc = eager(heap);
+    const root = gc.alloc(Node, { name: "root" });
+    heap.setRoot("r", root);
+    Node.at(heap, root).a = gc.alloc(Node, { name: "kept" });
+    gc.alloc(Node, { name: "garbage" });
+    gc.startCycle();
+    const memory = heap.memory;
+    heap.detach();
+    for (const [name, call] of [["step", () => gc.step(1)], ["collect", () => gc.collect()], ["stats", () => gc.stats()], ["check", () => gc.check()], ["startCycle", () => gc.startCycle()]] as const) {
+      expectError(call, OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", `Collector.${name}`, "detached");
+    }
+    gc.dispose();
+    expectError(() => gc.collect(), DisposedError, "ERR_OFFHEAP_DISPOSED");
+    const again = Heap.attach(memory);
+    const gc2 = new Collector(again);
+    gc2.collect();
+    assert.equal(gc2.stats().liveBlocks, 2);
+    assert.equal(Node.at(again, Node.at(again, again.getRoot("r")).a).name, "kept");
+    gc2.check();
+    again.check();
+  });
+
   test("free and Type.free of a collected block throw and change nothing", () => {
     const heap = new Heap();
     const gc = eager(heap);
