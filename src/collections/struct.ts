@@ -461,7 +461,6 @@ function freePrepared(heap: Heap, prepared: unknown[], end: number): void {
   for (let i = 0; i < end; i += 2) if ((prepared[i] as Field).kind === F_STRING && prepared[i + 1] !== 0) heap.free(prepared[i + 1] as number);
 }
 
-
 // Throws unless `heap` is a Heap and `addr` an integer such that a record
 // of `size` bytes there lies in the heap's committed bytes. Whether a
 // record lives there is not checked: one may sit inside an array's block.
