@@ -6,9 +6,10 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { endianness, tmpdir } from "node:os";
 import { join } from "node:path";
-import { Heap, InvalidAddressError, InvalidImageError, OffheapRangeError, OffheapTypeError, PAGE_SIZE } from "../src/index.js";
+import { ConcurrentModificationError, Heap, InvalidAddressError, InvalidImageError, OffheapRangeError, OffheapTypeError, PAGE_SIZE } from "../src/index.js";
 import { checkHostByteOrder, FILE_HEADER_BYTES, imageChecksum } from "../src/heap/image-file.js";
 import { VERSION } from "../src/heap/layout.js";
 import { defineStruct, OffHeapArray, OffHeapMap } from "../src/collections/index.js";
@@ -262,6 +263,42 @@ describe("save and load", () => {
       assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith(".tmp")), [], "no temporary file is left behind");
     });
   }
+
+  test("a heap changed before save() settles: the save rejects with ConcurrentModificationError and writes nothing", async () => {
+    // It resolved and wrote a file whose checksum could never match: Heap.load refused it later
+    // (InvalidImageError), when the program had long taken it as saved. Found by an acceptance run.
+    // The program writes a block while save's writes are in flight: here, as each write of the
+    // file begins (FileHandle#write, wrapped), so that the change lands between a run's sum and
+    // its write on every run, whatever the event loop's timing.
+    const probe = await open(join(dir, "probe"), "w");
+    const FileHandle = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const write = FileHandle.write;
+    for (const memory of ["wasm", "resizable"] as const) {
+      const heap = new Heap({ memory, maxSize: 64 * MIB, initialSize: 256 * KIB });
+      const blocks = Array.from({ length: 2000 }, (_, i) => {
+        const p = heap.alloc(1 + ((i * 37) % 3000));
+        heap.u8[p] = 1 + (i % 255); // not zero: the file leaves zero blocks out
+        return p;
+      });
+      const path = join(dir, `changed-${memory}.heap`);
+      let writes = 0;
+      FileHandle.write = function (this: unknown, ...args: unknown[]) {
+        heap.u8.fill(++writes & 255, blocks[0]!, blocks[0]! + 16); // the program breaks the rule
+        return write.apply(this, args);
+      };
+      try {
+        await assert.rejects(heap.save(path), (e: Error) => e instanceof ConcurrentModificationError && /changed while/.test(e.message));
+      } finally {
+        FileHandle.write = write;
+      }
+      assert.ok(writes > 1);
+      assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith(`changed-${memory}`)), [], "no file, no temporary file");
+      heap.check();
+      await heap.save(path); // left alone, it saves
+      assert.equal((await Heap.load(path, { memory })).stats().liveBlocks, blocks.length);
+    }
+  });
 
   test("a save that fails at its rename (the path is a directory) rejects and leaves no temporary file", async () => {
     const heap = new Heap({ maxSize: 8 * MIB });

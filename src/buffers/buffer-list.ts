@@ -74,7 +74,7 @@ export class BufferList implements Iterable<Uint8Array> {
       if (typeof (buffers as Partial<Iterable<Uint8Array>> | null)?.[Symbol.iterator] !== "function") {
         throw new OffheapTypeError(`BufferList: expected an iterable of Uint8Arrays or a Uint8Array, got ${describe(buffers)}`);
       }
-      this.push(...buffers);
+      this.pushAll(Array.from(buffers), "BufferList: buffer"); // not push(...buffers): a spread of 200,000 overflowed V8's stack
     }
   }
 
@@ -119,14 +119,19 @@ export class BufferList implements Iterable<Uint8Array> {
    * @example list.push(header, body);
    */
   push(...bufs: Uint8Array[]): this {
+    return this.pushAll(bufs, "BufferList.push: argument");
+  }
+
+  // push(), and the constructor's buffers (`what` names one in errors).
+  private pushAll(bufs: readonly unknown[], what: string): this {
     let addBytes = 0;
     for (let i = 0; i < bufs.length; i++) {
       const buf = bufs[i];
-      if (!(buf instanceof Uint8Array)) throw notBytes(`BufferList.push: argument ${i}`, buf);
+      if (!(buf instanceof Uint8Array)) throw notBytes(`${what} ${i}`, buf);
       addBytes += buf.length;
     }
     const own = this.bufs;
-    for (let i = 0; i < bufs.length; i++) own.push(bufs[i]!);
+    for (let i = 0; i < bufs.length; i++) own.push(bufs[i] as Uint8Array);
     this.sizeBytes += addBytes;
     return this;
   }
@@ -303,6 +308,10 @@ export class BufferList implements Iterable<Uint8Array> {
    * @example await frame.writeTo(socket);
    */
   writeTo(stream: WritableLike): Promise<void> {
+    const s = stream as Partial<WritableLike> | null;
+    if (typeof s?.write !== "function" || typeof s.once !== "function" || typeof s.removeListener !== "function") {
+      return Promise.reject(new OffheapTypeError(`BufferList.writeTo: expected a writable stream (write, once and removeListener), got ${describe(stream)}`));
+    }
     const bufs = this.bufs;
     let last = bufs.length - 1;
     while (last >= 0 && bufs[last]!.length === 0) last--;

@@ -285,6 +285,10 @@ export class FrameParser {
     if (headerBytes < 0) {
       throw new OffheapRangeError(`${this.api}: options.header moved the reader ${-headerBytes} bytes before the start of the frame at stream offset ${this.streamOffset}`);
     }
+    if (headerBytes === 0 && payloadBytes === 0) {
+      // A frame of no bytes leaves the stream where it was: the next one would be the same, forever.
+      throw new OffheapRangeError(`${this.api}: options.header read no bytes and returned 0 for the frame at stream offset ${this.streamOffset}; a frame must take at least one byte of the stream`);
+    }
     if (payloadBytes > this.maxFrameBytes) throw this.tooLong(String(payloadBytes));
     this.startFrame(headerBytes, payloadBytes);
     return payloadBytes;

@@ -56,7 +56,7 @@
 // InvalidImageError and nothing is opened. These functions use node:fs,
 // imported on first use, so the rest of the package still runs in browsers.
 
-import { InvalidImageError, OffheapTypeError } from "../errors.js";
+import { ConcurrentModificationError, InvalidImageError, OffheapTypeError } from "../errors.js";
 import { createMemory } from "../memory/backing.js";
 import { nodeFs } from "../common/write-file.js";
 import { OLDEST_VERSION, PAGE_SIZE, VERSION } from "./layout.js";
@@ -213,6 +213,15 @@ export async function saveImage(buffer: ArrayBuffer | SharedArrayBuffer, imageBy
       sum.update(run, 0, run.length);
       await writeAll(file, run, at);
       at += run.length;
+    }
+    // The runs were summed before each was written, and a write reads the memory while it runs:
+    // a heap that changed meanwhile (the program, or a thread, went on) wrote a file whose sum
+    // does not match. Summed again, it is refused here rather than at the next load.
+    const again = new ImageChecksum();
+    again.update(table, 0, table.length);
+    for (let r = 0; r < runs.length; r += 2) again.update(image, runs[r]! * FILE_BLOCK_BYTES, (runs[r]! + runs[r + 1]!) * FILE_BLOCK_BYTES);
+    if (again.digest() !== sum.digest()) {
+      throw new ConcurrentModificationError(`Heap.save: the heap changed while ${path} was being written (wait for save() to settle before changing it); nothing was saved`);
     }
     const header = new Uint8Array(FILE_HEADER_BYTES);
     const view = new DataView(header.buffer);

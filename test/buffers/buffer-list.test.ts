@@ -53,6 +53,14 @@ test("push, pushOne, count, size, at, iteration and range keep references, not c
   assertList(new BufferList([a, c]), [a, c], "constructor");
 });
 
+test("a list made of 200,000 buffers (a spread of them overflowed V8's stack)", () => {
+  const many = Array.from({ length: 200_000 }, (_, i) => Uint8Array.of(i & 255));
+  const list = new BufferList(many);
+  assert.equal(list.count, 200_000);
+  assert.equal(list.size, 200_000);
+  expectError(() => new BufferList([bytes(1), "x" as unknown as Uint8Array]), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "BufferList: buffer 1");
+});
+
 test("push and pushOne reject a non-Uint8Array and add nothing", () => {
   const list = new BufferList([bytes(1)]);
   const before = state(list);
@@ -238,6 +246,13 @@ test(`BufferList model: random operations match an array of buffers (seed ${SEED
 });
 
 // ---- writeTo ------------------------------------------------------------------
+
+test("writeTo rejects something that is no writable stream with OffheapTypeError", async () => {
+  const list = new BufferList([bytes(3)]);
+  for (const bad of [null, {}, 42, { write() { return true; } }]) {
+    await assert.rejects(list.writeTo(bad as never), (e: Error) => e instanceof OffheapTypeError && /expected a writable stream/.test(e.message));
+  }
+});
 
 test("writeTo makes one writev call on a Writable with _writev and resolves", async () => {
   const calls: Uint8Array[][] = [];

@@ -187,6 +187,10 @@ test("a custom header: LEB128 lengths, byte-sized chunks, retried until the head
   // A header parser's own errors pass through.
   await assert.rejects(collect(splitFrames(Readable.from([Uint8Array.of(1)]), { header: () => { throw new TypeError("bad magic"); } })), /bad magic/);
   await assert.rejects(collect(splitFrames(Readable.from([Uint8Array.of(1)]), { header: () => -1 })), (e: Error) => e instanceof OffheapRangeError && /options\.header returned -1/.test(e.message));
+  // A header that reads nothing and returns 0 made frames of no bytes forever (the Transform ran out of memory).
+  await assert.rejects(collect(splitFrames(Readable.from([Uint8Array.of(1, 2, 3)]), { header: () => 0 })), (e: Error) => e instanceof OffheapRangeError && /read no bytes and returned 0/.test(e.message));
+  const empty = await collect(splitFrames(Readable.from([Uint8Array.of(0, 0)]), { header: (r) => r.readByte() }));
+  assert.equal(empty.length, 2, "a header of one byte and no payload is a frame");
 });
 
 test("empty frames are empty lists", async () => {
