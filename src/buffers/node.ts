@@ -16,6 +16,12 @@ import { Transform, type TransformCallback } from "node:stream";
 import { OffheapTypeError } from "../errors.js";
 import { FrameParser, type FrameSplitterOptions } from "./frame-splitter.js";
 
+// What a Transform callback is given for a thrown value: Node takes callback(undefined) or
+// callback(null) as success, so a header parser that threw `undefined` would have been swallowed.
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new OffheapTypeError(`FrameSplitter: options.header threw ${String(e)}, not an Error`);
+}
+
 /** Options of {@link FrameSplitter}: those of splitFrames without `memory`. */
 export type FrameSplitterStreamOptions = Omit<FrameSplitterOptions, "memory">;
 
@@ -54,7 +60,7 @@ export class FrameSplitter extends Transform {
       parser.push(chunk as Uint8Array);
       for (let frame = parser.next(); frame !== null; frame = parser.next()) this.push(frame);
     } catch (e) {
-      callback(e as Error);
+      callback(asError(e));
       return;
     }
     callback();
@@ -65,7 +71,7 @@ export class FrameSplitter extends Transform {
     try {
       this.parser.finish();
     } catch (e) {
-      callback(e as Error);
+      callback(asError(e));
       return;
     }
     callback();

@@ -189,6 +189,10 @@ test("a custom header: LEB128 lengths, byte-sized chunks, retried until the head
   await assert.rejects(collect(splitFrames(Readable.from([Uint8Array.of(1)]), { header: () => -1 })), (e: Error) => e instanceof OffheapRangeError && /options\.header returned -1/.test(e.message));
   // A header that reads nothing and returns 0 made frames of no bytes forever (the Transform ran out of memory).
   await assert.rejects(collect(splitFrames(Readable.from([Uint8Array.of(1, 2, 3)]), { header: () => 0 })), (e: Error) => e instanceof OffheapRangeError && /read no bytes and returned 0/.test(e.message));
+  // A Transform callback given undefined succeeds: a header that threw undefined was swallowed.
+  await assert.rejects(pipeline(Readable.from([Uint8Array.of(1)]), new FrameSplitter({ header: () => { throw undefined; } }), async (frames) => {
+    for await (const _ of frames);
+  }), (e: Error) => e instanceof OffheapTypeError && /threw undefined/.test(e.message));
   const empty = await collect(splitFrames(Readable.from([Uint8Array.of(0, 0)]), { header: (r) => r.readByte() }));
   assert.equal(empty.length, 2, "a header of one byte and no payload is a frame");
 });
