@@ -23,7 +23,7 @@ import {
   BITMAP_BYTES_PER_PAGE, BITMAP_OFF, CACHE_MAX_OBJECTS, cacheCapacity, CC_ARRAY, CC_BASE, CC_LIMIT, CC_MAX, CC_PUSHES, CC_TOP, CC_SHIFT, D_CLASS, D_FREE, D_KIND, D_NEXT, D_NPAGES, D_OWNER, D_PREV, D_USED,
   DESC_SHIFT, HDR_BIN_NONEMPTY, HDR_CACHE, HDR_EMPTY, HDR_END_PAGE, HDR_F64_CLASS_ALLOCS, HDR_FREE_BIN, HDR_FREE_PAGES,
   G_FREE, G_LIVE, G_NONE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_MAGIC, HDR_N_EMPTY_SPANS, HDR_PARTIAL, HDR_ROOTS, HDR_TOTAL_PAGES,
-  HDR_SLOTS, N_BINS, SL_THREAD,
+  HDR_LOCK, HDR_SLOTS, N_BINS, SL_CACHE, SL_THREAD, slotWord,
 } from "../src/heap/layout.js";
 import { isLive, setGranule } from "../src/heap/granules.js";
 import { CANARY } from "../src/common/debug-kit.js";
@@ -60,10 +60,10 @@ function runJob(job: { sab: SharedArrayBuffer; ops: Op[] }): void {
   const table = new Uint32Array(job.sab, 0, HDR_SLOTS + SL_THREAD + 1);
   const owner = table[HDR_SLOTS + SL_THREAD]!;
   table[HDR_SLOTS + SL_THREAD] = threadId + 1;
-  const heap = Heap.attach(job.sab);
   const returned: number[] = [];
   let error: Outcome["error"] = null;
   try {
+    const heap = Heap.attach(job.sab); // damage can stop the attach itself (a lock word naming no thread)
     for (const o of job.ops) {
       if (o.op === "alloc") for (let i = 0; i < o.count; i++) returned.push(heap.alloc(o.size));
       else if (o.op === "free") heap.free(o.addr);
@@ -534,6 +534,21 @@ if (isMainThread) {
       const n = w.u32[dw(w, w.run, D_NPAGES)]!;
       w.u32[HDR_FREE_BIN + n] = 1;
       await expectContained(w, [allocs(n * PAGE_SIZE - 100, 1)], ["P4"]);
+    });
+
+    // Found by an acceptance run's fuzzer of damaged metadata: a lock word naming no thread made
+    // every slow path (and Heap.attach) wait forever; cache lines elsewhere than the slot's made
+    // alloc recurse until V8's stack overflowed (a RangeError with no code).
+    test("a heap lock word naming no thread's slot: the next slow path throws instead of waiting forever", async () => {
+      const w = populate();
+      w.u32[HDR_LOCK] = 0xfd4819ab; // before the worker attaches, which takes the lock itself
+      await expectContained(w, [allocs(100_000, 1)], ["T1"]);
+    });
+
+    test("slot 0's cache lines named elsewhere: alloc throws instead of recursing", async () => {
+      const w = populate();
+      w.u32[slotWord(0) + SL_CACHE] = 77; // before the worker attaches and reads it
+      await expectContained(w, [allocs(16, 64)], ["T1"]);
     });
 
     test("a committed end past the memory: the next slow path refuses it", async () => {

@@ -80,6 +80,8 @@ export class Allocator {
   protected detached = false;
   /** @internal How deep this Heap holds the heap lock (the lock is reentrant per thread). */
   private lockDepth = 0;
+  // True while allocLocked hands a request to the fast path after filling the cache: a second miss is damage, not a loop.
+  private serving = false;
   /** @internal True while this Heap's slot is being set up (slots.ts attachSlot): it takes the real lock. */
   attaching = true;
   // True while this Heap holds the heap lock without taking it (one thread alone: slots.ts).
@@ -190,9 +192,20 @@ export class Allocator {
       const cw = this.cacheW + (cls << CC_SHIFT);
       const u32 = this.u32;
       if (((u32[cw + CC_REQUESTED]! + sizeBytes) | 0) > (u32[cw + CC_SAMPLE_AT]! | 0)) return this.allocSampled(sizeBytes, cw, api);
+      if (this.serving) {
+        // The fast path refused the cache this Heap just filled: its cache lines are not the slot's (damaged slot table).
+        throw new HeapCorruptionError("T1", `${api}: damaged metadata: the cache of class ${cls}, just refilled, does not serve the fast path (the slot table names cache lines at word ${this.cacheW})`);
+      }
       const n = foldCounts(this, cls);
       if (n !== 0) cachedSpan(this, u32[u32[cw + CC_TOP]!]!, cls);
-      if (n !== 0 || refill(this, cls) !== 0) return this.coreAlloc(sizeBytes);
+      if (n !== 0 || refill(this, cls) !== 0) {
+        this.serving = true;
+        try {
+          return this.coreAlloc(sizeBytes);
+        } finally {
+          this.serving = false;
+        }
+      }
       addr = 0;
     } else {
       addr = this.allocPages(sizeBytes);

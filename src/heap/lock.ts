@@ -50,6 +50,10 @@ export function lockWord(i32: Int32Array, w: number, me: number, brokenId = 0): 
     if (brokenId !== 0 && c >>> 1 === brokenId) {
       throw new HeapCorruptionError("T1", "Heap: a thread stopped inside a slow path of the heap and left it inconsistent (see Heap.releaseThread); the heap cannot be used");
     }
+    if (brokenId !== 0 && c >>> 1 > brokenId) {
+      // No holder has such an id (a slot's is at most MAX_SLOTS): waiting would never end.
+      throw new HeapCorruptionError("T1", `Heap: damaged metadata: the heap lock word holds ${c >>> 0}, the id of no thread's slot`);
+    }
     if ((c & 1) === 0 && Atomics.compareExchange(i32, w, c, c | 1) !== c) continue;
     if (canWait) Atomics.wait(i32, w, c | 1, WAIT_MS);
   }
