@@ -222,7 +222,7 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     if (this.struct !== null) value = valuesOf(this.struct, "OffHeapMap.set", value) as MapValueInit<V>;
     const w = this.live("set") >>> 2;
     const h = this.query("OffHeapMap.set", key);
-    this.checkValue("OffHeapMap.set", value);
+    if (this.struct === null) this.checkValue("OffHeapMap.set", value); // a record's values were checked by valuesOf
     const slot = this.find(w, h);
     if (slot !== 0) this.replaceValue(slot, value);
     else this.insert("OffHeapMap.set", w, h, value);

@@ -221,12 +221,7 @@ export class Heap extends Allocator {
 
   // Opens the quarantines of the slots `ofSlot` accepts, whose Heaps are gone (debug-trailer.ts: openQuarantine).
   private takeQuarantines(ofSlot: (slot: number) => boolean): void {
-    this.lockHeap();
-    try {
-      openQuarantine(this, ofSlot, this.debugHeap?.adopt ?? null, (addr) => this.coreFree(addr));
-    } finally {
-      this.unlockHeap();
-    }
+    this.locked(() => openQuarantine(this, ofSlot, this.debugHeap?.adopt ?? null, (addr) => this.coreFree(addr)));
   }
 
   // Debug mode replaces alloc, free and the other block calls with own
