@@ -224,7 +224,9 @@ export class OffHeapArray<E extends ElementType> {
    * OffheapTypeError for a value of the wrong type; nothing changes then.
    */
   set(i: number, value: ElementInit<E>): void {
-    // A record's values are read first: a getter among them that changes this array runs before the call reads it.
+    // A record's values are read first (after the disposed check, the first error a call reports): a getter among them
+    // that changes this array runs before the call reads it.
+    this.live("set");
     if (this.struct !== null) value = valuesOf(this.struct, "OffHeapArray.set", value) as ElementInit<E>;
     const w = this.live("set") >>> 2;
     const u32 = this.heap.u32;
@@ -248,6 +250,7 @@ export class OffHeapArray<E extends ElementType> {
    * Cost: amortized O(1).
    */
   push(value?: ElementInit<E>): number {
+    this.live("push");
     if (this.struct !== null) value = valuesOf(this.struct, "OffHeapArray.push", value) as ElementInit<E>; // as in set
     const hdr = this.live("push");
     if (this.struct === null) checkScalar("OffHeapArray.push", this.code, value);

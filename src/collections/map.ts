@@ -218,7 +218,9 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
    * of the next table zeroed).
    */
   set(key: MapKeyArg<K>, value: MapValueInit<V>): this {
-    // A record's values are read first: a getter among them that changes this map runs before the call reads it.
+    // A record's values are read first (after the disposed check): a getter among them that changes this map runs
+    // before the call reads it.
+    this.live("set");
     if (this.struct !== null) value = valuesOf(this.struct, "OffHeapMap.set", value) as MapValueInit<V>;
     const w = this.live("set") >>> 2;
     const h = this.query("OffHeapMap.set", key);

@@ -199,6 +199,9 @@ describe("OffHeapArray API", () => {
     pts.dispose();
     assert.equal(heap.stats().liveBlocks, 0, "dispose frees the records' strings too");
     expectError(() => pts.length, DisposedError, "ERR_OFFHEAP_DISPOSED", "OffHeapArray.length");
+    // Disposed is the first error a call reports, before its values are read (fuzz seed 1892783805).
+    expectError(() => pts.push(0 as never), DisposedError, "ERR_OFFHEAP_DISPOSED", "OffHeapArray.push");
+    expectError(() => pts.set(0, 0 as never), DisposedError, "ERR_OFFHEAP_DISPOSED", "OffHeapArray.set");
   });
 
   test("open checks the header and the element type", () => {

@@ -464,6 +464,7 @@ describe("OffHeapMap API", () => {
     heap.check();
     expectError(() => map.get("k1"), DisposedError, "ERR_OFFHEAP_DISPOSED", "OffHeapMap.get");
     expectError(() => map.size, DisposedError, "ERR_OFFHEAP_DISPOSED");
+    expectError(() => map.set("k1", 0 as never), DisposedError, "ERR_OFFHEAP_DISPOSED", "OffHeapMap.set"); // before its values are read
   });
 
   test("on a debug heap no key block writes past what it asked for (keys of every length mod 4)", () => {
