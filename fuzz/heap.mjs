@@ -1,5 +1,6 @@
 // Heap programs (see run.mjs): alloc, calloc, realloc, free, strings, byte
-// views, sizeOf, trim and attach to a copy, on every kind of backing memory,
+// views, sizeOf, trim, handles (dispose frees; free refuses the block, realloc
+// moves the handle) and attach to a copy, on every kind of backing memory,
 // with a pattern in every live block, check() after every step, and
 // deliberate misuse that must throw its typed error and leave every byte of
 // the image as it was. The debug variant adds writes past the requested size
@@ -27,6 +28,7 @@ export function heapProgram(p, steps, { debug }) {
   p.note = `${kind} memory, maxSize ${maxSize >> 20} MiB${debug ? `, debug ${JSON.stringify(debugOption)}` : ""}${profile ? `, profile ${JSON.stringify(profile)}` : ""}`;
 
   const blocks = new Map(); // addr -> { id, size, str } (str: a string block's text, else null)
+  const handles = new Map(); // addr -> the HeapHandle that owns the block
   let starts = []; // live block addresses, sorted
   const freed = []; // recently freed addresses, for stale frees
   let nextId = 1;
@@ -77,10 +79,11 @@ export function heapProgram(p, steps, { debug }) {
     freed.push(addr);
     if (freed.length > 32) freed.shift();
   };
-  const randomBlock = (raw = false) => {
+  // A random live block (not a string's when raw; not one with an open handle unless handled).
+  const randomBlock = (raw = false, handled = false) => {
     if (starts.length === 0) return 0;
     const a = starts[p.int(0, starts.length - 1)];
-    return raw && blocks.get(a).str !== null ? 0 : a;
+    return (raw && blocks.get(a).str !== null) || (!handled && handles.has(a)) ? 0 : a;
   };
   // Runs an allocating call; an OutOfMemoryError is expected near maxSize and must lose nothing.
   const tryAlloc = (fn) => {
@@ -127,7 +130,7 @@ export function heapProgram(p, steps, { debug }) {
       remove(a);
     }],
     [10, "realloc", () => {
-      const a = randomBlock(true);
+      const a = randomBlock(true, true);
       if (a === 0) return;
       verify(a);
       const { id, size } = blocks.get(a);
@@ -139,6 +142,23 @@ export function heapProgram(p, steps, { debug }) {
       starts.splice(starts.indexOf(a), 1);
       if (moved !== a) freed.push(a);
       add(moved, n);
+      const h = handles.get(a);
+      if (h === undefined) return;
+      handles.delete(a);
+      handles.set(moved, h);
+      ensure(h.addr === moved, () => `realloc(${hex(a)}, ${n}) = ${hex(moved)}: the block's handle says ${hex(h.addr)}`);
+    }],
+    [4, "handle", () => {
+      if (handles.size > 0 && p.chance(0.5)) {
+        const [a, h] = p.pick([...handles]);
+        verify(a);
+        handles.delete(a);
+        h.dispose();
+        remove(a);
+        return;
+      }
+      const a = randomBlock();
+      if (a !== 0) handles.set(a, heap.handle(a));
     }],
     [6, "string", () => {
       const s = p.pick(STRINGS) + p.int(0, 1e6);
@@ -211,7 +231,7 @@ export function heapProgram(p, steps, { debug }) {
   const misuseStep = () => {
     const a = randomBlock();
     const raw = a !== 0 && blocks.get(a).str === null ? a : 0;
-    const choice = p.int(0, 14);
+    const choice = p.int(0, 15);
     if (choice === 0 && raw !== 0) {
       verify(raw);
       const size = heap.sizeOf(raw);
@@ -272,6 +292,9 @@ export function heapProgram(p, steps, { debug }) {
         [{ initialSize: "1" }, OffheapTypeError, TYPE], [{ debug: { stacks: "all" } }, OffheapTypeError, TYPE], [null, OffheapTypeError, TYPE],
       ]);
       misuse("heap: bad options", () => new Heap(options), type, code);
+    } else if (choice === 15 && handles.size > 0) {
+      const [a] = p.pick([...handles]);
+      misuse("heap: free of a block with an open handle", () => heap.free(a), OffheapTypeError, TYPE);
     }
   };
 
@@ -311,6 +334,7 @@ export function heapProgram(p, steps, { debug }) {
   }
   p.op = "teardown";
   verifyAll();
-  for (const a of [...blocks.keys()]) heap.free(a);
+  for (const h of handles.values()) h.dispose();
+  for (const a of [...blocks.keys()]) if (!handles.has(a)) heap.free(a);
   heap.check();
 }

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { DisposedError, DoubleFreeError, Heap, HeapHandle, InvalidAddressError, OffheapTypeError } from "../src/index.js";
-import { expectError, expectRejected, rootsOf } from "./helpers.js";
+import { expectError, expectOutOfMemory, expectRejected, rootsOf } from "./helpers.js";
 
 const newHeap = (debug = false): Heap => new Heap({ initialSize: 64 << 10, maxSize: 1 << 22, debug });
 const live = (heap: Heap): number => heap.stats().liveBlocks;
@@ -90,14 +90,82 @@ test("handle: one open handle per block; a new one after dispose", () => {
   assert.equal(live(heap), 0);
 });
 
-test("handle: a block freed behind the handle's back: dispose closes the handle and throws DoubleFreeError", () => {
+test("handle: a block freed behind the handle's back (by another Heap on the memory): dispose closes the handle and throws DoubleFreeError", () => {
   const heap = newHeap();
   const p = heap.alloc(64);
   const h = heap.handle(p);
-  heap.free(p);
+  Heap.attach(heap.memory).free(p); // another Heap object's free does not see this one's handles
   expectRejected(heap, () => h.dispose(), DoubleFreeError, "ERR_OFFHEAP_DOUBLE_FREE", "Heap.free");
   assert.equal(h.disposed, true);
   assert.deepEqual(rootsOf(heap), []);
+});
+
+for (const debug of [false, true]) {
+  test(`handle owns its block${debug ? " (debug mode)" : ""}: free throws and changes nothing, realloc moves the handle, a scope leaves it`, () => {
+    // Before the guard, free was accepted, the block was reused by the next
+    // alloc, and the handle's dispose then freed the new owner's block.
+    const heap = newHeap(debug);
+    const unguarded = heap.free;
+    const p = heap.alloc(64);
+    const h = heap.handle(p);
+    expectRejected(heap, () => heap.free(p), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "Heap.free", "open handle");
+    expectOutOfMemory(heap, () => heap.realloc(p, (4 << 20) - 65536));
+    assert.equal(h.addr, p, "a realloc that failed leaves the handle on its block");
+    const q = heap.alloc(64);
+    assert.notEqual(q, p, "the block was not freed, so not handed out again");
+    heap.free(q); // blocks without a handle free as before
+    heap.u32[p >>> 2] = 0xfeed;
+    const moved = heap.realloc(p, 5000);
+    assert.notEqual(moved, p);
+    assert.equal(h.addr, moved, "the handle follows its block");
+    assert.equal(heap.u32[moved >>> 2], 0xfeed);
+    assert.deepEqual(rootsOf(heap), [moved]);
+    const same = heap.realloc(moved, heap.sizeOf(moved));
+    assert.equal(same === moved, !debug, "in place (debug mode's realloc always moves, so the quarantine catches stale uses)");
+    assert.equal(h.addr, same);
+    const shrunk = heap.realloc(same, 40);
+    assert.equal(h.addr, shrunk);
+    assert.equal(heap.u32[shrunk >>> 2], 0xfeed);
+    heap.free(heap.alloc(64)); // p's object is free now, and anyone's
+    {
+      using scope = heap.scope();
+      const s = scope.alloc(32);
+      const hs = heap.handle(s); // the handle takes the block from the scope
+      scope.dispose();
+      assert.equal(heap.sizeOf(hs.addr) >= 32, true, "the scope did not free it");
+      hs.dispose();
+    }
+    assert.notEqual(heap.free, unguarded, "guarded while a handle is open");
+    h.dispose();
+    assert.equal(heap.free, unguarded, "the guard goes with the last open handle");
+    assert.equal(debug ? heap.leaks().length : live(heap), 0); // debug mode's stats count its quarantine
+    heap.check();
+  });
+}
+
+test("handle guard, seeded: among thousands of blocks, free refuses exactly those with an open handle", () => {
+  // More handles than the guard's filter has buckets, so buckets hold several.
+  const seed = (Date.now() ^ 0x5eed) >>> 0;
+  let x = seed || 1;
+  const rand = (n: number): number => {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    return x % n;
+  };
+  const heap = new Heap({ maxSize: 1 << 26 });
+  const blocks = Array.from({ length: 12_000 }, () => heap.alloc(8 + rand(300)));
+  const handles = new Map<number, HeapHandle>();
+  for (const p of blocks) if (rand(2) === 0) handles.set(p, heap.handle(p));
+  for (const p of blocks) {
+    const h = handles.get(p);
+    if (h === undefined) heap.free(p);
+    else if (rand(3) === 0) h.dispose();
+    else assert.throws(() => heap.free(p), (e: Error) => e instanceof OffheapTypeError && /open handle/.test(e.message), `seed ${seed}: ${p}`);
+  }
+  const open = [...handles.values()].filter((h) => !h.disposed);
+  assert.equal(live(heap), open.length, `seed ${seed}`);
+  for (const h of open) h.dispose();
+  assert.equal(live(heap), 0, `seed ${seed}`);
+  heap.check();
 });
 
 test("handle: leakedHandles is debug mode's", () => {
@@ -141,10 +209,10 @@ test("handle backstop in debug mode: each block it frees is reported with its si
   heap.check();
 });
 
-test("handle backstop: a dropped handle whose block was freed by hand frees and reports nothing", async () => {
+test("handle backstop: a dropped handle whose block was freed behind it frees and reports nothing", async () => {
   const heap = newHeap(true);
   const [a] = dropHandles(heap, [64]);
-  heap.free(a!);
+  Heap.attach(heap.memory).free(a!);
   const frees = heap.stats().frees;
   await collectUntil(() => rootsOf(heap).length === 0);
   assert.deepEqual(rootsOf(heap), [], "the handle was collected");

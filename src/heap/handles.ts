@@ -11,11 +11,27 @@
 // heap.leakedHandles(). The backstop runs when V8 decides, if ever: dispose
 // is the way to free, the backstop only bounds a leak.
 //
-// Invariant (JS-side, kept by the code below):
+// A handle owns its block, so while a Heap has open handles its free and
+// realloc are guarded (as a reclaimer's are, reclaim.ts): free of a block
+// with an open handle throws, and realloc moves the handle with the block.
+// Without the guard a free behind the handle's back let the block be
+// reused, and the handle's dispose (or the backstop, whenever V8 ran it)
+// then freed the new owner's block. The guard asks a filter first: a count
+// of open handles per bucket of addresses, one typed-array load per free,
+// and the Map only when the bucket holds one. Wrapping the fast path costs
+// 1-1.5 ns per call of an alloc/free loop (about 6 ns a call unguarded),
+// so the guard is put in place with the first open handle and taken away
+// with the last: a Heap without open handles pays nothing. (Kept in place
+// from the first handle on instead, a loop that opened and disposed a
+// handle every 2,048 calls ran at 7.9-8.8 ns a call, against 6.5-7.7
+// toggled: the toggles cost less than the guard.)
+//
+// Invariants (JS-side, kept by the code below):
 //   K1  a cell is in the Map, under its address, exactly while its handle
 //       is open and not collected; a block has at most one open handle
+//   K2  filter[bucket(a)] counts the Map's addresses a in that bucket
 
-import { DisposedError, hex, InvalidAddressError } from "../errors.js";
+import { DisposedError, hex, InvalidAddressError, OffheapTypeError } from "../errors.js";
 import { formatStack } from "../common/debug-kit.js";
 import type { Heap } from "./heap.js";
 
@@ -29,10 +45,26 @@ export interface LeakedHandle {
   site: string;
 }
 
-// What the Map and the registry hold of an open handle.
+// What the Map and the registry hold of an open handle (addr changes when realloc moves the block).
 interface Cell {
-  readonly addr: number;
+  addr: number;
   readonly site: Error | null;
+}
+
+// The filter's buckets: blocks are 8-byte aligned, and neighbours (one
+// size class's blocks, allocated one after another) fall into different ones.
+const FILTER_BUCKETS = 4096;
+const bucket = (addr: number): number => (addr >>> 3) & (FILTER_BUCKETS - 1);
+
+// The guard's error (out of line: the guard is inlined where free is called).
+function refuseFree(addr: number): never {
+  throw new OffheapTypeError(`Heap.free: ${hex(addr)} has an open handle, which owns it; free it with the handle's dispose()`);
+}
+
+/** The block calls the guard wraps. */
+interface GuardedHeap {
+  free(addr: number): void;
+  realloc(addr: number, sizeBytes: number): number;
 }
 
 /** @internal The open handles of one Heap object and their backstop. */
@@ -40,9 +72,60 @@ export class HandleTable {
   /** Blocks the backstop freed, when the heap is in debug mode. */
   readonly leaked: LeakedHandle[] = [];
   private readonly open = new Map<number, Cell>();
+  private readonly filter = new Int32Array(FILTER_BUCKETS);
   private readonly registry = new FinalizationRegistry<Cell>((cell) => this.collected(cell));
 
   constructor(private readonly heap: Heap) {}
+
+  /**
+   * Installs on `heap`, as own properties, a free that throws
+   * OffheapTypeError for a block with an open handle (nothing changed) and
+   * a realloc that moves the handle to the block it returns; both then call
+   * the free and realloc the heap has now, while handles are open.
+   * Heap.installFastPaths calls it. Cost: a typed-array load per call.
+   */
+  guard(heap: GuardedHeap): void {
+    if (this.open.size === 0) return;
+    const { free, realloc } = heap;
+    const { filter, open } = this;
+    heap.free = (addr: number): void => {
+      if (filter[(addr >>> 3) & (FILTER_BUCKETS - 1)] !== 0 && typeof addr === "number" && open.has(addr)) refuseFree(addr);
+      free.call(heap, addr);
+    };
+    heap.realloc = (addr: number, sizeBytes: number): number => {
+      if (typeof addr !== "number" || !this.holds(addr)) return realloc.call(heap, addr, sizeBytes);
+      const cell = this.drop(addr); // out of the Map while realloc frees the old block
+      try {
+        cell.addr = realloc.call(heap, addr, sizeBytes);
+      } finally {
+        this.add(cell); // at the new block, or at the old one, untouched, after an error
+      }
+      return cell.addr;
+    };
+  }
+
+  /** True if the block at addr has an open handle (scope.ts: a scope does not free it). */
+  holds(addr: number): boolean {
+    return this.filter[bucket(addr)] !== 0 && this.open.has(addr);
+  }
+
+  private add(cell: Cell): void {
+    this.open.set(cell.addr, cell);
+    this.filter[bucket(cell.addr)]!++;
+  }
+
+  // Takes a closing handle out of the Map, and the guard away with the last one.
+  private close(cell: Cell): void {
+    this.drop(cell.addr);
+    if (this.open.size === 0) this.heap.installFastPaths();
+  }
+
+  private drop(addr: number): Cell {
+    const cell = this.open.get(addr)!;
+    this.open.delete(addr);
+    this.filter[bucket(addr)]!--;
+    return cell;
+  }
 
   /** Opens a handle to the live block at addr (Heap.handle documents the errors). */
   make(addr: number): HeapHandle {
@@ -53,7 +136,8 @@ export class HandleTable {
     }
     const cell: Cell = { addr, site: heap.debugOptions === null ? null : new Error("handle site") };
     const handle = new HeapHandle(this, cell);
-    this.open.set(addr, cell);
+    this.add(cell);
+    if (this.open.size === 1) heap.installFastPaths(); // the guard, for the first open handle
     this.registry.register(handle, cell, cell);
     return handle;
   }
@@ -61,7 +145,7 @@ export class HandleTable {
   /** A handle's dispose: drops its root and frees its block, unless a reclaimer owns it. */
   release(cell: Cell): void {
     if (this.open.get(cell.addr) !== cell) return;
-    this.open.delete(cell.addr);
+    this.close(cell);
     this.registry.unregister(cell);
     const r = this.heap.reclaimer;
     if (r === null || !r.owns(cell.addr)) this.heap.free(cell.addr);
@@ -77,7 +161,7 @@ export class HandleTable {
   // behind the handle's back, or the Heap was detached) is left alone.
   private collected(cell: Cell): void {
     if (this.open.get(cell.addr) !== cell) return;
-    this.open.delete(cell.addr);
+    this.close(cell);
     const heap = this.heap;
     const r = heap.reclaimer;
     if (r !== null && r.owns(cell.addr)) return;

@@ -158,9 +158,9 @@ export class Heap extends Allocator {
   /**
    * @internal Puts this Heap's block calls in place: debug mode's own (they
    * call coreAlloc and coreFree, so they serve both thread modes) or the
-   * fast paths of its thread mode; then, while a reclaimer is attached, the
-   * guard over free and realloc (reclaim.ts). A heap that never had a
-   * reclaimer gets exactly the calls it had before.
+   * fast paths of its thread mode; then the guards over free and realloc
+   * while handles are open (handles.ts) and while a reclaimer is attached
+   * (reclaim.ts). A heap with neither gets exactly the calls it had before.
    */
   override installFastPaths(): void {
     const debug = this.debugHeap;
@@ -171,6 +171,7 @@ export class Heap extends Allocator {
       this.free = debug.free;
       this.realloc = debug.realloc;
     }
+    this.handles?.guard(this); // while handles are open
     if (this.reclaimer !== null) guardPaths(this, this.reclaimer);
   }
 
@@ -517,7 +518,9 @@ export class Heap extends Allocator {
    * (at the end of a `using` block) frees it. A handle dropped without
    * dispose is freed when V8 collects it (a FinalizationRegistry, whenever
    * the engine runs it); in debug mode such blocks are listed by
-   * leakedHandles(). A block has one open handle at a time. Throws
+   * leakedHandles(). A block has one open handle at a time; while it is
+   * open, free of the block throws OffheapTypeError and realloc moves the
+   * handle with it (handles.ts: the guard). Throws
    * InvalidAddressError for an address that is not the start of a live
    * block, or one with an open handle already; OffheapTypeError for a
    * non-number; the heap is unchanged then. Cost: O(1); two JS objects and

@@ -179,7 +179,8 @@ export class HeapScope {
    * newest first, through heap.free, and closes the scope: it leaves its
    * Heap's stack of open scopes (in any order: disposing an outer scope
    * before an inner one leaves the inner one open and on the stack). A
-   * block that a reclaimer attached to the heap owns is not freed. If
+   * block that a reclaimer attached to the heap owns is not freed, nor one
+   * with an open handle of this Heap (the handle owns it now). If
    * heap.free throws for a block (it was freed behind the scope's back:
    * DoubleFreeError or InvalidAddressError), dispose still frees all the
    * others and closes the scope, then rethrows the first such error.
@@ -193,10 +194,11 @@ export class HeapScope {
     const records = this.records;
     const pinned = this.pins === null || this.pins.length === 0 ? null : new Set(this.pins);
     const r = heap.reclaimer;
+    const handles = heap.handles;
     let failure: unknown = null;
     for (let i = this.count - 1; i >= 0; i--) {
       const addr = records[i]!;
-      if (addr === 0 || (pinned !== null && pinned.has(addr)) || (r !== null && r.owns(addr))) continue;
+      if (addr === 0 || (pinned !== null && pinned.has(addr)) || (r !== null && r.owns(addr)) || handles?.holds(addr) === true) continue;
       try {
         heap.free(addr);
       } catch (e) {
