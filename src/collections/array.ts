@@ -170,14 +170,18 @@ export class OffHeapArray<E extends ElementType> {
    * kept e.g. with heap.setRoot) with the same element type. Throws
    * InvalidAddressError if no array header is there, OffheapTypeError for a
    * `heap` that is not a Heap, an unknown element type, or an array made
-   * with another element type. Cost: O(1).
+   * with another element type; HeapCorruptionError (A1, A2) for a header
+   * whose stride, length, capacity or element block check() would reject.
+   * Cost: O(1).
    */
   static open<E extends ElementType>(heap: Heap, address: number, elementType: E): OffHeapArray<E> {
     const api = "OffHeapArray.open";
     checkHeap(api, heap);
     if (!isStructType(elementType) && elementType !== "ref") scalarCode(api, elementType);
     opening = openHeader(heap, api, ARRAY, address, typeFingerprint(elementType), typeName(elementType));
-    return new OffHeapArray(heap, elementType);
+    const array = new OffHeapArray(heap, elementType);
+    array.checkHeader(api); // a header that would send get/set outside its element block is refused here, not at use
+    return array;
   }
 
   /** Address of the header block: what open() takes. 0 after dispose(). */
@@ -349,10 +353,18 @@ export class OffHeapArray<E extends ElementType> {
   /** Validates invariants A1-A3; throws HeapCorruptionError naming the broken one. Cost: O(length) for records with strings. */
   check(): void {
     const hdr = this.live("check");
+    const data = this.checkHeader("OffHeapArray.check");
+    const n = this.heap.u32[(hdr >>> 2) + A_LENGTH]!;
+    if (this.struct !== null && this.struct.hasStrings) for (let i = 0; i < n; i++) this.struct.check(this.heap, data + i * this.stride);
+  }
+
+  // Invariants A1 and A2, the header's (O(1)); returns the element block's address. open() runs it too.
+  private checkHeader(api: string): number {
+    const hdr = this.hdr;
     const w = hdr >>> 2;
     const u32 = this.heap.u32;
     const fail = (id: string, what: string): never => {
-      throw new HeapCorruptionError(id, `OffHeapArray.check: the array at ${hex(hdr)} ${what}`);
+      throw new HeapCorruptionError(id, `${api}: the array at ${hex(hdr)} ${what}`);
     };
     const state = headerState(this.heap, ARRAY, hdr, typeFingerprint(this.elementType));
     if (state !== "ok") fail("A1", state === "no header" ? "has no live header block with the array magic" : "header holds another element type's fingerprint");
@@ -361,7 +373,7 @@ export class OffHeapArray<E extends ElementType> {
     if (n > cap) fail("A2", `has length ${n} > capacity ${cap}`);
     if ((cap === 0) !== (data === 0)) fail("A2", `has capacity ${cap} and element block ${hex(data)}`);
     if (cap > 0 && blockSize(this.heap, data) < cap * this.stride) fail("A2", `element block ${hex(data)} is smaller than ${cap} x ${this.stride} bytes`);
-    if (this.struct !== null && this.struct.hasStrings) for (let i = 0; i < n; i++) this.struct.check(this.heap, data + i * this.stride);
+    return data;
   }
 
   // Grows the element block to hold at least `need` elements.

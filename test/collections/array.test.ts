@@ -6,7 +6,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Heap, InvalidAddressError, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
+import { Heap, HeapCorruptionError, InvalidAddressError, OffheapRangeError, OffheapTypeError } from "../../src/index.js";
 import { defineStruct, DisposedError, OffHeapArray, type ElementType } from "../../src/collections/index.js";
 import { expectError, expectRejected, MIB } from "../helpers.js";
 
@@ -212,5 +212,14 @@ describe("OffHeapArray API", () => {
     expectError(() => OffHeapArray.open(heap, heap.alloc(32), "f64"), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS", "not the header");
     expectError(() => OffHeapArray.open(heap, 12345, "f64"), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS");
     assert.equal(OffHeapArray.open(heap, a.address, "f64").get(0), 2.5);
+    // A header whose fields would send get/set past its element block is refused, as check() refuses it.
+    const w = a.address >>> 2;
+    for (const [field, value, id] of [[2, 1 << 20, "A2"], [3, 1 << 20, "A2"], [5, 4, "A1"]] as const) {
+      const saved = heap.u32[w + field]!;
+      heap.u32[w + field] = value;
+      expectError(() => OffHeapArray.open(heap, a.address, "f64"), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", id, "OffHeapArray.open");
+      heap.u32[w + field] = saved;
+    }
+    a.check();
   });
 });
