@@ -21,26 +21,59 @@ interface CheckedMap {
   find(w: number, h: number): number;
 }
 
+// The failure of an invariant of the map at hdr, in a report of `api`.
+const failure = (api: string, hdr: number) => (id: string, what: string): never => {
+  throw new HeapCorruptionError(id, `${api}: the map at ${hex(hdr)}: ${what}`);
+};
+
+/**
+ * Throws HeapCorruptionError naming the first broken invariant of the map's
+ * header, the part of M1-M3 and M8 its fields alone decide: a table's
+ * capacity, its block's size, the resize's cursor. O(1): OffHeapMap.open
+ * runs it, so that lookups never run outside a table.
+ */
+export function checkMapHeader(shape: MapShape, heap: Heap, hdr: number, typeFingerprint: number, api: string): void {
+  const { slotBytes } = shape;
+  const w = hdr >>> 2;
+  const u32 = heap.u32;
+  const fail = failure(api, hdr);
+  const state = headerState(heap, MAP, hdr, typeFingerprint);
+  if (state !== "ok") fail("M1", state === "no header" ? "no live header block with the map magic" : "the header holds another type fingerprint");
+  const cap = u32[w + H_CAP]!, table = u32[w + H_TABLE]!;
+  const oldCap = u32[w + H_OLD_CAP]!, oldTable = u32[w + H_OLD_TABLE]!, cursor = u32[w + H_CURSOR]!, oldLive = u32[w + H_OLD_LIVE]!;
+  if ((cap === 0) !== (table === 0)) fail("M2", `capacity ${cap} with table ${hex(table)}`);
+  if (cap !== 0 && (cap < MIN_CAPACITY || (cap & (cap - 1)) !== 0)) fail("M2", `capacity ${cap} is not a power of two >= ${MIN_CAPACITY}`);
+  if (cap !== 0 && blockSize(heap, table) < cap * slotBytes) fail("M2", `table ${hex(table)} is not a live block of ${cap} slots`);
+  if (cap === 0 && oldCap !== 0) fail("M2", "an old table without a current one");
+  if (oldCap === 0) {
+    if (oldTable !== 0 || cursor !== 0 || oldLive !== 0) fail("M3", "no old table, but its fields are not 0");
+  } else {
+    if (blockSize(heap, oldTable) < oldCap * slotBytes) fail("M3", `old table ${hex(oldTable)} is not a live block of ${oldCap} slots`);
+    if (cursor > oldCap) fail("M3", `cursor ${cursor} is past the old table's ${oldCap} slots`);
+  }
+  const next = u32[w + H_NEXT_TABLE]!, zeroed = u32[w + H_ZEROED]!;
+  if (next === 0) {
+    if (zeroed !== 0) fail("M8", `no next table, but ${zeroed} bytes of it are zeroed`);
+  } else {
+    if (oldCap !== 0) fail("M8", "a next table while the old one is still migrating");
+    if (blockSize(heap, next) < 2 * cap * slotBytes || zeroed > 2 * cap * slotBytes) fail("M8", `next table ${hex(next)} is not a live block of ${2 * cap} slots with ${zeroed} bytes zeroed`);
+  }
+}
+
 /** Throws HeapCorruptionError naming the first broken invariant of the map whose header is at `hdr`. */
 export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerprint: number): void {
-  const { slotBytes, valueOff, keyKind, valueKind, struct, collected } = map.shape();
+  const shape = map.shape();
+  const { slotBytes, valueOff, keyKind, valueKind, struct, collected } = shape;
   const inKeyBlock = valueKind === V_STRUCT && keyKind <= K_BYTES && !collected;
   // The heap's Collector, or the guard of its blocks while none is open (gc-space.ts), tells collected blocks.
   const gc = collected ? reclaimerOf(heap) : null;
   const w = hdr >>> 2;
   const u32 = heap.u32;
-  const fail = (id: string, what: string): never => {
-    throw new HeapCorruptionError(id, `OffHeapMap.check: the map at ${hex(hdr)}: ${what}`);
-  };
-  const state = headerState(heap, MAP, hdr, typeFingerprint);
-  if (state !== "ok") fail("M1", state === "no header" ? "no live header block with the map magic" : "the header holds another type fingerprint");
+  const fail = failure("OffHeapMap.check", hdr);
+  checkMapHeader(shape, heap, hdr, typeFingerprint, "OffHeapMap.check");
   const seed = u32[w + H_SEED]!;
   const cap = u32[w + H_CAP]!, table = u32[w + H_TABLE]!;
   const oldCap = u32[w + H_OLD_CAP]!, oldTable = u32[w + H_OLD_TABLE]!, cursor = u32[w + H_CURSOR]!, oldLive = u32[w + H_OLD_LIVE]!;
-
-  if ((cap === 0) !== (table === 0)) fail("M2", `capacity ${cap} with table ${hex(table)}`);
-  if (cap !== 0 && (cap < MIN_CAPACITY || (cap & (cap - 1)) !== 0)) fail("M2", `capacity ${cap} is not a power of two >= ${MIN_CAPACITY}`);
-  if (cap !== 0 && blockSize(heap, table) < cap * slotBytes) fail("M2", `table ${hex(table)} is not a live block of ${cap} slots`);
   let live = 0;
   for (let i = 0; i < cap; i++) {
     const slot = table + i * slotBytes;
@@ -56,11 +89,7 @@ export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerpri
   }
   if (live > maxLoad(cap)) fail("M2", `the current table holds ${live} entries, more than ${maxLoad(cap)}`);
 
-  if (oldCap === 0) {
-    if (oldTable !== 0 || cursor !== 0 || oldLive !== 0) fail("M3", "no old table, but its fields are not 0");
-  } else {
-    if (blockSize(heap, oldTable) < oldCap * slotBytes) fail("M3", `old table ${hex(oldTable)} is not a live block of ${oldCap} slots`);
-    if (cursor > oldCap) fail("M3", `cursor ${cursor} is past the old table's ${oldCap} slots`);
+  if (oldCap !== 0) {
     let full = 0;
     for (let i = 0; i < oldCap; i++) {
       const h = u32[(oldTable + i * slotBytes) >>> 2]!;
@@ -126,14 +155,8 @@ export function checkMap(map: CheckedMap, heap: Heap, hdr: number, typeFingerpri
       }
     }
   }
-  if (cap === 0 && oldCap !== 0) fail("M2", "an old table without a current one");
-
   const next = u32[w + H_NEXT_TABLE]!, zeroed = u32[w + H_ZEROED]!;
-  if (next === 0) {
-    if (zeroed !== 0) fail("M8", `no next table, but ${zeroed} bytes of it are zeroed`);
-  } else {
-    if (oldCap !== 0) fail("M8", "a next table while the old one is still migrating");
-    if (blockSize(heap, next) < 2 * cap * slotBytes || zeroed > 2 * cap * slotBytes) fail("M8", `next table ${hex(next)} is not a live block of ${2 * cap} slots with ${zeroed} bytes zeroed`);
+  if (next !== 0) {
     if (owned.has(next)) fail("M8", `next table ${hex(next)} is used by the map already`);
     for (let i = next; i < next + zeroed; i++) if (heap.u8[i] !== 0) fail("M8", `byte ${i - next} of the next table is not zero`);
   }

@@ -12,7 +12,7 @@
 import type { Heap } from "../heap/heap.js";
 import { ConcurrentModificationError, DisposedError, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { openHeader } from "./header.js";
-import { checkMap } from "./map-check.js";
+import { checkMap, checkMapHeader } from "./map-check.js";
 import { makeKeyBlock, queryKey, readKey } from "./map-keys.js";
 import {
   H_CAP, H_CURSOR, H_MAGIC, H_MODS, H_NEXT_TABLE, H_OLD_CAP, H_OLD_LIVE, H_OLD_TABLE, H_SEED, H_SIZE, H_TABLE, H_TYPE,
@@ -134,7 +134,8 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
    * Opens the map whose header is at `address` with the same key and value
    * types it was made with. Throws InvalidAddressError if no map header is
    * there, OffheapTypeError for other types, and as the constructor for a
-   * bad heap or options. Cost: O(1).
+   * bad heap or options, and HeapCorruptionError (M1-M3, M8) for a header
+   * whose table fields check() would reject. Cost: O(1).
    *
    * @example
    * heap.setRoot("players", players.address);
@@ -146,8 +147,11 @@ export class OffHeapMap<K extends MapKeyType, V extends MapValueType> {
     // Read once: the types checked against the header are the ones the map is opened with (a getter could answer differently).
     const o = options !== null && typeof options === "object" ? { ...options } : options;
     const { key, value } = mapTypes(api, heap, o);
-    opening = openHeader(heap, api, MAP, address, typeFingerprint(key, value), typeName(key, value));
-    return new OffHeapMap(heap, o);
+    const fingerprint = typeFingerprint(key, value);
+    opening = openHeader(heap, api, MAP, address, fingerprint, typeName(key, value));
+    const map = new OffHeapMap(heap, o);
+    checkMapHeader(map.shape(), heap, address, fingerprint, api); // a header that would send lookups outside a table is refused here
+    return map;
   }
 
   /** Address of the header block: what open() takes. 0 after dispose(). */

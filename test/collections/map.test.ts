@@ -489,5 +489,15 @@ describe("OffHeapMap API", () => {
     const Other = defineStruct({ id: "u32", score: "f64", name: "string", big: "i64", ok: "bool", tag: "bytes[4]" });
     expectError(() => OffHeapMap.open(heap, map.address, { key: "string", value: Other }), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE");
     assert.equal(OffHeapMap.open(heap, map.address, { key: "string", value: Rec }).get("x")!.id, 4);
+    // A header whose table fields would send lookups outside a table is refused, as check() refuses it
+    // (words: 4 capacity, 5 table, 6 old capacity, 8 cursor, 12 next table's zeroed bytes).
+    const w = map.address >>> 2;
+    for (const [word, value, id] of [[4, 1 << 20, "M2"], [4, 24, "M2"], [5, 0, "M2"], [6, 64, "M3"], [8, 3, "M3"], [12, 8, "M8"]] as const) {
+      const saved = heap.u32[w + word]!;
+      heap.u32[w + word] = value;
+      expectError(() => OffHeapMap.open(heap, map.address, { key: "string", value: Rec }), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", id, "OffHeapMap.open");
+      heap.u32[w + word] = saved;
+    }
+    map.check();
   });
 });
