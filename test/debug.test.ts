@@ -6,8 +6,11 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { DoubleFreeError, Heap, HeapCorruptionError, InvalidAddressError, OffheapTypeError } from "../src/index.js";
+import { DoubleFreeError, Heap, type HeapStats, HeapCorruptionError, InvalidAddressError, OffheapTypeError, PAGE_SIZE } from "../src/index.js";
 import { CANARY, JUNK_ALLOC, POISON } from "../src/common/debug-kit.js";
+import { CLASS_SIZE } from "../src/heap/size-classes.js";
+import { sizeClassOf } from "../src/heap/class-of.js";
+import { formatStats } from "../src/heap/format-stats.js";
 import { expectError, MIB, randInt, rng } from "./helpers.js";
 
 const debugHeap = (quarantineBytes?: number) => new Heap({ maxSize: 16 * MIB, initialSize: 256 * 1024, debug: quarantineBytes === undefined ? true : { quarantineBytes } });
@@ -162,3 +165,56 @@ describe("debug mode", () => {
     assert.equal(run([]), "false false");
   });
 });
+
+describe("debug mode: stats()", () => {
+  // One program: 3 blocks stay live (100 B, 100,000 B, and 5000 B that realloc moved), 3 are freed.
+  function run(heap: Heap): void {
+    heap.alloc(100);
+    heap.alloc(100_000);
+    const c = heap.calloc(3000);
+    heap.free(heap.alloc(100));
+    heap.free(heap.alloc(50_000));
+    heap.realloc(c, 5000);
+  }
+  // The identities stats.ts promises, with the quarantine as a term of its own.
+  function checkAddsUp(s: HeapStats): void {
+    assert.equal(s.metadataBytes + s.liveBytes + s.quarantinedBytes + s.freeObjectBytes + s.spanTailBytes + s.freePageBytes, s.committedBytes);
+    let live = s.largeBlocks;
+    for (const c of s.classes) {
+      assert.equal(c.liveObjects + c.quarantinedObjects + c.freeObjects, c.spans * c.objectsPerSpan, `class ${c.classIndex}`);
+      assert.equal(c.allocs - c.frees, c.liveObjects, `class ${c.classIndex}: allocs - frees == live`);
+      live += c.liveObjects;
+    }
+    assert.equal(live, s.liveBlocks);
+    assert.equal(s.allocs - s.frees, s.liveBlocks);
+  }
+
+  test("blocks waiting in the quarantine are freed, not live: counted apart, as the program's frees", () => {
+    const plain = new Heap({ maxSize: 16 * MIB });
+    run(plain);
+    const want = plain.stats();
+    const heap = debugHeap(1 * MIB);
+    run(heap);
+    const s = heap.stats();
+    for (const k of ["liveBlocks", "allocs", "frees", "largeBlocks", "largeAllocs"] as const) assert.equal(s[k], want[k], k);
+    // A debug block is its request plus canary and trailer, rounded up to its class or pages.
+    const small = (n: number) => CLASS_SIZE[sizeClassOf(n + 16)]!;
+    const pages = (n: number) => Math.ceil((n + 16) / PAGE_SIZE) * PAGE_SIZE;
+    assert.equal(s.liveBytes, small(100) + pages(100_000) + small(5000));
+    assert.equal(s.largeBytes, pages(100_000));
+    assert.deepEqual([s.quarantinedBlocks, s.quarantinedBytes], [3, small(100) + pages(50_000) + small(3000)]);
+    checkAddsUp(s);
+    assert.deepEqual([want.quarantinedBlocks, want.quarantinedBytes], [0, 0], "none without debug mode");
+    assert.ok(s.fragmentation > 0 && s.peakLiveBytes >= s.liveBytes);
+    const row = /\n\+ debug quarantine +([\d,]+) .*3 freed blocks/.exec(formatStats(s));
+    assert.equal(Number(row?.[1]!.replace(/,/g, "")), s.quarantinedBytes, "formatStats: a + row of the committed bytes");
+    heap.check();
+    // Leaving the quarantine (a large free pushes the three out, then itself) changes no count of the program's.
+    heap.free(heap.alloc(2 * MIB));
+    const after = heap.stats();
+    assert.deepEqual([after.quarantinedBlocks, after.quarantinedBytes, after.liveBlocks, after.liveBytes, after.frees], [0, 0, 3, s.liveBytes, s.frees + 1]);
+    checkAddsUp(after);
+    heap.check();
+  });
+});
+

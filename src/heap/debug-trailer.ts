@@ -33,7 +33,8 @@
 import { DoubleFreeError, HeapCorruptionError, hex, InvalidAddressError } from "../errors.js";
 import { CANARY, POISON } from "../common/debug-kit.js";
 import * as layout from "./layout.js";
-const { G_LIVE, G_LIVE_DEBUG, HDR_QUARANTINED, MAX_SLOTS } = layout;
+const { D_CLASS, D_NPAGES, D_USED, DESC_SHIFT, G_LIVE, G_LIVE_DEBUG, HDR_QUARANTINED, MAX_SLOTS, PAGE_SHIFT, PAGE_SIZE } = layout;
+import { N_CLASSES } from "./size-classes.js";
 import type { Core } from "./core.js";
 import { walkBlocks } from "./blocks.js";
 import { granuleState, setGranule } from "./granules.js";
@@ -172,6 +173,36 @@ export function quarantinedBlocks(h: Core, ofSlot: (slot: number) => boolean): n
     if (state === G_LIVE_DEBUG && trailerState(h.u32, addr, usable) === TRAILER_FREED && ofSlot(quarantineSlot(h.u32, addr, usable))) out.push(addr);
   });
   return out;
+}
+
+/**
+ * The blocks waiting in quarantines, for heapStats (stats.ts), which counts
+ * them apart from the live blocks: how many of each size class
+ * (`perClass[0]`: large blocks) and the large ones' pages. Cost: none when
+ * the header counts none, else O(live blocks).
+ */
+export function quarantineCounts(h: Core): { perClass: Float64Array; largePages: number } {
+  const perClass = new Float64Array(N_CLASSES + 1);
+  let largePages = 0;
+  for (const addr of quarantinedBlocks(h, () => true)) {
+    const dw = h.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT);
+    const cls = h.u32[dw + D_CLASS]!; // 0 on every page of a large block
+    perClass[cls] = perClass[cls]! + 1;
+    if (cls === 0) largePages += h.u32[dw + D_NPAGES]!;
+  }
+  return { perClass, largePages };
+}
+
+/**
+ * Bytes the program asked for of the large block of n pages at page p, for
+ * heapStats: the request D_USED records, or 0 for a block that waits in a
+ * quarantine (the program freed it).
+ */
+export function largeRequested(h: Core, p: number, n: number): number {
+  const u32 = h.u32;
+  const addr = p * PAGE_SIZE;
+  if (granuleState(u32, addr) === G_LIVE_DEBUG && trailerState(u32, addr, n * PAGE_SIZE) === TRAILER_FREED) return 0;
+  return u32[h.descW + (p << DESC_SHIFT) + D_USED]!;
 }
 
 /** Takes the quarantined block at addr out of the quarantine and frees it with `free`, the plain free of a G_LIVE block. */

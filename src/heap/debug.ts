@@ -24,7 +24,9 @@
 // A block whose granule or trailer no longer says "quarantined" when it
 // leaves was released by another Heap on the memory (one opened without
 // debug mode releases every quarantined block; one opened with it adopts
-// them, see adopt), and is left alone.
+// them, see adopt), and is left alone. heap.stats() finds the quarantined
+// blocks in the image and counts them as freed, apart from the live ones
+// (stats.ts).
 
 import { DoubleFreeError, HeapCorruptionError, hex, OffheapRangeError } from "../errors.js";
 import { checkNumber } from "../common/options.js";
