@@ -216,5 +216,24 @@ describe("debug mode: stats()", () => {
     checkAddsUp(after);
     heap.check();
   });
+
+  test("requested bytes are what the program asked for, not the canary and trailer debug mode adds", () => {
+    // sampleInterval 1: the profiler samples every block, and a sample gets pages of its own.
+    for (const profile of [false, { sampleInterval: 1 }]) {
+      const plain = new Heap({ maxSize: 16 * MIB, profile });
+      run(plain);
+      const want = plain.stats();
+      const heap = new Heap({ maxSize: 16 * MIB, debug: true, profile });
+      run(heap);
+      const s = heap.stats();
+      const what = `profile ${JSON.stringify(profile)}`;
+      assert.equal(s.requestedBytes, 100 + 100_000 + 3000 + 100 + 50_000 + 5000, what);
+      assert.equal(s.requestedBytes, want.requestedBytes, what);
+      assert.equal(s.largeRequestedBytes, want.largeRequestedBytes, `${what}: the live large blocks'`);
+      const classes = (t: HeapStats) => t.classes.reduce((n, c) => n + c.requestedBytes, 0);
+      assert.equal(classes(s), classes(want), `${what}: the classes' rows`);
+      heap.check();
+    }
+  });
 });
 

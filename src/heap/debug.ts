@@ -42,7 +42,7 @@ import { granuleState, setGranule } from "./granules.js";
 import { moveBlock } from "./resize.js";
 import {
   checkedSize, DEBUG_OVERHEAD, overflowError, poisonDamage, releaseQuarantined, TRAILER_DAMAGED, TRAILER_FREED, TRAILER_LIVE,
-  trailerSize, trailerState, useAfterFree, writeTrailer,
+  trailerSize, trailerState, uncountOverhead, useAfterFree, writeTrailer,
 } from "./debug-trailer.js";
 
 /**
@@ -203,6 +203,7 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
   const allocLocked = (sizeBytes: number): number => {
     raw.checkSize("Heap.alloc", sizeBytes);
     const addr = raw.alloc(sizeBytes + DEBUG_OVERHEAD);
+    uncountOverhead(h, addr);
     raw.profiler?.resized(addr, sizeBytes);
     const usable = raw.usable(addr);
     const u8 = h.u8;

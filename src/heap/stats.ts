@@ -29,9 +29,12 @@
 // include it; heapStats takes the quarantined blocks the image marks
 // (debug-trailer.ts: quarantineCounts) out of the live fields and counts
 // them as frees, so a debug heap's stats describe the program's blocks as
-// a plain heap's do. The peak of the live bytes is sampled from the counts
-// on the allocator's slow paths, where quarantined blocks are live: in
-// debug mode it is a lower bound of the peak of live plus quarantined bytes.
+// a plain heap's do. Its alloc takes the canary and trailer back out of
+// the requested counts (uncountOverhead), and a live large debug block's
+// request is its trailer's (largeRequested). The peak of the live bytes
+// is sampled from the counts on the allocator's slow paths, where
+// quarantined blocks are live: in debug mode it is a lower bound of the
+// peak of live plus quarantined bytes.
 //
 // Peaks. peakCommittedBytes is the committed end at its peak (it only
 // grows in the page heap's extend(), which records it) with the metadata
@@ -124,7 +127,7 @@ export interface HeapStats {
   liveBytes: number;
   /** Bytes of the blocks that wait in a debug quarantine, each rounded as liveBytes (0 without debug mode). */
   quarantinedBytes: number;
-  /** Bytes requested by every alloc, calloc and realloc call so far (cumulative). */
+  /** Bytes requested by every alloc, calloc and realloc call so far (cumulative; in debug mode without its canaries and trailers). */
   requestedBytes: number;
   /** Live blocks. */
   liveBlocks: number;
@@ -146,7 +149,7 @@ export interface HeapStats {
   largeBlocks: number;
   /** Bytes of the live large blocks, in whole pages (part of liveBytes). */
   largeBytes: number;
-  /** Bytes requested for the live large blocks (exact; largeBytes minus this is their rounding). */
+  /** Bytes requested for the live large blocks (exact; largeBytes minus this is their rounding, and in debug mode their canaries and trailers). */
   largeRequestedBytes: number;
   /** Large blocks allocated so far (cumulative; part of allocs). */
   largeAllocs: number;
