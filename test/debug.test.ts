@@ -11,7 +11,7 @@ import { CANARY, JUNK_ALLOC, POISON } from "../src/common/debug-kit.js";
 import { CLASS_SIZE } from "../src/heap/size-classes.js";
 import { sizeClassOf } from "../src/heap/class-of.js";
 import { formatStats } from "../src/heap/format-stats.js";
-import { expectError, MIB, randInt, rng } from "./helpers.js";
+import { assertBlockFilled, expectError, expectOutOfMemory, MIB, randInt, rng } from "./helpers.js";
 
 const debugHeap = (quarantineBytes?: number) => new Heap({ maxSize: 16 * MIB, initialSize: 256 * 1024, debug: quarantineBytes === undefined ? true : { quarantineBytes } });
 
@@ -234,6 +234,42 @@ describe("debug mode: stats()", () => {
       assert.equal(classes(s), classes(want), `${what}: the classes' rows`);
       heap.check();
     }
+  });
+});
+
+describe("debug mode: a quarantine larger than the heap", () => {
+  const hugeQuarantine = () => new Heap({ maxSize: 4 * MIB, debug: { quarantineBytes: 2 ** 40 } });
+
+  test("is a bound, not a reservation: an allocation that does not fit releases the oldest quarantined blocks and tries again", () => {
+    const heap = hugeQuarantine();
+    const kept = heap.alloc(1000);
+    heap.bytes(kept).fill(7);
+    for (let i = 0; i < 500; i++) heap.free(heap.alloc(64 * 1024)); // 32 MiB through a 4 MiB heap
+    let last = 0;
+    for (let i = 0; i < 20_000; i++) heap.free((last = heap.alloc(200)));
+    const s = heap.stats();
+    assert.ok(s.quarantinedBlocks > 1000, `the newest blocks still wait in the quarantine (${s.quarantinedBlocks})`);
+    expectError(() => heap.free(last), DoubleFreeError, "ERR_OFFHEAP_DOUBLE_FREE", "waits in the debug quarantine");
+    heap.u8[last] = 1;
+    expectError(() => heap.check(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "use after free", "byte 0 changed");
+    heap.u8[last] = POISON;
+    assertBlockFilled(heap, kept, 7);
+    assert.equal(s.liveBlocks, 1);
+    heap.check();
+  });
+
+  test("if the allocation does not fit even then: OutOfMemoryError, and the heap as before but for the released quarantine", () => {
+    const heap = hugeQuarantine();
+    const live = [heap.alloc(1000), heap.alloc(100_000)];
+    live.forEach((p, i) => heap.bytes(p).fill(i + 1));
+    for (let i = 0; i < 20; i++) heap.free(heap.alloc(64 * 1024));
+    assert.equal(heap.stats().quarantinedBlocks, 20);
+    const dataBytes = (heap.totalPages - heap.firstDataPage) * PAGE_SIZE;
+    expectOutOfMemory(heap, () => heap.alloc(dataBytes - 16), "cannot allocate"); // every data page, and one holds a live block
+    assert.equal(heap.stats().quarantinedBlocks, 0, "released, oldest first, while the allocation was tried again");
+    live.forEach((p, i) => assertBlockFilled(heap, p, i + 1));
+    heap.free(heap.alloc(2 * MIB));
+    heap.check();
   });
 });
 
