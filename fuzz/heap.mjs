@@ -188,7 +188,7 @@ export function heapProgram(p, steps, { debug }) {
     [profile ? 2 : 0, "profile", () => checkProfile()],
     [2, "stats", () => {
       const s = heap.stats();
-      if (!debug) ensure(s.liveBlocks === blocks.size, () => `stats().liveBlocks is ${s.liveBlocks}, the program holds ${blocks.size}`);
+      ensure(s.liveBlocks === blocks.size, () => `stats().liveBlocks is ${s.liveBlocks}, the program holds ${blocks.size}`);
     }],
     [12, "misuse", () => misuseStep()],
     [debug ? 6 : 0, "debug fault", () => debugFault()],

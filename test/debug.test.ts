@@ -6,9 +6,12 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { DoubleFreeError, Heap, HeapCorruptionError, InvalidAddressError, OffheapTypeError } from "../src/index.js";
+import { DoubleFreeError, Heap, type HeapStats, HeapCorruptionError, InvalidAddressError, OffheapTypeError, PAGE_SIZE } from "../src/index.js";
 import { CANARY, JUNK_ALLOC, POISON } from "../src/common/debug-kit.js";
-import { expectError, MIB, randInt, rng } from "./helpers.js";
+import { CLASS_SIZE } from "../src/heap/size-classes.js";
+import { sizeClassOf } from "../src/heap/class-of.js";
+import { formatStats } from "../src/heap/format-stats.js";
+import { assertBlockFilled, expectError, expectOutOfMemory, MIB, randInt, rng } from "./helpers.js";
 
 const debugHeap = (quarantineBytes?: number) => new Heap({ maxSize: 16 * MIB, initialSize: 256 * 1024, debug: quarantineBytes === undefined ? true : { quarantineBytes } });
 
@@ -162,3 +165,111 @@ describe("debug mode", () => {
     assert.equal(run([]), "false false");
   });
 });
+
+describe("debug mode: stats()", () => {
+  // One program: 3 blocks stay live (100 B, 100,000 B, and 5000 B that realloc moved), 3 are freed.
+  function run(heap: Heap): void {
+    heap.alloc(100);
+    heap.alloc(100_000);
+    const c = heap.calloc(3000);
+    heap.free(heap.alloc(100));
+    heap.free(heap.alloc(50_000));
+    heap.realloc(c, 5000);
+  }
+  // The identities stats.ts promises, with the quarantine as a term of its own.
+  function checkAddsUp(s: HeapStats): void {
+    assert.equal(s.metadataBytes + s.liveBytes + s.quarantinedBytes + s.freeObjectBytes + s.spanTailBytes + s.freePageBytes, s.committedBytes);
+    let live = s.largeBlocks;
+    for (const c of s.classes) {
+      assert.equal(c.liveObjects + c.quarantinedObjects + c.freeObjects, c.spans * c.objectsPerSpan, `class ${c.classIndex}`);
+      assert.equal(c.allocs - c.frees, c.liveObjects, `class ${c.classIndex}: allocs - frees == live`);
+      live += c.liveObjects;
+    }
+    assert.equal(live, s.liveBlocks);
+    assert.equal(s.allocs - s.frees, s.liveBlocks);
+  }
+
+  test("blocks waiting in the quarantine are freed, not live: counted apart, as the program's frees", () => {
+    const plain = new Heap({ maxSize: 16 * MIB });
+    run(plain);
+    const want = plain.stats();
+    const heap = debugHeap(1 * MIB);
+    run(heap);
+    const s = heap.stats();
+    for (const k of ["liveBlocks", "allocs", "frees", "largeBlocks", "largeAllocs"] as const) assert.equal(s[k], want[k], k);
+    // A debug block is its request plus canary and trailer, rounded up to its class or pages.
+    const small = (n: number) => CLASS_SIZE[sizeClassOf(n + 16)]!;
+    const pages = (n: number) => Math.ceil((n + 16) / PAGE_SIZE) * PAGE_SIZE;
+    assert.equal(s.liveBytes, small(100) + pages(100_000) + small(5000));
+    assert.equal(s.largeBytes, pages(100_000));
+    assert.deepEqual([s.quarantinedBlocks, s.quarantinedBytes], [3, small(100) + pages(50_000) + small(3000)]);
+    checkAddsUp(s);
+    assert.deepEqual([want.quarantinedBlocks, want.quarantinedBytes], [0, 0], "none without debug mode");
+    assert.ok(s.fragmentation > 0 && s.peakLiveBytes >= s.liveBytes);
+    const row = /\n\+ debug quarantine +([\d,]+) .*3 freed blocks/.exec(formatStats(s));
+    assert.equal(Number(row?.[1]!.replace(/,/g, "")), s.quarantinedBytes, "formatStats: a + row of the committed bytes");
+    heap.check();
+    // Leaving the quarantine (a large free pushes the three out, then itself) changes no count of the program's.
+    heap.free(heap.alloc(2 * MIB));
+    const after = heap.stats();
+    assert.deepEqual([after.quarantinedBlocks, after.quarantinedBytes, after.liveBlocks, after.liveBytes, after.frees], [0, 0, 3, s.liveBytes, s.frees + 1]);
+    checkAddsUp(after);
+    heap.check();
+  });
+
+  test("requested bytes are what the program asked for, not the canary and trailer debug mode adds", () => {
+    // sampleInterval 1: the profiler samples every block, and a sample gets pages of its own.
+    for (const profile of [false, { sampleInterval: 1 }]) {
+      const plain = new Heap({ maxSize: 16 * MIB, profile });
+      run(plain);
+      const want = plain.stats();
+      const heap = new Heap({ maxSize: 16 * MIB, debug: true, profile });
+      run(heap);
+      const s = heap.stats();
+      const what = `profile ${JSON.stringify(profile)}`;
+      assert.equal(s.requestedBytes, 100 + 100_000 + 3000 + 100 + 50_000 + 5000, what);
+      assert.equal(s.requestedBytes, want.requestedBytes, what);
+      assert.equal(s.largeRequestedBytes, want.largeRequestedBytes, `${what}: the live large blocks'`);
+      const classes = (t: HeapStats) => t.classes.reduce((n, c) => n + c.requestedBytes, 0);
+      assert.equal(classes(s), classes(want), `${what}: the classes' rows`);
+      heap.check();
+    }
+  });
+});
+
+describe("debug mode: a quarantine larger than the heap", () => {
+  const hugeQuarantine = () => new Heap({ maxSize: 4 * MIB, debug: { quarantineBytes: 2 ** 40 } });
+
+  test("is a bound, not a reservation: an allocation that does not fit releases the oldest quarantined blocks and tries again", () => {
+    const heap = hugeQuarantine();
+    const kept = heap.alloc(1000);
+    heap.bytes(kept).fill(7);
+    for (let i = 0; i < 500; i++) heap.free(heap.alloc(64 * 1024)); // 32 MiB through a 4 MiB heap
+    let last = 0;
+    for (let i = 0; i < 20_000; i++) heap.free((last = heap.alloc(200)));
+    const s = heap.stats();
+    assert.ok(s.quarantinedBlocks > 1000, `the newest blocks still wait in the quarantine (${s.quarantinedBlocks})`);
+    expectError(() => heap.free(last), DoubleFreeError, "ERR_OFFHEAP_DOUBLE_FREE", "waits in the debug quarantine");
+    heap.u8[last] = 1;
+    expectError(() => heap.check(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "use after free", "byte 0 changed");
+    heap.u8[last] = POISON;
+    assertBlockFilled(heap, kept, 7);
+    assert.equal(s.liveBlocks, 1);
+    heap.check();
+  });
+
+  test("if the allocation does not fit even then: OutOfMemoryError, and the heap as before but for the released quarantine", () => {
+    const heap = hugeQuarantine();
+    const live = [heap.alloc(1000), heap.alloc(100_000)];
+    live.forEach((p, i) => heap.bytes(p).fill(i + 1));
+    for (let i = 0; i < 20; i++) heap.free(heap.alloc(64 * 1024));
+    assert.equal(heap.stats().quarantinedBlocks, 20);
+    const dataBytes = (heap.totalPages - heap.firstDataPage) * PAGE_SIZE;
+    expectOutOfMemory(heap, () => heap.alloc(dataBytes - 16), "cannot allocate"); // every data page, and one holds a live block
+    assert.equal(heap.stats().quarantinedBlocks, 0, "released, oldest first, while the allocation was tried again");
+    live.forEach((p, i) => assertBlockFilled(heap, p, i + 1));
+    heap.free(heap.alloc(2 * MIB));
+    heap.check();
+  });
+});
+

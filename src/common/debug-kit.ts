@@ -18,7 +18,13 @@ export interface DebugOptions {
    * the heap image; `leaks()` groups live blocks by them.
    */
   stacks?: boolean | number;
-  /** Bytes of freed blocks held in the quarantine before they can be reused. Default 4 MiB. */
+  /**
+   * Bytes of freed blocks held in the quarantine before they can be reused.
+   * Default 4 MiB. A Heap's quarantine is a bound, not a reservation: an
+   * allocation the heap cannot serve releases its oldest blocks and tries
+   * again before it throws OutOfMemoryError. (A ScalableAllocator's keeps
+   * its bytes until the bound or trim().)
+   */
   quarantineBytes?: number;
 }
 

@@ -33,7 +33,8 @@
 import { DoubleFreeError, HeapCorruptionError, hex, InvalidAddressError } from "../errors.js";
 import { CANARY, POISON } from "../common/debug-kit.js";
 import * as layout from "./layout.js";
-const { G_LIVE, G_LIVE_DEBUG, HDR_QUARANTINED, MAX_SLOTS } = layout;
+const { CC_REQUESTED, CC_SHIFT, D_CLASS, D_NPAGES, D_USED, DESC_SHIFT, G_LIVE, G_LIVE_DEBUG, HDR_F64_REQUESTED, HDR_QUARANTINED, MAX_SLOTS, PAGE_SHIFT, PAGE_SIZE } = layout;
+import { N_CLASSES } from "./size-classes.js";
 import type { Core } from "./core.js";
 import { walkBlocks } from "./blocks.js";
 import { granuleState, setGranule } from "./granules.js";
@@ -172,6 +173,62 @@ export function quarantinedBlocks(h: Core, ofSlot: (slot: number) => boolean): n
     if (state === G_LIVE_DEBUG && trailerState(h.u32, addr, usable) === TRAILER_FREED && ofSlot(quarantineSlot(h.u32, addr, usable))) out.push(addr);
   });
   return out;
+}
+
+/**
+ * The blocks waiting in quarantines, for heapStats (stats.ts), which counts
+ * them apart from the live blocks: how many of each size class
+ * (`perClass[0]`: large blocks) and the large ones' pages. Cost: none when
+ * the header counts none, else O(live blocks).
+ */
+export function quarantineCounts(h: Core): { perClass: Float64Array; largePages: number } {
+  const perClass = new Float64Array(N_CLASSES + 1);
+  let largePages = 0;
+  for (const addr of quarantinedBlocks(h, () => true)) {
+    const dw = h.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT);
+    const cls = h.u32[dw + D_CLASS]!; // 0 on every page of a large block
+    perClass[cls] = perClass[cls]! + 1;
+    if (cls === 0) largePages += h.u32[dw + D_NPAGES]!;
+  }
+  return { perClass, largePages };
+}
+
+/**
+ * Bytes the program asked for of the large block of n pages at page p, for
+ * heapStats: the request D_USED records, which for a live debug block
+ * includes DEBUG_OVERHEAD (see uncountOverhead), so its trailer's size
+ * instead; 0 for a block that waits in a quarantine (the program freed it).
+ */
+export function largeRequested(h: Core, p: number, n: number): number {
+  const u32 = h.u32;
+  const addr = p * PAGE_SIZE;
+  if (granuleState(u32, addr) === G_LIVE_DEBUG) {
+    const trailer = trailerState(u32, addr, n * PAGE_SIZE);
+    if (trailer === TRAILER_FREED) return 0;
+    if (trailer === TRAILER_LIVE) return trailerSize(u32, addr, n * PAGE_SIZE);
+  }
+  return u32[h.descW + (p << DESC_SHIFT) + D_USED]!;
+}
+
+/**
+ * Takes DEBUG_OVERHEAD back out of the bytes-requested count that the
+ * plain alloc of the debug block at addr raised (debug mode asked it for
+ * the request plus canary and trailer), so that stats count what the
+ * program asked for. Right after that alloc, under the heap lock: a small
+ * block's pop counted its bytes in this Heap's cache line of its class
+ * (CC_REQUESTED, which holds at least them until the next fold), a large
+ * block's or a profiler sample's in HDR_F64_REQUESTED. A large block's
+ * D_USED keeps them, as its page count must (invariant L1): largeRequested
+ * reads a live debug block's request from its trailer.
+ */
+export function uncountOverhead(h: Core, addr: number): void {
+  const cls = h.u32[h.descW + ((addr >>> PAGE_SHIFT) << DESC_SHIFT) + D_CLASS]!;
+  if (cls === 0) {
+    h.f64[HDR_F64_REQUESTED] = h.f64[HDR_F64_REQUESTED]! - DEBUG_OVERHEAD;
+  } else {
+    const w = h.cacheW + (cls << CC_SHIFT) + CC_REQUESTED;
+    h.u32[w] = h.u32[w]! - DEBUG_OVERHEAD;
+  }
 }
 
 /** Takes the quarantined block at addr out of the quarantine and frees it with `free`, the plain free of a G_LIVE block. */

@@ -21,12 +21,17 @@
 // quarantine of at most `quarantineBytes`; when a block leaves it, just
 // before it can be reused, every poisoned byte is verified: a changed byte
 // is a write after free, reported with the block and when it was freed.
+// The bound is not a reservation: an allocation the heap cannot serve
+// releases the oldest blocks and tries again (allocReleasing), so a
+// quarantine larger than the heap only holds what the program leaves free.
 // A block whose granule or trailer no longer says "quarantined" when it
 // leaves was released by another Heap on the memory (one opened without
 // debug mode releases every quarantined block; one opened with it adopts
-// them, see adopt), and is left alone.
+// them, see adopt), and is left alone. heap.stats() finds the quarantined
+// blocks in the image and counts them as freed, apart from the live ones
+// (stats.ts).
 
-import { DoubleFreeError, HeapCorruptionError, hex, OffheapRangeError } from "../errors.js";
+import { DoubleFreeError, HeapCorruptionError, hex, OffheapRangeError, OutOfMemoryError } from "../errors.js";
 import { checkNumber } from "../common/options.js";
 import {
   CANARY, type DebugOptions, debugSettings, formatStack, JUNK_ALLOC, type LeakSite, LeakGroups, POISON, Quarantine,
@@ -40,7 +45,7 @@ import { granuleState, setGranule } from "./granules.js";
 import { moveBlock } from "./resize.js";
 import {
   checkedSize, DEBUG_OVERHEAD, overflowError, poisonDamage, releaseQuarantined, TRAILER_DAMAGED, TRAILER_FREED, TRAILER_LIVE,
-  trailerSize, trailerState, useAfterFree, writeTrailer,
+  trailerSize, trailerState, uncountOverhead, useAfterFree, writeTrailer,
 } from "./debug-trailer.js";
 
 /**
@@ -198,9 +203,28 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
 
   const calls = { alloc, free }; // realloc's, made once
 
+  // The plain alloc of n bytes. The quarantine is a bound, not a
+  // reservation (as AddressSanitizer's): when the heap cannot serve n
+  // bytes, the oldest quarantined blocks are released, at least n bytes
+  // of them, then twice as many at each further try (O(log) tries), the
+  // whole quarantine at the last; the OutOfMemoryError of a try with the
+  // quarantine empty is thrown. A released block is verified as it leaves
+  // (evict), so this can throw its use-after-free instead.
+  const allocReleasing = (n: number): number => {
+    for (let releaseBytes = n; ; releaseBytes *= 2) {
+      try {
+        return raw.alloc(n);
+      } catch (e) {
+        if (!(e instanceof OutOfMemoryError) || quarantine.bytes === 0) throw e;
+        evict(Math.max(0, quarantine.bytes - releaseBytes));
+      }
+    }
+  };
+
   const allocLocked = (sizeBytes: number): number => {
     raw.checkSize("Heap.alloc", sizeBytes);
-    const addr = raw.alloc(sizeBytes + DEBUG_OVERHEAD);
+    const addr = allocReleasing(sizeBytes + DEBUG_OVERHEAD);
+    uncountOverhead(h, addr);
     raw.profiler?.resized(addr, sizeBytes);
     const usable = raw.usable(addr);
     const u8 = h.u8;

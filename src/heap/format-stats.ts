@@ -10,7 +10,8 @@ import { describe } from "../common/options.js";
 /**
  * Formats `stats` (from `heap.stats()`, or the same object after a JSON
  * round trip) as plain text: a summary whose byte rows marked `+` add up to
- * the `=` row (committed), then the peaks, fragmentation and counts, then one
+ * the `=` row (committed; a debug heap's quarantine is a row of it while it
+ * holds blocks), then the peaks, fragmentation and counts, then one
  * row per size class and a row for large blocks, every column right-aligned
  * with thousands separators. Cost: O(classes); pure, never throws on a
  * HeapStats; OffheapTypeError for anything else.
@@ -30,6 +31,7 @@ export function formatStats(stats: HeapStats): string {
   const lines = [`offheap heap statistics (${PAGE_SIZE >>> 10} KiB pages)`];
   const summary: string[][] = [
     ["  live blocks (in use)", count(s.liveBytes), humanBytes(s.liveBytes), `${count(s.liveBlocks)} blocks, ${count(s.largeBlocks)} large`],
+    ...(s.quarantinedBytes > 0 ? [["+ debug quarantine", count(s.quarantinedBytes), humanBytes(s.quarantinedBytes), `${count(s.quarantinedBlocks)} freed blocks, not yet reusable`]] : []),
     ["+ free objects in size classes", count(s.freeObjectBytes), humanBytes(s.freeObjectBytes), `${count(s.cachedBytes)} bytes of them on cache lists`],
     ["+ span tails", count(s.spanTailBytes), humanBytes(s.spanTailBytes), "too short for an object"],
     ["+ free pages (page heap)", count(s.freePageBytes), humanBytes(s.freePageBytes), ""],

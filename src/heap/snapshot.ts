@@ -121,7 +121,8 @@ export interface HeapSnapshot {
  * S3) if the header's committed end, the descriptors' tiling of the pages or
  * a span's counts are impossible, and OffheapTypeError if `heap` is not a Heap, so damage never makes it loop; run
  * `heap.check()` first for a full validation. Blocks waiting in a debug
- * quarantine count as live (their granules stay G_LIVE_DEBUG).
+ * quarantine count as live objects of their spans (their granules stay
+ * G_LIVE_DEBUG); `stats` counts them apart (quarantinedBlocks).
  * Cost: O(spans + committed bytes / 256); one object per span.
  *
  * @example

@@ -11,6 +11,9 @@
 //                                               of the committed data pages (and other
 //                                               threads' cache blocks, slots.ts)
 //                  + liveBytes                  live blocks (class size or whole pages)
+//                  + quarantinedBytes           blocks debug mode freed that wait in a
+//                                               quarantine (debug.ts): freed for the
+//                                               program, not yet free for the heap
 //                  + freeObjectBytes            free objects in class spans
 //                                               (cachedBytes of them on cache lists)
 //                  + spanTailBytes              the tail of class spans no object fits
@@ -20,6 +23,18 @@
 // freelist" + "thread cache freelists", "page heap freelist" and "malloc
 // metadata" for these; jemalloc's "allocated", "active" - "allocated",
 // "metadata" and "mapped" (committed here) come closest.
+//
+// Debug mode. The allocator sees a quarantined block as live (it is
+// allocated until debug mode releases it), so the counts and spans below
+// include it; heapStats takes the quarantined blocks the image marks
+// (debug-trailer.ts: quarantineCounts) out of the live fields and counts
+// them as frees, so a debug heap's stats describe the program's blocks as
+// a plain heap's do. Its alloc takes the canary and trailer back out of
+// the requested counts (uncountOverhead), and a live large debug block's
+// request is its trailer's (largeRequested). The peak of the live bytes
+// is sampled from the counts on the allocator's slow paths, where
+// quarantined blocks are live: in debug mode it is a lower bound of the
+// peak of live plus quarantined bytes.
 //
 // Peaks. peakCommittedBytes is the committed end at its peak (it only
 // grows in the page heap's extend(), which records it) with the metadata
@@ -56,6 +71,7 @@ import type { Core } from "./core.js";
 import { cacheLength } from "./central.js";
 import { slotCacheLines } from "./slots.js";
 import { walkSpans } from "./page-heap.js";
+import { largeRequested, quarantineCounts } from "./debug-trailer.js";
 
 /** One size class's row in HeapStats (jemalloc's "bins" rows). */
 export interface ClassStats {
@@ -73,7 +89,9 @@ export interface ClassStats {
   liveObjects: number;
   /** liveObjects × size. */
   liveBytes: number;
-  /** Objects free in the class's spans, including those on its cache list. */
+  /** Objects that debug mode freed and holds in a quarantine: neither live nor free (0 without debug mode). */
+  quarantinedObjects: number;
+  /** Objects free in the class's spans, including those on its cache list: spans × objectsPerSpan - liveObjects - quarantinedObjects. */
   freeObjects: number;
   /** freeObjects × size. */
   freeBytes: number;
@@ -81,7 +99,7 @@ export interface ClassStats {
   cachedObjects: number;
   /** Blocks of this class allocated so far (cumulative). */
   allocs: number;
-  /** Blocks of this class freed so far (cumulative). */
+  /** Blocks of this class freed so far (cumulative; quarantinedObjects included). */
   frees: number;
   /** Bytes requested by those allocations (cumulative; a realloc that keeps its block counts only in HeapStats.requestedBytes). */
   requestedBytes: number;
@@ -90,7 +108,9 @@ export interface ClassStats {
 /**
  * What `heap.stats()` returns; every field is a plain number (or the array
  * of rows), so the object is JSON-serializable. The byte fields from
- * metadataBytes to freePageBytes add up to committedBytes.
+ * metadataBytes to freePageBytes add up to committedBytes. Blocks that
+ * debug mode freed into a quarantine count as freed (frees), not as live:
+ * quarantinedBlocks and quarantinedBytes report them.
  */
 export interface HeapStats {
   /** Bytes of backing memory the heap uses: metadata for the committed pages plus the committed pages. */
@@ -105,13 +125,17 @@ export interface HeapStats {
   metadataBytes: number;
   /** Bytes in live blocks, each rounded up to its class size or whole pages. */
   liveBytes: number;
-  /** Bytes requested by every alloc, calloc and realloc call so far (cumulative). */
+  /** Bytes of the blocks that wait in a debug quarantine, each rounded as liveBytes (0 without debug mode). */
+  quarantinedBytes: number;
+  /** Bytes requested by every alloc, calloc and realloc call so far (cumulative; in debug mode without its canaries and trailers). */
   requestedBytes: number;
   /** Live blocks. */
   liveBlocks: number;
+  /** Blocks that debug mode freed and holds in a quarantine before they can be reused (0 without debug mode). */
+  quarantinedBlocks: number;
   /** Blocks allocated so far (cumulative). */
   allocs: number;
-  /** Blocks freed so far (cumulative). */
+  /** Blocks freed so far (cumulative; quarantinedBlocks included): allocs - frees == liveBlocks. */
   frees: number;
   /** Bytes in free page runs (the page heap's pool). */
   freePageBytes: number;
@@ -125,7 +149,7 @@ export interface HeapStats {
   largeBlocks: number;
   /** Bytes of the live large blocks, in whole pages (part of liveBytes). */
   largeBytes: number;
-  /** Bytes requested for the live large blocks (exact; largeBytes minus this is their rounding). */
+  /** Bytes requested for the live large blocks (exact; largeBytes minus this is their rounding, and in debug mode their canaries and trailers). */
   largeRequestedBytes: number;
   /** Large blocks allocated so far (cumulative; part of allocs). */
   largeAllocs: number;
@@ -153,7 +177,8 @@ export interface HeapStats {
    * Highest liveBytes seen at a sample: a cache overflow or flush, a large
    * block's free or shrink, a sweep, or a stats() call. A lower bound of the
    * true peak, below it by at most what the cache lists can hold (frees that
-   * stayed on a list before the next sample).
+   * stayed on a list before the next sample). In debug mode the samples on
+   * the slow paths count the quarantined bytes as live.
    */
   peakLiveBytes: number;
   /** One row per size class that owns at least one span. */
@@ -163,11 +188,13 @@ export interface HeapStats {
 /**
  * Computes HeapStats from the image without changing it (check() uses it
  * too; Heap.stats() samples the live peak first). Throws HeapCorruptionError
- * if the spans are damaged (page-heap.ts walkSpans). Cost: O(spans + classes).
+ * if the spans are damaged (page-heap.ts walkSpans). Cost: O(spans + classes),
+ * plus O(live blocks) while blocks wait in a debug quarantine.
  */
 export function heapStats(h: Core): HeapStats {
   const u32 = h.u32;
   const f64 = h.f64;
+  const quarantine = quarantineCounts(h);
   const spans = new Float64Array(N_CLASSES + 1);
   const used = new Float64Array(N_CLASSES + 1);
   let largeRequestedBytes = 0;
@@ -179,7 +206,7 @@ export function heapStats(h: Core): HeapStats {
       spans[cls] = spans[cls]! + 1;
       used[cls] = used[cls]! + u32[dw + D_USED]!;
     } else if (kind === KIND_LARGE) {
-      largeRequestedBytes += u32[dw + D_USED]!;
+      largeRequestedBytes += largeRequested(h, p, n);
     } else if (kind === KIND_CACHE) {
       cachePages += n;
     }
@@ -187,18 +214,20 @@ export function heapStats(h: Core): HeapStats {
   const classes: ClassStats[] = [];
   let liveBytes = 0;
   let liveBlocks = 0;
+  let quarantinedBytes = 0;
   let freeObjectBytes = 0;
   let cachedBytes = 0;
   let spanTailBytes = 0;
   let liveRequestedEstimate = 0;
-  const largeBlocks = u32[HDR_LARGE_BLOCKS]!;
+  const largeBlocks = u32[HDR_LARGE_BLOCKS]! - quarantine.perClass[0]!;
   const largeAllocs = f64[HDR_F64_LARGE_ALLOCS]!;
   let allocs = largeAllocs;
   let frees = largeAllocs - largeBlocks;
   let requestedBytes = f64[HDR_F64_REQUESTED]!;
   for (let cls = 1; cls <= N_CLASSES; cls++) {
     let classAllocs = f64[HDR_F64_CLASS_ALLOCS + cls]!;
-    let classFrees = f64[HDR_F64_CLASS_FREES + cls]!;
+    const quarantined = quarantine.perClass[cls]!;
+    let classFrees = f64[HDR_F64_CLASS_FREES + cls]! + quarantined;
     let classRequested = f64[HDR_F64_CLASS_REQUESTED + cls]!;
     let cached = 0;
     for (const lines of slots) {
@@ -216,21 +245,23 @@ export function heapStats(h: Core): HeapStats {
     if (nSpans === 0) continue;
     const size = CLASS_SIZE[cls]!;
     const perSpan = CLASS_OBJECTS[cls]!;
-    const live = used[cls]! - cached;
-    const free = nSpans * perSpan - live;
+    const live = used[cls]! - cached - quarantined;
+    const free = nSpans * perSpan - live - quarantined;
     liveBlocks += live;
     liveBytes += live * size;
+    quarantinedBytes += quarantined * size;
     freeObjectBytes += free * size;
     cachedBytes += cached * size;
     spanTailBytes += nSpans * (CLASS_PAGES[cls]! * PAGE_SIZE - perSpan * size);
     if (classAllocs > 0) liveRequestedEstimate += live * (classRequested / classAllocs);
     classes.push({
       classIndex: cls, size, spans: nSpans, pages: nSpans * CLASS_PAGES[cls]!, objectsPerSpan: perSpan,
-      liveObjects: live, liveBytes: live * size, freeObjects: free, freeBytes: free * size, cachedObjects: cached,
+      liveObjects: live, liveBytes: live * size, quarantinedObjects: quarantined, freeObjects: free, freeBytes: free * size, cachedObjects: cached,
       allocs: classAllocs, frees: classFrees, requestedBytes: classRequested,
     });
   }
-  const largeBytes = u32[HDR_LARGE_PAGES]! * PAGE_SIZE;
+  const largeBytes = (u32[HDR_LARGE_PAGES]! - quarantine.largePages) * PAGE_SIZE;
+  quarantinedBytes += quarantine.largePages * PAGE_SIZE;
   liveBlocks += largeBlocks;
   liveBytes += largeBytes;
   liveRequestedEstimate += largeRequestedBytes;
@@ -243,8 +274,10 @@ export function heapStats(h: Core): HeapStats {
     reservedBytes: h.totalPages * PAGE_SIZE,
     metadataBytes,
     liveBytes,
+    quarantinedBytes,
     requestedBytes,
     liveBlocks,
+    quarantinedBlocks: quarantine.perClass.reduce((a, b) => a + b, 0),
     allocs,
     frees,
     freePageBytes: u32[HDR_FREE_PAGES]! * PAGE_SIZE,
