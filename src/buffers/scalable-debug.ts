@@ -173,7 +173,7 @@ export function createScalableDebug(raw: RawScalable, options: DebugOptions, bad
       if (sizeBytes >>> 0 !== sizeBytes) throw badSize("ScalableAllocator.malloc", sizeBytes);
       if (sizeBytes === 0) return raw.view(0, 0);
       const total = Math.ceil(sizeBytes / 8) * 8 + 8;
-      const addr = raw.take(total);
+      const addr = quarantine.takeReleasing(total, () => raw.take(total), (limit) => evict("ScalableAllocator.malloc", limit));
       const site = sampleEvery !== 0 && ++mallocs % sampleEvery === 0 ? new Error("allocation site") : undefined;
       const b: Buffer = { addr, n: sizeBytes, total, live: sizeBytes, site };
       raw.u8.fill(JUNK_ALLOC, addr, addr + sizeBytes);

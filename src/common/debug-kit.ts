@@ -4,7 +4,7 @@
 // allocation site, and stack formatting. A neutral module below both
 // layers, so neither reaches into the other's internals.
 
-import { OffheapRangeError } from "../errors.js";
+import { OffheapRangeError, OutOfMemoryError } from "../errors.js";
 import type { OptionRules } from "./options.js";
 
 /** Default bound of a quarantine, in bytes. */
@@ -20,10 +20,10 @@ export interface DebugOptions {
   stacks?: boolean | number;
   /**
    * Bytes of freed blocks held in the quarantine before they can be reused.
-   * Default 4 MiB. A Heap's quarantine is a bound, not a reservation: an
-   * allocation the heap cannot serve releases its oldest blocks and tries
-   * again before it throws OutOfMemoryError. (A ScalableAllocator's keeps
-   * its bytes until the bound or trim().)
+   * Default 4 MiB. The quarantine is a bound, not a reservation: an
+   * allocation the heap (or a ScalableAllocator's regions) cannot serve
+   * releases its oldest blocks and tries again before it throws
+   * OutOfMemoryError.
    */
   quarantineBytes?: number;
 }
@@ -106,6 +106,26 @@ export class Quarantine<T> {
       this.head = 0;
     }
     if (failure !== null) throw failure;
+  }
+
+  /**
+   * Runs `take` (an allocation of `n` bytes); while it throws
+   * OutOfMemoryError and items wait, lets the oldest leave through `evict`
+   * (which calls this.evict with its verify and release) and tries again:
+   * at least n bytes of them, then twice as many at each try (O(log) tries),
+   * the whole quarantine at the last. The quarantine is a bound, not a
+   * reservation (as AddressSanitizer's). A verify that finds damage throws
+   * its error instead.
+   */
+  takeReleasing<R>(n: number, take: () => R, evict: (limit: number) => void): R {
+    for (let releaseBytes = n; ; releaseBytes *= 2) {
+      try {
+        return take();
+      } catch (e) {
+        if (!(e instanceof OutOfMemoryError) || this.bytes === 0) throw e;
+        evict(Math.max(0, this.bytes - releaseBytes));
+      }
+    }
   }
 
   /** The waiting items, oldest first. */

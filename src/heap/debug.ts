@@ -31,7 +31,7 @@
 // blocks in the image and counts them as freed, apart from the live ones
 // (stats.ts).
 
-import { DoubleFreeError, HeapCorruptionError, hex, OffheapRangeError, OutOfMemoryError } from "../errors.js";
+import { DoubleFreeError, HeapCorruptionError, hex, OffheapRangeError } from "../errors.js";
 import { checkNumber } from "../common/options.js";
 import {
   CANARY, type DebugOptions, debugSettings, formatStack, JUNK_ALLOC, type LeakSite, LeakGroups, POISON, Quarantine,
@@ -203,23 +203,10 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
 
   const calls = { alloc, free }; // realloc's, made once
 
-  // The plain alloc of n bytes. The quarantine is a bound, not a
-  // reservation (as AddressSanitizer's): when the heap cannot serve n
-  // bytes, the oldest quarantined blocks are released, at least n bytes
-  // of them, then twice as many at each further try (O(log) tries), the
-  // whole quarantine at the last; the OutOfMemoryError of a try with the
-  // quarantine empty is thrown. A released block is verified as it leaves
-  // (evict), so this can throw its use-after-free instead.
-  const allocReleasing = (n: number): number => {
-    for (let releaseBytes = n; ; releaseBytes *= 2) {
-      try {
-        return raw.alloc(n);
-      } catch (e) {
-        if (!(e instanceof OutOfMemoryError) || quarantine.bytes === 0) throw e;
-        evict(Math.max(0, quarantine.bytes - releaseBytes));
-      }
-    }
-  };
+  // The plain alloc of n bytes; the quarantine is released as far as it
+  // must be for n bytes to fit (Quarantine.takeReleasing), its blocks
+  // verified as they leave, so this can throw a use-after-free instead.
+  const allocReleasing = (n: number): number => quarantine.takeReleasing(n, () => raw.alloc(n), evict);
 
   const allocLocked = (sizeBytes: number): number => {
     raw.checkSize("Heap.alloc", sizeBytes);

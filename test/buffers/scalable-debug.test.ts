@@ -30,6 +30,21 @@ describe("ScalableAllocator debug mode", () => {
     expectError(() => new ScalableAllocator(debugHeap, { debug: { quarantineBytes: -1 } }), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "quarantineBytes");
   });
 
+  test("the quarantine is a bound, not a reservation: a malloc that does not fit releases it first", () => {
+    // 8 MiB heap, a quarantine of 1 TiB: before, 4 KiB malloc/free rounds ran out of memory after 1,762.
+    const heap = new Heap({ maxSize: 8 * MIB });
+    const alloc = new ScalableAllocator(heap, { debug: { quarantineBytes: 2 ** 40 } });
+    const keep = alloc.malloc(100);
+    keep.fill(7);
+    for (let i = 0; i < 5000; i++) alloc.free(alloc.malloc(4 * KIB));
+    const last = alloc.malloc(4 * KIB);
+    alloc.free(last);
+    expectError(() => alloc.free(last), DoubleFreeError, "ERR_OFFHEAP_DOUBLE_FREE", "quarantine"); // the newest still wait
+    assert.ok(keep.every((b) => b === 7));
+    alloc.check();
+    heap.check();
+  });
+
   test("new buffers are 0xa5, freed bytes 0x5a; totals count what the user asked for", () => {
     const { heap, alloc } = debugAllocator();
     const v = alloc.malloc(24);
