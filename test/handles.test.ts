@@ -6,6 +6,8 @@
 // process was not started with --expose-gc).
 
 import { test } from "node:test";
+import { once } from "node:events";
+import { Worker } from "node:worker_threads";
 import assert from "node:assert/strict";
 import v8 from "node:v8";
 import vm from "node:vm";
@@ -141,6 +143,41 @@ for (const debug of [false, true]) {
     assert.equal(live(heap), 0);
     heap.check();
   });
+}
+
+// A worker attaching (or detaching) switches the heap's thread mode at this
+// Heap's next lock, which may be the lock of a guarded realloc: the mode's
+// calls are put back in place while the realloc's handle is out of the Map.
+// The guard must be put back with them (it was not: free was accepted).
+for (const debug of [false, true]) {
+  for (const direction of ["enters", "leaves"] as const) {
+    test(`handle guard survives a realloc that ${direction} shared mode${debug ? " (debug mode)" : ""}`, async (t) => {
+      const heap = new Heap({ initialSize: 64 << 10, maxSize: 1 << 24, debug }); // shared memory: workers may attach
+      const worker = new Worker(new URL("../../test/threads/attach-worker.mjs", import.meta.url), { workerData: { memory: heap.memory } });
+      t.after(() => worker.terminate());
+      const h = heap.handle(heap.alloc(64));
+      if (direction === "enters") {
+        await once(worker, "message"); // attached: this Heap switches at its next lock
+      } else {
+        await once(worker, "message");
+        heap.free(heap.alloc(8)); // in shared mode now
+        assert.equal(heap.sharedMode, true);
+        worker.postMessage("detach");
+        await once(worker, "message"); // detached: this Heap switches back at its next lock
+      }
+      const moved = heap.realloc(h.addr, 5000); // the switch happens in here
+      assert.equal(heap.sharedMode, direction === "enters");
+      assert.equal(h.addr, moved);
+      expectRejected(heap, () => heap.free(moved), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "has an open handle");
+      if (direction === "enters") {
+        worker.postMessage("detach");
+        await once(worker, "message");
+      }
+      h.dispose();
+      assert.equal(live(heap), 0);
+      heap.check();
+    });
+  }
 }
 
 test("handle guard, seeded: among thousands of blocks, free refuses exactly those with an open handle", () => {

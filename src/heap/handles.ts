@@ -74,6 +74,8 @@ export class HandleTable {
   private readonly open = new Map<number, Cell>();
   private readonly filter = new Int32Array(FILTER_BUCKETS);
   private readonly registry = new FinalizationRegistry<Cell>((cell) => this.collected(cell));
+  // Guarded reallocs under way: each has taken its handle out of the Map, which may leave it empty.
+  private moving = 0;
 
   constructor(private readonly heap: Heap) {}
 
@@ -85,7 +87,10 @@ export class HandleTable {
    * Heap.installFastPaths calls it. Cost: a typed-array load per call.
    */
   guard(heap: GuardedHeap): void {
-    if (this.open.size === 0) return;
+    // A realloc's lock can switch the thread mode (slots.ts), which puts the
+    // calls back in place while its handle is out of the Map: the guard
+    // stays, or the handle would be left open without it.
+    if (this.open.size === 0 && this.moving === 0) return;
     const { free, realloc } = heap;
     const { filter, open } = this;
     heap.free = (addr: number): void => {
@@ -95,9 +100,11 @@ export class HandleTable {
     heap.realloc = (addr: number, sizeBytes: number): number => {
       if (typeof addr !== "number" || !this.holds(addr)) return realloc.call(heap, addr, sizeBytes);
       const cell = this.drop(addr); // out of the Map while realloc frees the old block
+      this.moving++;
       try {
         cell.addr = realloc.call(heap, addr, sizeBytes);
       } finally {
+        this.moving--;
         this.add(cell); // at the new block, or at the old one, untouched, after an error
       }
       return cell.addr;
