@@ -103,7 +103,7 @@ test("handle: a block freed behind the handle's back (by another Heap on the mem
 });
 
 for (const debug of [false, true]) {
-  test(`handle owns its block${debug ? " (debug mode)" : ""}: free throws and changes nothing, realloc moves the handle, a scope leaves it`, () => {
+  test(`handle owns its block${debug ? " (debug mode)" : ""}: free throws and changes nothing, realloc moves the handle, a scope's block moves to it`, () => {
     // Before the guard, free was accepted, the block was reused by the next
     // alloc, and the handle's dispose then freed the new owner's block.
     const heap = newHeap(debug);
@@ -130,12 +130,24 @@ for (const debug of [false, true]) {
     assert.equal(heap.u32[shrunk >>> 2], 0xfeed);
     heap.free(heap.alloc(64)); // p's object is free now, and anyone's
     {
-      using scope = heap.scope();
-      const s = scope.alloc(32);
-      const hs = heap.handle(s); // the handle takes the block from the scope
-      scope.dispose();
-      assert.equal(heap.sizeOf(hs.addr) >= 32, true, "the scope did not free it");
+      // A scope's block moves to its handle, whichever is disposed first, and wherever realloc moves it.
+      // (Before, the scope kept it too: disposed after the handle, it freed the block again, or the
+      // stranger's block at its old address after a moving realloc.)
+      const outer = heap.scope();
+      const scope = heap.scope();
+      const kept = scope.alloc(32);
+      const hs = heap.handle(kept);
+      const moved = outer.alloc(48);
+      const hm = heap.handle(moved);
       hs.dispose();
+      const grown = heap.realloc(hm.addr, 100_000);
+      const stranger = heap.alloc(48); // may take the old address
+      scope.dispose();
+      outer.dispose();
+      assert.equal(heap.sizeOf(stranger) >= 48, true, "the scope left the stranger's block alone");
+      assert.equal(hm.addr, grown);
+      hm.dispose();
+      heap.free(stranger);
     }
     assert.notEqual(heap.free, unguarded, "guarded while a handle is open");
     h.dispose();

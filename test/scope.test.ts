@@ -102,7 +102,7 @@ test("scope: a disposed scope throws DisposedError for every use but dispose", (
   scope.dispose(); // does nothing
   scope[Symbol.dispose]();
   const b = heap.alloc(8);
-  for (const use of [() => scope.alloc(8), () => scope.calloc(8), () => scope.keep(a), () => scope.pin(b)]) {
+  for (const use of [() => scope.alloc(8), () => scope.calloc(8), () => scope.keep(a), () => scope.pin(b), () => scope.realloc(a, 16)]) {
     expectRejected(heap, use, DisposedError, "ERR_OFFHEAP_DISPOSED", "the scope was disposed");
   }
   assert.equal(live(heap), 1);
@@ -121,6 +121,7 @@ test("scope: bad input throws typed errors and changes nothing", () => {
   }
   expectRejected(heap, () => scope.pin("8" as unknown as number), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "HeapScope.pin");
   expectRejected(heap, () => scope.keep("8" as unknown as number), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS", "a string");
+
   expectRejected(heap, () => scope.alloc(-1), RangeError, "ERR_OFFHEAP_OUT_OF_RANGE");
   expectRejected(heap, () => scope.calloc(1.5), RangeError, "ERR_OFFHEAP_OUT_OF_RANGE");
   assert.throws(() => scope.alloc(2 * MAX_SIZE), (e) => e instanceof OutOfMemoryError || e instanceof RangeError);
@@ -128,6 +129,13 @@ test("scope: bad input throws typed errors and changes nothing", () => {
   const after = heap.stats();
   assert.equal(after.liveBlocks, before.liveBlocks);
   assert.equal(after.allocs, before.allocs);
+  const other = heap.alloc(64);
+  for (const bad of [other, a + 8, freed, 0]) {
+    expectRejected(heap, () => scope.realloc(bad, 128), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS", "HeapScope.realloc");
+  }
+  heap.free(other);
+  expectRejected(heap, () => scope.realloc("8" as unknown as number, 128), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "HeapScope.realloc");
+  expectRejected(heap, () => scope.realloc(a, -1), RangeError, "ERR_OFFHEAP_OUT_OF_RANGE");
   scope.dispose();
   assert.equal(live(heap), 0, "the failed allocations left nothing recorded");
 });
@@ -356,16 +364,19 @@ class Dispose extends Cmd {
   }
 }
 
-// A handle to a block the test frees by hand: the handle takes it over.
+// Blocks a handle may take over: the test's and the scopes' own, unpinned.
+const handleable = (m: Model): Block[] => m.blocks.filter((b) => (b.owner.kind === "heap" || b.owner.kind === "scope") && !pinnedAnywhere(m, b.addr));
+
+// A handle to a block the test frees by hand or a scope allocated: the handle takes it over.
 class Handle extends Cmd {
   constructor(readonly pick: number) {
     super();
   }
   override check(m: Readonly<Model>): boolean {
-    return manual(m as Model).length > 0;
+    return handleable(m as Model).length > 0;
   }
   apply(m: Model, heap: Heap): void {
-    const b = pickOf(manual(m), this.pick);
+    const b = pickOf(handleable(m), this.pick);
     const h = heap.handle(b.addr);
     assert.equal(h.addr, b.addr);
     expectRejected(heap, () => heap.handle(b.addr), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS", "has an open handle already");
@@ -401,6 +412,36 @@ class EndHandle extends Cmd {
   }
 }
 
+// Resizes a block: heap.realloc of the test's and handles' blocks (the handle follows), scope.realloc of a scope's.
+class Realloc extends Cmd {
+  constructor(readonly pick: number, readonly size: number) {
+    super();
+  }
+  override check(m: Readonly<Model>): boolean {
+    return m.blocks.some((b) => b.owner.kind !== "dropped" && !pinnedAnywhere(m as Model, b.addr));
+  }
+  apply(m: Model, heap: Heap): void {
+    const b = pickOf(m.blocks.filter((x) => x.owner.kind !== "dropped" && !pinnedAnywhere(m, x.addr)), this.pick);
+    let addr: number;
+    try {
+      addr = b.owner.kind === "scope" ? b.owner.scope.real.realloc(b.addr, this.size) : heap.realloc(b.addr, this.size);
+    } catch (e) {
+      if (e instanceof OutOfMemoryError) return;
+      throw e;
+    }
+    b.addr = addr;
+    for (let i = 0; i < Math.min(b.size, this.size); i++) {
+      if (heap.u8[addr + i] !== patternByte(b, i)) assert.fail(`realloc of block ${b.id} to ${this.size} B: byte ${i} of the kept prefix changed`);
+    }
+    if (b.owner.kind === "handle") assert.equal(b.owner.handle.addr, addr, "the handle follows its block");
+    b.size = this.size;
+    fill(heap, b);
+  }
+  toString(): string {
+    return `realloc(#${this.pick}, ${this.size})`;
+  }
+}
+
 const size = fc.oneof(
   { weight: 8, arbitrary: fc.integer({ min: 0, max: 256 }) },
   { weight: 2, arbitrary: fc.integer({ min: 257, max: 40_000 }) },
@@ -416,6 +457,7 @@ const commands = [
     { weight: 3, arbitrary: fc.tuple(pick, pick).map(([s, p]) => new Pin(s, p)) },
     { weight: 4, arbitrary: pick.map((s) => new Dispose(s)) },
     { weight: 3, arbitrary: pick.map((p) => new Handle(p)) },
+    { weight: 4, arbitrary: fc.tuple(pick, size).map(([p, s]) => new Realloc(p, s)) },
     { weight: 3, arbitrary: fc.tuple(pick, fc.integer({ min: 0, max: 3 })).map(([p, d]) => new EndHandle(p, d === 0)) },
   ),
 ];

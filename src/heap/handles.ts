@@ -111,8 +111,8 @@ export class HandleTable {
     };
   }
 
-  /** True if the block at addr has an open handle (scope.ts: a scope does not free it). */
-  holds(addr: number): boolean {
+  // True if the block at addr has an open handle.
+  private holds(addr: number): boolean {
     return this.filter[bucket(addr)] !== 0 && this.open.has(addr);
   }
 
@@ -142,6 +142,7 @@ export class HandleTable {
       throw new InvalidAddressError(`Heap.handle: ${hex(addr)} has an open handle already; a block has one handle at a time (share that handle, or dispose it first)`);
     }
     const cell: Cell = { addr, site: heap.debugOptions === null ? null : new Error("handle site") };
+    heap.scopes?.disown(addr); // a scope's block moves to the handle
     const handle = new HeapHandle(this, cell);
     this.add(cell);
     if (this.open.size === 1) heap.installFastPaths(); // the guard, for the first open handle

@@ -520,12 +520,14 @@ export class Heap extends Allocator {
    * the engine runs it); in debug mode such blocks are listed by
    * leakedHandles(). A block has one open handle at a time; while it is
    * open, free of the block throws OffheapTypeError and realloc moves the
-   * handle with it (handles.ts: the guard). Throws
+   * handle with it (handles.ts: the guard). A block an open scope of this
+   * Heap allocated moves from the scope to the handle. Throws
    * InvalidAddressError for an address that is not the start of a live
    * block, or one with an open handle already; OffheapTypeError for a
    * non-number; the heap is unchanged then. Cost: O(1); two JS objects and
    * a registration with the FinalizationRegistry (three with the stack
-   * debug mode captures).
+   * debug mode captures); plus, while scopes are open, a search of their
+   * blocks, newest first.
    *
    * @example
    * using h = heap.handle(heap.alloc(64));

@@ -65,6 +65,11 @@ export class ScopeStack {
     if (this.pool.length < POOLED_ARRAYS && records.length <= MAX_POOLED_RECORDS) this.pool.push(records);
   }
 
+  /** Takes the block at addr out of the open scope that allocated it, if one did (a handle owns it now: handles.ts). */
+  disown(addr: number): void {
+    for (let i = this.open.length - 1; i >= 0; i--) if (this.open[i]!.disown(addr)) return;
+  }
+
   /** Calls visit for every pin of every open scope. */
   forEachPin(visit: (addr: number) => void): void {
     for (const scope of this.open) scope.forEachPin(visit);
@@ -133,18 +138,7 @@ export class HeapScope {
    */
   keep(addr: number): void {
     if (this.heap === null) this.closed("keep");
-    const records = this.records;
-    let found = false;
-    if (addr !== 0) {
-      for (let i = this.count - 1; i >= 0; i--) {
-        if (records[i] === addr) {
-          records[i] = 0;
-          found = true;
-          break;
-        }
-      }
-      while (this.count > 0 && records[this.count - 1] === 0) this.count--;
-    }
+    let found = this.disown(addr);
     const pins = this.pins;
     if (pins !== null) {
       for (let i = pins.length - 1; i >= 0; i--) {
@@ -157,6 +151,36 @@ export class HeapScope {
     if (!found) {
       throw new InvalidAddressError(`HeapScope.keep: ${nameAddr(addr)} is not a block this scope holds (allocated by its alloc or calloc, or pinned by its pin)`);
     }
+  }
+
+  /**
+   * Resizes the block at `addr`, which this scope allocated, as
+   * heap.realloc does, and records the block it returns in its place:
+   * dispose() frees that one. (heap.realloc of a scope's block would leave
+   * the scope recording the old address, which it would then free again.)
+   * Throws InvalidAddressError for an address this scope did not allocate
+   * (or kept), DisposedError once the scope is disposed, and as
+   * heap.realloc; nothing changes then. Cost: that of heap.realloc plus
+   * O(allocations since the block's).
+   */
+  realloc(addr: number, sizeBytes: number): number {
+    const heap = this.heap ?? this.closed("realloc");
+    const i = this.indexOf(addr);
+    if (i < 0) {
+      heap.checkLive(addr, "HeapScope.realloc"); // OffheapTypeError for a non-number, InvalidAddressError for no block
+      throw new InvalidAddressError(`HeapScope.realloc: ${nameAddr(addr)} is not a block this scope allocated (use heap.realloc for other blocks)`);
+    }
+    return (this.records[i] = heap.realloc(addr, sizeBytes));
+  }
+
+  /** @internal Takes addr out of the blocks dispose() frees (not out of the pins); true if the scope held it. */
+  disown(addr: number): boolean {
+    const records = this.records;
+    const i = this.indexOf(addr);
+    if (i < 0) return false;
+    records[i] = 0;
+    while (this.count > 0 && records[this.count - 1] === 0) this.count--;
+    return true;
   }
 
   /**
@@ -179,8 +203,8 @@ export class HeapScope {
    * newest first, through heap.free, and closes the scope: it leaves its
    * Heap's stack of open scopes (in any order: disposing an outer scope
    * before an inner one leaves the inner one open and on the stack). A
-   * block that a reclaimer attached to the heap owns is not freed, nor one
-   * with an open handle of this Heap (the handle owns it now). If
+   * block that a reclaimer attached to the heap owns is not freed (nor one
+   * a handle took: heap.handle disowns it). If
    * heap.free throws for a block (it was freed behind the scope's back:
    * DoubleFreeError or InvalidAddressError), dispose still frees all the
    * others and closes the scope, then rethrows the first such error.
@@ -194,11 +218,10 @@ export class HeapScope {
     const records = this.records;
     const pinned = this.pins === null || this.pins.length === 0 ? null : new Set(this.pins);
     const r = heap.reclaimer;
-    const handles = heap.handles;
     let failure: unknown = null;
     for (let i = this.count - 1; i >= 0; i--) {
       const addr = records[i]!;
-      if (addr === 0 || (pinned !== null && pinned.has(addr)) || (r !== null && r.owns(addr)) || handles?.holds(addr) === true) continue;
+      if (addr === 0 || (pinned !== null && pinned.has(addr)) || (r !== null && r.owns(addr))) continue;
       try {
         heap.free(addr);
       } catch (e) {
@@ -226,6 +249,13 @@ export class HeapScope {
   // The heap, once the records have room for one more block (before it is
   // allocated: a failure to grow them must not leave a block unrecorded).
   // Doubling drops the old array rather than pooling it: the pool keeps the larger.
+  // The index of addr among the records, the newest first, or -1. (A
+  // negative fromIndex counts from the end of the array, which a pooled
+  // one fills past count with an earlier scope's records.)
+  private indexOf(addr: number): number {
+    return addr === 0 || this.count === 0 ? -1 : this.records.lastIndexOf(addr, this.count - 1);
+  }
+
   private room(api: string): Heap {
     const heap = this.heap ?? this.closed(api);
     if (this.count === this.records.length) {
