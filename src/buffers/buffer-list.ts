@@ -17,10 +17,7 @@
 
 import { HeapCorruptionError, OffheapError, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { checkCallback, checkNumber, describe } from "../common/options.js";
-
-// Copies of fewer bytes than this run as a byte loop: below it, creating the
-// subarray view that TypedArray#set needs costs more than the loop.
-const SMALL_COPY_BYTES = 32;
+import { copyForward, copyRuns } from "./copy-bytes.js";
 
 /**
  * The part of a Node.js Writable (a `node:stream` Writable, a `net.Socket`,
@@ -212,7 +209,7 @@ export class BufferList implements Iterable<Uint8Array> {
    */
   toBytes(): Uint8Array {
     const out = new Uint8Array(this.sizeBytes);
-    this.copyInto(out);
+    copyForward(this.bufs, 0, 0, this.sizeBytes, out);
     return out;
   }
 
@@ -220,25 +217,23 @@ export class BufferList implements Iterable<Uint8Array> {
    * Copies all bytes to the start of `target`; returns the number copied
    * (`size`). O(bytes). Throws OffheapRangeError, writing nothing, if
    * `target` is shorter than `size`; OffheapTypeError if it is not a Uint8Array.
+   *
+   * `target` may share memory with the list's buffers (a view of the same
+   * ArrayBuffer, heap or SharedArrayBuffer): the result is memmove's, the
+   * target holds the bytes the list held before the call. Copies are ordered
+   * so that none overwrites bytes still to be copied; only buffers that
+   * trade places (each one's bytes where the other goes) are set aside, one
+   * copy of those buffers' bytes.
    * @example const n = list.copyTo(scratch);
+   * @example list.copyTo(heap.u8.subarray(dst)); // moves the bytes within the heap
    */
   copyTo(target: Uint8Array): number {
     if (!(target instanceof Uint8Array)) throw notBytes("BufferList.copyTo", target);
     if (target.length < this.sizeBytes) {
       throw new OffheapRangeError(`BufferList.copyTo: target of ${target.length} bytes is shorter than the list's ${this.sizeBytes} bytes`);
     }
-    this.copyInto(target);
+    copyRuns(this.bufs, 0, 0, this.sizeBytes, target);
     return this.sizeBytes;
-  }
-
-  private copyInto(out: Uint8Array): void {
-    const bufs = this.bufs;
-    let at = 0;
-    for (let i = 0; i < bufs.length; i++) {
-      const buf = bufs[i]!;
-      copyBytes(buf, 0, buf.length, out, at);
-      at += buf.length;
-    }
   }
 
   /** Iterates over the buffers in order (for...of). */
@@ -364,22 +359,6 @@ export class BufferList implements Iterable<Uint8Array> {
       total += buf.length;
     }
     if (total !== this.sizeBytes) throw new HeapCorruptionError("BL2", `BufferList: size is ${this.sizeBytes} but the buffers hold ${total} bytes`);
-  }
-}
-
-/**
- * Copies `nBytes` bytes from `src` at `srcPos` to `dst` at `dstPos` (both
- * ranges in bounds: the caller checks). Short copies run as a byte loop,
- * longer ones as TypedArray#set. Shared with buffer-reader.ts.
- * @internal
- */
-export function copyBytes(src: Uint8Array, srcPos: number, nBytes: number, dst: Uint8Array, dstPos: number): void {
-  if (nBytes < SMALL_COPY_BYTES) {
-    for (let i = 0; i < nBytes; i++) dst[dstPos + i] = src[srcPos + i]!;
-  } else if (srcPos === 0 && nBytes === src.length) {
-    dst.set(src, dstPos);
-  } else {
-    dst.set(new Uint8Array(src.buffer, src.byteOffset + srcPos, nBytes), dstPos);
   }
 }
 

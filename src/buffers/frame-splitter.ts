@@ -26,7 +26,8 @@
 
 import { EndOfDataError, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { checkOptions, describe, type OptionRules } from "../common/options.js";
-import { BufferList, copyBytes } from "./buffer-list.js";
+import { BufferList } from "./buffer-list.js";
+import { copyForward } from "./copy-bytes.js";
 import { BufferReader } from "./buffer-reader.js";
 
 /** Default of {@link FrameSplitterOptions.maxFrameBytes}: 16 MiB. */
@@ -306,14 +307,7 @@ export class FrameParser {
 
   // Copies the next nBytes (all arrived) into target without consuming them.
   private gather(target: Uint8Array, nBytes: number): void {
-    const chunks = this.chunks;
-    let at = 0, pos = this.pos;
-    for (let i = 0; at < nBytes; i++, pos = 0) {
-      const chunk = chunks[i]!;
-      const take = Math.min(chunk.length - pos, nBytes - at);
-      copyBytes(chunk, pos, take, target, at);
-      at += take;
-    }
+    copyForward(this.chunks, 0, this.pos, nBytes, target);
   }
 
   // Hands out the next payloadBytes (all arrived) as a frame and consumes them.
