@@ -15,27 +15,10 @@
 // however they are split between buffers (GoMem compares buffer by buffer),
 // and every argument is validated before anything changes.
 
-import { HeapCorruptionError, OffheapError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { checkCallback, checkNumber, describe } from "../common/options.js";
 import { copyForward, copyRuns } from "./copy-bytes.js";
-
-/**
- * The part of a Node.js Writable (a `node:stream` Writable, a `net.Socket`,
- * an `fs.WriteStream`, ...) that {@link BufferList.writeTo} uses. Declared
- * structurally so this file imports nothing from Node.
- */
-export interface WritableLike {
-  /** Queues `chunk`; returns false when the stream's buffer is full (wait for "drain"). */
-  write(chunk: Uint8Array, callback?: (error?: Error | null) => void): boolean;
-  /** Holds writes in memory until uncork(), so that several become one writev. */
-  cork?(): void;
-  /** Flushes corked writes, as one `_writev` call when the stream has one. */
-  uncork?(): void;
-  /** Adds a one-time listener ("drain", "error", "close"). */
-  once(event: string, listener: (error?: Error) => void): unknown;
-  /** Removes a listener added by once(). */
-  removeListener(event: string, listener: (error?: Error) => void): unknown;
-}
+import { writeBuffers, type WritableLike } from "./write-to.js";
 
 // Invariants (checked by BufferList.check):
 //   BL1  every element of bufs is a Uint8Array
@@ -291,59 +274,29 @@ export class BufferList implements Iterable<Uint8Array> {
    * `_writev` (sockets, most file streams) turns into a single writev call.
    *
    * Resolves once the stream has accepted the data: at once if the last
-   * write() returned true, else on the next "drain" (backpressure). It does
-   * not wait for the bytes to reach the underlying resource; a later failure
-   * is the stream's "error" event, as for write(). Rejects with the stream's
-   * error if a write reports one or "error" is emitted before "drain", and
-   * with an OffheapError coded `ERR_STREAM_PREMATURE_CLOSE` if the stream
-   * closes first. An empty list resolves without writing.
+   * write() returned true, else on the next "drain" or when the last write
+   * completes (as after an end() during the wait). It does not wait for the
+   * bytes to reach the underlying resource; a later failure is the stream's
+   * "error" event, as for write().
+   *
+   * It settles however the stream ends. It rejects, writing nothing, if the
+   * stream is already errored (with that error), destroyed (an OffheapError
+   * coded `ERR_STREAM_DESTROYED`) or ended (`ERR_STREAM_WRITE_AFTER_END`).
+   * While it waits, it rejects with the stream's error if a write reports
+   * one or "error" is emitted, and with the stream's error or else an
+   * OffheapError coded `ERR_STREAM_PREMATURE_CLOSE` if the stream closes or
+   * is destroyed, also when it emits nothing then (`emitClose: false`): to
+   * see that, the stream's `destroy` method is wrapped during the wait and
+   * put back when the promise settles. An empty list resolves without
+   * writing. Rejects with OffheapTypeError for something that is no
+   * writable stream.
    *
    * The buffers are handed to the stream, not copied: do not change their
    * bytes until the stream has written them.
    * @example await frame.writeTo(socket);
    */
   writeTo(stream: WritableLike): Promise<void> {
-    const s = stream as Partial<WritableLike> | null;
-    if (typeof s?.write !== "function" || typeof s.once !== "function" || typeof s.removeListener !== "function") {
-      return Promise.reject(new OffheapTypeError(`BufferList.writeTo: expected a writable stream (write, once and removeListener), got ${describe(stream)}`));
-    }
-    const bufs = this.bufs;
-    let last = bufs.length - 1;
-    while (last >= 0 && bufs[last]!.length === 0) last--;
-    if (last < 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const settle = (error: Error | null | undefined): void => {
-        if (settled) return;
-        settled = true;
-        stream.removeListener("drain", onDrain);
-        stream.removeListener("error", onError);
-        stream.removeListener("close", onClose);
-        if (error) reject(error);
-        else resolve();
-      };
-      const onDrain = (): void => settle(null);
-      const onError = (error?: Error): void => settle(error ?? new OffheapError("ERR_STREAM_PREMATURE_CLOSE", "BufferList.writeTo: the stream emitted \"error\" with no error"));
-      const onClose = (): void => settle(new OffheapError("ERR_STREAM_PREMATURE_CLOSE", "BufferList.writeTo: the stream closed before it accepted the data"));
-      const onWritten = (error?: Error | null): void => {
-        if (error) settle(error);
-      };
-      let accepted: boolean;
-      stream.cork?.();
-      try {
-        for (let i = 0; i < last; i++) if (bufs[i]!.length > 0) stream.write(bufs[i]!);
-        accepted = stream.write(bufs[last]!, onWritten);
-      } finally {
-        stream.uncork?.();
-      }
-      if (accepted) {
-        settle(null);
-      } else if (!settled) {
-        stream.once("drain", onDrain);
-        stream.once("error", onError);
-        stream.once("close", onClose);
-      }
-    });
+    return writeBuffers(this.bufs, stream);
   }
 
   /**
