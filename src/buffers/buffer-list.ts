@@ -6,7 +6,10 @@
 // them to a Node stream as one vectored write.
 //
 // The list never copies or owns the bytes: a buffer pushed here is shared
-// with whoever else holds it. Changing the list while a BufferReader reads it
+// with whoever else holds it. Its length is counted when it is pushed: a
+// view whose memory is detached or shrinks later (an unshared
+// WebAssembly.Memory that grew, a resizable ArrayBuffer that shrank) breaks
+// BL2, which the copies and equals report as HeapCorruptionError. Changing the list while a BufferReader reads it
 // (other than through that reader's clipFront) leaves the reader reading the
 // buffers as they were when it last looked; build a new reader instead.
 //
@@ -188,18 +191,21 @@ export class BufferList implements Iterable<Uint8Array> {
 
   /**
    * Copies all bytes into one new Uint8Array of length `size`. O(bytes).
+   * Throws HeapCorruptionError (BL2) if a buffer was detached or shrunk
+   * after it was pushed, so that the list no longer holds `size` bytes.
    * @example const bytes = list.toBytes();
    */
   toBytes(): Uint8Array {
     const out = new Uint8Array(this.sizeBytes);
-    copyForward(this.bufs, 0, 0, this.sizeBytes, out);
+    if (!copyForward(this.bufs, 0, 0, this.sizeBytes, out)) throw this.shrunk("BufferList.toBytes");
     return out;
   }
 
   /**
    * Copies all bytes to the start of `target`; returns the number copied
    * (`size`). O(bytes). Throws OffheapRangeError, writing nothing, if
-   * `target` is shorter than `size`; OffheapTypeError if it is not a Uint8Array.
+   * `target` is shorter than `size`; OffheapTypeError if it is not a
+   * Uint8Array; HeapCorruptionError (BL2), writing nothing, as toBytes.
    *
    * `target` may share memory with the list's buffers (a view of the same
    * ArrayBuffer, heap or SharedArrayBuffer): the result is memmove's, the
@@ -215,7 +221,7 @@ export class BufferList implements Iterable<Uint8Array> {
     if (target.length < this.sizeBytes) {
       throw new OffheapRangeError(`BufferList.copyTo: target of ${target.length} bytes is shorter than the list's ${this.sizeBytes} bytes`);
     }
-    copyRuns(this.bufs, 0, 0, this.sizeBytes, target);
+    if (!copyRuns(this.bufs, 0, 0, this.sizeBytes, target)) throw this.shrunk("BufferList.copyTo");
     return this.sizeBytes;
   }
 
@@ -236,7 +242,8 @@ export class BufferList implements Iterable<Uint8Array> {
 
   /**
    * Whether `other` holds the same bytes, however they are split between
-   * buffers. O(bytes); allocates nothing.
+   * buffers. O(bytes); allocates nothing. Throws HeapCorruptionError (BL2)
+   * as toBytes where it runs out of bytes.
    * @example new BufferList([a, b]).equals(concatenated) // true
    */
   equals(other: BufferList | Uint8Array): boolean {
@@ -255,10 +262,12 @@ export class BufferList implements Iterable<Uint8Array> {
     let i = 0, iPos = 0, j = 0, jPos = 0;
     let left = this.sizeBytes;
     while (left > 0) {
-      let a = mine[i]!;
-      while (iPos === a.length) { a = mine[++i]!; iPos = 0; }
-      let b = theirs[j]!;
-      while (jPos === b.length) { b = theirs[++j]!; jPos = 0; }
+      let a = mine[i];
+      while (a !== undefined && iPos >= a.length) { a = mine[++i]; iPos = 0; }
+      let b = theirs[j];
+      while (b !== undefined && jPos >= b.length) { b = theirs[++j]; jPos = 0; }
+      if (a === undefined) throw this.shrunk("BufferList.equals");
+      if (b === undefined) throw (other as BufferList).shrunk("BufferList.equals (of the other list)");
       const n = Math.min(a.length - iPos, b.length - jPos);
       for (let k = 0; k < n; k++) if (a[iPos + k] !== b[jPos + k]) return false;
       iPos += n;
@@ -297,6 +306,14 @@ export class BufferList implements Iterable<Uint8Array> {
    */
   writeTo(stream: WritableLike): Promise<void> {
     return writeBuffers(this.bufs, stream);
+  }
+
+  // The error for a list whose buffers hold fewer bytes than its size (BL2):
+  // one was detached or shrunk after it was pushed.
+  private shrunk(api: string): HeapCorruptionError {
+    let held = 0;
+    for (const buf of this.bufs) held += buf.length;
+    return new HeapCorruptionError("BL2", `${api}: the buffers hold ${held} bytes, not the list's ${this.sizeBytes}: one was detached or shrunk after it was pushed (a view of memory that grew unshared, or of a resizable ArrayBuffer that shrank)`);
   }
 
   /**

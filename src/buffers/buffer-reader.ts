@@ -15,14 +15,17 @@
 // the end after some bytes. A parser can therefore try to read a header,
 // catch EndOfDataError, wait for more bytes and try again (frame-splitter.ts
 // does). Bad arguments throw OffheapRangeError / OffheapTypeError, also
-// without moving.
+// without moving; so does the HeapCorruptionError (RD4) of a copy across
+// buffers (read, readBytes, readView) that finds them shorter than counted,
+// one having been detached or shrunk since. Other reads do not look: they
+// trust the cached lengths.
 //
 // Fixed GoMem bugs: Skip assumed every buffer had the current buffer's length
 // (wrong across uneven buffers); Unread walked into empty buffers' negative
 // offsets and never checked the start; ReadBE/ReadBytes/LEB128 consumed bytes
 // before failing at the end; LEB128 had no overflow check.
 
-import { EndOfDataError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { EndOfDataError, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { checkCallback, checkNumber, describe } from "../common/options.js";
 import { BufferList } from "./buffer-list.js";
 import { copyForward, copyRuns } from "./copy-bytes.js";
@@ -364,7 +367,7 @@ export class BufferReader {
   read(target: Uint8Array): number {
     if (!(target instanceof Uint8Array)) throw new OffheapTypeError(`BufferReader.read: expected a Uint8Array, got ${describe(target)}`);
     const nBytes = Math.min(target.length, this.remaining);
-    copyRuns(this.bufs, this.bufIndex, this.pos, nBytes, target);
+    if (!copyRuns(this.bufs, this.bufIndex, this.pos, nBytes, target)) throw this.shrunk("read");
     this.advance(nBytes);
     return nBytes;
   }
@@ -389,7 +392,7 @@ export class BufferReader {
       this.pos = pos + nBytes;
       return plain.slice(pos, pos + nBytes);
     }
-    return this.copyOut(nBytes);
+    return this.copyOut("readBytes", nBytes);
   }
 
   /**
@@ -410,7 +413,7 @@ export class BufferReader {
       this.pos = pos + nBytes;
       return pos === 0 && nBytes === cur.length ? cur : new Uint8Array(cur.buffer, cur.byteOffset + pos, nBytes);
     }
-    return this.copyOut(nBytes);
+    return this.copyOut("readView", nBytes);
   }
 
   /**
@@ -560,11 +563,16 @@ export class BufferReader {
   }
 
   // The next nBytes (<= remaining), consumed, in a new Uint8Array.
-  private copyOut(nBytes: number): Uint8Array {
+  private copyOut(api: string, nBytes: number): Uint8Array {
     const out = new Uint8Array(nBytes);
-    copyForward(this.bufs, this.bufIndex, this.pos, nBytes, out);
+    if (!copyForward(this.bufs, this.bufIndex, this.pos, nBytes, out)) throw this.shrunk(api);
     this.advance(nBytes);
     return out;
+  }
+
+  // The error for buffers that hold fewer bytes than the reader counted (RD4).
+  private shrunk(api: string): HeapCorruptionError {
+    return new HeapCorruptionError("RD4", `BufferReader.${api}: its buffers hold fewer bytes than the ${this.sizeBytes} it counted: one was detached or shrunk after the reader was made`);
   }
 
   // Validates a byte count for api and checks that it is available.

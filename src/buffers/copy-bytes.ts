@@ -33,39 +33,46 @@ const SMALL_COPY_BYTES = 32;
 /**
  * Copies `nBytes` bytes of `bufs`, starting at offset `pos` of
  * `bufs[first]`, to the start of `target`, with memmove's result when
- * `target` shares memory with them (see above). The caller checks that the
- * buffers hold `nBytes` bytes from there and that `target` is long enough.
+ * `target` shares memory with them (see above); the caller checks that
+ * `target` is long enough. Returns false, writing nothing, if the buffers
+ * hold fewer bytes from there (one was detached or shrunk after its owner
+ * counted it: a view of memory that grew unshared, or of a resizable
+ * ArrayBuffer that shrank); the caller reports its broken invariant.
  * Cost: O(runs) tests, then the copy; it allocates only for runs that trade
  * places in shared memory (case 4).
  * @internal
  */
-export function copyRuns(bufs: readonly Uint8Array[], first: number, pos: number, nBytes: number, target: Uint8Array): void {
+export function copyRuns(bufs: readonly Uint8Array[], first: number, pos: number, nBytes: number, target: Uint8Array): boolean {
   const tb = target.buffer;
   const shared = isShared(tb);
   const t = target.byteOffset;
+  let overlap = false;
   let at = 0;
   for (let i = first, start = pos; at < nBytes; i++, start = 0) {
+    if (i === bufs.length) return false;
     const buf = bufs[i]!;
-    const len = Math.min(buf.length - start, nBytes - at);
-    if (sameBlock(buf.buffer, tb, shared) && meets(buf.byteOffset + start, len, t, nBytes)) {
-      copyOverlapping(bufs, first, pos, nBytes, target, shared);
-      return;
-    }
+    const len = runLength(buf, start, nBytes - at);
+    if (!overlap && sameBlock(buf.buffer, tb, shared) && meets(buf.byteOffset + start, len, t, nBytes)) overlap = true;
     at += len;
   }
-  copyForward(bufs, first, pos, nBytes, target);
+  if (overlap) copyOverlapping(bufs, first, pos, nBytes, target, shared);
+  else copyForward(bufs, first, pos, nBytes, target);
+  return true;
 }
 
 /**
  * copyRuns for a target that shares no memory with `bufs` (one just
- * allocated): the runs copied in order, short ones by a byte loop. O(bytes).
+ * allocated): the runs copied in order, short ones by a byte loop. Returns
+ * false if the buffers hold fewer than `nBytes` bytes (as copyRuns; the
+ * bytes they do hold are copied). O(bytes).
  * @internal
  */
-export function copyForward(bufs: readonly Uint8Array[], first: number, pos: number, nBytes: number, target: Uint8Array): void {
+export function copyForward(bufs: readonly Uint8Array[], first: number, pos: number, nBytes: number, target: Uint8Array): boolean {
   let at = 0;
   for (let i = first, start = pos; at < nBytes; i++, start = 0) {
+    if (i === bufs.length) return false;
     const buf = bufs[i]!;
-    const len = Math.min(buf.length - start, nBytes - at);
+    const len = runLength(buf, start, nBytes - at);
     if (len < SMALL_COPY_BYTES) {
       for (let k = 0; k < len; k++) target[at + k] = buf[start + k]!;
     } else {
@@ -73,6 +80,13 @@ export function copyForward(bufs: readonly Uint8Array[], first: number, pos: num
     }
     at += len;
   }
+  return true;
+}
+
+// Bytes of `buf` from `start` that a copy still needing `wanted` takes: none
+// where `buf` shrank below `start`.
+function runLength(buf: Uint8Array, start: number, wanted: number): number {
+  return Math.max(0, Math.min(buf.length - start, wanted));
 }
 
 // Steps 2 to 4 above, for runs of which at least one meets the target.
@@ -85,14 +99,16 @@ function copyOverlapping(bufs: readonly Uint8Array[], first: number, pos: number
   let at = 0;
   for (let i = first, start = pos; at < nBytes; i++, start = 0) {
     const buf = bufs[i]!;
-    const len = Math.min(buf.length - start, nBytes - at);
+    const len = runLength(buf, start, nBytes - at);
     const s = buf.byteOffset + start, d = t + at;
     const same = sameBlock(buf.buffer, tb, shared);
     const forward = same && meets(s, len, t, d - t);
     if (same && meets(s, len, d + len, tEnd - d - len)) backwardSafe = false;
     if (forward) forwardSafe = false;
-    runs.push(new Uint8Array(buf.buffer, s, len));
-    overwrittenForward.push(forward);
+    if (len > 0) { // an empty run may be of a detached buffer, which no view can be made of
+      runs.push(new Uint8Array(buf.buffer, s, len));
+      overwrittenForward.push(forward);
+    }
     at += len;
   }
   if (!forwardSafe && backwardSafe) {

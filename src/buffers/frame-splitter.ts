@@ -307,7 +307,9 @@ export class FrameParser {
 
   // Copies the next nBytes (all arrived) into target without consuming them.
   private gather(target: Uint8Array, nBytes: number): void {
-    copyForward(this.chunks, 0, this.pos, nBytes, target);
+    if (!copyForward(this.chunks, 0, this.pos, nBytes, target)) {
+      throw new HeapCorruptionError("FS3", `${this.api}: its chunks hold fewer bytes than the ${this.availBytes} it counted: one was detached or shrunk after it was pushed`);
+    }
   }
 
   // Hands out the next payloadBytes (all arrived) as a frame and consumes them.

@@ -2,14 +2,18 @@
 // (copy-bytes.ts): BufferList.copyTo and BufferReader.read give memmove's
 // result in every order case, in an ArrayBuffer, a Heap's memory and two
 // SharedArrayBuffer objects of one WebAssembly.Memory, and against a model
-// (the bytes before the call) over random views of one buffer.
+// (the bytes before the call) over random views of one buffer. And copies
+// from buffers that lost bytes after they were counted (detached, shrunk)
+// throw the owner's invariant instead of copying garbage.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { BufferList } from "../../src/buffers/buffer-list.js";
 import { BufferReader } from "../../src/buffers/buffer-reader.js";
-import { Heap } from "../../src/index.js";
+import { FrameParser } from "../../src/buffers/frame-splitter.js";
+import { Heap, HeapCorruptionError } from "../../src/index.js";
+import { expectError } from "../helpers.js";
 
 const SEED = Number(process.env.OFFHEAP_SEED ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
 
@@ -127,4 +131,45 @@ test(`copyTo and BufferReader.read into shared memory match the bytes before the
     }),
     { seed: SEED, numRuns: 3000 },
   );
+});
+
+// ---- buffers that lose bytes after they were counted ------------------------
+
+/**
+ * A list's worth of views: all 8 bytes of a resizable ArrayBuffer (a view
+ * that tracks its length) and 8 of a plain one, with `shrink` to detach the
+ * first or resize it to 4 bytes.
+ */
+function shrinkable(how: "detach" | "shrink"): { bufs: Uint8Array[]; shrink: () => void } {
+  const resizable = new ArrayBuffer(8, { maxByteLength: 16 });
+  const a = new Uint8Array(resizable).fill(1);
+  const b = new Uint8Array(8).fill(2);
+  const shrink = how === "detach" ? () => void structuredClone(resizable, { transfer: [resizable] }) : () => resizable.resize(4);
+  return { bufs: [a, b], shrink };
+}
+
+test("a buffer detached or shrunk after it was counted: the copies throw HeapCorruptionError naming the invariant and write nothing", () => {
+  for (const how of ["detach", "shrink"] as const) {
+    const { bufs, shrink } = shrinkable(how);
+    const list = new BufferList(bufs);
+    const reader = new BufferReader(list);
+    reader.skip(2);
+    const parser = new FrameParser({ prefixBytes: 8 });
+    parser.push(Uint8Array.of(0, 0)); // the prefix spans both chunks: it is gathered
+    parser.push(bufs[0]!);
+    shrink();
+    const target = new Uint8Array(16).fill(9);
+    expectError(() => list.toBytes(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "BufferList.toBytes", "detached or shrunk", "invariant BL2");
+    expectError(() => list.copyTo(target), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "BufferList.copyTo", "invariant BL2");
+    assert.ok(target.every((x) => x === 9), `${how}: copyTo wrote nothing`);
+    const held = new Uint8Array(list.size); // the bytes the list still holds, then zeros: equals runs out of its own first
+    if (how === "shrink") held.set(bufs[0]!); // a detached view cannot even be read
+    held.set(bufs[1]!, bufs[0]!.length);
+    expectError(() => list.equals(held), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "BufferList.equals", "invariant BL2");
+    expectError(() => reader.read(target), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "BufferReader.read", "invariant RD4");
+    assert.ok(target.every((x) => x === 9), `${how}: read wrote nothing`);
+    expectError(() => reader.readBytes(12), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "BufferReader.readBytes", "invariant RD4");
+    assert.equal(reader.offset, 2, `${how}: the reader did not move`);
+    expectError(() => parser.next(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "FrameParser", "invariant FS3");
+  }
 });
