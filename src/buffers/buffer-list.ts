@@ -79,8 +79,18 @@ export class BufferList implements Iterable<Uint8Array> {
     return this.bufs;
   }
 
-  /** The buffer at `index` (negative counts from the end, as Array#at); undefined outside the list. O(1). */
+  /**
+   * The buffer at `index` (negative counts from the end, as Array#at);
+   * undefined outside the list. O(1). Throws OffheapTypeError for an index
+   * that is not a number and OffheapRangeError for one that is not an
+   * integer, where Array#at would have read buffer 0 for "x" or 0.5.
+   * @example list.at(-1) // the last buffer
+   */
   at(index: number): Uint8Array | undefined {
+    if (!Number.isInteger(index)) {
+      checkNumber("BufferList.at", "index", index);
+      throw new OffheapRangeError(`BufferList.at: index ${index} is not an integer`);
+    }
     return this.bufs.at(index);
   }
 
@@ -137,13 +147,15 @@ export class BufferList implements Iterable<Uint8Array> {
   /**
    * Replaces the buffer at `index` (negative counts from the end) and keeps
    * `size` right. O(1). Throws OffheapRangeError for an index that is not an
-   * integer inside the list, OffheapTypeError for a `buf` that is not a
-   * Uint8Array; either way the list is unchanged.
+   * integer inside the list, OffheapTypeError for an index that is not a
+   * number or a `buf` that is not a Uint8Array; either way the list is
+   * unchanged.
    * @example list.updateBuffer(-1, last.subarray(0, 10)); // trim the last buffer
    */
   updateBuffer(index: number, buf: Uint8Array): this {
     const bufs = this.bufs;
     const n = bufs.length;
+    checkNumber("BufferList.updateBuffer", "index", index);
     if (!Number.isInteger(index) || index < -n || index >= n) {
       throw new OffheapRangeError(`BufferList.updateBuffer: index ${String(index)} is not an integer in [${-n}, ${n}) for a list of ${n} buffers`);
     }

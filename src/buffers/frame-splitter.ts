@@ -25,7 +25,7 @@
 // one is requested; copy (`toBytes()`) to keep it longer.
 
 import { EndOfDataError, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { checkOptions, describe, type OptionRules } from "../common/options.js";
+import { checkNumber, checkOptions, describe, type OptionRules } from "../common/options.js";
 import { BufferList } from "./buffer-list.js";
 import { copyForward } from "./copy-bytes.js";
 import { BufferReader } from "./buffer-reader.js";
@@ -280,6 +280,7 @@ export class FrameParser {
       throw e;
     }
     const headerBytes = reader.offset - this.pos;
+    checkNumber(this.api, `the payload length options.header returned for the frame at stream offset ${this.streamOffset}`, payloadBytes);
     if (!(Number.isSafeInteger(payloadBytes) && payloadBytes >= 0)) {
       throw new OffheapRangeError(`${this.api}: options.header returned ${String(payloadBytes)} for the frame at stream offset ${this.streamOffset}; it must return the payload length in bytes, a non-negative safe integer`);
     }

@@ -109,9 +109,21 @@ test("updateBuffer replaces by index (negative from the end) and keeps size righ
     expectError(() => list.updateBuffer(bad, a), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "BufferList.updateBuffer", String(bad));
   }
   expectError(() => list.updateBuffer(0, null as unknown as Uint8Array), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "null");
+  // A string index was a RangeError that read "index 0 is not an integer".
+  expectError(() => list.updateBuffer("0" as unknown as number, a), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "BufferList.updateBuffer: index must be a number, got a string");
   assert.deepEqual(state(list), before);
   list.check();
   expectError(() => new BufferList().updateBuffer(0, a), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "list of 0 buffers");
+});
+
+test("at refuses an index that is not an integer (Array#at read buffer 0 for it)", () => {
+  const a = bytes(1), b = bytes(2);
+  const list = new BufferList([a, b]);
+  assert.equal(list.at(1), b);
+  assert.equal(list.at(-2), a);
+  assert.equal(list.at(2), undefined);
+  for (const bad of [0.5, -0.5, Number.NaN, Infinity]) expectError(() => list.at(bad), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "BufferList.at", `index ${bad} is not an integer`);
+  for (const bad of ["x", "1", null, undefined]) expectError(() => list.at(bad as unknown as number), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "BufferList.at: index must be a number");
 });
 
 test("dropFront removes whole buffers, trims the one it ends in without copying, and reports what it dropped", () => {
