@@ -15,10 +15,8 @@
 // the end after some bytes. A parser can therefore try to read a header,
 // catch EndOfDataError, wait for more bytes and try again (frame-splitter.ts
 // does). Bad arguments throw OffheapRangeError / OffheapTypeError, also
-// without moving; so does the HeapCorruptionError (RD4) of a copy across
-// buffers (read, readBytes, readView) that finds them shorter than counted,
-// one having been detached or shrunk since. Other reads do not look: they
-// trust the cached lengths.
+// without moving, as does a copy across buffers that finds them shorter than
+// counted, one detached or shrunk since (RD4; other reads trust the lengths).
 //
 // Fixed GoMem bugs: Skip assumed every buffer had the current buffer's length
 // (wrong across uneven buffers); Unread walked into empty buffers' negative
@@ -360,8 +358,7 @@ export class BufferReader {
    * Copies min(target.length, remaining) bytes into the start of `target`
    * and returns that count, 0 at the end (as Go's io.Reader; it never throws
    * EndOfDataError). Throws OffheapTypeError if `target` is not a Uint8Array.
-   * `target` may share memory with the source: the result is memmove's (as
-   * BufferList.copyTo's).
+   * `target` may share memory with the source: the result is memmove's.
    * @example while ((n = r.read(chunk)) > 0) sink(chunk.subarray(0, n));
    */
   read(target: Uint8Array): number {
