@@ -377,7 +377,9 @@ export function readerProgram(p, steps) {
       } else if (choice === 3) {
         const n = model.length;
         const index = p.pick([n, n + p.int(1, 5), -n - 1, -n - p.int(2, 5), 0.5, -1.5, NaN, Infinity, -Infinity, "0", null]);
-        lmisuse("list: updateBuffer at a bad index", () => list.updateBuffer(index, p.chance(0.5) ? listBuf() : bad), OffheapRangeError, RANGE);
+        const update = () => list.updateBuffer(index, p.chance(0.5) ? listBuf() : bad);
+        if (typeof index === "number") lmisuse("list: updateBuffer at a bad index", update, OffheapRangeError, RANGE);
+        else lmisuse("list: updateBuffer at an index that is no number", update, OffheapTypeError, TYPE);
       } else if (choice === 4 && model.length > 0) {
         lmisuse("list: updateBuffer with a non-Uint8Array", () => list.updateBuffer(p.int(-model.length, model.length - 1), bad), OffheapTypeError, TYPE);
       } else if (choice === 5) {

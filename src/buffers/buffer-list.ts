@@ -6,7 +6,10 @@
 // them to a Node stream as one vectored write.
 //
 // The list never copies or owns the bytes: a buffer pushed here is shared
-// with whoever else holds it. Changing the list while a BufferReader reads it
+// with whoever else holds it. Its length is counted when it is pushed: a
+// view whose memory is detached or shrinks later (an unshared
+// WebAssembly.Memory that grew, a resizable ArrayBuffer that shrank) breaks
+// BL2, which the copies and equals report as HeapCorruptionError. Changing the list while a BufferReader reads it
 // (other than through that reader's clipFront) leaves the reader reading the
 // buffers as they were when it last looked; build a new reader instead.
 //
@@ -15,30 +18,10 @@
 // however they are split between buffers (GoMem compares buffer by buffer),
 // and every argument is validated before anything changes.
 
-import { HeapCorruptionError, OffheapError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { checkCallback, checkNumber, describe } from "../common/options.js";
-
-// Copies of fewer bytes than this run as a byte loop: below it, creating the
-// subarray view that TypedArray#set needs costs more than the loop.
-const SMALL_COPY_BYTES = 32;
-
-/**
- * The part of a Node.js Writable (a `node:stream` Writable, a `net.Socket`,
- * an `fs.WriteStream`, ...) that {@link BufferList.writeTo} uses. Declared
- * structurally so this file imports nothing from Node.
- */
-export interface WritableLike {
-  /** Queues `chunk`; returns false when the stream's buffer is full (wait for "drain"). */
-  write(chunk: Uint8Array, callback?: (error?: Error | null) => void): boolean;
-  /** Holds writes in memory until uncork(), so that several become one writev. */
-  cork?(): void;
-  /** Flushes corked writes, as one `_writev` call when the stream has one. */
-  uncork?(): void;
-  /** Adds a one-time listener ("drain", "error", "close"). */
-  once(event: string, listener: (error?: Error) => void): unknown;
-  /** Removes a listener added by once(). */
-  removeListener(event: string, listener: (error?: Error) => void): unknown;
-}
+import { copyForward, copyRuns } from "./copy-bytes.js";
+import { writeBuffers, type WritableLike } from "./write-to.js";
 
 // Invariants (checked by BufferList.check):
 //   BL1  every element of bufs is a Uint8Array
@@ -96,8 +79,18 @@ export class BufferList implements Iterable<Uint8Array> {
     return this.bufs;
   }
 
-  /** The buffer at `index` (negative counts from the end, as Array#at); undefined outside the list. O(1). */
+  /**
+   * The buffer at `index` (negative counts from the end, as Array#at);
+   * undefined outside the list. O(1). Throws OffheapTypeError for an index
+   * that is not a number and OffheapRangeError for one that is not an
+   * integer, where Array#at would have read buffer 0 for "x" or 0.5.
+   * @example list.at(-1) // the last buffer
+   */
   at(index: number): Uint8Array | undefined {
+    if (!Number.isInteger(index)) {
+      checkNumber("BufferList.at", "index", index);
+      throw new OffheapRangeError(`BufferList.at: index ${index} is not an integer`);
+    }
     return this.bufs.at(index);
   }
 
@@ -154,13 +147,15 @@ export class BufferList implements Iterable<Uint8Array> {
   /**
    * Replaces the buffer at `index` (negative counts from the end) and keeps
    * `size` right. O(1). Throws OffheapRangeError for an index that is not an
-   * integer inside the list, OffheapTypeError for a `buf` that is not a
-   * Uint8Array; either way the list is unchanged.
+   * integer inside the list, OffheapTypeError for an index that is not a
+   * number or a `buf` that is not a Uint8Array; either way the list is
+   * unchanged.
    * @example list.updateBuffer(-1, last.subarray(0, 10)); // trim the last buffer
    */
   updateBuffer(index: number, buf: Uint8Array): this {
     const bufs = this.bufs;
     const n = bufs.length;
+    checkNumber("BufferList.updateBuffer", "index", index);
     if (!Number.isInteger(index) || index < -n || index >= n) {
       throw new OffheapRangeError(`BufferList.updateBuffer: index ${String(index)} is not an integer in [${-n}, ${n}) for a list of ${n} buffers`);
     }
@@ -208,37 +203,38 @@ export class BufferList implements Iterable<Uint8Array> {
 
   /**
    * Copies all bytes into one new Uint8Array of length `size`. O(bytes).
+   * Throws HeapCorruptionError (BL2) if a buffer was detached or shrunk
+   * after it was pushed, so that the list no longer holds `size` bytes.
    * @example const bytes = list.toBytes();
    */
   toBytes(): Uint8Array {
     const out = new Uint8Array(this.sizeBytes);
-    this.copyInto(out);
+    if (!copyForward(this.bufs, 0, 0, this.sizeBytes, out)) throw this.shrunk("BufferList.toBytes");
     return out;
   }
 
   /**
    * Copies all bytes to the start of `target`; returns the number copied
    * (`size`). O(bytes). Throws OffheapRangeError, writing nothing, if
-   * `target` is shorter than `size`; OffheapTypeError if it is not a Uint8Array.
+   * `target` is shorter than `size`; OffheapTypeError if it is not a
+   * Uint8Array; HeapCorruptionError (BL2), writing nothing, as toBytes.
+   *
+   * `target` may share memory with the list's buffers (a view of the same
+   * ArrayBuffer, heap or SharedArrayBuffer): the result is memmove's, the
+   * target holds the bytes the list held before the call. Copies are ordered
+   * so that none overwrites bytes still to be copied; only buffers that
+   * trade places (each one's bytes where the other goes) are set aside, one
+   * copy of those buffers' bytes.
    * @example const n = list.copyTo(scratch);
+   * @example list.copyTo(heap.u8.subarray(dst)); // moves the bytes within the heap
    */
   copyTo(target: Uint8Array): number {
     if (!(target instanceof Uint8Array)) throw notBytes("BufferList.copyTo", target);
     if (target.length < this.sizeBytes) {
       throw new OffheapRangeError(`BufferList.copyTo: target of ${target.length} bytes is shorter than the list's ${this.sizeBytes} bytes`);
     }
-    this.copyInto(target);
+    if (!copyRuns(this.bufs, 0, 0, this.sizeBytes, target)) throw this.shrunk("BufferList.copyTo");
     return this.sizeBytes;
-  }
-
-  private copyInto(out: Uint8Array): void {
-    const bufs = this.bufs;
-    let at = 0;
-    for (let i = 0; i < bufs.length; i++) {
-      const buf = bufs[i]!;
-      copyBytes(buf, 0, buf.length, out, at);
-      at += buf.length;
-    }
   }
 
   /** Iterates over the buffers in order (for...of). */
@@ -258,7 +254,8 @@ export class BufferList implements Iterable<Uint8Array> {
 
   /**
    * Whether `other` holds the same bytes, however they are split between
-   * buffers. O(bytes); allocates nothing.
+   * buffers. O(bytes); allocates nothing. Throws HeapCorruptionError (BL2)
+   * as toBytes where it runs out of bytes.
    * @example new BufferList([a, b]).equals(concatenated) // true
    */
   equals(other: BufferList | Uint8Array): boolean {
@@ -277,10 +274,12 @@ export class BufferList implements Iterable<Uint8Array> {
     let i = 0, iPos = 0, j = 0, jPos = 0;
     let left = this.sizeBytes;
     while (left > 0) {
-      let a = mine[i]!;
-      while (iPos === a.length) { a = mine[++i]!; iPos = 0; }
-      let b = theirs[j]!;
-      while (jPos === b.length) { b = theirs[++j]!; jPos = 0; }
+      let a = mine[i];
+      while (a !== undefined && iPos >= a.length) { a = mine[++i]; iPos = 0; }
+      let b = theirs[j];
+      while (b !== undefined && jPos >= b.length) { b = theirs[++j]; jPos = 0; }
+      if (a === undefined) throw this.shrunk("BufferList.equals");
+      if (b === undefined) throw (other as BufferList).shrunk("BufferList.equals (of the other list)");
       const n = Math.min(a.length - iPos, b.length - jPos);
       for (let k = 0; k < n; k++) if (a[iPos + k] !== b[jPos + k]) return false;
       iPos += n;
@@ -296,59 +295,37 @@ export class BufferList implements Iterable<Uint8Array> {
    * `_writev` (sockets, most file streams) turns into a single writev call.
    *
    * Resolves once the stream has accepted the data: at once if the last
-   * write() returned true, else on the next "drain" (backpressure). It does
-   * not wait for the bytes to reach the underlying resource; a later failure
-   * is the stream's "error" event, as for write(). Rejects with the stream's
-   * error if a write reports one or "error" is emitted before "drain", and
-   * with an OffheapError coded `ERR_STREAM_PREMATURE_CLOSE` if the stream
-   * closes first. An empty list resolves without writing.
+   * write() returned true, else on the next "drain" or when the last write
+   * completes (as after an end() during the wait). It does not wait for the
+   * bytes to reach the underlying resource; a later failure is the stream's
+   * "error" event, as for write().
+   *
+   * It settles however the stream ends. It rejects, writing nothing, if the
+   * stream is already errored (with that error), destroyed (an OffheapError
+   * coded `ERR_STREAM_DESTROYED`) or ended (`ERR_STREAM_WRITE_AFTER_END`).
+   * While it waits, it rejects with the stream's error if a write reports
+   * one or "error" is emitted, and with the stream's error or else an
+   * OffheapError coded `ERR_STREAM_PREMATURE_CLOSE` if the stream closes or
+   * is destroyed, also when it emits nothing then (`emitClose: false`): to
+   * see that, the stream's `destroy` method is wrapped during the wait and
+   * put back when the promise settles. An empty list resolves without
+   * writing. Rejects with OffheapTypeError for something that is no
+   * writable stream.
    *
    * The buffers are handed to the stream, not copied: do not change their
    * bytes until the stream has written them.
    * @example await frame.writeTo(socket);
    */
   writeTo(stream: WritableLike): Promise<void> {
-    const s = stream as Partial<WritableLike> | null;
-    if (typeof s?.write !== "function" || typeof s.once !== "function" || typeof s.removeListener !== "function") {
-      return Promise.reject(new OffheapTypeError(`BufferList.writeTo: expected a writable stream (write, once and removeListener), got ${describe(stream)}`));
-    }
-    const bufs = this.bufs;
-    let last = bufs.length - 1;
-    while (last >= 0 && bufs[last]!.length === 0) last--;
-    if (last < 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const settle = (error: Error | null | undefined): void => {
-        if (settled) return;
-        settled = true;
-        stream.removeListener("drain", onDrain);
-        stream.removeListener("error", onError);
-        stream.removeListener("close", onClose);
-        if (error) reject(error);
-        else resolve();
-      };
-      const onDrain = (): void => settle(null);
-      const onError = (error?: Error): void => settle(error ?? new OffheapError("ERR_STREAM_PREMATURE_CLOSE", "BufferList.writeTo: the stream emitted \"error\" with no error"));
-      const onClose = (): void => settle(new OffheapError("ERR_STREAM_PREMATURE_CLOSE", "BufferList.writeTo: the stream closed before it accepted the data"));
-      const onWritten = (error?: Error | null): void => {
-        if (error) settle(error);
-      };
-      let accepted: boolean;
-      stream.cork?.();
-      try {
-        for (let i = 0; i < last; i++) if (bufs[i]!.length > 0) stream.write(bufs[i]!);
-        accepted = stream.write(bufs[last]!, onWritten);
-      } finally {
-        stream.uncork?.();
-      }
-      if (accepted) {
-        settle(null);
-      } else if (!settled) {
-        stream.once("drain", onDrain);
-        stream.once("error", onError);
-        stream.once("close", onClose);
-      }
-    });
+    return writeBuffers(this.bufs, stream);
+  }
+
+  // The error for a list whose buffers hold fewer bytes than its size (BL2):
+  // one was detached or shrunk after it was pushed.
+  private shrunk(api: string): HeapCorruptionError {
+    let held = 0;
+    for (const buf of this.bufs) held += buf.length;
+    return new HeapCorruptionError("BL2", `${api}: the buffers hold ${held} bytes, not the list's ${this.sizeBytes}: one was detached or shrunk after it was pushed (a view of memory that grew unshared, or of a resizable ArrayBuffer that shrank)`);
   }
 
   /**
@@ -364,22 +341,6 @@ export class BufferList implements Iterable<Uint8Array> {
       total += buf.length;
     }
     if (total !== this.sizeBytes) throw new HeapCorruptionError("BL2", `BufferList: size is ${this.sizeBytes} but the buffers hold ${total} bytes`);
-  }
-}
-
-/**
- * Copies `nBytes` bytes from `src` at `srcPos` to `dst` at `dstPos` (both
- * ranges in bounds: the caller checks). Short copies run as a byte loop,
- * longer ones as TypedArray#set. Shared with buffer-reader.ts.
- * @internal
- */
-export function copyBytes(src: Uint8Array, srcPos: number, nBytes: number, dst: Uint8Array, dstPos: number): void {
-  if (nBytes < SMALL_COPY_BYTES) {
-    for (let i = 0; i < nBytes; i++) dst[dstPos + i] = src[srcPos + i]!;
-  } else if (srcPos === 0 && nBytes === src.length) {
-    dst.set(src, dstPos);
-  } else {
-    dst.set(new Uint8Array(src.buffer, src.byteOffset + srcPos, nBytes), dstPos);
   }
 }
 

@@ -15,16 +15,18 @@
 // the end after some bytes. A parser can therefore try to read a header,
 // catch EndOfDataError, wait for more bytes and try again (frame-splitter.ts
 // does). Bad arguments throw OffheapRangeError / OffheapTypeError, also
-// without moving.
+// without moving, as does a copy across buffers that finds them shorter than
+// counted, one detached or shrunk since (RD4; other reads trust the lengths).
 //
 // Fixed GoMem bugs: Skip assumed every buffer had the current buffer's length
 // (wrong across uneven buffers); Unread walked into empty buffers' negative
 // offsets and never checked the start; ReadBE/ReadBytes/LEB128 consumed bytes
 // before failing at the end; LEB128 had no overflow check.
 
-import { EndOfDataError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { EndOfDataError, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { checkCallback, checkNumber, describe } from "../common/options.js";
-import { BufferList, copyBytes } from "./buffer-list.js";
+import { BufferList } from "./buffer-list.js";
+import { copyForward, copyRuns } from "./copy-bytes.js";
 import { checkReader } from "./buffer-reader-check.js";
 import { decodeBigLEB128, decodeLEB128, gatherLEB128, leb128Length, MAX_LEB128_BYTES } from "./leb128.js";
 
@@ -356,12 +358,14 @@ export class BufferReader {
    * Copies min(target.length, remaining) bytes into the start of `target`
    * and returns that count, 0 at the end (as Go's io.Reader; it never throws
    * EndOfDataError). Throws OffheapTypeError if `target` is not a Uint8Array.
+   * `target` may share memory with the source: the result is memmove's.
    * @example while ((n = r.read(chunk)) > 0) sink(chunk.subarray(0, n));
    */
   read(target: Uint8Array): number {
     if (!(target instanceof Uint8Array)) throw new OffheapTypeError(`BufferReader.read: expected a Uint8Array, got ${describe(target)}`);
     const nBytes = Math.min(target.length, this.remaining);
-    this.copyOut(target, nBytes);
+    if (!copyRuns(this.bufs, this.bufIndex, this.pos, nBytes, target)) throw this.shrunk("read");
+    this.advance(nBytes);
     return nBytes;
   }
 
@@ -385,9 +389,7 @@ export class BufferReader {
       this.pos = pos + nBytes;
       return plain.slice(pos, pos + nBytes);
     }
-    const out = new Uint8Array(nBytes);
-    this.copyOut(out, nBytes);
-    return out;
+    return this.copyOut("readBytes", nBytes);
   }
 
   /**
@@ -408,9 +410,7 @@ export class BufferReader {
       this.pos = pos + nBytes;
       return pos === 0 && nBytes === cur.length ? cur : new Uint8Array(cur.buffer, cur.byteOffset + pos, nBytes);
     }
-    const out = new Uint8Array(nBytes);
-    this.copyOut(out, nBytes);
-    return out;
+    return this.copyOut("readView", nBytes);
   }
 
   /**
@@ -419,6 +419,11 @@ export class BufferReader {
    */
   skip(nBytes: number): void {
     this.need("skip", nBytes);
+    this.advance(nBytes);
+  }
+
+  // Moves forward nBytes (<= remaining).
+  private advance(nBytes: number): void {
     const pos = this.pos;
     if (pos + nBytes <= this.curLength) {
       this.pos = pos + nBytes;
@@ -554,18 +559,17 @@ export class BufferReader {
     return this.cur[this.pos++]!;
   }
 
-  // Copies the next nBytes (<= remaining) to the start of target.
-  private copyOut(target: Uint8Array, nBytes: number): void {
-    let at = 0;
-    for (;;) {
-      const pos = this.pos;
-      const take = Math.min(this.curLength - pos, nBytes - at);
-      copyBytes(this.cur, pos, take, target, at);
-      this.pos = pos + take;
-      at += take;
-      if (at === nBytes) return;
-      this.nextBuffer();
-    }
+  // The next nBytes (<= remaining), consumed, in a new Uint8Array.
+  private copyOut(api: string, nBytes: number): Uint8Array {
+    const out = new Uint8Array(nBytes);
+    if (!copyForward(this.bufs, this.bufIndex, this.pos, nBytes, out)) throw this.shrunk(api);
+    this.advance(nBytes);
+    return out;
+  }
+
+  // The error for buffers that hold fewer bytes than the reader counted (RD4).
+  private shrunk(api: string): HeapCorruptionError {
+    return new HeapCorruptionError("RD4", `BufferReader.${api}: its buffers hold fewer bytes than the ${this.sizeBytes} it counted: one was detached or shrunk after the reader was made`);
   }
 
   // Validates a byte count for api and checks that it is available.

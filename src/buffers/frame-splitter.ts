@@ -25,8 +25,9 @@
 // one is requested; copy (`toBytes()`) to keep it longer.
 
 import { EndOfDataError, HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
-import { checkOptions, describe, type OptionRules } from "../common/options.js";
-import { BufferList, copyBytes } from "./buffer-list.js";
+import { checkNumber, checkOptions, describe, type OptionRules } from "../common/options.js";
+import { BufferList } from "./buffer-list.js";
+import { copyForward } from "./copy-bytes.js";
 import { BufferReader } from "./buffer-reader.js";
 
 /** Default of {@link FrameSplitterOptions.maxFrameBytes}: 16 MiB. */
@@ -279,6 +280,7 @@ export class FrameParser {
       throw e;
     }
     const headerBytes = reader.offset - this.pos;
+    checkNumber(this.api, `the payload length options.header returned for the frame at stream offset ${this.streamOffset}`, payloadBytes);
     if (!(Number.isSafeInteger(payloadBytes) && payloadBytes >= 0)) {
       throw new OffheapRangeError(`${this.api}: options.header returned ${String(payloadBytes)} for the frame at stream offset ${this.streamOffset}; it must return the payload length in bytes, a non-negative safe integer`);
     }
@@ -306,13 +308,8 @@ export class FrameParser {
 
   // Copies the next nBytes (all arrived) into target without consuming them.
   private gather(target: Uint8Array, nBytes: number): void {
-    const chunks = this.chunks;
-    let at = 0, pos = this.pos;
-    for (let i = 0; at < nBytes; i++, pos = 0) {
-      const chunk = chunks[i]!;
-      const take = Math.min(chunk.length - pos, nBytes - at);
-      copyBytes(chunk, pos, take, target, at);
-      at += take;
+    if (!copyForward(this.chunks, 0, this.pos, nBytes, target)) {
+      throw new HeapCorruptionError("FS3", `${this.api}: its chunks hold fewer bytes than the ${this.availBytes} it counted: one was detached or shrunk after it was pushed`);
     }
   }
 

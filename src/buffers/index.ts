@@ -10,7 +10,8 @@ export {
 export { BuddyAllocator, MAX_BUDDY_UNITS, type BuddyAllocatorOptions } from "./buddy-allocator.js";
 export { ScalableAllocator, type ScalableAllocatorOptions } from "./scalable-allocator.js";
 export { RecyclableMemory } from "./recyclable-memory.js";
-export { BufferList, type WritableLike } from "./buffer-list.js";
+export { BufferList } from "./buffer-list.js";
+export type { WritableLike } from "./write-to.js";
 export { BufferReader, type ReaderSource } from "./buffer-reader.js";
 export { FrameParser, splitFrames, DEFAULT_MAX_FRAME_BYTES, type FrameMemory, type FrameSplitterOptions } from "./frame-splitter.js";
 export { EndOfDataError } from "../errors.js";

@@ -17,7 +17,7 @@
 
 import { COLOUR, HEAP_MAP_CSS, HEAP_MAP_SCRIPT } from "./heap-map-client.js";
 import type { HeapSnapshot } from "../heap/snapshot.js";
-import { OffheapTypeError } from "../errors.js";
+import { checkHeapSnapshot } from "./check-input.js";
 import { checkOptions, type OptionRules } from "../common/options.js";
 
 /** Options of heapMapHtml. */
@@ -25,6 +25,9 @@ export interface HeapMapOptions {
   /** Page title and heading. Default "offheap heap map". */
   title?: string;
 }
+
+/** HeapMapOptions.title when it is left out. @internal */
+export const DEFAULT_TITLE = "offheap heap map";
 
 /** The types of HeapMapOptions, for checkOptions (common/options.ts). */
 export const HEAP_MAP_OPTION_RULES: OptionRules = { title: { type: "string" } };
@@ -66,8 +69,16 @@ function classHue(objectSize: number): number {
 /**
  * Renders `snapshot` (from heapSnapshot or heap.snapshot()) as the text of
  * one self-contained HTML file: inline CSS and script, no network access,
- * no Node API. Throws TypeError if `snapshot` is not a HeapSnapshot. Cost:
- * O(spans + classes); about 10 bytes of HTML per span plus 16 KB.
+ * no Node API. Cost: O(spans + classes); about 10 bytes of HTML per span
+ * plus 16 KB.
+ *
+ * The snapshot may come from JSON or elsewhere: it is checked whole first
+ * (check-input.ts, checkHeapSnapshot). Throws OffheapTypeError for what is
+ * not a HeapSnapshot or a field of the wrong type, OffheapRangeError for a
+ * field out of range (a NaN or negative count, spans that do not tile the
+ * committed pages, an unknown kind or class); each names the field, e.g.
+ * `heapMapHtml: snapshot.spans[2].pages must be an integer from 1 to 9 (up to
+ * endPage), got -1`.
  *
  * In the page: `#map` is the canvas, with `data-cell-count` (cells drawn,
  * one per committed data page) once the script has run; `#tooltip` shows the
@@ -79,10 +90,17 @@ function classHue(objectSize: number): number {
  * document.querySelector("iframe")!.srcdoc = html;
  */
 export function heapMapHtml(snapshot: HeapSnapshot, options?: HeapMapOptions): string {
-  const { title = "offheap heap map" } = checkOptions("heapMapHtml", options, HEAP_MAP_OPTION_RULES);
-  if (snapshot === null || typeof snapshot !== "object" || snapshot.format !== "offheap-heap-snapshot" || !Array.isArray(snapshot.spans)) {
-    throw new OffheapTypeError(`heapMapHtml: expected a HeapSnapshot (format "offheap-heap-snapshot"), got ${describeSnapshot(snapshot)}`);
-  }
+  const { title = DEFAULT_TITLE } = checkOptions("heapMapHtml", options, HEAP_MAP_OPTION_RULES);
+  checkHeapSnapshot("heapMapHtml", snapshot);
+  return heapMapPage(snapshot, title);
+}
+
+/**
+ * heapMapHtml after its checks: the page of a snapshot that checkHeapSnapshot
+ * has passed. For writeHeapMap, which checks under its own name.
+ * @internal
+ */
+export function heapMapPage(snapshot: HeapSnapshot, title: string): string {
   const cells = snapshot.endPage - snapshot.firstDataPage;
   const layout = mapLayout(cells);
   const ps = snapshot.pageSize;
@@ -267,12 +285,4 @@ function esc(s: string): string {
 // JSON that is safe inside a <script> element: no "</script", "<!--" or line separators.
 function json(value: unknown): string {
   return JSON.stringify(value).replace(/[<\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
-
-// What a value that should be a HeapSnapshot is, for the error message.
-function describeSnapshot(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value !== "object") return typeof value;
-  const format = (value as { format?: unknown }).format;
-  return format === undefined ? "an object without a format field" : `an object of format ${JSON.stringify(format)}`;
 }

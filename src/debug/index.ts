@@ -4,5 +4,5 @@
 
 export { heapMapHtml, type HeapMapOptions } from "./heap-map.js";
 export { writeHeapMap } from "./write-heap-map.js";
-export { encodeHeapProfile, gzipHeapProfile } from "./pprof.js";
+export { encodeHeapProfile, gzipHeapProfile } from "./heap-profile.js";
 export { writeHeapProfile } from "./write-heap-profile.js";

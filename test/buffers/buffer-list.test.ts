@@ -1,14 +1,12 @@
 // BufferList: the list operations against a model (an array of buffers and
-// the concatenation of their bytes), rejected calls changing nothing, and
-// writeTo against real node:stream Writables (one vectored write,
-// backpressure, errors).
+// the concatenation of their bytes) and rejected calls changing nothing.
+// writeTo is tested in write-to.test.ts.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import fc from "fast-check";
 import { BufferList } from "../../src/buffers/buffer-list.js";
-import { HeapCorruptionError, OffheapError, OffheapRangeError, OffheapTypeError } from "../../src/errors.js";
+import { HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../../src/errors.js";
 import { expectError } from "../helpers.js";
 
 const SEED = Number(process.env.OFFHEAP_SEED ?? (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0);
@@ -111,9 +109,21 @@ test("updateBuffer replaces by index (negative from the end) and keeps size righ
     expectError(() => list.updateBuffer(bad, a), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "BufferList.updateBuffer", String(bad));
   }
   expectError(() => list.updateBuffer(0, null as unknown as Uint8Array), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "null");
+  // A string index was a RangeError that read "index 0 is not an integer".
+  expectError(() => list.updateBuffer("0" as unknown as number, a), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "BufferList.updateBuffer: index must be a number, got a string");
   assert.deepEqual(state(list), before);
   list.check();
   expectError(() => new BufferList().updateBuffer(0, a), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "list of 0 buffers");
+});
+
+test("at refuses an index that is not an integer (Array#at read buffer 0 for it)", () => {
+  const a = bytes(1), b = bytes(2);
+  const list = new BufferList([a, b]);
+  assert.equal(list.at(1), b);
+  assert.equal(list.at(-2), a);
+  assert.equal(list.at(2), undefined);
+  for (const bad of [0.5, -0.5, Number.NaN, Infinity]) expectError(() => list.at(bad), OffheapRangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "BufferList.at", `index ${bad} is not an integer`);
+  for (const bad of ["x", "1", null, undefined]) expectError(() => list.at(bad as unknown as number), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "BufferList.at: index must be a number");
 });
 
 test("dropFront removes whole buffers, trims the one it ends in without copying, and reports what it dropped", () => {
@@ -243,107 +253,6 @@ test(`BufferList model: random operations match an array of buffers (seed ${SEED
     }),
     { seed: SEED, numRuns: 200 },
   );
-});
-
-// ---- writeTo ------------------------------------------------------------------
-
-test("writeTo rejects something that is no writable stream with OffheapTypeError", async () => {
-  const list = new BufferList([bytes(3)]);
-  for (const bad of [null, {}, 42, { write() { return true; } }]) {
-    await assert.rejects(list.writeTo(bad as never), (e: Error) => e instanceof OffheapTypeError && /expected a writable stream/.test(e.message));
-  }
-});
-
-test("writeTo makes one writev call on a Writable with _writev and resolves", async () => {
-  const calls: Uint8Array[][] = [];
-  const sink = new Writable({
-    writev(chunks, callback) {
-      calls.push(chunks.map((c) => c.chunk as Uint8Array));
-      callback();
-    },
-  });
-  const parts = [bytes(1, 2), new Uint8Array(0), Buffer.from([3]), bytes(4, 5, 6)];
-  await new BufferList(parts).writeTo(sink);
-  assert.equal(calls.length, 1, "a single writev");
-  assert.equal(calls[0]!.length, 3, "one chunk per non-empty buffer");
-  assert.deepEqual(concat(calls[0]!), bytes(1, 2, 3, 4, 5, 6));
-});
-
-test("writeTo writes every byte in order to a Writable without _writev, and an empty list writes nothing", async () => {
-  const got: number[] = [];
-  let writes = 0;
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, callback) {
-      writes++;
-      got.push(...chunk);
-      callback();
-    },
-  });
-  await new BufferList([bytes(1), bytes(2, 3)]).writeTo(sink);
-  await new BufferList([new Uint8Array(0)]).writeTo(sink);
-  await new BufferList().writeTo(sink);
-  await new Promise((r) => setImmediate(r));
-  assert.deepEqual(got, [1, 2, 3]);
-  assert.equal(writes, 2);
-});
-
-test("writeTo respects backpressure: with a small highWaterMark it resolves only after 'drain'", async () => {
-  const events: string[] = [];
-  let release: () => void = () => {};
-  const sink = new Writable({
-    highWaterMark: 4,
-    write(chunk: Buffer, _enc, callback) {
-      events.push(`write ${chunk.length}`);
-      release = () => callback();
-    },
-  });
-  sink.on("drain", () => events.push("drain"));
-  let resolved = false;
-  const done = new BufferList([new Uint8Array(3), new Uint8Array(5)]).writeTo(sink).then(() => {
-    resolved = true;
-  });
-  await new Promise((r) => setImmediate(r));
-  assert.equal(resolved, false, "still waiting: the stream's buffer is over its highWaterMark");
-  release(); // first chunk written
-  await new Promise((r) => setImmediate(r));
-  assert.equal(resolved, false);
-  release(); // second chunk written: drain
-  await done;
-  assert.deepEqual(events, ["write 3", "write 5", "drain"]);
-  assert.equal(sink.listenerCount("error"), 0, "writeTo removed its listeners");
-  assert.equal(sink.listenerCount("close"), 0);
-});
-
-test("writeTo resolves at once when the stream accepts the data under its highWaterMark", async () => {
-  const sink = new Writable({ highWaterMark: 1024, write: (_c, _e, cb) => setTimeout(cb, 5) });
-  let resolved = false;
-  const p = new BufferList([new Uint8Array(10)]).writeTo(sink).then(() => (resolved = true));
-  await Promise.resolve();
-  await Promise.resolve();
-  assert.equal(resolved, true);
-  await p;
-});
-
-test("writeTo rejects with the stream's error and when the stream is destroyed", async () => {
-  const failing = new Writable({
-    highWaterMark: 1,
-    writev(_chunks, callback) {
-      setImmediate(() => callback(new Error("disk full")));
-    },
-  });
-  failing.on("error", () => {}); // the stream also emits it
-  await assert.rejects(new BufferList([bytes(1), bytes(2)]).writeTo(failing), /disk full/);
-
-  const destroyed = new Writable({ write: (_c, _e, cb) => cb() });
-  destroyed.on("error", () => {});
-  destroyed.destroy();
-  const closedCodes = ["ERR_STREAM_DESTROYED", "ERR_STREAM_PREMATURE_CLOSE"];
-  await assert.rejects(new BufferList([bytes(1)]).writeTo(destroyed), (e: Error & { code?: string }) => closedCodes.includes(e.code!));
-
-  const closing = new Writable({ highWaterMark: 1, write: () => {} }); // never calls back
-  const p = new BufferList([bytes(1, 2)]).writeTo(closing);
-  setImmediate(() => closing.destroy());
-  await assert.rejects(p, (e: Error & { code?: string }) => e instanceof OffheapError && e.code === "ERR_STREAM_PREMATURE_CLOSE");
 });
 
 test("new BufferList(x) of something not iterable is an OffheapTypeError", () => {

@@ -187,6 +187,9 @@ test("a custom header: LEB128 lengths, byte-sized chunks, retried until the head
   // A header parser's own errors pass through.
   await assert.rejects(collect(splitFrames(Readable.from([Uint8Array.of(1)]), { header: () => { throw new TypeError("bad magic"); } })), /bad magic/);
   await assert.rejects(collect(splitFrames(Readable.from([Uint8Array.of(1)]), { header: () => -1 })), (e: Error) => e instanceof OffheapRangeError && /options\.header returned -1/.test(e.message));
+  // A length of the wrong type was a RangeError that printed "returned 1" for "1".
+  await assert.rejects(collect(splitFrames(Readable.from([Uint8Array.of(1, 2)]), { header: (r) => String(r.readByte()) as unknown as number })),
+    (e: Error) => e instanceof OffheapTypeError && /options\.header returned for the frame at stream offset 0 must be a number, got a string/.test(e.message));
   // A header that reads nothing and returns 0 made frames of no bytes forever (the Transform ran out of memory).
   await assert.rejects(collect(splitFrames(Readable.from([Uint8Array.of(1, 2, 3)]), { header: () => 0 })), (e: Error) => e instanceof OffheapRangeError && /read no bytes and returned 0/.test(e.message));
   // A Transform callback given undefined succeeds: a header that threw undefined was swallowed.
