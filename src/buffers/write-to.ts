@@ -13,22 +13,19 @@
 //   3. else the first of: "drain", or the last write's callback without an
 //      error (resolves: the stream took all of it; when end() is called
 //      during the wait there is no "drain", only that callback); the last
-//      write's callback with an error, or "error" (rejects with it); "close",
-//      or a call of the stream's destroy() that leaves it without an error
-//      (rejects with ERR_STREAM_PREMATURE_CLOSE; one that gives it an error
-//      is followed by "error", which our listener takes, so that destroying
-//      a stream with no "error" listener of its own does not crash now that
-//      writeTo has one).
+//      write's callback with an error, or "error" (rejects with it); "close"
+//      (rejects with ERR_STREAM_PREMATURE_CLOSE). A stream destroyed with an
+//      error emits "error", which our listener takes, so that destroying a
+//      stream with no "error" listener of its own does not crash now that
+//      writeTo has one.
 //
-// Why destroy() is watched. A stream made with `emitClose: false` emits
-// nothing when destroy() is called without an error, and the writes queued
-// behind one it is still performing are failed only once that one completes:
-// a stream that never completes it leaves every callback and event silent.
-// Node's stream.finished() does not settle then either. The call is the only
-// sign, so while the promise waits (step 3 only, never on step 2's fast path)
-// the stream's `destroy` is an own property that calls the original and then
-// settles as step 3 says; settling puts the original back. A stream whose `destroy` cannot
-// be replaced (a frozen object) is watched through its events alone.
+// Not settled: a stream made with `emitClose: false` (or whose _destroy
+// never calls back), destroyed without an error while a write it is still
+// performing never completes. Nothing is emitted and no callback runs;
+// Node's own stream.finished() does not settle then either. Wrapping the
+// stream's destroy() to notice the call would settle it, but it puts an own
+// property on the program's stream (a socket) and deletes it again, which
+// turns the object into a slow dictionary-mode one in V8: not done.
 
 import { OffheapError, OffheapTypeError } from "../errors.js";
 import { describe } from "../common/options.js";
@@ -50,8 +47,6 @@ export interface WritableLike {
   once(event: string, listener: (error?: Error) => void): unknown;
   /** Removes a listener added by once(). */
   removeListener(event: string, listener: (error?: Error) => void): unknown;
-  /** Destroys the stream; writeTo notices a call of it while it waits. */
-  destroy?(error?: Error): unknown;
   /** True once the stream is destroyed: writeTo refuses it. */
   readonly destroyed?: boolean;
   /** The error the stream failed with, or null: writeTo refuses it with that error. */
@@ -77,14 +72,12 @@ export function writeBuffers(bufs: readonly Uint8Array[], stream: WritableLike):
   if (last < 0) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
     let settled = false;
-    let unwatch: (() => void) | null = null;
     const settle = (error: Error | null | undefined): void => {
       if (settled) return;
       settled = true;
       stream.removeListener("drain", onDrain);
       stream.removeListener("error", onError);
       stream.removeListener("close", onClose);
-      if (unwatch !== null) unwatch();
       if (error) reject(error);
       else resolve();
     };
@@ -106,13 +99,8 @@ export function writeBuffers(bufs: readonly Uint8Array[], stream: WritableLike):
       stream.once("drain", onDrain);
       stream.once("error", onError);
       stream.once("close", onClose);
-      // A stream destroyed with an error emits "error" (on the next tick), which settles;
-      // without one it may emit nothing. It may have been destroyed already, by its own _write.
-      const onDestroyed = (): void => {
-        if (!stream.errored) settle(premature("was destroyed before it accepted the data"));
-      };
-      if (stream.destroyed === true) onDestroyed();
-      else unwatch = watchDestroy(stream, onDestroyed);
+      // Destroyed already, by its own _write: with an error, "error" follows (on the next tick).
+      if (stream.destroyed === true && !stream.errored) settle(premature("was destroyed before it accepted the data"));
     }
   });
 }
@@ -128,30 +116,4 @@ function refusal(stream: WritableLike): Error | null {
 
 function premature(what: string): OffheapError {
   return new OffheapError("ERR_STREAM_PREMATURE_CLOSE", `BufferList.writeTo: the stream ${what}`);
-}
-
-// Makes `stream.destroy` call `onDestroyed` after the original (see "Why
-// destroy() is watched" above); returns the function that puts the original
-// back, or null where it cannot be replaced.
-function watchDestroy(stream: WritableLike, onDestroyed: () => void): (() => void) | null {
-  const original = stream.destroy;
-  if (typeof original !== "function") return null;
-  const own = Object.prototype.hasOwnProperty.call(stream, "destroy");
-  const watcher = function (this: unknown, ...args: unknown[]): unknown {
-    try {
-      return original.apply(this, args as [Error?]);
-    } finally {
-      onDestroyed();
-    }
-  };
-  try {
-    stream.destroy = watcher;
-  } catch {
-    return null; // frozen, or an accessor without a setter: events only
-  }
-  return () => {
-    if (stream.destroy !== watcher) return; // replaced again since: that one stays
-    if (own) stream.destroy = original;
-    else delete stream.destroy;
-  };
 }
