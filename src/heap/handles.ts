@@ -92,9 +92,8 @@ export class HandleTable {
     // stays, or the handle would be left open without it.
     if (this.open.size === 0 && this.moving === 0) return;
     const { free, realloc } = heap;
-    const { filter, open } = this;
     heap.free = (addr: number): void => {
-      if (filter[(addr >>> 3) & (FILTER_BUCKETS - 1)] !== 0 && typeof addr === "number" && open.has(addr)) refuseFree(addr);
+      if (typeof addr === "number" && this.holds(addr)) refuseFree(addr);
       free.call(heap, addr);
     };
     heap.realloc = (addr: number, sizeBytes: number): number => {
