@@ -246,9 +246,6 @@ export class HeapScope {
     if (pins !== null) for (let i = 0; i < pins.length; i++) visit(pins[i]!);
   }
 
-  // The heap, once the records have room for one more block (before it is
-  // allocated: a failure to grow them must not leave a block unrecorded).
-  // Doubling drops the old array rather than pooling it: the pool keeps the larger.
   // The index of addr among the records, the newest first, or -1. (A
   // negative fromIndex counts from the end of the array, which a pooled
   // one fills past count with an earlier scope's records.)
@@ -256,6 +253,9 @@ export class HeapScope {
     return addr === 0 || this.count === 0 ? -1 : this.records.lastIndexOf(addr, this.count - 1);
   }
 
+  // The heap, once the records have room for one more block (before it is
+  // allocated: a failure to grow them must not leave a block unrecorded).
+  // Doubling drops the old array rather than pooling it: the pool keeps the larger.
   private room(api: string): Heap {
     const heap = this.heap ?? this.closed(api);
     if (this.count === this.records.length) {
