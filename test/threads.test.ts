@@ -463,6 +463,25 @@ describe(`threads (${REPLAY})`, () => {
     endHeap(heap, 0, "a debug worker's quarantine");
   });
 
+  test("a debug Heap that adopts a dead worker's quarantine by releaseThread keeps it within its own quarantineBytes", async (t) => {
+    // It adopted all of it and held it past its bound until its next free (found by a probe helper).
+    const heap = makeHeap();
+    const count = 50; // 50 blocks of 40,000 bytes: about 2 MB in the worker's 64 MiB quarantine
+    const debug = spawn("quarantine-worker.mjs", { memory: heap.memory, count }, "debug worker");
+    t.after(() => debug.worker.terminate());
+    await nextMessage(debug, 0);
+    const limit = 400_000;
+    const mine = Heap.attach(heap.memory, { debug: { quarantineBytes: limit } });
+    await debug.worker.terminate();
+    assert.equal(mine.releaseThread(debug.threadId), true);
+    const kept = heap.u32[HDR_QUARANTINED]!;
+    assert.ok(kept > 0 && kept * 40_000 <= limit, `${kept} blocks kept in a quarantine of ${limit} bytes`);
+    assert.ok(mine.stats().quarantinedBytes <= limit, `${mine.stats().quarantinedBytes} quarantined bytes`);
+    mine.check();
+    mine.detach();
+    endHeap(heap, 0, "an adopted quarantine");
+  });
+
   // A memory posted to a thread arrives as a new object each time (structured clone).
   test("a thread given one heap as two memory objects: each Heap keeps working when the other detaches", async () => {
     // Two objects over the same bytes looked like two images: the second Heap's detach() gave

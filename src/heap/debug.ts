@@ -123,6 +123,8 @@ export interface DebugHeap {
   adopt(addrs: number[]): void;
   /** Releases every block of this mode's quarantine (when its Heap detaches). */
   releaseQuarantine(): void;
+  /** Releases the oldest blocks past quarantineBytes, which adopt may exceed (Heap.releaseThread); under the heap lock. */
+  trimQuarantine(api: string): void;
   leaks(): LeakSite[];
 }
 
@@ -152,11 +154,11 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
     granuleState(h.u32, addr) === G_LIVE_DEBUG && trailerState(h.u32, addr, raw.usable(addr)) === TRAILER_FREED;
 
   // Releases quarantined blocks, oldest first, while the quarantine holds more than `limit` bytes.
-  const evict = (limit: number): void => {
+  const evict = (limit: number, api = "Heap.free"): void => {
     quarantine.evict(limit, (addr, usable) => {
       if (!quarantined(addr)) return;
       const at = poisonDamage(h.u8, addr, usable);
-      if (at >= 0) throw useAfterFree("Heap.free", addr, `${trailerSize(h.u32, addr, usable)} bytes`, `byte ${at} changed`, note(addr));
+      if (at >= 0) throw useAfterFree(api, addr, `${trailerSize(h.u32, addr, usable)} bytes`, `byte ${at} changed`, note(addr));
     }, (addr) => {
       if (quarantined(addr)) releaseQuarantined(h, addr, raw.free);
       freedBy.delete(addr);
@@ -271,6 +273,9 @@ function createDebugHeap(raw: RawHeap, options: DebugOptions): DebugHeap {
     },
     releaseQuarantine(): void {
       evict(0);
+    },
+    trimQuarantine(api: string): void {
+      evict(quarantineLimit, api);
     },
     leaks(): LeakSite[] {
       const groups = new LeakGroups();

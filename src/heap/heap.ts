@@ -208,8 +208,11 @@ export class Heap extends Allocator {
    * event. Returns false if that thread has no slot. Throws
    * OffheapRangeError for this Heap's own thread (use detach), and
    * HeapCorruptionError (T1) if the thread was stopped inside a change of
-   * the heap's metadata that left it inconsistent. Cost: O(its cached
-   * objects); O(heap) if it stopped while holding the heap lock.
+   * the heap's metadata that left it inconsistent. The blocks the thread's
+   * debug Heaps held in quarantine are released, or adopted by this Heap in
+   * debug mode up to its quarantineBytes (the oldest leave, verified: D2 for
+   * a write after free). Cost: O(its cached objects); O(heap) if it stopped
+   * while holding the heap lock.
    */
   releaseThread(threadId: number): boolean {
     if (!Number.isSafeInteger(threadId) || threadId < 0) throw new OffheapTypeError(`Heap.releaseThread: threadId must be a non-negative integer, got ${describe(threadId)}`);
@@ -217,6 +220,7 @@ export class Heap extends Allocator {
     this.sync();
     if (!releaseThreadSlot(this, threadId)) return false;
     this.takeQuarantines((k) => !slotInUse(this.u32, k)); // the blocks its debug Heaps had freed
+    this.locked(() => this.debugHeap?.trimQuarantine("Heap.releaseThread")); // adopted past this Heap's bound (not on attach: a constructor must not throw)
     return true;
   }
 
