@@ -304,12 +304,11 @@ export class BufferList implements Iterable<Uint8Array> {
    * stream is already errored (with that error), destroyed (an OffheapError
    * coded `ERR_STREAM_DESTROYED`) or ended (`ERR_STREAM_WRITE_AFTER_END`).
    * While it waits, it rejects with the stream's error if a write reports
-   * one or "error" is emitted, and with the stream's error or else an
-   * OffheapError coded `ERR_STREAM_PREMATURE_CLOSE` if the stream closes or
-   * is destroyed, also when it emits nothing then (`emitClose: false`): to
-   * see that, the stream's `destroy` method is wrapped during the wait and
-   * put back when the promise settles. An empty list resolves without
-   * writing. Rejects with OffheapTypeError for something that is no
+   * one or "error" is emitted, and with an OffheapError coded
+   * `ERR_STREAM_PREMATURE_CLOSE` if the stream closes first. A stream made
+   * with `emitClose: false` and destroyed without an error while its write
+   * hangs emits nothing: the promise waits, as Node's stream.finished does
+   * (write-to.ts). An empty list resolves without writing. Rejects with OffheapTypeError for something that is no
    * writable stream.
    *
    * The buffers are handed to the stream, not copied: do not change their
