@@ -5,7 +5,7 @@
 
 import type { HeapProfile } from "../heap/profile.js";
 import { checkHeapProfile } from "./check-input.js";
-import * as pprof from "./pprof.js";
+import { encodeProfile, gzipProfile } from "./pprof.js";
 
 /**
  * The profile as pprof protobuf bytes (not compressed), with the sample
@@ -24,7 +24,7 @@ import * as pprof from "./pprof.js";
  */
 export function encodeHeapProfile(profile: HeapProfile): Uint8Array {
   checkHeapProfile("encodeHeapProfile", profile);
-  return pprof.encodeHeapProfile(profile);
+  return encodeProfile(profile);
 }
 
 /**
@@ -36,5 +36,5 @@ export function encodeHeapProfile(profile: HeapProfile): Uint8Array {
  */
 export async function gzipHeapProfile(profile: HeapProfile): Promise<Uint8Array> {
   checkHeapProfile("gzipHeapProfile", profile);
-  return pprof.gzipHeapProfile(profile);
+  return gzipProfile(profile);
 }

@@ -3,24 +3,20 @@
 //
 // The encoding is platform-neutral: pprof-format writes the protobuf, and
 // the standard CompressionStream gzips it (Node 18+, every current
-// browser). Writing the file is Heap.writeHeapProfile's job (Node only).
+// browser). The public entry points (heap-profile.ts) check a profile
+// before it gets here; writeHeapProfile (Node only) encodes heap.profile()'s.
 
 import { Profile, StringTable } from "pprof-format";
 import type { HeapProfile } from "../heap/profile.js";
-import { OffheapTypeError } from "../errors.js";
-import { describe } from "../common/options.js";
 
 /**
- * The profile as pprof protobuf bytes (not compressed), with the sample
- * types Go's heap profiles use for live memory: `inuse_objects` (count) and
- * `inuse_space` (bytes), period type `space`/`bytes` = the sample interval.
- * Locations are one per distinct frame (function, file, line, column).
+ * The profile, which the caller has checked (check-input.ts) or made, as
+ * pprof protobuf bytes (heap-profile.ts encodeHeapProfile documents them).
  * One pprof sample per profile sample; its integer values are rounded so
  * that their sums are the profile's totals rounded (see roundingSum).
- * Throws OffheapTypeError for anything but a HeapProfile.
+ * @internal
  */
-export function encodeHeapProfile(profile: HeapProfile): Uint8Array {
-  checkProfile("encodeHeapProfile", profile);
+export function encodeProfile(profile: HeapProfile): Uint8Array {
   const strings = new StringTable();
   const functions = new Map<string, number>(); // "name\0file" -> function id
   const locations = new Map<string, number>(); // frame key -> location id
@@ -88,17 +84,8 @@ function roundingSum(): (x: number) => number {
   };
 }
 
-// Throws OffheapTypeError naming `api` unless `profile` has the shape of a HeapProfile.
-function checkProfile(api: string, profile: unknown): void {
-  const p = profile as Partial<HeapProfile> | null;
-  if (typeof p !== "object" || p === null || typeof p.sampleInterval !== "number" || !Array.isArray(p.samples)) {
-    throw new OffheapTypeError(`${api}: profile must be a HeapProfile (what heap.profile() returns), got ${describe(profile)}`);
-  }
-}
-
-/** `encodeHeapProfile` gzipped, as pprof files usually are. Rejects with OffheapTypeError for anything but a HeapProfile. */
-export async function gzipHeapProfile(profile: HeapProfile): Promise<Uint8Array> {
-  checkProfile("gzipHeapProfile", profile);
-  const stream = new Blob([encodeHeapProfile(profile) as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip"));
+/** encodeProfile gzipped, as pprof files usually are. @internal */
+export async function gzipProfile(profile: HeapProfile): Promise<Uint8Array> {
+  const stream = new Blob([encodeProfile(profile) as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }

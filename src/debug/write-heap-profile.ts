@@ -3,7 +3,7 @@
 
 import { OffheapTypeError } from "../errors.js";
 import { Heap } from "../heap/heap.js";
-import { gzipHeapProfile } from "./pprof.js";
+import { gzipProfile } from "./pprof.js";
 import { writeFileBytes } from "../common/write-file.js";
 
 /**
@@ -22,7 +22,7 @@ import { writeFileBytes } from "../common/write-file.js";
 export async function writeHeapProfile(path: string, heap: Heap): Promise<number> {
   if (typeof path !== "string") throw new OffheapTypeError(`writeHeapProfile: path must be a string, got ${typeof path}`);
   if (!(heap instanceof Heap)) throw new OffheapTypeError("writeHeapProfile: heap must be a Heap");
-  const bytes = await gzipHeapProfile(heap.profile());
+  const bytes = await gzipProfile(heap.profile()); // a profile the heap made: nothing to check
   await writeFileBytes("writeHeapProfile", path, bytes);
   return bytes.length;
 }
