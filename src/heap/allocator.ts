@@ -87,9 +87,9 @@ export class Allocator {
   // True while this Heap holds the heap lock without taking it (one thread alone: slots.ts).
   private biased = false;
   /** @internal */
-  protected readonly backing: Backing;
+  readonly backing: Backing;
   /** @internal The sampling profiler, when on (profile.ts); Heap installs it. */
-  protected profiler: Profiler | null = null;
+  profiler: Profiler | null = null;
   /** @internal Bytes of the address range. */
   protected readonly rangeBytes: number;
   private readonly growByBytes: number;
@@ -524,8 +524,8 @@ export class Allocator {
   // Checks that `addr` is the start of a live block and returns its span's
   // descriptor word index; otherwise throws the error that names why
   // (validate.ts). `freeing` selects DoubleFreeError for a free object's start.
-  /** @internal */
-  protected liveSpan(addr: unknown, api: string, freeing: boolean): number {
+  /** @internal (also debug mode's, debug.ts) */
+  liveSpan(addr: unknown, api: string, freeing: boolean): number {
     if (typeof addr !== "number") throw new OffheapTypeError(`${api}: address must be a number, got ${typeof addr}`);
     this.sync();
     return liveSpan(this, addr, api, freeing);

@@ -36,7 +36,9 @@ import { checkNumber } from "../common/options.js";
 import {
   CANARY, type DebugOptions, debugSettings, formatStack, JUNK_ALLOC, type LeakSite, LeakGroups, POISON, Quarantine,
 } from "../common/debug-kit.js";
+import type { Allocator } from "./allocator.js";
 import type { Core } from "./core.js";
+import { checkSize } from "./validate.js";
 import type { Profiler } from "./profile.js";
 import * as layout from "./layout.js";
 const { G_LIVE, G_LIVE_DEBUG, HDR_QUARANTINED } = layout;
@@ -54,8 +56,8 @@ import {
  */
 export const debugDefaults: { debug: boolean | DebugOptions } = { debug: false };
 
-/** The plain heap operations debug mode is built on (the prototype's methods, bound to the heap). */
-export interface RawHeap {
+/** The plain heap operations debug mode is built on (the prototype's methods, bound to the heap: rawHeap). */
+interface RawHeap {
   /** The heap's image (views and geometry, current after every call below). */
   readonly core: Core;
   alloc(sizeBytes: number): number;
@@ -87,11 +89,13 @@ interface DebuggedHeap {
 }
 
 /**
- * Builds debug mode over `raw` and installs its calls as own properties of
- * `heap`, shadowing the plain methods. Returns its queries (check, leaks).
- * Throws RangeError for bad options.
+ * Builds debug mode over the plain calls of `heap` (an Allocator: the
+ * prototype's methods) and installs its calls as own properties of `heap`,
+ * shadowing the plain methods. Returns its queries (check, leaks). Throws
+ * RangeError for bad options.
  */
-export function installDebug(heap: DebuggedHeap, raw: RawHeap, options: DebugOptions): DebugHeap {
+export function installDebug(heap: Allocator & DebuggedHeap, options: DebugOptions): DebugHeap {
+  const raw = rawHeap(heap);
   const d = createDebugHeap(raw, options);
   heap.alloc = d.alloc;
   heap.calloc = d.calloc;
@@ -108,6 +112,26 @@ export function installDebug(heap: DebuggedHeap, raw: RawHeap, options: DebugOpt
     return raw.view(addr, want);
   };
   return d;
+}
+
+// The plain calls of `heap`: its mode's fast paths, the checks its own calls
+// make, its views and its lock, as debug mode uses them.
+function rawHeap(heap: Allocator): RawHeap {
+  return {
+    core: heap,
+    alloc: (n) => heap.coreAlloc(n),
+    free: (addr) => heap.coreFree(addr),
+    liveUsable: (addr, api, freeing) => {
+      heap.liveSpan(addr, api, freeing);
+      return heap.usable(addr);
+    },
+    usable: (addr) => heap.usable(addr),
+    checkSize: (api, n) => checkSize(api, n, heap.totalPages),
+    view: (addr, n) => new Uint8Array(heap.backing.buffer, addr, n),
+    get profiler() { return heap.profiler; },
+    lock: () => heap.lockHeap(),
+    unlock: () => heap.unlockHeap(),
+  };
 }
 
 /** The functions debug mode installs on a heap, and its own queries. */

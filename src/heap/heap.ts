@@ -236,23 +236,8 @@ export class Heap extends Allocator {
   private installTools(options: HeapOptions): void {
     const debug = options.debug ?? debugDefaults.debug;
     if (debug !== false) {
-      const heap = this;
       this.debugSettings = debug === true ? {} : debug;
-      this.debugHeap = installDebug(this, {
-        core: this,
-        alloc: (n) => heap.coreAlloc(n),
-        free: (addr) => heap.coreFree(addr),
-        liveUsable: (addr, api, freeing) => {
-          heap.liveSpan(addr, api, freeing);
-          return heap.usable(addr);
-        },
-        usable: (addr) => heap.usable(addr),
-        checkSize: (api, n) => checkSize(api, n, heap.totalPages),
-        view: (addr, n) => new Uint8Array(heap.backing.buffer, addr, n),
-        get profiler() { return heap.profiler; },
-        lock: () => heap.lockHeap(),
-        unlock: () => heap.unlockHeap(),
-      }, this.debugSettings);
+      this.debugHeap = installDebug(this, this.debugSettings);
     }
     const profile = options.profile ?? false;
     if (profile !== false) {
