@@ -19,6 +19,12 @@
 //   H_EXIT      the program asks the worker to end (dispose)
 //   H_FAILED    the worker caught an error while scanning (a damaged
 //               image): what it held is lost
+//   H_HELD      the program holds the image still (check(), Heap.save)
+//               and the worker is not up yet: it comes up (its one write
+//               outside H_RUN, H_STARTING -> H_IDLE) only once the
+//               program's next step has set H_STARTING again. Without it,
+//               a worker slow to start changed the image under a save or
+//               a check's caller (a fuzz run caught it)
 //
 // Nothing else is shared: the program never waits for the helper in a step.
 // Marking ends in a step that finds its own gray stack empty and the helper
@@ -58,6 +64,7 @@ export const H_IDLE = 1;
 export const H_RUN = 2;
 export const H_EXIT = 3;
 export const H_FAILED = 4;
+export const H_HELD = 5;
 /** Units of work of one scan call of the helper between its looks at H_STOP (about 50-150 us). */
 const HELPER_UNITS = 8192;
 /** How long dispose() and check() wait for a running helper to stop before they give up (it is far longer than a scan call). */
@@ -77,7 +84,7 @@ interface HelperData {
   room: number;
   units: number;
   words: { owner: number; state: number; stop: number; sp: number; blocks: number; bytes: number; sliceEnd: number; blocksDone: number; bytesDone: number; chunks: number; cover: number; base: number };
-  states: { starting: number; idle: number; run: number; exit: number; failed: number };
+  states: { starting: number; idle: number; run: number; exit: number; failed: number; held: number };
 }
 
 /**
@@ -92,7 +99,14 @@ function helperMain(d: HelperData): void {
   const i32 = new Int32Array(d.memory.buffer);
   const dw = d.dir >>> 2;
   const state = hw + w.state;
-  if (Atomics.compareExchange(i32, state, s.starting, s.idle) !== s.starting) return; // disposed before it came up
+  // Comes up, after the program's hold if there is one (H_HELD), unless it was disposed or replaced first.
+  for (;;) {
+    if (Atomics.load(i32, hw + w.owner) !== d.owner) return;
+    const was = Atomics.compareExchange(i32, state, s.starting, s.idle);
+    if (was === s.starting) break;
+    if (was !== s.held) return;
+    Atomics.wait(i32, state, s.held);
+  }
   Atomics.notify(i32, state);
   for (;;) {
     Atomics.wait(i32, state, s.idle);
@@ -227,7 +241,7 @@ export class MarkHelper {
         owner: H_OWNER, state: H_STATE, stop: H_STOP, sp: H_SP, blocks: H_BLOCKS, bytes: H_BYTES, sliceEnd: ws.sliceEnd, blocksDone: ws.blocks, bytesDone: ws.bytes,
         chunks: L.DIR_CHUNKS, cover: L.DIR_COVER, base: L.DIR_BASE,
       },
-      states: { starting: H_STARTING, idle: H_IDLE, run: H_RUN, exit: H_EXIT, failed: H_FAILED },
+      states: { starting: H_STARTING, idle: H_IDLE, run: H_RUN, exit: H_EXIT, failed: H_FAILED, held: H_HELD },
     };
     const life = this.life;
     this.worker = spawn(data, () => {
@@ -241,7 +255,7 @@ export class MarkHelper {
     return this.life.exited;
   }
 
-  /** The state word (H_STARTING ... H_FAILED). */
+  /** The state word (H_STARTING ... H_HELD). */
   state(): number {
     return Atomics.load(this.i32, this.hw + H_STATE);
   }
@@ -275,6 +289,11 @@ export class MarkHelper {
     u32[this.hw + H_BYTES] = 0;
   }
 
+  /** Lets a worker that await(true) held before it came up come up (H_HELD -> H_STARTING): the program's next step. */
+  release(): void {
+    if (Atomics.compareExchange(this.i32, this.hw + H_STATE, H_HELD, H_STARTING) === H_HELD) Atomics.notify(this.i32, this.hw + H_STATE);
+  }
+
   /** From H_IDLE: the helper scans what its stack holds. */
   run(): void {
     Atomics.store(this.i32, this.hw + H_STATE, H_RUN);
@@ -282,15 +301,19 @@ export class MarkHelper {
   }
 
   /**
-   * Waits until the helper is not H_RUN: asked to stop first if `stop`,
-   * else until it runs out of work. Returns false if it still runs after
+   * Waits until the helper is not H_RUN: asked to stop first if `stop`
+   * (and held, if its worker is not up yet, until release()), else until
+   * it runs out of work. Returns false if it still runs after
    * STOP_TIMEOUT_MS (a worker stalled from outside: nothing may be written
    * over it then). Blocks the thread (Atomics.wait), or spins where it
    * may not block.
    */
   await(stop: boolean): boolean {
     const i32 = this.i32;
-    if (stop) Atomics.store(i32, this.hw + H_STOP, 1);
+    if (stop) {
+      Atomics.store(i32, this.hw + H_STOP, 1);
+      Atomics.compareExchange(i32, this.hw + H_STATE, H_STARTING, H_HELD); // a worker not up yet waits for release()
+    }
     const until = performance.now() + STOP_TIMEOUT_MS;
     let ok = true;
     while (Atomics.load(i32, this.hw + H_STATE) === H_RUN && !this.exited) {
@@ -309,7 +332,7 @@ export class MarkHelper {
     return ok;
   }
 
-  /** Ends the worker (from H_IDLE, H_STARTING or H_FAILED, or after it exited). */
+  /** Ends the worker (from H_IDLE, H_STARTING, H_HELD or H_FAILED, or after it exited). */
   exit(): void {
     orphans.unregister(this);
     Atomics.store(this.i32, this.hw + H_STATE, H_EXIT);

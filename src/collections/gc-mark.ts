@@ -229,6 +229,7 @@ export class Marker {
    */
   balance(): boolean {
     const h = this.helper!;
+    h.release(); // held by a check or save before it came up
     const state = h.state();
     if (h.gone()) {
       this.helper = null;

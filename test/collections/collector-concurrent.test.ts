@@ -13,7 +13,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Heap, OffheapTypeError } from "../../src/index.js";
 import { Collector } from "../../src/collections/index.js";
-import { H_IDLE, H_RUN, H_STARTING, type MarkHelper } from "../../src/collections/gc-helper.js";
+import { H_HELD, H_IDLE, H_RUN, H_STARTING, type MarkHelper } from "../../src/collections/gc-helper.js";
 import { expectError, expectRejected, randInt, rng } from "../helpers.js";
 import { CycleModel, FIELDS, type ModelNode, Node, ownBlocks, reachableFrom, verify } from "./gc-model.js";
 
@@ -389,5 +389,37 @@ describe("Collector with a helper thread: lifetime and errors", () => {
     g.verify("after the cycle");
     assert.equal(helperOf(gc)!.state(), H_IDLE);
     gc.dispose();
+  });
+
+  test("check() and save() before the helper's worker is up hold the image still; the next step lets the worker come up", async () => {
+    // A worker starts in its own time (tens of ms). It came up by writing its state word in the
+    // heap, so a check() or save() made just after the Collector saw the image change under it
+    // (fuzz seed 2653636127: a misuse's image compare; a save's second checksum pass would throw).
+    const dir = mkdtempSync(join(tmpdir(), "offheap-held-"));
+    try {
+      const heap = new Heap({ maxSize: 32 << 20 }); // a small image: its copy below is quick
+      const gc = new Collector(heap, { minBytes: 0, growth: 0, concurrent: true });
+      const g = new Graph(heap, gc, rng(SEED ^ 0x44));
+      const h = helperOf(gc)!;
+      assert.equal(h.state(), H_STARTING, "the worker is not up yet (it cannot be: this thread has not yielded)");
+      gc.check();
+      assert.equal(h.state(), H_HELD, "check() holds a worker that is not up");
+      const before = new Uint8Array(heap.buffer).slice();
+      await heap.save(join(dir, "held.heap"));
+      await sleep(300); // time for the worker to come up, were it not held
+      assert.ok(Buffer.from(before).equals(Buffer.from(new Uint8Array(heap.buffer))), "nothing wrote to the image while it was held");
+      assert.equal(h.state(), H_HELD);
+      g.tree(20_000);
+      g.model.step(); // the step releases the worker
+      await helperUp(gc);
+      assert.notEqual(h.state(), H_HELD);
+      gc.collect();
+      g.verify("after a cycle with the released helper");
+      const again = await Heap.load(join(dir, "held.heap"));
+      again.check();
+      gc.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
