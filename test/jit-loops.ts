@@ -103,7 +103,7 @@ export function runMark(name: string): { before: boolean; after: boolean } {
 /** A wasm mark case: builds a graph, collected blocks the collector allocates, and returns its root; `spills`: its marking must move gray entries to JS segments. */
 export const WASM_MARK_CASES: Record<string, { build: (gc: Collector) => number; spills: boolean }> = {
   // Marking ends inside a step: the driver finds the workspace empty with
-  // nothing below, and Collector.run goes from marking to sweeping.
+  // nothing below, and the cycle driver (gc-cycle.ts: run) goes from marking to sweeping.
   "the end of a cycle run in steps": { build: (gc) => comb(gc, 8), spills: false },
   // 100 levels of 63 gray leaves: 6,300, more than the workspace holds
   // (gc-mark.ts: WS_CAPACITY - WS_ROOM, 5,760), so the driver moves entries

@@ -30,7 +30,7 @@ function stillOptimized(kind: "free" | "alloc" | "mark" | "mark-wasm", name: str
   const loop = kind === "mark" ? "markJs" : kind === "mark-wasm" ? "markWasm" : "the loop";
   if (marking) {
     // V8 may optimize the loop again within the case's cycle, so its status alone could miss a deoptimization;
-    // the wasm driver also deoptimized Collector.run, which V8 had inlined it into.
+    // the wasm driver also deoptimized run (gc-cycle.ts; Collector.run then), which V8 had inlined it into.
     const during = lines.slice(lines.indexOf(CASE_STARTS));
     assert.ok(during.length > 1, "the case did not run");
     const deopt = kind === "mark" ? /deoptimizing .*<JSFunction markJs / : /deoptimizing .*<JSFunction (markWasm|markSome|run) /;

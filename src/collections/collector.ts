@@ -14,11 +14,11 @@
 //
 // A cycle (tri-color, snapshot at the beginning, as Yuasa's barrier and
 // AssemblyScript's itcms):
-//  1. Start: set MARK on every collected block a root names and push it on
-//     the gray stack (gc-mark.ts: JS typed arrays of GRAY_SEGMENT entries,
-//     so that it grows by one small segment and never copies itself in a
-//     step: the one piece of state not in the image; an image saved while
-//     marking restarts its cycle when opened).
+//  1. Start (gc-cycle.ts: scanRoots): set MARK on every collected block a
+//     root names and push it on the gray stack (gc-mark.ts: JS typed
+//     arrays of GRAY_SEGMENT entries, so that it grows by one small segment
+//     and never copies itself in a step: the one piece of state not in the
+//     image; an image saved while marking restarts its cycle when opened).
 //  2. Mark, in steps (gc-mark.ts: Marker): pop a block, read its word tags, set MARK on the
 //     target of each W_REF word that is a collected block without MARK, and
 //     push it. While marking, a ref setter that overwrites a reference shades
@@ -41,8 +41,19 @@
 // allocRecord, and the table it zeroes ahead with allocUnzeroed and tag); a
 // block over SLICE_BYTES is marked a slice at a time; step() starts a cycle
 // when the collected bytes reach (1 + growth) times what the last one
-// marked (Go's GOGC pacer), and stops before its budget runs out, working
-// in chunks sized between reads of the clock (gc-chunk.ts).
+// marked (Go's GOGC pacer: gc-cycle.ts, retrigger), and stops before its
+// budget runs out, working in chunks sized between reads of the clock
+// (gc-chunk.ts).
+//
+// Files: this one, the API, allocation and the Collector's state;
+// gc-cycle.ts, the driver of a cycle over that state (the root scan, the
+// phases run chunk by chunk to a step's deadline, the phase and cursor in
+// the directory, the write barrier installed while marking, the pacer);
+// gc-mark.ts, gc-sweep.ts and gc-chunk.ts, the work and its chunks;
+// gc-space.ts and gc-layout.ts, the collector's part of the image;
+// gc-check.ts, its validator; gc-helper.ts, the concurrent helper;
+// gc-prime.ts, V8's feedback for the rare paths; gc-options.ts, the options
+// and stats.
 
 // Concurrent marking (CollectorOptions.concurrent; gc-helper.ts): a helper
 // worker marks over the heap's shared memory while the program runs. All
@@ -62,9 +73,9 @@
 
 import type { Heap } from "../heap/heap.js";
 import { DisposedError, OffheapRangeError, OffheapTypeError, WorkerTimeoutError } from "../errors.js";
-import { attachReclaimer, checkSoleHeap, claimSoleHeap, detachReclaimer, forEachRoot, reclaimerOf, releaseSoleHeap } from "../heap/reclaim.js";
+import { attachReclaimer, checkSoleHeap, claimSoleHeap, detachReclaimer, reclaimerOf, releaseSoleHeap } from "../heap/reclaim.js";
 import { checkHeap } from "../common/options.js";
-import { isStructType, setRefBarrier, type StructFields, type StructInit, type StructType } from "./struct.js";
+import { isStructType, type StructFields, type StructInit, type StructType } from "./struct.js";
 import { describe } from "./scalar.js";
 import * as L from "./gc-layout.js";
 import { Marker } from "./gc-mark.js";
@@ -72,11 +83,12 @@ import { helperSupported } from "./gc-helper.js";
 import { collectorOptions, type CollectorOptions, type CollectorStats } from "./gc-options.js";
 
 export type { CollectorOptions, CollectorStats };
-import { dropTags, sweepWords } from "./gc-sweep.js";
+import { dropTags } from "./gc-sweep.js";
 import { CollectedBlocksGuard, GcSpace } from "./gc-space.js";
 import { checkCollector } from "./gc-check.js";
 import { primeCollector, SCRATCH_CAPACITY, SCRATCH_SEGMENT } from "./gc-prime.js";
-import { afterChunk, CLK_DEADLINE, CLK_LONGEST_STEP, CLK_MARGIN, CLK_MARK_MS, CLK_PHASE, CLK_STEP, CLK_SWEEP_MS, CLK_T, CLK_WORDS, MARK_CHUNK, MIN_CHUNK, pastDeadline, setDeadline, SWEEP_CHUNK, SWEEP_WORDS } from "./gc-chunk.js";
+import { CLK_DEADLINE, CLK_LONGEST_STEP, CLK_MARK_MS, CLK_STEP, CLK_SWEEP_MS, CLK_WORDS, MIN_CHUNK, setDeadline } from "./gc-chunk.js";
+import { abandonMark, noteStep, retrigger, run, scanRoots, setMarking } from "./gc-cycle.js";
 
 const {
   CHUNK_SHIFT, G_WORD_SHIFT, W_WORD_SHIFT, DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_FREED_BLOCKS, DIR_F64_FREED_BYTES, DIR_F64_LIVE_BYTES, DIR_F64_MARKED_BLOCKS,
@@ -86,16 +98,6 @@ const {
 
 /** While primeCollector (gc-prime.ts) makes and runs its scratch Collectors: which mark loop the next one gets. */
 let priming: "js" | "wasm" | null = null;
-
-/** Collectors in their mark phase, by heap: the write barrier's lookup. */
-const MARKING = new Map<Heap, Collector>();
-// The write barrier (struct.ts calls it while some collector marks): the
-// target of an overwritten reference is shaded, so it cannot be lost by
-// moving the only reference to it into a block already scanned.
-function shadeOverwritten(heap: Heap, old: number): void {
-  const gc = MARKING.get(heap);
-  if (gc !== undefined) gc.shade(heap.u32, old);
-}
 
 /**
  * An incremental tracing collector for records of defineStruct types in one
@@ -119,29 +121,42 @@ export class Collector {
   readonly name = "Collector";
   /** The heap whose records it collects. */
   readonly heap: Heap;
-  private readonly space: GcSpace;
-  private phaseCode = PHASE_IDLE;
-  private cursor = 0;
-  private readonly marker: Marker;
-  /** Readings and times of the clock (gc-chunk.ts: CLK_*), stats()'s ms among them. */
-  private readonly clock = new Float64Array(CLK_WORDS);
-  private steps = 0;
+  // The cycle driver's state (gc-cycle.ts: CycleState) is @internal, not
+  // private: space, phaseCode, cursor, marker, clock, steps, and growth to
+  // concurrent.
+  /** @internal The collector's state in the image (gc-space.ts). */
+  readonly space: GcSpace;
+  /** @internal The phase (PHASE_*) and the sweep's next granule-bitmap word: the directory's DIR_PHASE and DIR_CURSOR (gc-cycle.ts: setPhase writes both). */
+  phaseCode = PHASE_IDLE;
+  /** @internal */
+  cursor = 0;
+  /** @internal The gray stack and its scan (gc-mark.ts). */
+  readonly marker: Marker;
+  /** @internal Readings and times of the clock (gc-chunk.ts: CLK_*), stats()'s ms among them. */
+  readonly clock = new Float64Array(CLK_WORDS);
+  /** @internal */
+  steps = 0;
   private disposed = false;
   /** The type of the last record allocated, and its tags (tagsOf is a WeakMap lookup). */
   private lastType: StructType | null = null;
   private lastTags: Int32Array = L.NO_TAGS;
   private lastSize = 0;
-  private readonly growth: number;
-  private readonly minBytes: number;
-  private nextCycleBytes = 0;
-  /** Collected bytes when the running cycle started, and what the program allocated while the last one marked (retrigger). */
-  private startLiveBytes = 0;
-  private runway = 0;
-  /** Units of the next mark and sweep chunk (gc-chunk.ts: afterChunk); a sweep chunk's are the blocks it may free. */
-  private markChunk = MIN_CHUNK;
-  private sweepChunk = MIN_CHUNK;
-  /** CollectorOptions.concurrent (a helper that failed is not started again: gc-mark.ts, helperFailed). */
-  private concurrent: boolean;
+  /** @internal CollectorOptions.growth and minBytes, and the trigger they set (gc-cycle.ts: retrigger). */
+  readonly growth: number;
+  /** @internal */
+  readonly minBytes: number;
+  /** @internal */
+  nextCycleBytes = 0;
+  /** @internal Collected bytes when the running cycle started, and what the program allocated while the last one marked (retrigger). */
+  startLiveBytes = 0;
+  /** @internal */
+  runway = 0;
+  /** @internal Units of the next mark and sweep chunk (gc-chunk.ts: afterChunk); a sweep chunk's are the blocks it may free. */
+  markChunk = MIN_CHUNK;
+  /** @internal */
+  sweepChunk = MIN_CHUNK;
+  /** @internal CollectorOptions.concurrent (a helper that failed is not started again: gc-mark.ts, helperFailed). */
+  concurrent: boolean;
 
   /**
    * Opens the collector of `heap`: the state a Collector left in the image
@@ -169,11 +184,11 @@ export class Collector {
     this.marker = priming === null ? new Marker(heap, this.space) : new Marker(heap, this.space, SCRATCH_SEGMENT, priming === "js", SCRATCH_CAPACITY);
     this.phaseCode = this.space.word(DIR_PHASE);
     this.cursor = this.space.word(DIR_CURSOR);
-    if (this.phaseCode === PHASE_MARK) this.abandonMark(); // its gray stack was in the process that saved it
+    if (this.phaseCode === PHASE_MARK) abandonMark(this); // its gray stack was in the process that saved it
     if (other !== null) detachReclaimer(heap, other); // the guard of the blocks a Collector left: this one guards them now
     attachReclaimer(heap, this);
     claimSoleHeap(heap, this);
-    this.retrigger();
+    retrigger(this);
     if (this.concurrent && !this.marker.startHelper()) {
       // The workspaces could not be allocated: the same as without the option.
       this.concurrent = false;
@@ -363,11 +378,11 @@ export class Collector {
     clk[CLK_STEP] = performance.now();
     if (this.phaseCode === PHASE_IDLE) {
       if (this.space.f64(DIR_F64_LIVE_BYTES) < this.nextCycleBytes) return true;
-      this.scanRoots();
+      scanRoots(this);
     }
     setDeadline(clk, budgetMs);
-    this.run();
-    this.noteStep();
+    run(this);
+    noteStep(this);
     return this.phaseCode === PHASE_IDLE;
   }
 
@@ -383,8 +398,8 @@ export class Collector {
   startCycle(): void {
     this.live("Collector.startCycle");
     this.clock[CLK_STEP] = performance.now();
-    if (this.phaseCode === PHASE_IDLE) this.scanRoots();
-    this.noteStep();
+    if (this.phaseCode === PHASE_IDLE) scanRoots(this);
+    noteStep(this);
   }
 
   /**
@@ -398,10 +413,10 @@ export class Collector {
     const clk = this.clock;
     clk[CLK_STEP] = performance.now();
     clk[CLK_DEADLINE] = Infinity;
-    if (this.phaseCode !== PHASE_IDLE) this.run();
-    this.scanRoots();
-    this.run();
-    this.noteStep();
+    if (this.phaseCode !== PHASE_IDLE) run(this);
+    scanRoots(this);
+    run(this);
+    noteStep(this);
   }
 
   /** Counts of the collector and its heap's collected blocks. O(1). */
@@ -444,17 +459,16 @@ export class Collector {
     this.marker.stopHelper(); // what it held is the program's, or lost: the mark phase is abandoned either way
     if (this.heap.isDetached) {
       // The image is out of this Heap's reach and keeps the collector's state as it is: only this object's hold goes.
-      MARKING.delete(this.heap);
-      setRefBarrier(MARKING.size === 0 ? null : shadeOverwritten);
+      setMarking(this.heap, null);
       detachReclaimer(this.heap, this);
       releaseSoleHeap(this.heap, this);
       this.disposed = true;
       return;
     }
-    if (this.phaseCode === PHASE_MARK) this.abandonMark();
+    if (this.phaseCode === PHASE_MARK) abandonMark(this);
     else if (this.phaseCode === PHASE_SWEEP) {
       this.clock[CLK_DEADLINE] = Infinity;
-      this.run();
+      run(this);
     }
     detachReclaimer(this.heap, this);
     releaseSoleHeap(this.heap, this);
@@ -478,85 +492,6 @@ export class Collector {
     if (this.heap.sharedMode) throw new OffheapTypeError(`${api}: the heap is now shared with other threads; the collector runs on a heap one thread uses`);
   }
 
-  private setPhase(phase: number, cursor: number): void {
-    this.phaseCode = phase;
-    this.cursor = cursor;
-    this.space.setWord(DIR_PHASE, phase);
-    this.space.setWord(DIR_CURSOR, cursor);
-    if (phase === PHASE_MARK) MARKING.set(this.heap, this);
-    else MARKING.delete(this.heap);
-    setRefBarrier(MARKING.size === 0 ? null : shadeOverwritten);
-  }
-
-  // Step 1: MARK and push every collected block a root names.
-  private scanRoots(): void {
-    if (this.concurrent && this.marker.helper === null && !this.marker.helperFailed) this.marker.startHelper(); // the last one was lost
-    this.setPhase(PHASE_MARK, 0);
-    this.marker.reset();
-    this.startLiveBytes = this.space.f64(DIR_F64_LIVE_BYTES);
-    const heap = this.heap;
-    forEachRoot(heap, (addr) => this.marker.shade(heap.u32, addr));
-  }
-
-  // Marks, then sweeps, until the deadline (CLK_DEADLINE) or the end of
-  // the cycle. Each phase does at least one chunk, then another only while
-  // twice the longest chunk of this call fits before the deadline: chunks
-  // take tens of microseconds but vary with cache misses and the heap's
-  // slow paths, so the margin keeps a step inside its budget. Its times
-  // stay in the clock's elements (gc-chunk.ts).
-  private run(): void {
-    const clk = this.clock;
-    clk[CLK_T] = clk[CLK_PHASE] = performance.now();
-    clk[CLK_MARGIN] = 0;
-    if (this.phaseCode === PHASE_MARK) {
-      const marker = this.marker;
-      let n = this.markChunk;
-      for (;;) {
-        // Before each chunk, and after the last (so that a step hands the helper work to go on with).
-        if (marker.helper !== null && !marker.balance()) this.restartMark();
-        if (!marker.hasWork()) {
-          // What is left, if anything, is the helper's: a step leaves it to it (and returns at once:
-          // a program waiting for the cycle's end calls step() again later); collect() waits for it.
-          if (clk[CLK_DEADLINE] !== Infinity || !marker.marking()) break;
-          if (!marker.awaitHelper(false)) throw new WorkerTimeoutError("Collector.collect: the helper thread has not come back for 10 s; the cycle goes on at the next call");
-          continue;
-        }
-        marker.markSome(n);
-        n = afterChunk(clk, n, MARK_CHUNK);
-        if (pastDeadline(clk)) {
-          if (marker.helper !== null && !marker.balance()) this.restartMark();
-          break;
-        }
-      }
-      clk[CLK_T] = performance.now();
-      this.markChunk = n;
-      clk[CLK_MARK_MS] = clk[CLK_MARK_MS]! + clk[CLK_T]! - clk[CLK_PHASE]!;
-      if (marker.marking()) return;
-      marker.takeHelperCounts();
-      this.runway = Math.max(0, this.space.f64(DIR_F64_LIVE_BYTES) - this.startLiveBytes);
-      this.space.addF64(DIR_F64_MARKED_BLOCKS, this.marker.markedBlocks);
-      this.space.addF64(DIR_F64_MARKED_BYTES, this.marker.markedBytes);
-      this.setPhase(PHASE_SWEEP, this.space.base >>> L.G_WORD_SHIFT);
-      if (pastDeadline(clk)) return;
-      clk[CLK_PHASE] = clk[CLK_T]!;
-    }
-    if (this.phaseCode === PHASE_SWEEP) {
-      const words = this.space.cover >>> L.G_WORD_SHIFT;
-      let n = this.sweepChunk;
-      do {
-        this.cursor = sweepWords(this.heap, this.space, this.cursor, Math.min(words, this.cursor + SWEEP_WORDS), n);
-        n = afterChunk(clk, n, SWEEP_CHUNK);
-      } while (this.cursor < words && !pastDeadline(clk));
-      this.sweepChunk = n;
-      clk[CLK_SWEEP_MS] = clk[CLK_SWEEP_MS]! + clk[CLK_T]! - clk[CLK_PHASE]!;
-      this.space.setWord(DIR_CURSOR, this.cursor);
-      if (this.cursor < words) return;
-      this.space.addF64(DIR_F64_CYCLES, 1);
-      this.setPhase(PHASE_IDLE, 0);
-      this.retrigger(this.marker.markedBytes);
-    }
-  }
-
   // Frees a garbage block whose START is cleared (its owned strings, its
   // word tags, the block) and returns its usable bytes.
   private freeGarbage(addr: number): number {
@@ -564,43 +499,5 @@ export class Collector {
     dropTags(this.heap, this.space, addr, bytes);
     this.heap.free(addr);
     return bytes;
-  }
-
-  // The helper was lost holding gray blocks (gc-mark.ts: balance): the
-  // cycle starts again from the roots, with a new helper (none after one
-  // that failed or never came up: the program marks alone then).
-  private restartMark(): void {
-    this.abandonMark();
-    this.scanRoots();
-  }
-
-  // Ends a mark phase without sweeping: clears every MARK bit.
-  private abandonMark(): void {
-    this.space.clearMarks();
-    this.marker.reset();
-    this.setPhase(PHASE_IDLE, 0);
-  }
-
-  // The trigger of the next cycle, from the bytes the last one marked (as
-  // Go's heap_marked), or, before any, from the live bytes. Not from what
-  // the sweep left live: that counts the blocks allocated during the cycle,
-  // garbage or not, and each cycle's trigger would ride on the last one's
-  // floating garbage (the 10M-node tree's heap grew to 595 MiB on it).
-  //
-  // growth sets the goal, as GOGC does: the collected bytes should reach
-  // (1 + growth) times the marked bytes when the next cycle's marking ends,
-  // the peak (nothing is freed before the sweep). So the cycle starts that
-  // many bytes earlier as the program allocated while the last one marked
-  // (its runway), but never before half of the growth is used.
-  private retrigger(marked = this.space.f64(DIR_F64_LIVE_BYTES)): void {
-    const goal = marked * (1 + this.growth);
-    this.nextCycleBytes = Math.max(this.minBytes, goal - this.runway, marked + (goal - marked) / 2);
-  }
-
-  private noteStep(): void {
-    const clk = this.clock;
-    clk[CLK_T] = performance.now();
-    this.steps++;
-    clk[CLK_LONGEST_STEP] = Math.max(clk[CLK_LONGEST_STEP]!, clk[CLK_T]! - clk[CLK_STEP]!);
   }
 }

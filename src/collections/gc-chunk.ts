@@ -1,6 +1,7 @@
-// How a Collector's step spends its budget (collector.ts: step and run):
-// work in chunks between reads of the clock, each sized to take tens of
-// microseconds, until the deadline, which keeps a reserve for the exit.
+// How a Collector's step spends its budget (collector.ts: step;
+// gc-cycle.ts: run): work in chunks between reads of the clock, each sized
+// to take tens of microseconds, until the deadline, which keeps a reserve
+// for the exit.
 
 /**
  * The most work between two reads of the clock. Marking: units of
@@ -39,8 +40,8 @@ const STEP_RESERVE_MS = 0.05;
 // ms, as the elements of a Float64Array, never as values passed, returned
 // or carried around a loop, which V8 boxes (16 bytes each) where it has
 // not optimized the code or not inlined the call: Maglev boxed those of
-// Collector.run, about 9 KiB a step under Node 24. A typed array's
-// elements are stored unboxed.
+// run (gc-cycle.ts; a method of Collector then), about 9 KiB a step under
+// Node 24. A typed array's elements are stored unboxed.
 /** The last reading. */
 export const CLK_T = 0;
 /** When the running step (or collect) began. */

@@ -168,7 +168,7 @@ export class Marker {
     if (this.ws !== 0) this.heap.u32[this.ws + WS_SLICE_END] = 0;
     const h = this.helper;
     if (h !== null && h.state() === H_IDLE) {
-      // A cycle is abandoned with the helper stopped (Collector: abandonMark): what it held goes.
+      // A cycle is abandoned with the helper stopped (gc-cycle.ts: abandonMark): what it held goes.
       h.setSp(0);
       this.heap.u32[h.hw + WS_SLICE_END] = 0;
       h.takeCounts(this);

@@ -16,10 +16,10 @@
 // the WebAssembly loop's driver (gc-mark.ts: markWasm), with a second
 // scratch Collector on that heap: its gray stack emptied inside a call,
 // moved to a JS segment and back, and a cycle run in steps of one chunk,
-// so that Collector.run has returned from each phase and gone from one to
-// the next inside a step. Without it, bench:gc's graph deoptimized
-// markWasm and run at the first two of those (--trace-deopt), in steps of
-// 1.2-2.4 ms. The whole costs 10-15 ms, once.
+// so that the cycle driver's run (gc-cycle.ts) has returned from each
+// phase and gone from one to the next inside a step. Without it, bench:gc's
+// graph deoptimized markWasm and run at the first two of those
+// (--trace-deopt), in steps of 1.2-2.4 ms. The whole costs 10-15 ms, once.
 
 import { Heap } from "../heap/heap.js";
 import type { Collector } from "./collector.js";
@@ -33,7 +33,7 @@ import { defineStruct } from "./struct.js";
  * sweepWords deoptimize in its first sweep.
  */
 const ROUNDS = 6;
-/** Cycles of primeWasm: each runs the driver and Collector.run dozens of times, in steps of one chunk. */
+/** Cycles of primeWasm: each runs the driver and gc-cycle.ts's run dozens of times, in steps of one chunk. */
 const WASM_ROUNDS = 3;
 /** Entries of the scratch Collector's gray segments: a few blocks fill one. */
 export const SCRATCH_SEGMENT = 4;
@@ -91,7 +91,7 @@ function primeJs(gc: Collector): void {
       gc.collect();
     }
   } finally {
-    gc.dispose(); // also after a failure: a Collector left marking stays in collector.ts's map of marking heaps
+    gc.dispose(); // also after a failure: a Collector left marking stays in gc-cycle.ts's map of marking heaps
   }
 }
 

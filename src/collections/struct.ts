@@ -475,12 +475,12 @@ function checkRecordAddress(api: string, heap: Heap, addr: unknown, size: number
 
 const FIELDS_OF = new WeakMap<StructType, Map<string, Field>>();
 
-// The collector's write barrier (collector.ts): null unless a Collector is
+// The collector's write barrier (gc-cycle.ts): null unless a Collector is
 // marking. Every store that overwrites a "ref" field first passes the old
 // address to it. One load and a test per ref store otherwise.
 let refBarrier: ((heap: Heap, old: number) => void) | null = null;
 
-/** @internal Installs (or, with null, removes) the write barrier of ref stores: collector.ts. */
+/** @internal Installs (or, with null, removes) the write barrier of ref stores: gc-cycle.ts. */
 export function setRefBarrier(barrier: ((heap: Heap, old: number) => void) | null): void {
   refBarrier = barrier;
 }
