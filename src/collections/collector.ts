@@ -344,7 +344,7 @@ export class Collector {
       }
     }
     const u32 = heap.u32;
-    const black = this.phaseCode === PHASE_MARK || (this.phaseCode === PHASE_SWEEP && addr >>> L.G_WORD_SHIFT >= this.cursor);
+    const black = this.phaseCode === PHASE_MARK || (this.phaseCode === PHASE_SWEEP && addr >>> G_WORD_SHIFT >= this.cursor);
     const gw = this.space.gWord(addr);
     const bits = (black ? START | MARK : START) << ((addr >>> 2) & SHIFT_MASK);
     if (this.marker.helper === null) u32[gw] = (u32[gw]! | bits) >>> 0;

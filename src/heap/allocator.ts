@@ -422,7 +422,7 @@ export class Allocator {
   }
 
   /**
-   * @internal A sweeper's bulk free (collections/collector.ts): frees the
+   * @internal A sweeper's bulk free (collections/gc-sweep.ts): frees the
    * blocks starting at the granules of the 128-byte line at `line` that
    * `starts` names (bit 2k: the granule at line + 8k) onto their span's
    * free list, in one step, if all are live blocks of one small span; else

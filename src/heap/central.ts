@@ -323,7 +323,7 @@ function returnObjects(h: Core, cls: number, s: number, line: number, starts: nu
  * Frees the blocks that start at the granules of the 128-byte line at
  * address `line` that `starts` names (bit 2k: the granule at line + 8k, the
  * allocation bitmap's geometry), straight onto their span's free list: a
- * sweeper's bulk free (collections/collector.ts). Its blocks die many to a
+ * sweeper's bulk free (collections/gc-sweep.ts). Its blocks die many to a
  * span, in address order, and are not allocated again soon, so a cache list
  * would only hold them until a flush sent them here one at a time (about
  * 25 ns a block in all). The line's blocks come back in address order, so
