@@ -10,6 +10,9 @@ import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import assert from "node:assert/strict";
 import v8 from "node:v8";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import vm from "node:vm";
 import { DisposedError, DoubleFreeError, Heap, HeapHandle, InvalidAddressError, OffheapTypeError } from "../src/index.js";
 import { expectError, expectOutOfMemory, expectRejected, rootsOf } from "./helpers.js";
@@ -268,4 +271,40 @@ test("handle backstop: a dropped handle whose block was freed behind it frees an
   assert.deepEqual(heap.leakedHandles(), []);
   assert.equal(heap.stats().frees, frees);
   heap.check();
+});
+
+test("handle backstop during a save: blocks of handles collected while the save is in flight are freed once it settles", async () => {
+  // A FinalizationRegistry callback is a task of its own, and runs between a save's file
+  // operations: its free changed the heap being written (a ConcurrentModificationError, or a
+  // file of a heap the program never had), though the program itself changed nothing.
+  const dir = mkdtempSync(join(tmpdir(), "offheap-handles-"));
+  try {
+    const heap = new Heap({ initialSize: 8 << 20, maxSize: 16 << 20 });
+    const data = heap.alloc(6 << 20);
+    heap.u8.fill(7, data, data + (6 << 20)); // megabytes to write: the save spans many turns of the event loop
+    const dropped = dropHandles(heap, [8, 100, 5000]);
+    const before = live(heap);
+    const path = join(dir, "h.heap");
+    let settled = false;
+    const saving = heap.save(path).finally(() => (settled = true));
+    let deferred = false;
+    let freedDuringSave = 0;
+    while (!settled) {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!settled) freedDuringSave = Math.max(freedDuringSave, before - live(heap));
+      deferred ||= (heap.handles as unknown as { deferred: unknown[] | null }).deferred?.length === dropped.length;
+    }
+    await saving;
+    assert.equal(freedDuringSave, 0, "nothing is freed while the save is in flight");
+    assert.ok(deferred, "the handles were collected during the save, and their frees waited");
+    await collectUntil(() => live(heap) === before - dropped.length);
+    assert.equal(live(heap), before - dropped.length, "the dropped handles' blocks are freed after the save");
+    heap.check();
+    const loaded = await Heap.load(path);
+    assert.equal(loaded.stats().liveBlocks, before, "the file holds the heap as it was when the save began");
+    loaded.check();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

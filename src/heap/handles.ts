@@ -76,6 +76,8 @@ export class HandleTable {
   private readonly registry = new FinalizationRegistry<Cell>((cell) => this.collected(cell));
   // Guarded reallocs under way: each has taken its handle out of the Map, which may leave it empty.
   private moving = 0;
+  /** Handles the backstop collected while a save was in flight (Heap.saving): their blocks are freed once it settles. */
+  private deferred: Cell[] | null = null;
 
   constructor(private readonly heap: Heap) {}
 
@@ -158,6 +160,13 @@ export class HandleTable {
     if (r === null || !r.owns(cell.addr)) this.heap.free(cell.addr);
   }
 
+  /** Frees the blocks of the handles collected during saves (Heap.save, once the last one settles). */
+  afterSave(): void {
+    const cells = this.deferred;
+    this.deferred = null;
+    if (cells !== null) for (const cell of cells) this.collected(cell);
+  }
+
   /** Calls visit for the address of every open handle. */
   forEachOpen(visit: (addr: number) => void): void {
     for (const addr of this.open.keys()) visit(addr);
@@ -166,8 +175,15 @@ export class HandleTable {
   // The backstop: V8 collected a handle that was never disposed. A callback
   // of the registry must not throw, so a block that cannot be freed (freed
   // behind the handle's back, or the Heap was detached) is left alone.
+  // While Heap.save writes the image, the free waits (the handle stays open
+  // meanwhile): the program did not change the heap, so the save must not
+  // see it change.
   private collected(cell: Cell): void {
     if (this.open.get(cell.addr) !== cell) return;
+    if (this.heap.saving > 0) {
+      (this.deferred ??= []).push(cell);
+      return;
+    }
     this.close(cell);
     const heap = this.heap;
     const r = heap.reclaimer;

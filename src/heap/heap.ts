@@ -113,6 +113,8 @@ export class Heap extends Allocator {
   scopes: ScopeStack | null = null;
   /** @internal This Heap object's open handles (handles.ts), from its first handle() on. */
   handles: HandleTable | null = null;
+  /** @internal Saves in flight: the handle backstop's frees wait for them (handles.ts). */
+  saving = 0;
 
   /**
    * Makes a new, empty heap. Throws TypeError for options of the wrong
@@ -569,8 +571,9 @@ export class Heap extends Allocator {
    * blocks, behind a header with the format version, page size and a
    * checksum, and a table of the runs written: image-file.ts) to the file
    * `path`, replacing it atomically; resolves to the bytes written. Node
-   * only (node:fs). Do not change the heap until the promise settles. Cost:
-   * one write of the non-zero committed bytes plus a pass over them.
+   * only (node:fs). Do not change the heap until the promise settles (the
+   * blocks of handles V8 collects meanwhile are freed after it). Cost: one
+   * write of the non-zero committed bytes plus a pass over them.
    *
    * @example
    * heap.setRoot("users", users.address);
@@ -580,7 +583,10 @@ export class Heap extends Allocator {
   save(path: string): Promise<number> {
     this.sync();
     this.reclaimer?.quiesce?.(); // a Collector's helper thread marks between steps: the checksums would not match the bytes written
-    return saveImage(this.backing.buffer, this.endPage * PAGE_SIZE, this.rangeBytes, path);
+    this.saving++;
+    return saveImage(this.backing.buffer, this.endPage * PAGE_SIZE, this.rangeBytes, path).finally(() => {
+      if (--this.saving === 0) this.handles?.afterSave();
+    });
   }
 
   /**
