@@ -14,30 +14,7 @@
 // the central lists (central.ts) hold each class's spans; the allocation
 // list of a class is its local cache, the objects the fast paths pop and push.
 //
-// Allocating `size` bytes:
-//  1. size <= 32 KiB: class = CLASS_OF_GRANULE[(size + 7) >>> 3]. Pop the
-//     class's cache list (a stack of addresses in the metadata; its count
-//     is a header word), make the object's granule G_LIVE in the
-//     allocation bitmap, count the pop, return. About a dozen machine
-//     operations, no JS object; nothing read from the free object, so a
-//     write after free cannot steer it (layout.ts).
-//  2. The list is empty: refill it (central.ts) with the free lists of
-//     partial spans, an empty span, or a new span from the page heap.
-//  3. size > 32 KiB: a large block of whole pages, best fit from the page
-//     heap; grow the backing memory when no free run fits.
-//
-// Freeing `addr`:
-//  1. Check that addr is in the memory, 8-byte aligned, and that its
-//     granule in the allocation bitmap is G_LIVE: a live block starts
-//     exactly there, so this one test rejects double frees and interior or
-//     foreign addresses in O(1).
-//  2. Read the class from the page's descriptor; make the granule G_FREE;
-//     push the object on the class's cache list.
-//  3. Only if the list is full, return its newer half to the spans
-//     (central.ts: flushCache) first. Large blocks go back to the page heap,
-//     coalescing with both neighbours.
-//  Anything the check rejects goes to a slow path that names the error.
-
+// How alloc and free work: allocator.ts, which holds both.
 //
 // Files: layout.ts (the image), granules.ts (the allocation bitmap),
 // page-heap.ts (runs of pages, the span walker), central.ts (spans of each
