@@ -1,6 +1,6 @@
 // The validator of BufferReader: checks invariants RD1-RD5 (listed in
-// buffer-reader.ts above the reader's fields) of one reader's position. See
-// buffer-reader.ts for an overview. For tests and debugging.
+// buffer-reader-fixed.ts above the reader's fields) of one reader's
+// position. See buffer-reader.ts for an overview. For tests and debugging.
 
 import { HeapCorruptionError } from "../errors.js";
 
