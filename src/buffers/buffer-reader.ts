@@ -5,18 +5,33 @@
 // The position is three numbers: the index of the current buffer, the
 // absolute offset where that buffer starts, and the offset inside it. Every
 // read has a fast path for the common case, the bytes lying in the current
-// buffer: one comparison, the loads, one store. Crossing into the next
-// buffer, running out of data and bad arguments are slow paths in separate
-// methods. A position at the very end of a buffer is valid (the next read
-// moves on), so skip/unread never have to look for the next non-empty buffer.
+// buffer: one comparison, the loads, one store, and a test of the last byte
+// that costs nothing measurable (see "Lost bytes"). Crossing into the next
+// buffer, running out of data, lost bytes and bad arguments are slow paths
+// in separate methods. A position at the very end of a buffer is valid (the
+// next read moves on), so skip/unread never have to look for the next
+// non-empty buffer.
 //
 // Failure rule: a read that would run past the end throws EndOfDataError and
 // leaves the position where it was, including a LEB128 number that runs off
 // the end after some bytes. A parser can therefore try to read a header,
 // catch EndOfDataError, wait for more bytes and try again (frame-splitter.ts
 // does). Bad arguments throw OffheapRangeError / OffheapTypeError, also
-// without moving, as does a copy across buffers that finds them shorter than
-// counted, one detached or shrunk since (RD4; other reads trust the lengths).
+// without moving, as do lost bytes.
+//
+// Lost bytes: a buffer detached (transferred, or a view of an unshared
+// WebAssembly.Memory that grew) or shrunk (a resizable ArrayBuffer resized
+// smaller) after the reader counted it breaks RD4. Every read that would
+// take a byte it lost throws HeapCorruptionError (RD4) and moves nothing;
+// none returns zeros, NaN or undefined. A lost byte loads as undefined, and
+// a buffer loses bytes from its end only (a detached one all of them), so a
+// fast path tests the last byte it takes: if that one is there, so are the
+// bytes before it. readByte and the LEB128 reads test their byte anyway;
+// the slow paths test every byte or compare lengths. The reader knows only
+// the total it counted and the current buffer's length as it was when the
+// reader moved into it: a buffer further on that lost bytes reads as it is
+// then (a detached one as empty) until the buffers run out before the
+// counted total, which throws.
 //
 // Fixed GoMem bugs: Skip assumed every buffer had the current buffer's length
 // (wrong across uneven buffers); Unread walked into empty buffers' negative
@@ -25,17 +40,18 @@
 //
 // Files: buffer-reader-fixed.ts holds the position (the fields, with their
 // invariants RD1-RD5) and the fixed-width reads (integers, BigInts, floats)
-// as FixedWidthReader, the base class of BufferReader; this file the rest:
-// the constructor, readByte, LEB128, byte ranges, skip, unread, range and
-// clipFront; buffer-reader-check.ts the validator; leb128.ts the decoding.
+// with their slow path, as FixedWidthReader, the base class of BufferReader;
+// this file the rest: the source, readByte, LEB128, byte ranges, skip,
+// unread, range and clipFront; buffer-reader-check.ts the validator;
+// leb128.ts the LEB128 decoding.
 
-import { HeapCorruptionError, OffheapRangeError, OffheapTypeError } from "../errors.js";
+import { OffheapRangeError, OffheapTypeError } from "../errors.js";
 import { checkCallback, checkNumber, describe } from "../common/options.js";
 import { BufferList } from "./buffer-list.js";
 import { copyForward, copyRuns } from "./copy-bytes.js";
 import { checkReader } from "./buffer-reader-check.js";
 import { EMPTY, FixedWidthReader } from "./buffer-reader-fixed.js";
-import { decodeBigLEB128, decodeLEB128, gatherLEB128, leb128Length, MAX_LEB128_BYTES } from "./leb128.js";
+import { decodeBigLEB128, decodeLEB128, gatherLEB128, LEB128_LOST, leb128Length, MAX_LEB128_BYTES } from "./leb128.js";
 
 /** What a BufferReader reads: a BufferList, one Uint8Array, or an array of them (in order). */
 export type ReaderSource = BufferList | Uint8Array | readonly Uint8Array[];
@@ -46,7 +62,9 @@ export type ReaderSource = BufferList | Uint8Array | readonly Uint8Array[];
  * and unread.
  *
  * A read past the end throws EndOfDataError and leaves the position
- * unchanged. Reads allocate nothing beyond what they return.
+ * unchanged; so does a read of bytes that a buffer lost after the reader
+ * counted them (detached or shrunk), with HeapCorruptionError (RD4). Reads
+ * allocate nothing beyond what they return.
  *
  * The reader holds the source's buffers, not copies; changing a BufferList
  * while a reader reads it (other than by {@link BufferReader.clipFront})
@@ -115,11 +133,11 @@ export class BufferReader extends FixedWidthReader {
     return this.readByteSlow();
   }
 
+  // In the next buffer, past the end, or lost (RD4): take() says which.
   private readByteSlow(): number {
-    if (this.remaining === 0) throw this.end("readByte", 1);
-    this.nextBuffer();
-    return this.cur[this.pos++]!;
+    return this.take("readByte", 1)[0]!;
   }
+
   // ---- LEB128 --------------------------------------------------------------
 
   /**
@@ -171,15 +189,16 @@ export class BufferReader extends FixedWidthReader {
   // long or too large (decode gives NaN), moves nothing.
   private readVarint<T extends number | bigint>(api: string, signed: boolean, maxBytes: number, decode: (bytes: Uint8Array, at: number, nBytes: number, signed: boolean) => T): T {
     const pos = this.pos, left = this.remaining;
-    const nBytes = leb128Length(this.bufs, this.bufIndex, pos, left, maxBytes);
+    const nBytes = leb128Length(this.bufs, this.bufIndex, pos, this.curLength, left, maxBytes);
     if (nBytes === 0) throw this.end(api, left + 1, `the LEB128 number runs off the end after ${left} bytes`);
+    if (nBytes === LEB128_LOST) throw this.shrunk(api);
     const big = signed ? "readBigSignedLEB128" : "readBigLEB128";
     if (nBytes < 0) throw new OffheapRangeError(`BufferReader.${api}: the LEB128 number at offset ${this.offset} is longer than ${maxBytes} bytes (over 53 bits); read it with ${big}`);
     const inside = pos + nBytes <= this.curLength;
-    const value = inside ? decode(this.cur, pos, nBytes, signed) : decode(gatherLEB128(this.bufs, this.bufIndex, pos, nBytes), 0, nBytes, signed);
+    const value = inside ? decode(this.cur, pos, nBytes, signed) : decode(gatherLEB128(this.bufs, this.bufIndex, pos, this.curLength, nBytes), 0, nBytes, signed);
     if (value !== value) throw new OffheapRangeError(`BufferReader.${api}: the LEB128 number at offset ${this.offset} is beyond ±(2^53 - 1); read it with ${big}`);
     if (inside) this.pos = pos + nBytes;
-    else this.skip(nBytes);
+    else this.advance(api, nBytes);
     return value;
   }
 
@@ -195,8 +214,8 @@ export class BufferReader extends FixedWidthReader {
   read(target: Uint8Array): number {
     if (!(target instanceof Uint8Array)) throw new OffheapTypeError(`BufferReader.read: expected a Uint8Array, got ${describe(target)}`);
     const nBytes = Math.min(target.length, this.remaining);
-    if (!copyRuns(this.bufs, this.bufIndex, this.pos, nBytes, target)) throw this.shrunk("read");
-    this.advance(nBytes);
+    if (this.lostHere(nBytes) || !copyRuns(this.bufs, this.bufIndex, this.pos, nBytes, target)) throw this.shrunk("read");
+    this.advance("read", nBytes);
     return nBytes;
   }
 
@@ -211,7 +230,9 @@ export class BufferReader extends FixedWidthReader {
     // Inside one buffer, the builtin slice allocates and copies in one step
     // (about half the cost of new + set), but on a plain Uint8Array only: on a
     // subclass (a Node Buffer) it would call the species constructor.
-    if (pos + nBytes <= this.curLength) {
+    // The last byte's test, as in the fast paths of buffer-reader-fixed.ts;
+    // for nBytes = 0 at pos 0, cur[-1] sends an empty read to copyOut.
+    if (pos + nBytes <= this.curLength && this.cur[pos + nBytes - 1] !== undefined) {
       let plain = this.plain;
       if (plain === null) {
         const cur = this.cur;
@@ -233,11 +254,11 @@ export class BufferReader extends FixedWidthReader {
     this.need("readView", nBytes);
     let pos = this.pos;
     if (pos === this.curLength && nBytes > 0) {
-      this.nextBuffer();
+      if (!this.nextBuffer()) throw this.shrunk("readView");
       pos = 0;
     }
-    if (pos + nBytes <= this.curLength) {
-      const cur = this.cur;
+    const cur = this.cur;
+    if (pos + nBytes <= this.curLength && cur[pos + nBytes - 1] !== undefined) { // as readBytes
       this.pos = pos + nBytes;
       return pos === 0 && nBytes === cur.length ? cur : new Uint8Array(cur.buffer, cur.byteOffset + pos, nBytes);
     }
@@ -250,24 +271,29 @@ export class BufferReader extends FixedWidthReader {
    */
   skip(nBytes: number): void {
     this.need("skip", nBytes);
-    this.advance(nBytes);
+    this.advance("skip", nBytes);
   }
 
-  // Moves forward nBytes (<= remaining).
-  private advance(nBytes: number): void {
+  // Moves forward nBytes (<= remaining). Throws HeapCorruptionError (RD4),
+  // not moving, if the buffers run out first (one lost bytes).
+  private advance(api: string, nBytes: number): void {
     const pos = this.pos;
     if (pos + nBytes <= this.curLength) {
       this.pos = pos + nBytes;
       return;
     }
+    const bufs = this.bufs;
     let left = nBytes - (this.curLength - pos);
-    this.pos = this.curLength;
-    while (left > 0) {
-      this.nextBuffer();
-      const take = Math.min(left, this.curLength);
-      this.pos = take;
-      left -= take;
+    let i = this.bufIndex, start = this.bufStart + this.curLength;
+    let cur: Uint8Array | undefined;
+    for (;;) {
+      cur = bufs[++i];
+      if (cur === undefined) throw this.shrunk(api);
+      if (left <= cur.length) break;
+      start += cur.length;
+      left -= cur.length;
     }
+    this.enter(i, start, cur, left);
   }
 
   /**
@@ -309,10 +335,11 @@ export class BufferReader extends FixedWidthReader {
   range(callback: (view: Uint8Array) => void): void {
     checkCallback("BufferReader.range", "callback", callback);
     while (this.remaining > 0) {
-      if (this.pos === this.curLength) this.nextBuffer();
-      const cur = this.cur, pos = this.pos;
-      this.pos = this.curLength;
-      callback(pos === 0 ? cur : new Uint8Array(cur.buffer, cur.byteOffset + pos, this.curLength - pos));
+      if (this.pos === this.curLength && !this.nextBuffer()) throw this.shrunk("range");
+      const cur = this.cur, pos = this.pos, end = this.curLength;
+      if (cur[end - 1] === undefined) throw this.shrunk("range");
+      this.pos = end;
+      callback(pos === 0 ? cur : new Uint8Array(cur.buffer, cur.byteOffset + pos, end - pos));
     }
   }
 
@@ -326,9 +353,10 @@ export class BufferReader extends FixedWidthReader {
     checkCallback("BufferReader.rangeN", "callback", callback);
     let left = nBytes;
     while (left > 0) {
-      if (this.pos === this.curLength) this.nextBuffer();
+      if (this.pos === this.curLength && !this.nextBuffer()) throw this.shrunk("rangeN");
       const cur = this.cur, pos = this.pos;
       const take = Math.min(this.curLength - pos, left);
+      if (cur[pos + take - 1] === undefined) throw this.shrunk("rangeN");
       this.pos = pos + take;
       left -= take;
       callback(pos === 0 && take === cur.length ? cur : new Uint8Array(cur.buffer, cur.byteOffset + pos, take));
@@ -363,17 +391,36 @@ export class BufferReader extends FixedWidthReader {
 
   // ---- internals ---------------------------------------------------------------
 
-  // The next nBytes (<= remaining), consumed, in a new Uint8Array.
+  // Moves to the next non-empty buffer; false, not moving, if there is none
+  // (a buffer lost bytes, RD4). Precondition: pos == curLength and
+  // remaining > 0.
+  private nextBuffer(): boolean {
+    const bufs = this.bufs;
+    let i = this.bufIndex;
+    let cur: Uint8Array | undefined;
+    do {
+      cur = bufs[++i];
+      if (cur === undefined) return false;
+    } while (cur.length === 0);
+    this.enter(i, this.bufStart + this.curLength, cur, 0);
+    return true;
+  }
+
+  // The next nBytes (<= remaining), consumed, in a new Uint8Array. Throws
+  // HeapCorruptionError (RD4), not moving, if a buffer lost some of them.
   private copyOut(api: string, nBytes: number): Uint8Array {
     const out = new Uint8Array(nBytes);
-    if (!copyForward(this.bufs, this.bufIndex, this.pos, nBytes, out)) throw this.shrunk(api);
-    this.advance(nBytes);
+    if (this.lostHere(nBytes) || !copyForward(this.bufs, this.bufIndex, this.pos, nBytes, out)) throw this.shrunk(api);
+    this.advance(api, nBytes);
     return out;
   }
 
-  // The error for buffers that hold fewer bytes than the reader counted (RD4).
-  private shrunk(api: string): HeapCorruptionError {
-    return new HeapCorruptionError("RD4", `BufferReader.${api}: its buffers hold fewer bytes than the ${this.sizeBytes} it counted: one was detached or shrunk after the reader was made`);
+  // Whether the current buffer lost bytes that a read of nBytes from pos
+  // takes from it: the copies measure the buffers by their own lengths, this
+  // one's must still be the counted one up to there.
+  private lostHere(nBytes: number): boolean {
+    const pos = this.pos, end = Math.min(this.curLength, pos + nBytes);
+    return pos < end && this.cur.length < end;
   }
 
   // Validates a byte count for api and checks that it is available.

@@ -17,42 +17,55 @@ const LAST_MAX_DIGIT = 15;
 
 const GATHERED = new Uint8Array(MAX_LEB128_BYTES); // a number that spans buffers
 
+/** leb128Length's result when a byte is missing: a buffer lost bytes after they were counted (the reader's RD4). */
+export const LEB128_LOST = -2;
+
 /**
- * Bytes in the LEB128 number that starts at `pos` of `bufs[i]` and may go on
- * into the following buffers, of which `left` bytes are there to read:
- * 1 … maxBytes, -1 if its first maxBytes bytes all continue, 0 if it runs
- * off the end first. Moves nothing. O(its bytes + buffers crossed);
- * allocates nothing.
+ * Bytes in the LEB128 number that starts at `pos` of `bufs[i]`, whose
+ * counted length is `end`, and may go on into the following buffers, of
+ * which `left` bytes are there to read: 1 … maxBytes, -1 if its first
+ * maxBytes bytes all continue, 0 if it runs off the end first, LEB128_LOST
+ * if a byte it reaches is missing (a buffer detached or shrunk since it was
+ * counted, or the buffers hold fewer than `left` bytes). Moves nothing.
+ * O(its bytes + buffers crossed); allocates nothing.
  *
- * @example leb128Length([Uint8Array.of(0xe5, 0x8e), Uint8Array.of(0x26)], 0, 0, 3, 8) // 3
+ * @example leb128Length([Uint8Array.of(0xe5, 0x8e), Uint8Array.of(0x26)], 0, 0, 2, 3, 8) // 3
  */
-export function leb128Length(bufs: readonly Uint8Array[], i: number, pos: number, left: number, maxBytes: number): number {
+export function leb128Length(bufs: readonly Uint8Array[], i: number, pos: number, end: number, left: number, maxBytes: number): number {
   let cur = bufs[i]!;
   for (let nBytes = 1; nBytes <= maxBytes; nBytes++) {
     if (left === 0) return 0;
-    while (pos === cur.length) {
-      cur = bufs[++i]!;
+    while (pos === end) {
+      const next = bufs[++i];
+      if (next === undefined) return LEB128_LOST;
+      cur = next;
+      end = next.length;
       pos = 0;
     }
     left--;
-    if (cur[pos++]! < 0x80) return nBytes;
+    const b = cur[pos++];
+    if (b === undefined) return LEB128_LOST;
+    if (b < 0x80) return nBytes;
   }
   return -1;
 }
 
 /**
  * The `nBytes` bytes (all there: leb128Length measured them) from `pos` of
- * `bufs[i]` on, copied into one array, for a number that spans buffers: a
- * scratch array reused by the next call for up to MAX_LEB128_BYTES, else a
- * new one. Moves nothing. O(nBytes + buffers crossed).
+ * `bufs[i]`, whose counted length is `end`, on, copied into one array, for a
+ * number that spans buffers: a scratch array reused by the next call for up
+ * to MAX_LEB128_BYTES, else a new one. Moves nothing. O(nBytes + buffers
+ * crossed).
  *
- * @example decodeLEB128(gatherLEB128(bufs, i, pos, 3), 0, 3, false)
+ * @example decodeLEB128(gatherLEB128(bufs, i, pos, bufs[i].length, 3), 0, 3, false)
  */
-export function gatherLEB128(bufs: readonly Uint8Array[], i: number, pos: number, nBytes: number): Uint8Array {
+export function gatherLEB128(bufs: readonly Uint8Array[], i: number, pos: number, end: number, nBytes: number): Uint8Array {
   const target = nBytes <= MAX_LEB128_BYTES ? GATHERED : new Uint8Array(nBytes);
-  for (let at = 0; at < nBytes; pos = 0) {
+  for (let at = 0; at < nBytes; ) {
     const cur = bufs[i++]!;
-    while (pos < cur.length && at < nBytes) target[at++] = cur[pos++]!;
+    while (pos < end && at < nBytes) target[at++] = cur[pos++]!;
+    pos = 0;
+    end = bufs[i]?.length ?? 0;
   }
   return target;
 }

@@ -4,7 +4,8 @@
 // clipFront, each result and offset compared with DataView / reference code,
 // check() after every step. Reads past the end must throw EndOfDataError and
 // leave the position unchanged. Then LEB128 round trips at the boundaries,
-// the GoMem bugs this reader fixes, and clipFront's contract.
+// the GoMem bugs this reader fixes, clipFront's contract, and every read of
+// bytes that a buffer lost (detached, shrunk) failing with RD4 in place.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -516,4 +517,66 @@ test("range, rangeN, clipFront and BufferList's range and dropFront refuse a cal
   assert.equal(l.size, 6);
   l.dropFront(2); // an omitted callback is fine
   assert.equal(l.size, 4);
+});
+
+// ---- buffers that lose bytes under the reader (RD4) --------------------------
+
+/** Every read of the reader, each over a few bytes (readBytes, readView, read and rangeN take 4). */
+const READS_OF_BYTES: readonly (readonly [string, (r: BufferReader) => unknown])[] = [
+  ["readByte", (r) => r.readByte()], ["readUint16BE", (r) => r.readUint16BE()], ["readUint16LE", (r) => r.readUint16LE()],
+  ["readUint32BE", (r) => r.readUint32BE()], ["readUint32LE", (r) => r.readUint32LE()],
+  ["readUintBE", (r) => r.readUintBE(3)], ["readUintLE", (r) => r.readUintLE(6)],
+  ["readBigUint64BE", (r) => r.readBigUint64BE()], ["readBigUint64LE", (r) => r.readBigUint64LE()],
+  ["readFloat32BE", (r) => r.readFloat32BE()], ["readFloat32LE", (r) => r.readFloat32LE()],
+  ["readFloat64BE", (r) => r.readFloat64BE()], ["readFloat64LE", (r) => r.readFloat64LE()],
+  ["readLEB128", (r) => r.readLEB128()], ["readSignedLEB128", (r) => r.readSignedLEB128()],
+  ["readBigLEB128", (r) => r.readBigLEB128()], ["readBigSignedLEB128", (r) => r.readBigSignedLEB128()],
+  ["read", (r) => r.read(new Uint8Array(4))], ["readBytes", (r) => r.readBytes(4)], ["readView", (r) => r.readView(4)],
+  ["range", (r) => r.range(() => assert.fail("range called back"))], ["rangeN", (r) => r.rangeN(4, () => assert.fail("rangeN called back"))],
+];
+
+/**
+ * A reader over 4 plain bytes, 16 of a resizable ArrayBuffer (a view that
+ * tracks its length) and 8 plain bytes, all 0x01, moved to `offset`; then
+ * the middle buffer is detached or resized to 4 bytes.
+ */
+function damagedReader(how: "detach" | "shrink", offset: number): BufferReader {
+  const resizable = new ArrayBuffer(16, { maxByteLength: 32 });
+  const r = new BufferReader([new Uint8Array(4).fill(1), new Uint8Array(resizable).fill(1), new Uint8Array(8).fill(1)]);
+  r.skip(offset);
+  if (how === "detach") structuredClone(resizable, { transfer: [resizable] });
+  else resizable.resize(4);
+  return r;
+}
+
+test("every read of bytes a buffer lost after the reader counted them (detached, shrunk) throws HeapCorruptionError RD4 and moves nothing", () => {
+  for (const how of ["detach", "shrink"] as const) {
+    // 8: inside the buffer, past the 4 bytes a shrink leaves (the fast paths);
+    // 18: 2 bytes before its end, so that the longer reads go on into the next.
+    for (const offset of [8, 18]) {
+      const r = damagedReader(how, offset);
+      for (const [name, read] of READS_OF_BYTES) {
+        const e = expectError(() => read(r), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", `BufferReader.${name}:`, "detached or shrunk", "invariant RD4");
+        assert.equal((e as HeapCorruptionError).invariant, "RD4");
+        assert.equal(r.offset, offset, `${how} at ${offset}: ${name} moved the reader`);
+      }
+    }
+  }
+});
+
+test("the bytes a shrunk buffer still holds read as before; a buffer detached ahead is found when the buffers run out before the counted size", () => {
+  const r = damagedReader("shrink", 5);
+  r.unread(1); // at the start of the shrunk buffer, which the reader entered before it shrank
+  assert.equal(r.readUint32BE(), 0x01010101);
+  r.unread(4);
+  assert.equal(r.readFloat32LE(), new DataView(Uint8Array.of(1, 1, 1, 1).buffer).getFloat32(0, true));
+  r.unread(3);
+  assert.deepEqual([...r.readBytes(3)], [1, 1, 1]);
+  expectError(() => r.readByte(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "BufferReader.readByte", "invariant RD4");
+  assert.equal(r.offset, 8);
+
+  const ahead = damagedReader("detach", 2);
+  expectError(() => ahead.readBytes(12), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "BufferReader.readBytes", "invariant RD4");
+  expectError(() => ahead.skip(12), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "BufferReader.skip", "invariant RD4");
+  assert.equal(ahead.offset, 2);
 });
