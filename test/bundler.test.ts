@@ -4,8 +4,10 @@
 // "development" export condition every heap is in debug mode (dist/
 // development.js sets the default as a side effect of its import, which
 // "sideEffects" must keep), under the default conditions it is off, and a
-// consumer bundles only the part of the package it imports. Each bundle is
-// run in a child Node process. Needs dist/ (npm test builds it first).
+// consumer bundles only the part of the package it imports. esbuild with
+// platform "node" matches the "node" condition and bundles the Node bundle
+// (dist/node/) instead of tsc's modules. Each bundle is run in a child Node
+// process. Needs dist/ (npm test builds it first).
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -67,15 +69,24 @@ function runBundle(b: Bundle): unknown {
 
 describe("esbuild: debug mode follows the export condition", () => {
   for (const platform of ["node", "browser", "neutral"] as const) {
+    // Platform node bundles dist/node/ (its heap in a shared chunk), the others tsc's dist/heap/ modules.
+    const dir = platform === "node" ? "dist/node/" : "dist/";
+    const bundled = (b: Bundle) => {
+      assert.ok(b.files.some((f) => (platform === "node" ? /^dist\/node\/offheap-[A-Z0-9]+\.js$/ : /^dist\/heap\/heap\.js$/).test(f)), `the heap comes from ${dir}: ${b.files.join(", ")}`);
+      assert.equal(b.files.some((f) => f.startsWith("dist/node/")), platform === "node", `dist/node/ is bundled for platform node only: ${b.files.join(", ")}`);
+    };
+
     test(`platform ${platform}, conditions ["development"]: every heap is in debug mode`, async () => {
       const b = await bundle(DEBUG_PROBE, platform, ["development"]);
-      assert.ok(b.files.includes("dist/development.js"), `dist/development.js is bundled: ${b.files.join(", ")}`);
+      bundled(b);
+      assert.ok(b.files.includes(`${dir}development.js`), `${dir}development.js is bundled: ${b.files.join(", ")}`);
       assert.deepEqual(runBundle(b), DEBUG_ON);
     });
 
     test(`platform ${platform}, default conditions: debug mode is off`, async () => {
       const b = await bundle(DEBUG_PROBE, platform);
-      assert.ok(!b.files.includes("dist/development.js"), "dist/development.js is not bundled");
+      bundled(b);
+      assert.ok(!b.files.includes(`${dir}development.js`), `${dir}development.js is not bundled`);
       assert.deepEqual(runBundle(b), DEBUG_OFF);
     });
   }

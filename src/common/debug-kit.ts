@@ -161,12 +161,18 @@ export class LeakGroups {
   }
 }
 
+// A stack line in offheap's own code, by its file: a module of tsc's output
+// (or of src/, under --enable-source-maps) in a folder whose code allocates,
+// or a shared chunk of the Node bundle (scripts/bundle.mjs names them
+// dist/node/offheap-<hash>.js; its buffers and collections entries are in
+// folders of those names).
+const OWN_LINE = /[\\/](?:(?:heap|buffers|collections)[\\/][\w-]+\.[jt]s|dist[\\/]node[\\/]offheap-[A-Z0-9]+\.js):\d+/;
+
 /** The frames of a captured stack below offheap's own code. */
 export function formatStack(e: Error): string {
   const lines = (e.stack ?? "").split("\n").slice(1).map((l) => l.trim());
-  const own = /[\\/](heap|buffers|collections)[\\/][\w-]+\.[jt]s:\d+/;
   let first = 0;
-  while (first < lines.length - 1 && own.test(lines[first]!)) first++;
+  while (first < lines.length - 1 && OWN_LINE.test(lines[first]!)) first++;
   return lines.slice(first).map((l) => `    ${l}`).join("\n");
 }
 

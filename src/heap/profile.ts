@@ -158,7 +158,11 @@ export function makeProfiler(options: ProfileOptions, entry: Function): Profiler
 }
 
 const FRAME = /^\s*at (?:(.*?) \()?(.*?):(\d+):(\d+)\)?$/;
-const OWN_FRAME = /[\\/]heap[\\/](profile|debug|heap)\.[jt]s$/;
+// The heap's own files: tsc's modules under heap/ and common/debug-kit (a
+// debug heap's alloc runs through debug.ts, debug-kit's quarantine and
+// allocator.ts), or a shared chunk of the Node bundle (scripts/bundle.mjs
+// names them dist/node/offheap-<hash>.js).
+const OWN_FRAME = /[\\/](?:heap[\\/][\w-]+\.[jt]s|common[\\/]debug-kit\.[jt]s|dist[\\/]node[\\/]offheap-[A-Z0-9]+\.js)$/;
 
 // V8's stack text, innermost first, without the heap's own frames (a debug heap's calls above alloc).
 function parseStack(stack: string): ProfileFrame[] {
