@@ -31,7 +31,11 @@
 // the total it counted and the current buffer's length as it was when the
 // reader moved into it: a buffer further on that lost bytes reads as it is
 // then (a detached one as empty) until the buffers run out before the
-// counted total, which throws.
+// counted total, which throws. unread() back over buffers that lost bytes
+// throws when it runs past the start or reaches the first buffer anywhere
+// but at 0; one that ends inside an earlier buffer that shrank lands on a
+// byte it still holds, at an offset the reader cannot check (it keeps no
+// lengths but the current buffer's).
 //
 // Fixed GoMem bugs: Skip assumed every buffer had the current buffer's length
 // (wrong across uneven buffers); Unread walked into empty buffers' negative
@@ -317,11 +321,14 @@ export class BufferReader extends FixedWidthReader {
     let i = this.bufIndex, start = this.bufStart;
     let cur: Uint8Array;
     for (;;) {
+      // Buffers before this one that lost bytes (RD4) may hold fewer than were consumed.
+      if (i === 0) throw this.shrunk("unread");
       cur = bufs[--i]!;
       start -= cur.length;
       if (left <= cur.length) break;
       left -= cur.length;
     }
+    if (i === 0 && start !== 0) throw this.shrunk("unread"); // the first buffer starts at 0 (RD3)
     this.enter(i, start, cur, cur.length - left);
   }
 

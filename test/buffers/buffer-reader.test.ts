@@ -580,3 +580,20 @@ test("the bytes a shrunk buffer still holds read as before; a buffer detached ah
   expectError(() => ahead.skip(12), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "BufferReader.skip", "invariant RD4");
   assert.equal(ahead.offset, 2);
 });
+
+test("unread back over a buffer that lost bytes throws HeapCorruptionError RD4 and moves nothing", () => {
+  for (const how of ["detach", "shrink"] as const) {
+    // At byte 2 of the last buffer; the middle one held 16 bytes when they were read. A walk
+    // back that ends inside the shrunk buffer (4 back) lands on a byte it still holds, at an
+    // offset the reader cannot check without the lengths it counted (the limit in buffer-reader.ts).
+    for (const back of how === "detach" ? [4, 20, 22] : [20, 22]) {
+      const r = damagedReader(how, 22);
+      expectError(() => r.unread(back), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "BufferReader.unread", "invariant RD4");
+      assert.equal(r.offset, 22, `${how}, unread(${back})`);
+      assert.equal(r.readByte(), 1, "the reader reads on where it was");
+    }
+    const r = damagedReader(how, 22);
+    r.unread(2); // within the last buffer: nothing lost on the way
+    assert.equal(r.offset, 20);
+  }
+});
