@@ -19,10 +19,10 @@ export const OFFHEAP_OPTIONS = { initialSize: 1 << 20, maxSize: 2 ** 31 };
 /** Byte size of each thi.ng MemPool: it cannot grow; the ArrayBuffer commits pages only when touched. */
 export const THING_POOL_BYTES = 2 ** 31;
 
-/** URL of the offheap build under test: $OFFHEAP_DIST if set (e.g. a stub), else ../dist/index.js. */
+/** URL of the offheap build under test: $OFFHEAP_DIST if set (e.g. a stub), else ../dist/node/index.js, the bundle Node loads for "offheap" (scripts/bundle.mjs). */
 export function offheapDistUrl() {
   const override = process.env.OFFHEAP_DIST;
-  return override ? pathToFileURL(resolve(override)).href : new URL("../dist/index.js", import.meta.url).href;
+  return override ? pathToFileURL(resolve(override)).href : new URL("../dist/node/index.js", import.meta.url).href;
 }
 
 // offheap: addresses into heap.u8 & co. The views are replaced when the heap

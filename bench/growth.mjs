@@ -4,7 +4,7 @@
 // defaults in heap.ts are chosen from figures, not guesses.
 //
 //   node bench/growth.mjs
-import { Heap } from "../dist/index.js";
+import { Heap } from "../dist/node/index.js";
 
 const MIB = 1 << 20;
 const settings = [

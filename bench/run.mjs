@@ -218,7 +218,7 @@ async function main() {
   out.push("## offheap benchmark");
   out.push("");
   out.push(machineLine(machine));
-  out.push(`offheap: ${process.env.OFFHEAP_DIST ? `$OFFHEAP_DIST = ${distPath}` : "dist/index.js"}. Each cell: a fresh \`node ${CELL_NODE_FLAGS.join(" ")}\` process, warm-up at 1/10 size, timeout ${opts.timeoutS} s.`);
+  out.push(`offheap: ${process.env.OFFHEAP_DIST ? `$OFFHEAP_DIST = ${distPath}` : "dist/node/index.js (the bundle Node loads)"}. Each cell: a fresh \`node ${CELL_NODE_FLAGS.join(" ")}\` process, warm-up at 1/10 size, timeout ${opts.timeoutS} s.`);
   if (allocators.length) {
     out.push("");
     out.push("ns per op (one op = one alloc or one free; workloads as in WORKLOADS.md; lower is better):");
