@@ -69,6 +69,19 @@ export function eager(heap: Heap): Collector {
  * (everything reachable then, or allocated since, survives it). collect()
  * leaves exactly the records reachable when it is called.
  */
+/** A chain of n + 1 records from the root "chain" (set first, so marking scans roots set later before it); returns [head, last]. */
+export function rootedChain(heap: Heap, gc: Collector, n: number): [number, number] {
+  const head = gc.alloc(Node);
+  heap.setRoot("chain", head);
+  const cur = Node.at(heap, head);
+  for (let i = 0; i < n; i++) {
+    const next = gc.alloc(Node, { value: i });
+    cur.a = next;
+    cur.addr = next;
+  }
+  return [head, cur.addr];
+}
+
 export class CycleModel {
   /** Every node the collector has not freed yet (by these rules). */
   readonly all = new Set<ModelNode>();
