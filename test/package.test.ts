@@ -232,7 +232,7 @@ fillMap(heap);
 const first = (site) => site.trim().split("\\n")[0];
 console.log(JSON.stringify({
   resolved: import.meta.resolve("offheap"),
-  debug: heap.debugOptions !== undefined,
+  debug: heap.debugOptions !== null,
   block: first(heap.leaks().find((l) => l.bytes === 40).site),
   buffer: first(alloc.leaks()[0].site),
   map: heap.leaks().map((l) => first(l.site)).filter((l) => l.includes("fillMap")).length > 0,
