@@ -21,7 +21,7 @@
 import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { machineInfo, machineLine } from "./common.mjs";
+import { machineInfo, machineLine, median } from "./common.mjs";
 
 const CELL = fileURLToPath(new URL("./cell.mjs", import.meta.url));
 
@@ -36,11 +36,6 @@ export function cellNs(dist, workload, cpu = null) {
   });
   return JSON.parse(out.trim().split("\n").at(-1)).nsPerOp;
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /**
  * Runs `runs` interleaved rounds of every (build, workload) cell; `builds`

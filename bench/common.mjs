@@ -59,6 +59,13 @@ export function parseOptions(argv, handlers, script) {
 /** A comma-separated option value as a list of trimmed, non-empty names. */
 export const optionList = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
 
+/** The median of a non-empty array of numbers (the mean of the two middle ones for an even count). */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >>> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
 /** A Markdown table; its first `textColumns` columns are left-aligned, the rest (numbers) right-aligned. */
 export function markdownTable(header, rows, textColumns = 1) {
   const line = (cells) => `| ${cells.join(" | ")} |`;

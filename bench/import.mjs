@@ -18,7 +18,7 @@
 // pins every process to CPU C (Linux's taskset), as in ab.mjs.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { machineInfo, machineLine, markdownTable, parseOptions } from "./common.mjs";
+import { machineInfo, machineLine, markdownTable, median, parseOptions } from "./common.mjs";
 
 const ROOT = new URL("../", import.meta.url);
 const BUILDS = { "tsc modules (dist/)": "dist/", "bundle (dist/node/)": "dist/node/" };
@@ -47,11 +47,6 @@ function importMs(files) {
   const [file, argv] = cpu === null ? [process.execPath, args] : ["taskset", ["-c", String(cpu), process.execPath, ...args]];
   return Number(execFileSync(file, argv, { encoding: "utf8" }).trim());
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 console.log(machineLine(machineInfo()));
 console.log(`ms to import, median of ${runs} fresh processes per cell, interleaved (best in parentheses)${cpu === null ? "" : `, every process on CPU ${cpu}`}`);

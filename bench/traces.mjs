@@ -25,7 +25,7 @@ import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
-import { fmtNs, machineInfo, machineLine, markdownTable, optionList, parseOptions, runCell } from "./common.mjs";
+import { fmtNs, machineInfo, machineLine, markdownTable, median, optionList, parseOptions, runCell } from "./common.mjs";
 import { offheapDistUrl } from "./allocators.mjs";
 import { buildTlsf } from "./as-tlsf/build.mjs";
 import { buildNative, NATIVE_ALLOCATORS, nativeCell, wrongMalloc } from "./native/build.mjs";
@@ -112,12 +112,6 @@ function runOne(allocator, trace, ctx) {
     return wrong ? { ...r, status: "error", error: wrong } : r;
   });
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >>> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** ns/op of one phase from one cell result. */
 function phaseNs(r, phase) {
