@@ -308,8 +308,8 @@ export class BufferList implements Iterable<Uint8Array> {
    * `ERR_STREAM_PREMATURE_CLOSE` if the stream closes first. A stream made
    * with `emitClose: false` and destroyed without an error while its write
    * hangs emits nothing: the promise waits, as Node's stream.finished does
-   * (write-to.ts). An empty list resolves without writing. Rejects with OffheapTypeError for something that is no
-   * writable stream.
+   * (write-to.ts). An empty list resolves without writing. Rejects with
+   * OffheapTypeError for something that is no writable stream.
    *
    * The buffers are handed to the stream, not copied: do not change their
    * bytes until the stream has written them.
