@@ -291,7 +291,9 @@ export class MarkHelper {
 
   /** Lets a worker that await(true) held before it came up come up (H_HELD -> H_STARTING): the program's next step. */
   release(): void {
-    if (Atomics.compareExchange(this.i32, this.hw + H_STATE, H_HELD, H_STARTING) === H_HELD) Atomics.notify(this.i32, this.hw + H_STATE);
+    // A load first: balance() calls this before every chunk, and a compare-exchange is a locked instruction.
+    const i32 = this.i32, w = this.hw + H_STATE;
+    if (Atomics.load(i32, w) === H_HELD && Atomics.compareExchange(i32, w, H_HELD, H_STARTING) === H_HELD) Atomics.notify(i32, w);
   }
 
   /** From H_IDLE: the helper scans what its stack holds. */
