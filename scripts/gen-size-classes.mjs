@@ -3,13 +3,16 @@
 // fails when the checked-in file differs from this script's output.
 //
 // Rules, checked below; the script refuses to write a table that breaks one:
-//   R1 classes are multiples of 8 (the heap's alignment), from 8 B to 32 KiB;
+//   R1 classes are multiples of 8 (the heap's alignment), from 8 B to 64 KiB;
 //   R2 rounding a request up to its class wastes at most 12.5% of the class
 //      size, for every class above 64 B (below that, 8-byte alignment alone
 //      bounds the waste to 7 bytes: a 9-byte request in a 16-byte class);
 //   R3 a span's tail (bytes after its last whole object) is at most 12.5%;
 //   R4 a span holds at least 8 objects or is at least 64 KiB, so a refill
-//      serves several allocations before the next one;
+//      serves several allocations before the next one; a class above
+//      32 KiB has one object a span, in the fewest pages R3 allows: the
+//      pages a large block of its size would take, no more committed for
+//      one request (its cache list is what makes it faster than one);
 //   R5 at most MAX_CLASSES classes: the heap image's header has per-class
 //      words (cache lines, counters, span lists) for that many, and
 //      layout.ts derives the number from the header's regions. The script
@@ -20,9 +23,11 @@ import { fileURLToPath } from "node:url";
 import { MAX_CLASSES } from "../dist/heap/layout.js";
 
 const PAGE_SIZE = 8192;
-const MAX_SMALL = 32768;
+const MAX_SMALL = 65536;
 const MIN_SPAN_OBJECTS = 8;
 const MIN_SPAN_BYTES_CAP = 65536;
+// Classes above this size have one object a span (R4).
+const ONE_OBJECT_ABOVE = 32768;
 
 /** Returns the classes as rows { size, pages, objects, tailBytes, maxWaste }. */
 export function sizeClasses() {
@@ -41,7 +46,7 @@ export function sizeClasses() {
   const rows = [];
   let prev = 0;
   for (const size of sizes) {
-    const minSpanBytes = Math.min(MIN_SPAN_OBJECTS * size, Math.max(MIN_SPAN_BYTES_CAP, size));
+    const minSpanBytes = size > ONE_OBJECT_ABOVE ? size : Math.min(MIN_SPAN_OBJECTS * size, Math.max(MIN_SPAN_BYTES_CAP, size));
     let pages = Math.max(1, Math.ceil(minSpanBytes / PAGE_SIZE));
     while ((pages * PAGE_SIZE) % size > (pages * PAGE_SIZE) / 8) pages++;
     const spanBytes = pages * PAGE_SIZE;
@@ -59,12 +64,12 @@ export function sizeClasses() {
 export function checkRows(rows) {
   const fail = (msg) => { throw new Error(`gen-size-classes: ${msg}`); };
   if (rows.length > MAX_CLASSES) fail(`R5: ${rows.length} classes, but the image header holds ${MAX_CLASSES} (src/heap/layout.ts)`);
-  if (rows[0].size !== 8 || rows.at(-1).size !== MAX_SMALL) fail("R1: classes must run from 8 to 32768");
+  if (rows[0].size !== 8 || rows.at(-1).size !== MAX_SMALL) fail(`R1: classes must run from 8 to ${MAX_SMALL}`);
   for (const r of rows) {
     if (r.size % 8 !== 0) fail(`R1: class ${r.size} not a multiple of 8`);
     if (r.size > 64 && (r.size - r.prev - 1) / r.size > 0.125) fail(`R2: class ${r.size} after ${r.prev}`);
     if (r.tailBytes / (r.pages * PAGE_SIZE) > 0.125) fail(`R3: class ${r.size} tail ${r.tailBytes}`);
-    if (r.objects < MIN_SPAN_OBJECTS && r.pages * PAGE_SIZE < MIN_SPAN_BYTES_CAP) fail(`R4: class ${r.size}`);
+    if (r.size > ONE_OBJECT_ABOVE ? r.objects !== 1 : r.objects < MIN_SPAN_OBJECTS && r.pages * PAGE_SIZE < MIN_SPAN_BYTES_CAP) fail(`R4: class ${r.size}`);
     if (r.objects > 1024) fail(`class ${r.size}: more than 1024 objects per span`);
   }
 }

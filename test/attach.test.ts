@@ -3,11 +3,20 @@
 // the image attached elsewhere behaves exactly like the original.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { DoubleFreeError, Heap, InvalidAddressError, InvalidImageError, OffheapRangeError, OffheapTypeError, PAGE_SIZE } from "../src/index.js";
+import { DoubleFreeError, Heap, HeapCorruptionError, InvalidAddressError, InvalidImageError, OffheapRangeError, OffheapTypeError, PAGE_SIZE } from "../src/index.js";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
 import {
-  CC_BASE, CC_SHIFT, HDR_CACHE, HDR_CLASS_HASH, HDR_END_PAGE, HDR_F64_LIVE_BOUND, HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, OLDEST_VERSION, popsSinceFold, VERSION,
+  CC_BASE, CC_MAX, CC_SHIFT, HDR_CACHE, HDR_CLASS_HASH, HDR_END_PAGE, HDR_F64_LIVE_BOUND, HDR_N_CLASSES, HDR_PAGE_SHIFT, HDR_TOTAL_PAGES, HDR_VERSION, OLD_N_CLASSES, OLDEST_VERSION,
+  popsSinceFold, VERSION,
 } from "../src/heap/layout.js";
-import { N_CLASSES } from "../src/heap/size-classes.js";
+import { CLASS_SIZE, N_CLASSES } from "../src/heap/size-classes.js";
+import { classHash, sizeClassOf } from "../src/heap/class-of.js";
+import { loadImage } from "../src/heap/image-file.js";
+import { slotCacheLines } from "../src/heap/slots.js";
 import {
   assertBlockFilled, assertSameBytes, committedEnd, expectError, expectRejected, fillBlock, KIB, MIB, randInt, rng,
 } from "./helpers.js";
@@ -288,21 +297,162 @@ describe("attach to a copy of the image", () => {
   });
 });
 
+// Version 8 images (71 size classes, up to 32 KiB) made by the build at
+// 3c12147 with test/fixtures/make-v8-images.mjs, saved with Heap.save:
+// v8-single, 400 blocks of 1 B to 70 KB filled by fixtureByte, every third
+// freed, the rest in the u32 array of root "index"; v8-worker, saved while a
+// worker held a slot whose cache lists held the blocks it freed, its other
+// blocks in root "index" (its slot i, for even i).
+const FIXTURES = fileURLToPath(new URL("../../test/fixtures/", import.meta.url)); // build/test/ -> test/fixtures/
+const V8_SIZES = [1, 8, 24, 100, 500, 1000, 3000, 9000, 20000, 32768, 32816, 40000, 70000];
+const v8Size = (i: number) => V8_SIZES[i % 13]! + (i % 7) * 8;
+const WORKER_SIZES = [16, 48, 200, 1000, 5000, 33000];
+
+/** Gunzips fixture `name` into a file of its own; returns its path and a function that removes it. */
+function fixtureFile(name: string): { path: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "offheap-fixture-"));
+  const path = join(dir, `${name}.ofh`);
+  writeFileSync(path, gunzipSync(readFileSync(join(FIXTURES, `${name}.ofh.gz`))));
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Fixture `name`'s image as Heap.load reads it, not opened yet: an ArrayBuffer as long as its range. */
+async function fixtureImage(name: string): Promise<ArrayBuffer> {
+  const file = fixtureFile(name);
+  try {
+    const memory = (await loadImage(file.path, "resizable")) as ArrayBuffer;
+    const copy = new ArrayBuffer(new Uint32Array(memory, 0, HDR_TOTAL_PAGES + 1)[HDR_TOTAL_PAGES]! * PAGE_SIZE);
+    new Uint8Array(copy).set(new Uint8Array(memory));
+    return copy;
+  } finally {
+    file.remove();
+  }
+}
+
+/** Checks every block of v8-single's root "index" against what the fixture wrote; returns their addresses. */
+function assertSingleBlocks(heap: Heap): number[] {
+  const index = heap.getRoot("index");
+  const blocks: number[] = [];
+  for (let i = 0; i < 400; i++) {
+    const addr = heap.u32[(index >>> 2) + i]!;
+    if (i % 3 === 0) {
+      assert.equal(addr, 0, `block ${i} was freed`);
+      continue;
+    }
+    const n = v8Size(i);
+    assert.ok(heap.usable(addr) >= n, `block ${i}: ${heap.usable(addr)} bytes usable for ${n}`);
+    for (let j = 0; j < n; j++) if (heap.u8[addr + j] !== ((i * 31 + j * 7) & 255)) assert.fail(`block ${i}, byte ${j}`);
+    blocks.push(addr);
+  }
+  return blocks;
+}
+
 describe("attach upgrades an image of an older version", () => {
-  const SEED = 0x6ee7;
-  test(`version 6 (pops counted in the cache line): the same blocks, counts and behaviour after the upgrade (seed ${SEED})`, () => {
-    const ops = makeOps(SEED, 6000);
-    const maxSize = 16 * MIB;
-    const heap = new Heap({ maxSize, initialSize: 256 * KIB });
-    const live: number[] = [];
-    for (let i = 0; i < 3000; i++) apply(heap, live, ops[i]!, i);
-    // The image as version 6 wrote it: word CC_BASE held the pops since the
-    // last fold. (A copy as long as the range, so that it can grow as the original does.)
-    const copy = new ArrayBuffer(maxSize);
-    new Uint8Array(copy).set(new Uint8Array(heap.buffer));
+  test("version 8 (71 size classes): Heap.load opens it with its blocks; sizes past its classes are served as pages, in it and after a save", async () => {
+    const file = fixtureFile("v8-single");
+    const saved = join(tmpdir(), `offheap-v8-resaved-${process.pid}.ofh`);
+    try {
+      const heap = await Heap.load(file.path);
+      assert.equal(heap.u32[HDR_VERSION], VERSION, "upgraded");
+      assert.equal(heap.u32[HDR_N_CLASSES], OLD_N_CLASSES, "it keeps its classes");
+      heap.check();
+      const blocks = assertSingleBlocks(heap);
+      const large = heap.stats().largeBlocks;
+      // Past its 71 classes (32 KiB): whole pages, as version 8 served them; a new heap serves them from classes 72-78.
+      const fresh = new Heap({ maxSize: 16 * MIB });
+      for (const n of [32_769, 40_000, 65_536]) {
+        const a = heap.alloc(n);
+        assert.equal(heap.usable(a), Math.ceil(n / PAGE_SIZE) * PAGE_SIZE, `${n} bytes: pages`);
+        heap.u8.fill(0xa5, a, a + n);
+        blocks.push(a);
+        const b = fresh.alloc(n);
+        assert.equal(fresh.usable(b), CLASS_SIZE[sizeClassOf(n)], `${n} bytes in a new heap: class ${sizeClassOf(n)}`);
+      }
+      assert.equal(heap.stats().largeBlocks, large + 3);
+      assert.equal(fresh.stats().largeBlocks, 0);
+      const small = heap.alloc(32_768);
+      assert.equal(heap.usable(small), 32_768, "its own classes serve as before");
+      heap.check();
+      await heap.save(saved);
+      const again = await Heap.load(saved);
+      assert.equal(again.u32[HDR_N_CLASSES], OLD_N_CLASSES, "saved and loaded, it still has its classes");
+      again.check();
+      assertSingleBlocks(again);
+      for (const a of [...blocks, small]) again.free(a);
+      for (let i = 0; i < 50; i++) again.free(again.alloc(36_000 + i * 500));
+      again.check();
+      assert.equal(again.stats().largeBlocks, 0);
+    } finally {
+      file.remove();
+      rmSync(saved, { force: true });
+    }
+  });
+
+  test("version 8 saved while a worker held a slot: its cache block is released when a copy opens, its blocks kept", async () => {
+    const image = await fixtureImage("v8-worker");
+    assert.ok(slotCacheLines(new Uint32Array(image)).some((lines) => lines !== HDR_CACHE), "the fixture has a worker's cache block");
+    for (const open of [(copy: ArrayBuffer) => Heap.attach(copy), async () => { const f = fixtureFile("v8-worker"); try { return await Heap.load(f.path); } finally { f.remove(); } }]) {
+      const heap = await open(image.slice(0));
+      heap.check();
+      assert.deepEqual(slotCacheLines(heap.u32), [HDR_CACHE], "only this thread's slot, in the header");
+      const index = heap.getRoot("index") >>> 2;
+      for (let i = 0; i < 200; i += 2) {
+        const a = heap.u32[index + i]!;
+        const n = WORKER_SIZES[i % 6]!;
+        for (let j = 0; j < n; j++) if (heap.u8[a + j] !== ((i * 13 + j) & 255)) assert.fail(`the worker's block ${i}, byte ${j}`);
+        heap.free(a);
+      }
+      const more = Array.from({ length: 300 }, (_, i) => heap.alloc(WORKER_SIZES[i % 6]!));
+      heap.check();
+      for (const a of more) heap.free(a);
+      heap.check();
+    }
+  });
+
+  test("a version 8 image in a SharedArrayBuffer: upgraded when no other thread's slot is in use, else InvalidImageError, memory unchanged", async () => {
+    const worker = await fixtureImage("v8-worker");
+    const shared = new SharedArrayBuffer(worker.byteLength);
+    new Uint8Array(shared).set(new Uint8Array(worker));
+    const before = new Uint8Array(shared).slice();
+    expectError(() => Heap.attach(shared), InvalidImageError, "ERR_OFFHEAP_INVALID_IMAGE", /upgraded by the first thread that opens it, but other threads' slots are in use/);
+    assertSameBytes(new Uint8Array(shared), before, "the refused image");
+    const single = await fixtureImage("v8-single");
+    const alone = new SharedArrayBuffer(single.byteLength);
+    new Uint8Array(alone).set(new Uint8Array(single));
+    const heap = Heap.attach(alone);
+    assert.equal(heap.u32[HDR_VERSION], VERSION);
+    heap.check();
+    const blocks = assertSingleBlocks(heap);
+    // Block 25 (70,032 bytes) is large; 40,000 bytes is past the image's classes, so it shrinks in place.
+    const large = heap.u32[(heap.getRoot("index") >>> 2) + 25]!;
+    assert.ok(blocks.includes(large));
+    assert.equal(heap.realloc(large, 40_000), large, "shrunk in place");
+    assert.equal(heap.usable(large), 5 * PAGE_SIZE);
+    heap.free(heap.alloc(50_000));
+    heap.check();
+  });
+
+  test("an upgraded image's lines past its classes stay inert: a damaged one is refused at attach and named by check()", async () => {
+    const heap = Heap.attach(await fixtureImage("v8-single"));
+    const cw = HDR_CACHE + ((OLD_N_CLASSES + 1) << CC_SHIFT);
+    const copy = heap.buffer.slice(0);
+    new Uint32Array(copy)[cw + CC_MAX] = 8;
+    expectError(() => Heap.attach(copy), InvalidImageError, "ERR_OFFHEAP_INVALID_IMAGE", /class 72, past the image's 71 classes, has a cache list/);
+    heap.u32[cw + CC_MAX] = 8;
+    expectError(() => heap.check(), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", /class 72, past the image's 71 classes, has a cache list \[invariant H1\]/);
+    heap.u32[cw + CC_MAX] = 0;
+    heap.check();
+  });
+
+  test("version 6 (pops counted in the cache line): the same blocks, counts and behaviour as version 8 after the upgrade", async () => {
+    const SEED = 0x6ee7;
+    const ops = makeOps(SEED, 3000);
+    const image = await fixtureImage("v8-single");
+    // The same image as version 6 wrote it: word CC_BASE held the pops since the last fold.
+    const copy = image.slice(0);
     const u32 = new Uint32Array(copy);
     let differs = 0;
-    for (let cls = 1; cls <= N_CLASSES; cls++) {
+    for (let cls = 1; cls <= OLD_N_CLASSES; cls++) {
       const cw = HDR_CACHE + (cls << CC_SHIFT);
       const pops = popsSinceFold(u32, cw);
       if (pops !== u32[cw + CC_BASE]) differs++;
@@ -312,25 +462,22 @@ describe("attach upgrades an image of an older version", () => {
     new Float64Array(copy, 0, HDR_F64_LIVE_BOUND + 1)[HDR_F64_LIVE_BOUND] = 0; // words version 6 left zero
     assert.ok(differs > 10, `the two versions' words differ in ${differs} classes`);
     const old = Heap.attach(copy);
+    const heap = Heap.attach(image);
     assert.equal(new Uint32Array(copy)[HDR_VERSION], VERSION, "upgraded in place");
     old.check();
     assert.deepEqual(old.stats(), heap.stats());
-    for (const p of live) assert.deepEqual(old.bytes(p), heap.bytes(p));
-    // The same calls on both give the same addresses and the same heap.
+    // The same calls on both give the same addresses and the same heap (seed ${SEED}).
+    const live = assertSingleBlocks(heap);
     const oldLive = [...live];
-    for (let i = 3000; i < ops.length; i++) {
-      assert.equal(apply(old, oldLive, ops[i]!, i), apply(heap, live, ops[i]!, i), `op ${i}`);
+    for (let i = 0; i < ops.length; i++) {
+      assert.equal(apply(old, oldLive, ops[i]!, i), apply(heap, live, ops[i]!, i), `op ${i} (seed ${SEED})`);
     }
     old.check();
     assert.deepEqual(old.stats(), heap.stats());
   });
 
-  test("version 7 (no live-bytes bound): the next peak sample sums the counts", () => {
-    const heap = new Heap({ maxSize: 16 * MIB, initialSize: 256 * KIB });
-    const small = heap.alloc(100);
-    const large = heap.alloc(300_000);
-    const peak = heap.stats().peakLiveBytes;
-    const copy = heap.buffer.slice(0);
+  test("version 7 (no live-bytes bound): the next peak sample sums the counts", async () => {
+    const copy = await fixtureImage("v8-single");
     const u32 = new Uint32Array(copy);
     const f64 = new Float64Array(copy, 0, HDR_F64_LIVE_BOUND + 1);
     u32[HDR_VERSION] = 7;
@@ -339,11 +486,13 @@ describe("attach upgrades an image of an older version", () => {
     assert.equal(u32[HDR_VERSION], VERSION, "upgraded in place");
     assert.equal(f64[HDR_F64_LIVE_BOUND], Infinity);
     old.check();
+    const { liveBytes, peakLiveBytes } = old.stats();
     // Live bytes above the peak, then a large free: it samples them.
-    old.alloc(200_000);
+    const grow = Math.max(0, peakLiveBytes - liveBytes) + 500_000;
+    const large = old.alloc(grow);
+    old.free(old.alloc(200_000));
     old.free(large);
-    old.free(small);
-    assert.ok(old.stats().peakLiveBytes >= peak + 200_000, "the peak counts the block allocated after the upgrade");
+    assert.ok(old.stats().peakLiveBytes >= liveBytes + grow + 200_000, "the peak counts the blocks allocated after the upgrade");
     assert.ok(f64[HDR_F64_LIVE_BOUND]! < Infinity, "the sample set the bound");
     old.check();
   });
@@ -352,9 +501,26 @@ describe("attach upgrades an image of an older version", () => {
     // From a 1 GiB range on, version 8's lists hold more objects than version 7's (layout.ts: cacheCapacity).
     const heap = new Heap({ memory: "resizable", maxSize: 1024 * MIB, initialSize: 64 * KIB });
     const copy = heap.buffer.slice(0);
-    new Uint32Array(copy)[HDR_VERSION] = 7;
+    const u32 = new Uint32Array(copy);
+    u32[HDR_VERSION] = 7;
+    u32[HDR_N_CLASSES] = OLD_N_CLASSES; // its table was version 7's, too
+    u32[HDR_CLASS_HASH] = classHash(OLD_N_CLASSES);
     expectError(() => Heap.attach(copy), InvalidImageError, "ERR_OFFHEAP_INVALID_IMAGE", /image geometry does not match/);
     assert.equal(new Uint32Array(copy)[HDR_VERSION], 7, "refused before any upgrade");
+  });
+
+  test("an image of this version with another class count, or an older one without 71 classes, is refused", () => {
+    const heap = new Heap({ maxSize: 16 * MIB });
+    for (const [version, nClasses, why] of [[VERSION, OLD_N_CLASSES, /class 72, past the image's 71 classes, has a cache list/], [8, N_CLASSES, /a version 8 image has 78 size classes, not 71/], [VERSION, N_CLASSES + 1, /size-class table/]] as const) {
+      const copy = heap.buffer.slice(0);
+      const u32 = new Uint32Array(copy);
+      u32[HDR_VERSION] = version;
+      u32[HDR_N_CLASSES] = nClasses;
+      if (nClasses <= N_CLASSES) u32[HDR_CLASS_HASH] = classHash(nClasses);
+      const before = new Uint8Array(copy).slice();
+      expectError(() => Heap.attach(copy), InvalidImageError, "ERR_OFFHEAP_INVALID_IMAGE", why);
+      assertSameBytes(new Uint8Array(copy), before, `version ${version}, ${nClasses} classes`);
+    }
   });
 });
 

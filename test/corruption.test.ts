@@ -119,7 +119,7 @@ interface World {
   live: Map<number, number>;
   u32: Uint32Array;
   small: number[]; // live 16-byte blocks
-  large: number; // a live large block (40,000 bytes, 5 pages)
+  large: number; // a live large block (72,000 bytes, 9 pages)
   multiSpan: number; // start page of a live span of CLS_MULTI
   cache16: number[]; // the top 8 objects on class 16's cache list, top first
   partial48: number[]; // start pages of class 48's partial spans
@@ -151,11 +151,11 @@ function populate(): World {
   const s48 = Array.from({ length: 500 }, () => alloc(48));
   const s4k = Array.from({ length: 600 }, () => alloc(4096));
   const sMulti = Array.from({ length: 3 }, () => alloc(CLASS_SIZE[CLS_MULTI]!));
-  const large = alloc(40_000);
+  const large = alloc(72_000);
   const gapA = alloc(100_000); // freed: a free run of 13 pages, in an exact bin
-  alloc(40_000);
+  alloc(72_000);
   const gapB = alloc(1_500_000); // freed: a free run of 184 pages, in bin 0
-  alloc(40_000);
+  alloc(72_000);
   s16.forEach((a, i) => i % 3 === 0 && free(a));
   s48.forEach((a, i) => i % 2 === 0 && free(a));
   free(gapA);
@@ -296,7 +296,7 @@ if (isMainThread) {
       }],
       ["a cache list's sentinel", "S2", (w) => { w.u32[w.u32[cacheW(CLS16, CC_ARRAY)]!] = w.cache16[0]!; }],
       ["D_OWNER of a multi-page span's second page", "P2", (w) => { w.u32[dw(w, w.multiSpan + 1, D_OWNER)] = w.multiSpan + 1; }],
-      ["D_OWNER of a large block's last page", "P2", (w) => { const p = pageOf(w.large); w.u32[dw(w, p + 4, D_OWNER)] = p + 1; }],
+      ["D_OWNER of a large block's last page", "P2", (w) => { const p = pageOf(w.large); w.u32[dw(w, p + 8, D_OWNER)] = p + 1; }],
       ["D_OWNER of a free run's last page", "P2", (w) => {
         const n = w.u32[dw(w, w.run, D_NPAGES)]!;
         w.u32[dw(w, w.run + n - 1, D_OWNER)] = w.run + n - 1;
@@ -494,7 +494,7 @@ if (isMainThread) {
     test("a large block with a huge page count: realloc stops before freeing pages past the end", async () => {
       const w = populate();
       w.u32[dw(w, pageOf(w.large), D_NPAGES)] = 0x7fffffff;
-      await expectContained(w, [{ op: "realloc", addr: w.large, size: 50_000 }], ["P1"], { exempt: [w.large] });
+      await expectContained(w, [{ op: "realloc", addr: w.large, size: 100_000 }], ["P1"], { exempt: [w.large] });
     });
 
     test("a small block's page naming a class outside the table: free is rejected and changes nothing", async () => {

@@ -16,7 +16,7 @@ import { G_FREE, G_LIVE, G_LIVE_DEBUG, HDR_QUARANTINED } from "../src/heap/layou
 import { granuleState } from "../src/heap/granules.js";
 import { expectError, expectRejected, MIB, randInt, rng } from "./helpers.js";
 
-const SIZES = [8, 24, 100, 1000, 5000, 40_000];
+const SIZES = [8, 24, 100, 1000, 5000, 72_000];
 const CORRUPT = "ERR_OFFHEAP_HEAP_CORRUPTION";
 const SEED = Number(process.env.OFFHEAP_SEED ?? 20261203);
 

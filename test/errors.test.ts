@@ -26,10 +26,10 @@ function populated() {
   const small = heap.alloc(24);
   const medium = heap.alloc(100);
   const freedSmall = heap.alloc(24);
-  const large = heap.alloc(40_000); // 5 pages
-  const guard1 = heap.alloc(40_000);
-  const freedLarge = heap.alloc(50_000); // 7 pages, between two live blocks
-  const guard2 = heap.alloc(40_000);
+  const large = heap.alloc(72_000); // 9 pages
+  const guard1 = heap.alloc(72_000);
+  const freedLarge = heap.alloc(100_000); // 13 pages, between two live blocks
+  const guard2 = heap.alloc(72_000);
   const str = heap.fromString("héllo");
   heap.free(freedSmall);
   heap.free(freedLarge);
@@ -141,7 +141,7 @@ describe("bad addresses", () => {
 
     test(`${api} of an address in free pages (where a freed large block was, and never-used pages)`, () => {
       const { heap, freedLarge } = populated();
-      for (const addr of [freedLarge, freedLarge + 8, freedLarge + PAGE_SIZE, freedLarge + 6 * PAGE_SIZE]) {
+      for (const addr of [freedLarge, freedLarge + 8, freedLarge + PAGE_SIZE, freedLarge + 12 * PAGE_SIZE]) {
         expectBadAddress(heap, api, addr, "free pages");
       }
       expectBadAddress(heap, api, committedEnd(heap) - PAGE_SIZE, "free pages");
@@ -212,9 +212,9 @@ describe("bad addresses", () => {
     // A freed large block whose run merged into a free run before it: the
     // address is in free pages, and the message must not claim a live block.
     const heap = new Heap({ maxSize: 4 * MIB, initialSize: 512 * KIB });
-    const a = heap.alloc(40_000);
-    const b = heap.alloc(40_000);
-    const guard = heap.alloc(40_000);
+    const a = heap.alloc(72_000);
+    const b = heap.alloc(72_000);
+    const guard = heap.alloc(72_000);
     heap.free(a);
     heap.free(b); // b's pages join a's free run
     heap.check();
@@ -227,9 +227,9 @@ describe("bad addresses", () => {
 
   test("addresses in a released small span say 'free pages'", () => {
     const heap = new Heap({ maxSize: 4 * MIB, initialSize: 512 * KIB });
-    const big = heap.alloc(40_000);
+    const big = heap.alloc(72_000);
     const s = heap.alloc(3000); // a span of its own after the large block
-    const guard = heap.alloc(40_000);
+    const guard = heap.alloc(72_000);
     heap.free(big);
     heap.free(s);
     heap.trim(); // releases the now empty span; it coalesces with big's run
@@ -317,7 +317,7 @@ describe("out of memory", () => {
     const heap = new Heap({ maxSize: 4 * MIB, initialSize: 64 * KIB });
     const p = heap.alloc(100);
     fillBlock(heap, p, 0x77);
-    const l = heap.alloc(40_000);
+    const l = heap.alloc(72_000);
     fillBlock(heap, l, 0x66);
     const big: number[] = [];
     assert.throws(() => {

@@ -4,7 +4,7 @@
 // it cannot free in one step.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Heap, HeapCorruptionError, OffheapTypeError } from "../src/index.js";
+import { Heap, HeapCorruptionError, MAX_SMALL_SIZE, OffheapTypeError } from "../src/index.js";
 import { D_USED, DESC_SHIFT, PAGE_SHIFT } from "../src/heap/layout.js";
 import { assertUnchanged, expectError, fillBlock, KIB, MIB, randInt, rng, snapshot } from "./helpers.js";
 
@@ -42,7 +42,7 @@ describe("freeLine", () => {
       const made: [number, number][] = [];
       for (let i = 0; i < 3000; i++) {
         const r = next();
-        const size = r < 0.5 ? randInt(next, 1, 16) : r < 0.8 ? randInt(next, 17, 48) : r < 0.99 ? randInt(next, 49, 300) : randInt(next, 33 * KIB, 60 * KIB);
+        const size = r < 0.5 ? randInt(next, 1, 16) : r < 0.8 ? randInt(next, 17, 48) : r < 0.99 ? randInt(next, 49, 300) : randInt(next, 33 * KIB, 90 * KIB);
         const a = bulk.alloc(size);
         fillBlock(bulk, a, 0xa5);
         made.push([a, single.alloc(size)]);
@@ -55,7 +55,7 @@ describe("freeLine", () => {
         single.free(b);
       }
       for (const [line, starts] of byLine) {
-        const large = bulk.sizeOf(line + ((31 - Math.clz32(starts & -starts)) << 2)) > 32 * KIB;
+        const large = bulk.sizeOf(line + ((31 - Math.clz32(starts & -starts)) << 2)) > MAX_SMALL_SIZE;
         assert.equal(freeLine(bulk, line, starts), !large, `freeLine(0x${line.toString(16)}, 0x${(starts >>> 0).toString(16)})`);
         if (large) bulk.free(line);
       }
@@ -71,7 +71,7 @@ describe("freeLine", () => {
     const heap = new Heap({ maxSize: 16 * MIB });
     const blocks = Array.from({ length: 64 }, () => heap.alloc(16));
     const a = blocks.find((b) => b % LINE === 0 && blocks.includes(b + 16))!;
-    const large = heap.alloc(40 * KIB);
+    const large = heap.alloc(80 * KIB);
     heap.free(a + 16);
     const cases: [string, number, number][] = [
       ["no blocks", a, 0],

@@ -150,15 +150,15 @@ describe("growth", () => {
 
 describe("growth policy", () => {
   test("growAt < 1 commits ahead of need", () => {
-    const lazy = new Heap({ initialSize: 64 * KIB, maxSize: 16 * MIB });
-    const eager = new Heap({ initialSize: 64 * KIB, maxSize: 16 * MIB, growAt: 0.5, growBy: 256 * KIB });
+    const lazy = new Heap({ initialSize: 128 * KIB, maxSize: 16 * MIB });
+    const eager = new Heap({ initialSize: 128 * KIB, maxSize: 16 * MIB, growAt: 0.5, growBy: 256 * KIB });
     for (const heap of [lazy, eager]) {
-      heap.alloc(40_000); // 5 of the 8 committed pages
+      heap.alloc(72_000); // 9 of the 16 committed pages
       heap.check();
     }
-    assert.equal(dataBytes(lazy), 64 * KIB, "growAt 1 grows only on need");
-    assert.ok(dataBytes(eager) > 64 * KIB, `growAt 0.5 committed ahead: ${dataBytes(eager)} bytes`);
-    assert.ok(dataBytes(eager) >= 64 * KIB + 256 * KIB, "by growBy");
+    assert.equal(dataBytes(lazy), 128 * KIB, "growAt 1 grows only on need");
+    assert.ok(dataBytes(eager) > 128 * KIB, `growAt 0.5 committed ahead: ${dataBytes(eager)} bytes`);
+    assert.ok(dataBytes(eager) >= 128 * KIB + 256 * KIB, "by growBy");
   });
 
   test("growBy sets how far the heap grows beyond the need", () => {

@@ -101,7 +101,7 @@ describe("alloc and free", () => {
       const heap = new Heap({ memory });
       heap.check();
       assert.deepEqual([heap.stats().liveBytes, heap.stats().freeObjectBytes], [0, 0]);
-      const blocks = [8, 100, 1000, 5000, 40_000].map((size) => heap.alloc(size));
+      const blocks = [8, 100, 1000, 5000, 40_000, 72_000].map((size) => heap.alloc(size));
       for (const p of blocks) heap.free(p);
       heap.check();
       assert.equal(heap.stats().liveBytes, 0);
@@ -125,13 +125,13 @@ describe("calloc", () => {
 
   test("zeroes a reused large block over its whole usable size", () => {
     const heap = new Heap({ maxSize: 4 * MIB, initialSize: 256 * KIB });
-    const p = heap.alloc(40_000);
+    const p = heap.alloc(72_000);
     fillBlock(heap, p, 0xab);
     heap.free(p);
-    const q = heap.calloc(40_000);
+    const q = heap.calloc(72_000);
     heap.check();
     assert.equal(q, p);
-    assert.equal(heap.sizeOf(q), 5 * PAGE_SIZE);
+    assert.equal(heap.sizeOf(q), 9 * PAGE_SIZE);
     assertBlockFilled(heap, q, 0);
   });
 });
@@ -173,41 +173,41 @@ describe("realloc", () => {
 
   test("grows and shrinks a large block in place when the next pages are free", () => {
     const heap = new Heap({ maxSize: 4 * MIB, initialSize: 512 * KIB });
-    const p = heap.alloc(40_000); // 5 pages, followed by free pages
+    const p = heap.alloc(72_000); // 9 pages, followed by free pages
     fillBlock(heap, p, 0x42);
-    assert.equal(heap.realloc(p, 80_000), p); // 10 pages
+    assert.equal(heap.realloc(p, 120_000), p); // 15 pages
     heap.check();
-    assert.equal(heap.sizeOf(p), 10 * PAGE_SIZE);
-    assertBlockFilled(heap, p, 0x42, 5 * PAGE_SIZE);
-    assert.equal(heap.realloc(p, 33_000), p); // 5 pages
+    assert.equal(heap.sizeOf(p), 15 * PAGE_SIZE);
+    assertBlockFilled(heap, p, 0x42, 9 * PAGE_SIZE);
+    assert.equal(heap.realloc(p, 66_000), p); // 9 pages
     heap.check();
-    assert.equal(heap.sizeOf(p), 5 * PAGE_SIZE);
+    assert.equal(heap.sizeOf(p), 9 * PAGE_SIZE);
     assertBlockFilled(heap, p, 0x42);
     // The freed tail pages are free again: the next large block starts there.
-    assert.equal(heap.alloc(40_000), p + 5 * PAGE_SIZE);
+    assert.equal(heap.alloc(72_000), p + 9 * PAGE_SIZE);
     heap.check();
   });
 
   test("grows a large block at the committed end in place by growing the heap", () => {
-    const heap = new Heap({ maxSize: 4 * MIB, initialSize: 40 * KIB }); // exactly 5 data pages
-    const p = heap.alloc(40_000);
-    assert.equal(p + 5 * PAGE_SIZE, committedEnd(heap), "the block ends at the committed end");
+    const heap = new Heap({ maxSize: 4 * MIB, initialSize: 72 * KIB }); // exactly 9 data pages
+    const p = heap.alloc(72_000);
+    assert.equal(p + 9 * PAGE_SIZE, committedEnd(heap), "the block ends at the committed end");
     fillBlock(heap, p, 0x24);
     assert.equal(heap.realloc(p, 200_000), p);
     heap.check();
     assert.equal(heap.sizeOf(p), 25 * PAGE_SIZE);
-    assertBlockFilled(heap, p, 0x24, 5 * PAGE_SIZE);
+    assertBlockFilled(heap, p, 0x24, 9 * PAGE_SIZE);
   });
 
   test("moves a large block whose next pages are in use, preserving contents", () => {
     const heap = new Heap({ maxSize: 4 * MIB, initialSize: 512 * KIB });
-    const p = heap.alloc(40_000);
-    const guard = heap.alloc(40_000);
-    for (let i = 0; i < 40_000; i += 4) heap.u32[(p + i) >>> 2] = i;
+    const p = heap.alloc(72_000);
+    const guard = heap.alloc(72_000);
+    for (let i = 0; i < 72_000; i += 4) heap.u32[(p + i) >>> 2] = i;
     const q = heap.realloc(p, 80_000);
     heap.check();
     assert.notEqual(q, p);
-    for (let i = 0; i < 40_000; i += 4) assert.equal(heap.u32[(q + i) >>> 2], i);
+    for (let i = 0; i < 72_000; i += 4) assert.equal(heap.u32[(q + i) >>> 2], i);
     expectRejected(heap, () => heap.free(p), InvalidAddressError, "ERR_OFFHEAP_INVALID_ADDRESS");
     heap.free(guard);
     heap.free(q);
@@ -220,16 +220,16 @@ describe("realloc", () => {
     heap.check();
     assert.ok(p > 0);
     assert.equal(heap.sizeOf(p), 56);
-    const l = heap.realloc(0, 50_000);
+    const l = heap.realloc(0, 70_000);
     heap.check();
-    assert.equal(heap.sizeOf(l), 7 * PAGE_SIZE);
+    assert.equal(heap.sizeOf(l), 9 * PAGE_SIZE);
   });
 });
 
 describe("sizeOf and bytes", () => {
   test("sizeOf is the class size for small blocks and whole pages for large ones", () => {
     const heap = new Heap({ maxSize: 4 * MIB, initialSize: 64 * KIB });
-    const cases: [number, number][] = [[1, 8], [8, 8], [9, 16], [65, 72], [1000, 1024], [32768, 32768], [32769, 5 * PAGE_SIZE], [65536, 8 * PAGE_SIZE], [65537, 9 * PAGE_SIZE]];
+    const cases: [number, number][] = [[1, 8], [8, 8], [9, 16], [65, 72], [1000, 1024], [32768, 32768], [32769, 36864], [65536, 65536], [65537, 9 * PAGE_SIZE], [73729, 10 * PAGE_SIZE]];
     for (const [n, usable] of cases) {
       const p = heap.alloc(n);
       heap.check();
@@ -253,8 +253,8 @@ describe("sizeOf and bytes", () => {
     for (const len of [25, -1, 2.5, 2 ** 53]) {
       expectRejected(heap, () => heap.bytes(p, len), RangeError, "ERR_OFFHEAP_OUT_OF_RANGE", "Heap.bytes");
     }
-    const l = heap.alloc(40_000);
-    assert.equal(heap.bytes(l).length, 5 * PAGE_SIZE);
+    const l = heap.alloc(72_000);
+    assert.equal(heap.bytes(l).length, 9 * PAGE_SIZE);
     heap.check();
   });
 });
@@ -332,7 +332,7 @@ describe("stats", () => {
     const b = heap.alloc(100);
     const c = heap.alloc(100);
     const d = heap.calloc(5);
-    const l = heap.alloc(40_000);
+    const l = heap.alloc(72_000);
     heap.free(b);
     const r = heap.realloc(c, 120); // 104 -> 120: moves (an alloc and a free)
     assert.notEqual(r, c);
@@ -342,10 +342,10 @@ describe("stats", () => {
     assert.equal(s.allocs, 6);
     assert.equal(s.frees, 2);
     assert.equal(s.liveBlocks, 4);
-    assert.equal(s.liveBytes, 24 + 8 + 120 + 5 * PAGE_SIZE);
-    assert.equal(s.requestedBytes, 24 + 100 + 100 + 5 + 40_000 + 120 + 20);
+    assert.equal(s.liveBytes, 24 + 8 + 120 + 9 * PAGE_SIZE);
+    assert.equal(s.requestedBytes, 24 + 100 + 100 + 5 + 72_000 + 120 + 20);
     assert.equal(s.largeBlocks, 1);
-    assert.equal(s.largeBytes, 5 * PAGE_SIZE);
+    assert.equal(s.largeBytes, 9 * PAGE_SIZE);
     assert.deepEqual(s.classes.map(occupancy), [
       { classIndex: classIndexOf(8), size: 8, spans: 1, liveObjects: 1, freeObjects: CLASS_OBJECTS[classIndexOf(8)]! - 1 },
       { classIndex: classIndexOf(24), size: 24, spans: 1, liveObjects: 1, freeObjects: CLASS_OBJECTS[classIndexOf(24)]! - 1 },
@@ -405,7 +405,7 @@ describe("stats", () => {
   test("is a plain JSON-serializable object", () => {
     const heap = new Heap({ maxSize: 4 * MIB, initialSize: 64 * KIB });
     heap.alloc(10);
-    heap.alloc(50_000);
+    heap.alloc(70_000);
     const s = heap.stats();
     assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
     for (const [k, v] of Object.entries(s)) if (k !== "classes") assert.ok(Number.isFinite(v), `${k} is a finite number`);
@@ -423,7 +423,7 @@ describe("stats", () => {
         heap.free(live.splice(Math.floor(next() * live.length), 1)[0]!);
         frees++;
       } else {
-        const n = next() < 0.97 ? randInt(next, 0, 2000) : randInt(next, 33_000, 90_000);
+        const n = next() < 0.97 ? randInt(next, 0, 2000) : randInt(next, 33_000, 120_000);
         live.push(heap.alloc(n));
         allocs++;
         requested += n;
@@ -469,14 +469,14 @@ describe("trim", () => {
 
   test("trim keeps pages in use and returns only the free tail", () => {
     const heap = new Heap({ maxSize: 16 * MIB, initialSize: 64 * KIB });
-    const keep = heap.alloc(40_000);
+    const keep = heap.alloc(72_000);
     fillBlock(heap, keep, 9);
     const big = heap.alloc(2 * MIB);
     heap.free(big);
     const trimmed = heap.trim();
     heap.check();
     assert.ok(trimmed >= 2 * MIB);
-    assert.ok(committedEnd(heap) >= keep + 5 * PAGE_SIZE);
+    assert.ok(committedEnd(heap) >= keep + 9 * PAGE_SIZE);
     assertBlockFilled(heap, keep, 9);
   });
 

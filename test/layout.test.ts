@@ -7,9 +7,10 @@ import * as layout from "../src/heap/layout.js";
 import { N_CLASSES } from "../src/heap/size-classes.js";
 
 // Fingerprint of the layout constants (header words, cache-list words,
-// descriptor fields, kinds, bins, page and alignment shifts) of each image
-// format version. A change to any of them without a new VERSION fails
-// below. (Changing what a word means without renaming or moving it is not
+// descriptor fields, kinds, bins, page and alignment shifts; from version 9
+// on, the size-class table's length too, which sizes the cache regions) of
+// each image format version. A change to any of them without a new VERSION
+// fails below. (Changing what a word means without renaming or moving it is not
 // caught here: bump VERSION for that too.)
 const KNOWN_LAYOUTS: Record<number, string> = {
   1: "0x3eb1d912", // the first released format: per-class cache lists (HDR_CACHE)
@@ -20,6 +21,7 @@ const KNOWN_LAYOUTS: Record<number, string> = {
   6: "0x317d60d7", // threads: the slot table (HDR_SLOTS, SL_*), the heap lock (HDR_LOCK), HDR_SHARED, cache blocks (KIND_CACHE) (slots.ts)
   7: "0x226a4852", // CC_BASE: a cache list's length at its last fold replaces CC_POPS, so alloc counts nothing (central.ts foldCounts); version 6 images are upgraded (image.ts)
   8: "0x60828e5e", // HDR_F64_LIVE_BOUND: an upper bound of the live bytes since the last peak sample, so the sample sums the counts only above the peak (live-bytes.ts); HDR_CACHE_OBJECTS: the cache lists' cap, 16384 objects in new images; version 6 and 7 images are upgraded, keeping their cap of 4096 (image.ts)
+  9: "0xccb46a40", // 78 size classes, up to 64 KiB (N_CLASSES); HDR_N_CLASSES is the image's own count: version 6 to 8 images keep their 71, their lines past them made inert, and other slots' cache blocks released when opened (image.ts)
 };
 
 const LAYOUT_NAME = /^(HDR_|CC_|D_|KIND_|DESC_|BITMAP_|GRANULE_|G_|WORD_LIVE_BITS$|HEADER_BYTES$|N_BINS$|PAGE_SHIFT$|ALIGN_SHIFT$|MAGIC$)/;
@@ -28,7 +30,7 @@ function fingerprint(): string {
   const entries = Object.entries(layout)
     .filter(([name, value]) => typeof value === "number" && LAYOUT_NAME.test(name))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const text = entries.map(([name, value]) => `${name}=${String(value)}`).join(";");
+  const text = entries.map(([name, value]) => `${name}=${String(value)}`).join(";") + (layout.VERSION >= 9 ? `;N_CLASSES=${N_CLASSES}` : "");
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return "0x" + h.toString(16).padStart(8, "0");
@@ -65,7 +67,7 @@ test("the metadata regions fit: bitmap after the header, descriptors after the b
   assert.equal(layout.G_LIVE_DEBUG & layout.G_LIVE_BIT, layout.G_LIVE_BIT);
   assert.equal(layout.G_FREE & layout.G_LIVE_BIT, 0);
   for (const totalPages of [2, 8, 512, 2048, 262144, 524288]) {
-    const { descOff, cacheOff, firstDataPage } = layout.geometry(totalPages, layout.CACHE_MAX_OBJECTS);
+    const { descOff, cacheOff, firstDataPage } = layout.geometry(totalPages, layout.CACHE_MAX_OBJECTS, N_CLASSES);
     assert.ok(descOff >= layout.BITMAP_OFF + totalPages * layout.BITMAP_BYTES_PER_PAGE, `${totalPages} pages: descriptors after the bitmap`);
     assert.ok(cacheOff >= descOff + totalPages * layout.DESC_BYTES, `${totalPages} pages: cache lists after the descriptors`);
     let words = 0;

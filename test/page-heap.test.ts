@@ -1,5 +1,6 @@
-// The page heap, seen through large blocks: best fit, coalescing with both
-// neighbours, reuse of empty spans, and growth when no free run fits.
+// The page heap, seen through large blocks (over 64 KiB: 9 pages and more):
+// best fit, coalescing with both neighbours, reuse of empty spans, and
+// growth when no free run fits.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Heap, PAGE_SIZE } from "../src/index.js";
@@ -19,26 +20,26 @@ function layout(heap: Heap, counts: number[]): number[] {
 
 describe("best fit", () => {
   test("a request takes the smallest free run that fits, not the first", () => {
-    const heap = new Heap({ maxSize: 8 * MIB, initialSize: MIB });
+    const heap = new Heap({ maxSize: 8 * MIB, initialSize: 2 * MIB }); // a free tail longer than every hole
     //                      guard hole guard hole guard hole guard
-    const [, h12, , h8, , h6] = layout(heap, [5, 12, 5, 8, 5, 6, 5]);
-    for (const h of [h12!, h8!, h6!]) {
+    const [, h24, , h16, , h14] = layout(heap, [13, 24, 13, 16, 13, 14, 13]);
+    for (const h of [h24!, h16!, h14!]) {
       heap.free(h);
       heap.check();
     }
-    assert.equal(heap.alloc(pages(7)), h8, "7 pages go to the 8-page hole");
+    assert.equal(heap.alloc(pages(15)), h16, "15 pages go to the 16-page hole");
     heap.check();
-    assert.equal(heap.alloc(pages(6)), h6, "6 pages go to the 6-page hole");
+    assert.equal(heap.alloc(pages(14)), h14, "14 pages go to the 14-page hole");
     heap.check();
-    assert.equal(heap.alloc(pages(5)), h12, "5 pages go to the 12-page hole, the only one left");
+    assert.equal(heap.alloc(pages(13)), h24, "13 pages go to the 24-page hole, the only one left");
     heap.check();
-    assert.equal(heap.alloc(pages(7)), h12! + pages(5), "its 7-page remainder stayed free");
+    assert.equal(heap.alloc(pages(11)), h24! + pages(13), "its 11-page remainder stayed free");
     heap.check();
   });
 
   test("best fit among runs of 128 pages and more", () => {
     const heap = new Heap({ maxSize: 16 * MIB, initialSize: 5 * MIB });
-    const [, h200, , h140, , h130] = layout(heap, [5, 200, 5, 140, 5, 130, 5]);
+    const [, h200, , h140, , h130] = layout(heap, [9, 200, 9, 140, 9, 130, 9]);
     for (const h of [h200!, h140!, h130!]) heap.free(h);
     heap.check();
     assert.equal(heap.alloc(pages(135)), h140);
@@ -51,7 +52,7 @@ describe("best fit", () => {
 
   test("remainders of long runs are found by later small requests", () => {
     const heap = new Heap({ maxSize: 16 * MIB, initialSize: 5 * MIB });
-    const [, hole] = layout(heap, [5, 300, 5]);
+    const [, hole] = layout(heap, [9, 300, 9]);
     heap.free(hole!);
     assert.equal(heap.alloc(pages(200)), hole);
     assert.equal(heap.alloc(pages(100)), hole! + pages(200), "the 100-page remainder is an exact fit");
@@ -64,17 +65,17 @@ describe("coalescing", () => {
   for (const order of orders) {
     test(`freeing A, B, C in order ${order.map((i) => "ABC"[i]).join(", ")} leaves one run`, () => {
       const heap = new Heap({ maxSize: 8 * MIB, initialSize: MIB });
-      const [, a, b, c] = layout(heap, [5, 5, 6, 7, 5]);
+      const [, a, b, c] = layout(heap, [13, 13, 14, 15, 13]);
       const abc = [a!, b!, c!];
       const freeBefore = heap.stats().freePageBytes;
       for (const i of order) {
         heap.free(abc[i]!);
         heap.check(); // P3: no two free runs are adjacent
       }
-      assert.equal(heap.stats().freePageBytes, freeBefore + pages(18));
-      // Only one run of 18 pages can serve this without growing, and it starts at A.
+      assert.equal(heap.stats().freePageBytes, freeBefore + pages(42));
+      // Only one run of 42 pages can serve this without growing, and it starts at A.
       const committed = heap.stats().committedBytes;
-      assert.equal(heap.alloc(pages(18)), a);
+      assert.equal(heap.alloc(pages(42)), a);
       assert.equal(heap.stats().committedBytes, committed);
       heap.check();
     });
@@ -82,14 +83,14 @@ describe("coalescing", () => {
 
   test("a block freed next to the free tail joins it, and trim returns all of it", () => {
     const heap = new Heap({ maxSize: 8 * MIB, initialSize: MIB });
-    const [g, a, b] = layout(heap, [5, 10, 10]);
+    const [g, a, b] = layout(heap, [13, 10, 10]);
     heap.free(a!);
     heap.free(b!); // joins a's run and the tail run
     heap.check();
     const end = committedEnd(heap);
     const trimmed = heap.trim();
     heap.check();
-    assert.equal(committedEnd(heap), g! + pages(5));
+    assert.equal(committedEnd(heap), g! + pages(13));
     assert.equal(trimmed, end - committedEnd(heap));
   });
 
@@ -118,7 +119,7 @@ describe("coalescing", () => {
       const cached = heap.stats().cachedBytes;
       assert.ok(cached >= 8 * 3072, `${cached} bytes cached`);
       const end = committedEnd(heap);
-      const p = heap.alloc(pages(5)); // a large block
+      const p = heap.alloc(pages(5)); // a 5-page span of its own (the 40 KiB class)
       heap.check();
       if (growable) {
         assert.ok(p >= end, "the block is in grown pages");
@@ -133,8 +134,8 @@ describe("coalescing", () => {
 
 describe("growth when no run fits", () => {
   test("a request larger than every free run grows the heap at its end; the holes stay free", () => {
-    const heap = new Heap({ maxSize: 8 * MIB, initialSize: 256 * KIB, growBy: 0 }); // 32 pages
-    const [a, , b, , tail] = layout(heap, [5, 5, 6, 5, 11]);
+    const heap = new Heap({ maxSize: 8 * MIB, initialSize: 384 * KIB, growBy: 0 }); // 48 pages
+    const [a, , b, , tail] = layout(heap, [9, 9, 10, 9, 11]);
     heap.free(a!);
     heap.free(b!);
     heap.free(tail!); // an 11-page free run at the committed end
@@ -147,8 +148,8 @@ describe("growth when no run fits", () => {
     const q = heap.alloc(pages(20));
     heap.check();
     assert.equal(q, end + pages(1));
-    assert.equal(heap.alloc(pages(5)), a, "holes are still free");
-    assert.equal(heap.alloc(pages(6)), b);
+    assert.equal(heap.alloc(pages(9)), a, "holes are still free");
+    assert.equal(heap.alloc(pages(10)), b);
     heap.check();
   });
 });

@@ -108,13 +108,13 @@ interface Scenario {
   prepare(): { heap: Heap; blocks: Blocks; run: () => void; touched?: number[]; allocates?: number };
 }
 
-/** A large block of `from` pages with a free 6-page run after it, resized in place to `to` pages. */
+/** A large block of `from` pages with a free 10-page run after it, resized in place to `to` pages (large blocks: over 8 pages). */
 function reallocInPlace(from: number, to: number): ReturnType<Scenario["prepare"]> {
   const heap = new Heap({ memory: new SharedArrayBuffer(4 * MIB), initialSize: 2 * MIB });
   const blocks: Blocks = new Map();
   const a = heap.alloc(from * PAGE_SIZE);
-  const gap = heap.alloc(6 * PAGE_SIZE);
-  allocKept(heap, blocks, 5 * PAGE_SIZE);
+  const gap = heap.alloc(10 * PAGE_SIZE);
+  allocKept(heap, blocks, 9 * PAGE_SIZE);
   assert.equal(gap, a + from * PAGE_SIZE);
   heap.free(gap);
   return { heap, blocks, run: () => assert.equal(heap.realloc(a, to * PAGE_SIZE), a), touched: [a] };
@@ -158,9 +158,9 @@ const SCENARIOS: Scenario[] = [
       const heap = new Heap({ memory: new SharedArrayBuffer(4 * MIB), initialSize: 2 * MIB });
       const blocks: Blocks = new Map();
       allocKept(heap, blocks, 2 * PAGE_SIZE);
-      const a = heap.alloc(3 * PAGE_SIZE);
-      const b = allocKept(heap, blocks, 5 * PAGE_SIZE);
-      const c = heap.alloc(4 * PAGE_SIZE);
+      const a = heap.alloc(11 * PAGE_SIZE);
+      const b = allocKept(heap, blocks, 13 * PAGE_SIZE);
+      const c = heap.alloc(12 * PAGE_SIZE);
       allocKept(heap, blocks, 2 * PAGE_SIZE);
       heap.free(a);
       heap.free(c);
@@ -170,11 +170,11 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: "realloc growing a large block in place (pages taken from the free run after it)",
-    prepare: () => reallocInPlace(5, 9),
+    prepare: () => reallocInPlace(9, 13),
   },
   {
     name: "realloc shrinking a large block in place (its tail freed and joined to the run after it)",
-    prepare: () => reallocInPlace(12, 5),
+    prepare: () => reallocInPlace(20, 9),
   },
   {
     name: "frees that overflow a class's cache, then trim (spans emptied and released, the tail cut)",

@@ -125,7 +125,7 @@ describe("stats: the breakdown", () => {
     // backs them with no RAM.
     const heap = new Heap({ initialSize: 4 * MIB, maxSize: 2 ** 31 });
     const totalPages = 2 ** 31 / PAGE_SIZE;
-    const g = geometry(totalPages, CACHE_MAX_OBJECTS);
+    const g = geometry(totalPages, CACHE_MAX_OBJECTS, N_CLASSES);
     const endPage = g.firstDataPage + (heap.stats().committedBytes - heap.stats().metadataBytes) / PAGE_SIZE;
     const whole = g.firstDataPage * PAGE_SIZE - (totalPages - endPage + g.firstDataPage) * 288;
     const before = heap.stats().metadataBytes;
@@ -166,16 +166,16 @@ describe("stats: the breakdown", () => {
 
   test("internal fragmentation: exact for large blocks, each class's average request for small ones", () => {
     const heap = new Heap({ maxSize: 4 * MIB, initialSize: 256 * KIB });
-    heap.alloc(40_000); // 5 pages
+    heap.alloc(72_000); // 9 pages
     let s = heap.stats();
-    assert.equal(s.largeRequestedBytes, 40_000);
-    assert.equal(s.internalFragmentation, 1 - 40_000 / (5 * PAGE_SIZE));
+    assert.equal(s.largeRequestedBytes, 72_000);
+    assert.equal(s.internalFragmentation, 1 - 72_000 / (9 * PAGE_SIZE));
     const a = heap.alloc(33); // class 40
     heap.alloc(40);
     heap.free(a);
     s = heap.stats();
     // one live 40-byte object counted at the class's average request, (33 + 40) / 2
-    assert.equal(s.internalFragmentation, 1 - (40_000 + 36.5) / (5 * PAGE_SIZE + 40));
+    assert.equal(s.internalFragmentation, 1 - (72_000 + 36.5) / (9 * PAGE_SIZE + 40));
     assert.equal(new Heap({ maxSize: MIB }).stats().internalFragmentation, 0, "no live blocks: 0");
   });
 
@@ -233,9 +233,9 @@ describe("stats: peaks", () => {
 
   test("peakLiveBytes is exact for large blocks: each large free is a sample", () => {
     const heap = new Heap({ maxSize: 16 * MIB, initialSize: 64 * KIB });
-    const blocks = [100_000, 40_000, 300_000, 33_000].map((n) => heap.alloc(n));
+    const blocks = [100_000, 72_000, 300_000, 66_000].map((n) => heap.alloc(n));
     for (const p of blocks) heap.free(p);
-    const pages = [100_000, 40_000, 300_000, 33_000].reduce((sum, n) => sum + Math.ceil(n / PAGE_SIZE), 0);
+    const pages = [100_000, 72_000, 300_000, 66_000].reduce((sum, n) => sum + Math.ceil(n / PAGE_SIZE), 0);
     const s = heap.stats();
     assert.equal(s.liveBytes, 0);
     assert.equal(s.peakLiveBytes, pages * PAGE_SIZE);
@@ -261,9 +261,9 @@ describe("stats: peaks", () => {
   test("peakLiveBytes is sampled before a large block shrinks in place", () => {
     const heap = new Heap({ maxSize: 16 * MIB, initialSize: 64 * KIB });
     const big = heap.alloc(300_000);
-    assert.equal(heap.realloc(big, 40_000), big, "shrunk in place");
+    assert.equal(heap.realloc(big, 72_000), big, "shrunk in place");
     const s = heap.stats();
-    assert.equal(s.liveBytes, Math.ceil(40_000 / PAGE_SIZE) * PAGE_SIZE);
+    assert.equal(s.liveBytes, Math.ceil(72_000 / PAGE_SIZE) * PAGE_SIZE);
     assert.equal(s.peakLiveBytes, Math.ceil(300_000 / PAGE_SIZE) * PAGE_SIZE);
   });
 
@@ -336,11 +336,11 @@ describe("stats: peaks", () => {
 describe("formatStats", () => {
   // A small heap whose numbers follow from the size classes and the layout.
   function smallHeap(): Heap {
-    const heap = new Heap({ maxSize: MIB, initialSize: 64 * KIB });
+    const heap = new Heap({ maxSize: MIB, initialSize: 96 * KIB });
     heap.alloc(24);
     const b = heap.alloc(20);
     heap.alloc(100);
-    heap.alloc(40_000);
+    heap.alloc(72_000);
     heap.free(b);
     return heap;
   }
@@ -348,26 +348,26 @@ describe("formatStats", () => {
   test("golden: a small deterministic heap", () => {
     assert.equal(formatStats(smallHeap().stats()), `\
 offheap heap statistics (8 KiB pages)
-  live blocks (in use)             41,088  40.1 KiB  3 blocks, 1 large
-+ free objects in size classes     16,168  15.8 KiB  3,888 bytes of them on cache lists
-+ span tails                           88      88 B  too short for an object
-+ free pages (page heap)            8,192   8.0 KiB
-+ metadata                         14,592  14.3 KiB  header, bitmap, page descriptors, cache lists
-= committed                        80,128  78.3 KiB
-  reserved (address range)      1,048,576   1.0 MiB
-  peak committed                   80,128  78.3 KiB  pages at their peak, metadata as now
-  peak live                        41,112  40.1 KiB  lower bound, sampled on slow paths
-  requested since start            40,144  39.2 KiB
-  fragmentation                     37.3%            1 - live / committed pages
-  internal fragmentation             2.4%            live beyond requested (small: estimated)
-  allocs since start                    4            1 large
+  live blocks (in use)             73,856   72.1 KiB  3 blocks, 1 large
++ free objects in size classes     16,168   15.8 KiB  3,888 bytes of them on cache lists
++ span tails                           88       88 B  too short for an object
++ free pages (page heap)            8,192    8.0 KiB
++ metadata                         15,744   15.4 KiB  header, bitmap, page descriptors, cache lists
+= committed                       114,048  111.4 KiB
+  reserved (address range)      1,048,576    1.0 MiB
+  peak committed                  114,048  111.4 KiB  pages at their peak, metadata as now
+  peak live                        73,880   72.1 KiB  lower bound, sampled on slow paths
+  requested since start            72,144   70.5 KiB
+  fragmentation                     24.9%             1 - live / committed pages
+  internal fragmentation             2.3%             live beyond requested (small: estimated)
+  allocs since start                    4             1 large
   frees since start                     1
 
 size classes:
 class  size  spans  pages  objs/span  live objs  live bytes  free objs  free bytes  cached  util  allocs  frees  requested
     3    24      1      1        341          1          24        340       8,160      84  0.3%       2      1         44
    13   104      1      1         78          1         104         77       8,008      18  1.3%       1      0        100
-large     -      1      5          -          1      40,960          -           -       -     -       1      0     40,000
+large     -      1      9          -          1      73,728          -           -       -     -       1      0     72,000
 (large: one span per block; requested is that of the live blocks)
 `);
   });

@@ -29,7 +29,7 @@ import type { HeapSnapshot } from "../heap/snapshot.js";
  * heap/size-classes.ts's N_CLASSES and heap/layout.ts's MAX_RANGE_BYTES.
  * @internal
  */
-export const SNAPSHOT_LIMITS = { format: "offheap-heap-snapshot", version: 1, nClasses: 71, maxRangeBytes: 2 ** 32 } as const;
+export const SNAPSHOT_LIMITS = { format: "offheap-heap-snapshot", version: 1, nClasses: 78, maxRangeBytes: 2 ** 32 } as const;
 const { format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, nClasses: N_CLASSES, maxRangeBytes: MAX_RANGE_BYTES } = SNAPSHOT_LIMITS;
 
 const COUNT = "a non-negative integer";

@@ -3,7 +3,7 @@
 //
 // Every committed data page is one cell of a canvas, in address order, rows
 // of a power-of-two number of pages. A cell's hue is the object size of the
-// span that owns it (a log scale from 8 B blue to 32 KiB purple), its shade the
+// span that owns it (a log scale from 8 B blue to 64 KiB purple), its shade the
 // span's live objects over its objects; large blocks are slate, free runs
 // light grey. Hovering a span outlines it and shows a tooltip. Beside the
 // map: where the committed pages went, per-class bars of live and free
@@ -58,11 +58,11 @@ function mapLayout(cells: number): MapLayout {
 }
 
 // Hue of a size class's cells: log2 of the object size mapped linearly from
-// 8 B (235, blue) through cyan, green, yellow, orange and red to 32 KiB (290,
-// purple), 25 degrees per doubling, so neighbouring classes differ a little
-// and sizes 4x apart clearly.
+// 8 B (235, blue) through cyan, green, yellow, orange and red to 64 KiB (290,
+// purple), about 23 degrees per doubling, so neighbouring classes differ a
+// little and sizes 4x apart clearly.
 function classHue(objectSize: number): number {
-  const t = Math.min(1, Math.max(0, (Math.log2(objectSize) - 3) / 12));
+  const t = Math.min(1, Math.max(0, (Math.log2(objectSize) - 3) / 13));
   return Math.round((235 - 305 * t + 360) % 360);
 }
 
@@ -178,13 +178,13 @@ function clientData(s: HeapSnapshot, layout: MapLayout): object {
   };
 }
 
-// The class hues from 8 B to 32 KiB, a stop per doubling (CSS interpolates in RGB, so stops must be close).
-const SIZE_GRADIENT = `linear-gradient(90deg, ${Array.from({ length: 13 }, (_, k) => `hsl(${classHue(8 << k)} ${COLOUR.SAT}% 52%)`).join(", ")})`;
+// The class hues from 8 B to 64 KiB, a stop per doubling (CSS interpolates in RGB, so stops must be close).
+const SIZE_GRADIENT = `linear-gradient(90deg, ${Array.from({ length: 14 }, (_, k) => `hsl(${classHue(8 << k)} ${COLOUR.SAT}% 52%)`).join(", ")})`;
 
 function legend(layout: MapLayout, pageSize: number): string {
   const shade = (l: number): string => `hsl(${classHue(64)} ${COLOUR.SAT}% ${l}%)`;
   return `<div class="legend">
-<span class="item"><span class="ramp-box"><span class="ramp" style="background:${SIZE_GRADIENT}"></span><span class="ramp-labels"><span>8 B</span><span>32 KiB</span></span></span>small span: hue = object size</span>
+<span class="item"><span class="ramp-box"><span class="ramp" style="background:${SIZE_GRADIENT}"></span><span class="ramp-labels"><span>8 B</span><span>64 KiB</span></span></span>small span: hue = object size</span>
 <span class="item"><span class="ramp-box"><span class="ramp" style="background:linear-gradient(90deg, ${shade(COLOUR.EMPTY_L)}, ${shade(COLOUR.EMPTY_L - COLOUR.RANGE_L)})"></span><span class="ramp-labels"><span>empty</span><span>full</span></span></span>shade = live / objects</span>
 <span class="item"><span class="swatch" style="background:${COLOUR.large}"></span>large block</span>
 <span class="item"><span class="swatch" style="background:${COLOUR.free}"></span>free pages</span>

@@ -4,7 +4,7 @@
 // fast paths stay in one small class that V8 sees whole.
 //
 // Allocating `size` bytes:
-//  1. size <= 32 KiB: class = CLASS_OF_GRANULE[(size + 7) >>> 3]. Pop the
+//  1. size <= 64 KiB: class = CLASS_OF_GRANULE[(size + 7) >>> 3]. Pop the
 //     class's cache list (a stack of addresses in the metadata; its count
 //     is a header word), make the object's granule G_LIVE in the
 //     allocation bitmap, count the pop, return. About a dozen machine
@@ -12,7 +12,7 @@
 //     write after free cannot steer it (layout.ts).
 //  2. The list is empty: refill it (central.ts) with the free lists of
 //     partial spans, an empty span, or a new span from the page heap.
-//  3. size > 32 KiB: a large block of whole pages, best fit from the page
+//  3. size > 64 KiB: a large block of whole pages, best fit from the page
 //     heap; grow the backing memory when no free run fits.
 //
 // Freeing `addr`:
@@ -37,7 +37,7 @@ const { MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
 const { ALIGN_MASK, BITMAP_W, CC_LIMIT, CC_TOP, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
   DESC_SHIFT, G_FREE, G_LIVE, G_LIVE_DEBUG, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT, HDR_CACHE, HDR_DESC_OFF, HDR_END_PAGE,
-  HDR_CACHE_OBJECTS, HDR_F64_REQUESTED, HDR_FIRST_DATA_PAGE, HDR_TOTAL_PAGES, HEADER_BYTES, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
+  HDR_CACHE_OBJECTS, HDR_F64_REQUESTED, HDR_N_CLASSES, HDR_FIRST_DATA_PAGE, HDR_TOTAL_PAGES, HEADER_BYTES, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
 import { allocLarge, cachedSpan, cacheOverflow, foldCounts, freeLarge, refill, returnLine } from "./central.js";
 import { notePeakLive } from "./live-bytes.js";
 import { granuleState, setGranule } from "./granules.js";
@@ -75,6 +75,8 @@ export class Allocator {
   readonly totalPages: number;
   /** @internal Most objects a cache list holds (Core). */
   readonly cacheObjects: number;
+  /** @internal Classes with cache arrays in this image (Core). */
+  readonly imageClasses: number;
   /** @internal Committed end page, a cache of HDR_END_PAGE (Core). */
   endPage: number;
   /** @internal Growth policy (central.ts acquirePages). */
@@ -126,6 +128,7 @@ export class Allocator {
     const u32 = new Uint32Array(backing.buffer, 0, HEADER_BYTES >>> 2);
     this.totalPages = u32[HDR_TOTAL_PAGES]!;
     this.cacheObjects = u32[HDR_CACHE_OBJECTS]!;
+    this.imageClasses = u32[HDR_N_CLASSES]!;
     this.rangeBytes = this.totalPages * PAGE_SIZE;
     this.descW = u32[HDR_DESC_OFF]! >>> 2;
     this.firstDataPage = u32[HDR_FIRST_DATA_PAGE]!;
@@ -206,13 +209,15 @@ export class Allocator {
 
   private allocLocked(sizeBytes: number, api: string): number {
     let addr: number;
-    if (sizeBytes <= MAX_SMALL_SIZE) {
+    // A class past the image's own (an image made with a shorter table:
+    // layout.ts, HDR_N_CLASSES) has an inert list and is served as pages.
+    const cls = sizeBytes <= MAX_SMALL_SIZE ? CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]! : 0;
+    if (cls !== 0 && cls <= this.imageClasses) {
       // A refilled cache (or one this Heap's stale views could not see
       // before sync) serves the fast path, which pops and counts the block.
       // After the sync, an object on top that the fast path refused is
       // damage (a count past the array, a slot that is not a free object of
       // the class): foldCounts and cachedSpan name it.
-      const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]!;
       const cw = this.cacheW + (cls << CC_SHIFT);
       const u32 = this.u32;
       if (((u32[cw + CC_REQUESTED]! + sizeBytes) | 0) > (u32[cw + CC_SAMPLE_AT]! | 0)) return this.allocSampled(sizeBytes, cw, api);

@@ -72,15 +72,17 @@ const LINE_MASK = (1 << GRANULE_WORD_SHIFT) - 1;
 
 /**
  * Sets up every class's cache list of the slot whose lines start at word
- * `linesW`, empty: its array in the cache region (from word `cacheW`, as geometry() and cacheCapacity() lay it out), its
- * bound, and no profiler countdown. `arraysZero` says the arrays are zero
- * already (a new image's metadata), so their sentinels need no store: each
- * lies in its own page, and the first store to a page costs a page fault
- * (71 of them: more than half of what making a heap cost, 0.6 ms).
+ * `linesW`, empty: for classes 1..nClasses (the image's, HDR_N_CLASSES) its
+ * array in the cache region (from word `cacheW`, as geometry() and
+ * cacheCapacity() lay it out), its bound, and no profiler countdown; the
+ * classes after them inert (initInertLines). `arraysZero` says the arrays
+ * are zero already (a new image's metadata), so their sentinels need no
+ * store: each lies in its own page, and the first store to a page costs a
+ * page fault (71 of them: more than half of what making a heap cost, 0.6 ms).
  */
-export function initCaches(u32: Uint32Array, linesW: number, cacheW: number, totalPages: number, maxObjects: number, arraysZero: boolean): void {
+export function initCaches(u32: Uint32Array, linesW: number, cacheW: number, totalPages: number, maxObjects: number, nClasses: number, arraysZero: boolean): void {
   let w = cacheW;
-  for (let cls = 1; cls <= N_CLASSES; cls++) {
+  for (let cls = 1; cls <= nClasses; cls++) {
     const cw = linesW + (cls << CC_SHIFT);
     const slots = cacheCapacity(cls, totalPages, maxObjects);
     u32[cw + CC_ARRAY] = w;
@@ -89,6 +91,23 @@ export function initCaches(u32: Uint32Array, linesW: number, cacheW: number, tot
     if (!arraysZero) u32[w] = 0; // the sentinel
     setList(u32, cw, 0);
     w += 1 + slots;
+  }
+  initInertLines(u32, linesW, nClasses);
+}
+
+/**
+ * Makes the lines of classes nClasses+1..N_CLASSES of the slot whose lines
+ * start at word `linesW` inert: an empty list of no objects whose sentinel
+ * is the first word of the unused class 0's line (0 forever), so the fast
+ * paths never pop from it nor push to it (its bound is 0).
+ */
+export function initInertLines(u32: Uint32Array, linesW: number, nClasses: number): void {
+  for (let cls = nClasses + 1; cls <= N_CLASSES; cls++) {
+    const cw = linesW + (cls << CC_SHIFT);
+    u32.fill(0, cw, cw + (1 << CC_SHIFT));
+    u32[cw + CC_ARRAY] = linesW;
+    u32[cw + CC_SAMPLE_AT] = SAMPLE_NEVER;
+    setList(u32, cw, 0);
   }
 }
 
@@ -469,7 +488,9 @@ export function flushCache(h: Core, cls: number, keep: number): void {
  */
 export function flushCaches(h: Core): void {
   notePeakLive(h); // emptying the lists lets later frees hide more from the next sample
-  for (let cls = 1; cls <= N_CLASSES; cls++) flushCache(h, cls, 0);
+  // The image's classes: the lines after them are inert (or, in another
+  // slot's block of an older version being released, not there).
+  for (let cls = 1; cls <= h.imageClasses; cls++) flushCache(h, cls, 0);
 }
 
 /**
@@ -559,7 +580,7 @@ export function freeLarge(h: Core, addr: number, cls: number): void {
  * empty spans.
  */
 export function allocCacheBlock(h: Core): number {
-  const n = Math.ceil(cacheBlockBytes(h.totalPages, h.cacheObjects) / PAGE_SIZE);
+  const n = Math.ceil(cacheBlockBytes(h.totalPages, h.cacheObjects, h.imageClasses) / PAGE_SIZE);
   let s = takeRun(h, n);
   if (s === 0 && growFor(h, n)) s = takeRun(h, n);
   if (s === 0) {
@@ -576,7 +597,7 @@ export function allocCacheBlock(h: Core): number {
   u32[dw + D_FREE] = 0;
   const linesW = (s * PAGE_SIZE) >>> 2;
   u32.fill(0, linesW, linesW + CACHE_LINES_WORDS);
-  initCaches(u32, linesW, linesW + CACHE_LINES_WORDS, h.totalPages, h.cacheObjects, false); // pages used before may hold anything
+  initCaches(u32, linesW, linesW + CACHE_LINES_WORDS, h.totalPages, h.cacheObjects, h.imageClasses, false); // pages used before may hold anything
   return linesW;
 }
 

@@ -58,7 +58,7 @@ export function checkHeap(h: Core): void {
       state[p] = checkSmallSpan(h, p, n, seen, cachedIn[p]!);
       if (state[p] === ST_EMPTY) nEmpty++;
     } else if (kind === KIND_CACHE) {
-      if (!blocks.delete(p) || n !== Math.ceil(cacheBlockBytes(h.totalPages, h.cacheObjects) / PAGE_SIZE)) fail("T1", `the cache block at page ${p} (${n} pages) belongs to no slot`);
+      if (!blocks.delete(p) || n !== Math.ceil(cacheBlockBytes(h.totalPages, h.cacheObjects, h.imageClasses) / PAGE_SIZE)) fail("T1", `the cache block at page ${p} (${n} pages) belongs to no slot`);
       if (usedGranules(u32, p, n) !== 0) fail("B1", `the cache block at page ${p} has a granule that is not G_NONE`);
     } else {
       checkLarge(h, p, n);
@@ -150,6 +150,7 @@ function checkCache(h: Core, lines: number, cls: number, seen: Uint32Array, cach
   const n = u32[cw + CC_TOP]! - array;
   const max = u32[cw + CC_MAX]!;
   if (!(n >= 0 && n <= max)) fail("S2", `${what} counts ${n} objects in an array of ${max}`);
+  if (cls > h.imageClasses && (array !== lines || max !== 0)) fail("S2", `${what}: the image has ${h.imageClasses} classes, but this one's list is not inert`);
   if (u32[array] !== 0) fail("S2", `${what}: the sentinel before its array is ${u32[array]}, not 0`);
   // A slot whose thread has not switched to the shared paths yet may carry the trap (slots.ts).
   if (u32[cw + CC_LIMIT] !== max - u32[cw + CC_BASE]! && u32[cw + CC_LIMIT] !== TRAP_LIMIT) {

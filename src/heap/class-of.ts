@@ -26,17 +26,25 @@ export function sizeClassOf(sizeBytes: number): number {
   return CLASS_OF_GRANULE[(sizeBytes + 7) >>> ALIGN_SHIFT]!;
 }
 
-const CLASS_HASH = ((): number => {
+// CLASS_HASHES[k]: FNV-1a hash of classes 1..k of the table.
+const CLASS_HASHES = ((): Uint32Array => {
+  const hashes = new Uint32Array(N_CLASSES + 1);
   let h = 0x811c9dc5;
   for (let c = 1; c <= N_CLASSES; c++) {
     for (const v of [CLASS_SIZE[c]!, CLASS_PAGES[c]!, CLASS_OBJECTS[c]!]) {
       h = Math.imul(h ^ v, 0x01000193) >>> 0;
     }
+    hashes[c] = h;
   }
-  return h;
+  return hashes;
 })();
 
-/** FNV-1a hash of the class table, stored in the image so an image made with another table is refused. */
-export function classHash(): number {
-  return CLASS_HASH;
+/**
+ * FNV-1a hash of the first `nClasses` classes of the table, stored in the
+ * image (HDR_CLASS_HASH beside HDR_N_CLASSES) so that an image made with
+ * another table is refused: one made with the first classes of this one
+ * (an older, shorter table) opens.
+ */
+export function classHash(nClasses: number): number {
+  return CLASS_HASHES[nClasses]!;
 }

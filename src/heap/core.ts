@@ -16,6 +16,8 @@ export interface Core {
   readonly totalPages: number;
   /** Most objects a cache list holds (HDR_CACHE_OBJECTS): with totalPages, the cache lists' geometry. */
   readonly cacheObjects: number;
+  /** Classes with cache arrays in this image (HDR_N_CLASSES): larger classes are served as pages. */
+  readonly imageClasses: number;
   /** Word index of this Heap's slot's cache lines (layout.ts: SL_CACHE). */
   readonly cacheW: number;
   /** This Heap's slot in the slot table (slots.ts). */

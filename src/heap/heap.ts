@@ -68,6 +68,8 @@ import { adoptImageReclaimer, guardPaths, type Reclaimer, refuseClaimedMemory } 
 let attaching: Backing | null = null;
 // Set by Heap.load: the image's slots belong to no thread of this process.
 let freshImage = false;
+// Set by Heap.attach with `attaching`: the image was upgraded, and other slots' cache blocks have its old version's lines (image.ts openImage).
+let oldCaches = false;
 
 /**
  * A heap inside one backing memory. `alloc` returns an address (a byte
@@ -100,7 +102,9 @@ export class Heap extends Allocator {
    */
   constructor(options?: HeapOptions) {
     const attached = attaching;
+    const releaseOwn = oldCaches;
     attaching = null;
+    oldCaches = false;
     // Heap.attach checked the options it passes against its own rules.
     const o = attached === null ? checkHeapOptions("Heap", options, HEAP_OPTION_RULES) : options ?? {};
     const growBy = checkOption("growBy", o.growBy, 0, MAX_RANGE_BYTES, -1);
@@ -110,7 +114,7 @@ export class Heap extends Allocator {
     if (backing === null) {
       const memory = o.memory ?? "wasm";
       const plan = planImage(memory, o.maxSize, o.initialSize);
-      const { firstDataPage } = geometry(plan.totalPages, CACHE_MAX_OBJECTS);
+      const { firstDataPage } = geometry(plan.totalPages, CACHE_MAX_OBJECTS, N_CLASSES);
       backing = openBacking(memory, (firstDataPage + plan.initialPages) * PAGE_SIZE, plan.totalPages * PAGE_SIZE);
       const metadata = new Uint32Array(backing.buffer, 0, firstDataPage * (PAGE_SIZE >>> 2));
       if (typeof memory === "object") metadata.fill(0); // memory the heap created is zero; a user's buffer may hold anything
@@ -121,7 +125,7 @@ export class Heap extends Allocator {
     // An image this thread made, or a copy no other thread runs on: the slot with this thread's id is its.
     const made = attached === null || freshImage || !(backing.buffer instanceof SharedArrayBuffer);
     if (attached === null) extend(this, initialPages);
-    else if (made) releaseOtherSlots(this);
+    else if (made) releaseOtherSlots(this, releaseOwn);
     attachSlot(this, made);
     // The program holds the memory it passed in, and may hand it on (thread-heaps.ts: listMemory).
     if (attached === null ? typeof o.memory === "object" : !freshImage) listMemory(this);
@@ -251,7 +255,11 @@ export class Heap extends Allocator {
       throw new OffheapTypeError(`Heap.attach: memory must be an ArrayBuffer, a SharedArrayBuffer or a WebAssembly.Memory holding a heap image, got ${describe(memory)}`);
     }
     memory = attachableMemory(memory);
-    attaching = openImage(memory, "Heap.attach");
+    // A copy no other thread runs on, as the constructor decides (made).
+    const copy = freshImage || !((memory instanceof WebAssembly.Memory ? memory.buffer : memory) instanceof SharedArrayBuffer);
+    const opened = openImage(memory, "Heap.attach", copy);
+    attaching = opened.backing;
+    oldCaches = opened.oldCaches;
     const heap = new Heap(checked);
     try {
       refuseClaimedMemory(heap, "Heap.attach");

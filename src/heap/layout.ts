@@ -50,6 +50,12 @@
 //
 //   +0  HDR_MAGIC "OFHP"      +1  HDR_VERSION         +2  HDR_PAGE_SHIFT
 //   +3  HDR_N_CLASSES         +4  HDR_CLASS_HASH      +5  HDR_TOTAL_PAGES
+//       HDR_N_CLASSES: the classes this image has cache arrays for, the
+//       first of this build's table (CLASS_HASH hashes them): N_CLASSES
+//       when it was made, 71 in images of versions 6 to 8 (their table
+//       ended at 32 KiB). A class past it has an inert line in every slot
+//       (CC_MAX 0, its array the word of the unused class 0's line, which
+//       stays 0) and is served as whole pages (allocator.ts: allocLocked).
 //   +6  HDR_FIRST_DATA_PAGE   +7  HDR_END_PAGE        +8  HDR_DESC_OFF
 //   +9  HDR_N_EMPTY_SPANS     +10 HDR_LARGE_BLOCKS    +11 HDR_LARGE_PAGES
 //   +12..+15 HDR_BIN_NONEMPTY (bit b set <=> free-run bin b is non-empty)
@@ -110,7 +116,8 @@
 //                          objects on the list, oldest first, so it holds
 //                          CC_TOP - CC_ARRAY objects. Popping an empty list
 //                          reads the sentinel, which the fast path refuses.
-//            +4 CC_MAX     objects the array holds (cacheCapacity)
+//            +4 CC_MAX     objects the array holds (cacheCapacity); 0 for
+//                          a class past HDR_N_CLASSES (inert)
 //            +5 CC_LIMIT   CC_MAX - CC_BASE: free()
 //                          takes its slow path when CC_PUSHES passes it, so
 //                          the list never overflows its array and no count
@@ -206,8 +213,8 @@ export const ALIGN = 1 << ALIGN_SHIFT;
 export const ALIGN_MASK = ALIGN - 1;
 
 export const MAGIC = 0x5048464f; // "OFHP" little-endian
-export const VERSION = 8;
-/** The oldest image version this build opens: version 6 and 7 images are upgraded in place when opened (image.ts upgradeImage). */
+export const VERSION = 9;
+/** The oldest image version this build opens: images of versions 6 to 8 are upgraded in place when opened (image.ts upgradeImage). */
 export const OLDEST_VERSION = 6;
 
 export const HEADER_BYTES = PAGE_SIZE;
@@ -378,27 +385,34 @@ export const CACHE_MAX_OBJECTS = 16384;
 /** CACHE_MAX_OBJECTS of images of versions 6 and 7, which keep their geometry. */
 export const OLD_CACHE_MAX_OBJECTS = 4096;
 
-/** Geometry of a heap whose address range is `totalPages` pages, its lists holding at most `maxObjects`: where the descriptors, the cache lists and the pages begin. */
-export function geometry(totalPages: number, maxObjects: number): { descOff: number; cacheOff: number; firstDataPage: number } {
+/**
+ * Geometry of a heap whose address range is `totalPages` pages, its lists
+ * holding at most `maxObjects`, with cache arrays for classes 1..nClasses
+ * (HDR_N_CLASSES): where the descriptors, the cache lists and the pages begin.
+ */
+export function geometry(totalPages: number, maxObjects: number, nClasses: number): { descOff: number; cacheOff: number; firstDataPage: number } {
   const descOff = BITMAP_OFF + totalPages * BITMAP_BYTES_PER_PAGE;
   const cacheOff = descOff + totalPages * DESC_BYTES;
-  const firstDataPage = Math.ceil((cacheOff + cacheArrayWords(totalPages, maxObjects) * 4) / PAGE_SIZE);
+  const firstDataPage = Math.ceil((cacheOff + cacheArrayWords(totalPages, maxObjects, nClasses) * 4) / PAGE_SIZE);
   return { descOff, cacheOff, firstDataPage };
 }
 
-/** Words of one slot's cache arrays: for each class a sentinel and cacheCapacity objects. */
-export function cacheArrayWords(totalPages: number, maxObjects: number): number {
+/** Words of one slot's cache arrays: for each class up to nClasses a sentinel and cacheCapacity objects. */
+export function cacheArrayWords(totalPages: number, maxObjects: number, nClasses: number): number {
   let words = 0;
-  for (let cls = 1; cls <= N_CLASSES; cls++) words += 1 + cacheCapacity(cls, totalPages, maxObjects);
+  for (let cls = 1; cls <= nClasses; cls++) words += 1 + cacheCapacity(cls, totalPages, maxObjects);
   return words;
 }
+
+/** HDR_N_CLASSES of images of versions 6 to 8: their size-class table, the first 71 classes of this one. */
+export const OLD_N_CLASSES = 71;
 
 /** Words of a slot's cache lines (class 0's line is unused, as in the header). */
 export const CACHE_LINES_WORDS = (N_CLASSES + 1) << CC_SHIFT;
 
 /** Bytes of the cache block of a slot other than slot 0: its lines, then its arrays. */
-export function cacheBlockBytes(totalPages: number, maxObjects: number): number {
-  return (CACHE_LINES_WORDS + cacheArrayWords(totalPages, maxObjects)) * 4;
+export function cacheBlockBytes(totalPages: number, maxObjects: number, nClasses: number): number {
+  return (CACHE_LINES_WORDS + cacheArrayWords(totalPages, maxObjects, nClasses)) * 4;
 }
 
 /** Bin of a free run of `nPages` pages. */

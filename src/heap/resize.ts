@@ -31,7 +31,8 @@ export function resizeBlock(h: Allocator, addr: number, sizeBytes: number, dw: n
   let inPlace = false;
   if (cls !== 0) {
     inPlace = sizeBytes <= MAX_SMALL_SIZE && sizeClassOf(sizeBytes) === cls;
-  } else if (sizeBytes > MAX_SMALL_SIZE) {
+  } else if (sizeBytes > MAX_SMALL_SIZE || sizeClassOf(sizeBytes) > h.imageClasses) {
+    // A size this image serves as pages (past its classes: layout.ts, HDR_N_CLASSES).
     if (resizeLarge(h, addr >>> PAGE_SHIFT, Math.ceil(sizeBytes / PAGE_SIZE))) {
       h.u32[dw + D_USED] = sizeBytes;
       profiler?.resized(addr, sizeBytes);

@@ -238,7 +238,7 @@ export function attachSlot(h: Allocator, made: boolean): void {
   try {
     if (fresh && k !== 0) {
       const w = allocCacheBlock(h);
-      if (w === 0) throw new OutOfMemoryError(`Heap.attach: no room for this thread's cache (${cacheBlockBytes(h.totalPages, h.cacheObjects)} bytes; the heap cannot grow)`);
+      if (w === 0) throw new OutOfMemoryError(`Heap.attach: no room for this thread's cache (${cacheBlockBytes(h.totalPages, h.cacheObjects, h.imageClasses)} bytes; the heap cannot grow)`);
       h.u32[sw + SL_CACHE] = w;
     }
     h.cacheW = h.u32[sw + SL_CACHE]!;
@@ -492,12 +492,14 @@ export function releaseThreadSlot(h: Allocator, threadId: number): boolean {
  * runs on it, so the lock is free and every slot but the first with this
  * thread's id has its caches returned and is freed. (That slot, from the
  * image's own process or another, is consistent data: this thread goes on
- * with its caches.)
+ * with its caches.) With `all`, that slot too unless it is slot 0: an
+ * upgraded image's cache blocks have its old version's lines (image.ts).
  */
-export function releaseOtherSlots(h: Allocator): void {
+export function releaseOtherSlots(h: Allocator, all: boolean): void {
   h.u32[HDR_LOCK] = 0;
   h.u32[HDR_SHARED] = 0;
-  const kept = slotOf(h.u32, h.threadId);
+  const own = slotOf(h.u32, h.threadId);
+  const kept = all && own !== 0 ? -1 : own;
   for (let k = 0; k < MAX_SLOTS; k++) if (k !== kept && h.u32[slotWord(k) + SL_THREAD] !== 0) releaseSlot(h, k);
   for (let k = 0; k < MAX_SLOTS; k++) h.u32[slotWord(k) + SL_FLAGS] = h.u32[slotWord(k) + SL_FLAGS]! & ~SLF_SHARED;
 }

@@ -47,7 +47,7 @@ export interface SmallSpanSnapshot {
   cachedObjects: number;
 }
 
-/** One large block: a request over 32 KiB rounded up to whole pages. */
+/** One large block: a request over 64 KiB (over 32 KiB in an image made by a version before 9) rounded up to whole pages. */
 export interface LargeSpanSnapshot {
   kind: "large";
   startPage: number;

@@ -145,7 +145,7 @@ export interface HeapStats {
   cachedBytes: number;
   /** Bytes at the end of class spans too short for one more object. */
   spanTailBytes: number;
-  /** Live large blocks (over 32 KiB, and the heap profiler's samples, which get pages of their own). */
+  /** Live large blocks (over 64 KiB, and the heap profiler's samples, which get pages of their own). */
   largeBlocks: number;
   /** Bytes of the live large blocks, in whole pages (part of liveBytes). */
   largeBytes: number;
@@ -322,13 +322,13 @@ const OS_PAGE = 4096;
 // memory it makes, as the rest of metadataFor does.)
 function unwrittenCacheBytes(h: Core): number {
   const u32 = h.u32;
-  const { cacheOff } = geometry(h.totalPages, h.cacheObjects);
+  const { cacheOff } = geometry(h.totalPages, h.cacheObjects, h.imageClasses);
   const first = Math.ceil(cacheOff / OS_PAGE); // the first OS page wholly in the region
   const end = (h.firstDataPage * PAGE_SIZE) / OS_PAGE;
   let written = 0;
   let next = first; // OS pages below it are counted already
   let w = cacheOff / 4; // the sentinel of class 1's array; its slots follow
-  for (let cls = 1; cls <= N_CLASSES; cls++) {
+  for (let cls = 1; cls <= h.imageClasses; cls++) {
     const slots = cacheCapacity(cls, h.totalPages, h.cacheObjects);
     let top = 0;
     while (top < slots && u32[w + top + 1] !== 0) top++;

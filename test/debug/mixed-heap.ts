@@ -33,9 +33,9 @@ export function mixedHeap(seed: number): MixedHeap {
   const large = new Map<number, number>();
   const a = heap.alloc(100_000);
   const b = heap.alloc(300_000);
-  const c = heap.alloc(50_000);
+  const c = heap.alloc(80_000);
   heap.free(b);
-  large.set(a, 100_000).set(c, 50_000);
+  large.set(a, 100_000).set(c, 80_000);
   // Frees before trim() end on span free lists (trim flushes the cache
   // lists and releases empty spans); frees after it stay on cache lists.
   freeSome(heap, live, next, 0.3);
