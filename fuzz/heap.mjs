@@ -214,8 +214,10 @@ export function heapProgram(p, steps, { debug }) {
     } catch (e) {
       // A shared copy may have a Heap of this thread on it through an object
       // not listed (thread-heaps.ts), so this thread takes a slot of its own,
-      // whose cache block a full heap that cannot grow has no room for.
+      // whose cache block a full heap that cannot grow has no room for: the
+      // attach fails, and neither image changed.
       if (!(e instanceof OutOfMemoryError && copy instanceof SharedArrayBuffer && /no room for this thread's cache/.test(e.message))) throw e;
+      sameImage(before, copy, "attach a copy that failed: the copy");
       sameImage(before, heap.buffer, "attach a copy: the original");
       return;
     }

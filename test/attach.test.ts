@@ -3,7 +3,7 @@
 // the image attached elsewhere behaves exactly like the original.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { DoubleFreeError, Heap, HeapCorruptionError, InvalidAddressError, InvalidImageError, OffheapRangeError, OffheapTypeError, PAGE_SIZE } from "../src/index.js";
+import { DoubleFreeError, Heap, HeapCorruptionError, InvalidAddressError, InvalidImageError, OutOfMemoryError, OffheapRangeError, OffheapTypeError, PAGE_SIZE } from "../src/index.js";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -346,6 +346,29 @@ function assertSingleBlocks(heap: Heap): number[] {
   }
   return blocks;
 }
+
+describe("attach to a shared copy of a full heap", () => {
+  test("when this thread cannot take its slot back, the new slot's cache block does not fit: OutOfMemoryError, the copy unchanged", () => {
+    // Past this task's budget of listed memories (thread-heaps.ts), a Heap of this
+    // thread may be on the copy through an object it does not know, so the copy's
+    // slot of this thread is not taken back and attach needs a slot of its own.
+    for (let i = 0; i < 300; i++) void new Heap({ maxSize: MIB }).buffer;
+    const heap = new Heap({ maxSize: 8 * MIB });
+    for (const size of [100_000, 3000, 24]) {
+      try {
+        for (;;) heap.alloc(size);
+      } catch (e) {
+        if (!(e instanceof OutOfMemoryError)) throw e;
+      }
+    }
+    const copy = new SharedArrayBuffer(heap.buffer.byteLength);
+    new Uint8Array(copy).set(new Uint8Array(heap.buffer));
+    const before = new Uint8Array(copy).slice();
+    expectError(() => Heap.attach(copy), OutOfMemoryError, "ERR_OFFHEAP_OUT_OF_MEMORY", /no room for this thread's cache/);
+    assertSameBytes(new Uint8Array(copy), before, "the copy after the failed attach");
+    heap.check();
+  });
+});
 
 describe("attach upgrades an image of an older version", () => {
   test("version 8 (71 size classes): Heap.load opens it with its blocks; sizes past its classes are served as pages, in it and after a save", async () => {

@@ -196,6 +196,34 @@ export function initSlots(u32: Uint32Array): void {
   u32[slotWord(0) + SL_CACHE] = HDR_CACHE;
 }
 
+// True if every slot in use but h's belongs to h's thread.
+function ownSlotsOnly(h: Allocator): boolean {
+  for (let k = 0; k < MAX_SLOTS; k++) if (k !== h.slot && slotInUse(h.u32, k) && h.u32[slotWord(k) + SL_THREAD] !== h.threadId + 1) return false;
+  return true;
+}
+
+// A cache block for the slot at word sw that `h` claimed (the caller holds
+// the lock, unless `lock`: then this takes it, and frees the slot if no
+// block comes, nothing else of the slot written yet); throws
+// OutOfMemoryError when none fits.
+function takeCacheBlock(h: Allocator, sw: number, lock: boolean): number {
+  let w = 0;
+  try {
+    if (lock) h.lockHeap();
+    try {
+      w = allocCacheBlock(h);
+    } finally {
+      if (lock) h.unlockHeap();
+    }
+  } finally {
+    if (lock && w === 0) Atomics.store(h.u32, sw + SL_THREAD, 0);
+  }
+  if (w === 0) {
+    throw new OutOfMemoryError(`Heap.attach: no room for this thread's cache (${cacheBlockBytes(h.totalPages, h.cacheObjects, h.imageClasses)} bytes; the heap cannot grow)`);
+  }
+  return w;
+}
+
 /**
  * Gives `h` the slot of its thread's Heaps on its image, claiming a free one
  * if there are none (taking the lock itself). `made`: the image is one this
@@ -226,6 +254,11 @@ export function attachSlot(h: Allocator, made: boolean): void {
   if (k < 0) throw new OffheapRangeError(`Heap.attach: ${MAX_SLOTS} threads use the heap already, the most it holds; detach() or releaseThread() one first`);
   h.slot = k;
   const sw = slotWord(k);
+  // A slot of its own needs a cache block. Where every other slot in use is
+  // this thread's, no other thread runs on the image: the block is taken
+  // first, so that a heap with no room for it throws before sharing starts
+  // (startSharing writes HDR_SHARED and the traps of the other slots).
+  const early = fresh && k !== 0 && ownSlotsOnly(h) ? takeCacheBlock(h, sw, true) : 0;
   try {
     // First make every running thread leave the plain paths; nothing
     // else of the image may change before they have.
@@ -236,11 +269,7 @@ export function attachSlot(h: Allocator, made: boolean): void {
     throw e;
   }
   try {
-    if (fresh && k !== 0) {
-      const w = allocCacheBlock(h);
-      if (w === 0) throw new OutOfMemoryError(`Heap.attach: no room for this thread's cache (${cacheBlockBytes(h.totalPages, h.cacheObjects, h.imageClasses)} bytes; the heap cannot grow)`);
-      h.u32[sw + SL_CACHE] = w;
-    }
+    if (fresh && k !== 0) h.u32[sw + SL_CACHE] = early !== 0 ? early : takeCacheBlock(h, sw, false);
     h.cacheW = h.u32[sw + SL_CACHE]!;
     h.attaching = false;
     const id = joinImage(h, key);
