@@ -299,10 +299,11 @@ describe("attach to a copy of the image", () => {
 
 // Version 8 images (71 size classes, up to 32 KiB) made by the build at
 // 3c12147 with test/fixtures/make-v8-images.mjs, saved with Heap.save:
-// v8-single, 400 blocks of 1 B to 70 KB filled by fixtureByte, every third
-// freed, the rest in the u32 array of root "index"; v8-worker, saved while a
-// worker held a slot whose cache lists held the blocks it freed, its other
-// blocks in root "index" (its slot i, for even i).
+// v8-single, 400 blocks of 1 B to 70 KB (block i of v8Size(i) bytes, byte j
+// holding (31i + 7j) & 255), every third freed, the rest in the u32 array of
+// root "index"; v8-worker, saved while a worker held a slot whose cache lists
+// held the blocks it freed, its other blocks in root "index" (its slot i,
+// for even i, of WORKER_SIZES[i % 6] bytes, byte j holding (13i + j) & 255).
 const FIXTURES = fileURLToPath(new URL("../../test/fixtures/", import.meta.url)); // build/test/ -> test/fixtures/
 const V8_SIZES = [1, 8, 24, 100, 500, 1000, 3000, 9000, 20000, 32768, 32816, 40000, 70000];
 const v8Size = (i: number) => V8_SIZES[i % 13]! + (i % 7) * 8;
