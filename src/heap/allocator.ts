@@ -31,7 +31,7 @@ import { HeapCorruptionError, OffheapRangeError, OffheapTypeError, OutOfMemoryEr
 import type { Backing } from "../memory/backing.js";
 import { createViews, viewLength } from "../memory/views.js";
 import * as classof from "./class-of.js";
-const { CLASS_OF_GRANULE } = classof;
+const { CLASS_OF_GRANULE, imageClassOf } = classof;
 import * as sizeclasses from "./size-classes.js";
 const { MAX_SMALL_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
@@ -211,8 +211,8 @@ export class Allocator {
     let addr: number;
     // A class past the image's own (an image made with a shorter table:
     // layout.ts, HDR_N_CLASSES) has an inert list and is served as pages.
-    const cls = sizeBytes <= MAX_SMALL_SIZE ? CLASS_OF_GRANULE[(sizeBytes + 7) >>> 3]! : 0;
-    if (cls !== 0 && cls <= this.imageClasses) {
+    const cls = imageClassOf(this.imageClasses, sizeBytes);
+    if (cls !== 0) {
       // A refilled cache (or one this Heap's stale views could not see
       // before sync) serves the fast path, which pops and counts the block.
       // After the sync, an object on top that the fast path refused is

@@ -55,10 +55,10 @@
 import * as sizeclasses from "./size-classes.js";
 const { CLASS_OBJECTS, CLASS_PAGES, CLASS_SIZE, N_CLASSES } = sizeclasses;
 import * as layout from "./layout.js";
-const { ALIGN_MASK, BITMAP_W, cacheCapacity, CC_ARRAY, CC_BASE, CC_LIMIT, CC_MAX, CC_TOP, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
+const { ALIGN_MASK, BITMAP_W, CC_ARRAY, CC_BASE, CC_LIMIT, CC_MAX, CC_TOP, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
   D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, G_FREE, G_LIVE, HDR_CLASS_USED, HDR_EMPTY, HDR_F64_CLASS_ALLOCS,
   HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_FREE_PAGES,
-  HDR_END_PAGE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_CACHE, KIND_LARGE, KIND_SMALL, CACHE_LINES_WORDS, cacheBlockBytes,
+  HDR_END_PAGE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_LARGE, KIND_SMALL,
   GRANULE_WORD_SHIFT, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
 import { hex } from "../errors.js";
 import type { Core } from "./core.js";
@@ -69,47 +69,6 @@ import { moveLiveBound, notePeakLive } from "./live-bytes.js";
 
 /** Offset bits of an address in its line: the 128 bytes whose granules one allocation-bitmap word holds. */
 const LINE_MASK = (1 << GRANULE_WORD_SHIFT) - 1;
-
-/**
- * Sets up every class's cache list of the slot whose lines start at word
- * `linesW`, empty: for classes 1..nClasses (the image's, HDR_N_CLASSES) its
- * array in the cache region (from word `cacheW`, as geometry() and
- * cacheCapacity() lay it out), its bound, and no profiler countdown; the
- * classes after them inert (initInertLines). `arraysZero` says the arrays
- * are zero already (a new image's metadata), so their sentinels need no
- * store: each lies in its own page, and the first store to a page costs a
- * page fault (71 of them: more than half of what making a heap cost, 0.6 ms).
- */
-export function initCaches(u32: Uint32Array, linesW: number, cacheW: number, totalPages: number, maxObjects: number, nClasses: number, arraysZero: boolean): void {
-  let w = cacheW;
-  for (let cls = 1; cls <= nClasses; cls++) {
-    const cw = linesW + (cls << CC_SHIFT);
-    const slots = cacheCapacity(cls, totalPages, maxObjects);
-    u32[cw + CC_ARRAY] = w;
-    u32[cw + CC_MAX] = slots;
-    u32[cw + CC_SAMPLE_AT] = SAMPLE_NEVER;
-    if (!arraysZero) u32[w] = 0; // the sentinel
-    setList(u32, cw, 0);
-    w += 1 + slots;
-  }
-  initInertLines(u32, linesW, nClasses);
-}
-
-/**
- * Makes the lines of classes nClasses+1..N_CLASSES of the slot whose lines
- * start at word `linesW` inert: an empty list of no objects whose sentinel
- * is the first word of the unused class 0's line (0 forever), so the fast
- * paths never pop from it nor push to it (its bound is 0).
- */
-export function initInertLines(u32: Uint32Array, linesW: number, nClasses: number): void {
-  for (let cls = nClasses + 1; cls <= N_CLASSES; cls++) {
-    const cw = linesW + (cls << CC_SHIFT);
-    u32.fill(0, cw, cw + (1 << CC_SHIFT));
-    u32[cw + CC_ARRAY] = linesW;
-    u32[cw + CC_SAMPLE_AT] = SAMPLE_NEVER;
-    setList(u32, cw, 0);
-  }
-}
 
 /** Growth policy read by acquirePages: grow ahead once used pages exceed this share of committed pages. */
 export interface GrowAhead {
@@ -150,6 +109,20 @@ export function acquirePages(h: Core & GrowAhead, n: number): number {
   return s;
 }
 
+/**
+ * Makes pages [s, s+n) one span of `kind`, of class cls (0 but for a small
+ * span), with `used` in D_USED and no free list.
+ */
+export function describeSpan(h: Core, s: number, n: number, kind: number, cls: number, used: number): void {
+  claimPages(h, s, n, cls);
+  const u32 = h.u32;
+  const dw = h.descW + (s << DESC_SHIFT);
+  u32[dw + D_NPAGES] = n;
+  u32[dw + D_KIND] = kind; // the kind last: a start page with a kind is whole (repair.ts)
+  u32[dw + D_USED] = used;
+  u32[dw + D_FREE] = 0;
+}
+
 /** Sets owner and class of pages [s, s+n): class 0 for large blocks. */
 function claimPages(h: Core, s: number, n: number, cls: number): void {
   const u32 = h.u32;
@@ -169,15 +142,9 @@ function claimPages(h: Core, s: number, n: number, cls: number): void {
  */
 function initSpan(h: Core, s: number, cls: number, slot: number, room: number): number {
   const u32 = h.u32;
-  const n = CLASS_PAGES[cls]!;
-  claimPages(h, s, n, cls);
-  const dw = h.descW + (s << DESC_SHIFT);
   const objects = CLASS_OBJECTS[cls]!;
   const take = Math.min(objects, room);
-  u32[dw + D_NPAGES] = n;
-  u32[dw + D_KIND] = KIND_SMALL; // the kind last: a start page with a kind is whole (repair.ts)
-  u32[dw + D_USED] = take;
-  u32[dw + D_FREE] = 0;
+  describeSpan(h, s, CLASS_PAGES[cls]!, KIND_SMALL, cls, take);
   const size = CLASS_SIZE[cls]!;
   const base = s * PAGE_SIZE;
   for (let i = 0, a = base + (take - 1) * size; i < take; i++, a -= size) u32[slot + i] = a;
@@ -186,7 +153,7 @@ function initSpan(h: Core, s: number, cls: number, slot: number, room: number): 
     const last = base + (objects - 1) * size;
     for (let a = first; a < last; a += size) u32[a >>> 2] = a + size;
     u32[last >>> 2] = 0;
-    u32[dw + D_FREE] = first;
+    u32[h.descW + (s << DESC_SHIFT) + D_FREE] = first;
     linkFront(h, HDR_PARTIAL + cls, s);
   }
   markFreeObjects(u32, base, size, objects);
@@ -382,7 +349,7 @@ export function cacheLength(u32: Uint32Array, cw: number): number {
 }
 
 // Makes the list at line cw the n objects in its array's slots 1..n, its base, and sets the push bound (its counts are folded).
-function setList(u32: Uint32Array, cw: number, n: number): void {
+export function setList(u32: Uint32Array, cw: number, n: number): void {
   u32[cw + CC_TOP] = u32[cw + CC_ARRAY]! + n;
   u32[cw + CC_BASE] = n;
   u32[cw + CC_LIMIT] = u32[cw + CC_MAX]! - n;
@@ -528,13 +495,8 @@ export function allocLarge(h: Core & GrowAhead, sizeBytes: number): number {
   const n = Math.ceil(sizeBytes / PAGE_SIZE);
   const s = acquirePages(h, n);
   if (s === 0) return 0;
-  claimPages(h, s, n, 0);
+  describeSpan(h, s, n, KIND_LARGE, 0, sizeBytes);
   const u32 = h.u32;
-  const dw = h.descW + (s << DESC_SHIFT);
-  u32[dw + D_NPAGES] = n;
-  u32[dw + D_KIND] = KIND_LARGE; // the kind last: a start page with a kind is whole (repair.ts)
-  u32[dw + D_USED] = sizeBytes;
-  u32[dw + D_FREE] = 0;
   const addr = s * PAGE_SIZE;
   setGranule(u32, addr, G_LIVE);
   u32[HDR_LARGE_BLOCKS] = u32[HDR_LARGE_BLOCKS]! + 1;
@@ -570,43 +532,4 @@ export function freeLarge(h: Core, addr: number, cls: number): void {
   u32[HDR_LARGE_BLOCKS] = u32[HDR_LARGE_BLOCKS]! - 1;
   u32[HDR_LARGE_PAGES] = u32[HDR_LARGE_PAGES]! - n;
   freeRun(h, s, n);
-}
-
-/**
- * Takes pages for a slot's cache block (slots.ts) and sets up its caches,
- * empty; returns the word index of its lines, or 0 if no pages fit. It does
- * not flush caches to make room (the caller has no slot yet, and other
- * threads' caches are theirs): a free run, else growth, else released
- * empty spans.
- */
-export function allocCacheBlock(h: Core): number {
-  const n = Math.ceil(cacheBlockBytes(h.totalPages, h.cacheObjects, h.imageClasses) / PAGE_SIZE);
-  let s = takeRun(h, n);
-  if (s === 0 && growFor(h, n)) s = takeRun(h, n);
-  if (s === 0) {
-    releaseEmptySpans(h);
-    s = takeRun(h, n);
-  }
-  if (s === 0) return 0;
-  claimPages(h, s, n, 0);
-  const u32 = h.u32;
-  const dw = h.descW + (s << DESC_SHIFT);
-  u32[dw + D_NPAGES] = n;
-  u32[dw + D_KIND] = KIND_CACHE; // the kind last: a start page with a kind is whole (repair.ts)
-  u32[dw + D_USED] = 0;
-  u32[dw + D_FREE] = 0;
-  const linesW = (s * PAGE_SIZE) >>> 2;
-  u32.fill(0, linesW, linesW + CACHE_LINES_WORDS);
-  initCaches(u32, linesW, linesW + CACHE_LINES_WORDS, h.totalPages, h.cacheObjects, h.imageClasses, false); // pages used before may hold anything
-  return linesW;
-}
-
-/** Returns the cache block whose lines start at word `linesW` to the page heap (its caches are empty). */
-export function freeCacheBlock(h: Core, linesW: number): void {
-  const s = (linesW << 2) / PAGE_SIZE;
-  const dw = h.descW + (s << DESC_SHIFT);
-  if (!Number.isInteger(s) || h.u32[dw + D_KIND] !== KIND_CACHE || h.u32[dw + D_OWNER] !== s) {
-    damaged("T1", `a slot names its cache block at ${hex(linesW << 2)}, which is not one`);
-  }
-  freeRun(h, s, h.u32[dw + D_NPAGES]!);
 }

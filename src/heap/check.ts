@@ -21,6 +21,7 @@ import { granuleState, usedGranules } from "./granules.js";
 import { walkSpans } from "./page-heap.js";
 import { heapStats } from "./stats.js";
 import { slotCacheLines, slotReady, TRAP_LIMIT } from "./slots.js";
+import { isInertLine } from "./cache-lines.js";
 
 // What the tiling walk found at each start page, compared with the lists.
 const ST_FREE = 1;
@@ -150,7 +151,7 @@ function checkCache(h: Core, lines: number, cls: number, seen: Uint32Array, cach
   const n = u32[cw + CC_TOP]! - array;
   const max = u32[cw + CC_MAX]!;
   if (!(n >= 0 && n <= max)) fail("S2", `${what} counts ${n} objects in an array of ${max}`);
-  if (cls > h.imageClasses && (array !== lines || max !== 0)) fail("S2", `${what}: the image has ${h.imageClasses} classes, but this one's list is not inert`);
+  if (cls > h.imageClasses && !isInertLine(u32, lines, cls)) fail("S2", `${what}: the image has ${h.imageClasses} classes, but this one's list is not inert`);
   if (u32[array] !== 0) fail("S2", `${what}: the sentinel before its array is ${u32[array]}, not 0`);
   // A slot whose thread has not switched to the shared paths yet may carry the trap (slots.ts).
   if (u32[cw + CC_LIMIT] !== max - u32[cw + CC_BASE]! && u32[cw + CC_LIMIT] !== TRAP_LIMIT) {

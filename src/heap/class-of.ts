@@ -26,6 +26,18 @@ export function sizeClassOf(sizeBytes: number): number {
   return CLASS_OF_GRANULE[(sizeBytes + 7) >>> ALIGN_SHIFT]!;
 }
 
+/**
+ * Size class that serves a request of `sizeBytes` (a non-negative integer)
+ * in an image with cache arrays for classes 1..imageClasses
+ * (layout.ts: HDR_N_CLASSES); 0 if the image serves it as whole pages: a
+ * size past the table, or past the image's own classes (an older table's).
+ */
+export function imageClassOf(imageClasses: number, sizeBytes: number): number {
+  if (sizeBytes > MAX_SMALL_SIZE) return 0;
+  const cls = CLASS_OF_GRANULE[(sizeBytes + 7) >>> ALIGN_SHIFT]!;
+  return cls <= imageClasses ? cls : 0;
+}
+
 // CLASS_HASHES[k]: FNV-1a hash of classes 1..k of the table.
 const CLASS_HASHES = ((): Uint32Array => {
   const hashes = new Uint32Array(N_CLASSES + 1);

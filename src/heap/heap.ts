@@ -9,7 +9,7 @@
 //
 // Glossary (as DESIGN.md): a page is 8 KiB; a span is a run of pages with
 // one owner (a size class, one large block, or the free pool); a size class
-// is one of 71 object sizes from 8 B to 32 KiB (size-classes.ts, generated);
+// is one of 78 object sizes from 8 B to 64 KiB (size-classes.ts, generated);
 // the page heap (page-heap.ts) finds, splits and coalesces runs of pages;
 // the central lists (central.ts) hold each class's spans; the allocation
 // list of a class is its local cache, the objects the fast paths pop and push.
@@ -18,7 +18,8 @@
 //
 // Files: layout.ts (the image), granules.ts (the allocation bitmap),
 // page-heap.ts (runs of pages, the span walker), central.ts (spans of each
-// class, cache lists, large blocks), lists.ts (span lists), blocks.ts (live
+// class, cache lists, large blocks), cache-lines.ts (where a slot's cache
+// lines and arrays lie), lists.ts (span lists), blocks.ts (live
 // blocks), check.ts and validate.ts (invariants, argument checks), stats.ts
 // and snapshot.ts (what the image holds), image.ts and image-file.ts (its
 // header and files), debug.ts and debug-trailer.ts (debug mode), profile.ts
@@ -68,7 +69,9 @@ import { adoptImageReclaimer, guardPaths, type Reclaimer, refuseClaimedMemory } 
 let attaching: Backing | null = null;
 // Set by Heap.load: the image's slots belong to no thread of this process.
 let freshImage = false;
-// Set by Heap.attach with `attaching`: the image was upgraded, and other slots' cache blocks have its old version's lines (image.ts openImage).
+// Set by Heap.attach with `attaching`: the image is a copy no other thread runs on (Heap.load's, or in an unshared buffer);
+// and it was upgraded, other slots' cache blocks having its old version's lines (image.ts openImage).
+let attachingCopy = false;
 let oldCaches = false;
 
 /**
@@ -102,9 +105,10 @@ export class Heap extends Allocator {
    */
   constructor(options?: HeapOptions) {
     const attached = attaching;
+    const copy = attachingCopy;
     const releaseOwn = oldCaches;
     attaching = null;
-    oldCaches = false;
+    attachingCopy = oldCaches = false;
     // Heap.attach checked the options it passes against its own rules.
     const o = attached === null ? checkHeapOptions("Heap", options, HEAP_OPTION_RULES) : options ?? {};
     const growBy = checkOption("growBy", o.growBy, 0, MAX_RANGE_BYTES, -1);
@@ -123,7 +127,7 @@ export class Heap extends Allocator {
     }
     super(backing, growAt, growBy);
     // An image this thread made, or a copy no other thread runs on: the slot with this thread's id is its.
-    const made = attached === null || freshImage || !(backing.buffer instanceof SharedArrayBuffer);
+    const made = attached === null || copy;
     if (attached === null) extend(this, initialPages);
     else if (made) releaseOtherSlots(this, releaseOwn);
     attachSlot(this, made);
@@ -255,10 +259,10 @@ export class Heap extends Allocator {
       throw new OffheapTypeError(`Heap.attach: memory must be an ArrayBuffer, a SharedArrayBuffer or a WebAssembly.Memory holding a heap image, got ${describe(memory)}`);
     }
     memory = attachableMemory(memory);
-    // A copy no other thread runs on, as the constructor decides (made).
     const copy = freshImage || !((memory instanceof WebAssembly.Memory ? memory.buffer : memory) instanceof SharedArrayBuffer);
     const opened = openImage(memory, "Heap.attach", copy);
     attaching = opened.backing;
+    attachingCopy = copy;
     oldCaches = opened.oldCaches;
     const heap = new Heap(checked);
     try {

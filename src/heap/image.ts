@@ -6,11 +6,12 @@ import { InvalidImageError, OffheapRangeError } from "../errors.js";
 import { type Backing, type MemoryOption, openBacking, refreshShared, WASM_PAGE_SIZE } from "../memory/backing.js";
 import { classHash } from "./class-of.js";
 import { checkOption, defaultMaxSize } from "./validate.js";
-import { cacheLength, initCaches, initInertLines } from "./central.js";
+import { cacheLength } from "./central.js";
+import { initCaches, initInertLines, isInertLine } from "./cache-lines.js";
 import { initSlots, slotCacheLines } from "./slots.js";
 import {
   CACHE_MAX_OBJECTS, CACHE_MIN_OBJECTS, CC_ARRAY, CC_BASE, CC_MAX, CC_PUSHES, CC_SHIFT, cacheCapacity, geometry, HDR_CACHE, HDR_CACHE_OBJECTS, HDR_CLASS_HASH, HDR_DESC_OFF, HDR_END_PAGE, HDR_F64_LIVE_BOUND, HDR_FIRST_DATA_PAGE, HDR_MAGIC, HDR_N_CLASSES, HDR_PAGE_SHIFT,
-  CC_TOP, HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, MAGIC, MAX_RANGE_BYTES, OLD_CACHE_MAX_OBJECTS, OLD_N_CLASSES, OLDEST_VERSION, PAGE_SHIFT, PAGE_SIZE, VERSION,
+  HDR_TOTAL_PAGES, HDR_VERSION, HEADER_BYTES, MAGIC, MAX_RANGE_BYTES, OLD_CACHE_MAX_OBJECTS, OLD_N_CLASSES, OLDEST_VERSION, PAGE_SHIFT, PAGE_SIZE, VERSION,
 } from "./layout.js";
 import { N_CLASSES } from "./size-classes.js";
 
@@ -55,8 +56,7 @@ export function imageProblem(u32: Uint32Array, byteLength: number): string {
   }
   // Older versions left the lines past their table zero (upgradeImage makes them inert).
   for (let cls = nClasses + 1; version === VERSION && cls <= N_CLASSES; cls++) {
-    const cw = HDR_CACHE + (cls << CC_SHIFT);
-    if (u32[cw + CC_ARRAY] !== HDR_CACHE || u32[cw + CC_TOP] !== HDR_CACHE || u32[cw + CC_MAX] !== 0) return `class ${cls}, past the image's ${nClasses} classes, has a cache list`;
+    if (!isInertLine(u32, HDR_CACHE, cls)) return `class ${cls}, past the image's ${nClasses} classes, has a cache list`;
   }
   const end = u32[HDR_END_PAGE]!;
   if (end < firstDataPage || end > total) return `committed end page ${end} is outside [${firstDataPage}, ${total}]`;

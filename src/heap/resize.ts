@@ -3,8 +3,7 @@
 
 import type { Allocator } from "./allocator.js";
 import type { Core } from "./core.js";
-import { sizeClassOf } from "./class-of.js";
-import { MAX_SMALL_SIZE } from "./size-classes.js";
+import { imageClassOf } from "./class-of.js";
 import { D_CLASS, D_USED, G_LIVE, G_LIVE_DEBUG, HDR_F64_REQUESTED, PAGE_SHIFT, PAGE_SIZE } from "./layout.js";
 import { resizeLarge } from "./page-heap.js";
 import { granuleState, setGranule } from "./granules.js";
@@ -29,10 +28,10 @@ export function resizeBlock(h: Allocator, addr: number, sizeBytes: number, dw: n
   const u32 = h.u32;
   const cls = u32[dw + D_CLASS]!;
   let inPlace = false;
+  const want = imageClassOf(h.imageClasses, sizeBytes); // 0: this image serves the size as pages
   if (cls !== 0) {
-    inPlace = sizeBytes <= MAX_SMALL_SIZE && sizeClassOf(sizeBytes) === cls;
-  } else if (sizeBytes > MAX_SMALL_SIZE || sizeClassOf(sizeBytes) > h.imageClasses) {
-    // A size this image serves as pages (past its classes: layout.ts, HDR_N_CLASSES).
+    inPlace = want === cls;
+  } else if (want === 0) {
     if (resizeLarge(h, addr >>> PAGE_SHIFT, Math.ceil(sizeBytes / PAGE_SIZE))) {
       h.u32[dw + D_USED] = sizeBytes;
       profiler?.resized(addr, sizeBytes);

@@ -15,7 +15,7 @@
 // slot's caches are touched only by its thread, so the fast paths use plain
 // loads and stores on them. Slot 0's cache lines are the header's and its
 // arrays the cache region; another slot's live in a cache block
-// (KIND_CACHE pages, central.ts allocCacheBlock), taken when the slot is
+// (KIND_CACHE pages, cache-lines.ts allocCacheBlock), taken when the slot is
 // claimed and returned when it is freed.
 //
 // Modes. While one thread uses the heap (HDR_SHARED == 0), alloc and free
@@ -58,7 +58,8 @@ import * as layout from "./layout.js";
 const { CC_LIMIT, CC_SAMPLE_AT, CC_SHIFT, HDR_CACHE, HDR_LOCK, HDR_SHARED, MAX_SLOTS, SAMPLE_NEVER, SL_CACHE, SL_FLAGS,
   SL_BUSY, SL_THREAD, SLF_KEY_SHIFT, SLF_READY, SLF_SHARED, slotOf, slotWord } = layout;
 import { N_CLASSES } from "./size-classes.js";
-import { allocCacheBlock, flushCaches, foldCounts, freeCacheBlock } from "./central.js";
+import { flushCaches, foldCounts } from "./central.js";
+import { allocCacheBlock, freeCacheBlock } from "./cache-lines.js";
 import { cacheBlockBytes } from "./layout.js";
 import type { Allocator } from "./allocator.js";
 import { canWait, lockHolder, lockWord, unlockWord } from "./lock.js";
