@@ -130,6 +130,8 @@ function summarize(results, allocator, trace) {
   for (const { key } of PHASES) out[key] = median(mine.map((r) => phaseNs(r, key)));
   const fp = mine.map((r) => r.footprintBytes[0]);
   out.footprintBytes = fp.every((x) => x !== null) ? median(fp) : null;
+  const resident = mine.map((r) => r.residentBytes?.[0] ?? null);
+  out.residentBytes = resident.every((x) => x !== null) ? median(resident) : null;
   return out;
 }
 
@@ -246,23 +248,29 @@ async function main() {
       }),
     ));
   }
+  // A table of one memory figure (key: footprintBytes or residentBytes) per trace and allocator, with its note.
+  const memoryTable = (title, cols, key, note) => {
+    out.push("", `### ${title} in the first pass: MiB (× peak live bytes)`, "");
+    out.push(markdownTable(
+      ["trace", "peak live MiB", ...cols],
+      traces.map((t) => {
+        const live = stats[t.name].peakLiveBytes;
+        return [t.name, mib(live), ...cols.map((a) => {
+          const s = get(a, t.name);
+          return s?.status === "ok" && s[key] != null ? `${mib(s[key])} (${(s[key] / live).toFixed(2)}×)` : "–";
+        })];
+      }),
+    ));
+    out.push("", note);
+  };
   const fpCols = allocators.filter((a) => a !== "v8" && !a.endsWith("floor"));
-  out.push("");
-  out.push("### Peak footprint in the first pass: MiB (× peak live bytes)");
-  out.push("");
-  out.push(markdownTable(
-    ["trace", "peak live MiB", ...fpCols],
-    traces.map((t) => {
-      const live = stats[t.name].peakLiveBytes;
-      return [t.name, mib(live), ...fpCols.map((a) => {
-        const s = get(a, t.name);
-        if (s?.status !== "ok" || s.footprintBytes === null) return "–";
-        return `${mib(s.footprintBytes)} (${(s.footprintBytes / live).toFixed(2)}×)`;
-      })];
-    }),
-  ));
-  out.push("");
-  out.push("offheap: `heap.stats().peakCommittedBytes` (metadata included); as-tlsf: the wasm memory's size; native: peak RSS (VmHWM) less the RSS before pass 1. The replayers write one byte per block, so the untouched pages of large blocks do not count natively.");
+  memoryTable("Peak footprint", fpCols, "footprintBytes",
+    "offheap: `heap.stats().peakCommittedBytes` (metadata included); as-tlsf: the wasm memory's size; native: peak RSS (VmHWM) less the RSS before pass 1. The replayers write one byte per block, so the untouched pages of large blocks do not count natively.");
+  const residentCols = fpCols.filter((a) => traces.some((t) => get(a, t.name)?.residentBytes != null));
+  if (residentCols.length) {
+    memoryTable("Resident", residentCols, "residentBytes",
+      "The pages of the allocator's memory that the OS holds after the first pass (its mapping's Rss in /proc/self/smaps), counted as the native columns above are: neither allocator gives pages back, so this is their peak. Pages committed but never written (cached objects never handed out, the untouched pages of large blocks, metadata for pages not in use) are not resident.");
+  }
   const failed = results.filter((r) => r.status === "error");
   if (failed.length) {
     process.exitCode = 1;
@@ -286,7 +294,8 @@ async function main() {
       const off = get("offheap", n);
       const tlsf = get("as-tlsf", n);
       if (off?.status === "ok" && tlsf?.status === "ok") {
-        targets.push(`${mark(off.footprintBytes <= tlsf.footprintBytes)} ${n}: footprint offheap ≤ TLSF (${mib(off.footprintBytes)} vs ${mib(tlsf.footprintBytes)} MiB)`);
+        const resident = off.residentBytes != null && tlsf.residentBytes != null ? `; resident ${mib(off.residentBytes)} vs ${mib(tlsf.residentBytes)}` : "";
+        targets.push(`${mark(off.footprintBytes <= tlsf.footprintBytes)} ${n}: footprint offheap ≤ TLSF (${mib(off.footprintBytes)} vs ${mib(tlsf.footprintBytes)} MiB${resident})`);
       }
       const live = stats[n].peakLiveBytes;
       if (off?.status === "ok" && live > LARGE_LIVE_BYTES) {

@@ -61,6 +61,14 @@ test("bench/traces.mjs --files: traces not in the repository, raw and gzipped, r
       assert.match(ok.stdout, new RegExp(`^\\| ${name} \\| 3,000 \\| [\\d,.]+ \\| [\\d,.]+ \\|`, "m"), `no timed row for ${name}:\n${ok.stdout}`);
     }
     assert.doesNotMatch(ok.stdout, /python-index|git-log/, "--files alone replays only the files");
+    if (process.platform === "linux") {
+      // Resident pages are read from /proc/self/smaps: fewer than the committed ones (the heap's first MiB is mostly never written).
+      const [, committedPart = "", residentPart = ""] = ok.stdout.split(/^### (?:Peak footprint|Resident) in the first pass.*$/m);
+      const figure = (part: string) => Number(new RegExp(`^\\| mine \\| [\\d.]+ \\| ([\\d.]+) \\(`, "m").exec(part)?.[1]);
+      const committed = figure(committedPart);
+      const resident = figure(residentPart);
+      assert.ok(resident > 0 && resident < committed, `resident ${resident} MiB, committed ${committed} MiB:\n${ok.stdout}`);
+    }
 
     writeFileSync(join(dir, "broken.trace"), new Uint8Array(new Uint32Array([0, 16, 7 | FREE_BIT, 0]).buffer));
     const bad = runDriver(["--files", join(dir, "broken.trace"), "--only", "floor", "--runs", "1"]);

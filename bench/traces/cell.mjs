@@ -9,14 +9,16 @@
 // on their own as well (the replay stops there and goes on with a second
 // call, so this is still the process's first contact with the trace). The
 // last pass is "warm". Prints one JSON line:
-//   { allocator, trace, ops, prefixOps, prefixNs, passNs: [...], footprintBytes: [...] }
+//   { allocator, trace, ops, prefixOps, prefixNs, passNs: [...], footprintBytes: [...], residentBytes: [...] }
 // footprintBytes[k] is the allocator's peak memory after pass k+1: offheap's
 // peakCommittedBytes (never below the true peak), TLSF's wasm memory size (it never shrinks),
-// null for V8 and the floor.
+// null for V8 and the floor. residentBytes[k], the same allocators' memory
+// as the OS holds it after pass k+1 (Linux; else null): see residentBytes.
 //
 // Allocators: the adapters of ../allocators.mjs: offheap, as-tlsf, v8 and
 // "floor", the JS loop floor (a bump through a small pre-touched ring that
 // never frees: the harness's own cost).
+import { readFileSync } from "node:fs";
 import { loadAllocator } from "../allocators.mjs";
 import { loadTrace, traceName, tracePath } from "./trace-file.mjs";
 
@@ -64,6 +66,41 @@ function footprintBytes(allocator) {
   return null;
 }
 
+// The mappings of this process (/proc/self/smaps): { start, size, rss } each,
+// or null where there is no such file.
+function mappings() {
+  let smaps;
+  try {
+    smaps = readFileSync("/proc/self/smaps", "utf8");
+  } catch {
+    return null;
+  }
+  const out = [];
+  for (const line of smaps.split("\n")) {
+    const range = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (range) out.push({ start: range[1], size: parseInt(range[2], 16) - parseInt(range[1], 16), rss: 0 });
+    else if (line.startsWith("Rss:") && out.length > 0) out[out.length - 1].rss = parseInt(line.slice(4), 10) * 1024;
+  }
+  return out;
+}
+
+// The resident bytes of the allocator's memory (offheap's and TLSF's: the
+// pages of it the OS holds, as the native replayers' peak RSS counts), or
+// null where there are no mappings to read or no one mapping is the memory's.
+// The memory is the mapping, new since `before` (the mappings before the
+// allocator was made), whose size is its buffer's length: a
+// WebAssembly.Memory reserves its maximum and makes the first byteLength
+// bytes accessible, a mapping of their own. Neither allocator gives pages
+// back to the OS, so after a pass this is the peak so far.
+function residentBytes(allocator, before) {
+  const buffer = allocator.heap ? allocator.heap.u8.buffer : allocator.memory?.buffer;
+  const now = buffer && before ? mappings() : null;
+  if (!now) return null;
+  const old = new Set(before.map((m) => m.start));
+  const found = now.filter((m) => !old.has(m.start) && m.size === buffer.byteLength);
+  return found.length === 1 ? found[0].rss : null;
+}
+
 function slotCount(pairs) {
   let slots = 0;
   for (let i = 0; i < pairs.length; i += 2) slots = Math.max(slots, (pairs[i] & SLOT_MASK) + 1);
@@ -80,10 +117,13 @@ async function runTraceCell(allocatorName, trace, passes) {
   const pairs = loadTrace(tracePath(trace));
   const ops = pairs.length >>> 1;
   const prefixOps = Math.min(PREFIX_OPS, ops);
-  const allocator = await (await loadAllocator(allocatorName))();
+  const make = await loadAllocator(allocatorName);
+  const before = mappings();
+  const allocator = await make();
   const handles = allocator.slots(slotCount(pairs));
   const passNs = [];
   const footprints = [];
+  const residents = [];
   let prefixNs = 0;
   for (let pass = 0; pass < passes; pass++) {
     globalThis.gc?.();
@@ -94,6 +134,7 @@ async function runTraceCell(allocatorName, trace, passes) {
       passNs.push(timed(() => replay(allocator, pairs, handles, 0, ops)));
     }
     footprints.push(footprintBytes(allocator));
+    residents.push(residentBytes(allocator, before));
     freeRest(allocator, handles);
   }
   return {
@@ -104,6 +145,7 @@ async function runTraceCell(allocatorName, trace, passes) {
     prefixNs,
     passNs,
     footprintBytes: footprints,
+    residentBytes: residents,
   };
 }
 
