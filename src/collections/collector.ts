@@ -87,7 +87,7 @@ import { dropTags } from "./gc-sweep.js";
 import { CollectedBlocksGuard, GcSpace } from "./gc-space.js";
 import { checkCollector } from "./gc-check.js";
 import { primeCollector, SCRATCH_CAPACITY, SCRATCH_SEGMENT } from "./gc-prime.js";
-import { CLK_DEADLINE, CLK_LONGEST_STEP, CLK_MARK_MS, CLK_STEP, CLK_SWEEP_MS, CLK_WORDS, MIN_CHUNK, setDeadline } from "./gc-chunk.js";
+import { CLK_DEADLINE, CLK_LONGEST_STEP, CLK_MARK_MS, CLK_STEP, CLK_SWEEP_MS, CLK_WORDS, clockMs, MIN_CHUNK, setDeadline } from "./gc-chunk.js";
 import { abandonMark, noteStep, retrigger, run, scanRoots, setMarking } from "./gc-cycle.js";
 
 const {
@@ -375,7 +375,7 @@ export class Collector {
       throw new OffheapRangeError(`Collector.step: budgetMs ${describe(budgetMs)} is not a finite number >= 0`);
     }
     const clk = this.clock;
-    clk[CLK_STEP] = performance.now();
+    clk[CLK_STEP] = clockMs();
     if (this.phaseCode === PHASE_IDLE) {
       if (this.space.f64(DIR_F64_LIVE_BYTES) < this.nextCycleBytes) return true;
       scanRoots(this);
@@ -397,7 +397,7 @@ export class Collector {
    */
   startCycle(): void {
     this.live("Collector.startCycle");
-    this.clock[CLK_STEP] = performance.now();
+    this.clock[CLK_STEP] = clockMs();
     if (this.phaseCode === PHASE_IDLE) scanRoots(this);
     noteStep(this);
   }
@@ -411,7 +411,7 @@ export class Collector {
   collect(): void {
     this.live("Collector.collect");
     const clk = this.clock;
-    clk[CLK_STEP] = performance.now();
+    clk[CLK_STEP] = clockMs();
     clk[CLK_DEADLINE] = Infinity;
     if (this.phaseCode !== PHASE_IDLE) run(this);
     scanRoots(this);

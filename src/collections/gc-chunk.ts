@@ -13,12 +13,13 @@
  * (8,192 words cover 1 MiB of heap: about 16 us).
  *
  * Bounded by words alone (256 a chunk) as before, a sweep of live regions
- * read the clock every half microsecond, and each read allocates: 16
- * bytes where V8 optimized the caller (performance.now returns a boxed
+ * read the clock every half microsecond, and each read of performance.now
+ * allocated: 16 bytes where V8 optimized the caller on Node 20 (a boxed
  * double), about 64 in Node 24's mid tier, Maglev. A 1 ms step over a
  * 500,000-node tree (test/step-garbage.ts) made about 1.9 KiB of garbage
  * under Node 20 and 9 KiB in Maglev (1.1-1.6 and 4-6 with these bounds and
- * the clock below), and scavenges began inside steps.
+ * the clock's times in a Float64Array; 0.4 and 4.6 with clockMs below),
+ * and scavenges began inside steps.
  */
 export const MARK_CHUNK = 1024;
 export const SWEEP_CHUNK = 1024;
@@ -35,6 +36,23 @@ export const MIN_CHUNK = 8;
 const CHUNK_MS = 0.025;
 /** What a step keeps of its budget for what follows its last chunk (the exit, the caller's clock reads): 1/20 of the budget, at most this. */
 const STEP_RESERVE_MS = 0.05;
+
+/**
+ * The collector's clock: milliseconds, monotonic, from an arbitrary origin
+ * (compare its readings with each other only). On Node it is
+ * process.hrtime(), read in this small function: where V8 optimizes the
+ * caller it inlines both, escape analysis drops the pair hrtime returns and
+ * the reading stays an unboxed double, so a read allocates nothing. Node
+ * 20's performance.now() returns a new HeapNumber there (16 bytes a read,
+ * most of what a step allocated: bench:gc's tree had 4 of its 6 scavenges
+ * begin inside steps). Elsewhere (a browser), performance.now().
+ */
+export const clockMs: () => number = typeof process === "object" && typeof process?.hrtime === "function"
+  ? () => {
+    const t = process.hrtime();
+    return t[0]! * 1e3 + t[1]! / 1e6;
+  }
+  : () => performance.now();
 
 // A Collector's clock (collector.ts: clock): its readings and times, in
 // ms, as the elements of a Float64Array, never as values passed, returned
@@ -69,7 +87,7 @@ export function setDeadline(clk: Float64Array, budgetMs: number): void {
  * when slow. Keeps the margin at twice the longest chunk.
  */
 export function afterChunk(clk: Float64Array, n: number, max: number): number {
-  const now = performance.now();
+  const now = clockMs();
   const ms = now - clk[CLK_T]!;
   clk[CLK_T] = now;
   if (2 * ms > clk[CLK_MARGIN]!) clk[CLK_MARGIN] = 2 * ms;

@@ -13,7 +13,7 @@ import * as L from "./gc-layout.js";
 import type { Marker } from "./gc-mark.js";
 import type { GcSpace } from "./gc-space.js";
 import { sweepWords } from "./gc-sweep.js";
-import { afterChunk, CLK_DEADLINE, CLK_LONGEST_STEP, CLK_MARGIN, CLK_MARK_MS, CLK_PHASE, CLK_STEP, CLK_SWEEP_MS, CLK_T, MARK_CHUNK, pastDeadline, SWEEP_CHUNK, SWEEP_WORDS } from "./gc-chunk.js";
+import { afterChunk, CLK_DEADLINE, CLK_LONGEST_STEP, CLK_MARGIN, CLK_MARK_MS, CLK_PHASE, CLK_STEP, CLK_SWEEP_MS, CLK_T, clockMs, MARK_CHUNK, pastDeadline, SWEEP_CHUNK, SWEEP_WORDS } from "./gc-chunk.js";
 
 const {
   DIR_CURSOR, DIR_F64_CYCLES, DIR_F64_LIVE_BYTES, DIR_F64_MARKED_BLOCKS, DIR_F64_MARKED_BYTES, DIR_PHASE, PHASE_IDLE, PHASE_MARK, PHASE_SWEEP,
@@ -86,7 +86,7 @@ export function scanRoots(gc: CycleState): void {
  */
 export function run(gc: CycleState): void {
   const clk = gc.clock;
-  clk[CLK_T] = clk[CLK_PHASE] = performance.now();
+  clk[CLK_T] = clk[CLK_PHASE] = clockMs();
   clk[CLK_MARGIN] = 0;
   if (gc.phaseCode === PHASE_MARK) {
     const marker = gc.marker;
@@ -108,7 +108,7 @@ export function run(gc: CycleState): void {
         break;
       }
     }
-    clk[CLK_T] = performance.now();
+    clk[CLK_T] = clockMs();
     gc.markChunk = n;
     clk[CLK_MARK_MS] = clk[CLK_MARK_MS]! + clk[CLK_T]! - clk[CLK_PHASE]!;
     if (marker.marking()) return;
@@ -175,7 +175,7 @@ export function retrigger(gc: CycleState, marked = gc.space.f64(DIR_F64_LIVE_BYT
 /** Counts the step (or collect) that began at CLK_STEP, and keeps the longest. */
 export function noteStep(gc: CycleState): void {
   const clk = gc.clock;
-  clk[CLK_T] = performance.now();
+  clk[CLK_T] = clockMs();
   gc.steps++;
   clk[CLK_LONGEST_STEP] = Math.max(clk[CLK_LONGEST_STEP]!, clk[CLK_T]! - clk[CLK_STEP]!);
 }
