@@ -65,14 +65,13 @@ import { HandleTable, type HeapHandle, type LeakedHandle } from "./handles.js";
 import { adoptImageReclaimer, guardPaths, type Reclaimer, refuseClaimedMemory } from "./reclaim.js";
 
 // Set by Heap.attach around its `new Heap` so the constructor opens an image
-// instead of formatting one; keeps one constructor and one object shape.
-let attaching: Backing | null = null;
+// instead of formatting one; keeps one constructor and one object shape. The
+// image as openImage opened it (oldCaches: upgraded, with other slots' cache
+// blocks of its old version), and whether it is a copy no other thread runs
+// on (Heap.load's, or in an unshared buffer).
+let attaching: { backing: Backing; oldCaches: boolean; copy: boolean } | null = null;
 // Set by Heap.load: the image's slots belong to no thread of this process.
 let freshImage = false;
-// Set by Heap.attach with `attaching`: the image is a copy no other thread runs on (Heap.load's, or in an unshared buffer);
-// and it was upgraded, other slots' cache blocks having its old version's lines (image.ts openImage).
-let attachingCopy = false;
-let oldCaches = false;
 
 /**
  * A heap inside one backing memory. `alloc` returns an address (a byte
@@ -105,16 +104,13 @@ export class Heap extends Allocator {
    */
   constructor(options?: HeapOptions) {
     const attached = attaching;
-    const copy = attachingCopy;
-    const releaseOwn = oldCaches;
     attaching = null;
-    attachingCopy = oldCaches = false;
     // Heap.attach checked the options it passes against its own rules.
     const o = attached === null ? checkHeapOptions("Heap", options, HEAP_OPTION_RULES) : options ?? {};
     const growBy = checkOption("growBy", o.growBy, 0, MAX_RANGE_BYTES, -1);
     const growAt = checkOption("growAt", o.growAt, Number.MIN_VALUE, 1, 1);
     let initialPages = 0;
-    let backing = attached;
+    let backing = attached === null ? null : attached.backing;
     if (backing === null) {
       const memory = o.memory ?? "wasm";
       const plan = planImage(memory, o.maxSize, o.initialSize);
@@ -127,9 +123,9 @@ export class Heap extends Allocator {
     }
     super(backing, growAt, growBy);
     // An image this thread made, or a copy no other thread runs on: the slot with this thread's id is its.
-    const made = attached === null || copy;
+    const made = attached === null || attached.copy;
     if (attached === null) extend(this, initialPages);
-    else if (made) releaseOtherSlots(this, releaseOwn);
+    else if (made) releaseOtherSlots(this, attached.oldCaches);
     attachSlot(this, made);
     // The program holds the memory it passed in, and may hand it on (thread-heaps.ts: listMemory).
     if (attached === null ? typeof o.memory === "object" : !freshImage) listMemory(this);
@@ -260,10 +256,7 @@ export class Heap extends Allocator {
     }
     memory = attachableMemory(memory);
     const copy = freshImage || !((memory instanceof WebAssembly.Memory ? memory.buffer : memory) instanceof SharedArrayBuffer);
-    const opened = openImage(memory, "Heap.attach", copy);
-    attaching = opened.backing;
-    attachingCopy = copy;
-    oldCaches = opened.oldCaches;
+    attaching = { ...openImage(memory, "Heap.attach", copy), copy };
     const heap = new Heap(checked);
     try {
       refuseClaimedMemory(heap, "Heap.attach");
