@@ -66,8 +66,11 @@
 // The snapshot barrier needs nothing more: the helper may read a ref field
 // before or after the program overwrites it, and the old target is shaded
 // either way. The write barrier pushes on the program's stack, which its
-// steps drain or hand to the helper; the mark phase ends in a step (the
-// program stopped) that finds both stacks empty and the helper idle.
+// steps hand to the helper: a step that finds the helper running (or sets
+// it running with work) returns without scanning, so the marking is off the
+// program's thread; collect(), which waits for the cycle anyway, scans
+// beside it. The mark phase ends in a step (the program stopped) that finds
+// both stacks empty and the helper idle.
 // Sweeping stays on the program's thread (it frees through heap.free). A
 // Collector still throws on a heap other threads allocate from.
 

@@ -61,13 +61,6 @@ const WS_CAPACITY = WORKSPACE_BYTES / 4 - WS_GRAY;
 /** Free gray entries the scan needs before a batch or slice: the most one pushes. */
 export const WS_ROOM = (BATCH + 1) * (SLICE_BYTES / 4);
 
-/**
- * Gray entries the program's stack must hold before it gives the helper
- * the older half of them. A tree's stack is a few dozen entries deep, and
- * its oldest are the largest subtrees: a handover of one entry there is
- * half the tree, for a few microseconds of waking the helper.
- */
-const GIVE_MIN = 2;
 
 /** wasm/marker.ts's scan: (workspace, units, sp, capacity, room, chunk table, base, cover, descriptors, shared) -> sp, all word indexes but base and cover. */
 type Scan = (ws: number, n: number, sp: number, capacity: number, room: number, table: number, base: number, cover: number, descW: number, shared: number) => number;
@@ -274,6 +267,11 @@ export class Marker {
     u32[h.hw + WS_SLICE_END] = 0;
   }
 
+  /** True while the helper thread scans (H_RUN). */
+  helperRunning(): boolean {
+    return this.helper !== null && this.helper.state() === H_RUN;
+  }
+
   /** True while the helper holds gray entries or runs. */
   private helperBusy(): boolean {
     const h = this.helper;
@@ -312,8 +310,8 @@ export class Marker {
   }
 
   // Gives the idle, empty helper work: a JS segment from below the
-  // program's stack, or the bottom half of its workspace's entries if it
-  // has GIVE_MIN or more. Returns the helper's entries.
+  // program's stack, or the bottom half of its workspace's entries (the
+  // one, if one). Returns the helper's entries.
   private give(h: MarkHelper): number {
     const u32 = this.heap.u32;
     const hg = h.hw + WS_GRAY;
@@ -323,8 +321,10 @@ export class Marker {
       if (this.spare.length < SPARE_SEGMENTS) this.spare.push(segment);
       return this.segment;
     }
-    if (this.sp < GIVE_MIN) return 0;
-    const n = this.sp >>> 1;
+    // The older half, rounded up: one entry too (a tree's stack is a few dozen entries deep, and its
+    // oldest are the largest subtrees: a handover of one entry there is half the tree).
+    const n = (this.sp + 1) >>> 1;
+    if (n === 0) return 0;
     const g = this.ws + WS_GRAY;
     u32.copyWithin(hg, g, g + n);
     u32.copyWithin(g, g + n, g + this.sp);

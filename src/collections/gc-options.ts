@@ -45,9 +45,10 @@ export interface CollectorOptions {
   /** No cycle starts from step() below this many collected bytes; default 4 MiB, >= 0. */
   minBytes?: number;
   /**
-   * Mark on a helper thread too, while the program runs (default false):
-   * a worker that the Collector starts and ends (dispose), marking over
-   * the heap's shared memory beside the program's steps. Needs a heap on a
+   * Mark on a helper thread, while the program runs (default false): a
+   * worker that the Collector starts and ends (dispose), marking over the
+   * heap's shared memory; step() hands it the work and returns, collect()
+   * marks beside it. Needs a heap on a
    * shared WebAssembly.Memory (the default in Node, and on a cross-origin
    * isolated page) and workers: Node's worker_threads (Node 20.16 or
    * later) or a browser's Worker (from a blob: URL, which the page's CSP
