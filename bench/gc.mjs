@@ -80,7 +80,7 @@ function mainRow(r) {
   const v8 = `${ms(r.v8.totalMs)} (max ${ms(r.v8.maxMs)}, ${r.v8.count})`;
   return [
     r.graph, r.world, (r.wallMs / 1000).toFixed(1), cpuText(r), ms(p.totalMs), ms(p.maxMs), String(p.over1ms), String(p.count),
-    r.control.count === 0 ? "–" : `${ms(r.control.maxMs)}, ${r.control.over1ms}`, memory(r).text, mib(r.memory.rss), r.markMobjPerS === null ? "–" : r.markMobjPerS.toFixed(1), v8,
+    r.control.count === 0 ? "–" : `${ms(r.control.maxMs)}, ${r.control.over1ms}`, memory(r).text, r.memory.peakRss == null ? mib(r.memory.rss) : `${mib(r.memory.rss)} (peak ${mib(r.memory.peakRss)})`, r.markMobjPerS === null ? "–" : r.markMobjPerS.toFixed(1), v8,
   ];
 }
 
@@ -92,6 +92,16 @@ function collectorRow(r) {
     c.liveBlocks.toLocaleString("en-US"), ms(c.longestStepMs), `${ms(r.stepPercentiles.p50)} / ${ms(r.stepPercentiles.p99)}`,
     `${ms(build.steps.totalMs)} / ${ms(build.v8.totalMs)}`, ms(r.settleMs),
   ];
+}
+
+/**
+ * The processes' peak RSS, side by side: V8's heapTotal is read after its last collection of the
+ * rounds, below its peak, while offheap's committed bytes are its peak.
+ */
+function peakNote(off, v8) {
+  const a = off.memory.peakRss;
+  const b = v8.memory.peakRss;
+  return a == null || b == null ? "" : `; the processes' peak RSS, not a target: ${mib(a)} against ${mib(b)} MiB, ${(a / b).toFixed(2)}×`;
 }
 
 /** The ✓/✗ lines for one graph, and the check that both worlds built and kept the same graph. */
@@ -133,7 +143,7 @@ function graphLines(graph, v8, off, base) {
     lines.push(`· ${graph}, ${world}: GC work off the main thread, not a target: the other threads of V8's process ran ${ms(v8.cpuMs.others)} ms on a CPU in the timed region, the offheap world's ${ms(idle.others)} ms; counting the difference as V8's collector's (concurrent marking, parallel scavenges, sweeping), V8's GC used about ${ms(v8.v8.totalMs + helpers)} ms of CPU, offheap's collector ${ms(offTotal + Math.max(0, off.cpuMs.others - idle.others))} ms${own}`);
   }
   const offBytes = memory(off).bytes;
-  lines.push(`${mark(offBytes <= TARGET_MEMORY_RATIO * v8.memory.heapTotal)} ${graph}, ${world}: memory ≤ ${TARGET_MEMORY_RATIO}× V8's heap (offheap ${mib(offBytes)} MiB committed + JS heap used, V8 heap total ${mib(v8.memory.heapTotal)} MiB: ${(offBytes / v8.memory.heapTotal).toFixed(2)}×; against V8's heap used after a full GC, ${mib(v8.memory.liveHeapUsed)} MiB: ${(offBytes / v8.memory.liveHeapUsed).toFixed(2)}×)`);
+  lines.push(`${mark(offBytes <= TARGET_MEMORY_RATIO * v8.memory.heapTotal)} ${graph}, ${world}: memory ≤ ${TARGET_MEMORY_RATIO}× V8's heap (offheap ${mib(offBytes)} MiB committed + JS heap used, V8 heap total ${mib(v8.memory.heapTotal)} MiB: ${(offBytes / v8.memory.heapTotal).toFixed(2)}×; against V8's heap used after a full GC, ${mib(v8.memory.liveHeapUsed)} MiB: ${(offBytes / v8.memory.liveHeapUsed).toFixed(2)}×${peakNote(off, v8)})`);
   return lines;
 }
 
@@ -166,7 +176,7 @@ async function main() {
   out.push("Pauses: V8's GC pauses (PerformanceObserver 'gc') in the v8 world; each gc.step call off heap. Control (off heap): after each step that took 0.1 ms or more, the process runs a busy loop for as long, up to 0.95 of the budget, that touches no memory and reads the clock every 20 µs; the longest and those of 1 ms or more show what the machine itself adds to a pause. Memory: right after the last round.");
   out.push("");
   out.push(markdownTable(
-    ["graph", "world", "run s", "CPU ms: main / other threads", "total GC ms", "longest pause ms", "pauses ≥ 1 ms", "pauses", "control: longest ms, ≥ 1 ms", "memory MiB", "RSS MiB", "mark Mobj/s", "V8 GC in the process: ms (max, count)"],
+    ["graph", "world", "run s", "CPU ms: main / other threads", "total GC ms", "longest pause ms", "pauses ≥ 1 ms", "pauses", "control: longest ms, ≥ 1 ms", "memory MiB", "RSS MiB (peak)", "mark Mobj/s", "V8 GC in the process: ms (max, count)"],
     results.map(mainRow), 2,
   ));
   const collected = results.filter((r) => r.status === "ok" && r.world !== "v8");

@@ -347,6 +347,7 @@ async function main() {
   const wallMs = performance.now() - meter.start;
   const cpuMs = meter.cpuSinceBegin();
   const mem = process.memoryUsage();
+  const peakRss = peakRssBytes();
   const own = result.memory();
   const settleMs = result.settle?.() ?? null;
   globalThis.gc();
@@ -357,13 +358,29 @@ async function main() {
   const collector = own.collector ?? null;
   console.log(JSON.stringify({
     graph, world, params, wallMs, cpuMs, ...summary,
-    memory: { heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, rss: mem.rss, committedBytes: own.committedBytes ?? null, liveHeapUsed },
+    memory: { heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, rss: mem.rss, peakRss, committedBytes: own.committedBytes ?? null, liveHeapUsed },
     collector,
     settleMs,
     markedBlocks: collector?.markedBlocks ?? null,
     markMobjPerS: programMarkRate(collector),
     verify: result.verify(),
   }));
+}
+
+/**
+ * The process's peak resident set so far (Linux's VmHWM), in bytes, or null
+ * elsewhere: V8's heapTotal after the last round is what its last
+ * collection left, while the heap's committed bytes are its peak (a
+ * WebAssembly.Memory never shrinks), so the peaks of both processes are the
+ * like-for-like figure.
+ */
+function peakRssBytes() {
+  try {
+    const kib = /^VmHWM:\s*(\d+) kB$/m.exec(readFileSync("/proc/self/status", "latin1"))?.[1];
+    return kib === undefined ? null : Number(kib) * 1024;
+  } catch {
+    return null;
+  }
 }
 
 /**
