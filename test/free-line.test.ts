@@ -1,7 +1,7 @@
-// Heap.freeLine, the sweeper's bulk free (heap/central.ts returnLine): it
-// must leave the heap exactly as freeing the same blocks one by one does
-// (check() passes, the same counts), and refuse, changing nothing, whatever
-// it cannot free in one step.
+// Heap.freeLine and Heap.freeSpan, the sweeper's bulk frees (heap/central.ts
+// returnLine, returnSpan): they must leave the heap exactly as freeing the
+// same blocks one by one does (check() passes, the same counts), and refuse,
+// changing nothing, whatever they cannot free in one step.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Heap, HeapCorruptionError, MAX_SMALL_SIZE, OffheapTypeError } from "../src/index.js";
@@ -21,15 +21,17 @@ function counts(heap: Heap) {
   };
 }
 
-// freeLine(line, starts) under the heap lock, as its caller takes it.
-function freeLine(heap: Heap, line: number, starts: number): boolean {
+// f() under the heap lock, as a sweeper takes it around its bulk frees.
+function locked(heap: Heap, f: () => boolean): boolean {
   heap.lockHeap();
   try {
-    return heap.freeLine(line, starts);
+    return f();
   } finally {
     heap.unlockHeap();
   }
 }
+
+const freeLine = (heap: Heap, line: number, starts: number) => locked(heap, () => heap.freeLine(line, starts));
 
 describe("freeLine", () => {
   const SEED = 20261204;
@@ -130,5 +132,114 @@ describe("freeLine", () => {
     const before = snapshot(heap);
     expectError(() => freeLine(heap, a, bitOf(a) | bitOf(a + 16)), HeapCorruptionError, "ERR_OFFHEAP_HEAP_CORRUPTION", "[invariant S3]", "used 1");
     assert.deepEqual(snapshot(heap), before, "the image is unchanged");
+  });
+});
+
+// starts of a page: one word per 128-byte line.
+const freeSpan = (heap: Heap, page: number, starts: Uint32Array) => locked(heap, () => heap.freeSpan(page, starts));
+
+const PAGE = 1 << PAGE_SHIFT;
+
+/** The starts of `blocks` in the page at `page`, by line, as the sweeper gives them. */
+function pageStarts(page: number, blocks: number[]): Uint32Array {
+  const starts = new Uint32Array(PAGE / LINE);
+  for (const b of blocks) {
+    const k = Math.floor((b % PAGE) / LINE);
+    if (b >>> PAGE_SHIFT === page) starts[k] = starts[k]! | bitOf(b);
+  }
+  return starts;
+}
+
+/** 16-byte blocks filling whole pages, and a page whose 512 objects are all among them (one-page spans). */
+function fullPage(heap: Heap): { blocks: number[]; page: number; inPage: number[] } {
+  const blocks = Array.from({ length: 3 * 512 }, () => heap.alloc(16));
+  blocks.forEach((b, i) => fillBlock(heap, b, i & 0xff));
+  return { blocks, ...pageOf(blocks) };
+}
+
+/** A page all 512 of whose 16-byte objects are among `blocks`. */
+function pageOf(blocks: number[]): { page: number; inPage: number[] } {
+  const byPage = new Map<number, number[]>();
+  for (const b of blocks) byPage.set(b >>> PAGE_SHIFT, [...(byPage.get(b >>> PAGE_SHIFT) ?? []), b]);
+  const [page, inPage] = [...byPage].find(([, bs]) => bs.length === 512)!;
+  return { page, inPage };
+}
+
+describe("freeSpan", () => {
+  test("frees a page whose objects are all named, as free() one by one does, and gives the page back", () => {
+    const bulk = new Heap({ maxSize: 16 * MIB });
+    const single = new Heap({ maxSize: 16 * MIB });
+    const a = fullPage(bulk);
+    const b = fullPage(single);
+    const freePages = (h: Heap) => h.stats().freePageBytes;
+    const before = freePages(bulk);
+    assert.equal(freeSpan(bulk, a.page, pageStarts(a.page, a.inPage)), true);
+    for (const x of b.inPage) single.free(x);
+    bulk.check();
+    assert.deepEqual(counts(bulk), counts(single), "the counts of a span's free and of single frees");
+    assert.equal(freePages(bulk), before + PAGE, "the page is free memory again");
+    // The blocks on the other pages are intact, and the page serves any class again without growth.
+    a.blocks.forEach((x, i) => {
+      if (x >>> PAGE_SHIFT !== a.page) assert.equal(bulk.u8[x], i & 0xff, `block ${i}`);
+    });
+    let taken = false;
+    for (let i = 0; i < freePages(bulk) / 64 && !taken; i++) taken = bulk.alloc(64) >>> PAGE_SHIFT === a.page;
+    assert.ok(taken, "64-byte blocks, another class, take the page before the free pages run out");
+    bulk.check();
+  });
+
+  test("a partial span (free objects on its own list) leaves its class's lists whole", () => {
+    const heap = new Heap({ maxSize: 16 * MIB });
+    const { page, inPage } = fullPage(heap);
+    // Half the page freed past the cache list: a flush of whole cache lists puts them back on the span.
+    for (const x of inPage.slice(0, 256)) heap.free(x);
+    heap.trim();
+    heap.check();
+    assert.equal(freeSpan(heap, page, pageStarts(page, inPage.slice(256))), true);
+    heap.check(); // the partial list no longer links the page
+    for (let i = 0; i < 4000; i++) fillBlock(heap, heap.alloc(16), 0x5a);
+    heap.check();
+  });
+
+  test("refuses, changing nothing, a page it cannot give back whole", () => {
+    const heap = new Heap({ maxSize: 16 * MIB });
+    const { page, inPage } = fullPage(heap);
+    const other = pageOf(Array.from({ length: 1100 }, () => heap.alloc(16)));
+    const multi = heap.alloc(1152); // a class whose spans are 2 pages
+    const large = heap.alloc(80 * KIB);
+    heap.free(inPage[0]!);
+    heap.trim(); // the freed object back on its span: free, not cached
+    heap.free(other.inPage[0]!); // on the cache list: still in use by its span's count
+    const rest = pageStarts(page, inPage.slice(1));
+    const missing = rest.slice();
+    missing[3] = missing[3]! & (missing[3]! - 1); // one live object not named
+    const cases: [string, number, Uint32Array][] = [
+      ["a live object not named", page, missing],
+      ["a free object named", page, pageStarts(page, inPage)],
+      ["a span with a cached object", other.page, pageStarts(other.page, other.inPage.slice(1))],
+      ["a span of two pages", multi >>> PAGE_SHIFT, pageStarts(multi >>> PAGE_SHIFT, [multi])],
+      ["a large block", large >>> PAGE_SHIFT, pageStarts(large >>> PAGE_SHIFT, [large])],
+      ["the metadata", 0, new Uint32Array(PAGE / LINE)],
+      ["a page past the heap", 0x7ffff, new Uint32Array(PAGE / LINE)],
+    ];
+    const unlocked = snapshot(heap);
+    expectError(() => heap.freeSpan(page, rest), OffheapTypeError, "ERR_OFFHEAP_INVALID_ARG_TYPE", "does not hold the heap lock");
+    assertUnchanged(heap, unlocked, "without the lock");
+    for (const [what, p, starts] of cases) {
+      const before = snapshot(heap);
+      assert.equal(freeSpan(heap, p, starts), false, what);
+      assertUnchanged(heap, before, what);
+    }
+    assert.equal(freeSpan(heap, page, rest), true, "the page's live objects exactly");
+    heap.check();
+  });
+
+  test("refuses a debug-mode page (free() knows its trailers)", () => {
+    const heap = new Heap({ maxSize: 16 * MIB, debug: true });
+    const blocks = Array.from({ length: 2000 }, () => heap.alloc(8));
+    const page = blocks[1000]! >>> PAGE_SHIFT;
+    const before = snapshot(heap);
+    assert.equal(freeSpan(heap, page, pageStarts(page, blocks)), false);
+    assertUnchanged(heap, before, "a debug page");
   });
 });

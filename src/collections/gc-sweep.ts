@@ -3,6 +3,7 @@
 
 import type { Heap } from "../heap/heap.js";
 import * as reclaim from "../heap/reclaim.js";
+import { popcount } from "../common/bits.js";
 import * as L from "./gc-layout.js";
 import type { GcSpace } from "./gc-space.js";
 
@@ -42,7 +43,6 @@ export function sweepWords(heap: Heap, space: GcSpace, from: number, to: number,
         heap.u32[gw] = starts;
         continue;
       }
-      heap.u32[gw] = (starts & ~dead) >>> 0;
       if (!locked) {
         heap.lockHeap();
         locked = true;
@@ -54,15 +54,24 @@ export function sweepWords(heap: Heap, space: GcSpace, from: number, to: number,
         page = line >>> PAGE_SHIFT;
         size = heap.usable(line + ((31 - Math.clz32(dead & -dead)) << 2));
       }
+      if ((i & PAGE_WORD_MASK) === 0 && dead === starts && i + PAGE_WORDS <= to) {
+        const n = sweepPage(heap, space, gw, line);
+        if (n !== 0) {
+          blocks += n;
+          bytes += n * size;
+          i += PAGE_WORDS - 1;
+          continue;
+        }
+      }
+      heap.u32[gw] = (starts & ~dead) >>> 0;
       if (size <= 64 && (dead & ~ALIGNED_STARTS[size >>> 3]!) === 0) {
         dropLineTags(heap, space, line, dead, size);
       } else {
         for (let d = dead; d !== 0; d &= d - 1) dropTags(heap, space, line + ((31 - Math.clz32(d & -d)) << 2), size);
       }
-      for (let d = dead; d !== 0; d &= d - 1) {
-        blocks++;
-        bytes += size;
-      }
+      const n = popcount(dead);
+      blocks += n;
+      bytes += n * size;
       if (!heap.freeLine(line, dead)) {
         for (let d = dead; d !== 0; d &= d - 1) heap.free(line + ((31 - Math.clz32(d & -d)) << 2));
       }
@@ -75,6 +84,38 @@ export function sweepWords(heap: Heap, space: GcSpace, from: number, to: number,
   space.addF64(DIR_F64_FREED_BLOCKS, blocks);
   space.addF64(DIR_F64_FREED_BYTES, bytes);
   return i;
+}
+
+/** Granule-bitmap words of a page; the START bits of its dead blocks by line (sweepPage). */
+const PAGE_WORDS = 1 << (PAGE_SHIFT - G_WORD_SHIFT);
+const PAGE_WORD_MASK = PAGE_WORDS - 1;
+const PAGE_DEAD = new Uint32Array(PAGE_WORDS);
+
+/**
+ * Frees the blocks of the page at `line` (its granule-bitmap words from
+ * gw) if none of them survived and they are all its span's objects in use
+ * (heap.freeSpan: the page goes back to the page heap without a write into
+ * it, where freeLine would link every block); then drops their tags, frees
+ * their owned strings and clears their START bits. Returns the blocks it
+ * freed, or 0, having changed nothing (the caller sweeps the page line by
+ * line: a survivor, an object still in use, cached or not collected, or a
+ * span of more pages). A tree's halves die a page at a time: freeLine's
+ * writes into the dead blocks were most of what sweeping them cost.
+ */
+function sweepPage(heap: Heap, space: GcSpace, gw: number, line: number): number {
+  const u32 = heap.u32;
+  let n = 0;
+  for (let k = 0; k < PAGE_WORDS; k++) {
+    const x = u32[gw + k]!;
+    if ((x & (x >>> 1) & EVEN_BITS) !== 0) return 0; // a START with MARK: a survivor
+    PAGE_DEAD[k] = x & EVEN_BITS;
+    n += popcount(x & EVEN_BITS);
+  }
+  if (!heap.freeSpan(line >>> PAGE_SHIFT, PAGE_DEAD)) return 0;
+  // The span had no other object in use: every tagged word of the page was a dead block's.
+  dropTags(heap, space, line, 1 << PAGE_SHIFT);
+  heap.u32.fill(0, gw, gw + PAGE_WORDS);
+  return n;
 }
 
 /**

@@ -38,7 +38,7 @@ import * as layout from "./layout.js";
 const { ALIGN_MASK, BITMAP_W, CC_LIMIT, CC_TOP, CC_PUSHES, CC_REQUESTED, CC_SAMPLE_AT, CC_SHIFT, D_CLASS,
   DESC_SHIFT, G_FREE, G_LIVE, G_LIVE_DEBUG, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT, HDR_CACHE, HDR_DESC_OFF, HDR_END_PAGE,
   HDR_CACHE_OBJECTS, HDR_F64_REQUESTED, HDR_N_CLASSES, HDR_FIRST_DATA_PAGE, HDR_TOTAL_PAGES, HEADER_BYTES, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
-import { allocLarge, cachedSpan, cacheOverflow, foldCounts, freeLarge, refill, returnLine } from "./central.js";
+import { allocLarge, cachedSpan, cacheOverflow, foldCounts, freeLarge, refill, returnLine, returnSpan } from "./central.js";
 import { notePeakLive } from "./live-bytes.js";
 import { granuleState, setGranule } from "./granules.js";
 import { checkSize, liveSpan, usableBytes } from "./validate.js";
@@ -451,21 +451,30 @@ export class Allocator {
   }
 
   /**
-   * @internal A sweeper's bulk free (collections/gc-sweep.ts): frees the
-   * blocks starting at the granules of the 128-byte line at `line` that
-   * `starts` names (bit 2k: the granule at line + 8k) onto their span's
-   * free list, in one step, if all are live blocks of one small span; else
-   * returns false, having changed nothing (free them with free()). Also
-   * false in shared mode, where other threads change other granules of the
-   * same bitmap word (free takes a compareExchange there). The caller holds
-   * the heap lock (lockHeap), once around a run of calls: taking it costs
-   * more than a line's frees. Throws HeapCorruptionError for damaged span
-   * metadata (the heap is unchanged then), OffheapTypeError without the
-   * lock. Cost: O(1) plus about 1 ns a block.
+   * @internal A sweeper's bulk frees (collections/gc-sweep.ts), under the
+   * heap lock held around a run of calls. freeLine: the blocks that start at
+   * the granules `starts` names of the 128-byte line at `line` (bit 2k: the
+   * granule at line + 8k), onto their span's free list, if all are live
+   * blocks of one small span; O(1) plus about 1 ns a block. freeSpan: every
+   * object of the one-page small span at `page`, the page given back, if
+   * `starts[k]` (freeLine's, of its k-th line) are all its objects in use
+   * (none cached); O(a page's lines), no write into the page. Otherwise, and
+   * in shared mode (other threads change the same bitmap words), false with
+   * nothing changed: free() those. HeapCorruptionError for damaged span
+   * metadata (the heap unchanged); OffheapTypeError without the lock.
    */
   freeLine(line: number, starts: number): boolean {
-    if (this.lockDepth === 0) throw new OffheapTypeError("Heap.freeLine: the caller does not hold the heap lock (lockHeap)");
-    return !this.sharedMode && returnLine(this, line, starts);
+    return this.sweeping("Heap.freeLine") && returnLine(this, line, starts);
+  }
+
+  /** @internal (freeLine's comment) */
+  freeSpan(page: number, starts: Uint32Array): boolean {
+    return this.sweeping("Heap.freeSpan") && returnSpan(this, page, starts);
+  }
+
+  private sweeping(api: string): boolean {
+    if (this.lockDepth === 0) throw new OffheapTypeError(`${api}: the caller does not hold the heap lock (lockHeap)`);
+    return !this.sharedMode;
   }
 
   /** @internal Usable bytes of the live block at `addr`, unchecked (addr must be one): also the collector's scan (collections/collector.ts). */
@@ -493,17 +502,6 @@ export class Allocator {
     return Math.ceil((this.growByBytes >= 0 ? this.growByBytes : defaultGrowBytes(committed)) / PAGE_SIZE);
   }
 
-  // Re-reads what this object caches of the image: views (another Heap on
-  // the same memory may have grown or shrunk it) and the committed end.
-  // Every slow path calls it first; the fast paths stay correct without it
-  // because a stale view reads undefined or 0 and sends them here. Views
-  // made unusable read as empty: an unshared WebAssembly.Memory's growth
-  // detaches them, and a resizable buffer shrunk below their end puts them
-  // out of bounds (length 0). Views still usable but shorter than the
-  // memory (a resizable or shared buffer that grew) are replaced only when
-  // the committed end passes them. (Comparing the buffers instead cost
-  // 50-80 ns a slow path: WebAssembly.Memory's buffer getter and a
-  // typed array's are calls V8 does not inline.)
   /** @internal True once detach() ran: every call of this Heap throws. */
   get isDetached(): boolean {
     return this.detached;
@@ -515,6 +513,10 @@ export class Allocator {
     return end <= this.endPage * PAGE_SIZE;
   }
 
+  // Re-reads the views and committed end, which another Heap on the memory may have changed; every
+  // slow path calls it first (a fast path's stale view reads undefined or 0 and sends it here). A
+  // view a growth detached or a shrink put out of bounds reads as empty; one shorter than a grown
+  // memory is replaced once the committed end passes it. (Comparing buffers: 50-80 ns a call.)
   /** @internal */
   protected sync(): void {
     if (this.detached) throw new OffheapTypeError("Heap: this Heap is detached (detach() was called); attach the memory again to use the heap");

@@ -59,7 +59,7 @@ const { ALIGN_MASK, BITMAP_W, CC_ARRAY, CC_BASE, CC_LIMIT, CC_MAX, CC_TOP, CC_PU
   D_FREE, D_KIND, D_NPAGES, D_OWNER, D_USED, DESC_SHIFT, G_FREE, G_LIVE, HDR_CLASS_USED, HDR_EMPTY, HDR_F64_CLASS_ALLOCS,
   HDR_F64_CLASS_FREES, HDR_F64_CLASS_REQUESTED, HDR_F64_LARGE_ALLOCS, HDR_FREE_PAGES,
   HDR_END_PAGE, HDR_LARGE_BLOCKS, HDR_LARGE_PAGES, HDR_N_EMPTY_SPANS, HDR_PARTIAL, KIND_LARGE, KIND_SMALL,
-  GRANULE_WORD_SHIFT, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER } = layout;
+  BITMAP_WORDS_PER_PAGE, GRANULE_WORD_SHIFT, PAGE_SHIFT, PAGE_SIZE, SAMPLE_NEVER, WORD_LIVE_BITS } = layout;
 import { hex } from "../errors.js";
 import type { Core } from "./core.js";
 import { damaged, linkFront, popFront, unlink } from "./lists.js";
@@ -340,6 +340,41 @@ export function returnLine(h: Core, line: number, starts: number): boolean {
   returnObjects(h, cls, s, line, starts);
   u32[bitW] = (u32[bitW]! ^ states) >>> 0; // G_LIVE -> G_FREE
   h.f64[HDR_F64_CLASS_FREES + cls] = h.f64[HDR_F64_CLASS_FREES + cls]! + popcount(starts);
+  return true;
+}
+
+/**
+ * Frees every object of the one-page small span at page `page` and gives
+ * the page to the page heap, if `starts[k]` names exactly the G_LIVE
+ * object starts of its k-th 128-byte line (returnLine's geometry) and
+ * their count is the span's D_USED, so that none of its objects is cached
+ * (S3: used counts the cached ones too): a sweeper's free of a span whose
+ * blocks all died. returnLine would link each object into the span's free
+ * list, a write to every line of a page nothing will read before the span
+ * is released; here no object is touched. Returns false, having changed
+ * nothing, otherwise. Counts the objects as frees of their class, as
+ * returnLine. The caller holds the heap lock. O(lines of a page).
+ */
+export function returnSpan(h: Core, page: number, starts: Uint32Array): boolean {
+  const u32 = h.u32;
+  if (!(page >= h.firstDataPage && page < h.endPage)) return false;
+  const dw = h.descW + (page << DESC_SHIFT);
+  const cls = u32[dw + D_CLASS]!;
+  if (cls === 0 || cls > N_CLASSES || CLASS_PAGES[cls] !== 1 || u32[dw + D_OWNER] !== page || u32[dw + D_KIND] !== KIND_SMALL) return false;
+  let n = 0;
+  for (let k = 0, w = BITMAP_W + page * BITMAP_WORDS_PER_PAGE; k < BITMAP_WORDS_PER_PAGE; k++, w++) {
+    const x = u32[w]!;
+    const s = starts[k]!;
+    if (s !== (x & ~(x >>> 1) & WORD_LIVE_BITS) >>> 0) return false; // G_LIVE is 01
+    n += popcount(s);
+  }
+  const used = u32[dw + D_USED]!;
+  if (n !== used) return false;
+  if (used < CLASS_OBJECTS[cls]!) unlink(h, HDR_PARTIAL + cls, page); // a partial span: its free objects are on its list
+  h.f64[HDR_F64_CLASS_FREES + cls] = h.f64[HDR_F64_CLASS_FREES + cls]! + n;
+  claimPages(h, page, 1, 0);
+  clearGranules(u32, page, 1);
+  freeRun(h, page, 1);
   return true;
 }
 

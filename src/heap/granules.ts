@@ -4,6 +4,8 @@
 // draws the bitmap and lists the states. See heap.ts for an overview.
 
 import * as layout from "./layout.js";
+import { popcount } from "../common/bits.js";
+export { popcount };
 const { BITMAP_W, BITMAP_WORDS_PER_PAGE, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT, HDR_SHARED, WORD_LIVE_BITS } = layout;
 
 /** State of the granule at address `a` (G_NONE, G_LIVE, G_FREE or G_LIVE_DEBUG). */
@@ -39,12 +41,6 @@ export function isLive(u32: Uint32Array, a: number): boolean {
   return (granuleState(u32, a) & layout.G_LIVE_BIT) !== 0;
 }
 
-/** Bits set in x. */
-export function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
-}
 
 /** Live granules (G_LIVE or G_LIVE_DEBUG) in pages [p, p+n). Cost: n * 64 word reads. */
 export function liveGranules(u32: Uint32Array, p: number, n: number): number {

@@ -530,6 +530,38 @@ describe("Collector sweep", () => {
     assert.equal(heap.stats().liveBlocks, ownBlocks(heap), "every owned string was freed with its record");
   });
 
+  test("a page whose records all died goes back to the page heap whole; the survivors and their strings stay", () => {
+    const heap = new Heap();
+    const gc = new Collector(heap);
+    const Rec = defineStruct({ name: "string", next: "ref", value: "u32" }); // 16-byte records; 48-byte strings
+    const name = (i: number) => `record ${String(i).padStart(6, "0")} of the page test`;
+    const keep = [100, 1500, 1501, 2600, 3999];
+    const addrs: number[] = [];
+    for (let i = 0; i < 4000; i++) addrs.push(gc.alloc(Rec, { name: name(i), value: i, next: i > 0 ? addrs[i - 1]! : 0 }));
+    keep.forEach((i, k) => heap.setRoot(`k${k}`, addrs[i]!));
+    Rec.at(heap, addrs[1501]!).next = 0; // 1501 would otherwise reach 0-1500
+    Rec.at(heap, addrs[2600]!).next = 0;
+    Rec.at(heap, addrs[3999]!).next = 0;
+    // 1500 reaches 0-1499; 1501, 2600 and 3999 reach nothing: pages between them die whole.
+    const pages = new Set(addrs.map((a) => a >>> 13));
+    const livePages = new Set(addrs.filter((_, i) => i <= 1501 || i === 2600 || i === 3999).map((a) => a >>> 13));
+    const deadPages = [...pages].filter((p) => !livePages.has(p)).length;
+    assert.ok(deadPages >= 2, `${deadPages} pages hold only garbage`);
+    const freeBefore = heap.stats().freePageBytes;
+    gc.collect();
+    gc.check();
+    heap.check();
+    assert.ok(heap.stats().freePageBytes >= freeBefore + deadPages * 8192, `free page bytes ${freeBefore} -> ${heap.stats().freePageBytes}: the ${deadPages} dead pages are free`);
+    assert.equal(gc.stats().liveBlocks, 1504);
+    assert.equal(heap.stats().liveBlocks, ownBlocks(heap) + 2 * 1504, "a string left for each record");
+    for (let i = 0; i <= 1501; i++) {
+      const r = Rec.at(heap, addrs[i]!);
+      assert.equal(r.value, i);
+      assert.equal(r.name, name(i));
+    }
+    for (const i of [2600, 3999]) assert.equal(Rec.at(heap, addrs[i]!).name, name(i));
+  });
+
   test("a sweep samples the heap's live-bytes peak before it frees (stats().peakLiveBytes)", () => {
     const heap = new Heap();
     const gc = new Collector(heap);
