@@ -56,7 +56,8 @@ let primed = false;
  * with the JavaScript mark loop and runs ROUNDS cycles over a graph that
  * takes every path of that loop (near and far blocks, full and empty gray
  * segments, a block scanned in slices), the write barrier and allocation
- * while marking, and the sweep of garbage records and their strings; then,
+ * while marking, and the sweep of garbage records and their strings, and
+ * of a page of garbage; then,
  * with a second Collector on the same heap, the cycles of the WebAssembly
  * loop's driver (primeWasm). Drops the scratch heap.
  */
@@ -73,6 +74,7 @@ function primeJs(gc: Collector): void {
   const Pair = defineStruct({ a: "ref", b: "ref", name: "string" });
   // Over gc-mark.ts's SLICE_BYTES, so it is scanned in slices; its 8 refs fill 2 gray segments.
   const Wide = defineStruct({ r0: "ref", r1: "ref", r2: "ref", r3: "ref", r4: "ref", r5: "ref", r6: "ref", r7: "ref", pad: "bytes[600]" });
+  const Leaf = defineStruct({ v: "u32" }); // 8-byte records: 1,024 to a page
   const pair = Pair.at(heap, 0);
   try {
     for (let round = 0; round < ROUNDS; round++) {
@@ -88,6 +90,7 @@ function primeJs(gc: Collector): void {
         pair.b = 0; // the write barrier shades the target it overwrites
         fields[`r${i}`] = p;
       }
+      for (let i = 0; i < 2048; i++) gc.alloc(Leaf); // garbage: a page of it goes back whole (gc-sweep.ts: sweepPage)
       gc.collect();
     }
   } finally {
