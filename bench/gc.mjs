@@ -122,7 +122,8 @@ function graphLines(graph, v8, off, base) {
   // for a CPU inside them (Linux's run-queue wait: runnable while other threads had the cores), or not.
   const waitNote = ls.underButForWait == null || ls.count === ls.withV8Gc ? "" :
     `; of those without, ${ls.underButForWait} under 1 ms but for the time the program's thread waited for a CPU inside them (its run-queue wait: runnable while other threads had the cores), ${ls.onCpu} not${ls.onCpu === 0 ? "" : ` (the longest ${ms(ls.longestOnCpuWithout)} ms less its wait)`}`;
-  const longNote = ls.count === 0 ? "" : `, ${ls.withV8Gc} of them with a V8 collection begun inside (${ls.count === ls.withV8Gc ? "none without" : `the longest without one ${ms(ls.longestWithout)} ms`})${waitNote}`;
+  const phaseNote = ls.byPhase ? ` (begun in the ${Object.entries(ls.byPhase).map(([p, n]) => `${p} phase: ${n}`).join(", ")})` : "";
+  const longNote = ls.count === 0 ? "" : `${phaseNote}, ${ls.withV8Gc} of them with a V8 collection begun inside (${ls.count === ls.withV8Gc ? "none without" : `the longest without one ${ms(ls.longestWithout)} ms`})${waitNote}`;
   const onCpuNote = ls.longestOnCpu == null ? "" : `; the longest step less its run-queue wait ${ms(ls.longestOnCpu)} ms`;
   lines.push(`${mark(off.steps.maxMs <= TARGET_PAUSE_MS)} ${graph}, ${world}: longest pause with step(${STEP_MS}) ≤ ${TARGET_PAUSE_MS} ms (measured ${ms(off.steps.maxMs)} ms around the call, ${ms(off.collector.longestStepMs)} ms by stats(); ${off.steps.over1ms} of ${off.steps.count} steps ≥ 1 ms${longNote}${onCpuNote}; V8's longest pause in that process ${ms(off.v8.maxMs)} ms. Control, a busy loop as long as each step that worked (up to ${0.95 * STEP_MS} ms), in the same process: longest ${ms(c.maxMs)} ms, ${c.over1ms} of ${c.count} ≥ 1 ms)`);
   const offTotal = off.steps.totalMs + off.v8.totalMs;

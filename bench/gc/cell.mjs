@@ -145,6 +145,9 @@ function spin(ms, perMs) {
   return t - t0;
 }
 
+/** A Collector's phases (gc.phase), as the long steps record them: "idle" is a step that started a cycle. */
+const PHASES = ["idle", "mark", "sweep"];
+
 /** Count, sum, longest and number of pauses of at least 1 ms. */
 class Pauses {
   count = 0;
@@ -171,7 +174,7 @@ class Meter {
     this.phases = []; // { name, start, end, steps: Pauses }
     this.steps = new Pauses();
     this.control = new Pauses();
-    this.longSteps = []; // [start, ms, waited ms] of every step of 1 ms or more, flat
+    this.longSteps = []; // [start, ms, waited ms, phase] of every step of 1 ms or more, flat (phase: PHASES' index, the collector's when the step began)
     this.waits = new RunQueueWait();
     this.longestOnCpu = 0; // the longest step less the time its thread waited for a CPU inside it
     this.observer = new PerformanceObserver((list) => {
@@ -220,6 +223,7 @@ class Meter {
     const perMs = calibrate();
     const waits = this.waits;
     return () => {
+      const phase = PHASES.indexOf(gc.phase);
       const w0 = waits.ms();
       const t0 = performance.now();
       const done = gc.step(stepMs);
@@ -227,7 +231,7 @@ class Meter {
       const waited = Math.min(t1 - t0, waits.ms() - w0);
       this.steps.add(t1 - t0);
       if (t1 - t0 - waited > this.longestOnCpu) this.longestOnCpu = t1 - t0 - waited;
-      if (t1 - t0 >= 1) this.longSteps.push(t0, t1 - t0, waited);
+      if (t1 - t0 >= 1) this.longSteps.push(t0, t1 - t0, waited, phase);
       if (t1 - t0 >= 0.1) this.control.add(spin(Math.min(t1 - t0, 0.95 * stepMs), perMs));
       return done;
     };
@@ -301,10 +305,12 @@ class Meter {
     let longestWithout = 0;
     let underButForWait = 0;
     let longestOnCpuWithout = 0;
+    const byPhase = Object.fromEntries(PHASES.map((p) => [p, 0]));
     const l = this.longSteps;
-    for (let i = 0; i < l.length; i += 3) {
+    for (let i = 0; i < l.length; i += 4) {
       const start = l[i];
       const ms = l[i + 1];
+      byPhase[PHASES[l[i + 3]]]++;
       if (this.v8Entries.some((e) => e.start >= start && e.start <= start + ms)) {
         withV8Gc++;
         continue;
@@ -313,10 +319,10 @@ class Meter {
       if (ms - l[i + 2] < 1) underButForWait++;
       else longestOnCpuWithout = Math.max(longestOnCpuWithout, ms - l[i + 2]);
     }
-    const count = l.length / 3;
+    const count = l.length / 4;
     const waits = this.waits.available;
     return {
-      count, withV8Gc, longestWithout,
+      count, byPhase, withV8Gc, longestWithout,
       underButForWait: waits ? underButForWait : null, onCpu: waits ? count - withV8Gc - underButForWait : null, longestOnCpuWithout: waits ? longestOnCpuWithout : null,
       longestOnCpu: waits ? this.longestOnCpu : null,
     };
