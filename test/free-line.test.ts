@@ -6,6 +6,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Heap, HeapCorruptionError, MAX_SMALL_SIZE, OffheapTypeError } from "../src/index.js";
 import { D_USED, DESC_SHIFT, PAGE_SHIFT } from "../src/heap/layout.js";
+import { flushCaches } from "../src/heap/central.js";
+import type { Core } from "../src/heap/core.js";
 import { assertUnchanged, expectError, fillBlock, KIB, MIB, randInt, rng, snapshot } from "./helpers.js";
 
 const LINE = 128;
@@ -205,10 +207,14 @@ describe("freeSpan", () => {
     const heap = new Heap({ maxSize: 16 * MIB });
     const { page, inPage } = fullPage(heap);
     const other = pageOf(Array.from({ length: 1100 }, () => heap.alloc(16)));
+    const empty = pageOf(Array.from({ length: 1100 }, () => heap.alloc(16)));
     const multi = heap.alloc(1152); // a class whose spans are 2 pages
     const large = heap.alloc(80 * KIB);
     heap.free(inPage[0]!);
-    heap.trim(); // the freed object back on its span: free, not cached
+    for (const x of empty.inPage) heap.free(x);
+    // The caches flushed, the spans kept (trim() would release the empty one): inPage[0] free on its
+    // span, not cached; `empty` an empty span, on its class's empty list.
+    locked(heap, () => (flushCaches(heap as unknown as Core), true));
     heap.free(other.inPage[0]!); // on the cache list: still in use by its span's count
     const rest = pageStarts(page, inPage.slice(1));
     const missing = rest.slice();
@@ -219,6 +225,7 @@ describe("freeSpan", () => {
       ["a span with a cached object", other.page, pageStarts(other.page, other.inPage.slice(1))],
       ["a span of two pages", multi >>> PAGE_SHIFT, pageStarts(multi >>> PAGE_SHIFT, [multi])],
       ["a large block", large >>> PAGE_SHIFT, pageStarts(large >>> PAGE_SHIFT, [large])],
+      ["an empty span, nothing named (it is on its class's empty list)", empty.page, new Uint32Array(PAGE / LINE)],
       ["the metadata", 0, new Uint32Array(PAGE / LINE)],
       ["a page past the heap", 0x7ffff, new Uint32Array(PAGE / LINE)],
     ];

@@ -71,8 +71,9 @@
 // program's thread; collect(), which waits for the cycle anyway, scans
 // beside it. The mark phase ends in a step (the program stopped) that finds
 // both stacks empty and the helper idle.
-// Sweeping stays on the program's thread (it frees through heap.free). A
-// Collector still throws on a heap other threads allocate from.
+// Sweeping stays on the program's thread (it frees through the heap's bulk
+// frees, under its lock). A Collector still throws on a heap other threads
+// allocate from.
 
 import type { Heap } from "../heap/heap.js";
 import { DisposedError, OffheapRangeError, OffheapTypeError, WorkerTimeoutError } from "../errors.js";

@@ -79,11 +79,11 @@ export function scanRoots(gc: CycleState): void {
 /**
  * Marks, then sweeps, until the deadline (CLK_DEADLINE) or the end of
  * the cycle; with a running helper, a step's marking is to hand it work
- * (collect() marks beside it). Each phase does at least one chunk of its own, then another only while
- * twice the longest chunk of this call fits before the deadline: chunks
- * take tens of microseconds but vary with cache misses and the heap's
- * slow paths, so the margin keeps a step inside its budget. Its times
- * stay in the clock's elements (gc-chunk.ts).
+ * (collect() marks beside it). Each phase does at least one chunk of its
+ * own, then another only while twice the longest chunk of this call fits
+ * before the deadline: chunks take tens of microseconds but vary with
+ * cache misses and the heap's slow paths, so the margin keeps a step
+ * inside its budget. Its times stay in the clock's elements (gc-chunk.ts).
  */
 export function run(gc: CycleState): void {
   const clk = gc.clock;

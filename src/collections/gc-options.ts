@@ -48,11 +48,11 @@ export interface CollectorOptions {
    * Mark on a helper thread, while the program runs (default false): a
    * worker that the Collector starts and ends (dispose), marking over the
    * heap's shared memory; step() hands it the work and returns, collect()
-   * marks beside it. Needs a heap on a
-   * shared WebAssembly.Memory (the default in Node, and on a cross-origin
-   * isolated page) and workers: Node's worker_threads (Node 20.16 or
-   * later) or a browser's Worker (from a blob: URL, which the page's CSP
-   * must allow); OffheapTypeError elsewhere.
+   * marks beside it. Needs a heap on a shared WebAssembly.Memory (the
+   * default in Node, and on a cross-origin isolated page) and workers:
+   * Node's worker_threads (Node 20.16 or later) or a browser's Worker
+   * (from a blob: URL, which the page's CSP must allow); OffheapTypeError
+   * elsewhere.
    */
   concurrent?: boolean;
 }

@@ -64,7 +64,8 @@ import { hex } from "../errors.js";
 import type { Core } from "./core.js";
 import { damaged, linkFront, popFront, unlink } from "./lists.js";
 import { extend, freeRun, growFor, takeRun } from "./page-heap.js";
-import { clearGranules, granuleState, liveGranules, markFreeObjects, popcount, setGranule } from "./granules.js";
+import { clearGranules, granuleState, liveGranules, markFreeObjects, setGranule } from "./granules.js";
+import { popcount } from "../common/bits.js";
 import { moveLiveBound, notePeakLive } from "./live-bytes.js";
 
 /** Offset bits of an address in its line: the 128 bytes whose granules one allocation-bitmap word holds. */
@@ -369,7 +370,7 @@ export function returnSpan(h: Core, page: number, starts: Uint32Array): boolean 
     n += popcount(s);
   }
   const used = u32[dw + D_USED]!;
-  if (n !== used) return false;
+  if (n === 0 || n !== used) return false; // none: an empty span is on its class's empty list
   if (used < CLASS_OBJECTS[cls]!) unlink(h, HDR_PARTIAL + cls, page); // a partial span: its free objects are on its list
   h.f64[HDR_F64_CLASS_FREES + cls] = h.f64[HDR_F64_CLASS_FREES + cls]! + n;
   claimPages(h, page, 1, 0);

@@ -5,7 +5,6 @@
 
 import * as layout from "./layout.js";
 import { popcount } from "../common/bits.js";
-export { popcount };
 const { BITMAP_W, BITMAP_WORDS_PER_PAGE, GRANULE_SHIFT_MASK, GRANULE_WORD_SHIFT, HDR_SHARED, WORD_LIVE_BITS } = layout;
 
 /** State of the granule at address `a` (G_NONE, G_LIVE, G_FREE or G_LIVE_DEBUG). */
