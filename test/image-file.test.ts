@@ -11,7 +11,7 @@ import { endianness, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConcurrentModificationError, Heap, InvalidAddressError, InvalidImageError, OffheapRangeError, OffheapTypeError, PAGE_SIZE } from "../src/index.js";
 import { checkHostByteOrder, FILE_HEADER_BYTES, imageChecksum } from "../src/heap/image-file.js";
-import { VERSION } from "../src/heap/layout.js";
+import { SL_BUSY, slotWord, VERSION } from "../src/heap/layout.js";
 import { defineStruct, OffHeapArray, OffHeapMap } from "../src/collections/index.js";
 import { KIB, MIB, committedEnd, expectError, expectRejected, randInt, rng } from "./helpers.js";
 
@@ -298,6 +298,40 @@ describe("save and load", () => {
       await heap.save(path); // left alone, it saves
       assert.equal((await Heap.load(path, { memory })).stats().liveBlocks, blocks.length);
     }
+  });
+
+  test("a slow path's transient word while save's writes are in flight: the file matches its sum and loads", async () => {
+    // heap.stats() during a save sets and clears its slot's busy word in the image (slots.ts:
+    // takeHeapLock). A file write reads its buffer on another thread: here the word is set as each
+    // write begins and cleared once it is done, so a write that read the heap's memory would take
+    // it set under a sum taken with it clear, and the file would not load.
+    const probe = await open(join(dir, "probe-busy"), "w");
+    const FileHandle = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const write = FileHandle.write;
+    const heap = new Heap({ maxSize: 64 * MIB, initialSize: 256 * KIB });
+    const blocks = Array.from({ length: 2000 }, (_, i) => heap.alloc(1 + ((i * 37) % 3000)));
+    const busy = slotWord(0) + SL_BUSY;
+    const path = join(dir, "busy.heap");
+    let writes = 0;
+    FileHandle.write = async function (this: unknown, ...args: unknown[]) {
+      writes++;
+      Atomics.store(heap.u32, busy, 1);
+      try {
+        return await write.apply(this, args);
+      } finally {
+        Atomics.store(heap.u32, busy, 0);
+      }
+    };
+    try {
+      await heap.save(path);
+    } finally {
+      FileHandle.write = write;
+    }
+    assert.ok(writes > 1);
+    const loaded = await Heap.load(path);
+    assert.equal(loaded.stats().liveBlocks, blocks.length);
+    loaded.check();
   });
 
   test("a save that fails at its rename (the path is a directory) rejects and leaves no temporary file", async () => {

@@ -555,7 +555,7 @@ export class Heap extends Allocator {
    * `path`, replacing it atomically; resolves to the bytes written. Node
    * only (node:fs). Do not change the heap until the promise settles (the
    * blocks of handles V8 collects meanwhile are freed after it). Cost: one
-   * write of the non-zero committed bytes plus a pass over them.
+   * copy and one write of the non-zero committed bytes plus a pass over them.
    *
    * @example
    * heap.setRoot("users", users.address);

@@ -87,6 +87,7 @@ const OFF_FILE_RESERVED = 48; // zero to the header's end: load refuses a file w
 const LE = true; // DataView's littleEndian argument
 
 const CHUNK_BYTES = 64 << 20; // fs reads and writes move at most this many bytes per call
+const COPY_BYTES = 4 << 20; // Heap.save copies the image out of the heap's memory this many bytes at a time
 const READ_CHUNK_BYTES = 8 << 20; // Heap.load sums one chunk of this size while it reads the next ones (a multiple of 16)
 const READS_IN_FLIGHT = 2; // Heap.load's reads at once (readSummed)
 
@@ -208,15 +209,25 @@ export async function saveImage(buffer: ArrayBuffer | SharedArrayBuffer, imageBy
     const sum = new ImageChecksum();
     sum.update(table, 0, table.length);
     await writeAll(file, table, FILE_HEADER_BYTES);
+    // Each piece is copied out of the heap's memory on this thread, then summed and written: a
+    // file write reads its buffer on another thread while this one runs on, and a slow path of the
+    // heap (stats(), say) sets and clears its slot's busy word in the image meanwhile. Written
+    // straight from the heap's memory, a file could hold the word set, under a sum taken with it
+    // clear: a file that Heap.load refuses, from a save that succeeded (test/handles.test.ts's
+    // save during collections caught it 1 run in 5).
+    const copy = new Uint8Array(Math.min(COPY_BYTES, imageBytes));
     for (let r = 0; r < runs.length; r += 2) {
-      const run = image.subarray(runs[r]! * FILE_BLOCK_BYTES, (runs[r]! + runs[r + 1]!) * FILE_BLOCK_BYTES);
-      sum.update(run, 0, run.length);
-      await writeAll(file, run, at);
-      at += run.length;
+      for (let a = runs[r]! * FILE_BLOCK_BYTES, end = (runs[r]! + runs[r + 1]!) * FILE_BLOCK_BYTES; a < end; ) {
+        const n = Math.min(copy.length, end - a);
+        copy.set(image.subarray(a, a + n));
+        sum.update(copy, 0, n);
+        await writeAll(file, copy.subarray(0, n), at);
+        a += n;
+        at += n;
+      }
     }
-    // The runs were summed before each was written, and a write reads the memory while it runs:
-    // a heap that changed meanwhile (the program, or a thread, went on) wrote a file whose sum
-    // does not match. Summed again, it is refused here rather than at the next load.
+    // A heap that changed while it was written (the program, or a thread, went on) wrote pieces
+    // copied at different times: summed again, it is refused here rather than loaded.
     const again = new ImageChecksum();
     again.update(table, 0, table.length);
     for (let r = 0; r < runs.length; r += 2) again.update(image, runs[r]! * FILE_BLOCK_BYTES, (runs[r]! + runs[r + 1]!) * FILE_BLOCK_BYTES);
