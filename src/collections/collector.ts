@@ -70,8 +70,9 @@
 // it running with work) returns without scanning, so the marking is off the
 // program's thread, unless the collected bytes have grown by the growth
 // factor since the cycle began (the helper is falling behind: the step
-// assists); collect(), which waits for the cycle anyway, scans beside it. The mark phase ends in a step (the program stopped) that finds
-// both stacks empty and the helper idle.
+// assists); collect(), which waits for the cycle anyway, scans beside it.
+// The mark phase ends in a step (the program stopped) that finds both
+// stacks empty and the helper idle.
 // Sweeping stays on the program's thread (it frees through the heap's bulk
 // frees, under its lock). A Collector still throws on a heap other threads
 // allocate from.
@@ -152,8 +153,6 @@ export class Collector {
   readonly minBytes: number;
   /** @internal */
   nextCycleBytes = 0;
-  /** @internal The collected bytes past which a step marks beside a running helper (gc-cycle.ts: scanRoots). */
-  assistBytes = 0;
   /** @internal Collected bytes when the running cycle started, and what the program allocated while the last one marked (retrigger). */
   startLiveBytes = 0;
   /** @internal */

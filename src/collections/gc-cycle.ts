@@ -34,7 +34,6 @@ export interface CycleState {
   readonly growth: number;
   readonly minBytes: number;
   nextCycleBytes: number;
-  assistBytes: number;
   startLiveBytes: number;
   runway: number;
   markChunk: number;
@@ -73,7 +72,6 @@ export function scanRoots(gc: CycleState): void {
   setPhase(gc, PHASE_MARK, 0);
   gc.marker.reset();
   gc.startLiveBytes = gc.space.f64(DIR_F64_LIVE_BYTES);
-  gc.assistBytes = gc.startLiveBytes * (1 + gc.growth) + gc.minBytes;
   const heap = gc.heap;
   forEachRoot(heap, (addr) => gc.marker.shade(heap.u32, addr));
 }
@@ -108,12 +106,12 @@ export function run(gc: CycleState): void {
       // thread is the one a step costs. Marking beside it, a step scanned at 2-4 times the helper's
       // cost a block (chunked between clock reads), and bench:gc's graph spent 98 ms of its steps so.
       // Unless the collected bytes have grown by the growth factor since the cycle began, and
-      // minBytes more (assistBytes): then the helper is not keeping up (more threads than cores,
+      // minBytes more: then the helper is not keeping up (more threads than cores,
       // say), and the step marks what the program holds, as Go's mark assists, so that the heap
       // does not grow without bound while it marks. Assisting from the pacer's goal on (or from
       // minBytes past the start), bench:gc's graph had its steps mark 391,000 blocks (77 ms) in its
       // first cycle, whose runway the pacer could not know yet.
-      if (clk[CLK_DEADLINE] !== Infinity && marker.helperRunning() && gc.space.f64(DIR_F64_LIVE_BYTES) < gc.assistBytes) break;
+      if (clk[CLK_DEADLINE] !== Infinity && marker.helperRunning() && !helperBehind(gc)) break;
       marker.markSome(n);
       n = afterChunk(clk, n, MARK_CHUNK);
       if (pastDeadline(clk)) {
@@ -148,6 +146,11 @@ export function run(gc: CycleState): void {
     setPhase(gc, PHASE_IDLE, 0);
     retrigger(gc, gc.marker.markedBytes);
   }
+}
+
+// True once the collected bytes have grown by the growth factor, and minBytes more, since the cycle began.
+function helperBehind(gc: CycleState): boolean {
+  return gc.space.f64(DIR_F64_LIVE_BYTES) >= gc.startLiveBytes * (1 + gc.growth) + gc.minBytes;
 }
 
 // The helper was lost holding gray blocks (gc-mark.ts: balance): the

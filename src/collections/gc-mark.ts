@@ -61,7 +61,6 @@ const WS_CAPACITY = WORKSPACE_BYTES / 4 - WS_GRAY;
 /** Free gray entries the scan needs before a batch or slice: the most one pushes. */
 export const WS_ROOM = (BATCH + 1) * (SLICE_BYTES / 4);
 
-
 /** wasm/marker.ts's scan: (workspace, units, sp, capacity, room, chunk table, base, cover, descriptors, shared) -> sp, all word indexes but base and cover. */
 type Scan = (ws: number, n: number, sp: number, capacity: number, room: number, table: number, base: number, cover: number, descW: number, shared: number) => number;
 

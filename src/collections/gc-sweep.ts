@@ -94,9 +94,10 @@ const PAGE_DEAD = new Uint32Array(PAGE_WORDS);
 /**
  * Frees the blocks of the page at `line` (its granule-bitmap words from
  * gw) if none of them survived and they are all its span's objects in use
- * (heap.freeSpan: the page goes back to the page heap without a write into
- * it, where freeLine would link every block); then drops their tags, frees
- * their owned strings and clears their START bits. Returns the blocks it
+ * (heap.freeSpan, which counts them: the page goes back to the page heap
+ * without a write into it, where freeLine would link every block); then
+ * drops their tags, frees their owned strings and clears their START bits.
+ * Returns the blocks it
  * freed, or 0, having changed nothing (the caller sweeps the page line by
  * line: a survivor, an object still in use, cached or not collected, or a
  * span of more pages). A tree's halves die a page at a time: freeLine's
@@ -104,14 +105,13 @@ const PAGE_DEAD = new Uint32Array(PAGE_WORDS);
  */
 function sweepPage(heap: Heap, space: GcSpace, gw: number, line: number): number {
   const u32 = heap.u32;
-  let n = 0;
   for (let k = 0; k < PAGE_WORDS; k++) {
     const x = u32[gw + k]!;
     if ((x & (x >>> 1) & EVEN_BITS) !== 0) return 0; // a START with MARK: a survivor
     PAGE_DEAD[k] = x & EVEN_BITS;
-    n += popcount(x & EVEN_BITS);
   }
-  if (!heap.freeSpan(line >>> PAGE_SHIFT, PAGE_DEAD)) return 0;
+  const n = heap.freeSpan(line >>> PAGE_SHIFT, PAGE_DEAD);
+  if (n === 0) return 0;
   // The span had no other object in use: every tagged word of the page was a dead block's.
   dropTags(heap, space, line, 1 << PAGE_SHIFT);
   heap.u32.fill(0, gw, gw + PAGE_WORDS);

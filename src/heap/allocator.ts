@@ -458,9 +458,9 @@ export class Allocator {
    * blocks of one small span; O(1) plus about 1 ns a block. freeSpan: every
    * object of the one-page small span at `page`, the page given back, if
    * `starts[k]` (freeLine's, of its k-th line) are all its objects in use
-   * (none cached); O(a page's lines), no write into the page. Otherwise, and
-   * in shared mode (other threads change the same bitmap words), false with
-   * nothing changed: free() those. HeapCorruptionError for damaged span
+   * (none cached), returning how many; O(a page's lines), no write into the
+   * page. Otherwise, and in shared mode (other threads change the same
+   * bitmap words), false or 0 with nothing changed: free() those. HeapCorruptionError for damaged span
    * metadata (the heap unchanged); OffheapTypeError without the lock.
    */
   freeLine(line: number, starts: number): boolean {
@@ -468,8 +468,8 @@ export class Allocator {
   }
 
   /** @internal (freeLine's comment) */
-  freeSpan(page: number, starts: Uint32Array): boolean {
-    return this.sweeping("Heap.freeSpan") && returnSpan(this, page, starts);
+  freeSpan(page: number, starts: Uint32Array): number {
+    return this.sweeping("Heap.freeSpan") ? returnSpan(this, page, starts) : 0;
   }
 
   private sweeping(api: string): boolean {

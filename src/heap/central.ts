@@ -352,31 +352,31 @@ export function returnLine(h: Core, line: number, starts: number): boolean {
  * (S3: used counts the cached ones too): a sweeper's free of a span whose
  * blocks all died. returnLine would link each object into the span's free
  * list, a write to every line of a page nothing will read before the span
- * is released; here no object is touched. Returns false, having changed
- * nothing, otherwise. Counts the objects as frees of their class, as
+ * is released; here no object is touched. Returns the objects freed, or 0
+ * having changed nothing. Counts them as frees of their class, as
  * returnLine. The caller holds the heap lock. O(lines of a page).
  */
-export function returnSpan(h: Core, page: number, starts: Uint32Array): boolean {
+export function returnSpan(h: Core, page: number, starts: Uint32Array): number {
   const u32 = h.u32;
-  if (!(page >= h.firstDataPage && page < h.endPage)) return false;
+  if (!(page >= h.firstDataPage && page < h.endPage)) return 0;
   const dw = h.descW + (page << DESC_SHIFT);
   const cls = u32[dw + D_CLASS]!;
-  if (cls === 0 || cls > N_CLASSES || CLASS_PAGES[cls] !== 1 || u32[dw + D_OWNER] !== page || u32[dw + D_KIND] !== KIND_SMALL) return false;
+  if (cls === 0 || cls > N_CLASSES || CLASS_PAGES[cls] !== 1 || u32[dw + D_OWNER] !== page || u32[dw + D_KIND] !== KIND_SMALL) return 0;
   let n = 0;
   for (let k = 0, w = BITMAP_W + page * BITMAP_WORDS_PER_PAGE; k < BITMAP_WORDS_PER_PAGE; k++, w++) {
     const x = u32[w]!;
     const s = starts[k]!;
-    if (s !== (x & ~(x >>> 1) & WORD_LIVE_BITS) >>> 0) return false; // G_LIVE is 01
+    if (s !== (x & ~(x >>> 1) & WORD_LIVE_BITS) >>> 0) return 0; // G_LIVE is 01
     n += popcount(s);
   }
   const used = u32[dw + D_USED]!;
-  if (n === 0 || n !== used) return false; // none: an empty span is on its class's empty list
+  if (n === 0 || n !== used) return 0; // none: an empty span is on its class's empty list
   if (used < CLASS_OBJECTS[cls]!) unlink(h, HDR_PARTIAL + cls, page); // a partial span: its free objects are on its list
   h.f64[HDR_F64_CLASS_FREES + cls] = h.f64[HDR_F64_CLASS_FREES + cls]! + n;
   claimPages(h, page, 1, 0);
   clearGranules(u32, page, 1);
   freeRun(h, page, 1);
-  return true;
+  return n;
 }
 
 /** Objects on the cache list whose line starts at word cw. */

@@ -40,7 +40,6 @@ export function isLive(u32: Uint32Array, a: number): boolean {
   return (granuleState(u32, a) & layout.G_LIVE_BIT) !== 0;
 }
 
-
 /** Live granules (G_LIVE or G_LIVE_DEBUG) in pages [p, p+n). Cost: n * 64 word reads. */
 export function liveGranules(u32: Uint32Array, p: number, n: number): number {
   let count = 0;

@@ -87,7 +87,7 @@ const OFF_FILE_RESERVED = 48; // zero to the header's end: load refuses a file w
 const LE = true; // DataView's littleEndian argument
 
 const CHUNK_BYTES = 64 << 20; // fs reads and writes move at most this many bytes per call
-const COPY_BYTES = 4 << 20; // Heap.save copies the image out of the heap's memory this many bytes at a time
+const COPY_BYTES = 4 << 20; // Heap.save copies the image out of the heap's memory this many bytes at a time (a multiple of 16: the checksum's pieces)
 const READ_CHUNK_BYTES = 8 << 20; // Heap.load sums one chunk of this size while it reads the next ones (a multiple of 16)
 const READS_IN_FLIGHT = 2; // Heap.load's reads at once (readSummed)
 
